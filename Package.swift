@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "muster",
+    products: [
+        .executable(name: "muster", targets: ["muster"]),
+        .library(name: "MusterKit", targets: ["MusterKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // fork/exec with setsid, dropped privileges and PR_SET_PDEATHSIG; the orphan guardian.
+        .target(name: "CMusterShims"),
+        // libpq, for Postgres readiness and administration without shelling out to psql.
+        .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
+        .target(
+            name: "MusterKit",
+            dependencies: [
+                "CMusterShims",
+                "CLibPQ",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "muster",
+            dependencies: [
+                "MusterKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MusterKitTests", dependencies: ["MusterKit"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MusterKit"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

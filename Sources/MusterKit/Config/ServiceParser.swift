@@ -1,0 +1,312 @@
+import Foundation
+import Yams
+
+/// Turns one `services.NAME` block into a `ServiceSpec`.
+struct ServiceParser {
+    let reader: YAMLReader
+    let directory: String
+    let environment: [String: String]
+
+    static let commonKeys = [
+        "command", "working_dir", "env", "env_file", "depends_on", "ready", "alive", "restart",
+        "max_restarts", "stop_signal", "stop_timeout", "optional", "port", "engine", "description",
+    ]
+    static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin"]
+    static let engineKeysByKind: [EngineKind: [String]] = [
+        .postgres: ["settings", "databases", "user", "password", "bin"],
+        .redis: ["settings", "password", "bin"],
+        .kafka: ["topics", "implementation", "bin", "settings"],
+    ]
+
+    func parse(name: String, keyNode: Node, node: Node) throws -> ServiceSpec {
+        let what = "service \(name)"
+        let pairs = try reader.mapping(node, what: what, allowed: Self.commonKeys + Self.engineKeys)
+        var service = ServiceSpec(name: name, workingDir: directory)
+        service.location = reader.location(keyNode)
+
+        if let engineNode = pairs.first(where: { $0.key == "engine" })?.value {
+            let text = try reader.string(engineNode, what: "\(what).engine")
+            guard let kind = EngineKind(rawValue: text) else {
+                throw reader.fail("unknown engine \"\(text)\" in \(what); use postgres, redis or kafka"
+                                  + Suggestion.hint(for: text, in: EngineKind.allCases.map(\.rawValue)), engineNode)
+            }
+            service.engine = EngineOptions(kind: kind)
+        }
+
+        for pair in pairs {
+            let field = "\(what).\(pair.key)"
+            let value = pair.value
+            switch pair.key {
+            case "command": service.command = try command(value, what: field)
+            case "working_dir":
+                let dir = StackLoader.resolve(try reader.string(value, what: field), in: directory)
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw reader.fail("\(field): directory \(dir) does not exist; create it or fix the path", value)
+                }
+                service.workingDir = dir
+            case "env": service.env = try reader.env(value, what: field, environment: environment)
+            case "env_file": service.envFileValues = try envFiles(value, what: field)
+            case "depends_on": service.dependsOn = try dependencies(value, what: field)
+            case "ready": service.ready = try probe(value, what: field, defaults: ProbeSpec.readyDefaults)
+            case "alive": service.alive = try probe(value, what: field, defaults: ProbeSpec.aliveDefaults)
+            case "restart":
+                let text = try reader.string(value, what: field)
+                guard let policy = RestartPolicy(rawValue: text) else {
+                    throw reader.fail("\(field) must be no, on-failure or always, not \"\(text)\""
+                                      + Suggestion.hint(for: text, in: RestartPolicy.allCases.map(\.rawValue)), value)
+                }
+                service.restart = policy
+            case "max_restarts": service.maxRestarts = try reader.int(value, what: field, range: 0...1_000_000)
+            case "stop_signal":
+                let text = try reader.string(value, what: field)
+                guard let number = SignalName.parse(text) else {
+                    throw reader.fail("\(field): unknown signal \"\(text)\"; use e.g. SIGTERM, SIGINT or SIGQUIT"
+                                      + Suggestion.hint(for: text.uppercased(), in: SignalName.table.map(\.name)), value)
+                }
+                service.stopSignal = number
+            case "stop_timeout": service.stopTimeout = try reader.duration(value, what: field)
+            case "optional": service.optional = try reader.bool(value, what: field)
+            case "port": service.port = try port(value, what: field)
+            case "engine", "description": break
+            default:
+                guard let engine = service.engine else {
+                    throw reader.fail("\(field) only applies to engine services; add engine: postgres, redis or kafka", pair.keyNode)
+                }
+                guard Self.engineKeysByKind[engine.kind, default: []].contains(pair.key) else {
+                    throw reader.fail("\(field) does not apply to engine \(engine.kind.rawValue)", pair.keyNode)
+                }
+                try engineField(pair.key, value, what: field, into: &service.engine!)
+            }
+        }
+
+        if service.engine == nil && service.command == nil {
+            throw reader.fail("\(what) needs a command (or an engine: postgres, redis or kafka)", keyNode)
+        }
+        if service.engine != nil, let commandNode = pairs.first(where: { $0.key == "command" }) {
+            throw reader.fail("\(what) has both engine and command; an engine service starts its own server", commandNode.keyNode)
+        }
+        if service.engine != nil && service.port == nil { service.port = .auto }
+        return service
+    }
+
+    func command(_ node: Node, what: String) throws -> CommandSpec {
+        switch node {
+        case .scalar:
+            let template = try reader.template(node, what: what)
+            guard !template.description.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw reader.fail("\(what) is empty; give the program to run", node)
+            }
+            return .shell(template)
+        case let .sequence(items):
+            guard !items.isEmpty else { throw reader.fail("\(what) is an empty list; give the program to run", node) }
+            let parts = try items.map { try reader.template($0, what: what) }
+            guard !parts[0].description.isEmpty else {
+                throw reader.fail("\(what) starts with an empty program name", items[0])
+            }
+            return .exec(parts)
+        default:
+            throw reader.fail("\(what) must be a string (run by /bin/sh -c) or a list (exec'd as is)", node)
+        }
+    }
+
+    func envFiles(_ node: Node, what: String) throws -> [EnvEntry] {
+        let paths: [(String, Node)]
+        if case .sequence = node { paths = try reader.stringList(node, what: what) }
+        else { paths = [(try reader.string(node, what: what), node)] }
+        var entries: [EnvEntry] = []
+        for (path, pathNode) in paths {
+            switch EnvFile.load(StackLoader.resolve(path, in: directory)) {
+            case let .failure(error): throw MusterError.invalid("\(what): \(error.message)", at: reader.location(pathNode))
+            case let .success(pairs): entries += pairs.map { EnvEntry(key: $0.0, value: Template(literal: $0.1)) }
+            }
+        }
+        return entries
+    }
+
+    func dependencies(_ node: Node, what: String) throws -> [Dependency] {
+        if case let .sequence(items) = node {
+            return try items.map {
+                Dependency(service: try reader.rawString($0, what: what), condition: .ready, location: reader.location($0))
+            }
+        }
+        return try reader.mapping(node, what: what).map { pair in
+            var conditionNode = pair.value
+            if case .mapping = pair.value {
+                let inner = try reader.mapping(pair.value, what: "\(what).\(pair.key)", allowed: ["condition"])
+                guard let condition = inner.first?.value else {
+                    throw reader.fail("\(what).\(pair.key) needs a condition: started, ready or completed", pair.value)
+                }
+                conditionNode = condition
+            }
+            let text = try reader.string(conditionNode, what: "\(what).\(pair.key)")
+            let aliases: [String: DependencyCondition] = [
+                "service_started": .started, "service_healthy": .ready, "service_completed_successfully": .completed,
+                "healthy": .ready,
+            ]
+            guard let condition = DependencyCondition(rawValue: text) ?? aliases[text] else {
+                throw reader.fail("\(what).\(pair.key) must be started, ready or completed, not \"\(text)\""
+                                  + Suggestion.hint(for: text, in: DependencyCondition.allCases.map(\.rawValue)), conditionNode)
+            }
+            return Dependency(service: pair.key, condition: condition, location: reader.location(pair.keyNode))
+        }
+    }
+
+    func probe(_ node: Node, what: String, defaults: (ProbeSpec.Kind) -> ProbeSpec) throws -> ProbeSpec {
+        let timing = ["interval", "timeout", "start_timeout", "failures", "identity"]
+        let pairs = try reader.mapping(node, what: what, allowed: ProbeSpec.kindNames + timing)
+        let kinds = pairs.filter { ProbeSpec.kindNames.contains($0.key) }
+        guard kinds.count == 1, let kindPair = kinds.first else {
+            if kinds.isEmpty {
+                throw reader.fail("\(what) needs exactly one check: http, tcp, exec, log, notify, postgres, redis or kafka", node)
+            }
+            throw reader.fail("\(what) has \(kinds.count) checks (\(kinds.map(\.key).joined(separator: ", "))); keep exactly one",
+                              kinds[1].keyNode)
+        }
+        var spec = defaults(try probeKind(kindPair.key, kindPair.value, what: "\(what).\(kindPair.key)"))
+        spec.location = reader.location(kindPair.keyNode)
+        for pair in pairs where timing.contains(pair.key) {
+            let field = "\(what).\(pair.key)"
+            switch pair.key {
+            case "interval":
+                spec.interval = try reader.duration(pair.value, what: field)
+                guard spec.interval >= .milliseconds(1) else { throw reader.fail("\(field) must be at least 1ms", pair.value) }
+            case "timeout":
+                spec.timeout = try reader.duration(pair.value, what: field)
+                guard spec.timeout >= .milliseconds(1) else { throw reader.fail("\(field) must be at least 1ms", pair.value) }
+            case "start_timeout": spec.startTimeout = try reader.duration(pair.value, what: field)
+            case "failures": spec.failures = try reader.int(pair.value, what: field, range: 1...1000)
+            case "identity":
+                guard case .http = spec.kind else {
+                    throw reader.fail("\(field) only applies to http probes (a JSON field of the response)", pair.keyNode)
+                }
+                spec.identityField = try reader.string(pair.value, what: field)
+            default: break
+            }
+        }
+        return spec
+    }
+
+    func probeKind(_ key: String, _ node: Node, what: String) throws -> ProbeSpec.Kind {
+        switch key {
+        case "http":
+            let url = try reader.template(node, what: what)
+            let text = url.description
+            guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                throw reader.fail("\(what) must be an http:// or https:// URL, not \"\(text)\"", node)
+            }
+            return .http(url)
+        case "tcp":
+            let target = try reader.template(node, what: what)
+            let text = target.description
+            if target.references.isEmpty {
+                guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                      (1...65535).contains(port), colon != text.startIndex else {
+                    throw reader.fail("\(what) must be HOST:PORT, e.g. 127.0.0.1:8000, not \"\(text)\"", node)
+                }
+            }
+            return .tcp(target)
+        case "exec": return .exec(try command(node, what: what))
+        case "log":
+            let pattern = try reader.string(node, what: what)
+            guard !pattern.isEmpty else { throw reader.fail("\(what) is an empty pattern", node) }
+            do { _ = try NSRegularExpression(pattern: pattern) } catch {
+                throw reader.fail("\(what): \"\(pattern)\" is not a valid regular expression", node)
+            }
+            return .log(pattern)
+        case "notify":
+            guard try reader.bool(node, what: what) else {
+                throw reader.fail("\(what) can only be true; remove the probe to turn it off", node)
+            }
+            return .notify
+        case "postgres", "redis":
+            if case let .mapping(mapping) = node, mapping.count > 0 {
+                throw reader.fail("\(what) takes no options; write \(key): {}", node)
+            }
+            return key == "postgres" ? .postgres : .redis
+        default:
+            if case .scalar(let scalar) = node, scalar.string.isEmpty { return .kafka(group: nil, topic: nil) }
+            let pairs = try reader.mapping(node, what: what, allowed: ["group", "topic"])
+            var group: String?, topic: String?
+            for pair in pairs {
+                if pair.key == "group" { group = try reader.string(pair.value, what: "\(what).group") }
+                else { topic = try reader.string(pair.value, what: "\(what).topic") }
+            }
+            if topic != nil && group == nil {
+                throw reader.fail("\(what).topic needs a group: the probe waits for the group's assignment", node)
+            }
+            return .kafka(group: group, topic: topic)
+        }
+    }
+
+    func port(_ node: Node, what: String) throws -> PortSpec {
+        let text = try reader.string(node, what: what)
+        if text == "auto" { return .auto }
+        guard let number = Int(text) else {
+            throw reader.fail("\(what) must be a number from 1 to 65535 or \"auto\", not \"\(text)\"", node)
+        }
+        guard (1...65535).contains(number) else {
+            throw reader.fail("\(what) must be from 1 to 65535, not \(number)", node)
+        }
+        return .fixed(number)
+    }
+
+    func engineField(_ key: String, _ node: Node, what: String, into engine: inout EngineOptions) throws {
+        switch key {
+        case "settings":
+            engine.settings = try reader.mapping(node, what: what).map { pair in
+                guard case .scalar = pair.value else {
+                    throw reader.fail("\(what).\(pair.key) must be a single value, not \(reader.describe(pair.value))", pair.value)
+                }
+                return (pair.key, try reader.string(pair.value, what: "\(what).\(pair.key)"))
+            }
+        case "databases":
+            if case .scalar = node { engine.databases = [try reader.string(node, what: what)]; break }
+            engine.databases = try reader.stringList(node, what: what).map { name, item in
+                guard isIdentifier(name) else { throw reader.fail("\(what): \"\(name)\" is not a valid database name", item) }
+                return name
+            }
+        case "user":
+            let user = try reader.string(node, what: what)
+            guard isIdentifier(user) else { throw reader.fail("\(what): \"\(user)\" is not a valid role name", node) }
+            engine.user = user
+        case "password": engine.password = try reader.string(node, what: what)
+        case "implementation":
+            let text = try reader.string(node, what: what)
+            guard let value = KafkaImplementation(rawValue: text) else {
+                throw reader.fail("\(what) must be auto, apache, redpanda or tansu, not \"\(text)\"", node)
+            }
+            engine.implementation = value
+        case "bin": engine.bin = StackLoader.resolve(try reader.string(node, what: what), in: directory)
+        case "topics":
+            guard case let .sequence(items) = node else { throw reader.fail("\(what) must be a list of topics", node) }
+            engine.topics = try items.map { item in
+                if case .scalar = item {
+                    return TopicSpec(name: try reader.string(item, what: what), partitions: 1, replicationFactor: 1)
+                }
+                let pairs = try reader.mapping(item, what: "a topic in \(what)", allowed: ["name", "partitions", "replication_factor"])
+                guard let nameNode = pairs.first(where: { $0.key == "name" })?.value else {
+                    throw reader.fail("a topic in \(what) needs a name", item)
+                }
+                var topic = TopicSpec(name: try reader.string(nameNode, what: "\(what).name"), partitions: 1, replicationFactor: 1)
+                for pair in pairs {
+                    if pair.key == "partitions" { topic.partitions = try reader.int(pair.value, what: "\(what).partitions", range: 1...10_000) }
+                    if pair.key == "replication_factor" {
+                        topic.replicationFactor = try reader.int(pair.value, what: "\(what).replication_factor", range: 1...1)
+                    }
+                }
+                guard !topic.name.isEmpty, topic.name.count <= 249,
+                      topic.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                    throw reader.fail("\(what): \"\(topic.name)\" is not a valid topic name (letters, digits, . _ -)", nameNode)
+                }
+                return topic
+            }
+        default: break
+        }
+    }
+
+    private func isIdentifier(_ name: String) -> Bool {
+        guard let first = name.first, first == "_" || first.isLetter, name.count <= 63 else { return false }
+        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import Yams
+
+/// Reads, interpolates and validates a stack file. Any problem is one `MusterError`
+/// of code `.invalidStack` (exit 2) whose first line names `FILE:LINE:COLUMN`.
+public enum StackLoader {
+    /// Larger files are refused before YAML parsing: no stack needs megabytes.
+    static let maxFileBytes = 2 << 20
+    /// Deeper nesting than this is refused before parsing (stack files are shallow).
+    static let maxNesting = 64
+
+    static let topLevelKeys = ["name", "env_file", "env", "services"]
+
+    /// The default stack file: `./muster.yaml`, then `./stacks/default.yaml`.
+    public static func defaultPath(in directory: String = FileManager.default.currentDirectoryPath) -> String {
+        let candidates = ["muster.yaml", "muster.yml", "stacks/default.yaml"].map { directory + "/" + $0 }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
+    }
+
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackSpec {
+        let absolute = absolutePath(path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else {
+            throw MusterError(.usage, "stack file \(path) not found; pass -f PATH or create muster.yaml")
+        }
+        guard !isDirectory.boolValue else {
+            throw MusterError(.usage, "stack file \(path) is a directory; pass the YAML file with -f")
+        }
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            throw MusterError(.usage, "stack file \(path) cannot be read; check its permissions")
+        }
+        guard data.count <= maxFileBytes else {
+            throw MusterError.invalid("stack file is \(data.count / 1024) KiB; the limit is \(maxFileBytes / 1024) KiB",
+                                      at: SourceLocation(file: path, line: 1, column: 1))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw MusterError.invalid("stack file is not UTF-8 text", at: SourceLocation(file: path, line: 1, column: 1))
+        }
+        return try parse(yaml: text, file: path, directory: (absolute as NSString).deletingLastPathComponent,
+                         environment: environment)
+    }
+
+    static func absolutePath(_ path: String) -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+            : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
+        return url.standardizedFileURL.path
+    }
+
+    public static func parse(yaml: String, file: String, directory: String,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackSpec {
+        try checkNesting(yaml, file: file)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw MusterError.invalid("stack file is empty; it needs at least a services: block",
+                                          at: SourceLocation(file: file, line: 1, column: 1))
+            }
+            root = node
+        } catch let error as YamlError {
+            throw yamlError(error, file: file)
+        }
+
+        // Pass 1: the top level, to learn env_file before interpolating anything else.
+        let plain = YAMLReader(file: file, interpolator: Interpolator(variables: environment))
+        let top = try plain.mapping(root, what: "the stack file", allowed: topLevelKeys)
+        var variables = environment
+        if let envFile = top.first(where: { $0.key == "env_file" }) {
+            let path = resolve(try plain.string(envFile.value, what: "env_file"), in: directory)
+            switch EnvFile.load(path) {
+            case let .failure(error): throw MusterError.invalid(error.message, at: plain.location(envFile.value))
+            case let .success(pairs):
+                for (key, value) in pairs where variables[key] == nil { variables[key] = value }
+            }
+        }
+        let reader = YAMLReader(file: file, interpolator: Interpolator(variables: variables))
+
+        var stack = StackSpec(name: "", file: file, directory: directory, env: [], services: [], warnings: [])
+        var servicesNode: Node?
+        for pair in top {
+            switch pair.key {
+            case "name":
+                stack.name = try reader.string(pair.value, what: "name")
+                try checkName(stack.name, what: "project name", node: pair.value, reader: reader)
+            case "env": stack.env = try reader.env(pair.value, what: "env", environment: variables)
+            case "services": servicesNode = pair.value
+            default: break
+            }
+        }
+        if stack.name.isEmpty {
+            stack.name = sanitizedProjectName(from: directory)
+        }
+        guard let servicesNode else {
+            throw MusterError.invalid("the stack file has no services: block; add one with at least one service",
+                                      at: reader.location(root))
+        }
+        let services = try reader.mapping(servicesNode, what: "services")
+        guard !services.isEmpty else {
+            throw reader.fail("services is empty; add at least one service", servicesNode)
+        }
+        for pair in services {
+            try checkName(pair.key, what: "service name", node: pair.keyNode, reader: reader)
+            let parser = ServiceParser(reader: reader, directory: directory, environment: variables)
+            stack.services.append(try parser.parse(name: pair.key, keyNode: pair.keyNode, node: pair.value))
+        }
+        let unset = Array(Set(reader.report.unset)).sorted()
+        if !unset.isEmpty {
+            stack.warnings.append("variables not set, interpolated as empty: \(unset.joined(separator: ", "))")
+        }
+        try StackValidator(stack: stack).validate()
+        return stack
+    }
+
+    static func resolve(_ path: String, in directory: String) -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+            : URL(fileURLWithPath: directory).appendingPathComponent(path)
+        return url.standardizedFileURL.path
+    }
+
+    static func checkName(_ name: String, what: String, node: Node, reader: YAMLReader) throws {
+        let allowed = name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+        guard !name.isEmpty, allowed, name.count <= 63, name.first != "-" else {
+            throw reader.fail("\(what) \"\(name)\" must be 1 to 63 letters, digits, - or _", node)
+        }
+    }
+
+    /// A project name from a folder: lower case, other characters folded to `-`.
+    static func sanitizedProjectName(from directory: String) -> String {
+        let base = (directory as NSString).lastPathComponent.lowercased()
+        let mapped = String(base.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") ? $0 : "-" })
+        let trimmed = mapped.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        return trimmed.isEmpty ? "default" : String(trimmed.prefix(63))
+    }
+
+    /// Refuses absurd nesting before the recursive YAML composer sees it.
+    static func checkNesting(_ yaml: String, file: String) throws {
+        var depth = 0
+        var line = 1, column = 0
+        var inQuote: Character?
+        for char in yaml {
+            column += 1
+            if char == "\n" { line += 1; column = 0; continue }
+            if let quote = inQuote { if char == quote { inQuote = nil }; continue }
+            switch char {
+            case "\"", "'": inQuote = char
+            case "[", "{":
+                depth += 1
+                if depth > maxNesting {
+                    throw MusterError.invalid("nesting deeper than \(maxNesting) levels; a stack file never needs that",
+                                              at: SourceLocation(file: file, line: line, column: column))
+                }
+            case "]", "}": depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        var indentLine = 0
+        for text in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            indentLine += 1
+            let indent = text.prefix { $0 == " " }.count
+            if indent > maxNesting * 8 {
+                throw MusterError.invalid("nesting deeper than \(maxNesting) levels; a stack file never needs that",
+                                          at: SourceLocation(file: file, line: indentLine, column: indent + 1))
+            }
+        }
+    }
+
+    static func yamlError(_ error: YamlError, file: String) -> MusterError {
+        switch error {
+        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+            return .invalid("YAML syntax error: \(problem)", at: SourceLocation(file: file, line: mark.line, column: mark.column))
+        case let .reader(problem, _, _, _):
+            return .invalid("YAML cannot be read: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return .invalid("duplicate key \(duplicates.joined(separator: ", ")) in a mapping",
+                            at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column))
+        default:
+            return .invalid("YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+
+/// A validated stack file: every service, with templates still holding
+/// `${service.output}` references until start.
+public struct StackSpec: Sendable {
+    public var name: String
+    /// Absolute path of the stack file.
+    public var file: String
+    /// Folder of the stack file; relative paths and `.muster/` live here.
+    public var directory: String
+    public var env: [EnvEntry]
+    public var services: [ServiceSpec]
+    /// Non-fatal findings (e.g. unset variables interpolated as empty).
+    public var warnings: [String]
+
+    public func service(named name: String) -> ServiceSpec? {
+        services.first { $0.name == name }
+    }
+
+    public var serviceNames: [String] { services.map(\.name) }
+}
+
+/// One `KEY: value` of an `env` block, in file order.
+public struct EnvEntry: Hashable, Sendable {
+    public var key: String
+    public var value: Template
+    public init(key: String, value: Template) {
+        self.key = key
+        self.value = value
+    }
+}
+
+public enum RestartPolicy: String, Sendable, CaseIterable {
+    case no
+    case onFailure = "on-failure"
+    case always
+}
+
+public enum DependencyCondition: String, Sendable, CaseIterable {
+    /// The process was spawned.
+    case started
+    /// Its ready probe passed (or it has none), or it completed.
+    case ready
+    /// It exited with code 0.
+    case completed
+}
+
+public struct Dependency: Hashable, Sendable {
+    public var service: String
+    public var condition: DependencyCondition
+    public var location: SourceLocation?
+}
+
+public enum PortSpec: Hashable, Sendable {
+    case fixed(Int)
+    case auto
+}
+
+public enum EngineKind: String, Sendable, CaseIterable {
+    case postgres, redis, kafka
+}
+
+public enum KafkaImplementation: String, Sendable, CaseIterable {
+    case auto, apache, redpanda, tansu
+}
+
+public struct TopicSpec: Hashable, Sendable {
+    public var name: String
+    public var partitions: Int
+    public var replicationFactor: Int
+}
+
+/// The engine-only fields of a service block.
+public struct EngineOptions: Hashable, Sendable {
+    public var kind: EngineKind
+    /// postgres `-c` flags or redis directives, in file order.
+    public var settings: [(key: String, value: String)] = []
+    public var databases: [String] = []
+    public var user: String?
+    public var password: String?
+    public var topics: [TopicSpec] = []
+    public var implementation: KafkaImplementation = .auto
+    /// A folder of server binaries that overrides discovery.
+    public var bin: String?
+
+    public init(kind: EngineKind) { self.kind = kind }
+
+    public static func == (lhs: EngineOptions, rhs: EngineOptions) -> Bool {
+        lhs.kind == rhs.kind && lhs.settings.map { "\($0.key)=\($0.value)" } == rhs.settings.map { "\($0.key)=\($0.value)" }
+            && lhs.databases == rhs.databases && lhs.user == rhs.user && lhs.password == rhs.password
+            && lhs.topics == rhs.topics && lhs.implementation == rhs.implementation && lhs.bin == rhs.bin
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(databases)
+        hasher.combine(user)
+    }
+}
+
+public struct ServiceSpec: Sendable {
+    public var name: String
+    public var location: SourceLocation?
+    public var engine: EngineOptions?
+    public var command: CommandSpec?
+    /// Absolute working directory (default: the stack file's folder).
+    public var workingDir: String
+    public var env: [EnvEntry] = []
+    /// Variables read from the service's `env_file`s at load time.
+    public var envFileValues: [EnvEntry] = []
+    public var dependsOn: [Dependency] = []
+    public var ready: ProbeSpec?
+    public var alive: ProbeSpec?
+    public var restart: RestartPolicy = .no
+    /// nil: no limit.
+    public var maxRestarts: Int?
+    public var stopSignal: Int32 = SIGTERM
+    public var stopTimeout: Duration = .seconds(10)
+    public var optional = false
+    public var port: PortSpec?
+
+    public init(name: String, workingDir: String) {
+        self.name = name
+        self.workingDir = workingDir
+    }
+
+    /// Every template of the service, for reference checks.
+    public var templates: [Template] {
+        var all = env.map(\.value)
+        if let command { all += command.templates }
+        for probe in [ready, alive].compactMap({ $0 }) { all += probe.kind.templates }
+        return all
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Yams
+
+/// Typed access to Yams nodes that keeps every value's `FILE:LINE:COLUMN`, so each
+/// error in a stack file points at the offending key or value.
+struct YAMLReader {
+    let file: String
+    let interpolator: Interpolator
+    let report = Interpolator.Report()
+
+    func location(_ node: Node) -> SourceLocation? {
+        node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
+    }
+
+    func fail(_ message: String, _ node: Node) -> MusterError {
+        .invalid(message, at: location(node))
+    }
+
+    /// The pairs of a mapping, rejecting keys outside `allowed` with a suggestion.
+    /// Keys starting with `x-` are extension fields and skipped, as in compose.
+    func mapping(_ node: Node, what: String, allowed: [String]? = nil) throws -> [(key: String, keyNode: Node, value: Node)] {
+        guard case let .mapping(mapping) = node else {
+            throw fail("\(what) must be a mapping of key: value, not \(describe(node))", node)
+        }
+        var seen = Set<String>()
+        var pairs: [(key: String, keyNode: Node, value: Node)] = []
+        for (keyNode, value) in mapping {
+            guard case let .scalar(scalar) = keyNode else {
+                throw fail("keys in \(what) must be plain names", keyNode)
+            }
+            let key = scalar.string
+            if key.hasPrefix("x-") { continue }
+            if let allowed, !allowed.contains(key) {
+                throw fail("unknown key \"\(key)\" in \(what)\(Suggestion.hint(for: key, in: allowed))", keyNode)
+            }
+            guard seen.insert(key).inserted else {
+                throw fail("duplicate key \"\(key)\" in \(what)", keyNode)
+            }
+            pairs.append((key, keyNode, value))
+        }
+        return pairs
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case let .scalar(scalar): return scalar.string.isEmpty ? "an empty value" : "\"\(scalar.string)\""
+        case .alias: return "an alias"
+        }
+    }
+
+    /// A scalar's raw text, without interpolation (names, keys).
+    func rawString(_ node: Node, what: String) throws -> String {
+        guard case let .scalar(scalar) = node else {
+            throw fail("\(what) must be a single value, not \(describe(node))", node)
+        }
+        return scalar.string
+    }
+
+    /// A scalar with `${VAR}` interpolated; service references are kept.
+    func template(_ node: Node, what: String) throws -> Template {
+        let raw = try rawString(node, what: what)
+        switch interpolator.interpolate(raw, report: report) {
+        case let .failure(problem): throw fail("\(what): \(problem.message)", node)
+        case var .success(template):
+            template.location = location(node)
+            return template
+        }
+    }
+
+    /// A scalar with `${VAR}` interpolated; service references are refused here.
+    func string(_ node: Node, what: String) throws -> String {
+        let value = try template(node, what: what)
+        guard value.references.isEmpty else {
+            throw fail("\(what) cannot refer to another service's outputs; references work in command, env and probes", node)
+        }
+        return value.resolve { _, _ in nil }
+    }
+
+    func bool(_ node: Node, what: String) throws -> Bool {
+        switch try string(node, what: what).lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        case let other: throw fail("\(what) must be true or false, not \"\(other)\"", node)
+        }
+    }
+
+    func int(_ node: Node, what: String, range: ClosedRange<Int>) throws -> Int {
+        let text = try string(node, what: what)
+        guard let value = Int(text) else {
+            throw fail("\(what) must be a whole number, not \"\(text)\"", node)
+        }
+        guard range.contains(value) else {
+            throw fail("\(what) must be between \(range.lowerBound) and \(range.upperBound), not \(value)", node)
+        }
+        return value
+    }
+
+    func duration(_ node: Node, what: String) throws -> Duration {
+        switch DurationParser.parse(try string(node, what: what)) {
+        case let .success(duration): return duration
+        case let .failure(problem): throw fail("\(what): \(problem.message)", node)
+        }
+    }
+
+    func stringList(_ node: Node, what: String) throws -> [(String, Node)] {
+        guard case let .sequence(sequence) = node else {
+            throw fail("\(what) must be a list, not \(describe(node))", node)
+        }
+        return try sequence.map { (try string($0, what: what), $0) }
+    }
+
+    /// `env` as a mapping or a compose-style list of `KEY=value`.
+    func env(_ node: Node, what: String, environment: [String: String]) throws -> [EnvEntry] {
+        if case .scalar(let scalar) = node, scalar.string.isEmpty { return [] }
+        if case let .sequence(items) = node {
+            return try items.map { item in
+                let text = try rawString(item, what: what)
+                guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                    throw fail("\(what) entries must be KEY=value, not \"\(text)\"", item)
+                }
+                let key = String(text[..<equals])
+                try checkVariableName(key, item)
+                var value = try template(item, what: what)
+                value.parts = try stripKey(value.parts, key: key, node: item)
+                return EnvEntry(key: key, value: value)
+            }
+        }
+        return try mapping(node, what: what).compactMap { pair in
+            try checkVariableName(pair.key, pair.keyNode)
+            if case let .scalar(scalar) = pair.value, scalar.string.isEmpty, scalar.tag.description.hasSuffix("null") {
+                // `KEY:` with no value passes the variable through from muster's environment.
+                guard let inherited = environment[pair.key] else { return nil }
+                return EnvEntry(key: pair.key, value: Template(literal: inherited))
+            }
+            return EnvEntry(key: pair.key, value: try template(pair.value, what: "\(what).\(pair.key)"))
+        }
+    }
+
+    private func checkVariableName(_ key: String, _ node: Node) throws {
+        guard let first = key.first, first == "_" || first.isLetter,
+              key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }) else {
+            throw fail("\"\(key)\" is not a valid environment variable name; use letters, digits and _", node)
+        }
+    }
+
+    private func stripKey(_ parts: [Template.Part], key: String, node: Node) throws -> [Template.Part] {
+        guard case let .literal(first)? = parts.first, first.hasPrefix(key + "=") else {
+            throw fail("environment entries must start with a literal KEY=", node)
+        }
+        let rest = String(first.dropFirst(key.count + 1))
+        return (rest.isEmpty ? [] : [.literal(rest)]) + parts.dropFirst()
+    }
+}

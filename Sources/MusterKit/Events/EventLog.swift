@@ -1,0 +1,118 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The append-only `events.jsonl` of a project. `seq` numbers events without gaps,
+/// continuing from the last line on disk, so a reader can tell it missed none,
+/// across supervisor restarts too.
+public final class EventLog: @unchecked Sendable {
+    public let path: String
+    private let lock = NSLock()
+    private var fd: Int32
+    private var seq: Int
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw MusterError(.environment, "cannot open event log \(path): \(String(cString: strerror(errno)))")
+        }
+        seq = Self.lastSeq(in: path)
+    }
+
+    deinit { close(fd) }
+
+    /// Appends one event and returns its `seq`.
+    @discardableResult
+    public func append(_ event: ServiceEvent) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        seq += 1
+        var line = Self.encode(event, seq: seq)
+        line.append("\n")
+        line.withUTF8 { _ = writeAll(fd, UnsafeRawBufferPointer($0)) }
+        return seq
+    }
+
+    /// RFC 3339 UTC with microseconds: `2026-11-22T10:00:01.123456Z`.
+    public static func timestamp(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        var whole = time_t(seconds.rounded(.down))
+        let micros = Int(((seconds - Double(whole)) * 1_000_000).rounded(.down))
+        var parts = tm()
+        gmtime_r(&whole, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, micros)
+    }
+
+    static func encode(_ event: ServiceEvent, seq: Int) -> String {
+        var fields: [(String, Any)] = [
+            ("seq", seq), ("time", timestamp(event.time)), ("service", event.service), ("type", event.type),
+        ]
+        if let pid = event.pid { fields.append(("pid", Int(pid))) }
+        if let previous = event.previousPid { fields.append(("previous_pid", Int(previous))) }
+        fields.append(("restarts", event.restarts))
+        if let reason = event.reason { fields.append(("reason", Secrets.mask(reason))) }
+        if let duration = event.durationMs { fields.append(("duration_ms", Int(duration))) }
+        if !event.logTail.isEmpty { fields.append(("log_tail", event.logTail.map(Secrets.mask))) }
+        return JSONText.object(fields)
+    }
+
+    /// The highest `seq` already in the file (its last complete line).
+    static func lastSeq(in path: String) -> Int {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let window: UInt64 = min(size, 64 * 1024)
+        try? handle.seek(toOffset: size - window)
+        guard let data = try? handle.readToEnd() else { return 0 }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n").reversed() {
+            if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+               let seq = object["seq"] as? Int {
+                return seq
+            }
+        }
+        return 0
+    }
+}
+
+/// Small, ordered JSON writing: keys stay in the order given, for stable output.
+public enum JSONText {
+    public static func object(_ fields: [(String, Any)]) -> String {
+        "{" + fields.map { "\(string($0.0)):\(value($0.1))" }.joined(separator: ",") + "}"
+    }
+
+    public static func value(_ value: Any) -> String {
+        switch value {
+        case let text as String: return string(text)
+        case let flag as Bool: return flag ? "true" : "false"
+        case let number as Int: return String(number)
+        case let number as Int32: return String(number)
+        case let number as Int64: return String(number)
+        case let number as Double: return number.isFinite ? String(format: "%.3f", number) : "null"
+        case let list as [String]: return "[" + list.map(string).joined(separator: ",") + "]"
+        case let list as [Any]: return "[" + list.map(Self.value).joined(separator: ",") + "]"
+        case let fields as [(String, Any)]: return object(fields)
+        case let dictionary as [String: Any]: return object(dictionary.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        case Optional<Any>.none: return "null"
+        default: return "null"
+        }
+    }
+
+    public static func string(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Ready when a TCP connection to HOST:PORT succeeds.
+public struct TCPProbe: PollingProbe {
+    public var host: String
+    public var port: Int
+    public var timeout: Duration
+
+    public init(host: String, port: Int, timeout: Duration) {
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+    }
+
+    /// Splits `HOST:PORT` (IPv6 in brackets).
+    public static func parse(_ target: String) -> (String, Int)? {
+        guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]),
+              (1...65535).contains(port) else { return nil }
+        var host = String(target[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    public func check() async -> ProbeOutcome {
+        let (host, port, timeout) = (host, port, timeout)
+        return await offload {
+            do {
+                let connection = try TCPConnection(host: host, port: port, timeout: timeout)
+                connection.close()
+                return .passed(identity: nil)
+            } catch {
+                return .failed("\(error)")
+            }
+        }
+    }
+}
+
+/// Ready on a 2xx or 3xx answer to GET. Plain http speaks HTTP/1.1 over a socket
+/// directly (cheap enough to poll every few ms); https goes through URLSession.
+public struct HTTPProbe: PollingProbe {
+    public var url: String
+    public var timeout: Duration
+    /// A top-level JSON field of the body that identifies the instance.
+    public var identityField: String?
+
+    public init(url: String, timeout: Duration, identityField: String? = nil) {
+        self.url = url
+        self.timeout = timeout
+        self.identityField = identityField
+    }
+
+    public func check() async -> ProbeOutcome {
+        guard let parsed = URL(string: url), let host = parsed.host else { return .failed("bad URL \(url)") }
+        if parsed.scheme == "https" { return await checkWithURLSession(parsed) }
+        let port = parsed.port ?? 80
+        let path = (parsed.path.isEmpty ? "/" : parsed.path) + (parsed.query.map { "?" + $0 } ?? "")
+        let (timeout, field, url) = (timeout, identityField, url)
+        let hostHeader = parsed.port.map { "\(host):\($0)" } ?? host
+        return await offload {
+            do {
+                let connection = try TCPConnection(host: host, port: port, timeout: timeout)
+                defer { connection.close() }
+                let request = "GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: muster-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+                try connection.write(Array(request.utf8))
+                var response: [UInt8] = []
+                while response.count < 256 * 1024 {
+                    let chunk = try connection.readSome(max: 16 * 1024)
+                    if chunk.isEmpty { break }
+                    response += chunk
+                    if field == nil, response.firstRange(of: Array("\r\n".utf8)) != nil { break }
+                }
+                return Self.interpret(response, url: url, identityField: field)
+            } catch {
+                return .failed("\(error)")
+            }
+        }
+    }
+
+    /// Reads the status line (and the identity field of a JSON body).
+    static func interpret(_ response: [UInt8], url: String, identityField: String?) -> ProbeOutcome {
+        let text = String(decoding: response, as: UTF8.self)
+        let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let code = Int(parts[1]) else {
+            return .failed("GET \(url): not an HTTP response")
+        }
+        guard (200..<400).contains(code) else { return .failed("GET \(url) answered \(code)") }
+        guard let identityField else { return .passed(identity: nil) }
+        guard let bodyStart = text.range(of: "\r\n\r\n") else { return .passed(identity: nil) }
+        let body = Data(text[bodyStart.upperBound...].utf8)
+        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        return .passed(identity: object?[identityField].map { "\($0)" })
+    }
+
+    private func checkWithURLSession(_ url: URL) async -> ProbeOutcome {
+        var request = URLRequest(url: url)
+        request.timeoutInterval = timeout.seconds
+        do {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let code = (response as? HTTPURLResponse)?.statusCode ?? 0
+            guard (200..<400).contains(code) else { return .failed("GET \(url) answered \(code)") }
+            guard let identityField else { return .passed(identity: nil) }
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            return .passed(identity: object?[identityField].map { "\($0)" })
+        } catch {
+            return .failed("GET \(url): \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A probe that is told, not polled: a `log` line matched, or `READY=1` arrived on
+/// the notify socket. `wait()` returns as soon as `fire()` is called.
+public final class SignalProbe: @unchecked Sendable {
+    private let lock = NSLock()
+    private var fired = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init() {}
+
+    public func fire() {
+        lock.lock()
+        guard !fired else { lock.unlock(); return }
+        fired = true
+        let pending = waiters
+        waiters = []
+        lock.unlock()
+        pending.forEach { $0.resume() }
+    }
+
+    public var hasFired: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return fired
+    }
+
+    public func wait() async {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if fired {
+                lock.unlock()
+                continuation.resume()
+            } else {
+                waiters.append(continuation)
+                lock.unlock()
+            }
+        }
+    }
+
+    /// A line observer for the output pump that fires on the first match.
+    public func logMatcher(_ regex: NSRegularExpression) -> (Substring) -> Void {
+        { [weak self] line in
+            guard let self, !self.hasFired else { return }
+            let text = String(line)
+            if regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil { self.fire() }
+        }
+    }
+}
+
+/// The systemd notify protocol: a datagram socket whose path the service finds in
+/// `$NOTIFY_SOCKET`; a datagram holding the line `READY=1` means ready.
+public final class NotifySocket: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    private let source: DispatchSourceRead
+
+    public init(path: String, probe: SignalProbe) throws {
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw MusterError(.environment, "cannot create notify socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            Glibc.close(fd)
+            throw MusterError(.environment, "notify socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw MusterError(.environment, "cannot bind notify socket \(path): \(reason)")
+        }
+        self.path = path
+        self.fd = fd
+        self.source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: .global())
+        source.setEventHandler { [fd] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            guard count > 0 else { return }
+            let text = String(decoding: buffer[0..<count], as: UTF8.self)
+            if text.split(separator: "\n").contains("READY=1") { probe.fire() }
+        }
+        source.setCancelHandler { [fd] in Glibc.close(fd) }
+        source.resume()
+    }
+
+    public func close() {
+        source.cancel()
+        unlink(path)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a running supervisor publishes in its runtime dir for other commands:
+/// its pid, the ports it chose and every service's outputs.
+public struct RuntimeState: Codable, Sendable {
+    public var pid: Int32
+    public var project: String
+    public var stackFile: String
+    public var outputs: [String: [String: String]]
+    public var ports: [String: Int]
+
+    public init(pid: Int32, project: String, stackFile: String, outputs: [String: [String: String]], ports: [String: Int]) {
+        self.pid = pid
+        self.project = project
+        self.stackFile = stackFile
+        self.outputs = outputs
+        self.ports = ports
+    }
+
+    /// `DB_URL`, `CACHE_URL`, ... sorted by name (SPEC "Outputs").
+    public var variables: [(String, String)] {
+        var result: [(String, String)] = []
+        for (service, values) in outputs {
+            for (key, value) in values {
+                let name = (service + "_" + key).uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }
+                result.append((String(name), value))
+            }
+        }
+        return result.sorted { $0.0 < $1.0 }
+    }
+
+    public func write(_ paths: ProjectPaths) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(self)
+        let temporary = paths.statusFile + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw MusterError(.environment, "cannot write \(paths.statusFile)")
+        }
+        rename(temporary, paths.statusFile)
+    }
+
+    /// The state of a live supervisor, or nil when none runs.
+    public static func read(_ paths: ProjectPaths) -> RuntimeState? {
+        guard let data = FileManager.default.contents(atPath: paths.statusFile),
+              let state = try? JSONDecoder().decode(RuntimeState.self, from: data),
+              ProcessTable.isAlive(state.pid) else { return nil }
+        return state
+    }
+}
+
+/// POSIX shell single-quoting.
+public enum ShellQuote {
+    public static func quote(_ value: String) -> String {
+        if !value.isEmpty, value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:@%+=,".contains($0)) }) {
+            return value
+        }
+        return "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// One supervisor per project: an exclusive `flock` on the runtime dir's lock file,
+/// released by the kernel when the supervisor dies, however it dies.
+public final class ProjectLock {
+    private let fd: Int32
+
+    public init(_ paths: ProjectPaths) throws {
+        fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw MusterError(.environment, "cannot open \(paths.lockFile): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            let holder = RuntimeState.read(paths).map { " (supervisor pid \($0.pid))" } ?? ""
+            throw MusterError(.alreadyRunning, "project \(paths.project) is already running\(holder); use muster down first, or -p NAME for a second copy")
+        }
+    }
+
+    deinit { close(fd) }
+}

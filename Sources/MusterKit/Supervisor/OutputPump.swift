@@ -1,0 +1,175 @@
+import CMusterShims
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Drains one service's stdout+stderr pipe, always, so a chatty service never
+/// blocks on a full pipe. Raw bytes go to the log file; lines go to the console
+/// (prefixed), to the tail buffer, and to an observer while a `log` probe waits.
+public final class OutputPump: @unchecked Sendable {
+    private let fd: Int32
+    private let logFD: Int32
+    private let prefix: LinePrefix?
+    private let console: Console?
+    private let queue: DispatchQueue
+    private var source: DispatchSourceRead?
+    private var buffer: UnsafeMutableRawBufferPointer
+    /// Bytes after the last newline, carried to the next chunk (console and observer).
+    private var carry: [UInt8] = []
+    private var observer: ((Substring) -> Void)?
+    private var tail = TailBuffer()
+    private var finished = false
+    private var eofWaiters: [CheckedContinuation<Void, Never>] = []
+
+    static let chunkSize = 128 * 1024
+
+    /// - Parameters:
+    ///   - fd: the read end of the pipe; the pump owns and closes it.
+    ///   - logFD: an O_APPEND descriptor owned by the caller (shared across restarts).
+    public init(fd: Int32, logFD: Int32, prefix: LinePrefix?, console: Console?, label: String) {
+        self.fd = fd
+        self.logFD = logFD
+        self.prefix = prefix
+        self.console = console
+        self.queue = DispatchQueue(label: "muster.pump.\(label)")
+        self.buffer = .allocate(byteCount: Self.chunkSize, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    public func start() {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = muster_set_pipe_size(fd, 1 << 20)
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        source.setEventHandler { [weak self] in self?.drain() }
+        source.setCancelHandler { [fd] in close(fd) }
+        self.source = source
+        source.resume()
+    }
+
+    /// Lines are passed to `observer` until it is replaced with nil.
+    public func observeLines(_ observer: ((Substring) -> Void)?) {
+        queue.sync { self.observer = observer }
+    }
+
+    public func lastLines(_ count: Int) -> [String] {
+        queue.sync { tail.lastLines(count) }
+    }
+
+    /// Returns once the pipe reached EOF or `timeout` passed (a grandchild may hold it open).
+    public func waitForEOF(timeout: Duration) async {
+        let alreadyDone: Bool = queue.sync { finished }
+        if alreadyDone { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    self.queue.async {
+                        if self.finished { continuation.resume() } else { self.eofWaiters.append(continuation) }
+                    }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+            // Let a pending waiter go if the timeout won.
+            self.queue.async {
+                let waiters = self.eofWaiters
+                self.eofWaiters = []
+                waiters.forEach { $0.resume() }
+            }
+        }
+    }
+
+    /// Stops reading (the pipe is closed); any unread bytes are drained first.
+    public func cancel() {
+        queue.sync {
+            drain()
+            finish()
+        }
+    }
+
+    private func drain() {
+        guard !finished else { return }
+        for _ in 0..<64 {
+            let count = read(fd, buffer.baseAddress, buffer.count)
+            if count > 0 {
+                handle(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                continue
+            }
+            if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
+            // EOF or a hard error: flush the unterminated last line.
+            if !carry.isEmpty {
+                var newline: [UInt8] = [10]
+                newline.withUnsafeMutableBytes { handle(UnsafeRawBufferPointer($0)) }
+            }
+            finish()
+            return
+        }
+    }
+
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        source?.cancel()
+        let waiters = eofWaiters
+        eofWaiters = []
+        waiters.forEach { $0.resume() }
+    }
+
+    private func handle(_ chunk: UnsafeRawBufferPointer) {
+        writeAll(logFD, chunk)
+        tail.append(chunk)
+        guard console != nil || observer != nil else { return }
+        var output: [UInt8] = []
+        if console != nil { output.reserveCapacity(chunk.count + chunk.count / 16) }
+        var start = 0
+        let base = chunk.baseAddress!
+        while start < chunk.count {
+            guard let hit = memchr(base + start, 10, chunk.count - start) else {
+                carry.append(contentsOf: chunk[start...])
+                break
+            }
+            let end = base.distance(to: UnsafeRawPointer(hit))
+            let line = UnsafeRawBufferPointer(rebasing: chunk[start..<end])
+            emit(line, into: &output)
+            start = end + 1
+        }
+        if let console, !output.isEmpty { output.withUnsafeBytes { console.write($0) } }
+    }
+
+    private func emit(_ piece: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+        var line = piece
+        var joined: [UInt8] = []
+        if !carry.isEmpty {
+            joined = carry + Array(piece)
+            carry.removeAll(keepingCapacity: true)
+        }
+        joined.withUnsafeBytes { joinedBytes in
+            if !joinedBytes.isEmpty { line = joinedBytes }
+            if line.last == 13 { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+            if console != nil {
+                if let prefix { output += prefix.bytes }
+                output += line
+                output.append(10)
+            }
+            if let observer { observer(Substring(decoding: line, as: UTF8.self)) }
+        }
+    }
+}
+
+@discardableResult
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard fd >= 0, bytes.count > 0 else { return true }
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        offset += written
+    }
+    return true
+}

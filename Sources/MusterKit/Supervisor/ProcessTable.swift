@@ -1,0 +1,69 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `/proc/PID/stat` says about a process. Liveness is read here, never with
+/// `kill(pid, 0)`, which answers for zombies too.
+public struct ProcessInfoEntry: Sendable, Equatable {
+    public var pid: Int32
+    public var state: Character
+    public var ppid: Int32
+    public var processGroup: Int32
+    public var session: Int32
+    /// Clock ticks since boot: with the pid, the identity of one process instance.
+    public var startTime: UInt64
+
+    public var isAlive: Bool { state != "Z" && state != "X" }
+}
+
+public enum ProcessTable {
+    public static func entry(_ pid: Int32) -> ProcessInfoEntry? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+        return parse(stat: text)
+    }
+
+    /// Parses a stat line; the command name in parentheses may itself hold spaces or `)`.
+    public static func parse(stat text: String) -> ProcessInfoEntry? {
+        guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"),
+              let pid = Int32(text[..<open].trimmingCharacters(in: .whitespaces)) else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is state (field 3); starttime is field 22 → fields[19].
+        guard fields.count > 19, let state = fields[0].first, let ppid = Int32(fields[1]),
+              let group = Int32(fields[2]), let session = Int32(fields[3]), let start = UInt64(fields[19]) else { return nil }
+        return ProcessInfoEntry(pid: pid, state: state, ppid: ppid, processGroup: group, session: session, startTime: start)
+    }
+
+    public static func isAlive(_ pid: Int32) -> Bool {
+        entry(pid)?.isAlive ?? false
+    }
+
+    public static func allPids() -> [Int32] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return names.compactMap { Int32($0) }
+    }
+
+    /// Live processes in a process group or session (a service's whole tree).
+    public static func members(ofGroup group: Int32) -> [ProcessInfoEntry] {
+        guard group > 1 else { return [] }
+        return allPids().compactMap(entry).filter { $0.isAlive && ($0.processGroup == group || $0.session == group) }
+    }
+
+    public static func commandLine(_ pid: Int32) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
+        let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return parts.joined(separator: " ")
+    }
+
+    /// Sends a signal to every live member of a group or session, leader included.
+    @discardableResult
+    public static func signalGroup(_ group: Int32, _ signal: Int32) -> Int {
+        guard group > 1 else { return 0 }
+        _ = kill(-group, signal)
+        let stragglers = members(ofGroup: group)
+        for member in stragglers where member.processGroup != group {
+            _ = kill(member.pid, signal)
+        }
+        return stragglers.count
+    }
+}

@@ -1,0 +1,294 @@
+/// Where a service is in its life.
+public enum ServicePhase: String, Sendable, Codable, CaseIterable {
+    case pending, starting, ready, completed, exited, backoff, stopping, stopped, failed
+
+    /// No process of this incarnation runs and none is about to.
+    public var isDown: Bool { [.pending, .completed, .exited, .stopped, .failed].contains(self) }
+}
+
+/// What the state machine wants recorded (the event log and the console).
+public struct LifecycleRecord: Equatable, Sendable {
+    public enum Kind: String, Sendable {
+        case starting, ready, completed, exited, restarted, failed, stopping, stopped
+    }
+
+    public var kind: Kind
+    public var reason: String?
+    public var pid: Int32?
+    public var previousPid: Int32?
+    public var restarts: Int
+}
+
+/// The lifecycle of one service as a value: `handle(event)` changes the phase and
+/// returns the actions the runner must perform. No I/O, no clocks: the runner turns
+/// timers and processes into events, so every transition is testable on its own.
+public struct ServiceLifecycle: Sendable {
+    public enum Event: Equatable, Sendable {
+        /// Its dependencies are met (or a user started it).
+        case start
+        case spawned(pid: Int32, generation: Int)
+        case spawnFailed(String)
+        case readyPassed(generation: Int)
+        /// The ready probe did not pass within start_timeout.
+        case startTimedOut(String)
+        case exited(ExitStatus, uptime: Duration, generation: Int)
+        case backoffElapsed
+        case stop
+        case stopTimedOut(generation: Int)
+        case restart
+    }
+
+    public enum Action: Equatable, Sendable {
+        /// Run pre-start steps and spawn a new incarnation with this generation.
+        case spawn(generation: Int)
+        case watchReadiness(generation: Int)
+        case armStartTimer
+        case cancelStartTimer
+        case watchAliveness(generation: Int)
+        case stopProbes
+        case scheduleRestart(after: Duration)
+        case cancelRestart
+        case signalGroup(Int32)
+        case armStopTimer(Duration, generation: Int)
+        case killGroup
+        case record(LifecycleRecord)
+    }
+
+    /// How the service was configured; fixed for its lifetime.
+    public struct Policy: Sendable {
+        public var hasReadyProbe: Bool
+        public var hasAliveProbe: Bool
+        public var restart: RestartPolicy
+        public var maxRestarts: Int?
+        public var stopSignal: Int32
+        public var stopTimeout: Duration
+
+        public init(hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
+                    stopSignal: Int32, stopTimeout: Duration) {
+            self.hasReadyProbe = hasReadyProbe
+            self.hasAliveProbe = hasAliveProbe
+            self.restart = restart
+            self.maxRestarts = maxRestarts
+            self.stopSignal = stopSignal
+            self.stopTimeout = stopTimeout
+        }
+    }
+
+    /// Why a process is being stopped: decides the phase once it has exited.
+    enum Intent: Equatable, Sendable {
+        case stop
+        case fail(String)
+        case restart
+    }
+
+    /// Backoff starts here and doubles per failure in a row, up to `maxBackoff`.
+    public static let firstBackoff: Duration = .milliseconds(100)
+    public static let maxBackoff: Duration = .seconds(10)
+    /// Running this long clears the failures-in-a-row count, as Docker does.
+    public static let healthyUptime: Duration = .seconds(10)
+
+    public let policy: Policy
+    public private(set) var phase: ServicePhase = .pending
+    public private(set) var pid: Int32?
+    public private(set) var generation = 0
+    /// Total restarts since `up` (policy and commands).
+    public private(set) var restarts = 0
+    /// Failures without a healthy run between them: compared to `max_restarts`.
+    public private(set) var failuresInARow = 0
+    public private(set) var wasEverStarted = false
+    public private(set) var wasEverReady = false
+    public private(set) var failure: String?
+    public private(set) var lastExit: ExitStatus?
+    var intent: Intent = .stop
+    var previousPid: Int32?
+    var isRestart = false
+
+    public init(policy: Policy) {
+        self.policy = policy
+    }
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        switch (phase, event) {
+        case (.pending, .start), (.completed, .start), (.exited, .start), (.stopped, .start), (.failed, .start):
+            return begin(restart: phase != .pending)
+
+        case (.starting, let .spawned(pid, gen)) where gen == generation:
+            self.pid = pid
+            wasEverStarted = true
+            let kind: LifecycleRecord.Kind = isRestart ? .restarted : .starting
+            var actions: [Action] = [.record(record(kind, reason: isRestart ? lastExit?.description : nil))]
+            if policy.hasReadyProbe {
+                actions.append(.watchReadiness(generation: generation))
+            } else {
+                actions += becomeReady()
+            }
+            return actions
+
+        case (.starting, let .spawnFailed(reason)):
+            return fail(reason)
+
+        case (.starting, let .readyPassed(gen)) where gen == generation:
+            return becomeReady()
+
+        case (.starting, let .startTimedOut(reason)), (.backoff, let .startTimedOut(reason)):
+            if phase == .backoff { return [.cancelRestart] + fail(reason) }
+            return beginStop(.fail(reason))
+
+        case (.starting, let .exited(status, uptime, gen)) where gen == generation,
+             (.ready, let .exited(status, uptime, gen)) where gen == generation:
+            return processExited(status, uptime: uptime)
+
+        case (.backoff, .backoffElapsed):
+            return spawnAgain()
+
+        case (.starting, .stop), (.ready, .stop):
+            return beginStop(.stop)
+        case (.backoff, .stop):
+            phase = .stopped
+            return [.cancelRestart, .cancelStartTimer, .record(record(.stopped, reason: "stopped while waiting to restart"))]
+        case (.pending, .stop):
+            phase = .stopped
+            return []
+
+        case (.stopping, let .spawned(pid, gen)) where gen == generation:
+            // A stop arrived while the process was being spawned: stop it now.
+            self.pid = pid
+            wasEverStarted = true
+            return [.signalGroup(policy.stopSignal)]
+        case (.stopping, .spawnFailed):
+            return finishStop()
+
+        case (.stopping, let .exited(status, _, gen)) where gen == generation:
+            lastExit = status
+            return finishStop()
+        case (.stopping, let .stopTimedOut(gen)) where gen == generation:
+            return [.killGroup]
+
+        case (.starting, .restart), (.ready, .restart):
+            return beginStop(.restart)
+        case (.backoff, .restart):
+            return [.cancelRestart] + spawnAgain()
+        case (.completed, .restart), (.exited, .restart), (.stopped, .restart), (.failed, .restart):
+            return begin(restart: true)
+
+        default:
+            return []  // stale or irrelevant for this phase: ignored by design
+        }
+    }
+
+    // MARK: - Transitions
+
+    private mutating func begin(restart: Bool) -> [Action] {
+        failure = nil
+        failuresInARow = 0
+        if restart && wasEverStarted {
+            restarts += 1
+            previousPid = pid
+            isRestart = true
+        }
+        return startIncarnation() + (policy.hasReadyProbe ? [.armStartTimer] : [])
+    }
+
+    private mutating func startIncarnation() -> [Action] {
+        phase = .starting
+        generation += 1
+        return [.spawn(generation: generation)]
+    }
+
+    private mutating func spawnAgain() -> [Action] {
+        restarts += 1
+        previousPid = pid
+        isRestart = true
+        return startIncarnation()
+    }
+
+    private mutating func becomeReady() -> [Action] {
+        phase = .ready
+        wasEverReady = true
+        var actions: [Action] = [.cancelStartTimer, .record(record(.ready))]
+        if policy.hasAliveProbe { actions.append(.watchAliveness(generation: generation)) }
+        return actions
+    }
+
+    private mutating func beginStop(_ intent: Intent) -> [Action] {
+        self.intent = intent
+        phase = .stopping
+        var actions: [Action] = [.stopProbes]
+        if case .stop = intent { actions.append(.cancelStartTimer) }
+        if case .fail = intent { actions.append(.cancelStartTimer) }
+        actions += [
+            .record(record(.stopping, reason: stopReason(intent))),
+            .signalGroup(policy.stopSignal),
+            .armStopTimer(policy.stopTimeout, generation: generation),
+        ]
+        return actions
+    }
+
+    private func stopReason(_ intent: Intent) -> String? {
+        switch intent {
+        case .stop: return nil
+        case .restart: return "restart requested"
+        case let .fail(reason): return reason
+        }
+    }
+
+    private mutating func finishStop() -> [Action] {
+        switch intent {
+        case .stop:
+            phase = .stopped
+            return [.record(record(.stopped, reason: lastExit?.description))]
+        case let .fail(reason):
+            return fail(reason)
+        case .restart:
+            let actions = spawnAgain()
+            return actions + (policy.hasReadyProbe ? [.armStartTimer] : [])
+        }
+    }
+
+    private mutating func processExited(_ status: ExitStatus, uptime: Duration) -> [Action] {
+        let wasReadyNow = phase == .ready
+        lastExit = status
+        if uptime >= Self.healthyUptime { failuresInARow = 0 }
+        let wantsRestart = policy.restart == .always || (policy.restart == .onFailure && !status.isSuccess)
+        if wantsRestart {
+            failuresInARow += 1
+            if let limit = policy.maxRestarts, failuresInARow > limit {
+                return [.stopProbes] + fail("\(status) and was restarted \(limit) times in a row; giving up")
+            }
+            phase = .backoff
+            let delay = Self.backoff(afterFailures: failuresInARow)
+            return [
+                .stopProbes,
+                .record(record(.exited, reason: status.description + (wasReadyNow ? "" : " before it was ready"))),
+                .scheduleRestart(after: delay),
+            ]
+        }
+        if status.isSuccess {
+            phase = .completed
+            return [.stopProbes, .cancelStartTimer, .record(record(.completed, reason: status.description))]
+        }
+        if !wasReadyNow {
+            return [.stopProbes] + fail("\(status) before it was ready")
+        }
+        phase = .exited
+        return [.stopProbes, .record(record(.exited, reason: status.description))]
+    }
+
+    private mutating func fail(_ reason: String) -> [Action] {
+        phase = .failed
+        failure = reason
+        return [.cancelStartTimer, .record(record(.failed, reason: reason))]
+    }
+
+    private func record(_ kind: LifecycleRecord.Kind, reason: String? = nil) -> LifecycleRecord {
+        LifecycleRecord(kind: kind, reason: reason, pid: pid,
+                        previousPid: kind == .restarted ? previousPid : nil, restarts: restarts)
+    }
+
+    /// 100 ms, 200 ms, 400 ms, ... up to 10 s.
+    public static func backoff(afterFailures failures: Int) -> Duration {
+        let exponent = min(max(failures - 1, 0), 20)
+        let delay = firstBackoff * (1 << exponent)
+        return min(delay, maxBackoff)
+    }
+}

@@ -1,0 +1,300 @@
+import CMusterShims
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one service: feeds events to its `ServiceLifecycle` and performs the
+/// actions it returns. It alone holds the service's pid, and signals only the
+/// process group of an incarnation it has not yet seen exit, so a reused pid is
+/// never hit.
+actor ServiceRunner {
+    typealias Listener = @Sendable (ServiceSnapshot, ServiceEvent?) async -> Void
+
+    let plan: ServicePlan
+    private var machine: ServiceLifecycle
+    private let paths: ProjectPaths
+    private let console: Console?
+    private let prefix: LinePrefix?
+    private let clock = ContinuousClock()
+    private let origin: ContinuousClock.Instant
+    private let listener: Listener
+    private let logFD: Int32
+
+    private var pump: OutputPump?
+    private var liveGroup: pid_t?
+    private var spawnedAt: ContinuousClock.Instant?
+    private var processStartedAt: Date?
+    private var startedAt: ContinuousClock.Instant?
+    private var readyAt: ContinuousClock.Instant?
+    private var available = true
+    private var unavailableSince: ContinuousClock.Instant?
+    private var readiness: Task<Void, Never>?
+    private var aliveness: Task<Void, Never>?
+    private var startTimer: Task<Void, Never>?
+    private var restartTimer: Task<Void, Never>?
+    private var stopTimer: Task<Void, Never>?
+    private var notifySocket: NotifySocket?
+    private var signalProbe: SignalProbe?
+    private var lastProbeError: String?
+    private var downWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
+         origin: ContinuousClock.Instant, listener: @escaping Listener) {
+        self.plan = plan
+        self.machine = ServiceLifecycle(policy: plan.policy)
+        self.paths = paths
+        self.console = console
+        self.prefix = prefix
+        self.origin = origin
+        self.listener = listener
+        self.logFD = open(paths.logFile(for: plan.name), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    }
+
+    deinit {
+        if logFD >= 0 { close(logFD) }
+    }
+
+    var snapshot: ServiceSnapshot {
+        ServiceSnapshot(
+            name: plan.name, phase: machine.phase, pid: machine.phase.isDown ? nil : machine.pid,
+            restarts: machine.restarts, port: plan.port, wasEverStarted: machine.wasEverStarted,
+            wasEverReady: machine.wasEverReady, optional: plan.optional, failure: machine.failure,
+            startedAt: startedAt.map { seconds(since: origin, to: $0) },
+            readyAt: readyAt.map { seconds(since: origin, to: $0) },
+            processStartedAt: processStartedAt, available: available, kind: plan.kind)
+    }
+
+    func lastLines(_ count: Int) -> [String] {
+        pump?.lastLines(count) ?? []
+    }
+
+    /// Feeds one event to the state machine and carries out what it asks.
+    func send(_ event: ServiceLifecycle.Event) async {
+        if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
+        let actions = machine.handle(event)
+        var records: [LifecycleRecord] = []
+        for action in actions {
+            if case let .record(record) = action { records.append(record) } else { perform(action) }
+        }
+        for record in records {
+            if record.kind == .ready || record.kind == .completed { readyAt = readyAt ?? clock.now }
+            await listener(snapshot, serviceEvent(for: record))
+        }
+        if records.isEmpty { await listener(snapshot, nil) }
+        if machine.phase.isDown {
+            let waiters = downWaiters
+            downWaiters = []
+            waiters.forEach { $0.resume() }
+        }
+    }
+
+    /// Asks the service to stop and returns once no process of it runs.
+    func stop() async {
+        await send(.stop)
+        await untilDown()
+    }
+
+    /// SIGKILL now (a second Ctrl-C).
+    func forceKill() {
+        if let group = liveGroup { ProcessTable.signalGroup(group, SIGKILL) }
+    }
+
+    func untilDown() async {
+        if machine.phase.isDown { return }
+        await withCheckedContinuation { downWaiters.append($0) }
+    }
+
+    private func serviceEvent(for record: LifecycleRecord) -> ServiceEvent {
+        var tail: [String] = []
+        if record.kind == .exited || record.kind == .failed || (record.kind == .restarted) {
+            tail = lastLines(20)
+        }
+        return ServiceEvent(service: plan.name, type: record.kind.rawValue, pid: record.pid, previousPid: record.previousPid,
+                            restarts: record.restarts, reason: record.reason, logTail: tail)
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ action: ServiceLifecycle.Action) {
+        switch action {
+        case let .spawn(generation):
+            Task { await self.spawn(generation: generation) }
+        case let .watchReadiness(generation):
+            watchReadiness(generation: generation)
+        case .armStartTimer:
+            startTimer?.cancel()
+            guard let spec = plan.ready?.spec else { return }
+            startTimer = Task { [clock] in
+                guard (try? await clock.sleep(for: spec.startTimeout)) != nil else { return }
+                let detail = await self.lastProbeError.map { ": \($0)" } ?? ""
+                await self.send(.startTimedOut("not ready after \(DurationParser.format(spec.startTimeout)) (probe \(spec.kind.display)\(detail))"))
+            }
+        case .cancelStartTimer:
+            startTimer?.cancel()
+            startTimer = nil
+        case let .watchAliveness(generation):
+            watchAliveness(generation: generation)
+        case .stopProbes:
+            readiness?.cancel()
+            aliveness?.cancel()
+            readiness = nil
+            aliveness = nil
+            pump?.observeLines(nil)
+        case let .scheduleRestart(delay):
+            restartTimer?.cancel()
+            restartTimer = Task { [clock] in
+                guard (try? await clock.sleep(for: delay)) != nil else { return }
+                await self.send(.backoffElapsed)
+            }
+        case .cancelRestart:
+            restartTimer?.cancel()
+            restartTimer = nil
+        case let .signalGroup(signal):
+            if let group = liveGroup { ProcessTable.signalGroup(group, signal) }
+        case let .armStopTimer(timeout, generation):
+            stopTimer?.cancel()
+            stopTimer = Task { [clock] in
+                guard (try? await clock.sleep(for: timeout)) != nil else { return }
+                await self.send(.stopTimedOut(generation: generation))
+            }
+        case .killGroup:
+            if let group = liveGroup { ProcessTable.signalGroup(group, SIGKILL) }
+        case .record:
+            break
+        }
+    }
+
+    private func spawn(generation: Int) async {
+        do {
+            let context = PreStartContext(service: plan.name, logFD: logFD)
+            for step in plan.preStart { try await step(context) }
+        } catch {
+            await send(.spawnFailed(describe(error)))
+            return
+        }
+        var fds: [Int32] = [0, 0]
+        guard muster_pipe_cloexec(&fds) == 0 else {
+            await send(.spawnFailed("cannot create a pipe: \(String(cString: strerror(errno)))"))
+            return
+        }
+        let pump = OutputPump(fd: fds[0], logFD: logFD, prefix: prefix, console: console, label: plan.name)
+        let probe = SignalProbe()
+        var environment = plan.environment
+        if case let .log(regex, _)? = plan.ready { pump.observeLines(probe.logMatcher(regex)) }
+        if case .notify? = plan.ready {
+            let path = paths.runtimeDir + "/notify-\(plan.name).sock"
+            do {
+                notifySocket?.close()
+                notifySocket = try NotifySocket(path: path, probe: probe)
+                environment["NOTIFY_SOCKET"] = path
+            } catch {
+                close(fds[0]); close(fds[1])
+                await send(.spawnFailed(describe(error)))
+                return
+            }
+        }
+        signalProbe = probe
+        pump.start()
+        var request = SpawnRequest(executable: plan.executable, arguments: plan.argv,
+                                   environment: environment.map { "\($0.key)=\($0.value)" }.sorted(),
+                                   workingDirectory: plan.workingDir)
+        request.outputFD = fds[1]
+        if let credentials = plan.credentials { request.credentials = (credentials.uid, credentials.gid) }
+        let pid: pid_t
+        do {
+            pid = try await ProcessSpawner.shared.spawn(request)
+        } catch {
+            close(fds[1])
+            pump.cancel()
+            await send(.spawnFailed(describe(error)))
+            return
+        }
+        close(fds[1])
+        Guardian.shared.register(group: pid)
+        self.pump = pump
+        liveGroup = pid
+        spawnedAt = clock.now
+        processStartedAt = Date()
+        available = true
+        Task { await self.watchExit(pid: pid, generation: generation, pump: pump) }
+        await send(.spawned(pid: pid, generation: generation))
+    }
+
+    private func watchExit(pid: pid_t, generation: Int, pump: OutputPump) async {
+        let status = await ProcessReaper.shared.exitStatus(of: pid)
+        ProcessReaper.shared.forget(pid)
+        // Whatever the leader left behind in its group goes with it.
+        ProcessTable.signalGroup(pid, SIGKILL)
+        await pump.waitForEOF(timeout: .milliseconds(200))
+        Guardian.shared.unregister(group: pid)
+        let uptime = spawnedAt.map { clock.now - $0 } ?? .zero
+        if liveGroup == pid { liveGroup = nil }
+        stopTimer?.cancel()
+        await send(.exited(status, uptime: uptime, generation: generation))
+    }
+
+    private func watchReadiness(generation: Int) {
+        readiness?.cancel()
+        guard let ready = plan.ready else { return }
+        let probe = signalProbe
+        readiness = Task { [clock] in
+            switch ready {
+            case .log, .notify:
+                await probe?.wait()
+            case let .polling(check, spec):
+                let begin = clock.now
+                let schedule = ProbeSchedule(interval: spec.interval)
+                while !Task.isCancelled {
+                    let outcome = await check.check()
+                    if outcome.passed { break }
+                    if case let .failed(reason) = outcome { await self.noteProbeError(reason) }
+                    let delay = schedule.delay(afterWaiting: clock.now - begin)
+                    guard (try? await clock.sleep(for: delay)) != nil else { return }
+                }
+            }
+            guard !Task.isCancelled else { return }
+            await self.send(.readyPassed(generation: generation))
+        }
+    }
+
+    private func noteProbeError(_ reason: String) { lastProbeError = reason }
+
+    private func watchAliveness(generation: Int) {
+        aliveness?.cancel()
+        guard case let .polling(check, spec)? = plan.alive else { return }
+        aliveness = Task { [clock] in
+            var failures = 0
+            while !Task.isCancelled {
+                guard (try? await clock.sleep(for: spec.interval)) != nil else { return }
+                let outcome = await check.check()
+                failures = outcome.passed ? 0 : failures + 1
+                await self.noteAliveness(passed: outcome.passed, failures: failures, threshold: spec.failures, outcome: outcome)
+            }
+        }
+    }
+
+    private func noteAliveness(passed: Bool, failures: Int, threshold: Int, outcome: ProbeOutcome) async {
+        if available, failures >= threshold {
+            available = false
+            unavailableSince = clock.now
+            var reason = "alive probe failed \(failures) times"
+            if case let .failed(why) = outcome { reason += ": \(why)" }
+            await listener(snapshot, ServiceEvent(service: plan.name, type: "unavailable", pid: machine.pid,
+                                                  restarts: machine.restarts, reason: reason))
+        } else if !available, passed {
+            available = true
+            let duration = unavailableSince.map { (clock.now - $0).milliseconds }
+            await listener(snapshot, ServiceEvent(service: plan.name, type: "available", pid: machine.pid,
+                                                  restarts: machine.restarts, durationMs: duration))
+        }
+    }
+
+    private func describe(_ error: Error) -> String {
+        (error as? MusterError)?.message ?? "\(error)"
+    }
+
+    private func seconds(since start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
+        (end - start).seconds
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// A service's state as others see it (ps, the supervisor's dependency checks).
+public struct ServiceSnapshot: Sendable, Codable, Equatable {
+    public var name: String
+    public var phase: ServicePhase
+    public var pid: Int32?
+    public var restarts: Int
+    public var port: Int?
+    public var wasEverStarted: Bool
+    public var wasEverReady: Bool
+    public var optional: Bool
+    public var failure: String?
+    /// Seconds since the supervisor began, when its dependencies were met / it became ready.
+    public var startedAt: Double?
+    public var readyAt: Double?
+    /// Wall-clock start of the current process, for uptime.
+    public var processStartedAt: Date?
+    public var available: Bool
+    public var kind: String
+
+    /// Time from start to ready (or to completion for tasks).
+    public var readyDuration: Double? {
+        guard let startedAt, let readyAt else { return nil }
+        return readyAt - startedAt
+    }
+}
+
+/// A lifecycle change, as the event log and the console see it.
+public struct ServiceEvent: Sendable {
+    public var service: String
+    public var type: String
+    public var pid: Int32?
+    public var previousPid: Int32?
+    public var restarts: Int
+    public var reason: String?
+    public var logTail: [String]
+    public var durationMs: Int64?
+    public var time: Date
+
+    public init(service: String, type: String, pid: Int32? = nil, previousPid: Int32? = nil, restarts: Int = 0,
+                reason: String? = nil, logTail: [String] = [], durationMs: Int64? = nil, time: Date = Date()) {
+        self.service = service
+        self.type = type
+        self.pid = pid
+        self.previousPid = previousPid
+        self.restarts = restarts
+        self.reason = reason
+        self.logTail = logTail
+        self.durationMs = durationMs
+        self.time = time
+    }
+}

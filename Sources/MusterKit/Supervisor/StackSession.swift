@@ -1,0 +1,85 @@
+import Foundation
+
+/// One running copy of a stack: the lock, the chosen ports, the supervisor and the
+/// published runtime state. The CLI's `up` and the integration tests both use it.
+public final class StackSession: @unchecked Sendable {
+    public let stack: StackSpec
+    public let paths: ProjectPaths
+    public let supervisor: Supervisor
+    public let ports: [String: Int]
+    public let outputs: [String: [String: String]]
+    public let selected: [String]
+    private let lock: ProjectLock
+
+    /// Validates the selection, takes the project lock, picks ports and plans every
+    /// service. Nothing is started yet.
+    public init(stack: StackSpec, project: String? = nil, services requested: [String] = [],
+                options: Supervisor.Options, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        for name in requested where stack.service(named: name) == nil {
+            throw MusterError(.usage, "no service \"\(name)\" in \(stack.file)\(Suggestion.hint(for: name, in: stack.serviceNames)); services: \(stack.serviceNames.joined(separator: ", "))")
+        }
+        let graph = DependencyGraph(stack: stack)
+        let names = requested.isEmpty ? Set(stack.serviceNames) : graph.closure(of: requested)
+        self.stack = stack
+        self.selected = graph.startOrder(of: names)
+        self.paths = ProjectPaths(stack: stack, project: project)
+        try paths.prepare()
+        self.lock = try ProjectLock(paths)
+        let planner = StackPlanner(stack: stack, paths: paths, environment: environment)
+        let previous = (try? JSONDecoder().decode(RuntimeState.self, from: Data(contentsOf: URL(fileURLWithPath: paths.statusFile))))?.ports ?? [:]
+        self.ports = try planner.choosePorts(for: names, reuse: previous)
+        self.outputs = planner.outputs(ports: ports)
+        let plans = try planner.plans(for: names, ports: ports)
+        let log = try EventLog(path: paths.eventsFile)
+        self.supervisor = Supervisor(plans: plans, paths: paths, options: options, eventLog: log)
+        try RuntimeState(pid: getpid(), project: paths.project, stackFile: stack.file,
+                         outputs: outputs.filter { names.contains($0.key) }, ports: ports).write(paths)
+    }
+
+    /// Starts everything; on a required failure, the error carries the failing
+    /// service's last 20 log lines as details (the caller tears down).
+    public func start() async throws {
+        do {
+            try await supervisor.start()
+        } catch var error as MusterError {
+            let failing = await supervisor.snapshot().first { snapshot in
+                error.message.hasPrefix("service \(snapshot.name) ")
+            }
+            if let failing {
+                let tail = await supervisor.lastLines(of: failing.name, count: 20)
+                if !tail.isEmpty {
+                    error.details = ["last \(tail.count) lines of \(failing.name) (\(paths.logFile(for: failing.name))):"]
+                        + tail.map { "  " + Secrets.mask($0) }
+                }
+            }
+            throw error
+        }
+    }
+
+    /// Stops everything in reverse dependency order and removes runtime state.
+    /// Returns the processes that had to be killed after the orderly stop.
+    @discardableResult
+    public func stop() async -> [String] {
+        let leftovers = await supervisor.shutdown()
+        paths.removeRuntime()
+        return leftovers
+    }
+
+    /// Lines for the end of startup: each service's time to ready, then the
+    /// dependency chain that decided the total.
+    public func timeline() async -> [String] {
+        let snapshots = await supervisor.snapshot()
+        var lines: [String] = []
+        let width = snapshots.map(\.name.count).max() ?? 0
+        for snapshot in snapshots.sorted(by: { ($0.readyAt ?? .infinity) < ($1.readyAt ?? .infinity) }) {
+            let took = snapshot.readyDuration.map { String(format: "%.3fs", $0) } ?? "-"
+            let at = snapshot.readyAt.map { String(format: "at %.3fs", $0) } ?? ""
+            lines.append("  \(snapshot.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(snapshot.phase.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(took.padding(toLength: 8, withPad: " ", startingAt: 0)) \(at)")
+        }
+        let path = await supervisor.criticalPath()
+        if let last = path.last?.readyAt {
+            lines.append(String(format: "critical path (%.3fs): ", last) + path.map { $0.name }.joined(separator: " → "))
+        }
+        return lines
+    }
+}

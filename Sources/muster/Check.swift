@@ -1,0 +1,14 @@
+import ArgumentParser
+import MusterKit
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate the stack file without starting anything.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let stack = try global.loadStack()
+        let waves = DependencyGraph(stack: stack).waves()
+        print("\(stack.file): ok, project \(stack.name), \(stack.services.count) services in \(waves.count) start waves")
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Maps every failure to SPEC's exit codes: 2 for usage and invalid stacks
+/// (ArgumentParser would say 64), 1 for service failures.
+@main
+enum Entry {
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            var command = try Muster.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as MusterError {
+            Output.error(error)
+            exit(error.exitCode)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            let code = Muster.exitCode(for: error)
+            if code == .success {
+                print(Muster.fullMessage(for: error))
+                exit(0)
+            }
+            let message = Muster.fullMessage(for: error)
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            exit(2)
+        }
+    }
+}
+
+struct Muster: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "muster",
+        abstract: "Boot a whole development stack as native processes, wait until it is really ready, and tear it down leaving nothing behind.",
+        discussion: """
+        Examples:
+          muster up                      start stacks/default.yaml (or ./muster.yaml) in the foreground
+          muster up api                  start api and what it depends on
+          muster check -f stack.yaml     validate a stack file
+          muster config --json           the resolved stack, secrets masked
+          muster env --format dotenv     connection variables of the running stack
+        """,
+        subcommands: [Up.self, Check.self, ConfigCommand.self, EnvCommand.self]
+    )
+}
+
+/// `-f`, `-p` and `-v`, shared by every subcommand.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("file")], help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml).")
+    var file: String?
+
+    @Option(name: [.short, .customLong("project")], help: "Project name (default: the stack file's name).")
+    var project: String?
+
+    @Flag(name: [.short, .long], help: "Also print the supervisor's own log lines.")
+    var verbose = false
+
+    func loadStack() throws -> StackSpec {
+        let stack = try StackLoader.load(path: file ?? StackLoader.defaultPath())
+        for warning in stack.warnings { Output.warning(warning) }
+        return stack
+    }
+
+    func paths(for stack: StackSpec) -> ProjectPaths {
+        ProjectPaths(stack: stack, project: project)
+    }
+}
+
+enum Output {
+    static let stderr = Console.standardError
+
+    static func error(_ error: MusterError) {
+        stderr.line(stderr.paint("error: ", .boldRed) + error.headline)
+        for line in error.details { stderr.line(line) }
+    }
+
+    static func warning(_ text: String) {
+        stderr.line(stderr.paint("warning: ", .yellow) + text)
+    }
+}

@@ -33,17 +33,19 @@ struct Up: AsyncParsableCommand {
             console.line(console.paint("muster │ ", .bold) + "second signal: killing everything now")
             await session.supervisor.forceKill()
         }
-        let startResult = await Task { () -> Result<Void, Error> in
-            await withTaskGroup(of: Result<Void, Error>?.self) { group in
-                group.addTask { do { try await startTask.value; return .success(()) } catch { return .failure(error) } }
-                group.addTask { _ = await interrupted.value; return nil }
-                let first = await group.next() ?? nil
-                group.cancelAll()
-                return first ?? .success(())
+        // Whichever comes first: the stack is up (or failed), or a signal arrived.
+        let startResult: Result<Void, Error>? = await withCheckedContinuation { continuation in
+            let once = ResumeOnce(continuation)
+            Task {
+                do { try await startTask.value; once.resume(.success(())) } catch { once.resume(.failure(error)) }
             }
-        }.value
+            Task {
+                _ = await interrupted.value
+                once.resume(nil)
+            }
+        }
         if signals.received == 0 {
-            if case let .failure(error) = startResult {
+            if case let .failure(error)? = startResult {
                 await tearDown(session, console: console)
                 throw error
             }
@@ -119,5 +121,21 @@ final class SignalWatcher: @unchecked Sendable {
         lock.lock()
         if consumed < count { consumed += 1 }
         lock.unlock()
+    }
+}
+
+/// Resumes a continuation once; later calls are ignored.
+final class ResumeOnce<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Never>?
+
+    init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = continuation }
+
+    func resume(_ value: T) {
+        lock.lock()
+        let pending = continuation
+        continuation = nil
+        lock.unlock()
+        pending?.resume(returning: value)
     }
 }

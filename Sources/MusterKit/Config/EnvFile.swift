@@ -11,12 +11,12 @@ public enum EnvFile {
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
             guard let equals = line.firstIndex(of: "=") else {
-                return .failure(.invalid("env file line is not KEY=value: \"\(line)\"",
+                return .failure(.invalid("line \(offset + 1) is not KEY=value: \"\(line)\"",
                                          at: SourceLocation(file: file, line: offset + 1, column: 1)))
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
             guard !key.isEmpty, key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }) else {
-                return .failure(.invalid("bad variable name \"\(key)\" in env file",
+                return .failure(.invalid("line \(offset + 1) has a bad variable name \"\(key)\"",
                                          at: SourceLocation(file: file, line: offset + 1, column: 1)))
             }
             var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
@@ -34,13 +34,14 @@ public enum EnvFile {
         return .success(result)
     }
 
-    public static func load(_ path: String) -> Result<[(String, String)], MusterError> {
+    /// Loads a file; `display` is the path as the stack file wrote it, for messages.
+    public static func load(_ path: String, display: String) -> Result<[(String, String)], MusterError> {
         guard FileManager.default.fileExists(atPath: path) else {
-            return .failure(MusterError(.invalidStack, "env_file \(path) does not exist; create it or remove env_file"))
+            return .failure(MusterError(.invalidStack, "\(display) does not exist; create it or remove env_file"))
         }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            return .failure(MusterError(.invalidStack, "env_file \(path) cannot be read; check its permissions"))
+            return .failure(MusterError(.invalidStack, "\(display) cannot be read; check its permissions"))
         }
-        return parse(text, file: path)
+        return parse(text, file: path).mapError { MusterError(.invalidStack, "\(display) \($0.message)") }
     }
 }

@@ -39,10 +39,14 @@ struct ServiceParser {
             switch pair.key {
             case "command": service.command = try command(value, what: field)
             case "working_dir":
-                let dir = StackLoader.resolve(try reader.string(value, what: field), in: directory)
+                let written = try reader.string(value, what: field)
+                let dir = StackLoader.resolve(written, in: directory)
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
-                    throw reader.fail("\(field): directory \(dir) does not exist; create it or fix the path", value)
+                guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else {
+                    throw reader.fail("\(field): directory \(written) does not exist; create it or fix the path", value)
+                }
+                guard isDirectory.boolValue else {
+                    throw reader.fail("\(field): \(written) is not a directory", value)
                 }
                 service.workingDir = dir
             case "env": service.env = try reader.env(value, what: field, environment: environment)
@@ -67,7 +71,9 @@ struct ServiceParser {
                 service.stopSignal = number
             case "stop_timeout": service.stopTimeout = try reader.duration(value, what: field)
             case "optional": service.optional = try reader.bool(value, what: field)
-            case "port": service.port = try port(value, what: field)
+            case "port":
+                service.port = try port(value, what: field)
+                service.portLocation = reader.location(value)
             case "engine", "description": break
             default:
                 guard let engine = service.engine else {
@@ -116,7 +122,7 @@ struct ServiceParser {
         else { paths = [(try reader.string(node, what: what), node)] }
         var entries: [EnvEntry] = []
         for (path, pathNode) in paths {
-            switch EnvFile.load(StackLoader.resolve(path, in: directory)) {
+            switch EnvFile.load(StackLoader.resolve(path, in: directory), display: path) {
             case let .failure(error): throw MusterError.invalid("\(what): \(error.message)", at: reader.location(pathNode))
             case let .success(pairs): entries += pairs.map { EnvEntry(key: $0.0, value: Template(literal: $0.1)) }
             }
@@ -127,7 +133,10 @@ struct ServiceParser {
     func dependencies(_ node: Node, what: String) throws -> [Dependency] {
         if case let .sequence(items) = node {
             return try items.map {
-                Dependency(service: try reader.rawString($0, what: what), condition: .ready, location: reader.location($0))
+                guard case .scalar = $0 else {
+                    throw reader.fail("\(what) entries must be service names, not \(reader.describe($0))", $0)
+                }
+                return Dependency(service: try reader.rawString($0, what: what), condition: .ready, location: reader.location($0))
             }
         }
         return try reader.mapping(node, what: what).map { pair in
@@ -292,7 +301,10 @@ struct ServiceParser {
                 for pair in pairs {
                     if pair.key == "partitions" { topic.partitions = try reader.int(pair.value, what: "\(what).partitions", range: 1...10_000) }
                     if pair.key == "replication_factor" {
-                        topic.replicationFactor = try reader.int(pair.value, what: "\(what).replication_factor", range: 1...1)
+                        topic.replicationFactor = try reader.int(pair.value, what: "\(what).replication_factor", range: 1...10_000)
+                        guard topic.replicationFactor == 1 else {
+                            throw reader.fail("\(what).replication_factor must be 1 (a single-node broker), not \(topic.replicationFactor)", pair.value)
+                        }
                     }
                 }
                 guard !topic.name.isEmpty, topic.name.count <= 249,

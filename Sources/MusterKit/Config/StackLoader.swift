@@ -57,7 +57,7 @@ public enum StackLoader {
             }
             root = node
         } catch let error as YamlError {
-            throw yamlError(error, file: file)
+            throw yamlError(error, file: file, yaml: yaml)
         }
 
         // Pass 1: the top level, to learn env_file before interpolating anything else.
@@ -65,9 +65,9 @@ public enum StackLoader {
         let top = try plain.mapping(root, what: "the stack file", allowed: topLevelKeys)
         var variables = environment
         if let envFile = top.first(where: { $0.key == "env_file" }) {
-            let path = resolve(try plain.string(envFile.value, what: "env_file"), in: directory)
-            switch EnvFile.load(path) {
-            case let .failure(error): throw MusterError.invalid(error.message, at: plain.location(envFile.value))
+            let written = try plain.string(envFile.value, what: "env_file")
+            switch EnvFile.load(resolve(written, in: directory), display: written) {
+            case let .failure(error): throw MusterError.invalid("env_file " + error.message, at: plain.location(envFile.value))
             case let .success(pairs):
                 for (key, value) in pairs where variables[key] == nil { variables[key] = value }
             }
@@ -163,15 +163,61 @@ public enum StackLoader {
         }
     }
 
-    static func yamlError(_ error: YamlError, file: String) -> MusterError {
+    static func character(in yaml: String, at mark: Mark) -> Character? {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        guard mark.line >= 1, mark.line <= lines.count else { return nil }
+        let line = lines[mark.line - 1]
+        guard mark.column >= 1, mark.column <= line.count else { return nil }
+        return line[line.index(line.startIndex, offsetBy: mark.column - 1)]
+    }
+
+    /// Points at the second occurrence of a repeated key in a block mapping.
+    static func duplicateKey(_ key: String, mapping: Mark, yaml: String, file: String) -> MusterError {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        var seen = 0
+        var index = mapping.line - 1
+        while index < lines.count {
+            let line = lines[index]
+            let indent = line.prefix { $0 == " " }.count
+            if index > mapping.line - 1, indent < mapping.column - 1, !line.trimmingCharacters(in: .whitespaces).isEmpty { break }
+            let body = line.dropFirst(indent)
+            if indent == mapping.column - 1, body.hasPrefix(key), body.dropFirst(key.count).trimmingCharacters(in: .whitespaces).hasPrefix(":") {
+                seen += 1
+                if seen == 2 {
+                    let place = mapping.column == 1 ? "the stack file" : "the mapping at line \(mapping.line)"
+                    return .invalid("duplicate key \"\(key)\" in \(place); keep one", at: SourceLocation(file: file, line: index + 1, column: indent + 1))
+                }
+            }
+            index += 1
+        }
+        return .invalid("duplicate key \"\(key)\" in a mapping; keep one", at: SourceLocation(file: file, line: mapping.line, column: mapping.column))
+    }
+
+    static func yamlError(_ error: YamlError, file: String, yaml: String) -> MusterError {
         switch error {
-        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
-            return .invalid("YAML syntax error: \(problem)", at: SourceLocation(file: file, line: mark.line, column: mark.column))
+        case let .scanner(context, problem, mark, yaml), let .parser(context, problem, mark, yaml), let .composer(context, problem, mark, yaml):
+            var message = problem
+            var at = mark
+            let contextText = context?.text ?? ""
+            if let context, contextText.contains("quoted scalar") {
+                message = "quoted string is never closed (\(problem))"
+                at = context.mark
+            } else if let context, contextText.contains("flow sequence") {
+                message = "\"[\" is never closed (\(problem))"
+                at = context.mark
+            } else if let context, contextText.contains("flow mapping") {
+                message = "\"{\" is never closed (\(problem))"
+                at = context.mark
+            } else if problem.contains("cannot start any token"), character(in: yaml, at: mark) == "\t" {
+                message = "tab character in indentation; indent with spaces"
+            } else if problem == "did not find expected key" {
+                message = problem + "; check the indentation of this line"
+            }
+            return .invalid("YAML syntax error: \(message)", at: SourceLocation(file: file, line: at.line, column: at.column))
         case let .reader(problem, _, _, _):
             return .invalid("YAML cannot be read: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
         case let .duplicatedKeysInMapping(duplicates, context):
-            return .invalid("duplicate key \(duplicates.joined(separator: ", ")) in a mapping",
-                            at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column))
+            return duplicateKey(duplicates.first ?? "?", mapping: context.mark, yaml: yaml, file: file)
         default:
             return .invalid("YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
         }

@@ -118,6 +118,7 @@ public struct ServiceSpec: Sendable {
     public var stopTimeout: Duration = .seconds(10)
     public var optional = false
     public var port: PortSpec?
+    public var portLocation: SourceLocation?
 
     public init(name: String, workingDir: String) {
         self.name = name

@@ -58,7 +58,7 @@ struct StackValidator {
             guard case let .fixed(port)? = service.port else { continue }
             if let other = seen[port] {
                 throw MusterError.invalid("port \(port) of service \(service.name) is already used by service \(other); give one of them another port or \"auto\"",
-                                          at: service.location)
+                                          at: service.portLocation ?? service.location)
             }
             seen[port] = service.name
         }

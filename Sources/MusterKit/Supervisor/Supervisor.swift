@@ -188,8 +188,8 @@ public actor Supervisor {
         for runner in runners.values { await runner.forceKill() }
     }
 
-    /// Kills and reports any process still alive in a group the stack used, or
-    /// re-parented to muster after its service's group was gone.
+    /// Kills and reports any process still alive in a process group or session the
+    /// stack used: a straggler that survived the orderly stop.
     private func sweep() -> [String] {
         var leftovers: [String] = []
         for group in groupsSeen {
@@ -197,13 +197,6 @@ public actor Supervisor {
                 leftovers.append("pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?"))")
                 kill(member.pid, SIGKILL)
             }
-        }
-        let me = getpid()
-        let guardian = Guardian.shared.pid
-        for pid in ProcessTable.allPids() where pid != guardian {
-            guard let entry = ProcessTable.entry(pid), entry.ppid == me, entry.isAlive else { continue }
-            leftovers.append("pid \(pid) (\(ProcessTable.commandLine(pid) ?? "?"))")
-            kill(pid, SIGKILL)
         }
         return leftovers
     }

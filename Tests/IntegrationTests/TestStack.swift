@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stack file in a fresh temp folder, run by muster itself; `finish()` tears it
+/// down and asserts that no process of it is left.
+final class TestStack {
+    let directory: String
+    let file: String
+    let project: String
+    private(set) var session: StackSession?
+
+    static let repoRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The built `muster` binary, for tests that need a separate muster process.
+    static var binary: String { repoRoot + "/.build/debug/muster" }
+
+    init(_ yaml: String, name: String = #function) throws {
+        let slug = String(name.filter { $0.isLetter || $0.isNumber }.prefix(24)).lowercased()
+        project = "t-\(slug)-\(UInt32.random(in: 0...UInt32.max))"
+        directory = NSTemporaryDirectory() + "muster-tests/" + project
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        file = directory + "/muster.yaml"
+        try ("name: \(project)\n" + yaml).write(toFile: file, atomically: true, encoding: .utf8)
+    }
+
+    func load() throws -> StackSpec { try StackLoader.load(path: file) }
+
+    /// Starts every service (or the named ones) with output kept off the terminal.
+    func start(_ services: [String] = [], console: Console? = nil) async throws {
+        let session = try StackSession(stack: try load(), services: services,
+                                       options: .init(console: console, statusLines: console != nil))
+        self.session = session
+        try await session.start()
+    }
+
+    func snapshot(_ name: String) async -> ServiceSnapshot? {
+        await session?.supervisor.snapshot().first { $0.name == name }
+    }
+
+    var paths: ProjectPaths { ProjectPaths(directory: directory, project: project) }
+
+    func events() -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: paths.eventsFile, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// Stops everything and checks that nothing is left: no leftovers had to be
+    /// killed, and no process of any pid the stack used is alive.
+    func finish(keepFiles: Bool = false, sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
+        guard let session else { if !keepFiles { cleanup() }; return }
+        let pids = await session.supervisor.snapshot().compactMap(\.pid)
+        let leftovers = await session.stop()
+        #expect(leftovers.isEmpty, "processes had to be killed after the orderly stop: \(leftovers)", sourceLocation: sourceLocation)
+        for pid in pids {
+            #expect(ProcessTable.members(ofGroup: pid).isEmpty, "group \(pid) still has processes", sourceLocation: sourceLocation)
+        }
+        self.session = nil
+        if !keepFiles { cleanup() }
+    }
+
+    func cleanup() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Polls `condition` until it holds or `limit` passes (a bounded wait, not a timing assertion).
+func eventually(within limit: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return await condition()
+}
+
+func readPids(_ path: String) -> [Int32] {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+}

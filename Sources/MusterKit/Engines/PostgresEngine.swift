@@ -1,15 +1,185 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
+/// Postgres: initdb on first start, the server as an unprivileged user when muster
+/// is root (dropped by muster itself, so signals reach the postmaster), settings as
+/// `-c`, `max_connections` 200 by default, TCP on 127.0.0.1 only and the unix
+/// socket in a short runtime dir. Ready when the role and databases exist and a
+/// real password connection to the first database answers `SELECT 1`.
 struct PostgresEngine: Engine {
+    static let superuser = "postgres"
+    static let defaults: [(String, String)] = [("max_connections", "200")]
+
     func outputs(service: ServiceSpec, engine: EngineOptions, port: Int) -> [String: String] {
-        ["host": "127.0.0.1", "port": String(port)]
+        let user = engine.user ?? Self.superuser
+        let password = engine.password ?? ""
+        let database = engine.databases.first ?? "postgres"
+        let auth = password.isEmpty ? percentEncoded(user) : "\(percentEncoded(user)):\(percentEncoded(password))"
+        return ["host": "127.0.0.1", "port": String(port), "user": user, "password": password, "database": database,
+                "url": "postgresql://\(auth)@127.0.0.1:\(port)/\(percentEncoded(database))"]
+    }
+
+    /// The newest Postgres: `bin:`, then PATH, then /usr/lib/postgresql/N/bin.
+    static func binDirectory(bin: String?, path: String?) -> String? {
+        if let bin { return ProgramLocator.isExecutableFile(bin + "/postgres") ? bin : nil }
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .compactMap(Int.init).sorted(by: >).map { "/usr/lib/postgresql/\($0)/bin" }
+        if let found = ProgramLocator.find("postgres", workingDir: "/", path: path ?? ""),
+           ProgramLocator.isExecutableFile((found as NSString).deletingLastPathComponent + "/initdb") {
+            return (found as NSString).deletingLastPathComponent
+        }
+        return versions.first { ProgramLocator.isExecutableFile($0 + "/postgres") }
+    }
+
+    /// Postgres refuses root: when muster is root, the `postgres` system user.
+    static func credentials(for service: ServiceSpec) throws -> ServicePlan.Credentials? {
+        guard getuid() == 0 else { return nil }
+        guard let entry = getpwnam("postgres") else {
+            throw MusterError(.environment, "service \(service.name): Postgres refuses to run as root and there is no postgres user; create one (useradd --system --home /var/lib/postgresql postgres) or run muster as a normal user",
+                              at: service.location)
+        }
+        return ServicePlan.Credentials(user: "postgres", uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
+    }
+
+    func socketDirectory(_ context: EngineContext) -> String {
+        ProjectPaths.runtimeBase + "/" + ProjectPaths.hash(context.paths.stateDir) + ".pg-" + context.service.name
     }
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
-        throw MusterError(.invalidStack, "engine Postgres is not built yet", at: context.service.location)
+        let service = context.service
+        guard let bin = Self.binDirectory(bin: context.engine.bin, path: context.environment["PATH"]) else {
+            throw MusterError(.environment, "service \(service.name): Postgres not found; install it (apt-get install postgresql) or set bin: to the folder with postgres and initdb",
+                              at: service.location)
+        }
+        let credentials = try Self.credentials(for: service)
+        let dataDir = context.dataDir
+        let socketDir = socketDirectory(context)
+        var settings = Self.defaults.filter { key, _ in !context.engine.settings.contains { $0.key == key } }
+        settings += context.engine.settings.map { ($0.key, $0.value) }
+        plan.kind = "postgres"
+        plan.executable = bin + "/postgres"
+        plan.argv = [plan.executable, "-D", dataDir, "-p", String(context.port),
+                     "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=\(socketDir)"]
+            + settings.flatMap { ["-c", "\($0.0)=\($0.1)"] }
+        plan.credentials = credentials
+        plan.workingDir = dataDir
+        plan.environment["PGDATA"] = dataDir
+        plan.environment["LC_ALL"] = "C"
+        plan.policy.stopSignal = service.stopSignal == SIGTERM ? SIGINT : service.stopSignal
+        let password = context.engine.password
+        let environment = plan.environment
+        plan.preStart.append { context in
+            try Self.prepareDirectory(dataDir, credentials: credentials, mode: 0o700)
+            try Self.prepareDirectory(socketDir, credentials: credentials, mode: 0o700)
+            try Self.clearStaleLocks(dataDir: dataDir, socketDir: socketDir)
+            if !FileManager.default.fileExists(atPath: dataDir + "/PG_VERSION") {
+                try await Self.initdb(bin: bin, dataDir: dataDir, credentials: credentials, withPassword: password != nil,
+                                      environment: environment, logFD: context.logFD)
+            }
+        }
+        plan.ready = try probe(.readyDefaults(.postgres), service: service, context: context)
     }
 
     func probe(_ spec: ProbeSpec, service: ServiceSpec, context: EngineContext) throws -> ResolvedProbe {
-        throw MusterError(.invalidStack, "engine Postgres is not built yet", at: spec.location)
+        .polling(PostgresProbe(socketDir: socketDirectory(context), port: context.port, engine: context.engine,
+                               timeout: spec.timeout), spec)
+    }
+
+    static func prepareDirectory(_ path: String, credentials: ServicePlan.Credentials?, mode: mode_t) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw MusterError(.environment, "cannot create \(path): \(error.localizedDescription)")
+        }
+        if let credentials, chown(path, credentials.uid, credentials.gid) != 0 {
+            throw MusterError(.environment, "cannot hand \(path) to user \(credentials.user): \(String(cString: strerror(errno)))")
+        }
+        chmod(path, mode)
+    }
+
+    /// A `postmaster.pid` whose process is gone (muster was SIGKILLed) is removed;
+    /// one whose postmaster still runs is refused. Data is never touched.
+    static func clearStaleLocks(dataDir: String, socketDir: String) throws {
+        let pidFile = dataDir + "/postmaster.pid"
+        if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+           let pid = Int32(text.split(separator: "\n").first ?? "") {
+            if ProcessTable.isAlive(pid), (ProcessTable.commandLine(pid) ?? "").contains("postgres") {
+                throw MusterError(.serviceFailed, "a postgres (pid \(pid)) already runs on \(dataDir); stop it first")
+            }
+            try? FileManager.default.removeItem(atPath: pidFile)
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: socketDir)) ?? [] where entry.hasPrefix(".s.PGSQL") {
+            try? FileManager.default.removeItem(atPath: socketDir + "/" + entry)
+        }
+    }
+
+    static func initdb(bin: String, dataDir: String, credentials: ServicePlan.Credentials?, withPassword: Bool,
+                       environment: [String: String], logFD: Int32) async throws {
+        let argv = [bin + "/initdb", "-D", dataDir, "-U", superuser, "-E", "UTF8", "--no-locale",
+                    "--auth-local=trust", "--auth-host=" + (withPassword ? "scram-sha-256" : "trust"), "--no-sync"]
+        var request = SpawnRequest(executable: argv[0], arguments: argv,
+                                   environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: dataDir)
+        request.outputFD = logFD
+        if let credentials { request.credentials = (credentials.uid, credentials.gid) }
+        let pid = try await ProcessSpawner.shared.spawn(request)
+        Guardian.shared.register(group: pid)
+        let status = await ProcessReaper.shared.exitStatus(of: pid)
+        ProcessReaper.shared.forget(pid)
+        Guardian.shared.unregister(group: pid)
+        guard status.isSuccess else {
+            throw MusterError(.serviceFailed, "initdb \(status); see its output in the service log")
+        }
+    }
+}
+
+/// Ready when Postgres accepts a real connection, is out of recovery, has the
+/// declared role and databases (created here if missing), and the first database
+/// answers `SELECT 1` to the declared user over TCP. The identity is the
+/// postmaster's start time.
+struct PostgresProbe: PollingProbe {
+    var socketDir: String
+    var port: Int
+    var engine: EngineOptions
+    var timeout: Duration
+
+    func check() async -> ProbeOutcome {
+        let probe = self
+        return await offload { probe.checkNow() }
+    }
+
+    func checkNow() -> ProbeOutcome {
+        let seconds = max(1, Int(timeout.seconds.rounded(.up)))
+        do {
+            let admin = try PostgresConnection("host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=\(seconds) application_name=muster")
+            if try admin.value("SELECT pg_is_in_recovery()") == "t" { return .failed("postgres is in recovery") }
+            let user = engine.user ?? PostgresEngine.superuser
+            if let password = engine.password {
+                let exists = try admin.value("SELECT 1 FROM pg_roles WHERE rolname = \(admin.literal(user))") != nil
+                let verb = exists ? "ALTER" : "CREATE"
+                try admin.query("\(verb) ROLE \(admin.identifier(user)) WITH LOGIN PASSWORD \(admin.literal(password))")
+            } else if user != PostgresEngine.superuser,
+                      try admin.value("SELECT 1 FROM pg_roles WHERE rolname = \(admin.literal(user))") == nil {
+                try admin.query("CREATE ROLE \(admin.identifier(user)) WITH LOGIN")
+            }
+            for database in engine.databases
+            where try admin.value("SELECT 1 FROM pg_database WHERE datname = \(admin.literal(database))") == nil {
+                do {
+                    try admin.query("CREATE DATABASE \(admin.identifier(database)) OWNER \(admin.identifier(user))")
+                } catch let error as NetworkError where error.message.contains("already exists") {
+                    continue  // another probe created it a moment ago
+                }
+            }
+            let started = try admin.value("SELECT pg_postmaster_start_time()")
+            let database = engine.databases.first ?? "postgres"
+            var conninfo = "host=127.0.0.1 port=\(port) user=\(PostgresConnection.conninfoValue(user)) dbname=\(PostgresConnection.conninfoValue(database)) connect_timeout=\(seconds) application_name=muster"
+            if let password = engine.password { conninfo += " password=\(PostgresConnection.conninfoValue(password))" }
+            let app = try PostgresConnection(conninfo)
+            guard try app.value("SELECT 1") == "1" else { return .failed("SELECT 1 did not answer 1") }
+            return .passed(identity: started)
+        } catch {
+            return .failed("\(error)")
+        }
     }
 }

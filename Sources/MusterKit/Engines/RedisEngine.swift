@@ -1,15 +1,72 @@
 import Foundation
 
+/// Redis: `redis-server` by absolute path (so `DEBUG RESTART` can re-exec it), on
+/// 127.0.0.1, no persistence unless settings ask for it, ready on PING → PONG.
 struct RedisEngine: Engine {
     func outputs(service: ServiceSpec, engine: EngineOptions, port: Int) -> [String: String] {
-        ["host": "127.0.0.1", "port": String(port)]
+        let auth = engine.password.map { ":\(percentEncoded($0))@" } ?? ""
+        return ["host": "127.0.0.1", "port": String(port), "url": "redis://\(auth)127.0.0.1:\(port)/0"]
     }
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
-        throw MusterError(.invalidStack, "engine Redis is not built yet", at: context.service.location)
+        let engine = context.engine
+        guard let server = ServerBinaries.find("redis-server", bin: engine.bin, path: context.environment["PATH"]) else {
+            throw MusterError(.environment, "service \(context.service.name): redis-server not found; install it (apt-get install redis-server) or set bin:",
+                              at: context.service.location)
+        }
+        let dataDir = context.dataDir
+        plan.executable = server
+        plan.kind = "redis"
+        var argv = [server, "--port", String(context.port), "--bind", "127.0.0.1", "--daemonize", "no",
+                    "--dir", dataDir, "--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+        if let password = engine.password { argv += ["--requirepass", password] }
+        for (key, value) in engine.settings { argv += ["--" + key] + (value.isEmpty ? [""] : [value]) }
+        plan.argv = argv
+        plan.workingDir = dataDir
+        plan.preStart.append { _ in
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        }
+        plan.ready = try probe(.readyDefaults(.redis), service: context.service, context: context)
     }
 
     func probe(_ spec: ProbeSpec, service: ServiceSpec, context: EngineContext) throws -> ResolvedProbe {
-        throw MusterError(.invalidStack, "engine Redis is not built yet", at: spec.location)
+        .polling(RedisProbe(port: context.port, password: context.engine.password, timeout: spec.timeout), spec)
     }
+}
+
+/// PING → PONG; the identity is `INFO server`'s `run_id`, new on every (re)start.
+struct RedisProbe: PollingProbe {
+    var port: Int
+    var password: String?
+    var timeout: Duration
+
+    func check() async -> ProbeOutcome {
+        let (port, password, timeout) = (port, password, timeout)
+        return await offload {
+            do {
+                let client = try RESPClient(host: "127.0.0.1", port: port, timeout: timeout, password: password)
+                let pong = try client.command(["PING"])
+                guard pong == .simple("PONG") else { return .failed("PING answered \(pong)") }
+                if case let .bulk(info?) = try client.command(["INFO", "server"]) {
+                    return .passed(identity: RESPClient.infoField("run_id", in: info))
+                }
+                return .passed(identity: nil)
+            } catch {
+                return .failed("\(error)")
+            }
+        }
+    }
+}
+
+/// Finds a server program: the stack's `bin:` folder, then PATH, then known folders.
+enum ServerBinaries {
+    static func find(_ name: String, bin: String?, path: String?, extra: [String] = []) -> String? {
+        if let bin { return ProgramLocator.find(bin + "/" + name, workingDir: "/", path: "") }
+        let searchPath = ([path ?? "/usr/local/bin:/usr/bin:/bin"] + extra + ["/usr/sbin", "/usr/local/sbin"]).joined(separator: ":")
+        return ProgramLocator.find(name, workingDir: "/", path: searchPath)
+    }
+}
+
+func percentEncoded(_ text: String) -> String {
+    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
 }

@@ -73,12 +73,12 @@ actor ServiceRunner {
     func send(_ event: ServiceLifecycle.Event) async {
         if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
         let actions = machine.handle(event)
+        if (machine.phase == .ready || machine.phase == .completed), readyAt == nil { readyAt = clock.now }
         var records: [LifecycleRecord] = []
         for action in actions {
             if case let .record(record) = action { records.append(record) } else { perform(action) }
         }
         for record in records {
-            if record.kind == .ready || record.kind == .completed { readyAt = readyAt ?? clock.now }
             await listener(snapshot, serviceEvent(for: record))
         }
         if records.isEmpty { await listener(snapshot, nil) }

@@ -48,7 +48,8 @@ public final class RESPClient {
         }
     }
 
-    private func readReply() throws -> Reply {
+    /// Reads one reply, e.g. a pushed pub/sub message after SUBSCRIBE.
+    public func readReply() throws -> Reply {
         let line = try readLine()
         guard let kind = line.first else { throw NetworkError("empty reply from \(connection.endpoint)") }
         let rest = String(line.dropFirst())

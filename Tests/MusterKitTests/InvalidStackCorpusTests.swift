@@ -30,16 +30,13 @@ import Testing
         var environment = ProcessInfo.processInfo.environment
         environment["MUSTER_CORPUS_UNSET_VAR"] = nil
         let path = Self.folder + "/" + file
-        let text = try String(contentsOfFile: path, encoding: .isoLatin1)
         do {
-            let yaml = (try? String(contentsOfFile: path, encoding: .utf8))
-            guard let yaml else {
+            guard let yaml = try? String(contentsOfFile: path, encoding: .utf8) else {
                 // Not UTF-8: go through load(), which refuses it.
                 _ = try StackLoader.load(path: path, environment: environment)
                 Issue.record("\(file) was accepted")
                 return
             }
-            _ = text
             _ = try StackLoader.parse(yaml: yaml, file: file, directory: Self.folder, environment: environment)
             Issue.record("\(file) was accepted")
         } catch let error as MusterError {

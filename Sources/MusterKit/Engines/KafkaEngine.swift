@@ -181,14 +181,7 @@ struct KafkaBrokerProbe: PollingProbe {
     var timeout: Duration
 
     func check() async -> ProbeOutcome {
-        let probe = self
-        return await offload { probe.checkNow() }
-    }
-
-    func checkNow() -> ProbeOutcome {
-        do {
-            let client = try KafkaClient(host: "127.0.0.1", port: port, timeout: timeout)
-            defer { client.close() }
+        await KafkaProbeConnection.check(port: port, timeout: timeout) { client in
             var metadata = try client.metadata(topics: topics.isEmpty ? nil : topics.map(\.name))
             guard metadata.brokers.contains(where: { Int($0.port) == port }) else {
                 return .failed("the broker does not list itself in its metadata yet")
@@ -213,8 +206,6 @@ struct KafkaBrokerProbe: PollingProbe {
                 }
             }
             return .passed(identity: nil)
-        } catch {
-            return .failed("\(error)")
         }
     }
 }
@@ -229,14 +220,7 @@ struct KafkaGroupProbe: PollingProbe {
     var timeout: Duration
 
     func check() async -> ProbeOutcome {
-        let probe = self
-        return await offload { probe.checkNow() }
-    }
-
-    func checkNow() -> ProbeOutcome {
-        do {
-            let client = try KafkaClient(host: "127.0.0.1", port: port, timeout: timeout)
-            defer { client.close() }
+        await KafkaProbeConnection.check(port: port, timeout: timeout) { client in
             guard let description = try client.describeGroups([group]).first else { return .failed("group \(group) not described") }
             guard description.errorCode == 0 else {
                 return .failed("group \(group): \(KafkaClient.errorName(description.errorCode))")
@@ -247,8 +231,22 @@ struct KafkaGroupProbe: PollingProbe {
             let reported = description.members.contains { !$0.assignmentBytes.isEmpty }
             if reported && assigned.isEmpty { return .failed("group \(group) has no partition of \(topic) assigned") }
             return .passed(identity: nil)
-        } catch {
-            return .failed("\(error)")
+        }
+    }
+}
+
+/// One broker connection per check, on a Dispatch thread; any error fails the check.
+enum KafkaProbeConnection {
+    static func check(port: Int, timeout: Duration,
+                      _ body: @escaping @Sendable (KafkaClient) throws -> ProbeOutcome) async -> ProbeOutcome {
+        await offload {
+            do {
+                let client = try KafkaClient(host: "127.0.0.1", port: port, timeout: timeout)
+                defer { client.close() }
+                return try body(client)
+            } catch {
+                return .failed("\(error)")
+            }
         }
     }
 }

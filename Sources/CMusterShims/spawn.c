@@ -63,9 +63,9 @@ int muster_spawn(const muster_spawn_config *c, pid_t *pid_out, int *err_out) {
         int w = report[1];
         reset_signals();
         if (c->new_session && setsid() < 0) report_and_exit(w, MUSTER_STEP_SETSID);
-        // Move the report pipe out of the way of 0..2 before the dup2s.
-        if (w <= 2) {
-            int moved = fcntl(w, F_DUPFD_CLOEXEC, 3);
+        // Move the report pipe out of the way of 0..3 before the dup2s.
+        if (w <= 3) {
+            int moved = fcntl(w, F_DUPFD_CLOEXEC, 4);
             if (moved < 0) report_and_exit(w, MUSTER_STEP_DUP);
             w = moved;
         }
@@ -79,7 +79,17 @@ int muster_spawn(const muster_spawn_config *c, pid_t *pid_out, int *err_out) {
                 report_and_exit(w, MUSTER_STEP_DUP);
             }
         }
-        cloexec_from(3);
+        if (c->fd3 >= 0) {
+            if (c->fd3 == 3) {
+                int flags = fcntl(3, F_GETFD);
+                if (flags >= 0) fcntl(3, F_SETFD, flags & ~FD_CLOEXEC);
+            } else if (dup2(c->fd3, 3) < 0) {
+                report_and_exit(w, MUSTER_STEP_DUP);
+            }
+            cloexec_from(4);
+        } else {
+            cloexec_from(3);
+        }
         if (c->cwd && chdir(c->cwd) != 0) report_and_exit(w, MUSTER_STEP_CHDIR);
         if (c->drop_privileges) {
             if (setgroups(0, NULL) != 0) report_and_exit(w, MUSTER_STEP_SETGROUPS);

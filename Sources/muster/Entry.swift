@@ -44,11 +44,17 @@ struct Muster: AsyncParsableCommand {
         Examples:
           muster up                      start stacks/default.yaml (or ./muster.yaml) in the foreground
           muster up api                  start api and what it depends on
+          muster up -d                   start in the background; returns once all are ready
+          muster ps                      state, pid, restarts and ports of every service
+          muster logs -f --tail 20 api   follow a service's output
+          muster restart db              restart db, then what depends on it
+          muster down                    stop everything; check no process or port is left
           muster check -f stack.yaml     validate a stack file
           muster config --json           the resolved stack, secrets masked
           muster env --format dotenv     connection variables of the running stack
         """,
-        subcommands: [Up.self, Check.self, ConfigCommand.self, EnvCommand.self]
+        subcommands: [Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
+                      EnvCommand.self, ConfigCommand.self, Check.self, Supervise.self]
     )
 }
 
@@ -80,6 +86,10 @@ enum Output {
     static func error(_ error: MusterError) {
         stderr.line(stderr.paint("error: ", .boldRed) + error.headline)
         for line in error.details { stderr.line(line) }
+    }
+
+    static func note(_ text: String) {
+        stderr.line(stderr.paint("note: ", .dim) + text)
     }
 
     static func warning(_ text: String) {

@@ -10,12 +10,10 @@ struct EnvCommand: AsyncParsableCommand {
     @Option(help: "shell, dotenv or json.") var format: Format = .shell
 
     func run() async throws {
-        let stack = try global.loadStack()
-        let paths = global.paths(for: stack)
-        guard let state = RuntimeState.read(paths) else {
-            throw MusterError(.notRunning, "project \(paths.project) is not running; start it with muster up")
-        }
-        let variables = state.variables
+        let (_, paths) = try global.resolve()
+        let client = try global.runningClient(paths)
+        let values = try ControlJSON.decode([String: String].self, from: client.request("GET", "/v1/env").body)
+        let variables = values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         switch format {
         case .json:
             print(JSONText.value(Dictionary(uniqueKeysWithValues: variables.map { ($0.0, $0.1 as Any) })))

@@ -8,57 +8,72 @@ import Glibc
 
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start services (and what they depend on) in dependency order, in the foreground.",
-        discussion: "Ctrl-C or SIGTERM stops everything in reverse order and exits 0; a second Ctrl-C kills at once.")
+        abstract: "Start services (and what they depend on) in dependency order.",
+        discussion: """
+        In the foreground, Ctrl-C or SIGTERM stops everything in reverse order and exits 0; a second Ctrl-C kills at once.
+        With -d, a background supervisor keeps the stack running and up returns once every service is ready.
+        """)
 
     @OptionGroup var global: GlobalOptions
+    @Flag(name: [.customShort("d"), .long], help: "Run in the background; return once everything is ready.") var detach = false
+    @Option(help: "With -d: fail when not everything is ready by then (default 120s).") var timeout: String?
+    @Flag(help: "With -d: leave what started running when something fails.") var keepOnFailure = false
     @Argument(help: "Services to start (default: all).") var services: [String] = []
 
-    func run() async throws {
-        let stack = try global.loadStack()
-        let console = Console.standardOutput
-        let session = try StackSession(stack: stack, project: global.project, services: services,
-                                       options: .init(console: console))
-        let signals = SignalWatcher()
-        let startTask = Task { try await session.start() }
-        let interrupted = Task {
-            await signals.next()
-            return true
+    func validate() throws {
+        if !detach, timeout != nil || keepOnFailure {
+            throw ValidationError("--timeout and --keep-on-failure go with -d")
         }
-        // Tear down on the first signal, even mid-start; force-kill on the second.
-        Task {
-            _ = await interrupted.value
-            startTask.cancel()
-            await signals.next()
-            console.line(console.paint("muster │ ", .bold) + "second signal: killing everything now")
-            await session.supervisor.forceKill()
-        }
-        // Whichever comes first: the stack is up (or failed), or a signal arrived.
-        let startResult: Result<Void, Error>? = await withCheckedContinuation { continuation in
-            let once = ResumeOnce(continuation)
-            Task {
-                do { try await startTask.value; once.resume(.success(())) } catch { once.resume(.failure(error)) }
-            }
-            Task {
-                _ = await interrupted.value
-                once.resume(nil)
-            }
-        }
-        if signals.received == 0 {
-            if case let .failure(error)? = startResult {
-                await tearDown(session, console: console)
-                throw error
-            }
-            for line in await session.timeline() { console.line(console.paint("muster │ ", .bold) + line) }
-            console.line(console.paint("muster │ ", .bold) + console.paint("all \(session.selected.count) services up; Ctrl-C to stop", .boldGreen))
-            _ = await interrupted.value
-        }
-        await tearDown(session, console: console)
     }
 
-    func tearDown(_ session: StackSession, console: Console) async {
-        console.line(console.paint("muster │ ", .bold) + "stopping \(session.selected.count) services")
-        let leftovers = await session.stop()
+    func run() async throws {
+        if detach {
+            let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
+            try await DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure).run()
+            return
+        }
+        try await foreground()
+    }
+
+    private func foreground() async throws {
+        let stack = try global.loadStack()
+        let console = Console.standardOutput
+        let prefix = console.paint("muster │ ", .bold)
+        let session = try StackSession(stack: stack, project: global.project, services: services,
+                                       options: .init(console: console))
+        for note in session.recovered { Output.warning(note) }
+        let host = StackHost(session: session)
+        let signals = SignalWatcher()
+        do {
+            try await host.open()
+        } catch {
+            await host.session.stop()
+            throw error
+        }
+        // A second signal, whenever it comes: kill everything at once.
+        Task {
+            await signals.wait(for: 2)
+            console.line(prefix + "second signal: killing everything now")
+            await session.supervisor.forceKill()
+        }
+        let result = await raceSignal(signals) { await host.start() }
+        if let result, !result.ok {
+            await tearDown(host, console: console)
+            try check(result)
+        }
+        if let result {
+            for line in result.timeline ?? [] { console.line(prefix + line) }
+            console.line(prefix + console.paint("all \(session.selected.count) services up; Ctrl-C to stop", .boldGreen))
+            // Until a signal, or `muster down` asking through the control socket.
+            _ = await raceSignal(signals) { await host.waitUntilShutDown() }
+        }
+        await tearDown(host, console: console)
+    }
+
+    func tearDown(_ host: StackHost, console: Console) async {
+        console.line(console.paint("muster │ ", .bold) + "stopping \(host.session.selected.count) services")
+        let leftovers = await host.shutdown().leftovers ?? []
+        await host.close()
         if leftovers.isEmpty {
             console.line(console.paint("muster │ ", .bold) + "all stopped; no process left")
         } else {
@@ -67,11 +82,11 @@ struct Up: AsyncParsableCommand {
     }
 }
 
-/// SIGINT and SIGTERM as an async sequence of counts.
+/// Counts SIGINT, SIGTERM and SIGHUP; callers wait for the first, the second, ...
 final class SignalWatcher: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
     private var sources: [DispatchSourceSignal] = []
 
     init() {
@@ -90,37 +105,27 @@ final class SignalWatcher: @unchecked Sendable {
         return count
     }
 
-    private var consumed = 0
-
     private func fire() {
         lock.lock()
         count += 1
-        let pending = waiters
-        waiters = []
+        let due = waiters.filter { $0.0 <= count }
+        waiters.removeAll { $0.0 <= count }
         lock.unlock()
-        pending.forEach { $0.resume() }
+        due.forEach { $0.1.resume() }
     }
 
-    /// Waits for the next signal not yet consumed.
-    func next() async {
+    /// Returns once `number` signals have arrived in all.
+    func wait(for number: Int = 1) async {
         await withCheckedContinuation { continuation in
             lock.lock()
-            if count > consumed {
-                consumed += 1
+            if count >= number {
                 lock.unlock()
                 continuation.resume()
                 return
             }
-            waiters.append(continuation)
+            waiters.append((number, continuation))
             lock.unlock()
         }
-        consumeIfPending()
-    }
-
-    private func consumeIfPending() {
-        lock.lock()
-        if consumed < count { consumed += 1 }
-        lock.unlock()
     }
 }
 

@@ -7,16 +7,9 @@ import Glibc
 
 /// The real servers, started by muster on `port: auto`.
 @Suite(.serialized) struct EngineTests {
-    static var python: String { ProcessInfo.processInfo.environment["MUSTER_PYTHON"] ?? TestStack.repoRoot + "/.venv/bin/python" }
+    static var python: String { TestStack.python }
 
-    /// The shipped default stack, copied to a temp folder so each run has its own data.
-    func defaultStack() throws -> TestStack {
-        var text = try String(contentsOfFile: TestStack.repoRoot + "/stacks/default.yaml", encoding: .utf8)
-        text = text.replacingOccurrences(of: "name: default\n", with: "")
-            .replacingOccurrences(of: "${MUSTER_PYTHON:-../.venv/bin/python}", with: Self.python)
-            .replacingOccurrences(of: "\"app/", with: "\"\(TestStack.repoRoot)/stacks/app/")
-        return try TestStack(text)
-    }
+    func defaultStack(name: String = #function) throws -> TestStack { try TestStack.defaultStack(name: name) }
 
     @Test func defaultStackEndToEnd() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.python), "run scripts/install-deps first")

@@ -31,6 +31,24 @@ final class TestStack {
         try ("name: \(project)\n" + yaml).write(toFile: file, atomically: true, encoding: .utf8)
     }
 
+    static var python: String { ProcessInfo.processInfo.environment["MUSTER_PYTHON"] ?? repoRoot + "/.venv/bin/python" }
+
+    /// The shipped default stack, copied to a temp folder so each run has its own data.
+    static func defaultStack(name: String = #function) throws -> TestStack {
+        var text = try String(contentsOfFile: repoRoot + "/stacks/default.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "name: default\n", with: "")
+            .replacingOccurrences(of: "${MUSTER_PYTHON:-../.venv/bin/python}", with: python)
+            .replacingOccurrences(of: "\"app/", with: "\"\(repoRoot)/stacks/app/")
+        return try TestStack(text, name: name)
+    }
+
+    /// Runs the muster binary in the stack's folder and returns its exit status
+    /// and output (stdout and stderr together).
+    @discardableResult
+    func muster(_ arguments: String...) async throws -> CLIResult {
+        try await CLIResult.run(Array(arguments), in: directory)
+    }
+
     func load() throws -> StackSpec { try StackLoader.load(path: file) }
 
     /// Starts every service (or the named ones) with output kept off the terminal.
@@ -85,4 +103,36 @@ func eventually(within limit: Duration = .seconds(10), _ condition: () async -> 
 
 func readPids(_ path: String) -> [Int32] {
     ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+}
+
+/// One run of the muster binary.
+struct CLIResult {
+    var status: Int32
+    var output: String
+
+    static func run(_ arguments: [String], in directory: String) async throws -> CLIResult {
+        let binary = TestStack.binary
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build muster first: \(binary)")
+        let path = directory + "/cli-\(UInt32.random(in: 0...UInt32.max)).out"
+        let output = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        var environment = ProcessInfo.processInfo.environment
+        environment["NO_COLOR"] = "1"
+        var request = SpawnRequest(executable: binary, arguments: [binary] + arguments,
+                                   environment: environment.map { "\($0.key)=\($0.value)" },
+                                   workingDirectory: directory)
+        request.outputFD = output
+        request.parentDeathSignal = 0
+        let pid = try await ProcessSpawner.shared.spawn(request)
+        close(output)
+        let status = await ProcessReaper.shared.exitStatus(of: pid)
+        ProcessReaper.shared.forget(pid)
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        unlink(path)
+        let code: Int32
+        switch status {
+        case let .exited(value): code = value
+        case let .signaled(signal): code = 128 + signal
+        }
+        return CLIResult(status: code, output: text)
+    }
 }

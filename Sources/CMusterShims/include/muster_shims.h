@@ -15,6 +15,8 @@ typedef struct {
     int stdin_fd;
     int stdout_fd;
     int stderr_fd;
+    /// Descriptor passed on as fd 3 (a detached supervisor's report pipe), or -1.
+    int fd3;
     /// Non-zero: setsid(), so the service is a session and process-group leader.
     int new_session;
     /// Non-zero: drop to uid/gid (setgroups, setgid, setuid) before exec.

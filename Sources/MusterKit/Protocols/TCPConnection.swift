@@ -68,6 +68,31 @@ public final class TCPConnection {
         throw lastError
     }
 
+    /// Connects to a unix stream socket (the control API) within `timeout`.
+    public init(unixSocket path: String, timeout: Duration) throws {
+        self.endpoint = path
+        self.timeout = timeout
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard bytes.count < capacity else {
+            throw NetworkError("socket path \(path) is longer than \(capacity - 1) bytes")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { target in
+            withUnsafeBytes(of: &address) { target.copyMemory(from: $0) }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        fd = try TCPConnection.connect(to: Address(family: AF_UNIX, storage: storage, length: length),
+                                       deadline: deadline, timeout: timeout, endpoint: path)
+    }
+
     deinit {
         close()
     }
@@ -246,7 +271,7 @@ public final class TCPConnection {
         }
         // Probes send small request/response frames; Nagle would only add latency.
         var one: Int32 = 1
-        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if address.family != AF_UNIX { _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size)) }
         keep = true
         return socketFD
     }

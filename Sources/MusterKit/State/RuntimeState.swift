@@ -11,17 +11,24 @@ public struct RuntimeState: Codable, Sendable {
     public var stackFile: String
     public var outputs: [String: [String: String]]
     public var ports: [String: Int]
+    /// Every process group the stack has used: what `down` and the next `up` check
+    /// for leftovers when the supervisor itself is gone.
+    public var groups: [Int32]?
 
-    public init(pid: Int32, project: String, stackFile: String, outputs: [String: [String: String]], ports: [String: Int]) {
+    public init(pid: Int32, project: String, stackFile: String, outputs: [String: [String: String]], ports: [String: Int],
+                groups: [Int32] = []) {
         self.pid = pid
         self.project = project
         self.stackFile = stackFile
         self.outputs = outputs
         self.ports = ports
+        self.groups = groups
     }
 
     /// `DB_URL`, `CACHE_URL`, ... sorted by name (SPEC "Outputs").
-    public var variables: [(String, String)] {
+    public var variables: [(String, String)] { Self.variables(of: outputs) }
+
+    public static func variables(of outputs: [String: [String: String]]) -> [(String, String)] {
         var result: [(String, String)] = []
         for (service, values) in outputs {
             for (key, value) in values {
@@ -45,10 +52,46 @@ public struct RuntimeState: Codable, Sendable {
 
     /// The state of a live supervisor, or nil when none runs.
     public static func read(_ paths: ProjectPaths) -> RuntimeState? {
-        guard let data = FileManager.default.contents(atPath: paths.statusFile),
-              let state = try? JSONDecoder().decode(RuntimeState.self, from: data),
-              ProcessTable.isAlive(state.pid) else { return nil }
+        guard let state = readAny(paths), ProcessTable.isAlive(state.pid) else { return nil }
         return state
+    }
+
+    /// Whatever the last supervisor left, alive or not.
+    public static func readAny(_ paths: ProjectPaths) -> RuntimeState? {
+        readFile(paths.statusFile)
+    }
+
+    static func readFile(_ path: String) -> RuntimeState? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode(RuntimeState.self, from: data)
+    }
+
+    /// Ports held by other live projects of this user, so that `port: auto` never
+    /// hands two projects the same port, even when both start at the same moment.
+    public static func portsOfOtherProjects(than paths: ProjectPaths) -> Set<Int> {
+        var ports = Set<Int>()
+        let base = ProjectPaths.runtimeBase
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        where base + "/" + entry != paths.runtimeDir {
+            guard let state = readFile(base + "/" + entry + "/status.json"), ProcessTable.isAlive(state.pid) else { continue }
+            ports.formUnion(state.ports.values)
+        }
+        return ports
+    }
+
+    /// Kills what is left in the groups of a supervisor that died, and says what it did.
+    public static func recoverStale(_ paths: ProjectPaths) -> [String] {
+        // Only called with the project lock held: any state on disk is stale.
+        guard let state = readAny(paths) else { return [] }
+        var notes: [String] = []
+        for group in state.groups ?? [] {
+            for member in ProcessTable.members(ofGroup: group) {
+                notes.append("killed leftover pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?"))")
+                kill(member.pid, SIGKILL)
+            }
+        }
+        notes.insert("recovered from supervisor pid \(state.pid), which ended without cleaning up", at: 0)
+        return notes
     }
 }
 
@@ -78,4 +121,16 @@ public final class ProjectLock {
     }
 
     deinit { close(fd) }
+
+    /// True while some process holds the project's lock (a supervisor running or starting).
+    public static func isHeld(_ paths: ProjectPaths) -> Bool {
+        let fd = open(paths.lockFile, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return true
+    }
 }

@@ -18,6 +18,11 @@ public struct SpawnRequest: Sendable {
     public var credentials: (uid: uid_t, gid: gid_t)?
     /// Own session and process group, so signals reach the whole tree.
     public var newSession = true
+    /// Passed on as the child's fd 3 (a detached supervisor's report pipe); -1: none.
+    public var fd3: Int32 = -1
+    /// Sent to the child when muster dies. Zero only for the detached supervisor,
+    /// which must outlive the `up -d` that started it.
+    public var parentDeathSignal: Int32 = SIGKILL
 
     public init(executable: String, arguments: [String], environment: [String], workingDirectory: String? = nil) {
         self.executable = executable
@@ -103,13 +108,14 @@ public final class ProcessSpawner: @unchecked Sendable {
                         config.stdin_fd = devNull
                         config.stdout_fd = output
                         config.stderr_fd = output
+                        config.fd3 = request.fd3
                         config.new_session = request.newSession ? 1 : 0
                         if let credentials = request.credentials {
                             config.drop_privileges = 1
                             config.uid = credentials.uid
                             config.gid = credentials.gid
                         }
-                        config.parent_death_signal = SIGKILL
+                        config.parent_death_signal = request.parentDeathSignal
                         config.expected_parent = getpid()
                         return muster_spawn(&config, &pid, &err)
                     }
@@ -122,6 +128,20 @@ public final class ProcessSpawner: @unchecked Sendable {
             return .failure(Self.describe(step: step, errno: err, request: request))
         }
         return .success(pid)
+    }
+
+    /// A pipe whose ends are close-on-exec (pass one on with `SpawnRequest.fd3`).
+    public static func makePipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard muster_pipe_cloexec(&fds) == 0 else {
+            throw MusterError(.environment, "cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        return (fds[0], fds[1])
+    }
+
+    /// The running muster binary, to start a detached supervisor with.
+    public static var currentExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     static func describe(step: Int32, errno err: Int32, request: SpawnRequest) -> MusterError {

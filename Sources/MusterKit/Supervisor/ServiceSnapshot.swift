@@ -19,6 +19,13 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     public var available: Bool
     public var kind: String
 
+    /// A service that has not been started.
+    static func initial(_ plan: ServicePlan) -> ServiceSnapshot {
+        ServiceSnapshot(name: plan.name, phase: .pending, pid: nil, restarts: 0, port: plan.port, wasEverStarted: false,
+                        wasEverReady: false, optional: plan.optional, failure: nil, startedAt: nil, readyAt: nil,
+                        processStartedAt: nil, available: true, kind: plan.kind)
+    }
+
     /// Time from start to ready (or to completion for tasks).
     public var readyDuration: Double? {
         guard let startedAt, let readyAt else { return nil }

@@ -16,22 +16,25 @@ public struct StackPlanner {
         self.environment = environment
     }
 
-    /// Ports for every service that declares one; fixed ports must be free.
-    public func choosePorts(for names: Set<String>, reuse previous: [String: Int] = [:]) throws -> [String: Int] {
+    /// Ports for every service of `names` that declares one. Fixed ports of the
+    /// services in `checking` must be free; `auto` ports avoid `avoiding` (ports
+    /// other projects hold) and reuse the previous run's port when it is free.
+    public func choosePorts(for names: Set<String>, checking: Set<String>? = nil, reuse previous: [String: Int] = [:],
+                            avoiding: Set<Int> = []) throws -> [String: Int] {
         var ports: [String: Int] = [:]
         for service in stack.services where names.contains(service.name) {
             switch service.port {
             case let .fixed(port)?:
-                guard PortPreflight.isFree(port) else {
+                guard !(checking ?? names).contains(service.name) || PortPreflight.isFree(port) else {
                     throw MusterError(.portInUse, "service \(service.name) cannot start: \(PortPreflight.describeHolder(of: port)); stop it or change the port",
                                       at: service.location)
                 }
                 ports[service.name] = port
             case .auto?:
-                if let old = previous[service.name], PortPreflight.isFree(old) {
+                if let old = previous[service.name], !avoiding.contains(old), !ports.values.contains(old), PortPreflight.isFree(old) {
                     ports[service.name] = old
                 } else {
-                    ports[service.name] = try PortPreflight.freePort(avoiding: Set(ports.values))
+                    ports[service.name] = try PortPreflight.freePort(avoiding: avoiding.union(ports.values))
                 }
             case nil: continue
             }

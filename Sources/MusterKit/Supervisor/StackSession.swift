@@ -9,7 +9,12 @@ public final class StackSession: @unchecked Sendable {
     public let ports: [String: Int]
     public let outputs: [String: [String: String]]
     public let selected: [String]
+    /// What was done about state left by a supervisor that died.
+    public let recovered: [String]
+    public let startedAt = Date()
     private let lock: ProjectLock
+    private var state: RuntimeState
+    private let stateLock = NSLock()
 
     /// Validates the selection, takes the project lock, picks ports and plans every
     /// service. Nothing is started yet.
@@ -25,35 +30,61 @@ public final class StackSession: @unchecked Sendable {
         self.paths = ProjectPaths(stack: stack, project: project)
         try paths.prepare()
         self.lock = try ProjectLock(paths)
+        self.recovered = RuntimeState.recoverStale(paths)
         let planner = StackPlanner(stack: stack, paths: paths, environment: environment)
-        let previous = (try? JSONDecoder().decode(RuntimeState.self, from: Data(contentsOf: URL(fileURLWithPath: paths.statusFile))))?.ports ?? [:]
-        self.ports = try planner.choosePorts(for: names, reuse: previous)
+        let previous = RuntimeState.readAny(paths)?.ports ?? [:]
+        let all = Set(stack.serviceNames)
+        self.ports = try planner.choosePorts(for: all, checking: names, reuse: previous,
+                                             avoiding: RuntimeState.portsOfOtherProjects(than: paths))
         self.outputs = planner.outputs(ports: ports)
-        let plans = try planner.plans(for: names, ports: ports)
+        // Every service is planned, so `muster start` can add one later; a service
+        // outside the selection that cannot be planned is simply left out.
+        var plans = try planner.plans(for: names, ports: ports)
+        for name in all.subtracting(names) {
+            if let plan = try? planner.plans(for: [name], ports: ports).first { plans.append(plan) }
+        }
+        let order = stack.serviceNames
+        plans.sort { order.firstIndex(of: $0.name)! < order.firstIndex(of: $1.name)! }
         let log = try EventLog(path: paths.eventsFile)
         self.supervisor = Supervisor(plans: plans, paths: paths, options: options, eventLog: log)
-        try RuntimeState(pid: getpid(), project: paths.project, stackFile: stack.file,
-                         outputs: outputs.filter { names.contains($0.key) }, ports: ports).write(paths)
+        self.state = RuntimeState(pid: getpid(), project: paths.project, stackFile: stack.file,
+                                  outputs: outputs, ports: ports)
+        try state.write(paths)
+    }
+
+    /// Records the process groups in use, for leak checks after a crash.
+    func noteGroups(_ groups: Set<pid_t>) {
+        stateLock.lock()
+        defer { stateLock.unlock() }
+        state.groups = groups.sorted()
+        try? state.write(paths)
     }
 
     /// Starts everything; on a required failure, the error carries the failing
     /// service's last 20 log lines as details (the caller tears down).
-    public func start() async throws {
+    public func start(deadline: ContinuousClock.Instant? = nil) async throws {
+        await supervisor.onNewGroup { [weak self] groups in self?.noteGroups(groups) }
         do {
-            try await supervisor.start()
-        } catch var error as MusterError {
-            let failing = await supervisor.snapshot().first { snapshot in
-                error.message.hasPrefix("service \(snapshot.name) ")
-            }
-            if let failing {
-                let tail = await supervisor.lastLines(of: failing.name, count: 20)
-                if !tail.isEmpty {
-                    error.details = ["last \(tail.count) lines of \(failing.name) (\(paths.logFile(for: failing.name))):"]
-                        + tail.map { "  " + Secrets.mask($0) }
-                }
-            }
-            throw error
+            try await supervisor.start(selected, deadline: deadline)
+        } catch let error as MusterError {
+            throw await withLogTail(error)
         }
+    }
+
+    /// Adds the failing service's last 20 log lines to an error about it.
+    public func withLogTail(_ error: MusterError) async -> MusterError {
+        var error = error
+        let failing = await supervisor.snapshot().first { snapshot in
+            error.message.hasPrefix("service \(snapshot.name) ")
+        }
+        if let failing, error.details.isEmpty {
+            let tail = await supervisor.lastLines(of: failing.name, count: 20)
+            if !tail.isEmpty {
+                error.details = ["last \(tail.count) lines of \(failing.name) (\(paths.logFile(for: failing.name))):"]
+                    + tail.map { "  " + Secrets.mask($0) }
+            }
+        }
+        return error
     }
 
     /// Stops everything in reverse dependency order and removes runtime state.

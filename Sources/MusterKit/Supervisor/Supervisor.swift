@@ -11,27 +11,33 @@ public actor Supervisor {
         public var console: Console?
         /// Prints muster's own status lines (`api ready in 0.42s`).
         public var statusLines: Bool
-        public init(console: Console?, statusLines: Bool = true) {
+        /// Copies every service's output to the console, prefixed with its name.
+        public var mirrorOutput: Bool
+        public init(console: Console?, statusLines: Bool = true, mirrorOutput: Bool = true) {
             self.console = console
             self.statusLines = statusLines
+            self.mirrorOutput = mirrorOutput
         }
     }
 
     public let paths: ProjectPaths
     public let plans: [ServicePlan]
-    private let graph: DependencyGraph
+    let graph: DependencyGraph
     private let options: Options
     private let eventLog: EventLog?
     private let origin = ContinuousClock.now
-    private var runners: [String: ServiceRunner] = [:]
-    private var snapshots: [String: ServiceSnapshot] = [:]
-    private var started = Set<String>()
+    var runners: [String: ServiceRunner] = [:]
+    var snapshots: [String: ServiceSnapshot] = [:]
+    var started = Set<String>()
     /// Services that never started because a dependency failed, with why.
-    private var blocked: [String: String] = [:]
-    private var startWaiters: [CheckedContinuation<Void, Never>] = []
-    private var shuttingDown = false
-    private var groupsSeen = Set<pid_t>()
+    var blocked: [String: String] = [:]
+    /// Services that should be up: what `start` asked for, less what `stop` took away.
+    var wanted = Set<String>()
+    private var changeWaiters: [CheckedContinuation<Void, Never>] = []
+    var shuttingDown = false
+    private(set) var groupsSeen = Set<pid_t>()
     private var eventObservers: [@Sendable (ServiceEvent) -> Void] = []
+    private var groupObservers: [@Sendable (Set<pid_t>) -> Void] = []
 
     public init(plans: [ServicePlan], paths: ProjectPaths, options: Options, eventLog: EventLog?) {
         self.plans = plans
@@ -49,32 +55,98 @@ public actor Supervisor {
         eventObservers.append(observer)
     }
 
+    /// Called with every process group the stack has used, each time a new one appears.
+    public func onNewGroup(_ observer: @escaping @Sendable (Set<pid_t>) -> Void) {
+        groupObservers.append(observer)
+    }
+
     /// Starts everything and returns once all services are ready (or completed),
     /// or throws the first required failure (with the service's last log lines).
     public func start() async throws {
+        try await start(plans.map(\.name))
+    }
+
+    /// Starts the named services and what they depend on, and returns once they
+    /// are all ready (or completed), or throws the first required failure.
+    /// Services already running are left alone; stopped, failed or exited ones in
+    /// the set start again, and a completed task runs again only when named and
+    /// `rerunTasks` is set.
+    public func start(_ names: [String], rerunTasks: Bool = false, deadline: ContinuousClock.Instant? = nil) async throws {
+        prepareRunners()
+        let closure = graph.closure(of: names)
+        for name in closure {
+            let phase = snapshots[name]?.phase ?? .pending
+            let again = [.stopped, .failed, .exited].contains(phase) || (phase == .completed && rerunTasks && names.contains(name))
+            if again || blocked[name] != nil {
+                started.remove(name)
+                blocked[name] = nil
+                // Queued to start again: not "stopped" or "failed" for whoever waits on it.
+                snapshots[name]?.phase = .pending
+            }
+        }
+        wanted.formUnion(closure)
+        await evaluate()
+        if let failure = await waitForOutcome(of: closure, deadline: deadline) { throw failure }
+    }
+
+    /// Creates one runner per service, once.
+    func prepareRunners() {
+        guard runners.isEmpty else { return }
         ProcessSpawner.shared.spawnIfNeeded()
         Guardian.shared.start()
         let width = plans.map(\.name.count).max() ?? 0
         for (index, plan) in plans.enumerated() {
             let console = options.console
-            let prefix = console.map {
+            let prefix = options.mirrorOutput ? console.map {
                 LinePrefix(name: plan.name, width: max(width, 6), style: Console.palette[index % Console.palette.count], console: $0)
-            }
+            } : nil
             let runner = ServiceRunner(plan: plan, paths: paths, console: console, prefix: prefix, origin: origin) { [weak self] snapshot, event in
                 await self?.changed(snapshot, event: event)
             }
             runners[plan.name] = runner
-            snapshots[plan.name] = await runner.snapshot
+            snapshots[plan.name] = ServiceSnapshot.initial(plan)
         }
-        await evaluate()
-        await withCheckedContinuation { continuation in
-            if startOutcome() != nil { continuation.resume() } else { startWaiters.append(continuation) }
+    }
+
+    /// Waits until every service of `names` is up or one has failed; nil means up.
+    func waitForOutcome(of names: Set<String>, deadline: ContinuousClock.Instant?) async -> MusterError? {
+        var timer: Task<Void, Never>?
+        if let deadline {
+            timer = Task { [weak self] in
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                await self?.wakeWaiters()
+            }
         }
-        if let failure = startOutcome() ?? nil { throw failure }
+        defer { timer?.cancel() }
+        while true {
+            if shuttingDown { return MusterError(.serviceFailed, "the stack is shutting down") }
+            if let outcome = outcome(of: names) { return outcome }
+            if let deadline, ContinuousClock.now >= deadline { return notReadyError(names, deadline: deadline) }
+            await withCheckedContinuation { changeWaiters.append($0) }
+        }
+    }
+
+    private func notReadyError(_ names: Set<String>, deadline: ContinuousClock.Instant) -> MusterError {
+        let waiting = plans.filter { names.contains($0.name) }.compactMap { plan -> String? in
+            guard let snapshot = snapshots[plan.name], snapshot.phase != .ready, snapshot.phase != .completed else { return nil }
+            return "\(plan.name) (\(snapshot.phase.rawValue))"
+        }
+        return MusterError(.serviceFailed, "service \(waiting.first?.split(separator: " ").first ?? "?") is not ready in time; still waiting for \(waiting.joined(separator: ", ")); raise --timeout or check its ready probe")
+    }
+
+    func wakeWaiters() {
+        let waiters = changeWaiters
+        changeWaiters = []
+        waiters.forEach { $0.resume() }
     }
 
     public func snapshot() -> [ServiceSnapshot] {
         plans.compactMap { snapshots[$0.name] }
+    }
+
+    /// Every service as `ps` shows it.
+    public func statuses() -> [ServiceStatus] {
+        plans.map { ServiceStatus(snapshots[$0.name] ?? .initial($0), wanted: wanted.contains($0.name)) }
     }
 
     func runner(_ name: String) -> ServiceRunner? { runners[name] }
@@ -83,9 +155,10 @@ public actor Supervisor {
         await runners[service]?.lastLines(count) ?? []
     }
 
-    /// nil: still starting; .some(nil): everything is up; .some(error): a required failure.
-    private func startOutcome() -> MusterError?? {
-        for plan in plans {
+    /// nil: still starting; .some(nil): every service of `names` is up;
+    /// .some(error): a required one failed.
+    func outcome(of names: Set<String>) -> MusterError?? {
+        for plan in plans where names.contains(plan.name) {
             guard let snapshot = snapshots[plan.name] else { return .none }
             if let reason = blocked[plan.name] {
                 if plan.optional { continue }
@@ -93,9 +166,12 @@ public actor Supervisor {
             }
             switch snapshot.phase {
             case .ready, .completed: continue
-            case .failed, .exited:
+            case .failed, .exited, .stopped:
                 if plan.optional { continue }
-                return .some(MusterError(.serviceFailed, "service \(plan.name) failed: \(snapshot.failure ?? "exited")"))
+                let why = snapshot.phase == .stopped ? "was stopped" : (snapshot.failure ?? "exited")
+                return .some(MusterError(.serviceFailed, "service \(plan.name) failed: \(why)"))
+            case .pending where !wanted.contains(plan.name):
+                return .some(MusterError(.serviceFailed, "service \(plan.name) is not running"))
             default: return .none
             }
         }
@@ -104,14 +180,13 @@ public actor Supervisor {
 
     private func changed(_ snapshot: ServiceSnapshot, event: ServiceEvent?) async {
         snapshots[snapshot.name] = snapshot
-        if let pid = snapshot.pid { groupsSeen.insert(pid) }
+        if let pid = snapshot.pid, !groupsSeen.contains(pid) {
+            groupsSeen.insert(pid)
+            groupObservers.forEach { $0(groupsSeen) }
+        }
         if let event { record(event) }
         await evaluate()
-        if startOutcome() != nil {
-            let waiters = startWaiters
-            startWaiters = []
-            waiters.forEach { $0.resume() }
-        }
+        wakeWaiters()
     }
 
     private func record(_ event: ServiceEvent) {
@@ -121,15 +196,18 @@ public actor Supervisor {
         console.line(StatusLine.format(event, snapshot: snapshots[event.service], console: console))
     }
 
-    /// Starts every pending service whose dependencies are met; marks those whose
+    /// Starts every wanted service whose dependencies are met; marks those whose
     /// dependencies can no longer be met.
     private func evaluate() async {
         guard !shuttingDown else { return }
-        for plan in plans where !started.contains(plan.name) && blocked[plan.name] == nil {
+        for plan in plans where wanted.contains(plan.name) && !started.contains(plan.name) && blocked[plan.name] == nil {
             var ready = true
             for dependency in plan.dependsOn {
-                guard let dep = snapshots[dependency.service] else { continue }  // not selected: assumed running
-                if let reason = blocked[dependency.service] ?? impossible(dep, dependency.condition) {
+                guard let dep = snapshots[dependency.service] else { continue }
+                // Wanted but not yet launched (or launched a moment ago): wait for it.
+                let pending = wanted.contains(dependency.service)
+                    && (!started.contains(dependency.service) || dep.phase == .pending)
+                if !pending, let reason = blocked[dependency.service] ?? impossible(dep, dependency.condition) {
                     blocked[plan.name] = "dependency \(dependency.service) \(reason)"
                     record(ServiceEvent(service: plan.name, type: "failed", reason: blocked[plan.name]))
                     ready = false
@@ -158,6 +236,7 @@ public actor Supervisor {
         case .failed: return "failed" + (snapshot.failure.map { " (\($0))" } ?? "")
         case .stopped: return "was stopped"
         case .exited where condition != .started: return "exited"
+        case .pending: return "is not running"
         default: return nil
         }
     }
@@ -167,9 +246,7 @@ public actor Supervisor {
     @discardableResult
     public func shutdown() async -> [String] {
         shuttingDown = true
-        let waiters = startWaiters
-        startWaiters = []
-        waiters.forEach { $0.resume() }
+        wakeWaiters()
         var tasks: [String: Task<Void, Never>] = [:]
         for name in graph.startOrder().reversed() {
             let dependents = graph.dependents(of: name).compactMap { tasks[$0] }

@@ -1,0 +1,196 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running stack with its control API: what `muster up` (foreground) and the
+/// detached supervisor behind `muster up -d` both are. It answers the control
+/// socket, runs one operation at a time, and shuts down exactly once.
+public final class StackHost: ControlHandler, @unchecked Sendable {
+    public let session: StackSession
+    public var paths: ProjectPaths { session.paths }
+    private var server: ControlServer?
+    private let gate = AsyncGate()
+    private let lock = NSLock()
+    private var shutdownTask: Task<OperationResult, Never>?
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    private var isClosing = false
+
+    public init(session: StackSession) {
+        self.session = session
+    }
+
+    public var closing: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return isClosing
+    }
+
+    /// Opens the control socket.
+    public func open() async throws {
+        let server = ControlServer(socketPath: paths.controlSocket, handler: self)
+        try await server.start()
+        self.server = server
+    }
+
+    /// Starts the selected services; fails after `timeout` when given.
+    public func start(timeout: Duration? = nil) async -> OperationResult {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        return await gate.run {
+            do {
+                try await session.start(deadline: deadline)
+                var result = OperationResult(ok: true)
+                result.timeline = await session.timeline()
+                result.services = await session.supervisor.statuses()
+                return result
+            } catch {
+                return OperationResult(await describe(error))
+            }
+        }
+    }
+
+    public func status() async -> StatusReport {
+        let groups = await session.supervisor.groupsSeen
+        return StatusReport(project: paths.project, supervisorPid: getpid(), stackFile: session.stack.file,
+                            started: EventLog.timestamp(session.startedAt),
+                            services: await session.supervisor.statuses(), groups: groups.sorted())
+    }
+
+    public func environment() async -> [String: String] {
+        Dictionary(uniqueKeysWithValues: RuntimeState.variables(of: session.outputs))
+    }
+
+    public func perform(_ action: ControlAction, _ request: OperationRequest) async -> OperationResult {
+        if closing { return OperationResult(MusterError(.notRunning, "project \(paths.project) is shutting down")) }
+        let deadline = request.timeoutMs.map { ContinuousClock.now + .milliseconds($0) }
+        let supervisor = session.supervisor
+        return await gate.run {
+            do {
+                var result = OperationResult(ok: true)
+                switch action {
+                case .start:
+                    // None named: everything, as a second `up -d` means; completed tasks stay done.
+                    let names = request.services.isEmpty ? supervisor.plans.map(\.name) : request.services
+                    try await supervisor.checkNames(names)
+                    try await supervisor.start(names, rerunTasks: !request.services.isEmpty, deadline: deadline)
+                case .stop:
+                    guard !request.services.isEmpty else {
+                        throw MusterError(.usage, "name the services to stop; muster down stops everything")
+                    }
+                    let stopped = try await supervisor.stop(request.services)
+                    result.affected = stopped.filter { !request.services.contains($0) }
+                case .restart:
+                    guard !request.services.isEmpty else {
+                        throw MusterError(.usage, "name the services to restart")
+                    }
+                    result.affected = try await supervisor.restart(request.services, withDependents: !(request.noDeps ?? false),
+                                                                   deadline: deadline)
+                }
+                result.services = await supervisor.statuses()
+                return result
+            } catch {
+                return OperationResult(await describe(error))
+            }
+        }
+    }
+
+    /// Stops everything once; later calls wait for the first and get its answer.
+    public func shutdown() async -> OperationResult {
+        let result = await shutdownOnce().value
+        takeShutdownWaiters().forEach { $0.resume() }
+        return result
+    }
+
+    private func shutdownOnce() -> Task<OperationResult, Never> {
+        lock.lock()
+        defer { lock.unlock() }
+        isClosing = true
+        if let existing = shutdownTask { return existing }
+        let task = Task {
+            let leftovers = await self.session.stop()
+            var result = OperationResult(ok: true)
+            result.leftovers = leftovers
+            return result
+        }
+        shutdownTask = task
+        return task
+    }
+
+    private func takeShutdownWaiters() -> [CheckedContinuation<Void, Never>] {
+        lock.lock()
+        defer { lock.unlock() }
+        let waiters = shutdownWaiters
+        shutdownWaiters = []
+        return waiters
+    }
+
+    private func markClosing() {
+        lock.lock()
+        isClosing = true
+        lock.unlock()
+    }
+
+    /// Returns once a shutdown (from the API or a signal) has finished.
+    public func waitUntilShutDown() async {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if let task = shutdownTask {
+                lock.unlock()
+                Task { _ = await task.value; continuation.resume() }
+                return
+            }
+            shutdownWaiters.append(continuation)
+            lock.unlock()
+        }
+    }
+
+    /// Closes the control socket after the answers in flight are delivered.
+    public func close() async {
+        markClosing()
+        await server?.stop()
+    }
+
+    private func describe(_ error: Error) async -> MusterError {
+        guard let error = error as? MusterError else { return MusterError(.serviceFailed, "\(error)") }
+        return await session.withLogTail(error)
+    }
+}
+
+/// Runs async closures one at a time, in arrival order.
+final class AsyncGate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var busy = false
+    private var queue: [CheckedContinuation<Void, Never>] = []
+
+    func run<T>(_ body: () async -> T) async -> T {
+        await acquire()
+        defer { release() }
+        return await body()
+    }
+
+    private func acquire() async {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if busy {
+                queue.append(continuation)
+                lock.unlock()
+            } else {
+                busy = true
+                lock.unlock()
+                continuation.resume()
+            }
+        }
+    }
+
+    private func release() {
+        lock.lock()
+        if queue.isEmpty {
+            busy = false
+            lock.unlock()
+        } else {
+            let next = queue.removeFirst()
+            lock.unlock()
+            next.resume()
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `muster up -d`: starts a detached supervisor (or reuses the running one) and
+/// returns once every service is ready, or fails with the failing service's name,
+/// reason and last log lines.
+struct DetachedUp {
+    let global: GlobalOptions
+    let services: [String]
+    let timeout: Duration
+    let keepOnFailure: Bool
+
+    private var console: Console { .standardOutput }
+    private var prefix: String { console.paint("muster │ ", .bold) }
+
+    func run() async throws {
+        let (stack, paths) = try global.resolve()
+        try global.checkServices(services, in: stack)
+        try paths.prepare()
+        if let client = ControlClient.connect(paths) ?? waitForStartingSupervisor(paths) {
+            try attach(client, paths: paths)
+            return
+        }
+        try await launch(stack: stack, paths: paths)
+    }
+
+    /// A supervisor that holds the lock but has not opened its socket yet is
+    /// still starting: give it a moment rather than start a second one.
+    private func waitForStartingSupervisor(_ paths: ProjectPaths) -> ControlClient? {
+        guard ProjectLock.isHeld(paths) else { return nil }
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline, ProjectLock.isHeld(paths) {
+            if let client = ControlClient.connect(paths) { return client }
+            usleep(20_000)
+        }
+        return ControlClient.connect(paths)
+    }
+
+    /// The project already runs: start what is not running and wait for ready.
+    private func attach(_ client: ControlClient, paths: ProjectPaths) throws {
+        let request = OperationRequest(services: services, timeoutMs: Int(timeout.milliseconds))
+        let result = try client.perform("/v1/start", request, timeout: timeout + .seconds(30))
+        try check(result)
+        let ready = (result.services ?? []).filter(\.ready).count
+        console.line(prefix + "project \(paths.project) was already running; \(ready) services ready")
+    }
+
+    private func launch(stack: StackSpec, paths: ProjectPaths) async throws {
+        let pipe = try ProcessSpawner.makePipe()
+        let logPath = paths.stateDir + "/supervisor.log"
+        let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard logFD >= 0 else {
+            throw MusterError(.environment, "cannot write \(logPath): \(String(cString: strerror(errno))); check permissions and free space")
+        }
+        let executable = ProcessSpawner.currentExecutable
+        var arguments = [executable, "__supervise", "-f", stack.file, "-p", paths.project,
+                         "--timeout", DurationParser.format(timeout)]
+        if keepOnFailure { arguments.append("--keep-on-failure") }
+        arguments += services
+        var request = SpawnRequest(executable: executable, arguments: arguments,
+                                   environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
+                                   workingDirectory: FileManager.default.currentDirectoryPath)
+        request.outputFD = logFD
+        request.fd3 = pipe.write
+        request.parentDeathSignal = 0
+        let pid: pid_t
+        do {
+            pid = try await ProcessSpawner.shared.spawn(request)
+        } catch {
+            close(pipe.read); close(pipe.write); close(logFD)
+            throw error
+        }
+        close(pipe.write)
+        close(logFD)
+
+        // Ctrl-C while waiting: the supervisor tears the stack down.
+        let signals = SignalWatcher()
+        Task {
+            await signals.wait()
+            kill(pid, SIGTERM)
+        }
+        let result = await readReport(fd: pipe.read)
+        close(pipe.read)
+        guard let result else {
+            let tail = FileTail.lastLines(of: logPath, count: 20)
+            throw MusterError(.serviceFailed, "the supervisor (pid \(pid)) exited before the stack was ready; see \(logPath)",
+                              details: tail.map { "  " + $0 })
+        }
+        try check(result)
+        for line in result.timeline ?? [] { console.line(prefix + line) }
+        console.line(prefix + console.paint("project \(paths.project) is up: \((result.services ?? []).filter(\.ready).count) services ready (supervisor pid \(pid)); muster down stops it", .boldGreen))
+    }
+
+    /// Prints progress lines as they come and returns the result, or nil when the
+    /// pipe closed without one (the supervisor died).
+    private func readReport(fd: Int32) async -> OperationResult? {
+        await withCheckedContinuation { continuation in
+            let console = self.console
+            Thread.detachNewThread {
+                var buffer = Data()
+                var result: OperationResult?
+                var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+                while true {
+                    let got = read(fd, &chunk, chunk.count)
+                    if got < 0 && errno == EINTR { continue }
+                    if got <= 0 { break }
+                    buffer.append(contentsOf: chunk[0..<got])
+                    while let newline = buffer.firstIndex(of: 10) {
+                        let line = buffer[buffer.startIndex..<newline]
+                        buffer = Data(buffer[buffer.index(after: newline)...])
+                        guard let decoded = try? ControlJSON.decode(ReportLine.self, from: Data(line)) else { continue }
+                        if let text = decoded.progress { console.line(text) }
+                        if let final = decoded.result { result = final }
+                    }
+                }
+                continuation.resume(returning: result)
+            }
+        }
+    }
+}

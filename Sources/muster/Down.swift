@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Down: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop the stack in reverse dependency order and check that nothing is left.",
+        discussion: """
+        Afterwards no process of the stack may remain and no port it used may accept a connection; \
+        anything that survives is killed and reported, and down exits 1. Data is kept unless --volumes is given. \
+        With nothing running, down exits 0.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Also delete the project's data (databases and the like).") var volumes = false
+
+    func run() async throws {
+        let (_, paths) = try global.resolve()
+        let out = Console.standardOutput
+        let prefix = out.paint("muster │ ", .bold)
+        var groups = Set<Int32>()
+        var ports = Set<Int>()
+        var problems: [String] = []
+        var stopped = 0
+        let state = RuntimeState.readAny(paths)
+        groups.formUnion(state?.groups ?? [])
+
+        if let client = ControlClient.connect(paths) {
+            if let status = try? client.status() {
+                groups.formUnion(status.groups)
+                ports.formUnion(status.services.filter { $0.state != "inactive" }.flatMap(\.ports))
+                stopped = status.services.filter { $0.pid != nil }.count
+            }
+            let result = try client.perform("/v1/shutdown", nil, timeout: .seconds(600))
+            for leftover in result.leftovers ?? [] { problems.append("killed \(leftover) after the orderly stop") }
+            if let pid = state?.pid, !Self.waitForExit(pid, within: .seconds(15)) {
+                kill(pid, SIGKILL)
+                problems.append("the supervisor (pid \(pid)) did not exit; killed it")
+            }
+        } else if let state, ProcessTable.isAlive(state.pid), ProjectLock.isHeld(paths) {
+            // A supervisor that does not answer: ask it with a signal, then insist.
+            ports.formUnion(state.ports.values)
+            kill(state.pid, SIGTERM)
+            if !Self.waitForExit(state.pid, within: .seconds(30)) {
+                kill(state.pid, SIGKILL)
+                problems.append("the supervisor (pid \(state.pid)) did not answer or exit; killed it")
+            }
+        } else if state != nil {
+            out.line(prefix + "project \(paths.project) was not running; cleaning up what its last supervisor left")
+        }
+
+        problems += Self.killSurvivors(groups)
+        problems += Self.busyPorts(ports)
+        if !ProjectLock.isHeld(paths) { paths.removeRuntime() }
+        if volumes {
+            try? FileManager.default.removeItem(atPath: paths.dataDir)
+            out.line(prefix + "deleted data in \(paths.dataDir)")
+        }
+        if state == nil && groups.isEmpty {
+            out.line(prefix + "project \(paths.project) is not running; nothing to stop")
+        } else if problems.isEmpty {
+            out.line(prefix + out.paint("stopped \(stopped) services; no process left; \(ports.isEmpty ? "no ports" : "ports \(ports.sorted().map(String.init).joined(separator: ", ")) closed")", .boldGreen))
+        }
+        if !problems.isEmpty {
+            throw MusterError(.serviceFailed, "down had to clean up after the stack: \(problems[0])",
+                              details: problems.dropFirst().map { "  " + $0 })
+        }
+    }
+
+    /// Polls /proc until `pid` is gone (zombies count as gone).
+    static func waitForExit(_ pid: Int32, within limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ProcessTable.isAlive(pid) {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(5_000)
+        }
+        return true
+    }
+
+    /// SIGKILLs whatever still runs in the stack's process groups, and says so.
+    static func killSurvivors(_ groups: Set<Int32>) -> [String] {
+        var notes: [String] = []
+        for group in groups.sorted() {
+            for member in ProcessTable.members(ofGroup: group) {
+                notes.append("pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?")) was still running; killed it")
+                kill(member.pid, SIGKILL)
+            }
+        }
+        return notes
+    }
+
+    /// Ports of the stack that still accept connections, with who holds them.
+    static func busyPorts(_ ports: Set<Int>) -> [String] {
+        ports.sorted().compactMap { port in
+            guard (try? TCPConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(300))) != nil else { return nil }
+            return "port \(port) still accepts connections: \(PortPreflight.describeHolder(of: port))"
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import MusterKit
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the stored output of services (all when none named).")
+
+    // Here -f means --follow, as in docker compose logs -f; the stack file is --file.
+    @Option(name: .customLong("file"), help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml).") var file: String?
+    @Option(name: [.short, .customLong("project")], help: "Project name (default: the stack file's name).") var project: String?
+    @Flag(name: [.short, .long], help: "Keep printing new lines as they come.") var follow = false
+    @Option(name: .long, help: "Only the last N lines of each service.") var tail: Int?
+    @Argument(help: "Services (default: all).") var services: [String] = []
+
+    func validate() throws {
+        if let tail, tail < 0 { throw ValidationError("--tail must be 0 or more") }
+    }
+
+    var global: GlobalOptions {
+        get throws { try GlobalOptions.parse((file.map { ["--file", $0] } ?? []) + (project.map { ["--project", $0] } ?? [])) }
+    }
+
+    func run() async throws {
+        let global = try self.global
+        let (stack, paths) = try global.resolve()
+        try global.checkServices(services, in: stack)
+        let names = services.isEmpty ? stack.serviceNames : services
+        if let client = ControlClient.connect(paths) {
+            var query = names.map { "service=\($0)" }
+            if let tail { query.append("tail=\(tail)") }
+            if follow { query.append("follow=true") }
+            let out = FileHandle.standardOutput
+            let status = try client.stream("GET", "/v1/logs?" + query.joined(separator: "&"), timeout: .seconds(86_400 * 365)) { data in
+                out.write(data)
+                return true
+            }
+            if status != 200 { throw MusterError(.usage, "the supervisor refused the logs request (HTTP \(status))") }
+            return
+        }
+        // Not running: the files are still there (down keeps logs).
+        let existing = names.filter { FileManager.default.fileExists(atPath: paths.logFile(for: $0)) }
+        guard !existing.isEmpty else {
+            throw MusterError(.notRunning, "no logs for project \(paths.project): it has not run from \(stack.directory); start it with muster up -d")
+        }
+        Output.note("project \(paths.project) is not running; these are its stored logs")
+        let width = existing.map(\.count).max() ?? 0
+        for name in existing {
+            let label = existing.count > 1 ? name.padding(toLength: width, withPad: " ", startingAt: 0) + " │ " : ""
+            for line in FileTail.lastLines(of: paths.logFile(for: name), count: tail) { print(label + line) }
+        }
+    }
+}

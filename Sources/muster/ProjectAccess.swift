@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import MusterKit
+
+extension GlobalOptions {
+    /// The stack file and where its project keeps things.
+    func resolve() throws -> (StackSpec, ProjectPaths) {
+        let stack = try loadStack()
+        return (stack, paths(for: stack))
+    }
+
+    /// A client for the running supervisor, or a "not running" error (exit 1).
+    func runningClient(_ paths: ProjectPaths) throws -> ControlClient {
+        guard let client = ControlClient.connect(paths) else {
+            throw MusterError(.notRunning, "project \(paths.project) is not running; start it with muster up -d")
+        }
+        return client
+    }
+
+    /// Throws a usage error (exit 2) for a name that is not a service of the stack.
+    func checkServices(_ names: [String], in stack: StackSpec) throws {
+        for name in names where stack.service(named: name) == nil {
+            throw MusterError(.usage, "no service \"\(name)\" in \(stack.file)\(Suggestion.hint(for: name, in: stack.serviceNames)); services: \(stack.serviceNames.joined(separator: ", "))")
+        }
+    }
+}
+
+/// `--timeout 2m` and the like; a bad value is a usage error.
+func parseDurationOption(_ text: String, option: String) throws -> Duration {
+    switch DurationParser.parse(text) {
+    case let .success(duration): return duration
+    case let .failure(problem): throw MusterError(.usage, "\(option): \(problem.message)")
+    }
+}
+
+/// Throws the error an operation result stands for.
+func check(_ result: OperationResult) throws {
+    if let error = result.musterError { throw error }
+}

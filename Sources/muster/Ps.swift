@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import MusterKit
+
+struct Ps: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One row per service: state, pid, ready, restarts, uptime, ports and time to ready.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Machine-readable output (the control API's /v1/status).") var json = false
+
+    func run() async throws {
+        let (_, paths) = try global.resolve()
+        guard let client = ControlClient.connect(paths) else {
+            if json {
+                print(String(decoding: ControlJSON.encode(NotRunning(project: paths.project)), as: UTF8.self))
+            } else {
+                print("project \(paths.project) is not running")
+            }
+            return
+        }
+        let status = try client.status()
+        if json {
+            print(String(decoding: ControlJSON.encode(status), as: UTF8.self))
+            return
+        }
+        let out = Console.standardOutput
+        var rows = [["SERVICE", "STATE", "PID", "READY", "RESTARTS", "UPTIME", "PORTS", "READY IN"]]
+        for service in status.services { rows.append(Self.row(service)) }
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for (index, row) in rows.enumerated() {
+            let text = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            out.line(index == 0 ? out.paint(text, .bold) : text)
+        }
+    }
+
+    static func row(_ service: ServiceStatus) -> [String] {
+        let state: String = service.state + (service.available ? "" : " (unavailable)")
+        let pid: String = service.pid.map { String($0) } ?? "-"
+        let uptime: String = service.uptimeS.map { DurationParser.format(.milliseconds(Int64($0 * 1000))) } ?? "-"
+        let ports: String = service.ports.isEmpty ? "-" : service.ports.map { String($0) }.joined(separator: ",")
+        let readyIn: String = service.readyInS.map { String(format: "%.3fs", $0) } ?? "-"
+        return [service.name, state, pid, service.ready ? "yes" : "no", String(service.restarts), uptime, ports, readyIn]
+    }
+
+    struct NotRunning: Encodable {
+        var project: String
+        var running = false
+        var services: [String] = []
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The detached supervisor behind `muster up -d` (hidden). Its stdout and stderr
+/// go to `.muster/PROJECT/supervisor.log`; fd 3, when open, is the report pipe to
+/// the `up -d` that started it: progress lines, then one result line.
+struct Supervise: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "__supervise", abstract: "Run the detached supervisor (used by up -d).", shouldDisplay: false)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Give up when not all ready by then.") var timeout: String?
+    @Flag(help: "Keep what started when something fails.") var keepOnFailure = false
+    @Argument var services: [String] = []
+
+    func run() async throws {
+        let report = ReportPipe(fd: 3)
+        let signals = SignalWatcher()
+        let host: StackHost
+        do {
+            let stack = try global.loadStack()
+            let session = try StackSession(stack: stack, project: global.project, services: services,
+                                           options: .init(console: .standardOutput, statusLines: true, mirrorOutput: false))
+            for note in session.recovered { report.progress("warning: " + note) }
+            host = StackHost(session: session)
+            try await host.open()
+        } catch {
+            report.finish(OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)")))
+            throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)
+        }
+        await host.session.supervisor.onEvent { event in
+            report.progress(StatusLine.format(event, snapshot: nil, console: Console(fd: -1, interactive: false)))
+        }
+        let limit = try timeout.map { try parseDurationOption($0, option: "--timeout") }
+        let result = await raceSignal(signals) { await host.start(timeout: limit) }
+        if let result, result.ok {
+            report.finish(result)
+            Task { await signals.wait(); _ = await host.shutdown() }
+            await host.waitUntilShutDown()
+        } else if keepOnFailure, let result {
+            report.finish(result)
+            Task { await signals.wait(); _ = await host.shutdown() }
+            await host.waitUntilShutDown()
+        } else {
+            _ = await host.shutdown()
+            report.finish(result ?? OperationResult(MusterError(.serviceFailed, "interrupted while starting")))
+        }
+        await host.close()
+        report.close()
+    }
+}
+
+/// Runs `body` until it returns or a signal arrives (then nil).
+func raceSignal<T: Sendable>(_ signals: SignalWatcher, _ body: @escaping @Sendable () async -> T) async -> T? {
+    await withCheckedContinuation { continuation in
+        let once = ResumeOnce<T?>(continuation)
+        Task { once.resume(await body()) }
+        Task { await signals.wait(); once.resume(nil) }
+    }
+}
+
+/// The detached supervisor's side of the report pipe: JSON lines.
+final class ReportPipe: @unchecked Sendable {
+    private var fd: Int32
+    private let lock = NSLock()
+
+    init(fd: Int32) {
+        self.fd = fcntl(fd, F_GETFD) >= 0 ? fd : -1
+        if self.fd >= 0 { _ = fcntl(self.fd, F_SETFD, FD_CLOEXEC) }
+    }
+
+    func progress(_ text: String) { send(ControlJSON.encode(["progress": text])) }
+
+    func finish(_ result: OperationResult) {
+        send(ControlJSON.encode(ReportLine(progress: nil, result: result)))
+        close()
+    }
+
+    func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+
+    private func send(_ data: Data) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard fd >= 0 else { return }
+        let line = data + Data("\n".utf8)
+        let ok = line.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 { if errno == EINTR { continue }; return false }
+                offset += written
+            }
+            return true
+        }
+        if !ok { Glibc.close(fd); fd = -1 }  // the up -d went away: carry on without it
+    }
+}
+
+/// One line on the report pipe.
+struct ReportLine: Codable {
+    var progress: String?
+    var result: OperationResult?
+}

@@ -114,7 +114,8 @@ public final class ProjectLock {
         fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw MusterError(.environment, "cannot open \(paths.lockFile): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
+            // No close here: an initializer that throws after setting every property
+            // still runs deinit, which closes fd (closing twice could hit a reused fd).
             let holder = RuntimeState.read(paths).map { " (supervisor pid \($0.pid))" } ?? ""
             throw MusterError(.alreadyRunning, "project \(paths.project) is already running\(holder); use muster down first, or -p NAME for a second copy")
         }

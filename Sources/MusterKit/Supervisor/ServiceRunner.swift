@@ -18,7 +18,9 @@ actor ServiceRunner {
     private let prefix: LinePrefix?
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
-    private let listener: Listener
+    /// Changes go out through one queue, in the order they happened: awaiting the
+    /// listener inside `send` would let another event overtake this one.
+    private let outbox: AsyncStream<(ServiceSnapshot, ServiceEvent?)>.Continuation
     private let logFD: Int32
 
     private var pump: OutputPump?
@@ -47,11 +49,16 @@ actor ServiceRunner {
         self.console = console
         self.prefix = prefix
         self.origin = origin
-        self.listener = listener
+        let (updates, outbox) = AsyncStream.makeStream(of: (ServiceSnapshot, ServiceEvent?).self)
+        self.outbox = outbox
+        Task {
+            for await (snapshot, event) in updates { await listener(snapshot, event) }
+        }
         self.logFD = open(paths.logFile(for: plan.name), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     }
 
     deinit {
+        outbox.finish()
         if logFD >= 0 { close(logFD) }
     }
 
@@ -79,9 +86,9 @@ actor ServiceRunner {
             if case let .record(record) = action { records.append(record) } else { perform(action) }
         }
         for record in records {
-            await listener(snapshot, serviceEvent(for: record))
+            outbox.yield((snapshot, serviceEvent(for: record)))
         }
-        if records.isEmpty { await listener(snapshot, nil) }
+        if records.isEmpty { outbox.yield((snapshot, nil)) }
         if machine.phase.isDown {
             let waiters = downWaiters
             downWaiters = []
@@ -280,13 +287,13 @@ actor ServiceRunner {
             unavailableSince = clock.now
             var reason = "alive probe failed \(failures) times"
             if case let .failed(why) = outcome { reason += ": \(why)" }
-            await listener(snapshot, ServiceEvent(service: plan.name, type: "unavailable", pid: machine.pid,
-                                                  restarts: machine.restarts, reason: reason))
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "unavailable", pid: machine.pid,
+                                                  restarts: machine.restarts, reason: reason)))
         } else if !available, passed {
             available = true
             let duration = unavailableSince.map { (clock.now - $0).milliseconds }
-            await listener(snapshot, ServiceEvent(service: plan.name, type: "available", pid: machine.pid,
-                                                  restarts: machine.restarts, durationMs: duration))
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "available", pid: machine.pid,
+                                                  restarts: machine.restarts, durationMs: duration)))
         }
     }
 

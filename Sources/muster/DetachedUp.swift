@@ -13,18 +13,22 @@ struct DetachedUp {
     let timeout: Duration
     let keepOnFailure: Bool
 
-    private var console: Console { .standardOutput }
+    /// Progress goes to stdout, or to stderr for `run`, whose command owns stdout.
+    var console: Console = .standardOutput
     private var prefix: String { console.paint("muster │ ", .bold) }
 
-    func run() async throws {
+    /// Returns true when it started a new supervisor, false when one was running.
+    @discardableResult
+    func run() async throws -> Bool {
         let (stack, paths) = try global.resolve()
         try global.checkServices(services, in: stack)
         try paths.prepare()
         if let client = ControlClient.connect(paths) ?? waitForStartingSupervisor(paths) {
             try attach(client, paths: paths)
-            return
+            return false
         }
         try await launch(stack: stack, paths: paths)
+        return true
     }
 
     /// A supervisor that holds the lock but has not opened its socket yet is

@@ -19,7 +19,12 @@ struct Down: AsyncParsableCommand {
 
     func run() async throws {
         let (_, paths) = try global.resolve()
-        let out = Console.standardOutput
+        try Self.perform(paths: paths, volumes: volumes)
+    }
+
+    /// Stops the project's supervisor (or cleans up after a dead one), then checks
+    /// that no process and no port of the stack is left.
+    static func perform(paths: ProjectPaths, volumes: Bool, out: Console = .standardOutput) throws {
         let prefix = out.paint("muster │ ", .bold)
         var groups = Set<Int32>()
         var ports = Set<Int>()
@@ -36,7 +41,7 @@ struct Down: AsyncParsableCommand {
             }
             let result = try client.perform("/v1/shutdown", nil, timeout: .seconds(600))
             for leftover in result.leftovers ?? [] { problems.append("killed \(leftover) after the orderly stop") }
-            if let pid = state?.pid, !Self.waitForExit(pid, within: .seconds(15)) {
+            if let pid = state?.pid, !waitForExit(pid, within: .seconds(15)) {
                 kill(pid, SIGKILL)
                 problems.append("the supervisor (pid \(pid)) did not exit; killed it")
             }
@@ -44,7 +49,7 @@ struct Down: AsyncParsableCommand {
             // A supervisor that does not answer: ask it with a signal, then insist.
             ports.formUnion(state.ports.values)
             kill(state.pid, SIGTERM)
-            if !Self.waitForExit(state.pid, within: .seconds(30)) {
+            if !waitForExit(state.pid, within: .seconds(30)) {
                 kill(state.pid, SIGKILL)
                 problems.append("the supervisor (pid \(state.pid)) did not answer or exit; killed it")
             }
@@ -52,8 +57,8 @@ struct Down: AsyncParsableCommand {
             out.line(prefix + "project \(paths.project) was not running; cleaning up what its last supervisor left")
         }
 
-        problems += Self.killSurvivors(groups)
-        problems += Self.busyPorts(ports)
+        problems += killSurvivors(groups)
+        problems += busyPorts(ports)
         if !ProjectLock.isHeld(paths) { paths.removeRuntime() }
         if volumes {
             try? FileManager.default.removeItem(atPath: paths.dataDir)

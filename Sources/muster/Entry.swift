@@ -48,13 +48,16 @@ struct Muster: AsyncParsableCommand {
           muster ps                      state, pid, restarts and ports of every service
           muster logs -f --tail 20 api   follow a service's output
           muster restart db              restart db, then what depends on it
+          muster run --fail-on-restart --report r.json -- pytest
+                                         run tests against the ready stack; exit 3 if a service restarted
+          muster watch                   live health and restart events, including restarts muster did not cause
           muster down                    stop everything; check no process or port is left
           muster check -f stack.yaml     validate a stack file
           muster config --json           the resolved stack, secrets masked
           muster env --format dotenv     connection variables of the running stack
         """,
         subcommands: [Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
-                      EnvCommand.self, ConfigCommand.self, Check.self, Supervise.self]
+                      Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Supervise.self]
     )
 }
 

@@ -6,9 +6,7 @@ struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the stored output of services (all when none named).")
 
-    // Here -f means --follow, as in docker compose logs -f; the stack file is --file.
-    @Option(name: .customLong("file"), help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml).") var file: String?
-    @Option(name: [.short, .customLong("project")], help: "Project name (default: the stack file's name).") var project: String?
+    @OptionGroup var files: FollowingGlobalOptions
     @Flag(name: [.short, .long], help: "Keep printing new lines as they come.") var follow = false
     @Option(name: .long, help: "Only the last N lines of each service.") var tail: Int?
     @Argument(help: "Services (default: all).") var services: [String] = []
@@ -17,12 +15,8 @@ struct Logs: AsyncParsableCommand {
         if let tail, tail < 0 { throw ValidationError("--tail must be 0 or more") }
     }
 
-    var global: GlobalOptions {
-        get throws { try GlobalOptions.parse((file.map { ["--file", $0] } ?? []) + (project.map { ["--project", $0] } ?? [])) }
-    }
-
     func run() async throws {
-        let global = try self.global
+        let global = try files.global
         let (stack, paths) = try global.resolve()
         try global.checkServices(services, in: stack)
         let names = services.isEmpty ? stack.serviceNames : services

@@ -37,3 +37,14 @@ func parseDurationOption(_ text: String, option: String) throws -> Duration {
 func check(_ result: OperationResult) throws {
     if let error = result.musterError { throw error }
 }
+
+/// `--file` and `-p` for commands where `-f` means `--follow` (logs, events), as
+/// in `docker compose logs -f`.
+struct FollowingGlobalOptions: ParsableArguments {
+    @Option(name: .customLong("file"), help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml).") var file: String?
+    @Option(name: [.short, .customLong("project")], help: "Project name (default: the stack file's name).") var project: String?
+
+    var global: GlobalOptions {
+        get throws { try GlobalOptions.parse((file.map { ["--file", $0] } ?? []) + (project.map { ["--project", $0] } ?? [])) }
+    }
+}

@@ -12,6 +12,8 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
     public var ready: Bool
     public var available: Bool
     public var restarts: Int
+    /// Restarts muster did not cause: in place, or by something else.
+    public var restartsDetected: Int
     public var uptimeS: Double?
     public var ports: [Int]
     /// Seconds from start to ready (or to completion for a task).
@@ -26,6 +28,7 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
         ready = snapshot.phase == .ready || snapshot.phase == .completed
         available = snapshot.available
         restarts = snapshot.restarts
+        restartsDetected = snapshot.restartsDetected
         uptimeS = snapshot.pid == nil ? nil : snapshot.processStartedAt.map { (now.timeIntervalSince($0) * 1000).rounded() / 1000 }
         ports = snapshot.port.map { [$0] } ?? []
         readyInS = snapshot.readyDuration.map { ($0 * 1000).rounded() / 1000 }

@@ -17,6 +17,8 @@ struct RedisEngine: Engine {
         let dataDir = context.dataDir
         plan.executable = server
         plan.kind = "redis"
+        let (monitorPort, password) = (context.port, context.engine.password)
+        plan.monitors.append { RedisMonitor(port: monitorPort, password: password) }
         var argv = [server, "--port", String(context.port), "--bind", "127.0.0.1", "--daemonize", "no",
                     "--dir", dataDir, "--save", "", "--appendonly", "no", "--protected-mode", "yes"]
         if let password = engine.password { argv += ["--requirepass", password] }

@@ -60,7 +60,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// The highest `seq` already in the file (its last complete line).
-    static func lastSeq(in path: String) -> Int {
+    public static func lastSeq(in path: String) -> Int {
         guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()) ?? 0

@@ -14,6 +14,10 @@ public struct SpawnRequest: Sendable {
     public var workingDirectory: String?
     /// Write end for stdout and stderr together; -1 sends them to /dev/null.
     public var outputFD: Int32 = -1
+    /// A separate stderr (`muster run` passes its own 0, 1 and 2 on); nil: same as outputFD.
+    public var errorFD: Int32?
+    /// stdin; -1 is /dev/null (services never read the terminal).
+    public var inputFD: Int32 = -1
     /// Drop to this uid/gid before exec (muster running as root, Postgres refusing root).
     public var credentials: (uid: uid_t, gid: gid_t)?
     /// Own session and process group, so signals reach the whole tree.
@@ -105,9 +109,9 @@ public final class ProcessSpawner: @unchecked Sendable {
                         config.argv = UnsafePointer(argvBuffer.baseAddress!)
                         config.envp = UnsafePointer(envBuffer.baseAddress!)
                         config.cwd = request.workingDirectory == nil ? nil : cwd
-                        config.stdin_fd = devNull
+                        config.stdin_fd = request.inputFD >= 0 ? request.inputFD : devNull
                         config.stdout_fd = output
-                        config.stderr_fd = output
+                        config.stderr_fd = request.errorFD ?? output
                         config.fd3 = request.fd3
                         config.new_session = request.newSession ? 1 : 0
                         if let credentials = request.credentials {

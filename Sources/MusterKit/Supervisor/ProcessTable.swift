@@ -13,6 +13,8 @@ public struct ProcessInfoEntry: Sendable, Equatable {
     public var session: Int32
     /// Clock ticks since boot: with the pid, the identity of one process instance.
     public var startTime: UInt64
+    /// The program name (`comm`), at most 15 characters.
+    public var name: String = ""
 
     public var isAlive: Bool { state != "Z" && state != "X" }
 }
@@ -31,7 +33,8 @@ public enum ProcessTable {
         // fields[0] is state (field 3); starttime is field 22 → fields[19].
         guard fields.count > 19, let state = fields[0].first, let ppid = Int32(fields[1]),
               let group = Int32(fields[2]), let session = Int32(fields[3]), let start = UInt64(fields[19]) else { return nil }
-        return ProcessInfoEntry(pid: pid, state: state, ppid: ppid, processGroup: group, session: session, startTime: start)
+        let name = String(text[text.index(after: open)..<close])
+        return ProcessInfoEntry(pid: pid, state: state, ppid: ppid, processGroup: group, session: session, startTime: start, name: name)
     }
 
     public static func isAlive(_ pid: Int32) -> Bool {
@@ -47,6 +50,22 @@ public enum ProcessTable {
     public static func members(ofGroup group: Int32) -> [ProcessInfoEntry] {
         guard group > 1 else { return [] }
         return allPids().compactMap(entry).filter { $0.isAlive && ($0.processGroup == group || $0.session == group) }
+    }
+
+    /// Direct children of a process, from `/proc/PID/task/*/children` (cheap: no scan of /proc).
+    public static func children(of pid: Int32) -> [Int32] {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return [] }
+        return tasks.flatMap { task -> [Int32] in
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+            return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+    }
+
+    /// Seconds a process has been running.
+    public static func age(of entry: ProcessInfoEntry) -> Double {
+        guard let uptime = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))?.split(separator: " ").first,
+              let seconds = Double(uptime) else { return 0 }
+        return seconds - Double(entry.startTime) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     public static func commandLine(_ pid: Int32) -> String? {

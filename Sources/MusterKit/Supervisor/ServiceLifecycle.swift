@@ -44,6 +44,7 @@ public struct ServiceLifecycle: Sendable {
         case watchReadiness(generation: Int)
         case armStartTimer
         case cancelStartTimer
+        /// Start the alive probe (if any) and the restart monitors.
         case watchAliveness(generation: Int)
         case stopProbes
         case scheduleRestart(after: Duration)
@@ -99,6 +100,8 @@ public struct ServiceLifecycle: Sendable {
     public private(set) var wasEverReady = false
     public private(set) var failure: String?
     public private(set) var lastExit: ExitStatus?
+    /// Why the last incarnation ended, as the `restarted` event tells it.
+    var lastExitReason: String?
     var intent: Intent = .stop
     var previousPid: Int32?
     var isRestart = false
@@ -116,7 +119,7 @@ public struct ServiceLifecycle: Sendable {
             self.pid = pid
             wasEverStarted = true
             let kind: LifecycleRecord.Kind = isRestart ? .restarted : .starting
-            var actions: [Action] = [.record(record(kind, reason: isRestart ? lastExit?.description : nil))]
+            var actions: [Action] = [.record(record(kind, reason: isRestart ? (lastExitReason ?? lastExit?.description) : nil))]
             if policy.hasReadyProbe {
                 actions.append(.watchReadiness(generation: generation))
             } else {
@@ -181,6 +184,7 @@ public struct ServiceLifecycle: Sendable {
     private mutating func begin(restart: Bool) -> [Action] {
         failure = nil
         failuresInARow = 0
+        lastExitReason = phase == .completed ? "run again on request" : "started again on request"
         if restart && wasEverStarted {
             restarts += 1
             previousPid = pid
@@ -205,9 +209,9 @@ public struct ServiceLifecycle: Sendable {
     private mutating func becomeReady() -> [Action] {
         phase = .ready
         wasEverReady = true
-        var actions: [Action] = [.cancelStartTimer, .record(record(.ready))]
-        if policy.hasAliveProbe { actions.append(.watchAliveness(generation: generation)) }
-        return actions
+        // Watching starts for every service: the alive probe where there is one,
+        // and the monitors that notice restarts muster did not cause.
+        return [.cancelStartTimer, .record(record(.ready)), .watchAliveness(generation: generation)]
     }
 
     private mutating func beginStop(_ intent: Intent) -> [Action] {
@@ -240,6 +244,7 @@ public struct ServiceLifecycle: Sendable {
         case let .fail(reason):
             return fail(reason)
         case .restart:
+            lastExitReason = "restart requested"
             let actions = spawnAgain()
             return actions + (policy.hasReadyProbe ? [.armStartTimer] : [])
         }
@@ -257,9 +262,10 @@ public struct ServiceLifecycle: Sendable {
             }
             phase = .backoff
             let delay = Self.backoff(afterFailures: failuresInARow)
+            lastExitReason = Self.exitReason(status, uptime: uptime, wasReady: wasReadyNow)
             return [
                 .stopProbes,
-                .record(record(.exited, reason: status.description + (wasReadyNow ? "" : " before it was ready"))),
+                .record(record(.exited, reason: lastExitReason)),
                 .scheduleRestart(after: delay),
             ]
         }
@@ -271,7 +277,8 @@ public struct ServiceLifecycle: Sendable {
             return [.stopProbes] + fail("\(status) before it was ready")
         }
         phase = .exited
-        return [.stopProbes, .record(record(.exited, reason: status.description))]
+        lastExitReason = Self.exitReason(status, uptime: uptime, wasReady: true)
+        return [.stopProbes, .record(record(.exited, reason: lastExitReason))]
     }
 
     private mutating func fail(_ reason: String) -> [Action] {
@@ -283,6 +290,11 @@ public struct ServiceLifecycle: Sendable {
     private func record(_ kind: LifecycleRecord.Kind, reason: String? = nil) -> LifecycleRecord {
         LifecycleRecord(kind: kind, reason: reason, pid: pid,
                         previousPid: kind == .restarted ? previousPid : nil, restarts: restarts)
+    }
+
+    /// `exited with code 1 after 3.2s; was ready`.
+    static func exitReason(_ status: ExitStatus, uptime: Duration, wasReady: Bool) -> String {
+        "\(status) after \(DurationParser.format(uptime)); " + (wasReady ? "was ready" : "before it was ready")
     }
 
     /// 100 ms, 200 ms, 400 ms, ... up to 10 s.

@@ -41,6 +41,9 @@ public struct ServicePlan: Sendable {
     public var outputs: [String: String]
     /// The kind of thing this is, for `ps`: a command, or an engine and its implementation.
     public var kind: String
+    /// Watchers for restarts muster did not cause (and other findings), made
+    /// fresh for each incarnation once it is ready.
+    public var monitors: [MonitorFactory] = [{ ProcessIdentityMonitor() }]
 
     public struct Credentials: Sendable, Equatable {
         public var user: String

@@ -33,6 +33,11 @@ actor ServiceRunner {
     private var unavailableSince: ContinuousClock.Instant?
     private var readiness: Task<Void, Never>?
     private var aliveness: Task<Void, Never>?
+    private var monitoring: [Task<Void, Never>] = []
+    /// Restarts muster did not cause, seen by monitors or the alive probe's identity.
+    private var detected = 0
+    private var aliveIdentity = IdentityTracker()
+    private var exitTail: [String] = []
     private var startTimer: Task<Void, Never>?
     private var restartTimer: Task<Void, Never>?
     private var stopTimer: Task<Void, Never>?
@@ -69,7 +74,7 @@ actor ServiceRunner {
             wasEverReady: machine.wasEverReady, optional: plan.optional, failure: machine.failure,
             startedAt: startedAt.map { seconds(since: origin, to: $0) },
             readyAt: readyAt.map { seconds(since: origin, to: $0) },
-            processStartedAt: processStartedAt, available: available, kind: plan.kind)
+            processStartedAt: processStartedAt, available: available, kind: plan.kind, restartsDetected: detected)
     }
 
     func lastLines(_ count: Int) -> [String] {
@@ -114,8 +119,11 @@ actor ServiceRunner {
 
     private func serviceEvent(for record: LifecycleRecord) -> ServiceEvent {
         var tail: [String] = []
-        if record.kind == .exited || record.kind == .failed || (record.kind == .restarted) {
+        if record.kind == .exited || record.kind == .failed {
             tail = lastLines(20)
+            exitTail = tail
+        } else if record.kind == .restarted {
+            tail = exitTail  // the incarnation that ended, not the one just started
         }
         return ServiceEvent(service: plan.name, type: record.kind.rawValue, pid: record.pid, previousPid: record.previousPid,
                             restarts: record.restarts, reason: record.reason, logTail: tail)
@@ -142,11 +150,14 @@ actor ServiceRunner {
             startTimer = nil
         case let .watchAliveness(generation):
             watchAliveness(generation: generation)
+            startMonitors()
         case .stopProbes:
             readiness?.cancel()
             aliveness?.cancel()
             readiness = nil
             aliveness = nil
+            monitoring.forEach { $0.cancel() }
+            monitoring = []
             pump?.observeLines(nil)
         case let .scheduleRestart(delay):
             restartTimer?.cancel()
@@ -265,20 +276,60 @@ actor ServiceRunner {
         }
     }
 
+    /// Fresh monitors for this incarnation, each on its own interval.
+    private func startMonitors() {
+        monitoring.forEach { $0.cancel() }
+        guard let leader = liveGroup else { return }
+        monitoring = plan.monitors.map { factory in
+            let monitor = factory()
+            return Task { [clock] in
+                defer { monitor.close() }
+                while !Task.isCancelled {
+                    guard (try? await clock.sleep(for: monitor.interval)) != nil else { return }
+                    let findings = await monitor.sample(leader: leader)
+                    guard !Task.isCancelled else { return }
+                    for finding in findings { await self.note(finding) }
+                }
+            }
+        }
+    }
+
+    private func note(_ finding: MonitorFinding) {
+        guard machine.phase == .ready else { return }
+        switch finding {
+        case let .restartDetected(reason, previousPid):
+            detected += 1
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "restart_detected", pid: machine.pid,
+                                                 previousPid: previousPid, restarts: machine.restarts, reason: reason)))
+        case let .warning(text):
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "warning", pid: machine.pid,
+                                                 restarts: machine.restarts, reason: text)))
+        }
+    }
+
     private func noteProbeError(_ reason: String) { lastProbeError = reason }
 
     private func watchAliveness(generation: Int) {
         aliveness?.cancel()
+        aliveIdentity = IdentityTracker()
         guard case let .polling(check, spec)? = plan.alive else { return }
         aliveness = Task { [clock] in
             var failures = 0
             while !Task.isCancelled {
                 guard (try? await clock.sleep(for: spec.interval)) != nil else { return }
                 let outcome = await check.check()
+                guard !Task.isCancelled else { return }
+                if case let .passed(identity?) = outcome, let previous = await self.observeAliveIdentity(identity) {
+                    await self.note(.restartDetected(reason: "its alive probe reports a new identity (\(previous) → \(identity))", previousPid: nil))
+                }
                 failures = outcome.passed ? 0 : failures + 1
                 await self.noteAliveness(passed: outcome.passed, failures: failures, threshold: spec.failures, outcome: outcome)
             }
         }
+    }
+
+    private func observeAliveIdentity(_ identity: String) -> String? {
+        aliveIdentity.observe(identity)
     }
 
     private func noteAliveness(passed: Bool, failures: Int, threshold: Int, outcome: ProbeOutcome) async {

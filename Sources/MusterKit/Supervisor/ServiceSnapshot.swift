@@ -18,6 +18,8 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     public var processStartedAt: Date?
     public var available: Bool
     public var kind: String
+    /// Restarts muster did not cause (restart_detected events).
+    public var restartsDetected: Int = 0
 
     /// A service that has not been started.
     static func initial(_ plan: ServicePlan) -> ServiceSnapshot {

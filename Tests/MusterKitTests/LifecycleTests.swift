@@ -170,7 +170,7 @@ import Glibc
     @Test func procStatParsing() {
         let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"
         let entry = ProcessTable.parse(stat: line)
-        #expect(entry == ProcessInfoEntry(pid: 4242, state: "S", ppid: 1, processGroup: 4242, session: 4242, startTime: 987654))
+        #expect(entry == ProcessInfoEntry(pid: 4242, state: "S", ppid: 1, processGroup: 4242, session: 4242, startTime: 987654, name: "my (odd) name"))
     }
 
     @Test func suggestions() {

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Restarts muster did not cause, connection pressure, and the event log's seq.
+@Suite(.serialized) struct DetectionTests {
+    func events(_ stack: TestStack, _ type: String, service: String) -> [[String: Any]] {
+        stack.events().filter { $0["type"] as? String == type && $0["service"] as? String == service }
+    }
+
+    @Test func postgresCrashReinitIsDetected() async throws {
+        let stack = try TestStack("""
+        services:
+          db:
+            engine: postgres
+            port: auto
+        """)
+        try await stack.start()
+        let port = try #require(stack.session?.outputs["db"]?["port"])
+        let postmaster = try #require(await stack.snapshot("db")?.pid)
+        let client = try PostgresConnection("host=127.0.0.1 port=\(port) user=postgres dbname=postgres")
+        let backendText = try client.value("SELECT pg_backend_pid()")
+        let backend = try #require(backendText.flatMap { Int32($0) })
+        // Let the monitor take its first look before the crash.
+        try await Task.sleep(for: .seconds(1))
+        kill(backend, SIGKILL)
+        let detected = await eventually(within: .seconds(2)) {
+            !events(stack, "restart_detected", service: "db").isEmpty
+        }
+        #expect(detected, "no restart_detected within 2 s of a backend crash")
+        let event = events(stack, "restart_detected", service: "db").first
+        #expect(event?["pid"] as? Int == Int(postmaster), "the postmaster pid is unchanged")
+        #expect(await stack.snapshot("db")?.pid == postmaster)
+        // Exactly one event for one crash, even after recovery brings a new checkpointer.
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(events(stack, "restart_detected", service: "db").count == 1)
+        await stack.finish()
+    }
+
+    @Test func redisDebugRestartIsDetected() async throws {
+        let stack = try TestStack("""
+        services:
+          cache:
+            engine: redis
+            port: auto
+            settings:
+              enable-debug-command: "yes"
+        """)
+        try await stack.start()
+        let port = try #require(stack.session?.outputs["cache"]?["port"].flatMap { Int($0) })
+        let pid = try #require(await stack.snapshot("cache")?.pid)
+        try await Task.sleep(for: .seconds(1))
+        let client = try RESPClient(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        _ = try? client.command(["DEBUG", "RESTART"])
+        let detected = await eventually(within: .seconds(5)) {
+            !events(stack, "restart_detected", service: "cache").isEmpty
+        }
+        #expect(detected, "no restart_detected after DEBUG RESTART")
+        #expect(await stack.snapshot("cache")?.pid == pid, "DEBUG RESTART keeps the pid")
+        #expect((events(stack, "restart_detected", service: "cache").first?["reason"] as? String)?.contains("run_id") == true)
+        #expect(events(stack, "restarted", service: "cache").isEmpty, "muster did not restart it")
+        await stack.finish()
+    }
+
+    @Test func connectionPressureWarnsOncePerRise() async throws {
+        let stack = try TestStack("""
+        services:
+          db:
+            engine: postgres
+            port: auto
+            settings: { max_connections: 200 }
+        """)
+        try await stack.start()
+        let port = try #require(stack.session?.outputs["db"]?["port"])
+        let conninfo = "host=127.0.0.1 port=\(port) user=postgres dbname=postgres application_name=pressure-test"
+        func open170() async -> [PostgresConnection] {
+            await withTaskGroup(of: PostgresConnection?.self) { group in
+                for _ in 0..<170 { group.addTask { await offload { try? PostgresConnection(conninfo) } } }
+                var all: [PostgresConnection] = []
+                for await connection in group { if let connection { all.append(connection) } }
+                return all
+            }
+        }
+        var held = await open170()
+        #expect(held.count == 170)
+        #expect(await eventually(within: .seconds(5)) { !events(stack, "warning", service: "db").isEmpty })
+        try await Task.sleep(for: .seconds(1.5))
+        let first = events(stack, "warning", service: "db")
+        #expect(first.count == 1, "one warning while usage stays high, got \(first.count)")
+        #expect((first.first?["reason"] as? String)?.contains("pressure-test") == true, "the warning names who holds the connections")
+
+        held.removeAll()
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(events(stack, "warning", service: "db").count == 1)
+        held = await open170()
+        #expect(await eventually(within: .seconds(5)) { events(stack, "warning", service: "db").count == 2 })
+        held.removeAll()
+        await stack.finish()
+    }
+
+    @Test func seqHasNoGapsAcrossSupervisorRestarts() async throws {
+        let stack = try TestStack("""
+        services:
+          idle:
+            command: "sleep 60"
+        """)
+        try await stack.start()
+        await stack.finish(keepFiles: true)
+        try await stack.start()
+        await stack.finish(keepFiles: true)
+        let seqs = stack.events().compactMap { $0["seq"] as? Int }
+        #expect(seqs.count >= 8)
+        #expect(seqs == Array(1...seqs.count), "seq must count 1, 2, 3, ... without gaps: \(seqs)")
+        stack.cleanup()
+    }
+}

@@ -84,8 +84,11 @@ actor ServiceRunner {
     /// Feeds one event to the state machine and carries out what it asks.
     func send(_ event: ServiceLifecycle.Event) async {
         if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
+        let wasCompleted = machine.phase == .completed
         let actions = machine.handle(event)
         if (machine.phase == .ready || machine.phase == .completed), readyAt == nil { readyAt = clock.now }
+        // A task without a ready probe is "ready" the moment it spawns; what counts is when it completed.
+        if machine.phase == .completed, !wasCompleted, !plan.policy.hasReadyProbe { readyAt = clock.now }
         var records: [LifecycleRecord] = []
         for action in actions {
             if case let .record(record) = action { records.append(record) } else { perform(action) }

@@ -62,4 +62,10 @@ int muster_pipe_cloexec(int fds[2]);
 
 /// Grows a pipe's kernel buffer (F_SETPIPE_SZ) to cut wake-ups for chatty services.
 int muster_set_pipe_size(int fd, int size);
+/// epoll for FDReactor: create (close-on-exec), watch fd for input under a token,
+/// stop watching, and wait (forever, EINTR retried) for up to 64 tokens.
+int muster_epoll_create(void);
+int muster_epoll_add(int epfd, int fd, unsigned long long token);
+int muster_epoll_del(int epfd, int fd);
+int muster_epoll_wait(int epfd, unsigned long long *tokens, int max);
 #endif

@@ -71,7 +71,8 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
         }
         guard let row else { return [] }
         let fields = row.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        guard fields.count == 4 else { return [] }
+        // No checkpointer yet: Postgres is between reinitialising and running again.
+        guard fields.count == 4, !fields[1].isEmpty else { return [] }
         var findings: [MonitorFinding] = []
         if let previous = identity.observe(fields[0] + "|" + fields[1]), !reportedReinit {
             let oldStart = previous.split(separator: "|").first.map(String.init)

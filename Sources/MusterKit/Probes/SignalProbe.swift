@@ -56,7 +56,9 @@ public final class SignalProbe: @unchecked Sendable {
 public final class NotifySocket: @unchecked Sendable {
     public let path: String
     private let fd: Int32
-    private let source: DispatchSourceRead
+    private var token: UInt64 = 0
+    private let lock = NSLock()
+    private var closed = false
 
     public init(path: String, probe: SignalProbe) throws {
         unlink(path)
@@ -83,20 +85,24 @@ public final class NotifySocket: @unchecked Sendable {
         }
         self.path = path
         self.fd = fd
-        self.source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: .global())
-        source.setEventHandler { [fd] in
+        token = FDReactor.shared.add(fd) {
             var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-            guard count > 0 else { return }
-            let text = String(decoding: buffer[0..<count], as: UTF8.self)
-            if text.split(separator: "\n").contains("READY=1") { probe.fire() }
+            while true {
+                let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                guard count > 0 else { return true }
+                let text = String(decoding: buffer[0..<count], as: UTF8.self)
+                if text.split(separator: "\n").contains("READY=1") { probe.fire() }
+            }
         }
-        source.setCancelHandler { [fd] in Glibc.close(fd) }
-        source.resume()
     }
 
     public func close() {
-        source.cancel()
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return }
+        closed = true
+        FDReactor.shared.remove(token)
+        Glibc.close(fd)
         unlink(path)
     }
 }

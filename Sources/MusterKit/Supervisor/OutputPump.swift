@@ -14,14 +14,14 @@ public final class OutputPump: @unchecked Sendable {
     private let prefix: LinePrefix?
     private let console: Console?
     private let queue: DispatchQueue
-    private var source: DispatchSourceRead?
+    private var token: UInt64 = 0
     private var buffer: UnsafeMutableRawBufferPointer
     /// Bytes after the last newline, carried to the next chunk (console and observer).
     private var carry: [UInt8] = []
     private var observer: ((Substring) -> Void)?
     private var tail = TailBuffer()
     private var finished = false
-    private var eofWaiters: [CheckedContinuation<Void, Never>] = []
+    private var eofWaiters: [() -> Void] = []
 
     static let chunkSize = 128 * 1024
 
@@ -42,11 +42,12 @@ public final class OutputPump: @unchecked Sendable {
     public func start() {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         _ = muster_set_pipe_size(fd, 1 << 20)
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        source.setEventHandler { [weak self] in self?.drain() }
-        source.setCancelHandler { [fd] in close(fd) }
-        self.source = source
-        source.resume()
+        token = FDReactor.shared.add(fd) { [weak self] in
+            guard let self else { return false }  // dropped without finishing: the reactor closes fd
+            // At EOF, finish() has removed the registration and closed fd itself.
+            self.queue.sync { self.drain() }
+            return true
+        }
     }
 
     /// Lines are passed to `observer` until it is replaced with nil.
@@ -60,25 +61,21 @@ public final class OutputPump: @unchecked Sendable {
 
     /// Returns once the pipe reached EOF or `timeout` passed (a grandchild may hold it open).
     public func waitForEOF(timeout: Duration) async {
-        let alreadyDone: Bool = queue.sync { finished }
-        if alreadyDone { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    self.queue.async {
-                        if self.finished { continuation.resume() } else { self.eofWaiters.append(continuation) }
-                    }
-                }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            // Resumed once: by EOF or by the timer, whichever comes first.
+            let lock = NSLock()
+            var pending: CheckedContinuation<Void, Never>? = continuation
+            let resume: () -> Void = {
+                lock.lock()
+                let waiting = pending
+                pending = nil
+                lock.unlock()
+                waiting?.resume()
             }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-            // Let a pending waiter go if the timeout won.
-            self.queue.async {
-                let waiters = self.eofWaiters
-                self.eofWaiters = []
-                waiters.forEach { $0.resume() }
+            queue.async {
+                if self.finished { resume() } else { self.eofWaiters.append(resume) }
             }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.milliseconds)), execute: resume)
         }
     }
 
@@ -112,10 +109,11 @@ public final class OutputPump: @unchecked Sendable {
     private func finish() {
         guard !finished else { return }
         finished = true
-        source?.cancel()
+        FDReactor.shared.remove(token)
+        close(fd)
         let waiters = eofWaiters
         eofWaiters = []
-        waiters.forEach { $0.resume() }
+        waiters.forEach { $0() }
     }
 
     private func handle(_ chunk: UnsafeRawBufferPointer) {

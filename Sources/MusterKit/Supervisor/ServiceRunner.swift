@@ -287,11 +287,12 @@ actor ServiceRunner {
             let monitor = factory()
             return Task { [clock] in
                 defer { monitor.close() }
+                // The first look comes at once: it is the baseline later looks compare with.
                 while !Task.isCancelled {
-                    guard (try? await clock.sleep(for: monitor.interval)) != nil else { return }
                     let findings = await monitor.sample(leader: leader)
                     guard !Task.isCancelled else { return }
                     for finding in findings { await self.note(finding) }
+                    guard (try? await clock.sleep(for: monitor.interval)) != nil else { return }
                 }
             }
         }

@@ -55,7 +55,8 @@ struct PostgresEngine: Engine {
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
         let service = context.service
         guard let bin = Self.binDirectory(bin: context.engine.bin, path: context.environment["PATH"]) else {
-            throw MusterError(.environment, "service \(service.name): Postgres not found; install it (apt-get install postgresql) or set bin: to the folder with postgres and initdb",
+            let where_ = context.engine.bin.map { " in \($0) (its bin:)" } ?? ""
+            throw MusterError(.environment, "service \(service.name): Postgres not found\(where_); install it (apt-get install postgresql) or set bin: to the folder with postgres and initdb",
                               at: service.location)
         }
         let credentials = try Self.credentials(for: service)
@@ -78,13 +79,11 @@ struct PostgresEngine: Engine {
         let password = context.engine.password
         let environment = plan.environment
         plan.preStart.append { context in
+            try await Self.ensureCluster(bin: bin, dataDir: dataDir, credentials: credentials, withPassword: password != nil,
+                                         environment: environment, logFD: context.logFD)
             try Self.prepareDirectory(dataDir, credentials: credentials, mode: 0o700)
             try Self.prepareDirectory(socketDir, credentials: credentials, mode: 0o700)
             try Self.clearStaleLocks(dataDir: dataDir, socketDir: socketDir)
-            if !FileManager.default.fileExists(atPath: dataDir + "/PG_VERSION") {
-                try await Self.initdb(bin: bin, dataDir: dataDir, credentials: credentials, withPassword: password != nil,
-                                      environment: environment, logFD: context.logFD)
-            }
         }
         plan.ready = try probe(.readyDefaults(.postgres), service: service, context: context)
     }
@@ -119,6 +118,37 @@ struct PostgresEngine: Engine {
         }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: socketDir)) ?? [] where entry.hasPrefix(".s.PGSQL") {
             try? FileManager.default.removeItem(atPath: socketDir + "/" + entry)
+        }
+    }
+
+    /// Creates the cluster when there is none. initdb runs in a sibling folder that
+    /// is renamed into place only when complete, so a supervisor killed mid-initdb
+    /// never leaves a half-made cluster behind; a half-made one from elsewhere is
+    /// moved aside (never deleted) and a fresh one made.
+    static func ensureCluster(bin: String, dataDir: String, credentials: ServicePlan.Credentials?, withPassword: Bool,
+                              environment: [String: String], logFD: Int32) async throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: dataDir + "/global/pg_control") { return }
+        var isFolder: ObjCBool = false
+        if fm.fileExists(atPath: dataDir, isDirectory: &isFolder) {
+            guard isFolder.boolValue else {
+                throw MusterError(.environment, "\(dataDir) is a file, not a data folder; move it away and start again")
+            }
+            if fm.fileExists(atPath: dataDir + "/PG_VERSION") {
+                let aside = dataDir + ".incomplete-\(Int(Date().timeIntervalSince1970))"
+                try fm.moveItem(atPath: dataDir, toPath: aside)
+                writeAll(logFD, "muster: \(dataDir) held an unfinished initdb; moved it to \(aside)\n")
+            } else if (try? fm.contentsOfDirectory(atPath: dataDir))?.isEmpty == true {
+                try fm.removeItem(atPath: dataDir)
+            }
+        }
+        let staging = dataDir + ".initdb"
+        try? fm.removeItem(atPath: staging)  // only ever an interrupted initdb: it never held data
+        try prepareDirectory(staging, credentials: credentials, mode: 0o700)
+        try await initdb(bin: bin, dataDir: staging, credentials: credentials, withPassword: withPassword,
+                         environment: environment, logFD: logFD)
+        guard rename(staging, dataDir) == 0 else {
+            throw MusterError(.environment, "cannot move the new cluster into \(dataDir): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -11,7 +11,8 @@ struct RedisEngine: Engine {
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
         let engine = context.engine
         guard let server = ServerBinaries.find("redis-server", bin: engine.bin, path: context.environment["PATH"]) else {
-            throw MusterError(.environment, "service \(context.service.name): redis-server not found; install it (apt-get install redis-server) or set bin:",
+            let where_ = engine.bin.map { "in \($0) (its bin:)" } ?? "on PATH or in /usr/sbin"
+            throw MusterError(.environment, "service \(context.service.name): redis-server not found \(where_); install it (apt-get install redis-server) or set bin: to its folder",
                               at: context.service.location)
         }
         let dataDir = context.dataDir

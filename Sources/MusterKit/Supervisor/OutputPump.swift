@@ -171,3 +171,9 @@ func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
     }
     return true
 }
+
+@discardableResult
+func writeAll(_ fd: Int32, _ text: String) -> Bool {
+    var copy = text
+    return copy.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)) }
+}

@@ -9,7 +9,7 @@ struct Logs: AsyncParsableCommand {
     @OptionGroup var files: FollowingGlobalOptions
     @Flag(name: [.short, .long], help: "Keep printing new lines as they come.") var follow = false
     @Option(name: .long, help: "Only the last N lines of each service.") var tail: Int?
-    @Argument(help: "Services (default: all).") var services: [String] = []
+    @Argument(help: "Services (default: all).", completion: ServiceCompletion.kind) var services: [String] = []
 
     func validate() throws {
         if let tail, tail < 0 { throw ValidationError("--tail must be 0 or more") }

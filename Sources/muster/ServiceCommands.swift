@@ -45,7 +45,7 @@ struct Restart: ServiceCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Leave the services that depend on these alone.") var noDeps = false
     @Option(help: "Fail when not ready again by then (default 120s).") var timeout: String?
-    @Argument(help: "Services to restart.") var services: [String]
+    @Argument(help: "Services to restart.", completion: ServiceCompletion.kind) var services: [String]
 }
 
 struct Stop: ServiceCommand {
@@ -55,7 +55,7 @@ struct Stop: ServiceCommand {
     @OptionGroup var global: GlobalOptions
     var noDeps: Bool { false }
     @Option(help: "Give up after this long (default 120s).") var timeout: String?
-    @Argument(help: "Services to stop.") var services: [String]
+    @Argument(help: "Services to stop.", completion: ServiceCompletion.kind) var services: [String]
 }
 
 struct Start: ServiceCommand {
@@ -65,5 +65,5 @@ struct Start: ServiceCommand {
     @OptionGroup var global: GlobalOptions
     var noDeps: Bool { false }
     @Option(help: "Fail when not ready by then (default 120s).") var timeout: String?
-    @Argument(help: "Services to start.") var services: [String]
+    @Argument(help: "Services to start.", completion: ServiceCompletion.kind) var services: [String]
 }

@@ -18,7 +18,7 @@ struct Up: AsyncParsableCommand {
     @Flag(name: [.customShort("d"), .long], help: "Run in the background; return once everything is ready.") var detach = false
     @Option(help: "With -d: fail when not everything is ready by then (default 120s).") var timeout: String?
     @Flag(help: "With -d: leave what started running when something fails.") var keepOnFailure = false
-    @Argument(help: "Services to start (default: all).") var services: [String] = []
+    @Argument(help: "Services to start (default: all).", completion: ServiceCompletion.kind) var services: [String] = []
 
     func validate() throws {
         if !detach, timeout != nil || keepOnFailure {

@@ -113,11 +113,17 @@ struct CLIResult {
     static func run(_ arguments: [String], in directory: String) async throws -> CLIResult {
         let binary = TestStack.binary
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build muster first: \(binary)")
+        return try await run(command: [binary] + arguments, in: directory)
+    }
+
+    /// Runs any program (absolute path first) in `directory`.
+    static func run(command: [String], in directory: String) async throws -> CLIResult {
+        let binary = command[0]
         let path = directory + "/cli-\(UInt32.random(in: 0...UInt32.max)).out"
         let output = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         var environment = ProcessInfo.processInfo.environment
         environment["NO_COLOR"] = "1"
-        var request = SpawnRequest(executable: binary, arguments: [binary] + arguments,
+        var request = SpawnRequest(executable: binary, arguments: command,
                                    environment: environment.map { "\($0.key)=\($0.value)" },
                                    workingDirectory: directory)
         request.outputFD = output

@@ -86,7 +86,15 @@ struct DetachedUp {
             await signals.wait()
             kill(pid, SIGTERM)
         }
-        let result = await readReport(fd: pipe.read)
+        // A live view on a terminal; plain lines otherwise.
+        let view = console.isInteractive
+            ? ProgressView(services: DependencyGraph(stack: stack).startOrder(of: services.isEmpty ? Set(stack.serviceNames)
+                                                                                   : DependencyGraph(stack: stack).closure(of: services)),
+                           console: console)
+            : nil
+        view?.start()
+        let result = await readReport(fd: pipe.read, view: view)
+        view?.finish()
         close(pipe.read)
         guard let result else {
             let tail = FileTail.lastLines(of: logPath, count: 20)
@@ -100,7 +108,7 @@ struct DetachedUp {
 
     /// Prints progress lines as they come and returns the result, or nil when the
     /// pipe closed without one (the supervisor died).
-    private func readReport(fd: Int32) async -> OperationResult? {
+    private func readReport(fd: Int32, view: ProgressView?) async -> OperationResult? {
         await withCheckedContinuation { continuation in
             let console = self.console
             Thread.detachNewThread {
@@ -116,7 +124,11 @@ struct DetachedUp {
                         let line = buffer[buffer.startIndex..<newline]
                         buffer = Data(buffer[buffer.index(after: newline)...])
                         guard let decoded = try? ControlJSON.decode(ReportLine.self, from: Data(line)) else { continue }
-                        if let text = decoded.progress { console.line(text) }
+                        if let view, let service = decoded.service, let type = decoded.type {
+                            view.update(service: service, type: type)
+                        } else if let text = decoded.progress {
+                            console.line(text)
+                        }
                         if let final = decoded.result { result = final }
                     }
                 }

@@ -33,7 +33,8 @@ struct Supervise: AsyncParsableCommand {
             throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)
         }
         await host.session.supervisor.onEvent { event in
-            report.progress(StatusLine.format(event, snapshot: nil, console: Console(fd: -1, interactive: false)))
+            report.send(ReportLine(progress: StatusLine.format(event, snapshot: nil, console: Console(fd: -1, interactive: false)),
+                                   service: event.service, type: event.type))
         }
         let limit = try timeout.map { try parseDurationOption($0, option: "--timeout") }
         let result = await raceSignal(signals) { await host.start(timeout: limit) }
@@ -73,12 +74,14 @@ final class ReportPipe: @unchecked Sendable {
         if self.fd >= 0 { _ = fcntl(self.fd, F_SETFD, FD_CLOEXEC) }
     }
 
-    func progress(_ text: String) { send(ControlJSON.encode(["progress": text])) }
+    func progress(_ text: String) { send(ReportLine(progress: text)) }
 
     func finish(_ result: OperationResult) {
-        send(ControlJSON.encode(ReportLine(progress: nil, result: result)))
+        send(ReportLine(result: result))
         close()
     }
+
+    func send(_ line: ReportLine) { send(ControlJSON.encode(line)) }
 
     func close() {
         lock.lock()
@@ -104,8 +107,18 @@ final class ReportPipe: @unchecked Sendable {
     }
 }
 
-/// One line on the report pipe.
+/// One line on the report pipe: a progress line (with the event behind it, for
+/// the live view), or the final result.
 struct ReportLine: Codable {
     var progress: String?
+    var service: String?
+    var type: String?
     var result: OperationResult?
+
+    init(progress: String? = nil, service: String? = nil, type: String? = nil, result: OperationResult? = nil) {
+        self.progress = progress
+        self.service = service
+        self.type = type
+        self.result = result
+    }
 }

@@ -116,13 +116,16 @@ struct CLIResult {
         return try await run(command: [binary] + arguments, in: directory)
     }
 
-    /// Runs any program (absolute path first) in `directory`.
-    static func run(command: [String], in directory: String) async throws -> CLIResult {
+    /// Runs any program (absolute path first) in `directory`; `environment`
+    /// overrides (nil removes) variables of the test's own, and NO_COLOR is set
+    /// unless overridden.
+    static func run(command: [String], in directory: String, environment overrides: [String: String?] = [:]) async throws -> CLIResult {
         let binary = command[0]
         let path = directory + "/cli-\(UInt32.random(in: 0...UInt32.max)).out"
         let output = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         var environment = ProcessInfo.processInfo.environment
         environment["NO_COLOR"] = "1"
+        for (key, value) in overrides { environment[key] = value }
         var request = SpawnRequest(executable: binary, arguments: command,
                                    environment: environment.map { "\($0.key)=\($0.value)" },
                                    workingDirectory: directory)

@@ -57,7 +57,8 @@ struct Muster: AsyncParsableCommand {
           muster env --format dotenv     connection variables of the running stack
         """,
         subcommands: [Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
-                      Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Supervise.self]
+                      Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Completion.self, Supervise.self,
+                      Import.self, Export.self]
     )
 }
 

@@ -27,11 +27,7 @@ import Glibc
         depends_on: { cache: ready }
     """
 
-    func status(_ stack: TestStack) async throws -> StatusReport {
-        let result = try await stack.muster("ps", "--json")
-        try #require(result.status == 0, "ps failed: \(result.output)")
-        return try ControlJSON.decode(StatusReport.self, from: Data(result.output.utf8))
-    }
+    func status(_ stack: TestStack) async throws -> StatusReport { try await stack.status() }
 
     /// Every process group the stack used is empty and every port refuses connections.
     func expectNothingLeft(groups: [Int32], ports: [Int], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
@@ -84,8 +80,7 @@ import Glibc
         #expect(logs.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().count == 5, "got: \(logs.output)")
 
         // env works against the detached stack.
-        let env = try await stack.muster("env", "--format", "json")
-        let variables = try JSONDecoder().decode([String: String].self, from: Data(env.output.utf8))
+        let variables = try await stack.env()
         let dbPort = try #require(variables["DB_PORT"])
         let conninfo = "host=127.0.0.1 port=\(dbPort) user=app password=app dbname=app"
         try PostgresConnection(conninfo).query("INSERT INTO users(name) VALUES ('survives a SIGKILLed supervisor')")
@@ -101,7 +96,7 @@ import Glibc
         // The next up -d recovers the stale state; the data is intact.
         let recovered = try await stack.muster("up", "-d")
         #expect(recovered.status == 0, "up -d after SIGKILL failed: \(recovered.output)")
-        let env2 = try JSONDecoder().decode([String: String].self, from: Data(try await stack.muster("env", "--format", "json").output.utf8))
+        let env2 = try await stack.env()
         let conninfo2 = "host=127.0.0.1 port=\(env2["DB_PORT"] ?? "0") user=app password=app dbname=app"
         #expect(try PostgresConnection(conninfo2).value("SELECT count(*) FROM users WHERE name = 'survives a SIGKILLed supervisor'") == "1")
 

@@ -135,7 +135,7 @@ import Glibc
         for cycle in 0..<(cycles + (Self.soak ? 10 : 2)) {
             let up = try await stack.muster("up", "-d")
             try #require(up.status == 0, "cycle \(cycle): \(up.output)")
-            let env = try JSONDecoder().decode([String: String].self, from: Data(try await stack.muster("env", "--format", "json").output.utf8))
+            let env = try await stack.env()
             let connection = try PostgresConnection("host=127.0.0.1 port=\(env["DB_PORT"] ?? "0") user=postgres dbname=keep")
             try connection.query("CREATE TABLE IF NOT EXISTS rows (n int PRIMARY KEY)")
             #expect(try connection.value("SELECT count(*) FROM rows") == String(written), "cycle \(cycle): rows were lost")
@@ -150,7 +150,7 @@ import Glibc
             }
         }
         #expect(try await stack.muster("up", "-d").status == 0)
-        let env = try JSONDecoder().decode([String: String].self, from: Data(try await stack.muster("env", "--format", "json").output.utf8))
+        let env = try await stack.env()
         #expect(try PostgresConnection("host=127.0.0.1 port=\(env["DB_PORT"] ?? "0") user=postgres dbname=keep").value("SELECT count(*) FROM rows") == String(written))
         #expect(try await stack.muster("down").status == 0)
     }

@@ -27,7 +27,7 @@ import Glibc
         let stack = try TestStack(Self.stackText)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
-        let status = try ControlJSON.decode(StatusReport.self, from: Data(try await stack.muster("ps", "--json").output.utf8))
+        let status = try await stack.status()
         let consumer = try #require(status.services.first { $0.name == "consumer" }?.pid)
 
         // Killed while the command runs: exit 3, and the report says who and why.

@@ -49,6 +49,18 @@ final class TestStack {
         try await CLIResult.run(Array(arguments), in: directory)
     }
 
+    /// `muster ps --json` of the running stack.
+    func status(sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> StatusReport {
+        let result = try await muster("ps", "--json")
+        try #require(result.status == 0, "ps failed: \(result.output)", sourceLocation: sourceLocation)
+        return try ControlJSON.decode(StatusReport.self, from: Data(result.output.utf8))
+    }
+
+    /// `muster env --format json` of the running stack.
+    func env() async throws -> [String: String] {
+        try JSONDecoder().decode([String: String].self, from: Data(try await muster("env", "--format", "json").output.utf8))
+    }
+
     func load() throws -> StackSpec { try StackLoader.load(path: file) }
 
     /// Starts every service (or the named ones) with output kept off the terminal.

@@ -83,6 +83,7 @@ muster_python_env() {
     local repo="$_MUSTER_PYENV_REPO"
     local venv="${MUSTER_VENV:-$repo/.venv}"
     local req="$repo/stacks/app/requirements.txt"
+    local req_test="$repo/stacks/app/requirements-test.txt"
     local stamp="$venv/.muster-requirements.sha256"
     local base="${MUSTER_BASE_PYTHON:-python3}"
     local want have tansu log rc lockfd=""
@@ -91,7 +92,7 @@ muster_python_env() {
         _muster_pyenv_err "missing $req"
         return 1
     fi
-    want="$(_muster_pyenv_hash "$req")"
+    want="$(_muster_pyenv_hash "$req")$(_muster_pyenv_hash "$req_test")"
 
     # Fast path: nothing to do.
     have=""
@@ -188,7 +189,7 @@ _muster_python_env_build() {
     rm -f -- "$stamp"
     echo "+ $venv/bin/python -m pip install -r $req" >>"$log"
     PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
-        "$venv/bin/python" -m pip install --progress-bar off -r "$req" >>"$log" 2>&1 || return 1
+        "$venv/bin/python" -m pip install --progress-bar off -r "$req" -r "$(dirname -- "$req")/requirements-test.txt" >>"$log" 2>&1 || return 1
 
     tansu="$(_muster_pyenv_find_tansu "$venv")"
     if [[ -z "$tansu" ]]; then

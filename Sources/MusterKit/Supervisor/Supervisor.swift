@@ -247,16 +247,7 @@ public actor Supervisor {
     public func shutdown() async -> [String] {
         shuttingDown = true
         wakeWaiters()
-        var tasks: [String: Task<Void, Never>] = [:]
-        for name in graph.startOrder().reversed() {
-            let dependents = graph.dependents(of: name).compactMap { tasks[$0] }
-            let runner = runners[name]
-            tasks[name] = Task {
-                for dependent in dependents { await dependent.value }
-                await runner?.stop()
-            }
-        }
-        for task in tasks.values { await task.value }
+        await stopInOrder(Set(plans.map(\.name)))
         return sweep()
     }
 

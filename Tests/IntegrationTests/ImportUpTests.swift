@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+@testable import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A compose file imported by the real binary starts with `muster up -d`: Postgres
+/// runs with the compose file's `-c` flags, Redis with its flags, Kafka with its
+/// topic; `down` leaves nothing.
+@Suite(.serialized) struct ImportUpTests {
+    /// `MUSTER_TEST_BINARY` points at a build in another scratch path; else the one TestStack uses.
+    static var binary: String { ProcessInfo.processInfo.environment["MUSTER_TEST_BINARY"] ?? TestStack.binary }
+
+    static func muster(_ arguments: String..., in directory: String) async throws -> CLIResult {
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build muster first: \(binary)")
+        let path = directory + "/cli-\(UInt32.random(in: 0...UInt32.max)).out"
+        let output = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        var environment = ProcessInfo.processInfo.environment
+        environment["NO_COLOR"] = "1"
+        var request = SpawnRequest(executable: binary, arguments: [binary] + arguments,
+                                   environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: directory)
+        request.outputFD = output
+        request.parentDeathSignal = 0
+        let pid = try await ProcessSpawner.shared.spawn(request)
+        close(output)
+        let status = await ProcessReaper.shared.exitStatus(of: pid)
+        ProcessReaper.shared.forget(pid)
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        unlink(path)
+        switch status {
+        case let .exited(code): return CLIResult(status: code, output: text)
+        case let .signaled(signal): return CLIResult(status: 128 + signal, output: text)
+        }
+    }
+
+    @Test func importedComposeStackStarts() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        try #require(environment["MUSTER_TANSU"] != nil || environment["KAFKA_HOME"] != nil,
+                     "source scripts/lib/python-env.sh && muster_python_env first (exports MUSTER_TANSU)")
+        // The folder names the project (the compose file has no name:), so runs never collide.
+        let directory = NSTemporaryDirectory() + "muster-tests/t-importup-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fixture = TestStack.repoRoot + "/Tests/Fixtures/interop/up/docker-compose.yml"
+        try FileManager.default.copyItem(atPath: fixture, toPath: directory + "/docker-compose.yml")
+
+        let imported = try await Self.muster("import", "docker-compose.yml", in: directory)
+        #expect(imported.status == 0, "import failed: \(imported.output)")
+        #expect(imported.output.contains("wrote muster.yaml: 3 services to run (db, cache, bus), 1 placeholder to complete (web)"),
+                "\(imported.output)")
+        let again = try await Self.muster("import", "docker-compose.yml", in: directory)
+        #expect(again.status == 2)
+        #expect(again.output.split(separator: "\n").count == 1, "one clear line: \(again.output)")
+        let check = try await Self.muster("check", in: directory)
+        #expect(check.status == 0, "\(check.output)")
+
+        let up = try await Self.muster("up", "-d", "--timeout", "120s", in: directory)
+        var report: StatusReport?
+        do {
+            try #require(up.status == 0, "up -d failed: \(up.output)")
+            let ps = try await Self.muster("ps", "--json", in: directory)
+            report = try ControlJSON.decode(StatusReport.self, from: Data(ps.output.utf8))
+            #expect(report?.services.map(\.name) == ["db", "cache", "bus"])
+            #expect(report?.services.allSatisfy(\.ready) == true, "\(ps.output)")
+
+            let env = try await Self.muster("env", "--format", "json", in: directory)
+            let variables = try JSONDecoder().decode([String: String].self, from: Data(env.output.utf8))
+            let db = try PostgresConnection("host=127.0.0.1 port=\(variables["DB_PORT"] ?? "0") user=shop password=shop dbname=shop")
+            #expect(try db.value("SHOW max_connections") == "200")
+            #expect(try db.value("SHOW statement_timeout") == "42s", "every -c flag of the compose command is a setting")
+            let cache = try RESPClient(host: "127.0.0.1", port: Int(variables["CACHE_PORT"] ?? "0") ?? 0, timeout: .seconds(2))
+            #expect(try cache.command(["CONFIG", "GET", "maxmemory"]) == .array([.bulk("maxmemory"), .bulk("33554432")]))
+            #expect(variables["BUS_BOOTSTRAP"]?.hasPrefix("127.0.0.1:") == true)
+        } catch is ExpectationFailedError {
+            // Already recorded by #require.
+        } catch {
+            Issue.record(error)
+        }
+
+        // Always down, then nothing of the stack is left.
+        let down = try await Self.muster("down", in: directory)
+        #expect(down.status == 0, "down failed: \(down.output)")
+        for group in report?.groups ?? [] {
+            #expect(ProcessTable.members(ofGroup: group).isEmpty, "group \(group) still has processes")
+        }
+        for port in report?.services.flatMap(\.ports) ?? [] {
+            #expect((try? TCPConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(300))) == nil,
+                    "port \(port) still accepts connections")
+        }
+    }
+}

@@ -129,7 +129,9 @@ struct YAMLReader {
         }
         return try mapping(node, what: what).compactMap { pair in
             try checkVariableName(pair.key, pair.keyNode)
-            if case let .scalar(scalar) = pair.value, scalar.string.isEmpty, scalar.tag.description.hasSuffix("null") {
+            // A plain null (`KEY:`, `KEY: ~`, `KEY: null`), not a quoted "": the tag of an
+            // untagged scalar is still unresolved here, so the style decides.
+            if case let .scalar(scalar) = pair.value, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
                 // `KEY:` with no value passes the variable through from muster's environment.
                 guard let inherited = environment[pair.key] else { return nil }
                 return EnvEntry(key: pair.key, value: Template(literal: inherited))

@@ -7,10 +7,10 @@ import Testing
 /// a `MusterError` that names `FILE:LINE:COLUMN`, never crash, and never hang.
 ///
 /// The run is deterministic: mutant N is built from the fixed seed and N alone, so a
-/// failure reported as "seed S, mutant #N" is reproduced with `MUSTER_FUZZ_SEED=S`
-/// (and `MUSTER_FUZZ_MUTATIONS` above N). `MUSTER_FUZZ_MUTATIONS` sets the count:
-/// 1 000 by default, 20 000 in `scripts/soak`.
-@Suite struct MutationFuzzTests {
+/// failure reported as "seed S, mutant #N" is reproduced with `MUSTER_FUZZ_SEED=S
+/// MUSTER_FUZZ_ONLY=N`. `MUSTER_FUZZ_MUTATIONS` sets the count: 1 000 by default,
+/// 20 000 in `scripts/soak`.
+@Suite(.serialized) struct MutationFuzzTests {
     static let defaultSeed: UInt64 = 0x6D75_7374_6572_2046  // "muster F"
     static let defaultMutations = 1_000
     /// A parse that takes longer than this is reported as a hang.
@@ -67,22 +67,27 @@ import Testing
         let environment = ProcessInfo.processInfo.environment
         let count = try Self.setting("MUSTER_FUZZ_MUTATIONS", in: environment).map { Int(clamping: $0) } ?? Self.defaultMutations
         let seed = try Self.setting("MUSTER_FUZZ_SEED", in: environment) ?? Self.defaultSeed
+        let only = try Self.setting("MUSTER_FUZZ_ONLY", in: environment).map { Int(clamping: $0) }
         let sandbox = try FuzzSandbox()
         defer { sandbox.remove() }
+        FuzzCrashNote.install()
+        defer { FuzzCrashNote.uninstall() }
         let campaign = FuzzCampaign(seed: seed)
+        let indices = only.map { [$0] } ?? Array(0..<count)
         var failures: [String] = []
         var accepted = 0
-        var slowest = (index: 0, seconds: 0.0)
+        var slowest = (index: 0, milliseconds: 0, steps: [String]())
         let started = Date()
-        for index in 0..<count {
+        for index in indices {
             let mutant = campaign.mutant(index)
+            FuzzCrashNote.set(Self.report("crashed the test process", mutant, seed: seed, index: index))
             let clock = Date()
             guard let outcome = FuzzWatchdog.parse(mutant.text, file: mutant.file, sandbox: sandbox, limit: Self.hangLimit) else {
                 failures.append(Self.report("took over \(Self.hangLimit) s (hang)", mutant, seed: seed, index: index))
                 break  // the parse thread cannot be stopped; more mutants would only pile up behind it
             }
-            let seconds = Date().timeIntervalSince(clock)
-            if seconds > slowest.seconds { slowest = (index, seconds) }
+            let milliseconds = Int(Date().timeIntervalSince(clock) * 1000)
+            if milliseconds > slowest.milliseconds { slowest = (index, milliseconds, mutant.steps) }
             switch outcome {
             case .accepted: accepted += 1
             case let .refused(error):
@@ -93,28 +98,61 @@ import Testing
                 failures.append(Self.report("threw a non-MusterError: \(description)", mutant, seed: seed, index: index))
             }
         }
-        print("MutationFuzzTests: \(count) mutants, seed \(seed): \(accepted) accepted, \(count - accepted) refused, "
-              + "\(failures.count) failures, slowest #\(slowest.index) \(Int(slowest.seconds * 1000)) ms, "
-              + "total \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        print("MutationFuzzTests: \(indices.count) mutants, seed \(seed): \(accepted) accepted, \(indices.count - accepted) refused, "
+              + "\(failures.count) failures; slowest #\(slowest.index) "
+              + "(\(slowest.steps.joined(separator: ", ")): \(slowest.milliseconds) ms), "
+              + "all in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         for failure in failures.prefix(10) { Issue.record(Comment(rawValue: failure)) }
-        #expect(failures.isEmpty, "\(failures.count) of \(count) mutants misbehaved (seed \(seed))")
-        #expect(accepted > 0 && accepted < count, "mutants should be a mix of accepted and refused")
+        #expect(failures.count == 0, "\(failures.count) of \(indices.count) mutants misbehaved (seed \(seed))")
+        if only == nil {
+            #expect(accepted > 0 && accepted < count, "mutants should be a mix of accepted and refused")
+        }
+    }
+
+    /// Inputs the fuzzer once found to crash, hang or be refused badly, kept so they stay fixed.
+    static let regressions: [(name: String, yaml: String, message: String)] = [
+        ("alias bomb as a key", "x-l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+            + (1..<9).map { "x-l\($0): &l\($0) [" + Array(repeating: "*l\($0 - 1)", count: 10).joined(separator: ", ") + "]\n" }.joined()
+            + "? *l8\n: boom\nservices: { a: { command: sleep 1 } }\n", "alias *l8 is used as a key"),
+        ("20 000 nested defaults", "services:\n  a:\n    command: \"" + String(repeating: "${UNSET:-", count: 20_000) + "x"
+            + String(repeating: "}", count: 20_000) + "\"\n", "nested deeper than 8 levels"),
+        ("env_file that never ends", "env_file: /dev/zero\nservices: { a: { command: sleep 1 } }\n", "/dev/zero is larger than 2048 KiB"),
+        ("1 100 nested block sequences", "services:\n  a:\n    command:\n      " + String(repeating: "- ", count: 1_100) + "x\n",
+         "Maximum nesting level"),
+        ("end of a file without a final newline", "services:\n  a:\n    command: [sleep", "\"[\" is never closed"),
+        ("empty document without a final newline", "---\n# nothing", "the stack file must be a mapping"),
+        ("line breaks in a quoted value", "services:\n  a:\n    command: sleep 1\n    stop_signal: |\n      TERM\n      KILL\n",
+         "unknown signal \"TERM\\nKILL\\n\""),
+    ]
+
+    @Test(arguments: regressions.map(\.name))
+    func regressionIsRefusedWithALocation(_ name: String) throws {
+        let regression = try #require(Self.regressions.first { $0.name == name })
+        let sandbox = try FuzzSandbox()
+        defer { sandbox.remove() }
+        let mutant = FuzzMutant(file: "regression.yaml", steps: [name], text: regression.yaml)
+        let outcome = try #require(FuzzWatchdog.parse(mutant.text, file: mutant.file, sandbox: sandbox, limit: Self.hangLimit),
+                                   "took over \(Self.hangLimit) s")
+        guard case let .refused(error) = outcome else { Issue.record("not refused: \(outcome)"); return }
+        #expect(Self.problem(with: error, mutant: mutant) == nil)
+        #expect(error.message.contains(regression.message), "\(FuzzMutant.escaped(error.headline, limit: 300))")
     }
 
     /// A refusal must be a stack or usage error whose headline starts `FILE:LINE:COLUMN`
     /// with a line inside the file, followed by a one-line message.
     static func problem(with error: MusterError, mutant: FuzzMutant) -> String? {
+        let headline = FuzzMutant.escaped(error.headline, limit: 400)
         guard error.code == .invalidStack || error.code == .usage else {
-            return "refused with code \(error.code) instead of invalidStack: \(error.headline)"
+            return "refused with code \(error.code) instead of invalidStack: \(headline)"
         }
-        guard let location = error.location else { return "refused without a location: \(error.headline)" }
+        guard let location = error.location else { return "refused without a location: \(headline)" }
         // Generous: YAML also breaks lines at CR, NEL, LS and PS.
         let lines = mutant.text.reduce(1) { $1.isNewline ? $0 + 1 : $0 }
         guard location.file == mutant.file, (1...lines).contains(location.line), location.column >= 1 else {
-            return "refused at an impossible location \(location) (the file has \(lines) lines): \(error.headline)"
+            return "refused at an impossible location \(location) (the file has \(lines) lines): \(headline)"
         }
         guard error.headline.hasPrefix("\(mutant.file):\(location.line):\(location.column): ") else {
-            return "headline does not start with FILE:LINE:COLUMN: \(error.headline)"
+            return "headline does not start with FILE:LINE:COLUMN: \(headline)"
         }
         guard !error.message.isEmpty, !error.message.contains(where: \.isNewline) else {
             return "message is not a single line: \(FuzzMutant.escaped(error.message, limit: 300))"
@@ -124,7 +162,7 @@ import Testing
 
     static func report(_ problem: String, _ mutant: FuzzMutant, seed: UInt64, index: Int) -> String {
         "seed \(seed), mutant #\(index) (from \(mutant.file), mutations: \(mutant.steps.joined(separator: ", "))): \(problem)\n"
-            + "reproduce: MUSTER_FUZZ_SEED=\(seed) MUSTER_FUZZ_MUTATIONS=\(index + 1)\n"
+            + "reproduce: MUSTER_FUZZ_SEED=\(seed) MUSTER_FUZZ_ONLY=\(index) swift test --filter MutationFuzzTests\n"
             + "mutant: \(FuzzMutant.escaped(mutant.text, limit: 1500))"
     }
 
@@ -132,7 +170,8 @@ import Testing
     static func setting(_ name: String, in environment: [String: String]) throws -> UInt64? {
         guard let text = environment[name] else { return nil }
         let value = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
-        return try #require(value, "\(name)=\(text) is not a number")
+        let number: UInt64 = try #require(value, "\(name)=\(text) is not a number")
+        return number
     }
 }
 
@@ -210,6 +249,8 @@ enum FuzzWatchdog {
     static func parse(_ text: String, file: String, sandbox: FuzzSandbox, limit: Double) -> Outcome? {
         let run = Run()
         let thread = Thread {
+            let altStack = FuzzCrashNote.alternateStack()
+            defer { FuzzCrashNote.release(altStack) }
             do {
                 let stack = try StackLoader.parse(yaml: text, file: file, directory: sandbox.path, environment: sandbox.environment)
                 // What `muster config` does with an accepted file must not crash either.
@@ -223,11 +264,70 @@ enum FuzzWatchdog {
             }
             run.done.signal()
         }
-        // The size of a secondary thread on Darwin, smaller than Linux's default:
-        // parsing must not need more.
-        thread.stackSize = 512 << 10
+        // Half of Linux's default 8 MiB, the stack muster parses on: a margin for its
+        // callers. (libyaml stops at 1 000 levels, which Yams composes recursively in
+        // about 1 MiB in debug builds; Darwin's 512 KiB threads would not suffice.)
+        thread.stackSize = 4 << 20
         thread.start()
         return run.done.wait(timeout: .now() + limit) == .success ? run.outcome : nil
+    }
+}
+
+/// Names the mutant on stderr when parsing it kills the process (a Swift trap, a stack
+/// overflow): the test cannot report anything after that. The handler only writes the
+/// prepared note, then puts back the handler it replaced (the Swift runtime's backtracer)
+/// and returns, so the crash goes on as before.
+enum FuzzCrashNote {
+    static let signals = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE]
+    private static let capacity = 4096
+    private static let note = UnsafeMutablePointer<CChar>.allocate(capacity: capacity)
+    private static var length = 0
+    private static let previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 64)
+    private static let altStackSize = 64 << 10
+    private static var parseThread = pthread_self()
+
+    static func install() {
+        for signal in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { signal in
+                // Only a crash of the parse thread is the mutant's doing.
+                if pthread_equal(pthread_self(), FuzzCrashNote.parseThread) != 0 {
+                    _ = write(2, FuzzCrashNote.note, FuzzCrashNote.length)
+                }
+                _ = sigaction(signal, FuzzCrashNote.previous + Int(signal), nil)
+            }
+            action.sa_flags = Int32(SA_ONSTACK)
+            _ = sigaction(signal, &action, previous + Int(signal))
+        }
+    }
+
+    static func uninstall() {
+        for signal in signals { _ = sigaction(signal, previous + Int(signal), nil) }
+        length = 0
+    }
+
+    /// The note printed if the process dies before the next `set`.
+    static func set(_ text: String) {
+        let bytes = Array(("\nMutationFuzzTests: " + text + "\n").utf8.prefix(capacity))
+        bytes.withUnsafeBytes { UnsafeMutableRawPointer(note).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        length = bytes.count
+    }
+
+    /// Called on the parse thread before parsing: a stack overflow can only be handled
+    /// on another stack.
+    static func alternateStack() -> UnsafeMutableRawPointer {
+        parseThread = pthread_self()
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: altStackSize, alignment: 16)
+        var stack = stack_t(ss_sp: memory, ss_flags: 0, ss_size: altStackSize)
+        _ = sigaltstack(&stack, nil)
+        return memory
+    }
+
+    static func release(_ memory: UnsafeMutableRawPointer) {
+        var off = stack_t()
+        off.ss_flags = Int32(SS_DISABLE)
+        _ = sigaltstack(&off, nil)
+        memory.deallocate()
     }
 }
 
@@ -285,16 +385,23 @@ struct StackMutator {
     enum Mutation: String, CaseIterable {
         case deleteLine, duplicateLine, swapLines, moveLine, reindent, addTab, removeColon, quoteBreak
         case truncate, deleteRange, insertBytes, insertInvalidUTF8, insertUnicode, lineEndings
-        case replaceValue, emptyValue, swapValues, misspellKey, otherKey, duplicateFlowKey
+        case replaceValue, emptyValue, multilineValue, swapValues, misspellKey, otherKey, duplicateFlowKey
         case unterminatedInterpolation, badInterpolation, nestedDefaults
         case deepFlow, deepBlock, longString, longKey
-        case mutateDuration, mutatePort, mutateSignal, mutateNumber
+        case mutateDuration, mutatePort, mutateSignal, mutateNumber, mutatePath
         case yamlSyntax, aliasBomb, spliceLine, documentMarkers
     }
 
+    /// Mutations that mostly keep the YAML well-formed come twice, so that more mutants
+    /// get past the YAML parser into the stack checks.
+    static let weighted = Mutation.allCases + [
+        .replaceValue, .emptyValue, .swapValues, .misspellKey, .otherKey, .unterminatedInterpolation, .badInterpolation,
+        .mutateDuration, .mutatePort, .mutateSignal, .mutateNumber, .mutatePath, .spliceLine, .deleteLine, .multilineValue,
+    ]
+
     /// Applies one random mutation and returns its name.
     mutating func mutateOnce() -> String {
-        let mutation = rng.pick(Mutation.allCases)
+        let mutation = rng.pick(Self.weighted)
         apply(mutation)
         lines = Self.lines(text)  // re-split lines that gained line breaks; never leaves zero lines
         return mutation.rawValue
@@ -349,6 +456,7 @@ struct StackMutator {
             else { lines[anyLine()] += rng.pick(["\r", " ", "\t", "  # comment", " #", "\\"]) }
         case .replaceValue: setValue(rng.pick(Self.foreignValues))
         case .emptyValue: setValue("")
+        case .multilineValue: setValue(rng.pick(Self.multilineValues))
         case .swapValues:
             let (first, second) = (keyLine(), keyLine())
             guard let a = valueRange(first), let b = valueRange(second) else { break }
@@ -379,17 +487,19 @@ struct StackMutator {
         case .deepBlock: deepBlock()
         case .longString:
             let unit = rng.pick(["a", "$", "é", "🚀", "\\", "{", "${FUZZ_LEVEL}", "x ", "%", "\u{301}"])
-            let body = String(repeating: unit, count: rng.pick([1_000, 10_000, 100_000]))
+            // Not longer: "did you mean" on a value of 250 000 characters already takes a second.
+            let body = String(repeating: unit, count: rng.pick([1_000, 10_000, 20_000]))
             setValue(rng.pick([body, "\"\(body)\"", "[\(body)]"]))
         case .longKey:
             let line = keyLine()
             if let key = keyRange(line) {
-                lines[line].replaceSubrange(key, with: String(repeating: rng.pick(["k", "x-", "é", "_"]), count: rng.pick([100, 1_000, 100_000])))
+                lines[line].replaceSubrange(key, with: String(repeating: rng.pick(["k", "x-", "é", "_"]), count: rng.pick([100, 1_000, 20_000])))
             }
         case .mutateDuration:
             setValue(rng.pick(Self.durations), ofKeys: ["interval", "timeout", "start_timeout", "stop_timeout"])
         case .mutatePort: setValue(rng.pick(Self.ports), ofKeys: ["port", "tcp", "http"])
         case .mutateSignal: setValue(rng.pick(Self.signals), ofKeys: ["stop_signal"])
+        case .mutatePath: setValue(rng.pick(Self.paths), ofKeys: ["env_file", "working_dir", "bin"])
         case .mutateNumber:
             setValue(rng.pick(Self.numbers), ofKeys: ["max_restarts", "failures", "partitions", "replication_factor", "max_connections"])
         case .yamlSyntax:
@@ -442,6 +552,9 @@ struct StackMutator {
             let matching = lines.indices.filter { index in keyRange(index).map { keys.contains(String(lines[index][$0])) } ?? false }
             if !matching.isEmpty { line = rng.pick(matching) }
         }
+        // Continuation lines go below the key, as a block scalar or nested block needs.
+        let indent = String(repeating: " ", count: lines[line].prefix { $0 == " " }.count + 2)
+        let value = value.replacingOccurrences(of: "\n", with: "\n" + indent)
         guard let range = valueRange(line) else {
             lines[line] += " " + value
             return
@@ -495,10 +608,10 @@ struct StackMutator {
     mutating func deepBlock() {
         let line = keyLine()
         let indent = lines[line].prefix { $0 == " " }.count
-        let depth = rng.pick([5, 100, 255, 300, 600, 1_100])
+        let depth = rng.pick([5, 100, 255, 300, 600, 1_100])  // libyaml stops at 1 000
         switch rng.below(3) {
         case 0: setValue(String(repeating: "- ", count: depth) + "x")
-        case 1: setValue("\n" + String(repeating: " ", count: indent + 2) + String(repeating: "- ", count: depth) + "x")
+        case 1: setValue("\n" + String(repeating: "- ", count: depth) + "x")
         default:
             setValue("")
             let ladder = (1...depth).map { String(repeating: " ", count: indent + $0 * rng.pick([1, 2])) + "k\($0):" }
@@ -541,6 +654,12 @@ struct StackMutator {
         "x\u{0}y", "\"#not a comment\"", "a #comment", "[a,, b]", "{a}", "{: x}", "@", "`x`", "%", "x: y", "\"x\": y",
     ]
 
+    static let multilineValues = [
+        "|\nline one\n${FUZZ_UNSET", "|\necho ${oops\ndone", ">-\nfolded ${db.url}\ntext", "\"multi\nline ${\"", "|\n${a.b.c}\nx",
+        "|\n${FUZZ_UNSET:?not\nset}", "|-\n${X:-${Y}\n}", "\n- a\n- b", "\n- [a, b]\n- {c: d}", "\na: 1\nb: 2", "\n- ${db.url}\n- ${",
+        "|\n  more indented\nless", "|2\n   explicit indent", "'single\n\n  quoted ${'", "\"\\\nescaped break\"",
+    ]
+
     static let interpolations = [
         "${FUZZ_UNSET}", "${FUZZ_UNSET:?is required}", "${FUZZ_UNSET?}", "${FUZZ_EMPTY:?empty}", "${FUZZ_UNSET:+alt}",
         "${db.url}", "${nope.url}", "${db.nope}", "${a.b.c}", "${.}", "${.x}", "${x.}", "${9x}", "${-}", "${:-x}", "${X:-${Y:-${Z}}}",
@@ -562,6 +681,12 @@ struct StackMutator {
     static let signals = [
         "SIGFOO", "9", "0", "-9", "sigterm", "TERM", "SIG", "\"\"", "999999999999", "SIGRTMIN", "2147483648", "-2147483649",
         "SIGKILL", "STOP", "ſigterm", "SIGTERM ", "[SIGTERM]", "15.0", "0x0f",
+    ]
+
+    static let paths = [
+        "/dev/zero", "/dev/urandom", "/dev/null", "/", ".", "..", "fuzz.env", "service.env", "missing.env", "/etc/passwd",
+        "/proc/self/status", "[fuzz.env, /dev/zero]", "[/dev/null, /]", "\"\"", "fuzz.env/", "~/x", "${HOME}/fuzz.env", "${db.url}",
+        "fuzz.env\u{0}", "./././fuzz.env", "../../../../../../../../dev/zero",
     ]
 
     static let numbers = [

@@ -39,8 +39,17 @@ public enum EnvFile {
         guard FileManager.default.fileExists(atPath: path) else {
             return .failure(MusterError(.invalidStack, "\(display) does not exist; create it or remove env_file"))
         }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        // A bounded read: a device such as /dev/zero would otherwise be read forever.
+        let handle = FileHandle(forReadingAtPath: path)
+        defer { try? handle?.close() }
+        guard let handle, let data = try? handle.read(upToCount: StackLoader.maxFileBytes + 1) ?? Data() else {
             return .failure(MusterError(.invalidStack, "\(display) cannot be read; check its permissions"))
+        }
+        guard data.count <= StackLoader.maxFileBytes else {
+            return .failure(MusterError(.invalidStack, "\(display) is larger than \(StackLoader.maxFileBytes / 1024) KiB; an env_file never needs that"))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(MusterError(.invalidStack, "\(display) is not UTF-8 text"))
         }
         return parse(text, file: path).mapError { MusterError(.invalidStack, "\(display) \($0.message)") }
     }

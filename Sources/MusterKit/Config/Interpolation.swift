@@ -16,7 +16,18 @@ public struct Interpolator: Sendable {
         public init() {}
     }
 
+    /// Defaults hold defaults (`${A:-${B:-x}}`); deeper than this is refused, as each
+    /// level recurses and rescans the rest of the text (20 000 levels never returned).
+    static let maxNesting = 8
+
     public func interpolate(_ text: String, report: Report? = nil) -> Result<Template, ParseProblem> {
+        interpolate(text, report: report, depth: 0)
+    }
+
+    private func interpolate(_ text: String, report: Report?, depth: Int) -> Result<Template, ParseProblem> {
+        guard depth <= Self.maxNesting else {
+            return .failure(ParseProblem("\"${\" nested deeper than \(Self.maxNesting) levels; a default never needs that"))
+        }
         var parts: [Template.Part] = []
         var literal = ""
         var index = text.startIndex
@@ -44,7 +55,7 @@ public struct Interpolator: Sendable {
                     return .failure(ParseProblem("unterminated \"${\" in \"\(text)\"; close it with \"}\" or write $$ for a literal $"))
                 }
                 let body = String(text[text.index(after: next)..<close])
-                switch expand(body, report: report) {
+                switch expand(body, report: report, depth: depth) {
                 case let .failure(problem): return .failure(problem)
                 case let .success(.reference(service, output)):
                     flush()
@@ -93,7 +104,7 @@ public struct Interpolator: Sendable {
         return nil
     }
 
-    private func expand(_ body: String, report: Report?) -> Result<Expansion, ParseProblem> {
+    private func expand(_ body: String, report: Report?, depth: Int) -> Result<Expansion, ParseProblem> {
         let nameEnd = body.firstIndex { !($0 == "_" || $0 == "." || $0 == "-" || $0.isLetter || $0.isNumber) } ?? body.endIndex
         var name = String(body[..<nameEnd])
         var rest = String(body[nameEnd...])
@@ -126,7 +137,7 @@ public struct Interpolator: Sendable {
         }
         let argumentText = String(rest.dropFirst(op.count))
         let argument: String
-        switch interpolate(argumentText, report: report) {
+        switch interpolate(argumentText, report: report, depth: depth + 1) {
         case let .failure(problem): return .failure(problem)
         case let .success(template):
             guard template.references.isEmpty else {

@@ -48,9 +48,21 @@ public enum StackLoader {
 
     public static func parse(yaml: String, file: String, directory: String,
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackSpec {
+        do {
+            return try parseStack(yaml: yaml, file: file, directory: directory, environment: environment)
+        } catch var error as MusterError {
+            // Messages quote values from the file, and those may hold line breaks.
+            error.message = oneLine(error.message)
+            if let location = error.location, location.file == file { error.location = clamped(location, in: yaml) }
+            throw error
+        }
+    }
+
+    static func parseStack(yaml: String, file: String, directory: String, environment: [String: String]) throws -> StackSpec {
         try checkNesting(yaml, file: file)
         let root: Node
         do {
+            try checkAliasKeys(yaml, file: file)
             guard let node = try Yams.compose(yaml: yaml) else {
                 throw MusterError.invalid("stack file is empty; it needs at least a services: block",
                                           at: SourceLocation(file: file, line: 1, column: 1))
@@ -108,6 +120,22 @@ public enum StackLoader {
         }
         try StackValidator(stack: stack).validate()
         return stack
+    }
+
+    /// The text with its line breaks written as `\n`, `\r` or `\u{2028}`, so that the
+    /// first line of an error stays one line.
+    static func oneLine(_ text: String) -> String {
+        guard text.contains(where: \.isNewline) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}": result += "\\u{\(String(scalar.value, radix: 16))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     static func resolve(_ path: String, in directory: String) -> String {
@@ -191,6 +219,14 @@ public enum StackLoader {
             index += 1
         }
         return .invalid("duplicate key \"\(key)\" in a mapping; keep one", at: SourceLocation(file: file, line: mapping.line, column: mapping.column))
+    }
+
+    /// libyaml puts the end of a file that lacks a final newline (and an empty node
+    /// there) on a line after the last; point at the end of the last line instead.
+    static func clamped(_ location: SourceLocation, in yaml: String) -> SourceLocation {
+        let lines = yaml.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        guard location.line > lines.count, let last = lines.last else { return location }
+        return SourceLocation(file: location.file, line: lines.count, column: last.unicodeScalars.count + 1)
     }
 
     static func yamlError(_ error: YamlError, file: String, yaml: String) -> MusterError {

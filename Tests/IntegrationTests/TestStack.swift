@@ -98,7 +98,15 @@ final class TestStack {
         if !keepFiles { cleanup() }
     }
 
+    /// Removes the folder. A test that failed before its `down` may have left a
+    /// detached supervisor: it is killed first (its guardian takes the services
+    /// with it), and whatever is left in the stack's groups too, so no failure
+    /// leaks processes into the next test.
     func cleanup() {
+        if let state = RuntimeState.readAny(paths) {
+            if ProcessTable.isAlive(state.pid), state.pid != getpid() { kill(state.pid, SIGKILL) }
+            for group in state.groups ?? [] { ProcessTable.signalGroup(group, SIGKILL) }
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

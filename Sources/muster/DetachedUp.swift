@@ -45,7 +45,8 @@ struct DetachedUp {
 
     /// The project already runs: start what is not running and wait for ready.
     private func attach(_ client: ControlClient, paths: ProjectPaths) throws {
-        let request = OperationRequest(services: services, timeoutMs: Int(timeout.milliseconds))
+        var request = OperationRequest(services: services, timeoutMs: Int(timeout.milliseconds))
+        request.profiles = global.profiles.sorted()
         let result = try client.perform("/v1/start", request, timeout: timeout + .seconds(30))
         try check(result)
         let ready = (result.services ?? []).filter(\.ready).count
@@ -63,6 +64,7 @@ struct DetachedUp {
         var arguments = [executable, "__supervise", "-f", stack.file, "-p", paths.project,
                          "--timeout", DurationParser.format(timeout)]
         if keepOnFailure { arguments.append("--keep-on-failure") }
+        for profile in global.profiles.sorted() { arguments += ["--profile", profile] }
         arguments += services
         var request = SpawnRequest(executable: executable, arguments: arguments,
                                    environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },

@@ -73,6 +73,16 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Also print the supervisor's own log lines.")
     var verbose = false
 
+    @Option(name: .customLong("profile"), help: "Enable services of this profile (repeatable; also MUSTER_PROFILES=a,b).")
+    var profileOptions: [String] = []
+
+    /// `--profile` values and `MUSTER_PROFILES`, as compose does with COMPOSE_PROFILES.
+    var profiles: Set<String> {
+        let fromEnvironment = (ProcessInfo.processInfo.environment["MUSTER_PROFILES"] ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return Set(profileOptions + fromEnvironment)
+    }
+
     func loadStack() throws -> StackSpec {
         let stack = try StackLoader.load(path: file ?? StackLoader.defaultPath())
         for warning in stack.warnings { Output.warning(warning) }

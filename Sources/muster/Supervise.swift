@@ -23,7 +23,7 @@ struct Supervise: AsyncParsableCommand {
         let host: StackHost
         do {
             let stack = try global.loadStack()
-            let session = try StackSession(stack: stack, project: global.project, services: services,
+            let session = try StackSession(stack: stack, project: global.project, services: services, profiles: global.profiles,
                                            options: .init(console: .standardOutput, statusLines: true, mirrorOutput: false))
             for note in session.recovered { report.progress("warning: " + note) }
             host = StackHost(session: session)

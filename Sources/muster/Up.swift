@@ -39,7 +39,7 @@ struct Up: AsyncParsableCommand {
         let stack = try global.loadStack()
         let console = Console.standardOutput
         let prefix = console.paint("muster │ ", .bold)
-        let session = try StackSession(stack: stack, project: global.project, services: services,
+        let session = try StackSession(stack: stack, project: global.project, services: services, profiles: global.profiles,
                                        options: .init(console: console))
         for note in session.recovered { Output.warning(note) }
         let host = StackHost(session: session)

@@ -117,6 +117,9 @@ public struct ServiceSpec: Sendable {
     public var stopSignal: Int32 = SIGTERM
     public var stopTimeout: Duration = .seconds(10)
     public var optional = false
+    /// Started by default only when one of these profiles is active (compose `profiles`);
+    /// empty: always. Naming the service starts it regardless.
+    public var profiles: [String] = []
     public var port: PortSpec?
     public var portLocation: SourceLocation?
 
@@ -126,6 +129,11 @@ public struct ServiceSpec: Sendable {
     }
 
     /// Every template of the service, for reference checks.
+    /// Whether a plain `up` (no services named) starts it.
+    public func isEnabled(profiles active: Set<String>) -> Bool {
+        profiles.isEmpty || !active.isDisjoint(with: profiles)
+    }
+
     public var templates: [Template] {
         var all = env.map(\.value)
         if let command { all += command.templates }

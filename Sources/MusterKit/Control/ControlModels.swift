@@ -55,6 +55,8 @@ public struct OperationRequest: Codable, Sendable {
     public var timeoutMs: Int?
     /// restart only: leave the services that depend on it alone.
     public var noDeps: Bool?
+    /// start with no services named: the active profiles that decide which start.
+    public var profiles: [String]?
 
     public init(services: [String], timeoutMs: Int? = nil, noDeps: Bool? = nil) {
         self.services = services

@@ -70,7 +70,11 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
                 switch action {
                 case .start:
                     // None named: everything, as a second `up -d` means; completed tasks stay done.
-                    let names = request.services.isEmpty ? supervisor.plans.map(\.name) : request.services
+                    let profiles = Set(request.profiles ?? [])
+                    let planned = Set(supervisor.plans.map(\.name))
+                    let names = request.services.isEmpty
+                        ? session.stack.services.filter { $0.isEnabled(profiles: profiles) && planned.contains($0.name) }.map(\.name)
+                        : request.services
                     try await supervisor.checkNames(names)
                     try await supervisor.start(names, rerunTasks: !request.services.isEmpty, deadline: deadline)
                 case .stop:

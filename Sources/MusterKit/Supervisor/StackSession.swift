@@ -18,13 +18,17 @@ public final class StackSession: @unchecked Sendable {
 
     /// Validates the selection, takes the project lock, picks ports and plans every
     /// service. Nothing is started yet.
-    public init(stack: StackSpec, project: String? = nil, services requested: [String] = [],
+    /// - Parameters:
+    ///   - requested: services to start with what they need; none: every service
+    ///     enabled by the active `profiles` (those without profiles always are).
+    public init(stack: StackSpec, project: String? = nil, services requested: [String] = [], profiles: Set<String> = [],
                 options: Supervisor.Options, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         for name in requested where stack.service(named: name) == nil {
             throw MusterError(.usage, "no service \"\(name)\" in \(stack.file)\(Suggestion.hint(for: name, in: stack.serviceNames)); services: \(stack.serviceNames.joined(separator: ", "))")
         }
         let graph = DependencyGraph(stack: stack)
-        let names = requested.isEmpty ? Set(stack.serviceNames) : graph.closure(of: requested)
+        let enabled = stack.services.filter { $0.isEnabled(profiles: profiles) }.map(\.name)
+        let names = graph.closure(of: requested.isEmpty ? enabled : requested)
         self.stack = stack
         self.selected = graph.startOrder(of: names)
         self.paths = ProjectPaths(stack: stack, project: project)

@@ -87,14 +87,10 @@ struct Down: AsyncParsableCommand {
 
     /// SIGKILLs whatever still runs in the stack's process groups, and says so.
     static func killSurvivors(_ groups: Set<Int32>) -> [String] {
-        var notes: [String] = []
-        for group in groups.sorted() {
-            for member in ProcessTable.members(ofGroup: group) {
-                notes.append("pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?")) was still running; killed it")
-                kill(member.pid, SIGKILL)
-            }
+        ProcessTable.members(ofGroups: groups).map { member in
+            kill(member.pid, SIGKILL)
+            return "pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?")) was still running; killed it"
         }
-        return notes
     }
 
     /// Ports of the stack that still accept connections, with who holds them.

@@ -27,7 +27,6 @@ struct Supervise: AsyncParsableCommand {
                                            options: .init(console: .standardOutput, statusLines: true, mirrorOutput: false))
             for note in session.recovered { report.progress("warning: " + note) }
             host = StackHost(session: session)
-            try await host.open()
         } catch {
             report.finish(OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)")))
             throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)
@@ -37,12 +36,15 @@ struct Supervise: AsyncParsableCommand {
                                    service: event.service, type: event.type))
         }
         let limit = try timeout.map { try parseDurationOption($0, option: "--timeout") }
-        let result = await raceSignal(signals) { await host.start(timeout: limit) }
-        if let result, result.ok {
-            report.finish(result)
-            Task { await signals.wait(); _ = await host.shutdown() }
-            await host.waitUntilShutDown()
-        } else if keepOnFailure, let result {
+        // The control socket opens while the services start: nothing waits on it.
+        let opening = Task { try await host.open() }
+        var result = await raceSignal(signals) { await host.start(timeout: limit) }
+        do {
+            try await opening.value
+        } catch {
+            result = OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)"))
+        }
+        if let result, result.ok || keepOnFailure {
             report.finish(result)
             Task { await signals.wait(); _ = await host.shutdown() }
             await host.waitUntilShutDown()

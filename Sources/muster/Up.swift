@@ -44,19 +44,20 @@ struct Up: AsyncParsableCommand {
         for note in session.recovered { Output.warning(note) }
         let host = StackHost(session: session)
         let signals = SignalWatcher()
-        do {
-            try await host.open()
-        } catch {
-            await host.session.stop()
-            throw error
-        }
         // A second signal, whenever it comes: kill everything at once.
         Task {
             await signals.wait(for: 2)
             console.line(prefix + "second signal: killing everything now")
             await session.supervisor.forceKill()
         }
-        let result = await raceSignal(signals) { await host.start() }
+        // The control socket opens while the services start.
+        let opening = Task { try await host.open() }
+        var result = await raceSignal(signals) { await host.start() }
+        do {
+            try await opening.value
+        } catch {
+            result = OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)"))
+        }
         if let result, !result.ok {
             await tearDown(host, console: console)
             try check(result)

@@ -84,11 +84,9 @@ public struct RuntimeState: Codable, Sendable {
         // Only called with the project lock held: any state on disk is stale.
         guard let state = readAny(paths) else { return [] }
         var notes: [String] = []
-        for group in state.groups ?? [] {
-            for member in ProcessTable.members(ofGroup: group) {
-                notes.append("killed leftover pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?"))")
-                kill(member.pid, SIGKILL)
-            }
+        for member in ProcessTable.members(ofGroups: Set(state.groups ?? [])) {
+            notes.append("killed leftover pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?"))")
+            kill(member.pid, SIGKILL)
         }
         notes.insert("recovered from supervisor pid \(state.pid), which ended without cleaning up", at: 0)
         return notes

@@ -48,8 +48,15 @@ public enum ProcessTable {
 
     /// Live processes in a process group or session (a service's whole tree).
     public static func members(ofGroup group: Int32) -> [ProcessInfoEntry] {
-        guard group > 1 else { return [] }
-        return allPids().compactMap(entry).filter { $0.isAlive && ($0.processGroup == group || $0.session == group) }
+        members(ofGroups: [group])
+    }
+
+    /// Live processes in any of these groups or sessions, in one pass over /proc:
+    /// checking many groups one by one would read /proc once per group.
+    public static func members(ofGroups groups: Set<Int32>) -> [ProcessInfoEntry] {
+        let groups = groups.filter { $0 > 1 }
+        guard !groups.isEmpty else { return [] }
+        return allPids().compactMap(entry).filter { $0.isAlive && (groups.contains($0.processGroup) || groups.contains($0.session)) }
     }
 
     /// Direct children of a process, from `/proc/PID/task/*/children` (cheap: no scan of /proc).

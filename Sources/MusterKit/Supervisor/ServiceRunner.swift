@@ -38,6 +38,8 @@ actor ServiceRunner {
     private var detected = 0
     private var aliveIdentity = IdentityTracker()
     private var exitTail: [String] = []
+    /// Off during a whole-stack shutdown, whose final sweep covers every group at once.
+    private var scanForStragglers = true
     private var startTimer: Task<Void, Never>?
     private var restartTimer: Task<Void, Never>?
     private var stopTimer: Task<Void, Never>?
@@ -109,6 +111,8 @@ actor ServiceRunner {
         await send(.stop)
         await untilDown()
     }
+
+    func skipStragglerScan() { scanForStragglers = false }
 
     /// SIGKILL now (a second Ctrl-C).
     func forceKill() {
@@ -199,7 +203,9 @@ actor ServiceRunner {
             await send(.spawnFailed("cannot create a pipe: \(String(cString: strerror(errno)))"))
             return
         }
-        let pump = OutputPump(fd: fds[0], logFD: logFD, prefix: prefix, console: console, label: plan.name)
+        // Output reaches the console only when it is mirrored there (foreground up);
+        // the detached supervisor's console is its own log, not the services'.
+        let pump = OutputPump(fd: fds[0], logFD: logFD, prefix: prefix, console: prefix == nil ? nil : console, label: plan.name)
         let probe = SignalProbe()
         var environment = plan.environment
         if case let .log(regex, _)? = plan.ready { pump.observeLines(probe.logMatcher(regex)) }
@@ -246,7 +252,7 @@ actor ServiceRunner {
         let status = await ProcessReaper.shared.exitStatus(of: pid)
         ProcessReaper.shared.forget(pid)
         // Whatever the leader left behind in its group goes with it.
-        ProcessTable.signalGroup(pid, SIGKILL)
+        if scanForStragglers { ProcessTable.signalGroup(pid, SIGKILL) } else { kill(-pid, SIGKILL) }
         await pump.waitForEOF(timeout: .milliseconds(200))
         Guardian.shared.unregister(group: pid)
         let uptime = spawnedAt.map { clock.now - $0 } ?? .zero

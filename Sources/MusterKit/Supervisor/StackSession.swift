@@ -15,6 +15,7 @@ public final class StackSession: @unchecked Sendable {
     private let lock: ProjectLock
     private var state: RuntimeState
     private let stateLock = NSLock()
+    private var writePending = false
 
     /// Validates the selection, takes the project lock, picks ports and plans every
     /// service. Nothing is started yet.
@@ -56,12 +57,24 @@ public final class StackSession: @unchecked Sendable {
         try state.write(paths)
     }
 
-    /// Records the process groups in use, for leak checks after a crash.
+    /// Records the process groups in use, for leak checks after a crash. Writes are
+    /// coalesced (at most one per 50 ms): starting 500 services must not rewrite
+    /// the file 500 times. The guardian covers the moment in between.
     func noteGroups(_ groups: Set<pid_t>) {
         stateLock.lock()
-        defer { stateLock.unlock() }
         state.groups = groups.sorted()
-        try? state.write(paths)
+        let schedule = !writePending
+        writePending = true
+        stateLock.unlock()
+        guard schedule else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { [weak self] in
+            guard let self else { return }
+            self.stateLock.lock()
+            self.writePending = false
+            let snapshot = self.state
+            self.stateLock.unlock()
+            try? snapshot.write(self.paths)
+        }
     }
 
     /// Starts everything; on a required failure, the error carries the failing

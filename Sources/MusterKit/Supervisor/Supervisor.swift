@@ -247,6 +247,8 @@ public actor Supervisor {
     public func shutdown() async -> [String] {
         shuttingDown = true
         wakeWaiters()
+        // The sweep below looks for stragglers of every group in one pass.
+        for runner in runners.values { await runner.skipStragglerScan() }
         await stopInOrder(Set(plans.map(\.name)))
         return sweep()
     }
@@ -259,15 +261,12 @@ public actor Supervisor {
     /// Kills and reports any process still alive in a process group or session the
     /// stack used: a straggler that survived the orderly stop.
     private func sweep() -> [String] {
-        var leftovers: [String] = []
-        for group in groupsSeen {
-            for member in ProcessTable.members(ofGroup: group) {
-                leftovers.append("pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?"))")
-                kill(member.pid, SIGKILL)
-            }
+        ProcessTable.members(ofGroups: groupsSeen).map { member in
+            kill(member.pid, SIGKILL)
+            return "pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?"))"
         }
-        return leftovers
     }
+
 
     /// The critical path: the chain of dependencies that decided the total start time.
     public func criticalPath() -> [ServiceSnapshot] {

@@ -4,6 +4,9 @@ public enum Suggestion {
         let limit = max(2, word.count / 3)
         var best: (String, Int)?
         for candidate in candidates {
+            // Lengths further apart than the limit cannot be within it: skip the
+            // quadratic distance (a 2 MB value would otherwise take seconds).
+            guard abs(candidate.count - word.count) <= limit else { continue }
             let distance = editDistance(word.lowercased(), candidate.lowercased())
             if distance <= limit, distance < (best?.1 ?? .max) { best = (candidate, distance) }
         }

@@ -61,7 +61,7 @@ struct DetachedUp {
             throw MusterError(.environment, "cannot write \(logPath): \(String(cString: strerror(errno))); check permissions and free space")
         }
         let executable = ProcessSpawner.currentExecutable
-        var arguments = [executable, "__supervise", "-f", stack.file, "-p", paths.project,
+        var arguments = [executable, "__supervise"] + stack.files.flatMap { ["-f", StackLoader.absolute($0)] } + ["-p", paths.project,
                          "--timeout", DurationParser.format(timeout)]
         if keepOnFailure { arguments.append("--keep-on-failure") }
         for profile in global.profiles.sorted() { arguments += ["--profile", profile] }

@@ -64,8 +64,11 @@ struct Muster: AsyncParsableCommand {
 
 /// `-f`, `-p` and `-v`, shared by every subcommand.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("file")], help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml).")
-    var file: String?
+    @Option(name: [.short, .customLong("file")], help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml); repeat to merge overrides in order.")
+    var files: [String] = []
+
+    /// The first stack file named, if any.
+    var file: String? { files.first }
 
     @Option(name: [.short, .customLong("project")], help: "Project name (default: the stack file's name).")
     var project: String?
@@ -84,7 +87,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func loadStack() throws -> StackSpec {
-        let stack = try StackLoader.load(path: file ?? StackLoader.defaultPath())
+        let stack = try StackLoader.load(paths: files.isEmpty ? [StackLoader.defaultPath()] : files)
         for warning in stack.warnings { Output.warning(warning) }
         return stack
     }

@@ -41,10 +41,10 @@ func check(_ result: OperationResult) throws {
 /// `--file` and `-p` for commands where `-f` means `--follow` (logs, events), as
 /// in `docker compose logs -f`.
 struct FollowingGlobalOptions: ParsableArguments {
-    @Option(name: .customLong("file"), help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml).") var file: String?
+    @Option(name: .customLong("file"), help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml); repeatable.") var files: [String] = []
     @Option(name: [.short, .customLong("project")], help: "Project name (default: the stack file's name).") var project: String?
 
     var global: GlobalOptions {
-        get throws { try GlobalOptions.parse((file.map { ["--file", $0] } ?? []) + (project.map { ["--project", $0] } ?? [])) }
+        get throws { try GlobalOptions.parse(files.flatMap { ["--file", $0] } + (project.map { ["--project", $0] } ?? [])) }
     }
 }

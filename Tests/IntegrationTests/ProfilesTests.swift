@@ -58,4 +58,15 @@ import Testing
             #expect(error.exitCode == 2)
         }
     }
+
+    @Test func overrideFilesReachTheDetachedSupervisor() async throws {
+        let stack = try TestStack(Self.text)
+        defer { stack.cleanup() }
+        try "services:\n  app:\n    env: { FROM_OVERRIDE: \"yes\" }\n    command: \"echo $$FROM_OVERRIDE > seen.txt; sleep 300\"\n"
+            .write(toFile: stack.directory + "/override.yaml", atomically: true, encoding: .utf8)
+        let up = try await stack.muster("up", "-d", "-f", "muster.yaml", "-f", "override.yaml")
+        #expect(up.status == 0, "\(up.output)")
+        #expect(await eventually { (try? String(contentsOfFile: stack.directory + "/seen.txt", encoding: .utf8)) == "yes\n" })
+        #expect(try await stack.muster("down", "-f", "muster.yaml", "-f", "override.yaml").status == 0)
+    }
 }

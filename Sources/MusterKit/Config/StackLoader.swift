@@ -18,6 +18,15 @@ public enum StackLoader {
     }
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackSpec {
+        let (absolute, text) = try readText(path)
+        var stack = try parse(yaml: text, file: path, directory: (absolute as NSString).deletingLastPathComponent,
+                              environment: environment)
+        stack.files = [stack.file]
+        return stack
+    }
+
+    /// Reads a stack file, with the checks every file gets (exists, readable, size, UTF-8).
+    static func readText(_ path: String) throws -> (absolute: String, text: String) {
         let absolute = absolutePath(path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else {
@@ -36,9 +45,11 @@ public enum StackLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw MusterError.invalid("stack file is not UTF-8 text", at: SourceLocation(file: path, line: 1, column: 1))
         }
-        return try parse(yaml: text, file: path, directory: (absolute as NSString).deletingLastPathComponent,
-                         environment: environment)
+        return (absolute, text)
     }
+
+    /// `path` made absolute against the current folder.
+    public static func absolute(_ path: String) -> String { absolutePath(path) }
 
     static func absolutePath(_ path: String) -> String {
         let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
@@ -59,21 +70,29 @@ public enum StackLoader {
     }
 
     static func parseStack(yaml: String, file: String, directory: String, environment: [String: String]) throws -> StackSpec {
+        guard let root = try compose(yaml, file: file) else {
+            throw MusterError.invalid("stack file is empty; it needs at least a services: block",
+                                      at: SourceLocation(file: file, line: 1, column: 1))
+        }
+        return try parseRoot(root, file: file, directory: directory, environment: environment, sources: nil)
+    }
+
+    /// The YAML tree of one file, with every check that must come before Yams sees it.
+    static func compose(_ yaml: String, file: String) throws -> Node? {
         try checkNesting(yaml, file: file)
-        let root: Node
         do {
             try checkAliasKeys(yaml, file: file)
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw MusterError.invalid("stack file is empty; it needs at least a services: block",
-                                          at: SourceLocation(file: file, line: 1, column: 1))
-            }
-            root = node
+            return try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
             throw yamlError(error, file: file, yaml: yaml)
         }
+    }
 
+    static func parseRoot(_ root: Node, file: String, directory: String, environment: [String: String],
+                          sources: SourceMap?) throws -> StackSpec {
         // Pass 1: the top level, to learn env_file before interpolating anything else.
-        let plain = YAMLReader(file: file, interpolator: Interpolator(variables: environment))
+        var plain = YAMLReader(file: file, interpolator: Interpolator(variables: environment))
+        plain.sources = sources
         let top = try plain.mapping(root, what: "the stack file", allowed: topLevelKeys)
         var variables = environment
         if let envFile = top.first(where: { $0.key == "env_file" }) {
@@ -84,7 +103,8 @@ public enum StackLoader {
                 for (key, value) in pairs where variables[key] == nil { variables[key] = value }
             }
         }
-        let reader = YAMLReader(file: file, interpolator: Interpolator(variables: variables))
+        var reader = YAMLReader(file: file, interpolator: Interpolator(variables: variables))
+        reader.sources = sources
 
         var stack = StackSpec(name: "", file: file, directory: directory, env: [], services: [], warnings: [])
         var servicesNode: Node?

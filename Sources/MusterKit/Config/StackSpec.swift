@@ -10,6 +10,8 @@ public struct StackSpec: Sendable {
     public var directory: String
     public var env: [EnvEntry]
     public var services: [ServiceSpec]
+    /// Every file given with `-f`, in merge order (the first is `file`).
+    public var files: [String] = []
     /// Non-fatal findings (e.g. unset variables interpolated as empty).
     public var warnings: [String]
 

@@ -7,9 +7,16 @@ struct YAMLReader {
     let file: String
     let interpolator: Interpolator
     let report = Interpolator.Report()
+    /// For merged files: which file a line of the merged text came from.
+    var sources: SourceMap?
 
     func location(_ node: Node) -> SourceLocation? {
-        node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
+        node.mark.map { mark in
+            if let place = sources?.place(ofLine: mark.line) {
+                return SourceLocation(file: place.file, line: place.line, column: mark.column)
+            }
+            return SourceLocation(file: file, line: mark.line, column: mark.column)
+        }
     }
 
     func fail(_ message: String, _ node: Node) -> MusterError {

@@ -142,6 +142,7 @@ struct PostgresEngine: Engine {
                 try fm.removeItem(atPath: dataDir)
             }
         }
+        if let credentials { try checkReachable(dataDir, by: credentials) }
         let staging = dataDir + ".initdb"
         try? fm.removeItem(atPath: staging)  // only ever an interrupted initdb: it never held data
         try prepareDirectory(staging, credentials: credentials, mode: 0o700)
@@ -149,6 +150,25 @@ struct PostgresEngine: Engine {
                          environment: environment, logFD: logFD)
         guard rename(staging, dataDir) == 0 else {
             throw MusterError(.environment, "cannot move the new cluster into \(dataDir): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Postgres runs as another user when muster is root: every folder above its data
+    /// must let that user through, or initdb fails with a bare "permission denied".
+    static func checkReachable(_ dataDir: String, by credentials: ServicePlan.Credentials) throws {
+        var folder = (dataDir as NSString).deletingLastPathComponent
+        while folder != "/" && !folder.isEmpty {
+            var info = stat()
+            if stat(folder, &info) == 0 {
+                let mode = info.st_mode
+                let passes = info.st_uid == credentials.uid ? mode & S_IXUSR != 0
+                    : info.st_gid == credentials.gid ? mode & S_IXGRP != 0
+                    : mode & S_IXOTH != 0
+                guard passes else {
+                    throw MusterError(.environment, "Postgres runs as user \(credentials.user), who cannot enter \(folder) (mode \(String(mode & 0o777, radix: 8))); run chmod o+x \(folder), or keep the project where that user can reach it")
+                }
+            }
+            folder = (folder as NSString).deletingLastPathComponent
         }
     }
 

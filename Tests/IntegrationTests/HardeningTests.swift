@@ -185,6 +185,27 @@ import Glibc
         #expect(ControlClient.connect(blocked.paths) == nil)
     }
 
+    @Test func aFullDiskIsNamed() async throws {
+        guard getuid() == 0 else { return }  // mounting a small tmpfs needs root
+        let stack = try TestStack("""
+        services:
+          db:
+            engine: postgres
+            port: auto
+        """)
+        defer { stack.cleanup() }
+        let mountPoint = stack.directory + "/.muster"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mount = try await CLIResult.run(command: ["/bin/mount", "-t", "tmpfs", "-o", "size=6m,mode=755", "tmpfs", mountPoint], in: "/")
+        guard mount.status == 0 else { return }  // no mount in this sandbox: nothing to test
+        defer { _ = try? FileManager.default.removeItem(atPath: stack.directory + "/unmounted") }
+        let up = try await stack.muster("up", "-d", "--timeout", "60s")
+        _ = try await CLIResult.run(command: ["/bin/umount", "-l", mountPoint], in: "/")
+        #expect(up.status == 1, "\(up.output)")
+        #expect(up.output.contains("the disk is full") && up.output.contains("No space left on device"), "\(up.output)")
+        #expect(ControlClient.connect(stack.paths) == nil)
+    }
+
     @Test func anotherUserCannotReachTheControlSocket() async throws {
         guard getuid() == 0, let nobody = getpwnam("nobody")?.pointee, FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
             return  // needs root to act as another user

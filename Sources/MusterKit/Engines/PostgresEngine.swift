@@ -186,6 +186,15 @@ struct PostgresEngine: Engine {
         ProcessReaper.shared.forget(pid)
         Guardian.shared.unregister(group: pid)
         guard status.isSuccess else {
+            // Name the cause when initdb's own output shows a common one.
+            let log = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(logFD)")) ?? ""
+            let tail = FileTail.lastLines(of: log, count: 30)
+            if let full = tail.last(where: { $0.contains("No space left on device") }) {
+                throw MusterError(.serviceFailed, "initdb \(status): the disk is full (\(full.trimmingCharacters(in: .whitespaces))); free some space and start again")
+            }
+            if let denied = tail.last(where: { $0.contains("Permission denied") }) {
+                throw MusterError(.serviceFailed, "initdb \(status): \(denied.trimmingCharacters(in: .whitespaces))")
+            }
             throw MusterError(.serviceFailed, "initdb \(status); see its output in the service log")
         }
     }

@@ -45,6 +45,13 @@ struct Down: AsyncParsableCommand {
                 kill(pid, SIGKILL)
                 problems.append("the supervisor (pid \(pid)) did not exit; killed it")
             }
+            // Its guardian follows it out once the supervisor's pipe closes.
+            // (Only a process that is still a guardian: pids are reused.)
+            if let guardian = state?.guardian, ProcessTable.entry(guardian)?.name == "muster-guardian",
+               !waitForExit(guardian, within: .seconds(5)) {
+                kill(guardian, SIGKILL)
+                problems.append("the supervisor's guardian (pid \(guardian)) did not exit; killed it")
+            }
         } else if let state, ProcessTable.isAlive(state.pid), ProjectLock.isHeld(paths) {
             // A supervisor that does not answer: ask it with a signal, then insist.
             ports.formUnion(state.ports.values)

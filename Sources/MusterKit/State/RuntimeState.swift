@@ -14,6 +14,8 @@ public struct RuntimeState: Codable, Sendable {
     /// Every process group the stack has used: what `down` and the next `up` check
     /// for leftovers when the supervisor itself is gone.
     public var groups: [Int32]?
+    /// The supervisor's guardian process, which `down` also waits for.
+    public var guardian: Int32?
 
     public init(pid: Int32, project: String, stackFile: String, outputs: [String: [String: String]], ports: [String: Int],
                 groups: [Int32] = []) {

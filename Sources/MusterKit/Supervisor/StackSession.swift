@@ -63,6 +63,7 @@ public final class StackSession: @unchecked Sendable {
     func noteGroups(_ groups: Set<pid_t>) {
         stateLock.lock()
         state.groups = groups.sorted()
+        if Guardian.shared.pid > 0 { state.guardian = Guardian.shared.pid }
         let schedule = !writePending
         writePending = true
         stateLock.unlock()

@@ -23,6 +23,9 @@ public actor Supervisor {
     public let paths: ProjectPaths
     public let plans: [ServicePlan]
     let graph: DependencyGraph
+    /// Service names in plan order, and each one's dependencies, for `evaluate`.
+    private let order: [String]
+    private let dependencyTable: [String: [Dependency]]
     private let options: Options
     private let eventLog: EventLog?
     private let origin = ContinuousClock.now
@@ -49,6 +52,8 @@ public actor Supervisor {
             (plan.name, plan.dependsOn.map(\.service).filter(names.contains))
         })
         self.graph = DependencyGraph(names: names, dependencies: deps)
+        self.order = names
+        self.dependencyTable = Dictionary(uniqueKeysWithValues: plans.map { ($0.name, $0.dependsOn) })
     }
 
     public func onEvent(_ observer: @escaping @Sendable (ServiceEvent) -> Void) {
@@ -200,24 +205,26 @@ public actor Supervisor {
     /// dependencies can no longer be met.
     private func evaluate() async {
         guard !shuttingDown else { return }
-        for plan in plans where wanted.contains(plan.name) && !started.contains(plan.name) && blocked[plan.name] == nil {
+        // Names and dependency lists only: copying each plan (with its closures) on
+        // every change made starting hundreds of services quadratic.
+        for name in order where wanted.contains(name) && !started.contains(name) && blocked[name] == nil {
             var ready = true
-            for dependency in plan.dependsOn {
+            for dependency in dependencyTable[name] ?? [] {
                 guard let dep = snapshots[dependency.service] else { continue }
                 // Wanted but not yet launched (or launched a moment ago): wait for it.
                 let pending = wanted.contains(dependency.service)
                     && (!started.contains(dependency.service) || dep.phase == .pending)
                 if !pending, let reason = blocked[dependency.service] ?? impossible(dep, dependency.condition) {
-                    blocked[plan.name] = "dependency \(dependency.service) \(reason)"
-                    record(ServiceEvent(service: plan.name, type: "failed", reason: blocked[plan.name]))
+                    blocked[name] = "dependency \(dependency.service) \(reason)"
+                    record(ServiceEvent(service: name, type: "failed", reason: blocked[name]))
                     ready = false
                     break
                 }
                 if !satisfied(dep, dependency.condition) { ready = false }
             }
-            if ready && blocked[plan.name] == nil {
-                started.insert(plan.name)
-                let runner = runners[plan.name]
+            if ready && blocked[name] == nil {
+                started.insert(name)
+                let runner = runners[name]
                 Task { await runner?.send(.start) }
             }
         }

@@ -9,29 +9,8 @@ import Glibc
 /// runs with the compose file's `-c` flags, Redis with its flags, Kafka with its
 /// topic; `down` leaves nothing.
 @Suite(.serialized) struct ImportUpTests {
-    /// `MUSTER_TEST_BINARY` points at a build in another scratch path; else the one TestStack uses.
-    static var binary: String { ProcessInfo.processInfo.environment["MUSTER_TEST_BINARY"] ?? TestStack.binary }
-
     static func muster(_ arguments: String..., in directory: String) async throws -> CLIResult {
-        try #require(FileManager.default.isExecutableFile(atPath: binary), "build muster first: \(binary)")
-        let path = directory + "/cli-\(UInt32.random(in: 0...UInt32.max)).out"
-        let output = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        var environment = ProcessInfo.processInfo.environment
-        environment["NO_COLOR"] = "1"
-        var request = SpawnRequest(executable: binary, arguments: [binary] + arguments,
-                                   environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: directory)
-        request.outputFD = output
-        request.parentDeathSignal = 0
-        let pid = try await ProcessSpawner.shared.spawn(request)
-        close(output)
-        let status = await ProcessReaper.shared.exitStatus(of: pid)
-        ProcessReaper.shared.forget(pid)
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        unlink(path)
-        switch status {
-        case let .exited(code): return CLIResult(status: code, output: text)
-        case let .signaled(signal): return CLIResult(status: 128 + signal, output: text)
-        }
+        try await CLIResult.run(arguments, in: directory)
     }
 
     @Test func importedComposeStackStarts() async throws {

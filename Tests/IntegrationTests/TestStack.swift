@@ -19,8 +19,9 @@ final class TestStack {
         return url.path
     }()
 
-    /// The built `muster` binary, for tests that need a separate muster process.
-    static var binary: String { repoRoot + "/.build/debug/muster" }
+    /// The built `muster` binary, for tests that need a separate muster process;
+    /// `MUSTER_TEST_BINARY` points at a build in another scratch path.
+    static var binary: String { ProcessInfo.processInfo.environment["MUSTER_TEST_BINARY"] ?? repoRoot + "/.build/debug/muster" }
 
     init(_ yaml: String, name: String = #function) throws {
         let slug = String(name.filter { $0.isLetter || $0.isNumber }.prefix(24)).lowercased()

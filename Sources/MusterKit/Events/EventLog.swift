@@ -100,19 +100,10 @@ public enum JSONText {
         }
     }
 
+    /// A JSON string. YAML's double-quoted form, with its escapes, is valid JSON, so
+    /// both writers share one quoting routine.
     public static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
+        YAMLText.quoted(text)
     }
+
 }

@@ -50,6 +50,7 @@ import Glibc
         #expect(up.status == 0, "up -d failed: \(up.output)")
         var report = try await status(stack)
         #expect(report.services.count == 6)
+        #expect(report.running)
         let states = report.services.map { "\($0.name)=\($0.state)" }
         #expect(report.services.allSatisfy { $0.ready }, "not all ready: \(states)")
         #expect(report.services.first { $0.name == "migrate" }?.state == "completed")
@@ -159,6 +160,8 @@ import Glibc
         let groups = RuntimeState.readAny(stack.paths)?.groups ?? []
         expectNothingLeft(groups: groups, ports: [])
         #expect(try await stack.muster("ps").output.contains("not running"))
+        let idle = try await stack.muster("ps", "--json")
+        #expect(idle.status == 0 && idle.output.contains("\"running\":false"), "\(idle.output)")
 
         // --keep-on-failure leaves what started running.
         let kept = try await stack.muster("up", "-d", "--keep-on-failure", "--timeout", "30s")

@@ -39,6 +39,8 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
 /// `GET /v1/status`: the supervisor and every service.
 public struct StatusReport: Codable, Sendable {
     public var project: String
+    /// Always true here; `ps --json` prints `"running": false` when no supervisor answers.
+    public var running: Bool = true
     public var supervisorPid: Int32
     public var stackFile: String
     public var started: String

@@ -51,7 +51,7 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
 
     public func status() async -> StatusReport {
         let groups = await session.supervisor.groupsSeen
-        return StatusReport(project: paths.project, supervisorPid: getpid(), stackFile: session.stack.file,
+        return StatusReport(project: paths.project, running: true, supervisorPid: getpid(), stackFile: session.stack.file,
                             started: EventLog.timestamp(session.startedAt),
                             services: await session.supervisor.statuses(), groups: groups.sorted())
     }

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `watch` and `events -f` stream live through the control API (chunked HTTP on the
+/// unix socket) and end when the supervisor goes away.
+@Suite(.serialized) struct WatchTests {
+    @Test func watchAndFollowSeeALiveRestart() async throws {
+        let stack = try TestStack("""
+        services:
+          worker:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+            restart: on-failure
+        """)
+        defer { stack.cleanup() }
+        #expect(try await stack.muster("up", "-d").status == 0)
+        let pid = try #require(try await stack.status().services.first?.pid)
+
+        // Both followers run as separate muster processes, writing to files.
+        func follow(_ arguments: [String], into name: String) async throws -> pid_t {
+            let output = open(stack.directory + "/" + name, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            defer { close(output) }
+            var request = SpawnRequest(executable: TestStack.binary, arguments: [TestStack.binary] + arguments,
+                                       environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" } + ["NO_COLOR=1"],
+                                       workingDirectory: stack.directory)
+            request.outputFD = output
+            request.parentDeathSignal = 0
+            return try await ProcessSpawner.shared.spawn(request)
+        }
+        let watcher = try await follow(["watch"], into: "watch.out")
+        let follower = try await follow(["events", "-f", "--json"], into: "events.out")
+        func read(_ name: String) -> String { (try? String(contentsOfFile: stack.directory + "/" + name, encoding: .utf8)) ?? "" }
+        #expect(await eventually { read("watch.out").contains("watching") && read("events.out").contains("\"ready\"") })
+
+        kill(pid, SIGKILL)
+        #expect(await eventually { read("watch.out").contains("worker restarted (killed by SIGKILL") },
+                "watch did not show the restart: \(read("watch.out"))")
+        #expect(await eventually { read("events.out").contains("\"type\":\"restarted\"") })
+        // The JSON lines parse and keep their order.
+        let seqs = read("events.out").split(separator: "\n").compactMap { EventRecord.parse(String($0))?.seq }
+        #expect(seqs == seqs.sorted() && !seqs.isEmpty)
+
+        // down ends both streams, and both exit.
+        #expect(try await stack.muster("down").status == 0)
+        for process in [watcher, follower] {
+            let status = await ProcessReaper.shared.exitStatus(of: process)
+            ProcessReaper.shared.forget(process)
+            #expect(status == .exited(0), "a follower ended with \(status)")
+        }
+    }
+}

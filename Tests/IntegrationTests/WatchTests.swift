@@ -44,6 +44,14 @@ import Glibc
         let seqs = read("events.out").split(separator: "\n").compactMap { EventRecord.parse(String($0))?.seq }
         #expect(seqs == seqs.sorted() && !seqs.isEmpty)
 
+        // The stored log: --fail-on-restart sees the restart; --since filters; bad input is exit 2.
+        #expect(try await stack.muster("events", "--fail-on-restart").status == 3)
+        let recent = try await stack.muster("events", "--since", "1h", "--json")
+        #expect(recent.status == 0 && recent.output.contains("\"restarted\""))
+        let future = try await stack.muster("events", "--since", "2999-01-01T00:00:00Z")
+        #expect(future.status == 0 && future.output.isEmpty)
+        #expect(try await stack.muster("events", "--since", "yesterday-ish").status == 2)
+
         // down ends both streams, and both exit.
         #expect(try await stack.muster("down").status == 0)
         for process in [watcher, follower] {

@@ -54,6 +54,7 @@ struct DetachedUp {
     }
 
     private func launch(stack: StackSpec, paths: ProjectPaths) async throws {
+        Trace.mark("up -d: spawning the supervisor")
         let pipe = try ProcessSpawner.makePipe()
         let logPath = paths.stateDir + "/supervisor.log"
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)

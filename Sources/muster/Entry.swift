@@ -10,6 +10,7 @@ import Glibc
 @main
 enum Entry {
     static func main() async {
+        Trace.start()
         signal(SIGPIPE, SIG_IGN)
         do {
             var command = try Muster.parseAsRoot()

@@ -22,11 +22,14 @@ struct Supervise: AsyncParsableCommand {
         let signals = SignalWatcher()
         let host: StackHost
         do {
+            Trace.mark("supervisor: main")
             let stack = try global.loadStack()
+            Trace.mark("supervisor: stack loaded")
             let session = try StackSession(stack: stack, project: global.project, services: services, profiles: global.profiles,
                                            options: .init(console: .standardOutput, statusLines: true, mirrorOutput: false))
             for note in session.recovered { report.progress("warning: " + note) }
             host = StackHost(session: session)
+            Trace.mark("supervisor: session planned")
         } catch {
             report.finish(OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)")))
             throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)

@@ -238,6 +238,7 @@ actor ServiceRunner {
             return
         }
         close(fds[1])
+        Trace.mark("\(plan.name) spawned")
         Guardian.shared.register(group: pid)
         self.pump = pump
         liveGroup = pid

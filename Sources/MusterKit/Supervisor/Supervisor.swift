@@ -97,6 +97,8 @@ public actor Supervisor {
     /// Creates one runner per service, once.
     func prepareRunners() {
         guard runners.isEmpty else { return }
+        Trace.mark("supervisor: starting runners")
+        defer { Trace.mark("supervisor: runners ready") }
         ProcessSpawner.shared.spawnIfNeeded()
         Guardian.shared.start()
         let width = plans.map(\.name.count).max() ?? 0

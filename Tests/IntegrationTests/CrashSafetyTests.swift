@@ -18,13 +18,8 @@ import Glibc
             command: ["sleep", "300"]
             ready: { exec: "test -s tree-pids" }
         """)
-        let output = open(stack.directory + "/muster.out", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        var request = SpawnRequest(executable: binary, arguments: [binary, "up", "-f", stack.file],
-                                   environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
-                                   workingDirectory: stack.directory)
-        request.outputFD = output
-        let muster = try await ProcessSpawner.shared.spawn(request)
-        close(output)
+        let muster = try await CLIResult.spawn([binary, "up", "-f", stack.file], in: stack.directory,
+                                               output: stack.directory + "/muster.out")
         let started = await eventually(within: .seconds(20)) {
             let text = (try? String(contentsOfFile: stack.directory + "/muster.out", encoding: .utf8)) ?? ""
             return text.contains("all 2 services up")

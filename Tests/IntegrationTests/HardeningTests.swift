@@ -94,12 +94,8 @@ import Glibc
         for round in 0..<rounds {
             // Start a detached supervisor and kill it after a random delay: during up,
             // once up, or while down is running.
-            let binary = TestStack.binary
-            var request = SpawnRequest(executable: binary, arguments: [binary, "up", "-d"],
-                                       environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
-                                       workingDirectory: stack.directory)
-            request.parentDeathSignal = 0
-            let cli = try await ProcessSpawner.shared.spawn(request)
+            let cli = try await CLIResult.spawn([TestStack.binary, "up", "-d"], in: stack.directory,
+                                                output: stack.directory + "/up-\(round).out")
             try await Task.sleep(for: .milliseconds(Int.random(in: 50...1500)))
             var down: Task<CLIResult, Error>?
             if round % 2 == 1 { down = Task { try await stack.muster("down") } ; try await Task.sleep(for: .milliseconds(Int.random(in: 0...300))) }

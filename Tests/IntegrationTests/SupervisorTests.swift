@@ -45,14 +45,10 @@ import Glibc
             command: "sleep 60"
             depends_on: { api: ready }
         """)
-        do {
-            try await stack.start()
-            Issue.record("up should have failed")
-        } catch let error as MusterError {
-            #expect(error.message == "service api failed: exited with code 3 before it was ready")
-            #expect(error.details.contains { $0.contains("ModuleNotFoundError") })
-            #expect(error.exitCode == 1)
-        }
+        let error = await stack.expectStartFailure()
+        #expect(error?.message == "service api failed: exited with code 3 before it was ready")
+        #expect(error?.details.contains { $0.contains("ModuleNotFoundError") } == true)
+        #expect(error?.exitCode == 1)
         let after = await stack.snapshot("after")
         #expect(after?.wasEverStarted == false)
         await stack.finish()
@@ -140,12 +136,8 @@ import Glibc
             command: "sleep 60"
             ready: { tcp: "127.0.0.1:1", start_timeout: 300ms, interval: 50ms }
         """)
-        do {
-            try await stack.start()
-            Issue.record("should have timed out")
-        } catch let error as MusterError {
-            #expect(error.message.hasPrefix("service slow failed: not ready after 300ms (probe tcp 127.0.0.1:1: "))
-        }
+        let error = await stack.expectStartFailure()
+        #expect(error?.message.hasPrefix("service slow failed: not ready after 300ms (probe tcp 127.0.0.1:1: ") == true)
         await stack.finish()
     }
 
@@ -182,13 +174,9 @@ import Glibc
             command: "sleep 60"
             port: \(holder)
         """)
-        do {
-            try await stack.start()
-            Issue.record("should have refused the port")
-        } catch let error as MusterError {
-            #expect(error.code == .portInUse)
-            #expect(error.message.contains("port \(holder) is in use by pid \(getpid())"))
-        }
+        let error = await stack.expectStartFailure()
+        #expect(error?.code == .portInUse)
+        #expect(error?.message.contains("port \(holder) is in use by pid \(getpid())") == true)
         await stack.finish()
     }
 

@@ -72,6 +72,20 @@ final class TestStack {
         try await session.start()
     }
 
+    /// Starts the stack expecting it to fail, and returns the error (nil, with an
+    /// issue recorded, when it started).
+    func expectStartFailure(sourceLocation: Testing.SourceLocation = #_sourceLocation) async -> MusterError? {
+        do {
+            try await start()
+            Issue.record("the stack started but should have failed", sourceLocation: sourceLocation)
+        } catch let error as MusterError {
+            return error
+        } catch {
+            Issue.record("not a MusterError: \(error)", sourceLocation: sourceLocation)
+        }
+        return nil
+    }
+
     func snapshot(_ name: String) async -> ServiceSnapshot? {
         await session?.supervisor.snapshot().first { $0.name == name }
     }
@@ -141,28 +155,30 @@ struct CLIResult {
     /// overrides (nil removes) variables of the test's own, and NO_COLOR is set
     /// unless overridden.
     static func run(command: [String], in directory: String, environment overrides: [String: String?] = [:]) async throws -> CLIResult {
-        let binary = command[0]
         let path = directory + "/cli-\(UInt32.random(in: 0...UInt32.max)).out"
-        let output = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        var environment = ProcessInfo.processInfo.environment
-        environment["NO_COLOR"] = "1"
-        for (key, value) in overrides { environment[key] = value }
-        var request = SpawnRequest(executable: binary, arguments: command,
-                                   environment: environment.map { "\($0.key)=\($0.value)" },
-                                   workingDirectory: directory)
-        request.outputFD = output
-        request.parentDeathSignal = 0
-        let pid = try await ProcessSpawner.shared.spawn(request)
-        close(output)
+        let pid = try await spawn(command, in: directory, output: path, environment: overrides)
         let status = await ProcessReaper.shared.exitStatus(of: pid)
         ProcessReaper.shared.forget(pid)
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         unlink(path)
-        let code: Int32
-        switch status {
-        case let .exited(value): code = value
-        case let .signaled(signal): code = 128 + signal
-        }
-        return CLIResult(status: code, output: text)
+        return CLIResult(status: status.shellCode, output: text)
     }
+
+    /// Starts a program in the background (it outlives no one: the caller reaps it),
+    /// stdout and stderr into `output`.
+    static func spawn(_ command: [String], in directory: String, output: String,
+                      environment overrides: [String: String?] = [:]) async throws -> pid_t {
+        let fd = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        defer { close(fd) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["NO_COLOR"] = "1"
+        for (key, value) in overrides { environment[key] = value }
+        var request = SpawnRequest(executable: command[0], arguments: command,
+                                   environment: environment.map { "\($0.key)=\($0.value)" },
+                                   workingDirectory: directory)
+        request.outputFD = fd
+        request.parentDeathSignal = 0
+        return try await ProcessSpawner.shared.spawn(request)
+    }
+
 }

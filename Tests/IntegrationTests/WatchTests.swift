@@ -22,14 +22,7 @@ import Glibc
 
         // Both followers run as separate muster processes, writing to files.
         func follow(_ arguments: [String], into name: String) async throws -> pid_t {
-            let output = open(stack.directory + "/" + name, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-            defer { close(output) }
-            var request = SpawnRequest(executable: TestStack.binary, arguments: [TestStack.binary] + arguments,
-                                       environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" } + ["NO_COLOR=1"],
-                                       workingDirectory: stack.directory)
-            request.outputFD = output
-            request.parentDeathSignal = 0
-            return try await ProcessSpawner.shared.spawn(request)
+            try await CLIResult.spawn([TestStack.binary] + arguments, in: stack.directory, output: stack.directory + "/" + name)
         }
         let watcher = try await follow(["watch"], into: "watch.out")
         let follower = try await follow(["events", "-f", "--json"], into: "events.out")

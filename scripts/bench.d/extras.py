@@ -148,22 +148,6 @@ def _proc_status(pid, key):
     return None
 
 
-def _children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
-
-
 def _cmd(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
@@ -190,7 +174,7 @@ def supervisor_cost(binary, env, root, repo, window):
         result["up_s"] = cli.up()
         status = cli.ps()
         pid = status["supervisor_pid"]
-        guardian = [c for c in _children(pid) if _cmd(c) == _cmd(pid)]
+        guardian = [c for c in procs.children(pid) if _cmd(c) == _cmd(pid)]
         hz = os.sysconf("SC_CLK_TCK")
         rss = []
         t0 = time.monotonic()

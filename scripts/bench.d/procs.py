@@ -91,8 +91,8 @@ def wait_gone(pids, timeout):
         time.sleep(0.001)
 
 
-def group_members(pgid):
-    members = []
+def _stat_fields():
+    """(pid, fields after the command name) of every live process in /proc."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -102,11 +102,16 @@ def group_members(pgid):
         except OSError:
             continue
         fields = stat[stat.rfind(b")") + 2:].split()
-        if fields[0] in (b"Z", b"X"):
-            continue
-        if int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
+        if fields[0] not in (b"Z", b"X"):
+            yield int(entry), fields
+
+
+def group_members(pgid):
+    return [pid for pid, fields in _stat_fields() if int(fields[2]) == pgid]
+
+
+def children(pid):
+    return [child for child, fields in _stat_fields() if int(fields[1]) == pid]
 
 
 def kill_group(pgid, sig=signal.SIGKILL):

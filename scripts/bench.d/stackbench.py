@@ -157,6 +157,16 @@ class Contender:
     def leaks(self, pids=(), ports=()):
         return procs.leak_check(self.dir, pids, ports)
 
+    def prepare_server_dirs(self):
+        """Data, socket and web folders for contenders that run the servers themselves."""
+        self.pgdata = os.path.join(self.dir, "pgdata")
+        self.pgsock = os.path.join(self.dir, "pgsock")
+        self.redis_dir = os.path.join(self.dir, "redis")
+        self.www = os.path.join(self.dir, "www")
+        make_pg_dir(self.pgsock)
+        os.makedirs(self.redis_dir, exist_ok=True)
+        prepare_www(self.www)
+
 
 # --------------------------------------------------------------------------------------
 # Ideal
@@ -168,13 +178,7 @@ class Ideal(Contender):
 
     def __init__(self, root):
         super().__init__(root)
-        self.pgdata = os.path.join(self.dir, "pgdata")
-        self.pgsock = os.path.join(self.dir, "pgsock")
-        self.redis_dir = os.path.join(self.dir, "redis")
-        self.www = os.path.join(self.dir, "www")
-        make_pg_dir(self.pgsock)
-        os.makedirs(self.redis_dir, exist_ok=True)
-        prepare_www(self.www)
+        self.prepare_server_dirs()
         self.procs = {}
         self.ports = {}
         self.logs = []
@@ -479,13 +483,7 @@ class ScriptContender(Contender):
 
     def __init__(self, root):
         super().__init__(root)
-        self.pgdata = os.path.join(self.dir, "pgdata")
-        self.pgsock = os.path.join(self.dir, "pgsock")
-        self.redis_dir = os.path.join(self.dir, "redis")
-        self.www = os.path.join(self.dir, "www")
-        make_pg_dir(self.pgsock)
-        os.makedirs(self.redis_dir, exist_ok=True)
-        prepare_www(self.www)
+        self.prepare_server_dirs()
         self.proc = None
         self.ports = {}
         procs.add_cleanup(self.kill)

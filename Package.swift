@@ -18,14 +18,13 @@ let package = Package(
     ],
     targets: [
         // fork/exec with setsid, dropped privileges and PR_SET_PDEATHSIG; the orphan guardian.
-        .target(name: "CMusterShims"),
-        // libpq, for Postgres readiness and administration without shelling out to psql.
-        .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
+        // Also libpq and libcurl, loaded with dlopen only when a Postgres check or an https
+        // probe needs them: linked, they cost every muster process ~5 ms of loading.
+        .target(name: "CMusterShims", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "MusterKit",
             dependencies: [
                 "CMusterShims",
-                "CLibPQ",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

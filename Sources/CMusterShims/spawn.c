@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -41,81 +43,106 @@ static void reset_signals(void) {
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void report_and_exit(int fd, int step) {
-    int payload[2] = { step, errno };
-    ssize_t ignored = write(fd, payload, sizeof payload);
-    (void)ignored;
+/// The child shares the spawning thread's memory (CLONE_VM | CLONE_VFORK, as
+/// posix_spawn does), so it reports a failed step by writing here before _exit.
+typedef struct {
+    const muster_spawn_config *config;
+    volatile int step;
+    volatile int err;
+} spawn_state;
+
+static void fail_step(spawn_state *state, int step) {
+    state->err = errno;
+    state->step = step;
     _exit(127);
 }
 
-int muster_spawn(const muster_spawn_config *c, pid_t *pid_out, int *err_out) {
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0) { *err_out = errno; return MUSTER_STEP_PIPE; }
+/// Runs in the child until execve. It shares the address space of muster, so it
+/// only makes raw system calls: glibc's setuid() and friends would signal muster's
+/// own threads to change their credentials too.
+static int child_main(void *argument) {
+    spawn_state *state = argument;
+    const muster_spawn_config *c = state->config;
+    reset_signals();
+    if (c->new_session && setsid() < 0) fail_step(state, MUSTER_STEP_SETSID);
+    int fds[3] = { c->stdin_fd, c->stdout_fd, c->stderr_fd };
+    // A source descriptor among 0..3 would be overwritten by an earlier dup2.
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0 && fds[i] <= 3 && fds[i] != i) {
+            int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 4);
+            if (moved < 0) fail_step(state, MUSTER_STEP_DUP);
+            for (int j = i + 1; j < 3; j++) if (fds[j] == fds[i]) fds[j] = moved;
+            fds[i] = moved;
+        }
+    }
+    int fd3 = c->fd3;
+    if (fd3 >= 0 && fd3 < 3) {
+        fd3 = fcntl(fd3, F_DUPFD_CLOEXEC, 4);
+        if (fd3 < 0) fail_step(state, MUSTER_STEP_DUP);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] < 0) continue;
+        if (fds[i] == i) {
+            int flags = fcntl(i, F_GETFD);
+            if (flags >= 0) fcntl(i, F_SETFD, flags & ~FD_CLOEXEC);
+        } else if (dup2(fds[i], i) < 0) {
+            fail_step(state, MUSTER_STEP_DUP);
+        }
+    }
+    if (fd3 >= 0) {
+        if (fd3 == 3) {
+            int flags = fcntl(3, F_GETFD);
+            if (flags >= 0) fcntl(3, F_SETFD, flags & ~FD_CLOEXEC);
+        } else if (dup2(fd3, 3) < 0) {
+            fail_step(state, MUSTER_STEP_DUP);
+        }
+        cloexec_from(4);
+    } else {
+        cloexec_from(3);
+    }
+    if (c->cwd && chdir(c->cwd) != 0) fail_step(state, MUSTER_STEP_CHDIR);
+    if (c->drop_privileges) {
+        if (syscall(SYS_setgroups, 0, NULL) != 0) fail_step(state, MUSTER_STEP_SETGROUPS);
+        if (syscall(SYS_setresgid, c->gid, c->gid, c->gid) != 0) fail_step(state, MUSTER_STEP_SETGID);
+        if (syscall(SYS_setresuid, c->uid, c->uid, c->uid) != 0) fail_step(state, MUSTER_STEP_SETUID);
+    }
+    // After the credential change, which clears the parent-death signal.
+    if (c->parent_death_signal > 0) {
+        if (prctl(PR_SET_PDEATHSIG, c->parent_death_signal) != 0) fail_step(state, MUSTER_STEP_PDEATHSIG);
+        if (getppid() != c->expected_parent) { errno = ESRCH; fail_step(state, MUSTER_STEP_PARENT_GONE); }
+    }
+    execve(c->path, c->argv, c->envp);
+    fail_step(state, MUSTER_STEP_EXEC);
+    return 127;
+}
 
-    pid_t pid = fork();
+/// The child's stack. Spawns happen one at a time (one spawner thread, and the
+/// parent waits in clone until the child has exec'd or exited), so one is enough.
+static char child_stack[256 * 1024] __attribute__((aligned(64)));
+static pthread_mutex_t child_stack_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int muster_spawn(const muster_spawn_config *c, pid_t *pid_out, int *err_out) {
+    spawn_state state = { c, 0, 0 };
+    // No signal handler of muster's may run in the child, which shares its memory.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pthread_mutex_lock(&child_stack_lock);
+    // vfork semantics: no copy of muster's page tables (a fork of a large process
+    // and the exec that throws the copy away cost milliseconds per service).
+    pid_t pid = clone(child_main, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &state);
+    int clone_errno = errno;
+    pthread_mutex_unlock(&child_stack_lock);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (pid < 0) {
-        *err_out = errno;
-        close(report[0]);
-        close(report[1]);
+        *err_out = clone_errno;
         return MUSTER_STEP_FORK;
     }
-    if (pid == 0) {
-        int w = report[1];
-        reset_signals();
-        if (c->new_session && setsid() < 0) report_and_exit(w, MUSTER_STEP_SETSID);
-        // Move the report pipe out of the way of 0..3 before the dup2s.
-        if (w <= 3) {
-            int moved = fcntl(w, F_DUPFD_CLOEXEC, 4);
-            if (moved < 0) report_and_exit(w, MUSTER_STEP_DUP);
-            w = moved;
-        }
-        int fds[3] = { c->stdin_fd, c->stdout_fd, c->stderr_fd };
-        for (int i = 0; i < 3; i++) {
-            if (fds[i] < 0) continue;
-            if (fds[i] == i) {
-                int flags = fcntl(i, F_GETFD);
-                if (flags >= 0) fcntl(i, F_SETFD, flags & ~FD_CLOEXEC);
-            } else if (dup2(fds[i], i) < 0) {
-                report_and_exit(w, MUSTER_STEP_DUP);
-            }
-        }
-        if (c->fd3 >= 0) {
-            if (c->fd3 == 3) {
-                int flags = fcntl(3, F_GETFD);
-                if (flags >= 0) fcntl(3, F_SETFD, flags & ~FD_CLOEXEC);
-            } else if (dup2(c->fd3, 3) < 0) {
-                report_and_exit(w, MUSTER_STEP_DUP);
-            }
-            cloexec_from(4);
-        } else {
-            cloexec_from(3);
-        }
-        if (c->cwd && chdir(c->cwd) != 0) report_and_exit(w, MUSTER_STEP_CHDIR);
-        if (c->drop_privileges) {
-            if (setgroups(0, NULL) != 0) report_and_exit(w, MUSTER_STEP_SETGROUPS);
-            if (setgid(c->gid) != 0) report_and_exit(w, MUSTER_STEP_SETGID);
-            if (setuid(c->uid) != 0) report_and_exit(w, MUSTER_STEP_SETUID);
-        }
-        // After the credential change, which clears the parent-death signal.
-        if (c->parent_death_signal > 0) {
-            if (prctl(PR_SET_PDEATHSIG, c->parent_death_signal) != 0) report_and_exit(w, MUSTER_STEP_PDEATHSIG);
-            if (getppid() != c->expected_parent) { errno = ESRCH; report_and_exit(w, MUSTER_STEP_PARENT_GONE); }
-        }
-        execve(c->path, c->argv, c->envp);
-        report_and_exit(w, MUSTER_STEP_EXEC);
+    *pid_out = pid;  // on a failed step it has already exited with 127; the caller's reaper collects it
+    if (state.step != 0) {
+        *err_out = state.err;
+        return state.step;
     }
-
-    close(report[1]);
-    int payload[2] = { 0, 0 };
-    ssize_t got;
-    do { got = read(report[0], payload, sizeof payload); } while (got < 0 && errno == EINTR);
-    close(report[0]);
-    if (got == (ssize_t)sizeof payload) {
-        *err_out = payload[1];
-        *pid_out = pid;  // already exited with 127; the caller's reaper collects it
-        return payload[0];
-    }
-    *pid_out = pid;
     return 0;
 }
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import MusterKit
 
 struct Check: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate the stack file without starting anything.")
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Validate the stack file without starting anything.")
 
     @OptionGroup var global: GlobalOptions
 

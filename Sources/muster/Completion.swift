@@ -4,6 +4,7 @@ import MusterKit
 
 struct Completion: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "completion",
         abstract: "Print a shell completion script (bash, zsh or fish), with service names from the stack file.",
         discussion: """
         bash:  source <(muster completion bash)        (or save it under /etc/bash_completion.d/muster)

@@ -20,15 +20,84 @@ struct DetachedUp {
     /// Returns true when it started a new supervisor, false when one was running.
     @discardableResult
     func run() async throws -> Bool {
-        let (stack, paths) = try global.resolve()
-        try global.checkServices(services, in: stack)
-        try paths.prepare()
+        let early = Self.early
+        Self.early = nil
+        let (stack, paths) = try early.map { ($0.stack, $0.paths) } ?? resolved()
+        if let launch = early?.launch {
+            try await awaitReady(launch, stack: stack, paths: paths)
+            return true
+        }
         if let client = ControlClient.connect(paths) ?? waitForStartingSupervisor(paths) {
             try attach(client, paths: paths)
             return false
         }
-        try await launch(stack: stack, paths: paths)
+        try await awaitReady(try await spawnSupervisor(stack: stack, paths: paths), stack: stack, paths: paths)
         return true
+    }
+
+    private func resolved() throws -> (StackSpec, ProjectPaths) {
+        let (stack, paths) = try global.resolve()
+        try global.checkServices(services, in: stack)
+        try paths.prepare()
+        return (stack, paths)
+    }
+
+    /// A supervisor started for this command: its pid, the read end of its report
+    /// pipe and its log.
+    struct Launch {
+        let pid: pid_t
+        let reportFD: Int32
+        let logPath: String
+    }
+
+    /// What `forkEarly` found and did, for `run`.
+    private struct Early {
+        let stack: StackSpec
+        let paths: ProjectPaths
+        let launch: Launch?
+    }
+
+    nonisolated(unsafe) private static var early: Early?
+
+    /// Called from main while the process is still single-threaded: when the project
+    /// is not running, forks the supervisor from this very process, which saves a
+    /// second program start (loading, runtime set-up, argument parsing) on the path
+    /// to the first service. Returns the supervisor's arguments in the child, nil in
+    /// the command (or when nothing was forked: `run` then does it all).
+    func forkEarly() -> [String]? {
+        guard let (stack, paths) = try? resolved() else { return nil }
+        guard ControlClient.connect(paths) == nil, !ProjectLock.isHeld(paths),
+              let pipe = try? ProcessSpawner.makePipe() else {
+            Self.early = Early(stack: stack, paths: paths, launch: nil)
+            return nil
+        }
+        let logPath = paths.stateDir + "/supervisor.log"
+        let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard logFD >= 0 else {
+            close(pipe.read); close(pipe.write)
+            return nil  // run() tries again and reports why
+        }
+        Trace.mark("up -d: forking the supervisor")
+        let pid = ProcessSpawner.forkDetached(reportFD: pipe.write, logFD: logFD)
+        if pid == 0 { return supervisorArguments(stack: stack, paths: paths) }
+        close(pipe.write)
+        close(logFD)
+        guard pid > 0 else {
+            close(pipe.read)
+            Self.early = Early(stack: stack, paths: paths, launch: nil)
+            return nil
+        }
+        Self.early = Early(stack: stack, paths: paths, launch: Launch(pid: pid, reportFD: pipe.read, logPath: logPath))
+        return nil
+    }
+
+    /// The arguments of `muster __supervise` for this stack and these options.
+    private func supervisorArguments(stack: StackSpec, paths: ProjectPaths) -> [String] {
+        var arguments = ["__supervise"] + stack.files.flatMap { ["-f", StackLoader.absolute($0)] } + ["-p", paths.project,
+                         "--timeout", DurationParser.format(timeout)]
+        if keepOnFailure { arguments.append("--keep-on-failure") }
+        for profile in global.profiles.sorted() { arguments += ["--profile", profile] }
+        return arguments + services
     }
 
     /// A supervisor that holds the lock but has not opened its socket yet is
@@ -53,36 +122,35 @@ struct DetachedUp {
         console.line(prefix + "project \(paths.project) was already running; \(ready) services ready")
     }
 
-    private func launch(stack: StackSpec, paths: ProjectPaths) async throws {
+    /// Starts `muster __supervise` as a new program (when `forkEarly` could not fork).
+    private func spawnSupervisor(stack: StackSpec, paths: ProjectPaths) async throws -> Launch {
         Trace.mark("up -d: spawning the supervisor")
         let pipe = try ProcessSpawner.makePipe()
         let logPath = paths.stateDir + "/supervisor.log"
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard logFD >= 0 else {
+            close(pipe.read); close(pipe.write)
             throw MusterError(.environment, "cannot write \(logPath): \(String(cString: strerror(errno))); check permissions and free space")
         }
         let executable = ProcessSpawner.currentExecutable
-        var arguments = [executable, "__supervise"] + stack.files.flatMap { ["-f", StackLoader.absolute($0)] } + ["-p", paths.project,
-                         "--timeout", DurationParser.format(timeout)]
-        if keepOnFailure { arguments.append("--keep-on-failure") }
-        for profile in global.profiles.sorted() { arguments += ["--profile", profile] }
-        arguments += services
-        var request = SpawnRequest(executable: executable, arguments: arguments,
+        var request = SpawnRequest(executable: executable, arguments: [executable] + supervisorArguments(stack: stack, paths: paths),
                                    environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
                                    workingDirectory: FileManager.default.currentDirectoryPath)
         request.outputFD = logFD
         request.fd3 = pipe.write
         request.parentDeathSignal = 0
-        let pid: pid_t
+        defer { close(pipe.write); close(logFD) }
         do {
-            pid = try await ProcessSpawner.shared.spawn(request)
+            return Launch(pid: try await ProcessSpawner.shared.spawn(request), reportFD: pipe.read, logPath: logPath)
         } catch {
-            close(pipe.read); close(pipe.write); close(logFD)
+            close(pipe.read)
             throw error
         }
-        close(pipe.write)
-        close(logFD)
+    }
 
+    /// Shows progress until the supervisor reports the stack ready or failed.
+    private func awaitReady(_ launch: Launch, stack: StackSpec, paths: ProjectPaths) async throws {
+        let (pid, logPath) = (launch.pid, launch.logPath)
         // Ctrl-C while waiting: the supervisor tears the stack down.
         let signals = SignalWatcher()
         Task {
@@ -96,9 +164,9 @@ struct DetachedUp {
                            console: console)
             : nil
         view?.start()
-        let result = await readReport(fd: pipe.read, view: view)
+        let result = await readReport(fd: launch.reportFD, view: view)
         view?.finish()
-        close(pipe.read)
+        close(launch.reportFD)
         guard let result else {
             let tail = FileTail.lastLines(of: logPath, count: 20)
             throw MusterError(.serviceFailed, "the supervisor (pid \(pid)) exited before the stack was ready; see \(logPath)",

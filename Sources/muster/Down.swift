@@ -7,6 +7,7 @@ import Glibc
 
 struct Down: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "down",
         abstract: "Stop the stack in reverse dependency order and check that nothing is left.",
         discussion: """
         Afterwards no process of the stack may remain and no port it used may accept a connection; \
@@ -33,13 +34,16 @@ struct Down: AsyncParsableCommand {
         let state = RuntimeState.readAny(paths)
         groups.formUnion(state?.groups ?? [])
 
+        Trace.mark("down: state read")
         if let client = ControlClient.connect(paths) {
-            if let status = try? client.status() {
-                groups.formUnion(status.groups)
-                ports.formUnion(status.services.filter { $0.state != "inactive" }.flatMap(\.ports))
-                stopped = status.services.filter { $0.pid != nil }.count
-            }
+            Trace.mark("down: connected")
+            // The answer names what ran (services, ports, process groups) before the stop.
             let result = try client.perform("/v1/shutdown", nil, timeout: .seconds(600))
+            Trace.mark("down: shutdown answered")
+            let services = result.services ?? []
+            groups.formUnion(result.groups ?? [])
+            ports.formUnion(services.filter { $0.state != "inactive" }.flatMap(\.ports))
+            stopped = services.filter { $0.pid != nil }.count
             for leftover in result.leftovers ?? [] { problems.append("killed \(leftover) after the orderly stop") }
             if let pid = state?.pid, !waitForExit(pid, within: .seconds(15)) {
                 kill(pid, SIGKILL)
@@ -64,8 +68,10 @@ struct Down: AsyncParsableCommand {
             out.line(prefix + "project \(paths.project) was not running; cleaning up what its last supervisor left")
         }
 
+        Trace.mark("down: supervisor gone")
         problems += killSurvivors(groups)
         problems += busyPorts(ports)
+        Trace.mark("down: checked")
         if !ProjectLock.isHeld(paths) { paths.removeRuntime() }
         if volumes {
             try? FileManager.default.removeItem(atPath: paths.dataDir)
@@ -82,14 +88,8 @@ struct Down: AsyncParsableCommand {
         }
     }
 
-    /// Polls /proc until `pid` is gone (zombies count as gone).
     static func waitForExit(_ pid: Int32, within limit: Duration) -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while ProcessTable.isAlive(pid) {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(5_000)
-        }
-        return true
+        ProcessTable.waitForExit(pid, within: limit)
     }
 
     /// SIGKILLs whatever still runs in the stack's process groups, and says so.

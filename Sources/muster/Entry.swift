@@ -9,28 +9,52 @@ import Glibc
 /// (ArgumentParser would say 64), 1 for service failures.
 @main
 enum Entry {
-    static func main() async {
+    /// Synchronous on purpose: until the async runtime starts, the process has one
+    /// thread, so `up -d` can fork its supervisor instead of starting a new program.
+    static func main() {
         Trace.start()
         signal(SIGPIPE, SIG_IGN)
+        var command: ParsableCommand
         do {
-            var command = try Muster.parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            command = try Muster.parseAsRoot()
+            if let up = command as? Up, let arguments = up.forkEarly() {
+                command = try Muster.parseAsRoot(arguments)  // the forked supervisor
             }
-        } catch let error as MusterError {
+        } catch {
+            fail(error)
+        }
+        let chosen = command
+        Task {
+            do {
+                var command = chosen
+                if var asyncCommand = command as? AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
+                exit(0)
+            } catch {
+                fail(error)
+            }
+        }
+        dispatchMain()
+    }
+
+    /// Maps every failure to SPEC's exit codes: 2 for usage and invalid stacks
+    /// (ArgumentParser would say 64), 1 for service failures.
+    static func fail(_ error: Error) -> Never {
+        switch error {
+        case let error as MusterError:
             Output.error(error)
             exit(error.exitCode)
-        } catch let code as ExitCode {
+        case let code as ExitCode:
             exit(code.rawValue)
-        } catch {
-            let code = Muster.exitCode(for: error)
-            if code == .success {
-                print(Muster.fullMessage(for: error))
+        default:
+            let message = Muster.fullMessage(for: error)
+            if Muster.exitCode(for: error) == .success {
+                print(message)
                 exit(0)
             }
-            let message = Muster.fullMessage(for: error)
             FileHandle.standardError.write(Data((message + "\n").utf8))
             exit(2)
         }

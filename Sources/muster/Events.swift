@@ -4,6 +4,7 @@ import MusterKit
 
 struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "Print the event log: starts, readiness, exits, restarts (also those muster did not cause), availability, warnings.")
 
     @OptionGroup var files: FollowingGlobalOptions
@@ -47,6 +48,7 @@ struct Events: AsyncParsableCommand {
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Attach to the running stack and print health and restart events live, including restarts muster did not cause.")
 
     @OptionGroup var global: GlobalOptions

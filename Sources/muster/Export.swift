@@ -5,6 +5,7 @@ import MusterKit
 /// format, on stdout, so it can be piped or redirected.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Print the stack as a Compose file or Kubernetes manifests.",
         discussion: """
         Engines become their official images (postgres:15, redis:7, apache/kafka) with the same settings; probes become healthchecks or readiness probes; app services keep their command, environment and port under a placeholder image to replace.

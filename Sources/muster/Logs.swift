@@ -4,6 +4,7 @@ import MusterKit
 
 struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "logs",
         abstract: "Print the stored output of services (all when none named).")
 
     @OptionGroup var files: FollowingGlobalOptions

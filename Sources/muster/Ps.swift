@@ -4,6 +4,7 @@ import MusterKit
 
 struct Ps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ps",
         abstract: "One row per service: state, pid, ready, restarts, uptime, ports and time to ready.")
 
     @OptionGroup var global: GlobalOptions

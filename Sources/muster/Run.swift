@@ -7,6 +7,7 @@ import Glibc
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run a command against the ready stack, then report every restart and availability gap during it.",
         discussion: """
         Reuses the running stack or starts one (and then stops it afterwards). CMD gets the stack's connection \

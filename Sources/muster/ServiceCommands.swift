@@ -39,6 +39,7 @@ extension ServiceCommand {
 
 struct Restart: ServiceCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restart",
         abstract: "Restart services of the running stack; what depends on them restarts after them.",
         discussion: "Running services that depend on a restarted one are stopped first and started again once it is ready; completed tasks do not run again. --no-deps restarts only the named services.")
     static let action = ControlAction.restart
@@ -50,6 +51,7 @@ struct Restart: ServiceCommand {
 
 struct Stop: ServiceCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stop",
         abstract: "Stop services of the running stack, and first whatever depends on them.")
     static let action = ControlAction.stop
     @OptionGroup var global: GlobalOptions
@@ -60,6 +62,7 @@ struct Stop: ServiceCommand {
 
 struct Start: ServiceCommand {
     static let configuration = CommandConfiguration(
+        commandName: "start",
         abstract: "Start services of the running stack, with whatever they depend on that is not running.")
     static let action = ControlAction.start
     @OptionGroup var global: GlobalOptions

@@ -26,7 +26,7 @@ struct Supervise: AsyncParsableCommand {
             let stack = try global.loadStack()
             Trace.mark("supervisor: stack loaded")
             let session = try StackSession(stack: stack, project: global.project, services: services, profiles: global.profiles,
-                                           options: .init(console: .standardOutput, statusLines: true, mirrorOutput: false))
+                                           options: .init(console: Console(fd: STDOUT_FILENO, interactive: false), statusLines: true, mirrorOutput: false))
             for note in session.recovered { report.progress("warning: " + note) }
             host = StackHost(session: session)
             Trace.mark("supervisor: session planned")

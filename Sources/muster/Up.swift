@@ -8,6 +8,7 @@ import Glibc
 
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "up",
         abstract: "Start services (and what they depend on) in dependency order.",
         discussion: """
         In the foreground, Ctrl-C or SIGTERM stops everything in reverse order and exits 0; a second Ctrl-C kills at once.
@@ -24,6 +25,12 @@ struct Up: AsyncParsableCommand {
         if !detach, timeout != nil || keepOnFailure {
             throw ValidationError("--timeout and --keep-on-failure go with -d")
         }
+    }
+
+    /// `up -d` only: see DetachedUp.forkEarly.
+    func forkEarly() -> [String]? {
+        guard detach, let limit = try? parseDurationOption(timeout ?? "120s", option: "--timeout") else { return nil }
+        return DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure).forkEarly()
     }
 
     func run() async throws {

@@ -167,10 +167,38 @@ import Glibc
         #expect(!tail.lastLines(100).contains("line 1"))
     }
 
-    @Test func procStatParsing() {
-        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"
-        let entry = ProcessTable.parse(stat: line)
-        #expect(entry == ProcessInfoEntry(pid: 4242, state: "S", ppid: 1, processGroup: 4242, session: 4242, startTime: 987654, name: "my (odd) name"))
+    @Test func procStatOfThisProcess() throws {
+        let entry = try #require(ProcessTable.entry(getpid()))
+        #expect(entry.pid == getpid())
+        #expect(entry.ppid == getppid())
+        #expect(entry.processGroup == getpgrp())
+        #expect(entry.session == getsid(0))
+        #expect(entry.isAlive)
+        // starttime (field 22) is the 20th field after the closing parenthesis.
+        let text = try String(contentsOfFile: "/proc/self/stat", encoding: .utf8)
+        let fields = text[text.index(after: text.lastIndex(of: ")")!)...].split(separator: " ")
+        #expect(entry.startTime == UInt64(fields[19]))
+        #expect(ProcessTable.entry(Int32.max) == nil)
+    }
+
+    @Test func procStatOfAProgramWithParenthesesAndSpacesInItsName() throws {
+        // The name sits in parentheses in /proc/PID/stat and may hold both.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("muster-stat-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let program = folder + "/a) (b c"
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: program)
+        child.arguments = ["30"]
+        try child.run()
+        // SIGKILL: the test process may block SIGTERM, and a child inherits the mask.
+        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
+        let entry = try #require(ProcessTable.entry(child.processIdentifier))
+        #expect(entry.name == "a) (b c")
+        #expect(entry.ppid == getpid())
+        #expect(entry.isAlive)
+        #expect(ProcessTable.members(ofGroups: [entry.processGroup]).contains { $0.pid == child.processIdentifier })
     }
 
     @Test func suggestions() {

@@ -1,6 +1,7 @@
 #ifndef MUSTER_SHIMS_H
 #define MUSTER_SHIMS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /// What the child does between fork and exec. Every step is async-signal-safe.
@@ -68,4 +69,53 @@ int muster_epoll_create(void);
 int muster_epoll_add(int epfd, int fd, unsigned long long token);
 int muster_epoll_del(int epfd, int fd);
 int muster_epoll_wait(int epfd, unsigned long long *tokens, int max);
+/// libpq, loaded on first use (see libpq.c). muster_pq_problem() loads it and
+/// returns NULL, or why it cannot be used; call it before any other muster_pq_*.
+const char *muster_pq_problem(void);
+void *muster_pq_connect(const char *conninfo);
+int muster_pq_connected(const void *conn);
+const char *muster_pq_error(const void *conn);
+void muster_pq_finish(void *conn);
+void *muster_pq_exec(void *conn, const char *sql);
+/// Non-zero when the statement succeeded (rows or a command).
+int muster_pq_result_ok(const void *result);
+const char *muster_pq_result_error(const void *result);
+void muster_pq_clear(void *result);
+int muster_pq_rows(const void *result);
+int muster_pq_columns(const void *result);
+/// The value as text, or NULL for SQL NULL.
+const char *muster_pq_value(const void *result, int row, int column);
+char *muster_pq_escape_identifier(void *conn, const char *text, size_t length);
+char *muster_pq_escape_literal(void *conn, const char *text, size_t length);
+void muster_pq_free(void *memory);
+
+/// GET an https URL through libcurl, loaded on first use (see https.c). Returns 0
+/// with the status and up to body_capacity bytes of the body, or -1 with a message.
+int muster_https_get(const char *url, long timeout_ms, long *status, char *body_buffer, size_t body_capacity,
+                     size_t *body_length, char *error, size_t error_capacity);
+
+/// The fields muster uses from /proc/PID/stat.
+typedef struct {
+    int pid;
+    char state;
+    int ppid;
+    int pgrp;
+    int session;
+    unsigned long long start_time;
+    char name[64];
+} muster_proc_stat;
+
+/// Reads /proc/PID/stat; 0 on success, -1 when the process is gone or unreadable.
+int muster_read_stat(int pid, muster_proc_stat *out);
+
+/// Threads of this process (from /proc/self/stat), or -1.
+int muster_thread_count(void);
+/// Forks a detached supervisor from a still single-threaded process: in the child
+/// (returns 0) setsid, stdin from /dev/null, stdout and stderr to log_fd, report_fd
+/// as fd 3 and every other descriptor closed. Returns the child's pid to the parent,
+/// -2 when the process already has threads (use exec instead), -1 when fork failed.
+pid_t muster_fork_detached(int report_fd, int log_fd);
+/// Waits until pid has exited (a zombie counts) with a pidfd: 1 exited (or no such
+/// process), 0 timed out, -1 pidfds unsupported (the caller polls instead).
+int muster_wait_for_exit(pid_t pid, int timeout_ms);
 #endif

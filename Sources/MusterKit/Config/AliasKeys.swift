@@ -16,7 +16,7 @@ extension StackLoader {
         let inert = String(String.UnicodeScalarView(yaml.unicodeScalars.map { $0 == "*" ? inertAlias : $0 }))
         let root: Node?
         do {
-            root = try Yams.compose(yaml: inert)
+            root = try Yams.compose(yaml: inert, .basic)
         } catch let error as YamlError {
             // Same positions as the real file; the real compose could stall before its own error.
             var refusal = yamlError(error, file: file, yaml: yaml)

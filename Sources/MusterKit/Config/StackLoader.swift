@@ -78,11 +78,13 @@ public enum StackLoader {
     }
 
     /// The YAML tree of one file, with every check that must come before Yams sees it.
+    /// Scalars stay untyped (`Resolver.basic`): the reader decides what a value means
+    /// from the field, and Yams' default resolver compiles seven ICU regexes per process.
     static func compose(_ yaml: String, file: String) throws -> Node? {
         try checkNesting(yaml, file: file)
         do {
             try checkAliasKeys(yaml, file: file)
-            return try Yams.compose(yaml: yaml)
+            return try Yams.compose(yaml: yaml, .basic)
         } catch let error as YamlError {
             throw yamlError(error, file: file, yaml: yaml)
         }

@@ -82,6 +82,8 @@ public struct OperationResult: Codable, Sendable {
     public var services: [ServiceStatus]?
     /// Processes that had to be killed after the orderly stop (shutdown).
     public var leftovers: [String]?
+    /// Shutdown: every process group the stack used, for the caller's leak check.
+    public var groups: [Int32]?
 
     public init(ok: Bool) { self.ok = ok }
 

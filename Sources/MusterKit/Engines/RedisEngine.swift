@@ -26,6 +26,18 @@ struct RedisEngine: Engine {
         for (key, value) in engine.settings { argv += ["--" + key] + (value.isEmpty ? [""] : [value]) }
         plan.argv = argv
         plan.workingDir = dataDir
+        // SIGTERM only sets a flag that Redis reads at its next cron tick (every
+        // 100 ms at the default hz); SHUTDOWN acts at once, with the same saving rules.
+        plan.stopRequest = {
+            await offload {
+                guard let client = try? RESPClient(host: "127.0.0.1", port: monitorPort, timeout: .milliseconds(500), password: password) else {
+                    return false
+                }
+                // Redis closes the connection as it exits; an error reply means it refused.
+                if case .error? = try? client.command(["SHUTDOWN"]) { return false }
+                return true
+            }
+        }
         plan.preStart.append { _ in
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         }

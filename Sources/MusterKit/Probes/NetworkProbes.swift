@@ -1,7 +1,5 @@
+import CMusterShims
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Ready when a TCP connection to HOST:PORT succeeds.
 public struct TCPProbe: PollingProbe {
@@ -39,7 +37,7 @@ public struct TCPProbe: PollingProbe {
 }
 
 /// Ready on a 2xx or 3xx answer to GET. Plain http speaks HTTP/1.1 over a socket
-/// directly (cheap enough to poll every few ms); https goes through URLSession.
+/// directly (cheap enough to poll every few ms); https goes through libcurl, loaded on first use.
 public struct HTTPProbe: PollingProbe {
     public var url: String
     public var timeout: Duration
@@ -54,7 +52,7 @@ public struct HTTPProbe: PollingProbe {
 
     public func check() async -> ProbeOutcome {
         guard let parsed = URL(string: url), let host = parsed.host else { return .failed("bad URL \(url)") }
-        if parsed.scheme == "https" { return await checkWithURLSession(parsed) }
+        if parsed.scheme == "https" { return await checkWithCurl() }
         let port = parsed.port ?? 80
         let path = (parsed.path.isEmpty ? "/" : parsed.path) + (parsed.query.map { "?" + $0 } ?? "")
         let (timeout, field, url) = (timeout, identityField, url)
@@ -95,18 +93,21 @@ public struct HTTPProbe: PollingProbe {
         return .passed(identity: object?[identityField].map { "\($0)" })
     }
 
-    private func checkWithURLSession(_ url: URL) async -> ProbeOutcome {
-        var request = URLRequest(url: url)
-        request.timeoutInterval = timeout.seconds
-        do {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            let code = (response as? HTTPURLResponse)?.statusCode ?? 0
-            guard (200..<400).contains(code) else { return .failed("GET \(url) answered \(code)") }
-            guard let identityField else { return .passed(identity: nil) }
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-            return .passed(identity: object?[identityField].map { "\($0)" })
-        } catch {
-            return .failed("GET \(url): \(error.localizedDescription)")
+    private func checkWithCurl() async -> ProbeOutcome {
+        let (url, field, timeoutMs) = (url, identityField, max(1, Int(timeout.milliseconds)))
+        return await offload {
+            var status = 0
+            var length = 0
+            var body = [UInt8](repeating: 0, count: field == nil ? 1 : 256 * 1024)
+            var error = [CChar](repeating: 0, count: 512)
+            let code = body.withUnsafeMutableBufferPointer { bodyBuffer in
+                muster_https_get(url, timeoutMs, &status, bodyBuffer.baseAddress, bodyBuffer.count, &length, &error, error.count)
+            }
+            guard code == 0 else { return .failed("GET \(url): \(String(cString: error))") }
+            guard (200..<400).contains(status) else { return .failed("GET \(url) answered \(status)") }
+            guard let field else { return .passed(identity: nil) }
+            let object = (try? JSONSerialization.jsonObject(with: Data(body[0..<length]))) as? [String: Any]
+            return .passed(identity: object?[field].map { "\($0)" })
         }
     }
 }

@@ -127,6 +127,7 @@ public final class ProcessSpawner: @unchecked Sendable {
             }
         }
         if pid > 0 { ProcessReaper.shared.track(pid) }
+        Trace.mark("forked and exec'd \(request.executable)")
         guard step == 0 else {
             if pid > 0 { Task.detached { _ = await ProcessReaper.shared.exitStatus(of: pid); ProcessReaper.shared.forget(pid) } }
             return .failure(Self.describe(step: step, errno: err, request: request))
@@ -141,6 +142,13 @@ public final class ProcessSpawner: @unchecked Sendable {
             throw MusterError(.environment, "cannot create a pipe: \(String(cString: strerror(errno)))")
         }
         return (fds[0], fds[1])
+    }
+
+    /// Forks a detached supervisor from this process if it is still single-threaded
+    /// (see muster_fork_detached): 0 in the child, the child's pid in the parent, or
+    /// a negative value when nothing was forked.
+    public static func forkDetached(reportFD: Int32, logFD: Int32) -> pid_t {
+        muster_fork_detached(reportFD, logFD)
     }
 
     /// The running muster binary, to start a detached supervisor with.

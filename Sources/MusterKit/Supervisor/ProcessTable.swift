@@ -1,3 +1,4 @@
+import CMusterShims
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -21,29 +22,48 @@ public struct ProcessInfoEntry: Sendable, Equatable {
 
 public enum ProcessTable {
     public static func entry(_ pid: Int32) -> ProcessInfoEntry? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
-        return parse(stat: text)
-    }
-
-    /// Parses a stat line; the command name in parentheses may itself hold spaces or `)`.
-    public static func parse(stat text: String) -> ProcessInfoEntry? {
-        guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"),
-              let pid = Int32(text[..<open].trimmingCharacters(in: .whitespaces)) else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is state (field 3); starttime is field 22 → fields[19].
-        guard fields.count > 19, let state = fields[0].first, let ppid = Int32(fields[1]),
-              let group = Int32(fields[2]), let session = Int32(fields[3]), let start = UInt64(fields[19]) else { return nil }
-        let name = String(text[text.index(after: open)..<close])
-        return ProcessInfoEntry(pid: pid, state: state, ppid: ppid, processGroup: group, session: session, startTime: start, name: name)
+        // Parsed in C without allocating: every stop and every leak check scans /proc.
+        var stat = muster_proc_stat()
+        guard muster_read_stat(pid, &stat) == 0 else { return nil }
+        let name = withUnsafeBytes(of: stat.name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return ProcessInfoEntry(pid: stat.pid, state: Character(Unicode.Scalar(UInt8(bitPattern: stat.state))),
+                                ppid: stat.ppid, processGroup: stat.pgrp, session: stat.session,
+                                startTime: stat.start_time, name: name)
     }
 
     public static func isAlive(_ pid: Int32) -> Bool {
         entry(pid)?.isAlive ?? false
     }
 
+    /// Waits until `pid` has exited (zombies count as gone): woken by a pidfd the
+    /// moment it exits, or, where pidfds are missing, by polling /proc every 2 ms.
+    public static func waitForExit(_ pid: Int32, within limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while isAlive(pid) {
+            let left = deadline - ContinuousClock.now
+            if left <= .zero { return false }
+            switch muster_wait_for_exit(pid, Int32(clamping: max(1, left.milliseconds))) {
+            case 1: return true
+            case 0: return !isAlive(pid)
+            default: usleep(2_000)
+            }
+        }
+        return true
+    }
+
     public static func allPids() -> [Int32] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return names.compactMap { Int32($0) }
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var pids: [Int32] = []
+        while let item = readdir(directory) {
+            let pid = withUnsafePointer(to: item.pointee.d_name) { name in
+                name.withMemoryRebound(to: CChar.self, capacity: 256) { atoi($0) }
+            }
+            if pid > 0 { pids.append(pid) }
+        }
+        return pids
     }
 
     /// Live processes in a process group or session (a service's whole tree).

@@ -44,6 +44,11 @@ public struct ServicePlan: Sendable {
     /// Watchers for restarts muster did not cause (and other findings), made
     /// fresh for each incarnation once it is ready.
     public var monitors: [MonitorFactory] = [{ ProcessIdentityMonitor() }]
+    /// Asks the service to stop through its own protocol, for servers that act on
+    /// their stop signal only at their next timer tick (Redis: up to 100 ms).
+    /// Returns false when it could not ask; the stop signal is sent then.
+    /// The stop timeout and SIGKILL apply either way.
+    public var stopRequest: (@Sendable () async -> Bool)?
 
     public struct Credentials: Sendable, Equatable {
         public var user: String

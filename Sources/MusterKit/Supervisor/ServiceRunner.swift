@@ -108,6 +108,7 @@ actor ServiceRunner {
 
     /// Asks the service to stop and returns once no process of it runs.
     func stop() async {
+        Trace.mark("\(plan.name) stop asked")
         await send(.stop)
         await untilDown()
     }
@@ -176,7 +177,14 @@ actor ServiceRunner {
             restartTimer?.cancel()
             restartTimer = nil
         case let .signalGroup(signal):
-            if let group = liveGroup { ProcessTable.signalGroup(group, signal) }
+            guard let group = liveGroup else { return }
+            if signal == plan.policy.stopSignal, let stopRequest = plan.stopRequest {
+                Task {
+                    if await !stopRequest() { ProcessTable.signalGroup(group, signal) }
+                }
+            } else {
+                ProcessTable.signalGroup(group, signal)
+            }
         case let .armStopTimer(timeout, generation):
             stopTimer?.cancel()
             stopTimer = Task { [clock] in
@@ -191,6 +199,7 @@ actor ServiceRunner {
     }
 
     private func spawn(generation: Int) async {
+        Trace.mark("\(plan.name) spawn begins")
         do {
             let context = PreStartContext(service: plan.name, logFD: logFD)
             for step in plan.preStart { try await step(context) }
@@ -223,6 +232,7 @@ actor ServiceRunner {
         }
         signalProbe = probe
         pump.start()
+        Trace.mark("\(plan.name) prepared")
         var request = SpawnRequest(executable: plan.executable, arguments: plan.argv,
                                    environment: environment.map { "\($0.key)=\($0.value)" }.sorted(),
                                    workingDirectory: plan.workingDir)
@@ -251,10 +261,12 @@ actor ServiceRunner {
 
     private func watchExit(pid: pid_t, generation: Int, pump: OutputPump) async {
         let status = await ProcessReaper.shared.exitStatus(of: pid)
+        Trace.mark("\(plan.name) reaped")
         ProcessReaper.shared.forget(pid)
         // Whatever the leader left behind in its group goes with it.
         if scanForStragglers { ProcessTable.signalGroup(pid, SIGKILL) } else { kill(-pid, SIGKILL) }
         await pump.waitForEOF(timeout: .milliseconds(200))
+        Trace.mark("\(plan.name) output closed")
         Guardian.shared.unregister(group: pid)
         let uptime = spawnedAt.map { clock.now - $0 } ?? .zero
         if liveGroup == pid { liveGroup = nil }

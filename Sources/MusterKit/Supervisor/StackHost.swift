@@ -100,6 +100,7 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
 
     /// Stops everything once; later calls wait for the first and get its answer.
     public func shutdown() async -> OperationResult {
+        Trace.mark("host: shutdown asked")
         let result = await shutdownOnce().value
         takeShutdownWaiters().forEach { $0.resume() }
         return result
@@ -111,8 +112,12 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
         isClosing = true
         if let existing = shutdownTask { return existing }
         let task = Task {
+            // What ran, as it was before the stop: `down` checks these ports and groups.
+            let before = await self.session.supervisor.statuses()
             let leftovers = await self.session.stop()
             var result = OperationResult(ok: true)
+            result.services = before
+            result.groups = await self.session.supervisor.groupsSeen.sorted()
             result.leftovers = leftovers
             return result
         }

@@ -36,12 +36,14 @@ public final class StackSession: @unchecked Sendable {
         try paths.prepare()
         self.lock = try ProjectLock(paths)
         self.recovered = RuntimeState.recoverStale(paths)
+        Trace.mark("session: locked, stale state checked")
         let planner = StackPlanner(stack: stack, paths: paths, environment: environment)
         let previous = RuntimeState.readAny(paths)?.ports ?? [:]
         let all = Set(stack.serviceNames)
         self.ports = try planner.choosePorts(for: all, checking: names, reuse: previous,
                                              avoiding: RuntimeState.portsOfOtherProjects(than: paths))
         self.outputs = planner.outputs(ports: ports)
+        Trace.mark("session: ports chosen")
         // Every service is planned, so `muster start` can add one later; a service
         // outside the selection that cannot be planned is simply left out.
         var plans = try planner.plans(for: names, ports: ports)
@@ -50,7 +52,9 @@ public final class StackSession: @unchecked Sendable {
         }
         let order = stack.serviceNames
         plans.sort { order.firstIndex(of: $0.name)! < order.firstIndex(of: $1.name)! }
+        Trace.mark("session: services planned")
         let log = try EventLog(path: paths.eventsFile)
+        Trace.mark("session: event log open")
         self.supervisor = Supervisor(plans: plans, paths: paths, options: options, eventLog: log)
         self.state = RuntimeState(pid: getpid(), project: paths.project, stackFile: stack.file,
                                   outputs: outputs, ports: ports)

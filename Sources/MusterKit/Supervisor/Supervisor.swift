@@ -254,11 +254,15 @@ public actor Supervisor {
     /// Returns descriptions of processes that had to be killed at the end.
     @discardableResult
     public func shutdown() async -> [String] {
+        Trace.mark("supervisor: shutdown begins")
         shuttingDown = true
         wakeWaiters()
         // The sweep below looks for stragglers of every group in one pass.
         for runner in runners.values { await runner.skipStragglerScan() }
+        Trace.mark("supervisor: stopping in order")
         await stopInOrder(Set(plans.map(\.name)))
+        Trace.mark("supervisor: all stopped")
+        defer { Trace.mark("supervisor: swept") }
         return sweep()
     }
 

@@ -13,7 +13,7 @@ public enum Trace {
 
     public static func mark(_ phase: @autoclosure () -> String) {
         guard enabled else { return }
-        let ms = Double((ContinuousClock.now - origin).milliseconds)
+        let ms = ((ContinuousClock.now - origin).seconds * 10_000).rounded() / 10
         FileHandle.standardError.write(Data("trace \(getpid()) +\(ms)ms \(phase())\n".utf8))
     }
 }

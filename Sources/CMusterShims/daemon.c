@@ -1,0 +1,78 @@
+// `up -d` without a second program start: fork the supervisor straight from the
+// command, while it is still single-threaded.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "muster_shims.h"
+
+int muster_thread_count(void) {
+    char buffer[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t got = read(fd, buffer, sizeof buffer - 1);
+    close(fd);
+    if (got <= 0) return -1;
+    buffer[got] = 0;
+    // Field 20 (num_threads); the command name (field 2) may hold spaces, so
+    // count from the last ')'.
+    char *cursor = strrchr(buffer, ')');
+    if (cursor == NULL) return -1;
+    for (int field = 2; field < 20; field++) {
+        cursor = strchr(cursor + 1, ' ');
+        if (cursor == NULL) return -1;
+    }
+    return atoi(cursor + 1);
+}
+
+static void close_from(int lowest) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
+#endif
+    long highest = sysconf(_SC_OPEN_MAX);
+    for (int fd = lowest; fd < highest; fd++) close(fd);
+}
+
+pid_t muster_fork_detached(int report_fd, int log_fd) {
+    if (muster_thread_count() != 1) {
+        errno = EAGAIN;
+        return -2;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    // The child: a session of its own, stdin from /dev/null, stdout and stderr to
+    // the log, the report pipe on fd 3, nothing else.
+    setsid();
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0 && null_fd != 0) {
+        dup2(null_fd, 0);
+        close(null_fd);
+    }
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    if (report_fd != 3) dup2(report_fd, 3);
+    close_from(4);
+    return 0;
+}
+
+int muster_wait_for_exit(pid_t pid, int timeout_ms) {
+#ifdef SYS_pidfd_open
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) return errno == ESRCH ? 1 : -1;
+    struct pollfd entry = { .fd = fd, .events = POLLIN };
+    int ready;
+    do { ready = poll(&entry, 1, timeout_ms); } while (ready < 0 && errno == EINTR);
+    close(fd);
+    return ready > 0 ? 1 : 0;
+#else
+    (void)pid; (void)timeout_ms;
+    return -1;
+#endif
+}

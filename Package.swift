@@ -18,8 +18,8 @@ let package = Package(
     ],
     targets: [
         // fork/exec with setsid, dropped privileges and PR_SET_PDEATHSIG; the orphan guardian.
-        // Also libpq and libcurl, loaded with dlopen only when a Postgres check or an https
-        // probe needs them: linked, they cost every muster process ~5 ms of loading.
+        // Also libcurl, loaded with dlopen only when an https probe needs it: linked (as
+        // FoundationNetworking is), it cost every muster process ~2 ms of loading.
         .target(name: "CMusterShims", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "MusterKit",

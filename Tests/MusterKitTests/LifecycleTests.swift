@@ -181,24 +181,25 @@ import Glibc
         #expect(ProcessTable.entry(Int32.max) == nil)
     }
 
-    @Test func procStatOfAProgramWithParenthesesAndSpacesInItsName() throws {
+    @Test func procStatOfAProgramWithParenthesesAndSpacesInItsName() async throws {
         // The name sits in parentheses in /proc/PID/stat and may hold both.
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("muster-stat-\(getpid())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let program = folder + "/a) (b c"
         try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: program)
-        child.arguments = ["30"]
-        try child.run()
-        // SIGKILL: the test process may block SIGTERM, and a child inherits the mask.
-        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
-        let entry = try #require(ProcessTable.entry(child.processIdentifier))
+        // Through muster's own spawner: its reaper owns every child of this process.
+        let pid = try await ProcessSpawner.shared.spawn(SpawnRequest(executable: program, arguments: [program, "30"], environment: []))
+        defer {
+            kill(pid, SIGKILL)
+            ProcessReaper.shared.forget(pid)
+        }
+        let entry = try #require(ProcessTable.entry(pid))
         #expect(entry.name == "a) (b c")
         #expect(entry.ppid == getpid())
+        #expect(entry.processGroup == pid)  // its own session and group
         #expect(entry.isAlive)
-        #expect(ProcessTable.members(ofGroups: [entry.processGroup]).contains { $0.pid == child.processIdentifier })
+        #expect(ProcessTable.members(ofGroups: [entry.processGroup]).contains { $0.pid == pid })
     }
 
     @Test func suggestions() {

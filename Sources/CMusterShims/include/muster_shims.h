@@ -69,25 +69,13 @@ int muster_epoll_create(void);
 int muster_epoll_add(int epfd, int fd, unsigned long long token);
 int muster_epoll_del(int epfd, int fd);
 int muster_epoll_wait(int epfd, unsigned long long *tokens, int max);
-/// libpq, loaded on first use (see libpq.c). muster_pq_problem() loads it and
-/// returns NULL, or why it cannot be used; call it before any other muster_pq_*.
-const char *muster_pq_problem(void);
-void *muster_pq_connect(const char *conninfo);
-int muster_pq_connected(const void *conn);
-const char *muster_pq_error(const void *conn);
-void muster_pq_finish(void *conn);
-void *muster_pq_exec(void *conn, const char *sql);
-/// Non-zero when the statement succeeded (rows or a command).
-int muster_pq_result_ok(const void *result);
-const char *muster_pq_result_error(const void *result);
-void muster_pq_clear(void *result);
-int muster_pq_rows(const void *result);
-int muster_pq_columns(const void *result);
-/// The value as text, or NULL for SQL NULL.
-const char *muster_pq_value(const void *result, int row, int column);
-char *muster_pq_escape_identifier(void *conn, const char *text, size_t length);
-char *muster_pq_escape_literal(void *conn, const char *text, size_t length);
-void muster_pq_free(void *memory);
+/// SHA-256, HMAC-SHA-256 and one 32-byte block of PBKDF2-HMAC-SHA-256 (sha256.c),
+/// for SCRAM-SHA-256 logins to Postgres.
+void muster_sha256(const unsigned char *bytes, size_t count, unsigned char digest[32]);
+void muster_hmac_sha256(const unsigned char *key, size_t key_length, const unsigned char *message, size_t count,
+                        unsigned char mac[32]);
+void muster_pbkdf2_sha256(const unsigned char *password, size_t password_length, const unsigned char *salt,
+                          size_t salt_length, unsigned iterations, unsigned char output[32]);
 
 /// GET an https URL through libcurl, loaded on first use (see https.c). Returns 0
 /// with the status and up to body_capacity bytes of the body, or -1 with a message.

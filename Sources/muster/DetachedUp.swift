@@ -61,10 +61,10 @@ struct DetachedUp {
 
     /// Called from main while the process is still single-threaded: when the project
     /// is not running, forks the supervisor from this very process, which saves a
-    /// second program start (loading, runtime set-up, argument parsing) on the path
-    /// to the first service. Returns the supervisor's arguments in the child, nil in
-    /// the command (or when nothing was forked: `run` then does it all).
-    func forkEarly() -> [String]? {
+    /// second program start (loading, runtime set-up, argument parsing, reading the
+    /// stack file) on the path to the first service. Returns the supervisor to run in
+    /// the child, nil in the command (or when nothing was forked: `run` does it all).
+    func forkEarly() -> DetachedSupervisor? {
         guard let (stack, paths) = try? resolved() else { return nil }
         guard ControlClient.connect(paths) == nil, !ProjectLock.isHeld(paths),
               let pipe = try? ProcessSpawner.makePipe() else {
@@ -79,7 +79,10 @@ struct DetachedUp {
         }
         Trace.mark("up -d: forking the supervisor")
         let pid = ProcessSpawner.forkDetached(reportFD: pipe.write, logFD: logFD)
-        if pid == 0 { return supervisorArguments(stack: stack, paths: paths) }
+        if pid == 0 {
+            return DetachedSupervisor(stack: stack, project: paths.project, services: services, profiles: global.profiles,
+                                      timeout: timeout, keepOnFailure: keepOnFailure)
+        }
         close(pipe.write)
         close(logFD)
         guard pid > 0 else {

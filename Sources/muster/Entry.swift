@@ -14,24 +14,23 @@ enum Entry {
     static func main() {
         Trace.start()
         signal(SIGPIPE, SIG_IGN)
-        var command: ParsableCommand
+        let work: () async throws -> Void
         do {
-            command = try Muster.parseAsRoot()
-            if let up = command as? Up, let arguments = up.forkEarly() {
-                command = try Muster.parseAsRoot(arguments)  // the forked supervisor
+            var command = try Muster.parseAsRoot()
+            if let up = command as? Up, let supervisor = up.forkEarly() {
+                // The forked supervisor: stdout and stderr are its log, fd 3 the report pipe.
+                work = { try await supervisor.serve(report: ReportPipe(fd: 3)) }
+            } else if var asyncCommand = command as? AsyncParsableCommand {
+                work = { try await asyncCommand.run() }
+            } else {
+                work = { try command.run() }
             }
         } catch {
             fail(error)
         }
-        let chosen = command
         Task {
             do {
-                var command = chosen
-                if var asyncCommand = command as? AsyncParsableCommand {
-                    try await asyncCommand.run()
-                } else {
-                    try command.run()
-                }
+                try await work()
                 exit(0)
             } catch {
                 fail(error)

@@ -19,13 +19,36 @@ struct Supervise: AsyncParsableCommand {
 
     func run() async throws {
         let report = ReportPipe(fd: 3)
+        let stack: StackSpec
+        let limit: Duration?
+        do {
+            stack = try global.loadStack()
+            limit = try timeout.map { try parseDurationOption($0, option: "--timeout") }
+        } catch {
+            report.finish(OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)")))
+            throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)
+        }
+        try await DetachedSupervisor(stack: stack, project: global.project, services: services, profiles: global.profiles,
+                                     timeout: limit, keepOnFailure: keepOnFailure).serve(report: report)
+    }
+}
+
+/// What the detached supervisor does, whether `up -d` forked it (with the stack it
+/// had already loaded) or it was started as `muster __supervise`.
+struct DetachedSupervisor {
+    let stack: StackSpec
+    let project: String?
+    let services: [String]
+    let profiles: Set<String>
+    let timeout: Duration?
+    let keepOnFailure: Bool
+
+    func serve(report: ReportPipe) async throws {
         let signals = SignalWatcher()
         let host: StackHost
         do {
             Trace.mark("supervisor: main")
-            let stack = try global.loadStack()
-            Trace.mark("supervisor: stack loaded")
-            let session = try StackSession(stack: stack, project: global.project, services: services, profiles: global.profiles,
+            let session = try StackSession(stack: stack, project: project, services: services, profiles: profiles,
                                            options: .init(console: Console(fd: STDOUT_FILENO, interactive: false), statusLines: true, mirrorOutput: false))
             for note in session.recovered { report.progress("warning: " + note) }
             host = StackHost(session: session)
@@ -38,10 +61,9 @@ struct Supervise: AsyncParsableCommand {
             report.send(ReportLine(progress: StatusLine.format(event, snapshot: nil, console: Console(fd: -1, interactive: false)),
                                    service: event.service, type: event.type))
         }
-        let limit = try timeout.map { try parseDurationOption($0, option: "--timeout") }
         // The control socket opens while the services start: nothing waits on it.
         let opening = Task { try await host.open() }
-        var result = await raceSignal(signals) { await host.start(timeout: limit) }
+        var result = await raceSignal(signals) { await host.start(timeout: timeout) }
         do {
             try await opening.value
         } catch {

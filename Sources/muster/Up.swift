@@ -28,7 +28,7 @@ struct Up: AsyncParsableCommand {
     }
 
     /// `up -d` only: see DetachedUp.forkEarly.
-    func forkEarly() -> [String]? {
+    func forkEarly() -> DetachedSupervisor? {
         guard detach, let limit = try? parseDurationOption(timeout ?? "120s", option: "--timeout") else { return nil }
         return DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure).forkEarly()
     }

@@ -172,6 +172,35 @@ import Glibc
         expectNothingLeft(groups: report.groups, ports: report.services.flatMap(\.ports))
     }
 
+    @Test func restartReturnsOnlyOnceTheNewIncarnationIsReady() async throws {
+        // Regression: restart once returned while the service was still stopping,
+        // because the supervisor judged the outcome from the state before the restart.
+        // It takes its time to stop, as servers do.
+        let stack = try TestStack("""
+        services:
+          slow:
+            command: "trap 'sleep 0.3; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+            ready: { log: ready }
+        """)
+        defer { stack.cleanup() }
+        #expect(try await stack.muster("up", "-d").status == 0)
+        var previous = try #require(try await status(stack).services.first?.pid)
+        for round in 1...3 {
+            let restart = try await stack.muster("restart", "slow")
+            #expect(restart.status == 0, "\(restart.output)")
+            // The answer itself says ready, with a new pid.
+            #expect(restart.output.contains(", ready") && !restart.output.contains("pid \(previous) → pid \(previous)"),
+                    "round \(round): \(restart.output)")
+            let slow = try #require(try await status(stack).services.first)
+            #expect(slow.state == "ready" && slow.pid != previous && slow.restarts == round,
+                    "round \(round): \(slow.state), pid \(slow.pid ?? 0) (was \(previous)), restarts \(slow.restarts)")
+            previous = slow.pid ?? previous
+        }
+        let report = try await status(stack)
+        #expect(try await stack.muster("down").status == 0)
+        expectNothingLeft(groups: report.groups, ports: [])
+    }
+
     @Test func serviceCommandsRespectDependencies() async throws {
         let stack = try TestStack(Self.small)
         defer { stack.cleanup() }

@@ -90,6 +90,8 @@ typedef struct {
     int pgrp;
     int session;
     unsigned long long start_time;
+    /// The kernel's PF_EXITING: the process is on its way out (files closed, not yet a zombie).
+    int exiting;
     char name[64];
 } muster_proc_stat;
 

@@ -16,8 +16,11 @@ public struct ProcessInfoEntry: Sendable, Equatable {
     public var startTime: UInt64
     /// The program name (`comm`), at most 15 characters.
     public var name: String = ""
+    /// Already exiting (PF_EXITING): its descriptors are closed and it is about to
+    /// be a zombie. A leak check must not count it, nor kill it as a survivor.
+    public var exiting = false
 
-    public var isAlive: Bool { state != "Z" && state != "X" }
+    public var isAlive: Bool { state != "Z" && state != "X" && !exiting }
 }
 
 public enum ProcessTable {
@@ -30,7 +33,7 @@ public enum ProcessTable {
         }
         return ProcessInfoEntry(pid: stat.pid, state: Character(Unicode.Scalar(UInt8(bitPattern: stat.state))),
                                 ppid: stat.ppid, processGroup: stat.pgrp, session: stat.session,
-                                startTime: stat.start_time, name: name)
+                                startTime: stat.start_time, name: name, exiting: stat.exiting != 0)
     }
 
     public static func isAlive(_ pid: Int32) -> Bool {

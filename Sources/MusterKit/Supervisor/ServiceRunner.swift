@@ -47,6 +47,7 @@ actor ServiceRunner {
     private var signalProbe: SignalProbe?
     private var lastProbeError: String?
     private var downWaiters: [CheckedContinuation<Void, Never>] = []
+    private var revision = 0
 
     init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
          origin: ContinuousClock.Instant, listener: @escaping Listener) {
@@ -76,7 +77,8 @@ actor ServiceRunner {
             wasEverReady: machine.wasEverReady, optional: plan.optional, failure: machine.failure,
             startedAt: startedAt.map { seconds(since: origin, to: $0) },
             readyAt: readyAt.map { seconds(since: origin, to: $0) },
-            processStartedAt: processStartedAt, available: available, kind: plan.kind, restartsDetected: detected)
+            processStartedAt: processStartedAt, available: available, kind: plan.kind, restartsDetected: detected,
+            revision: revision)
     }
 
     func lastLines(_ count: Int) -> [String] {
@@ -85,6 +87,7 @@ actor ServiceRunner {
 
     /// Feeds one event to the state machine and carries out what it asks.
     func send(_ event: ServiceLifecycle.Event) async {
+        revision += 1
         if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
         let wasCompleted = machine.phase == .completed
         let actions = machine.handle(event)

@@ -20,6 +20,9 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     public var kind: String
     /// Restarts muster did not cause (restart_detected events).
     public var restartsDetected: Int = 0
+    /// Counts the runner's state changes: snapshots reach the supervisor through a
+    /// queue, and one read directly from the runner may be newer than those queued.
+    public var revision: Int = 0
 
     /// A service that has not been started.
     static func initial(_ plan: ServicePlan) -> ServiceSnapshot {

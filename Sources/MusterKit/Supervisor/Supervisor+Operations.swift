@@ -83,6 +83,7 @@ extension Supervisor {
             wanted.insert(name)
             blocked[name] = nil
             await runners[name]?.send(.restart)
+            await refresh(name)
         }
         if let failure = await waitForOutcome(of: Set(running), deadline: deadline) { throw failure }
         let rest = names.filter { !running.contains($0) } + dependents

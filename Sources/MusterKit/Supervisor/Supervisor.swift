@@ -186,7 +186,7 @@ public actor Supervisor {
     }
 
     private func changed(_ snapshot: ServiceSnapshot, event: ServiceEvent?) async {
-        snapshots[snapshot.name] = snapshot
+        accept(snapshot)
         if let pid = snapshot.pid, !groupsSeen.contains(pid) {
             groupsSeen.insert(pid)
             groupObservers.forEach { $0(groupsSeen) }
@@ -194,6 +194,20 @@ public actor Supervisor {
         if let event { record(event) }
         await evaluate()
         wakeWaiters()
+    }
+
+    /// Keeps the newest state of a service: queued snapshots older than one read
+    /// directly from the runner are stale.
+    private func accept(_ snapshot: ServiceSnapshot) {
+        if let current = snapshots[snapshot.name], current.revision > snapshot.revision { return }
+        snapshots[snapshot.name] = snapshot
+    }
+
+    /// Reads a service's state from its runner now, ahead of its queued updates, so
+    /// that a waiter never mistakes the state before an operation for its outcome.
+    func refresh(_ name: String) async {
+        guard let runner = runners[name] else { return }
+        accept(await runner.snapshot)
     }
 
     private func record(_ event: ServiceEvent) {

@@ -66,16 +66,11 @@ struct DetachedUp {
     /// the child, nil in the command (or when nothing was forked: `run` does it all).
     func forkEarly() -> DetachedSupervisor? {
         guard let (stack, paths) = try? resolved() else { return nil }
+        // Running already, or no pipe or log: run() attaches, or tries again and says why.
         guard ControlClient.connect(paths) == nil, !ProjectLock.isHeld(paths),
-              let pipe = try? ProcessSpawner.makePipe() else {
+              let (pipe, logFD, logPath) = try? Self.openReportPipeAndLog(paths) else {
             Self.early = Early(stack: stack, paths: paths, launch: nil)
             return nil
-        }
-        let logPath = paths.stateDir + "/supervisor.log"
-        let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard logFD >= 0 else {
-            close(pipe.read); close(pipe.write)
-            return nil  // run() tries again and reports why
         }
         Trace.mark("up -d: forking the supervisor")
         let pid = ProcessSpawner.forkDetached(reportFD: pipe.write, logFD: logFD)
@@ -125,16 +120,23 @@ struct DetachedUp {
         console.line(prefix + "project \(paths.project) was already running; \(ready) services ready")
     }
 
-    /// Starts `muster __supervise` as a new program (when `forkEarly` could not fork).
-    private func spawnSupervisor(stack: StackSpec, paths: ProjectPaths) async throws -> Launch {
-        Trace.mark("up -d: spawning the supervisor")
+    /// The supervisor's report pipe and its log (`.muster/PROJECT/supervisor.log`).
+    private static func openReportPipeAndLog(_ paths: ProjectPaths) throws -> (pipe: (read: Int32, write: Int32), logFD: Int32, logPath: String) {
         let pipe = try ProcessSpawner.makePipe()
         let logPath = paths.stateDir + "/supervisor.log"
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard logFD >= 0 else {
+            let reason = String(cString: strerror(errno))
             close(pipe.read); close(pipe.write)
-            throw MusterError(.environment, "cannot write \(logPath): \(String(cString: strerror(errno))); check permissions and free space")
+            throw MusterError(.environment, "cannot write \(logPath): \(reason); check permissions and free space")
         }
+        return (pipe, logFD, logPath)
+    }
+
+    /// Starts `muster __supervise` as a new program (when `forkEarly` could not fork).
+    private func spawnSupervisor(stack: StackSpec, paths: ProjectPaths) async throws -> Launch {
+        Trace.mark("up -d: spawning the supervisor")
+        let (pipe, logFD, logPath) = try Self.openReportPipeAndLog(paths)
         let executable = ProcessSpawner.currentExecutable
         var request = SpawnRequest(executable: executable, arguments: [executable] + supervisorArguments(stack: stack, paths: paths),
                                    environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },

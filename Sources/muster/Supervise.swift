@@ -77,7 +77,9 @@ struct DetachedSupervisor {
             _ = await host.shutdown()
             report.finish(result ?? OperationResult(MusterError(.serviceFailed, "interrupted while starting")))
         }
+        Trace.mark("supervisor: shut down")
         await host.close()
+        Trace.mark("supervisor: control socket closed")
         report.close()
     }
 }

@@ -411,8 +411,9 @@ def startup_observations(st, offsets):
         lines.append("Where muster's extra time goes (warm, medians):")
         lines.append("")
         lines.append(f"- before the first service is spawned: {ms(m_first)} after `muster up -d` is launched "
-                     f"(the ideal: {ms(i_first)}). This is two process start-ups (the `up -d` command, then "
-                     "the detached supervisor it spawns) and the supervisor's set-up before its first fork.")
+                     f"(the ideal: {ms(i_first)}). This is the `up -d` command's own start-up (loading, argument "
+                     "parsing, reading the stack file), the fork of the detached supervisor from it, and the "
+                     "supervisor's set-up (lock, ports, plans, event log, control socket) before its first spawn.")
         lines.append(f"- from the first spawn to the last service ready: {ms(m_span)} (the ideal: {ms(i_span)}).")
         lines.append(f"- from the last `ready` event to `up -d` returning: {ms(m_tail)}.")
     downs = st["muster"]["down_warm"]
@@ -467,7 +468,8 @@ def cost_section(cost):
     if cost.get("pss_kb") is not None:
         lines.append(f"- at the end of the window (smaps_rollup): PSS {cost['pss_kb'] / 1024:.1f} MB, anonymous "
                      f"{cost['anon_kb'] / 1024:.1f} MB, file-backed resident {cost['file_rss_kb'] / 1024:.1f} MB "
-                     "(the binary and the shared libraries it maps: Swift runtime, Foundation, ICU, libpq, libcurl)")
+                     "(the statically linked binary with the Swift runtime, Foundation and ICU, and the few "
+                     "shared libraries it maps: libc, libstdc++, libm)")
         if cost.get("top_mappings"):
             lines.append("- largest resident mappings: " + ", ".join(
                 f"{name} {kb / 1024:.1f} MB" for name, kb in cost["top_mappings"]))

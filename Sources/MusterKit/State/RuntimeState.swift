@@ -73,12 +73,30 @@ public struct RuntimeState: Codable, Sendable {
     public static func portsOfOtherProjects(than paths: ProjectPaths) -> Set<Int> {
         var ports = Set<Int>()
         let base = ProjectPaths.runtimeBase
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-        where base + "/" + entry != paths.runtimeDir {
-            guard let state = readFile(base + "/" + entry + "/status.json"), ProcessTable.isAlive(state.pid) else { continue }
-            ports.formUnion(state.ports.values)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        for entry in entries where base + "/" + entry != paths.runtimeDir {
+            guard let state = readFile(base + "/" + entry + "/status.json") else { continue }
+            if ProcessTable.isAlive(state.pid) {
+                ports.formUnion(state.ports.values)
+            } else if state.stackFile.hasPrefix("/"), !FileManager.default.fileExists(atPath: state.stackFile) {
+                removeAbandoned(entry, among: entries)
+            }
         }
         return ports
+    }
+
+    /// The runtime dir of a supervisor that died (SIGKILLed, say) after its project
+    /// folder was deleted: nobody will `up` that project again to recover it, so it
+    /// is removed, with its socket dirs, under its own lock (never while held).
+    private static func removeAbandoned(_ entry: String, among entries: [String]) {
+        let base = ProjectPaths.runtimeBase
+        let fd = open(base + "/" + entry + "/lock", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return }
+        for sibling in entries where sibling == entry || sibling.hasPrefix(entry + ".") {
+            try? FileManager.default.removeItem(atPath: base + "/" + sibling)
+        }
     }
 
     /// Kills what is left in the groups of a supervisor that died, and says what it did.

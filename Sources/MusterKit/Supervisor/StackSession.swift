@@ -56,7 +56,7 @@ public final class StackSession: @unchecked Sendable {
         let log = try EventLog(path: paths.eventsFile)
         Trace.mark("session: event log open")
         self.supervisor = Supervisor(plans: plans, paths: paths, options: options, eventLog: log)
-        self.state = RuntimeState(pid: getpid(), project: paths.project, stackFile: stack.file,
+        self.state = RuntimeState(pid: getpid(), project: paths.project, stackFile: StackLoader.absolute(stack.file),
                                   outputs: outputs, ports: ports)
         try state.write(paths)
     }

@@ -559,7 +559,7 @@ def reproduce_section(machine, results):
     lines.append("scripts/bench --render .build-bench/bench-results.json   # rewrite this file from the saved figures")
     lines.append("```")
     lines.append("")
-    lines.append("Without `MUSTER_BIN`, scripts/bench builds `swift build -c release --product muster --scratch-path "
+    lines.append("Without `MUSTER_BIN`, scripts/bench builds `swift build -c release --static-swift-stdlib --product muster --scratch-path "
                  ".build-bench`. It installs what is missing first (scripts/install-deps, and Debian's `supervisor` "
                  "package), runs as root (Postgres then runs as `postgres`, as muster does), and leaves no process "
                  "behind: every server, supervisor and script is in a process group the harness kills on exit, "

@@ -115,29 +115,6 @@ def loadavg():
 # --------------------------------------------------------------------------------------
 
 
-def settle_page_cache(programs):
-    """Drops the page cache and reads the programs back in, so that every cold run
-    of every contender starts from the same kernel state. Without it `initdb` itself
-    slowed from 0.7 s to 1.3 s over a run (a plain initdb outside the harness too),
-    which penalised whoever ran later in a round. Root only; False when not done."""
-    try:
-        os.sync()
-        with open("/proc/sys/vm/drop_caches", "w") as handle:
-            handle.write("1\n")
-    except OSError:
-        return False
-    for path in programs:
-        paths = [os.path.join(path, name) for name in sorted(os.listdir(path))] if os.path.isdir(path) else [path]
-        for item in paths:
-            try:
-                with open(item, "rb") as handle:
-                    while handle.read(1 << 20):
-                        pass
-            except OSError:
-                continue
-    return True
-
-
 def run_startup(root, binary, env, runs, quick, supervisord, supervisorctl, results):
     contenders = [
         stackbench.Ideal(root),
@@ -149,18 +126,10 @@ def run_startup(root, binary, env, runs, quick, supervisord, supervisorctl, resu
            for c in contenders}
     results["startup"] = out
     results["startup_labels"] = {c.name: c.label for c in contenders}
-    programs = [stackbench.PG_BIN, shutil.which("redis-server") or "", os.environ.get("MUSTER_TANSU", ""),
-                stackbench.PYTHON3, binary, supervisord or ""]
-    programs = [p for p in programs if p and os.path.exists(p)]
-    results["cold_cache_settled"] = None
 
     def one(contender, mode, round_no):
         cold = mode == "cold"
         record = out[contender.name]
-        if cold:
-            settled = settle_page_cache(programs)
-            results["cold_cache_settled"] = settled if results["cold_cache_settled"] is None else \
-                results["cold_cache_settled"] and settled
         try:
             up = contender.up(cold)
         except Exception as error:

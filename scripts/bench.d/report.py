@@ -305,12 +305,7 @@ def startup_section(results, st):
                  "`http.server`, depends on db and cache, ready on HTTP 200) and `worker` (`echo ready; exec sleep "
                  "1000`, depends on bus, ready on the log line). Every port is `auto` for muster and a free port "
                  "chosen by the harness for the others. Warm: the Postgres data dir exists from an earlier run; "
-                 "cold: it is deleted first, so `initdb` runs (same flags as muster's)." + (
-                     " Before every cold run of every contender the harness drops the page cache and reads the "
-                     "programs back in (Postgres, Redis, Tansu, Python, muster, supervisord), so each cold run starts "
-                     "from the same kernel state: without that, `initdb`'s own time grew from 0.7 s to 1.3 s over a "
-                     "run, outside the harness too, and whoever ran later in a round paid for it."
-                     if results.get("cold_cache_settled") else ""))
+                 "cold: it is deleted first, so `initdb` runs (same flags as muster's).")
     lines.append("")
     lines.append("| Contender | warm median (min–max) | cold median (min–max) | teardown after warm | teardown after cold |")
     lines.append("|---|---|---|---|---|")

@@ -232,7 +232,9 @@ def main():
         if "startup" in parts:
             try:
                 # the start-up figures are the noisiest on a shared machine: two more rounds in a full run
-                startup_runs = runs if (args.quick or args.runs) else runs + 2
+                # Start-up gets more rounds: cold runs are dominated by initdb, whose own time
+                # varies by a third from run to run here, and the ratios are taken per round.
+                startup_runs = runs if (args.quick or args.runs) else runs + 6
                 results["startup_runs"] = startup_runs
                 run_startup(root, binary, env, startup_runs, args.quick, supervisord, supervisorctl, results)
             except Exception as error:

@@ -40,8 +40,9 @@ public final class StackSession: @unchecked Sendable {
         let planner = StackPlanner(stack: stack, paths: paths, environment: environment)
         let previous = RuntimeState.readAny(paths)?.ports ?? [:]
         let all = Set(stack.serviceNames)
-        self.ports = try planner.choosePorts(for: all, checking: names, reuse: previous,
-                                             avoiding: RuntimeState.portsOfOtherProjects(than: paths))
+        let others = RuntimeState.portsOfOtherProjects(than: paths)
+        Trace.mark("session: other projects' ports read")
+        self.ports = try planner.choosePorts(for: all, checking: names, reuse: previous, avoiding: others)
         self.outputs = planner.outputs(ports: ports)
         Trace.mark("session: ports chosen")
         // Every service is planned, so `muster start` can add one later; a service

@@ -5,8 +5,7 @@ import MusterKit
 import Glibc
 #endif
 
-/// Maps every failure to SPEC's exit codes: 2 for usage and invalid stacks
-/// (ArgumentParser would say 64), 1 for service failures.
+/// Parses the command line, then runs the command on the async runtime.
 @main
 enum Entry {
     /// Synchronous on purpose: until the async runtime starts, the process has one

@@ -13,22 +13,8 @@
 #include "muster_shims.h"
 
 int muster_thread_count(void) {
-    char buffer[1024];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t got = read(fd, buffer, sizeof buffer - 1);
-    close(fd);
-    if (got <= 0) return -1;
-    buffer[got] = 0;
-    // Field 20 (num_threads); the command name (field 2) may hold spaces, so
-    // count from the last ')'.
-    char *cursor = strrchr(buffer, ')');
-    if (cursor == NULL) return -1;
-    for (int field = 2; field < 20; field++) {
-        cursor = strchr(cursor + 1, ' ');
-        if (cursor == NULL) return -1;
-    }
-    return atoi(cursor + 1);
+    muster_proc_stat stat;
+    return muster_read_stat(getpid(), &stat) == 0 ? stat.threads : -1;
 }
 
 static void close_from(int lowest) {

@@ -37,7 +37,8 @@ int muster_read_stat(int pid, muster_proc_stat *out) {
     out->pid = atoi(buffer);
     char *cursor = close_paren + 2;
     out->state = *cursor;
-    // Fields after the state: ppid (4), pgrp (5), session (6), flags (9), starttime (22).
+    // Fields after the state: ppid (4), pgrp (5), session (6), flags (9), num_threads (20),
+    // starttime (22).
     unsigned long long values[20] = {0};
     for (int field = 4; field <= 22; field++) {
         cursor = strchr(cursor, ' ');
@@ -50,6 +51,7 @@ int muster_read_stat(int pid, muster_proc_stat *out) {
     out->pgrp = (int)values[1];
     out->session = (int)values[2];
     out->exiting = (values[5] & 0x4) != 0;  // PF_EXITING
+    out->threads = (int)values[16];
     out->start_time = values[18];
     return 0;
 }

@@ -15,13 +15,18 @@ struct DetachedUp {
 
     /// Progress goes to stdout, or to stderr for `run`, whose command owns stdout.
     var console: Console = .standardOutput
+
+    init(global: GlobalOptions, services: [String], timeout: Duration, keepOnFailure: Bool) {
+        self.global = global
+        self.services = services
+        self.timeout = timeout
+        self.keepOnFailure = keepOnFailure
+    }
     private var prefix: String { console.paint("muster │ ", .bold) }
 
     /// Returns true when it started a new supervisor, false when one was running.
     @discardableResult
     func run() async throws -> Bool {
-        let early = Self.early
-        Self.early = nil
         let (stack, paths) = try early.map { ($0.stack, $0.paths) } ?? resolved()
         if let launch = early?.launch {
             try await awaitReady(launch, stack: stack, paths: paths)
@@ -57,19 +62,19 @@ struct DetachedUp {
         let launch: Launch?
     }
 
-    nonisolated(unsafe) private static var early: Early?
+    private var early: Early?
 
     /// Called from main while the process is still single-threaded: when the project
     /// is not running, forks the supervisor from this very process, which saves a
     /// second program start (loading, runtime set-up, argument parsing, reading the
     /// stack file) on the path to the first service. Returns the supervisor to run in
     /// the child, nil in the command (or when nothing was forked: `run` does it all).
-    func forkEarly() -> DetachedSupervisor? {
+    mutating func forkEarly() -> DetachedSupervisor? {
         guard let (stack, paths) = try? resolved() else { return nil }
         // Running already, or no pipe or log: run() attaches, or tries again and says why.
         guard ControlClient.connect(paths) == nil, !ProjectLock.isHeld(paths),
               let (pipe, logFD, logPath) = try? Self.openReportPipeAndLog(paths) else {
-            Self.early = Early(stack: stack, paths: paths, launch: nil)
+            early = Early(stack: stack, paths: paths, launch: nil)
             return nil
         }
         Trace.mark("up -d: forking the supervisor")
@@ -82,10 +87,10 @@ struct DetachedUp {
         close(logFD)
         guard pid > 0 else {
             close(pipe.read)
-            Self.early = Early(stack: stack, paths: paths, launch: nil)
+            early = Early(stack: stack, paths: paths, launch: nil)
             return nil
         }
-        Self.early = Early(stack: stack, paths: paths, launch: Launch(pid: pid, reportFD: pipe.read, logPath: logPath))
+        early = Early(stack: stack, paths: paths, launch: Launch(pid: pid, reportFD: pipe.read, logPath: logPath))
         return nil
     }
 

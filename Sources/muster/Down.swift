@@ -45,14 +45,14 @@ struct Down: AsyncParsableCommand {
             ports.formUnion(services.filter { $0.state != "inactive" }.flatMap(\.ports))
             stopped = services.filter { $0.pid != nil }.count
             for leftover in result.leftovers ?? [] { problems.append("killed \(leftover) after the orderly stop") }
-            if let pid = state?.pid, !waitForExit(pid, within: .seconds(15)) {
+            if let pid = state?.pid, !ProcessTable.waitForExit(pid, within: .seconds(15)) {
                 kill(pid, SIGKILL)
                 problems.append("the supervisor (pid \(pid)) did not exit; killed it")
             }
             // Its guardian follows it out once the supervisor's pipe closes.
             // (Only a process that is still a guardian: pids are reused.)
             if let guardian = state?.guardian, ProcessTable.entry(guardian)?.name == "muster-guardian",
-               !waitForExit(guardian, within: .seconds(5)) {
+               !ProcessTable.waitForExit(guardian, within: .seconds(5)) {
                 kill(guardian, SIGKILL)
                 problems.append("the supervisor's guardian (pid \(guardian)) did not exit; killed it")
             }
@@ -60,7 +60,7 @@ struct Down: AsyncParsableCommand {
             // A supervisor that does not answer: ask it with a signal, then insist.
             ports.formUnion(state.ports.values)
             kill(state.pid, SIGTERM)
-            if !waitForExit(state.pid, within: .seconds(30)) {
+            if !ProcessTable.waitForExit(state.pid, within: .seconds(30)) {
                 kill(state.pid, SIGKILL)
                 problems.append("the supervisor (pid \(state.pid)) did not answer or exit; killed it")
             }
@@ -86,10 +86,6 @@ struct Down: AsyncParsableCommand {
             throw MusterError(.serviceFailed, "down had to clean up after the stack: \(problems[0])",
                               details: problems.dropFirst().map { "  " + $0 })
         }
-    }
-
-    static func waitForExit(_ pid: Int32, within limit: Duration) -> Bool {
-        ProcessTable.waitForExit(pid, within: limit)
     }
 
     /// SIGKILLs whatever still runs in the stack's process groups, and says so.

@@ -16,9 +16,14 @@ enum Entry {
         let work: () async throws -> Void
         do {
             var command = try Muster.parseAsRoot()
-            if let up = command as? Up, let supervisor = up.forkEarly() {
-                // The forked supervisor: stdout and stderr are its log, fd 3 the report pipe.
-                work = { try await supervisor.serve(report: ReportPipe(fd: 3)) }
+            if let up = command as? Up, var detached = try up.detached() {
+                if let supervisor = detached.forkEarly() {
+                    // The forked supervisor: stdout and stderr are its log, fd 3 the report pipe.
+                    work = { try await supervisor.serve(report: ReportPipe(fd: 3)) }
+                } else {
+                    let command = detached
+                    work = { try await command.run() }
+                }
             } else if var asyncCommand = command as? AsyncParsableCommand {
                 work = { try await asyncCommand.run() }
             } else {

@@ -27,16 +27,16 @@ struct Up: AsyncParsableCommand {
         }
     }
 
-    /// `up -d` only: see DetachedUp.forkEarly.
-    func forkEarly() -> DetachedSupervisor? {
-        guard detach, let limit = try? parseDurationOption(timeout ?? "120s", option: "--timeout") else { return nil }
-        return DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure).forkEarly()
+    /// What `up -d` does; nil for a foreground `up`.
+    func detached() throws -> DetachedUp? {
+        guard detach else { return nil }
+        let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
+        return DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure)
     }
 
     func run() async throws {
-        if detach {
-            let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
-            try await DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure).run()
+        if let detached = try detached() {
+            try await detached.run()
             return
         }
         try await foreground()

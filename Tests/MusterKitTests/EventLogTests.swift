@@ -12,10 +12,15 @@ import Testing
         try body(path)
     }
 
+    func line(_ seq: Int, _ type: String = "ready", reason: String? = nil) -> String {
+        "{\"seq\":\(seq),\"time\":\"2026-11-22T10:00:01.123456Z\",\"service\":\"db\",\"type\":\"\(type)\""
+            + (reason.map { ",\"reason\":\"\($0)\"" } ?? "") + "}\n"
+    }
+
     @Test func lastSeqReadsTheLastCompleteLine() throws {
-        try withFile("{\"seq\":1,\"type\":\"starting\"}\n{\"seq\":2,\"type\":\"ready\"}\n") { #expect(EventLog.lastSeq(in: $0) == 2) }
+        try withFile(line(1, "starting") + line(2)) { #expect(EventLog.lastSeq(in: $0) == 2) }
         // A line cut short by a crash mid-write, and blank lines, are skipped.
-        try withFile("{\"seq\":7,\"type\":\"ready\"}\n\n{\"seq\":8,\"ty") { #expect(EventLog.lastSeq(in: $0) == 7) }
+        try withFile(line(7) + "\n" + String(line(8).prefix(20))) { #expect(EventLog.lastSeq(in: $0) == 7) }
         try withFile("") { #expect(EventLog.lastSeq(in: $0) == 0) }
         #expect(EventLog.lastSeq(in: "/nonexistent/events.jsonl") == 0)
     }
@@ -23,7 +28,7 @@ import Testing
     @Test func lastSeqOfALargeLogAndTheNextAppend() throws {
         // 200 KB of events with multi-byte text: only the end is read.
         var text = ""
-        for seq in 1...1500 { text += "{\"seq\":\(seq),\"type\":\"exited\",\"reason\":\"ünïcödé \(String(repeating: "x", count: 100))\"}\n" }
+        for seq in 1...1500 { text += line(seq, "exited", reason: "ünïcödé \(String(repeating: "x", count: 100))") }
         try withFile(text) { path in
             #expect(EventLog.lastSeq(in: path) == 1500)
             let log = try EventLog(path: path)

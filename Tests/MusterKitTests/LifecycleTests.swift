@@ -178,6 +178,9 @@ import Glibc
         let text = try String(contentsOfFile: "/proc/self/stat", encoding: .utf8)
         let fields = text[text.index(after: text.lastIndex(of: ")")!)...].split(separator: " ")
         #expect(entry.startTime == UInt64(fields[19]))
+        // num_threads (field 20) decides whether `up -d` may fork: a test process is
+        // multi-threaded, so it must say more than one.
+        #expect(muster_thread_count() > 1)
         #expect(ProcessTable.entry(Int32.max) == nil)
     }
 
@@ -214,4 +217,5 @@ import Glibc
     }
 }
 
+import CMusterShims
 import Foundation

@@ -120,27 +120,19 @@ def render(results, quick):
     sections = []
     if st:
         ideal, must, ci, sup = st["ideal"], st["muster"], st["ci-script"], st["supervisord"]
-        iw, ic = stats(totals(ideal["warm"])), stats(totals(ideal["cold"]))
-        mw, mc = stats(totals(must["warm"])), stats(totals(must["cold"]))
+        def against_ideal(label, key, factor, slack, target, verdict):
+            """muster's runs judged per round against a limit computed from the ideal's."""
+            limit = factor * stats(totals(ideal[key]))[0] + slack if ideal[key] and must[key] else None
+            ok = judge_paired(must[key], ideal[key], factor, slack)[0] if limit else None
+            summary.add(label, totals(must[key]), ms,
+                        f"{target} (at the medians: {ms(limit)})" if limit else target, judge(verdict, ok))
+
         summary.add("Ideal critical path, warm (Postgres data dir exists)", totals(ideal["warm"]), ms)
-        warm_ok = None
-        limit_w = None
-        if iw and mw:
-            limit_w = 1.15 * iw[0] + 0.030
-            warm_ok, _ = judge_paired(must["warm"], ideal["warm"], 1.15, 0.030)
-        summary.add("`muster up -d`, warm", totals(must["warm"]), ms,
-                    f"≤ 1.15× ideal + 30 ms (at the medians: {ms(limit_w)})" if limit_w else "≤ 1.15× ideal + 30 ms",
-                    judge("muster up -d warm ≤ 1.15× ideal + 30 ms", warm_ok))
+        against_ideal("`muster up -d`, warm", "warm", 1.15, 0.030, "≤ 1.15× ideal + 30 ms",
+                      "muster up -d warm ≤ 1.15× ideal + 30 ms")
         summary.add("muster ÷ ideal, warm (1 = the physical limit)", paired_ratios(must["warm"], ideal["warm"]), ratio)
         summary.add("Ideal critical path, cold (`initdb` first)", totals(ideal["cold"]), ms)
-        cold_ok = None
-        limit_c = None
-        if ic and mc:
-            limit_c = 1.10 * ic[0]
-            cold_ok, _ = judge_paired(must["cold"], ideal["cold"], 1.10, 0.0)
-        summary.add("`muster up -d`, cold", totals(must["cold"]), ms,
-                    f"≤ 1.10× ideal (at the medians: {ms(limit_c)})" if limit_c else "≤ 1.10× ideal",
-                    judge("muster up -d cold ≤ 1.10× ideal", cold_ok))
+        against_ideal("`muster up -d`, cold", "cold", 1.10, 0.0, "≤ 1.10× ideal", "muster up -d cold ≤ 1.10× ideal")
         summary.add("muster ÷ ideal, cold", paired_ratios(must["cold"], ideal["cold"]), ratio)
         summary.add("CI shell script, warm", totals(ci["warm"]), ms)
         summary.add("muster ÷ CI shell script, warm (< 1: muster is faster)", paired_ratios(must["warm"], ci["warm"]), ratio)
@@ -152,16 +144,8 @@ def render(results, quick):
         if sup["cold"]:
             summary.add("supervisord + loops, cold", totals(sup["cold"]), ms)
             summary.add("muster ÷ supervisord, cold", paired_ratios(must["cold"], sup["cold"]), ratio)
-        idw, mdw = stats(totals(ideal["down_warm"])), stats(totals(must["down_warm"]))
         summary.add("Ideal teardown (signal each server, wait for exit)", totals(ideal["down_warm"]), ms)
-        down_ok = None
-        limit_d = None
-        if idw and mdw:
-            limit_d = 1.2 * idw[0]
-            down_ok, _ = judge_paired(must["down_warm"], ideal["down_warm"], 1.2, 0.0)
-        summary.add("`muster down`", totals(must["down_warm"]), ms,
-                    f"≤ 1.2× ideal (at the medians: {ms(limit_d)})" if limit_d else "≤ 1.2× ideal",
-                    judge("muster down ≤ 1.2× ideal", down_ok))
+        against_ideal("`muster down`", "down_warm", 1.2, 0.0, "≤ 1.2× ideal", "muster down ≤ 1.2× ideal")
         summary.add("muster down ÷ ideal", paired_ratios(must["down_warm"], ideal["down_warm"]), ratio)
         downs = [l for l in must["leaks"]]
         leaky = [l for l in downs if l["processes"] or l["ports"] or l["exit_code"]]

@@ -92,6 +92,7 @@ typedef struct {
     unsigned long long start_time;
     /// The kernel's PF_EXITING: the process is on its way out (files closed, not yet a zombie).
     int exiting;
+    int threads;
     char name[64];
 } muster_proc_stat;
 

@@ -38,11 +38,13 @@ public enum FileTail {
     }
 
     /// Complete lines of `data`; a trailing partial line counts as a line.
+    /// Split as bytes: splitting the decoded String walks grapheme clusters, which
+    /// took milliseconds for 64 KB.
     static func lines(in data: Data) -> [String] {
-        var text = String(decoding: data, as: UTF8.self)
-        if text.hasSuffix("\n") { text.removeLast() }
-        if text.isEmpty { return [] }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var bytes = data[...]
+        if bytes.last == 10 { bytes = bytes.dropLast() }
+        if bytes.isEmpty { return [] }
+        return bytes.split(separator: 10, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     }
 }
 

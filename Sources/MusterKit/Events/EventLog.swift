@@ -61,26 +61,8 @@ public final class EventLog: @unchecked Sendable {
 
     /// The highest `seq` already in the file (its last complete line).
     public static func lastSeq(in path: String) -> Int {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        let window: UInt64 = min(size, 64 * 1024)
-        try? handle.seek(toOffset: size - window)
-        guard let data = try? handle.readToEnd() else { return 0 }
-        // Lines from the end, found as bytes: splitting 64 KB as a String (grapheme by
-        // grapheme) took milliseconds of every start.
-        let bytes = [UInt8](data)
-        var end = bytes.count
-        while end > 0 {
-            let start = (bytes[..<end].lastIndex(of: 10) ?? -1) + 1
-            if start < end,
-               let object = try? JSONSerialization.jsonObject(with: Data(bytes[start..<end])) as? [String: Any],
-               let seq = object["seq"] as? Int {
-                return seq
-            }
-            end = start - 1
-        }
-        return 0
+        // A line cut short by a crash mid-write does not parse and is skipped.
+        FileTail.lastLines(of: path, count: 64).reversed().lazy.compactMap(EventRecord.parse).first?.seq ?? 0
     }
 }
 

@@ -85,10 +85,14 @@ public struct HTTPProbe: PollingProbe {
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let code = Int(parts[1]) else {
             return .failed("GET \(url): not an HTTP response")
         }
-        guard (200..<400).contains(code) else { return .failed("GET \(url) answered \(code)") }
-        guard let identityField else { return .passed(identity: nil) }
-        guard let bodyStart = text.range(of: "\r\n\r\n") else { return .passed(identity: nil) }
-        let body = Data(text[bodyStart.upperBound...].utf8)
+        let body = text.range(of: "\r\n\r\n").map { Data(text[$0.upperBound...].utf8) }
+        return outcome(status: code, body: body, url: url, identityField: identityField)
+    }
+
+    /// 2xx or 3xx passes; the identity is a top-level field of a JSON body.
+    static func outcome(status: Int, body: Data?, url: String, identityField: String?) -> ProbeOutcome {
+        guard (200..<400).contains(status) else { return .failed("GET \(url) answered \(status)") }
+        guard let identityField, let body else { return .passed(identity: nil) }
         let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
         return .passed(identity: object?[identityField].map { "\($0)" })
     }
@@ -104,10 +108,7 @@ public struct HTTPProbe: PollingProbe {
                 muster_https_get(url, timeoutMs, &status, bodyBuffer.baseAddress, bodyBuffer.count, &length, &error, error.count)
             }
             guard code == 0 else { return .failed("GET \(url): \(String(cString: error))") }
-            guard (200..<400).contains(status) else { return .failed("GET \(url) answered \(status)") }
-            guard let field else { return .passed(identity: nil) }
-            let object = (try? JSONSerialization.jsonObject(with: Data(body[0..<length]))) as? [String: Any]
-            return .passed(identity: object?[field].map { "\($0)" })
+            return Self.outcome(status: status, body: Data(body[0..<length]), url: url, identityField: field)
         }
     }
 }

@@ -201,6 +201,29 @@ import Glibc
         expectNothingLeft(groups: report.groups, ports: [])
     }
 
+    @Test func redisIsAskedToShutDownUnlessAStopSignalIsChosen() async throws {
+        // SIGTERM makes Redis wait for its next timer tick; SHUTDOWN acts at once.
+        let stack = try TestStack("""
+        services:
+          asked:
+            engine: redis
+            port: auto
+          signalled:
+            engine: redis
+            port: auto
+            stop_signal: SIGINT
+        """)
+        defer { stack.cleanup() }
+        #expect(try await stack.muster("up", "-d").status == 0)
+        let report = try await status(stack)
+        #expect(try await stack.muster("down").status == 0)
+        expectNothingLeft(groups: report.groups, ports: report.services.flatMap(\.ports))
+        let asked = try String(contentsOfFile: stack.paths.logFile(for: "asked"), encoding: .utf8)
+        let signalled = try String(contentsOfFile: stack.paths.logFile(for: "signalled"), encoding: .utf8)
+        #expect(asked.contains("User requested shutdown") && !asked.contains("Received SIG"), "\(asked)")
+        #expect(signalled.contains("Received SIGINT"), "\(signalled)")
+    }
+
     @Test func serviceCommandsRespectDependencies() async throws {
         let stack = try TestStack(Self.small)
         defer { stack.cleanup() }

@@ -28,20 +28,26 @@ struct RedisEngine: Engine {
         plan.workingDir = dataDir
         // SIGTERM only sets a flag that Redis reads at its next cron tick (every
         // 100 ms at the default hz); SHUTDOWN acts at once, with the same saving rules.
-        plan.stopRequest = {
-            await offload {
-                guard let client = try? RESPClient(host: "127.0.0.1", port: monitorPort, timeout: .milliseconds(500), password: password) else {
-                    return false
-                }
-                // Redis closes the connection as it exits; an error reply means it refused.
-                if case .error? = try? client.command(["SHUTDOWN"]) { return false }
-                return true
-            }
+        // A stop_signal of the user's own choosing is sent as it is.
+        if context.service.stopSignal == SIGTERM {
+            plan.stopRequest = { await Self.shutdown(port: monitorPort, password: password) }
         }
         plan.preStart.append { _ in
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         }
         plan.ready = try probe(.readyDefaults(.redis), service: context.service, context: context)
+    }
+
+    /// Sends SHUTDOWN; false when it could not be asked (the caller signals instead).
+    static func shutdown(port: Int, password: String?) async -> Bool {
+        await offload {
+            guard let client = try? RESPClient(host: "127.0.0.1", port: port, timeout: .milliseconds(500), password: password) else {
+                return false
+            }
+            // Redis closes the connection as it exits; an error reply means it refused.
+            if case .error? = try? client.command(["SHUTDOWN"]) { return false }
+            return true
+        }
     }
 
     func probe(_ spec: ProbeSpec, service: ServiceSpec, context: EngineContext) throws -> ResolvedProbe {

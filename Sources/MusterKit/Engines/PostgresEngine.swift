@@ -26,18 +26,6 @@ struct PostgresEngine: Engine {
                 "url": "postgresql://\(auth)@127.0.0.1:\(port)/\(percentEncoded(database))"]
     }
 
-    /// The newest Postgres: `bin:`, then PATH, then /usr/lib/postgresql/N/bin.
-    static func binDirectory(bin: String?, path: String?) -> String? {
-        if let bin { return ProgramLocator.isExecutableFile(bin + "/postgres") ? bin : nil }
-        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
-            .compactMap(Int.init).sorted(by: >).map { "/usr/lib/postgresql/\($0)/bin" }
-        if let found = ProgramLocator.find("postgres", workingDir: "/", path: path ?? ""),
-           ProgramLocator.isExecutableFile((found as NSString).deletingLastPathComponent + "/initdb") {
-            return (found as NSString).deletingLastPathComponent
-        }
-        return versions.first { ProgramLocator.isExecutableFile($0 + "/postgres") }
-    }
-
     /// Postgres refuses root: when muster is root, the `postgres` system user.
     static func credentials(for service: ServiceSpec) throws -> ServicePlan.Credentials? {
         guard getuid() == 0 else { return nil }
@@ -54,13 +42,13 @@ struct PostgresEngine: Engine {
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
         let service = context.service
-        guard let bin = Self.binDirectory(bin: context.engine.bin, path: context.environment["PATH"]) else {
-            let where_ = context.engine.bin.map { " in \($0) (its bin:)" } ?? ""
-            throw MusterError(.environment, "service \(service.name): Postgres not found\(where_); install it (apt-get install postgresql) or set bin: to the folder with postgres and initdb",
+        let search = Self.locate(bin: context.engine.bin, environment: context.environment)
+        guard let bin = search.found.map({ ($0 as NSString).deletingLastPathComponent }) else {
+            throw MusterError(.environment, search.notFound(service: service.name) + ", or set bin: to the folder with postgres and initdb",
                               at: service.location)
         }
         let credentials = try Self.credentials(for: service)
-        let dataDir = context.dataDir
+        let (dataDir, link) = PostgresDataHome.resolve(context.dataDir, credentials: credentials)
         let socketDir = socketDirectory(context)
         var settings = Self.defaults.filter { key, _ in !context.engine.settings.contains { $0.key == key } }
         settings += context.engine.settings.map { ($0.key, $0.value) }
@@ -79,6 +67,7 @@ struct PostgresEngine: Engine {
         let password = context.engine.password
         let environment = plan.environment
         plan.preStart.append { context in
+            if let link { try PostgresDataHome.prepareLink(link, to: dataDir) }
             try await Self.ensureCluster(bin: bin, dataDir: dataDir, credentials: credentials, withPassword: password != nil,
                                          environment: environment, logFD: context.logFD)
             try Self.prepareDirectory(dataDir, credentials: credentials, mode: 0o700)

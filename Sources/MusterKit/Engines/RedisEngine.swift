@@ -10,9 +10,9 @@ struct RedisEngine: Engine {
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
         let engine = context.engine
-        guard let server = ServerBinaries.find("redis-server", bin: engine.bin, path: context.environment["PATH"]) else {
-            let where_ = engine.bin.map { "in \($0) (its bin:)" } ?? "on PATH or in /usr/sbin"
-            throw MusterError(.environment, "service \(context.service.name): redis-server not found \(where_); install it (apt-get install redis-server) or set bin: to its folder",
+        let search = Self.locate(bin: engine.bin, environment: context.environment)
+        guard let server = search.found else {
+            throw MusterError(.environment, search.notFound(service: context.service.name) + ", or set bin: to its folder",
                               at: context.service.location)
         }
         let dataDir = context.dataDir
@@ -80,14 +80,6 @@ struct RedisProbe: PollingProbe {
 }
 
 /// Finds a server program: the stack's `bin:` folder, then PATH, then known folders.
-enum ServerBinaries {
-    static func find(_ name: String, bin: String?, path: String?, extra: [String] = []) -> String? {
-        if let bin { return ProgramLocator.find(bin + "/" + name, workingDir: "/", path: "") }
-        let searchPath = ([path ?? "/usr/local/bin:/usr/bin:/bin"] + extra + ["/usr/sbin", "/usr/local/sbin"]).joined(separator: ":")
-        return ProgramLocator.find(name, workingDir: "/", path: searchPath)
-    }
-}
-
 func percentEncoded(_ text: String) -> String {
     text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
 }

@@ -57,6 +57,15 @@ public struct ProjectPaths: Sendable {
         }
     }
 
+    /// Deletes the project's data (`down --volumes`), with the Postgres clusters that
+    /// live outside the project folder (see `PostgresDataHome`).
+    public func removeData() {
+        for cluster in PostgresDataHome.linkedClusters(in: dataDir) {
+            try? FileManager.default.removeItem(atPath: cluster)
+        }
+        try? FileManager.default.removeItem(atPath: dataDir)
+    }
+
     /// Removes runtime state (sockets, pids, lock); data and logs stay.
     public func removeRuntime() {
         try? FileManager.default.removeItem(atPath: runtimeDir)

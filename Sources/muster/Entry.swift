@@ -81,12 +81,14 @@ struct Muster: AsyncParsableCommand {
           muster watch                   live health and restart events, including restarts muster did not cause
           muster down                    stop everything; check no process or port is left
           muster check -f stack.yaml     validate a stack file
+          muster doctor                  can the stack start here? servers found, ports, user, kernel
           muster config --json           the resolved stack, secrets masked
           muster env --format dotenv     connection variables of the running stack
         """,
+        version: BuildInfo.line,
         subcommands: [Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
                       Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Completion.self, Supervise.self,
-                      Import.self, Export.self]
+                      Import.self, Export.self, Doctor.self]
     )
 }
 

@@ -28,10 +28,7 @@ struct Ps: AsyncParsableCommand {
         let out = Console.standardOutput
         var rows = [["SERVICE", "STATE", "PID", "READY", "RESTARTS", "UPTIME", "PORTS", "READY IN"]]
         for service in status.services { rows.append(Self.row(service)) }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for (index, row) in rows.enumerated() {
-            let text = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        for (index, text) in Table.render(rows).enumerated() {
             out.line(index == 0 ? out.paint(text, .bold) : text)
         }
     }

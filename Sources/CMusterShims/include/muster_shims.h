@@ -109,4 +109,12 @@ pid_t muster_fork_detached(int report_fd, int log_fd);
 /// Waits until pid has exited (a zombie counts) with a pidfd: 1 exited (or no such
 /// process), 0 timed out, -1 pidfds unsupported (the caller polls instead).
 int muster_wait_for_exit(pid_t pid, int timeout_ms);
+/// The git commit of the build ("unknown" unless scripts/install or scripts/package
+/// wrote build_info.h), for `muster --version`.
+const char *muster_build_commit(void);
+
+/// Kernel features muster relies on, for `muster doctor`: 1 when available.
+int muster_has_pidfd(void);
+int muster_has_child_subreaper(void);
+int muster_has_pdeathsig(void);
 #endif

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import MusterKit
+
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check that the stack can start here: servers found, user, ports, runtime folder, kernel features.",
+        discussion: """
+        One row per engine the stack uses (all three when there is no stack file): found or missing, the binary, \
+        its version and where it was found, or the command that installs it. Exit 0 when the stack can start, \
+        1 when it cannot, 2 for a bad stack file.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func run() async throws {
+        var stack: StackSpec?
+        if !global.files.isEmpty || FileManager.default.fileExists(atPath: StackLoader.defaultPath()) {
+            stack = try global.loadStack()
+        }
+        let paths = stack.map(global.paths(for:))
+        let report = DoctorReport(stack: stack, paths: paths)
+        if json {
+            print(String(decoding: ControlJSON.encode(report), as: UTF8.self))
+        } else {
+            print(Self.render(report, console: .standardOutput))
+        }
+        if !report.canStart { throw ExitCode(1) }
+    }
+
+    static func render(_ report: DoctorReport, console out: Console) -> String {
+        var lines: [String] = []
+        lines.append(report.stackFile.map { "stack \($0) (project \(report.project ?? "?"))" } ?? "no stack file here: checking all three engines")
+        var rows = [["ENGINE", "STATE", "VERSION", "BINARY", "FOUND IN"]]
+        for engine in report.engines {
+            rows.append([engine.engine, engine.found ? "found" : "MISSING", engine.version ?? "-", engine.binary ?? "-",
+                         engine.foundIn.map { String($0.prefix { $0 != "(" }).trimmingCharacters(in: .whitespaces) } ?? "-"])
+        }
+        lines += Table.render(rows)
+        for engine in report.engines where !engine.found {
+            lines.append(out.paint("\(engine.engine) is missing", .boldRed) + " (looked in \(engine.looked.joined(separator: "; ")))")
+            lines.append("  install it with: \(engine.install ?? "?")")
+        }
+        for check in report.checks {
+            lines.append((check.ok ? out.paint("ok  ", .green) : out.paint("NO  ", .boldRed)) + "\(check.name): \(check.detail)")
+        }
+        lines.append(report.canStart ? out.paint("the stack can start here", .boldGreen)
+                                     : out.paint("the stack cannot start here; see above", .boldRed))
+        return lines.joined(separator: "\n")
+    }
+}

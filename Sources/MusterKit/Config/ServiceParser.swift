@@ -12,9 +12,9 @@ struct ServiceParser {
         "max_restarts", "stop_signal", "stop_timeout", "optional", "port", "engine", "description",
         "profiles",
     ]
-    static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin"]
+    static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template"]
     static let engineKeysByKind: [EngineKind: [String]] = [
-        .postgres: ["settings", "databases", "user", "password", "bin"],
+        .postgres: ["settings", "databases", "user", "password", "bin", "template"],
         .redis: ["settings", "password", "bin"],
         .kafka: ["topics", "implementation", "bin", "settings"],
     ]
@@ -288,6 +288,7 @@ struct ServiceParser {
             guard isIdentifier(user) else { throw reader.fail("\(what): \"\(user)\" is not a valid role name", node) }
             engine.user = user
         case "password": engine.password = try reader.string(node, what: what)
+        case "template": engine.template = try reader.bool(node, what: what)
         case "implementation":
             let text = try reader.string(node, what: what)
             guard let value = KafkaImplementation(rawValue: text) else {

@@ -84,6 +84,9 @@ public struct EngineOptions: Hashable, Sendable {
     public var implementation: KafkaImplementation = .auto
     /// A folder of server binaries that overrides discovery.
     public var bin: String?
+    /// Postgres: new clusters are copies of a cached pristine one (`PostgresTemplate`);
+    /// `template: false` runs initdb for each.
+    public var template = true
 
     public init(kind: EngineKind) { self.kind = kind }
 

@@ -66,10 +66,12 @@ struct PostgresEngine: Engine {
         plan.policy.stopSignal = service.stopSignal == SIGTERM ? SIGINT : service.stopSignal
         let password = context.engine.password
         let environment = plan.environment
+        let templates = PostgresTemplate.enabled(engine: context.engine, environment: context.environment)
+            ? PostgresTemplate.cacheDirectory(credentials: credentials, environment: context.environment) : nil
         plan.preStart.append { context in
             if let link { try PostgresDataHome.prepareLink(link, to: dataDir) }
             try await Self.ensureCluster(bin: bin, dataDir: dataDir, credentials: credentials, withPassword: password != nil,
-                                         environment: environment, logFD: context.logFD)
+                                         environment: environment, logFD: context.logFD, templates: templates)
             try Self.prepareDirectory(dataDir, credentials: credentials, mode: 0o700)
             try Self.prepareDirectory(socketDir, credentials: credentials, mode: 0o700)
             try Self.clearStaleLocks(dataDir: dataDir, socketDir: socketDir)
@@ -115,7 +117,7 @@ struct PostgresEngine: Engine {
     /// never leaves a half-made cluster behind; a half-made one from elsewhere is
     /// moved aside (never deleted) and a fresh one made.
     static func ensureCluster(bin: String, dataDir: String, credentials: ServicePlan.Credentials?, withPassword: Bool,
-                              environment: [String: String], logFD: Int32) async throws {
+                              environment: [String: String], logFD: Int32, templates: String? = nil) async throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: dataDir + "/global/pg_control") { return }
         var isFolder: ObjCBool = false
@@ -132,11 +134,16 @@ struct PostgresEngine: Engine {
             }
         }
         if let credentials { try checkReachable(dataDir, by: credentials) }
+        let arguments = initdbArguments(withPassword: withPassword)
+        if let templates {
+            let template = PostgresTemplate(bin: bin, initdbArguments: arguments, credentials: credentials)
+            if try await template.copy(to: dataDir, cache: templates, environment: environment, logFD: logFD) { return }
+        }
         let staging = dataDir + ".initdb"
         try? fm.removeItem(atPath: staging)  // only ever an interrupted initdb: it never held data
         try prepareDirectory(staging, credentials: credentials, mode: 0o700)
-        try await initdb(bin: bin, dataDir: staging, credentials: credentials, withPassword: withPassword,
-                         environment: environment, logFD: logFD)
+        try await runInitdb(bin: bin, dataDir: staging, arguments: arguments, credentials: credentials,
+                            environment: environment, logFD: logFD)
         guard rename(staging, dataDir) == 0 else {
             throw MusterError(.environment, "cannot move the new cluster into \(dataDir): \(String(cString: strerror(errno)))")
         }
@@ -161,10 +168,15 @@ struct PostgresEngine: Engine {
         }
     }
 
-    static func initdb(bin: String, dataDir: String, credentials: ServicePlan.Credentials?, withPassword: Bool,
-                       environment: [String: String], logFD: Int32) async throws {
-        let argv = [bin + "/initdb", "-D", dataDir, "-U", superuser, "-E", "UTF8", "--no-locale",
-                    "--auth-local=trust", "--auth-host=" + (withPassword ? "scram-sha-256" : "trust"), "--no-sync"]
+    /// What initdb is given besides the folder; also the key of a cluster template.
+    static func initdbArguments(withPassword: Bool) -> [String] {
+        ["-U", superuser, "-E", "UTF8", "--no-locale", "--auth-local=trust",
+         "--auth-host=" + (withPassword ? "scram-sha-256" : "trust"), "--no-sync"]
+    }
+
+    static func runInitdb(bin: String, dataDir: String, arguments: [String], credentials: ServicePlan.Credentials?,
+                          environment: [String: String], logFD: Int32) async throws {
+        let argv = [bin + "/initdb", "-D", dataDir] + arguments
         var request = SpawnRequest(executable: argv[0], arguments: argv,
                                    environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: dataDir)
         request.outputFD = logFD

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+@testable import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// New Postgres clusters copied from a cached template instead of made by initdb.
+/// Each test has a template cache of its own (`MUSTER_TEMPLATE_DIR`), so damaging one
+/// never reaches another test, and runs muster as a separate process.
+@Suite struct PostgresTemplateTests {
+    static func stack(_ name: String = #function) throws -> TestStack {
+        try TestStack("""
+        services:
+          db: { engine: postgres, port: auto, databases: [shop], user: shop, password: "s3cret" }
+        """, name: name)
+    }
+
+    static func cache() throws -> String {
+        let path = NSTemporaryDirectory() + "muster-tests/templates-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        if getuid() == 0, let postgres = getpwnam("postgres")?.pointee { chown(path, postgres.pw_uid, postgres.pw_gid) }
+        return path
+    }
+
+    static func muster(_ stack: TestStack, _ arguments: [String], cache: String?, noTemplate: Bool = false) async throws -> CLIResult {
+        try await CLIResult.run(command: [TestStack.binary] + arguments, in: stack.directory,
+                                environment: ["MUSTER_TEMPLATE_DIR": cache, "MUSTER_NO_TEMPLATE": noTemplate ? "1" : nil])
+    }
+
+    /// Over TCP with the stack's own user and password, as an app would connect.
+    static func connect(_ stack: TestStack) async throws -> PostgresConnection {
+        let env = try await stack.env()
+        let url = try #require(env["DB_URL"])
+        let components = try #require(URLComponents(string: url))
+        return try PostgresConnection("host=127.0.0.1 port=\(components.port ?? 0) user=shop password=s3cret dbname=shop connect_timeout=5")
+    }
+
+    static func templates(in cache: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).filter { !$0.contains(".") }
+    }
+
+    @Test func aClusterCopiedFromTheTemplateServesTheStackAndKeepsItsData() async throws {
+        let cache = try Self.cache()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try Self.stack()
+        let second = try Self.stack("second")
+        defer { first.cleanup(); second.cleanup() }
+
+        #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
+        #expect(Self.templates(in: cache).count == 1, "the first cluster makes the template")
+        let db = try await Self.connect(first)
+        try db.query("CREATE TABLE orders (id int PRIMARY KEY, item text)")
+        try db.query("INSERT INTO orders VALUES (1, 'kept across down and up')")
+        let firstIdentifier = try db.value("SELECT system_identifier FROM pg_control_system()")
+
+        #expect(try await Self.muster(second, ["up", "-d"], cache: cache).status == 0)
+        #expect(Self.templates(in: cache).count == 1, "the second cluster reuses the template")
+        let other = try await Self.connect(second)
+        // Copied, not made by initdb (which picks a new system identifier each time) ...
+        #expect(try other.value("SELECT system_identifier FROM pg_control_system()") == firstIdentifier)
+        // ... and independent: the first cluster's table is not in the second.
+        #expect(try other.value("SELECT to_regclass('public.orders') IS NULL") == "t")
+        try other.query("CREATE TABLE orders (id int)")
+        #expect(try db.value("SELECT count(*) FROM orders") == "1")
+
+        #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
+        #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
+        #expect(try await Self.connect(first).value("SELECT item FROM orders WHERE id = 1") == "kept across down and up")
+        #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
+        #expect(try await Self.muster(second, ["down"], cache: cache).status == 0)
+    }
+
+    @Test func aDamagedTemplateIsMadeAgainNeverCopied() async throws {
+        let cache = try Self.cache()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try Self.stack()
+        let second = try Self.stack("damaged")
+        defer { first.cleanup(); second.cleanup() }
+        #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
+        #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
+        let key = try #require(Self.templates(in: cache).first)
+        let template = cache + "/" + key
+        let identifier = try String(contentsOfFile: template + ".manifest", encoding: .utf8)
+        // Damage it: one file of the catalog loses its contents.
+        let catalog = try #require(FileManager.default.subpaths(atPath: template + "/base")?.first { $0.hasSuffix("/1259") })
+        try Data().write(to: URL(fileURLWithPath: template + "/base/" + catalog))
+
+        #expect(try await Self.muster(second, ["up", "-d"], cache: cache).status == 0)
+        let log = try String(contentsOfFile: second.paths.logFile(for: "db"), encoding: .utf8)
+        #expect(log.contains("damaged or outdated; making it again"), "\(log)")
+        #expect(TemplateManifest.matches(template), "the template was made again")
+        #expect(try await Self.connect(second).value("SELECT 1") == "1")
+        #expect(identifier != (try String(contentsOfFile: template + ".manifest", encoding: .utf8)))
+        #expect(try await Self.muster(second, ["down"], cache: cache).status == 0)
+    }
+
+    @Test func noTemplateRunsInitdbForEachCluster() async throws {
+        let cache = try Self.cache()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let stack = try Self.stack()
+        defer { stack.cleanup() }
+        #expect(try await Self.muster(stack, ["up", "-d"], cache: cache, noTemplate: true).status == 0)
+        #expect(Self.templates(in: cache).isEmpty, "MUSTER_NO_TEMPLATE=1 makes no template")
+        #expect(try await Self.connect(stack).value("SELECT 1") == "1")
+        #expect(try await Self.muster(stack, ["down"], cache: cache).status == 0)
+
+        let off = try TestStack("""
+        services:
+          db: { engine: postgres, port: auto, template: false }
+        """)
+        defer { off.cleanup() }
+        #expect(try await Self.muster(off, ["up", "-d"], cache: cache).status == 0)
+        #expect(Self.templates(in: cache).isEmpty, "template: false makes no template")
+        #expect(try await Self.muster(off, ["down"], cache: cache).status == 0)
+    }
+}

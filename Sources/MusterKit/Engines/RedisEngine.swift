@@ -10,7 +10,9 @@ struct RedisEngine: Engine {
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
         let engine = context.engine
-        guard let server = ServerBinaries.find("redis-server", bin: engine.bin, path: context.environment["PATH"]) else {
+        // bin: names a folder holding redis-server, or the server itself (valkey-server, say).
+        let named = engine.bin.flatMap { ProgramLocator.isExecutableFile($0) ? $0 : nil }
+        guard let server = named ?? ServerBinaries.find("redis-server", bin: engine.bin, path: context.environment["PATH"]) else {
             let where_ = engine.bin.map { "in \($0) (its bin:)" } ?? "on PATH or in /usr/sbin"
             throw MusterError(.environment, "service \(context.service.name): redis-server not found \(where_); install it (apt-get install redis-server) or set bin: to its folder",
                               at: context.service.location)

@@ -121,6 +121,12 @@ import Glibc
         #expect(imported.output.contains("wrote muster.yaml: 3 services to run (pg, kv, app)"), "\(imported.output)")
         let check = try await Self.muster("check", in: directory)
         #expect(check.status == 0, "\(check.output)")
+        // A file that is not YAML: one line with its place, exit 2, nothing written.
+        try "processes:\n  web:\n    command: [\"unclosed\n".write(toFile: directory + "/broken.yaml", atomically: true, encoding: .utf8)
+        let broken = try await Self.muster("import", "broken.yaml", "-o", "broken-out.yaml", in: directory)
+        #expect(broken.status == 2 && broken.output.split(separator: "\n").count == 1, "\(broken.output)")
+        #expect(broken.output.contains("broken.yaml:3:"), "\(broken.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/broken-out.yaml"))
 
         try await Self.upCheckDown(in: directory, services: ["pg", "kv", "app"]) { variables in
             let db = try PostgresConnection("host=127.0.0.1 port=\(variables["PG_PORT"] ?? "0") user=\(variables["PG_USER"] ?? "") dbname=\(variables["PG_DATABASE"] ?? "")")

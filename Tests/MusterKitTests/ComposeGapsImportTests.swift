@@ -137,7 +137,7 @@ import Yams
             try StackLoader.load(path: directory + "/muster.yaml", environment: [:])
         } throws: { error in
             let headline = (error as? MusterError)?.headline ?? ""
-            return headline.hasSuffix("service db.user: \"\" is not a valid role name (${DB_USER} is not set: export it or add it to the env_file)")
+            return headline.hasSuffix("service db.user: \"\" is not a valid role name (${DB_USER} is not set: export it or add it to an env_file)")
         }
         let stack = try StackLoader.load(path: directory + "/muster.yaml", environment: ["DB_USER": "app"])
         #expect(stack.service(named: "db")?.engine?.user == "app")

@@ -33,7 +33,7 @@ struct YAMLReader {
         for name in unset.unset where !names.contains(name) { names.append(name) }
         guard !names.isEmpty else { return "" }
         let list = names.map { "${\($0)}" }.joined(separator: ", ")
-        return " (\(list) \(names.count == 1 ? "is" : "are") not set: export \(names.count == 1 ? "it" : "them") or add \(names.count == 1 ? "it" : "them") to the env_file)"
+        return " (\(list) \(names.count == 1 ? "is" : "are") not set: export \(names.count == 1 ? "it" : "them") or add \(names.count == 1 ? "it" : "them") to an env_file)"
     }
 
     /// The pairs of a mapping, rejecting keys outside `allowed` with a suggestion.

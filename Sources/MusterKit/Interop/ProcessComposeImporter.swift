@@ -233,7 +233,6 @@ enum ProcessComposeTemplates {
     static func expand(_ text: String, vars: [String: String], unexpanded: inout [String]) -> String {
         guard text.contains("{{") else { return text }
         var result = ""
-        var rest = text[...]
         let nsText = text as NSString
         var cursor = 0
         for match in pattern.matches(in: text, range: NSRange(location: 0, length: nsText.length)) {
@@ -248,8 +247,8 @@ enum ProcessComposeTemplates {
             cursor = match.range.location + match.range.length
         }
         result += nsText.substring(from: cursor)
-        rest = result[...]
-        if rest.contains("{{") && !unexpanded.contains(where: { rest.contains($0) }) {
+        // Other Go template syntax ({{if}}, pipelines) is left as written, and said so.
+        if result.contains("{{") && !unexpanded.contains(where: { result.contains($0) }) {
             unexpanded.append("{{…}}")
         }
         return result

@@ -202,5 +202,10 @@ import Yams
             }
         }
         #expect(throws: MusterError.self) { try StackImporter.convert(text: "processes: {}\n", source: "process-compose.yaml") }
+        #expect {
+            try StackImporter.convert(text: "processes:\n  - web\n", source: "process-compose.yaml")
+        } throws: { error in
+            (error as? MusterError)?.headline == "process-compose.yaml: processes: must be a mapping of NAME: {command: ...}, as process-compose reads it"
+        }
     }
 }

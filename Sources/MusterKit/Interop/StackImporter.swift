@@ -57,8 +57,11 @@ public enum StackImporter {
             } catch let error as MusterError {
                 throw usage(error)
             }
-            if let root, ComposeValues.value(root, "processes") != nil {
-                guard !ComposeValues.pairs(ComposeValues.value(root, "processes")).isEmpty else {
+            if let root, let processes = ComposeValues.value(root, "processes") {
+                guard case .mapping = processes else {
+                    throw MusterError(.usage, "\(source): processes: must be a mapping of NAME: {command: ...}, as process-compose reads it")
+                }
+                guard !ComposeValues.pairs(processes).isEmpty else {
                     throw MusterError(.usage, "\(source): processes: is empty; there is nothing to import")
                 }
                 return ProcessComposeImporter(root: root, source: source, directory: directory, environment: environment).convert()

@@ -161,4 +161,18 @@ import Glibc
                     "the include entry's env_file filled redis/compose.yaml")
         }
     }
+
+    /// What an imported Valkey service relies on: `bin:` may name the server program
+    /// itself (valkey-server where installed); here the installed redis-server.
+    @Test func redisEngineRunsTheServerThatBinNames() async throws {
+        let server = try #require(ProgramLocator.find("redis-server", workingDir: "/", path: "/usr/local/bin:/usr/bin:/bin:/usr/sbin"),
+                                  "redis-server is installed by scripts/install-deps")
+        let directory = try Self.projectFolder("redisbin")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "services:\n  sessions:\n    engine: redis\n    bin: \(server)\n".write(toFile: directory + "/muster.yaml", atomically: true, encoding: .utf8)
+        try await Self.upCheckDown(in: directory, services: ["sessions"]) { variables in
+            let cache = try RESPClient(host: "127.0.0.1", port: Int(variables["SESSIONS_PORT"] ?? "0") ?? 0, timeout: .seconds(2))
+            #expect(try cache.command(["PING"]) == .simple("PONG"))
+        }
+    }
 }

@@ -74,7 +74,25 @@ public enum StackLoader {
             throw MusterError.invalid("stack file is empty; it needs at least a services: block",
                                       at: SourceLocation(file: file, line: 1, column: 1))
         }
-        return try parseRoot(root, file: file, directory: directory, environment: environment, sources: nil)
+        return try parseRoot(root, file: file, directory: directory, environment: environment, sources: nil,
+                             placeholders: { commentedServices(yaml) })
+    }
+
+    /// Services written as commented-out blocks under `services:` (what `muster import`
+    /// leaves for a person to complete): `  # api:` lines.
+    static func commentedServices(_ yaml: String) -> [String] {
+        var inServices = false
+        var names: [String] = []
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("services:") { inServices = true; continue }
+            if inServices, let first = line.first, first != " ", first != "#" { inServices = false }
+            guard inServices, line.hasPrefix("  # "), line.hasSuffix(":") else { continue }
+            let name = line.dropFirst(4).dropLast()
+            if !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+                names.append(String(name))
+            }
+        }
+        return names
     }
 
     /// The YAML tree of one file, with every check that must come before Yams sees it.
@@ -91,7 +109,7 @@ public enum StackLoader {
     }
 
     static func parseRoot(_ root: Node, file: String, directory: String, environment: [String: String],
-                          sources: SourceMap?) throws -> StackSpec {
+                          sources: SourceMap?, placeholders: () -> [String] = { [] }) throws -> StackSpec {
         // Pass 1: the top level, to learn env_file before interpolating anything else.
         var plain = YAMLReader(file: file, interpolator: Interpolator(variables: environment))
         plain.sources = sources
@@ -126,6 +144,16 @@ public enum StackLoader {
         guard let servicesNode else {
             throw MusterError.invalid("the stack file has no services: block; add one with at least one service",
                                       at: reader.location(root))
+        }
+        let empty: Bool = {
+            if case let .scalar(scalar) = servicesNode { return scalar.string.isEmpty }
+            if case let .mapping(mapping) = servicesNode { return mapping.isEmpty }
+            return false
+        }()
+        if empty, case let commented = placeholders(), !commented.isEmpty {
+            throw reader.fail("no service is runnable yet: \(commented.joined(separator: ", ")) \(commented.count == 1 ? "is a" : "are") "
+                              + "commented-out placeholder\(commented.count == 1 ? "" : "s"); uncomment one and set its command: "
+                              + "(what runs it on this machine)", servicesNode)
         }
         let services = try reader.mapping(servicesNode, what: "services")
         guard !services.isEmpty else {

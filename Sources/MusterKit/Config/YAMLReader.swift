@@ -20,7 +20,20 @@ struct YAMLReader {
     }
 
     func fail(_ message: String, _ node: Node) -> MusterError {
-        .invalid(message, at: location(node))
+        .invalid(message + unsetNote(node), at: location(node))
+    }
+
+    /// When the value came from variables that are not set (`user: ${DB_USER}`), says
+    /// so: otherwise the message quotes an empty value and the cause stays hidden.
+    func unsetNote(_ node: Node) -> String {
+        guard case let .scalar(scalar) = node, scalar.string.contains("$") else { return "" }
+        let unset = Interpolator.Report()
+        _ = interpolator.interpolate(scalar.string, report: unset)
+        var names: [String] = []
+        for name in unset.unset where !names.contains(name) { names.append(name) }
+        guard !names.isEmpty else { return "" }
+        let list = names.map { "${\($0)}" }.joined(separator: ", ")
+        return " (\(list) \(names.count == 1 ? "is" : "are") not set: export \(names.count == 1 ? "it" : "them") or add \(names.count == 1 ? "it" : "them") to an env_file)"
     }
 
     /// The pairs of a mapping, rejecting keys outside `allowed` with a suggestion.

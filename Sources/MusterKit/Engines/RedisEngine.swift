@@ -12,7 +12,7 @@ struct RedisEngine: Engine {
         let engine = context.engine
         let search = Self.locate(bin: engine.bin, environment: context.environment)
         guard let server = search.found else {
-            throw MusterError(.environment, search.notFound(service: context.service.name) + ", or set bin: to its folder",
+            throw MusterError(.environment, search.notFound(service: context.service.name) + ", or set bin: to its folder or to the server program",
                               at: context.service.location)
         }
         let dataDir = context.dataDir

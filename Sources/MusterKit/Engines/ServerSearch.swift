@@ -177,7 +177,8 @@ extension RedisEngine {
     public static func locate(bin: String?, environment: [String: String], program: String = "redis-server") -> ServerSearch {
         var search = ServerSearch(server: "redis", install: ServerSearch.aptInstall("redis-server"))
         if let bin {
-            search.look("its bin: \(bin)", [bin + "/" + program])
+            // bin: names a folder holding redis-server, or the server itself (valkey-server, say).
+            search.look("its bin: \(bin)", [bin, bin + "/" + program])
             return search
         }
         let path = environment["PATH"]

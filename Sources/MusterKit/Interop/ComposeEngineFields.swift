@@ -10,8 +10,12 @@ struct ComposeEngineFields {
     var dropped: [String] = []
 
     init(kind: EngineKind, service: Node) {
-        let command = ComposeValues.words(ComposeValues.value(service, "command"))
-        let environment = ComposeValues.environment(ComposeValues.value(service, "environment"))
+        self.init(kind: kind, command: ComposeValues.words(ComposeValues.value(service, "command")),
+                  environment: ComposeValues.environment(ComposeValues.value(service, "environment")))
+    }
+
+    /// From a command line and environment read elsewhere (a process-compose process).
+    init(kind: EngineKind, command: [String]?, environment: [(key: String, value: String?)]) {
         switch kind {
         case .postgres: postgres(command: command, environment: environment)
         case .redis: redis(command: command, environment: environment)
@@ -99,10 +103,13 @@ struct ComposeEngineFields {
     /// Flags muster sets itself (it binds 127.0.0.1 on its chosen port, in the foreground).
     static let redisOwnFlags: Set<String> = ["port", "bind", "daemonize", "dir", "protected-mode"]
 
+    /// Programs that serve the Redis protocol with redis-server's flags.
+    static let redisServers: Set<String> = ["redis-server", "valkey-server", "redis-stack-server"]
+
     mutating func redis(command: [String]?, environment: [(key: String, value: String?)]) {
         if var words = command {
             if words.first == "docker-entrypoint.sh" { words.removeFirst() }
-            if words.first == "redis-server" || words.first?.hasSuffix("/redis-server") == true {
+            if let first = words.first, Self.redisServers.contains((first as NSString).lastPathComponent) {
                 words.removeFirst()
                 var settings: [(String, String)] = []
                 var index = 0

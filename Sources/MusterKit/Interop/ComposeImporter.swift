@@ -8,6 +8,8 @@ public struct ImportedStack: Sendable {
     public var services: [String]
     /// Services written as commented-out placeholders that still need a command.
     public var placeholders: [String]
+    /// What the user should know at once (an unset variable and where it is used).
+    public var warnings: [String] = []
 }
 
 /// Turns a compose file into a muster stack. Postgres, Redis and Kafka images
@@ -18,6 +20,10 @@ public struct ImportedStack: Sendable {
 struct ComposeImporter {
     let root: Node
     let source: String
+    /// The input's folder, where `.env` is found.
+    var directory: String = ""
+    /// The environment import runs in: unset variables and installed servers are looked up in it.
+    var environment: [String: String] = [:]
 
     /// A compose service recognised as an engine.
     struct Engine {
@@ -63,12 +69,17 @@ struct ComposeImporter {
             "# their outputs (${db.url}, ${cache.url}, ${bus.bootstrap}: see `muster env`) replace hand-written URLs.",
             "# Check it with `muster check`, start it with `muster up`.",
         ]
-        let otherKeys = ComposeValues.pairs(root).map(\.key).filter { !["services", "name", "version"].contains($0) && !$0.hasPrefix("x-") }
+        let otherKeys = ComposeValues.pairs(root).map(\.key).filter { !["services", "name", "version", "include"].contains($0) && !$0.hasPrefix("x-") }
         if !otherKeys.isEmpty {
             lines.append("# Not carried over: top-level \(otherKeys.joined(separator: ", ")) (no containers, so no networks or volumes).")
         }
+        let warnings = unsetVariables()
+        lines += warnings.map { "# Warning: " + $0 + "." }
         if let name = ComposeValues.string(ComposeValues.value(root, "name")) {
             lines += YAMLText.lines([YAMLPair("name", .string(Self.musterName(name).lowercased()))])
+        }
+        if !directory.isEmpty, FileManager.default.fileExists(atPath: directory + "/.env") {
+            lines += YAMLText.lines([YAMLPair("env_file", .string(".env"), trailing: "compose read it for ${VAR}s too")])
         }
         lines.append("")
         lines.append("services:")
@@ -76,7 +87,9 @@ struct ComposeImporter {
         for (index, (composeName, service)) in composeServices.enumerated() {
             if index > 0 { lines.append("") }
             let name = names[composeName] ?? composeName
-            if let engine = engines[composeName] {
+            if let zookeeper = zookeeperNote(composeName, service: service) {
+                lines += zookeeper
+            } else if let engine = engines[composeName] {
                 lines += YAMLText.lines([engineService(engine, composeName: composeName, service: service, engines: engines, names: names)], indent: 2)
                 active.append(name)
             } else {
@@ -85,9 +98,10 @@ struct ComposeImporter {
             }
         }
         if active.isEmpty {
-            lines.append("  # No service of this compose file maps to an engine: complete a placeholder above.")
+            lines.append("  # Nothing is runnable yet: no service of \(source) maps to an engine, so every one above is a")
+            lines.append("  # placeholder. Uncomment one and set its command: (what runs it on this machine), then `muster check`.")
         }
-        return ImportedStack(yaml: lines.joined(separator: "\n") + "\n", services: active, placeholders: placeholders)
+        return ImportedStack(yaml: lines.joined(separator: "\n") + "\n", services: active, placeholders: placeholders, warnings: warnings)
     }
 
     func engineService(_ engine: Engine, composeName: String, service: Node, engines: [String: Engine],
@@ -103,8 +117,11 @@ struct ComposeImporter {
         let published = ComposeValues.ports(ComposeValues.value(service, "ports")).first { $0.published != nil }?.published
         pairs.append(YAMLPair("port", published.map(Self.portNode) ?? .string("auto"),
                               trailing: published == nil ? "not published in compose: muster picks a free port" : nil))
+        let server = redisServer(image: image)
+        pairs += server.pairs
+        notes += server.notes
         pairs += fields.pairs
-        let dependencies = dependsOn(service, active: Set(engines.keys), names: names, engines: engines)
+        let dependencies = dependsOn(service, of: composeName, active: Set(engines.keys), names: names, engines: engines)
         pairs += dependencies.pairs
         pairs += lifecycle(service)
         var dropped = fields.dropped + dependencies.dropped
@@ -164,7 +181,7 @@ struct ComposeImporter {
                 ?? { if case let .sequence(items) = envFile { return items.compactMap { ComposeValues.string(ComposeValues.value($0, "path")) } }; return [] }()
             if !paths.isEmpty { pairs.append(YAMLPair("env_file", .flow(paths.map { .string($0) }))) }
         }
-        pairs += dependsOn(service, active: Set(composeServices.map(\.key)), names: names, engines: engines).pairs
+        pairs += dependsOn(service, of: composeName, active: Set(composeServices.map(\.key)), names: names, engines: engines).pairs
         if let probe = ComposeHealthcheck.probe(ComposeValues.value(service, "healthcheck")) {
             pairs.append(YAMLPair("ready", probe))
         }
@@ -181,10 +198,18 @@ struct ComposeImporter {
     /// `depends_on` with compose's conditions in muster's words. Compose's plain list
     /// means `service_started`; for an engine muster waits until it is `ready`, which
     /// costs nothing and spares the app connection retries.
-    func dependsOn(_ service: Node, active: Set<String>, names: [String: String],
+    func dependsOn(_ service: Node, of composeName: String, active: Set<String>, names: [String: String],
                    engines: [String: Engine]) -> (pairs: [YAMLPair], dropped: [String]) {
         var entries: [YAMLPair] = [], dropped: [String] = []
         for (target, condition) in ComposeValues.dependencies(ComposeValues.value(service, "depends_on")) {
+            if isZookeeper(target) {
+                // muster's Kafka needs no ZooKeeper: wait for the broker instead.
+                if let broker = broker(), broker.key != composeName, let name = names[broker.key],
+                   !entries.contains(where: { $0.key == name }) {
+                    entries.append(YAMLPair(name, .string("ready"), trailing: "instead of \(target) (ZooKeeper), dropped"))
+                }
+                continue
+            }
             guard active.contains(target), let name = names[target] else {
                 dropped.append("depends_on \(target) (not an engine here)")
                 continue

@@ -12,13 +12,25 @@ enum EngineImage {
         "wurstmeister/kafka",
     ]
     static let redpandaRepositories: Set<String> = ["redpandadata/redpanda", "vectorized/redpanda"]
+    /// Images that speak Redis: Valkey (the Linux Foundation fork) and Redis Stack.
+    static let redisRepositories: Set<String> = [
+        "redis", "bitnami/redis", "valkey/valkey", "bitnami/valkey", "redis/redis-stack-server", "redis/redis-stack",
+    ]
+    /// ZooKeeper images: Kafka in KRaft mode, Redpanda and Tansu need none.
+    static let zookeeperRepositories: Set<String> = [
+        "zookeeper", "bitnami/zookeeper", "confluentinc/cp-zookeeper", "wurstmeister/zookeeper", "zookeeper/zookeeper",
+    ]
+
+    static func isZookeeper(_ image: String) -> Bool {
+        zookeeperRepositories.contains(repository(of: image))
+    }
 
     static func recognize(_ image: String) -> Match? {
         let repository = self.repository(of: image)
         switch repository {
         case "postgres": return Match(kind: .postgres, implementation: .auto)
-        case "redis": return Match(kind: .redis, implementation: .auto)
         default:
+            if redisRepositories.contains(repository) { return Match(kind: .redis, implementation: .auto) }
             if kafkaRepositories.contains(repository) { return Match(kind: .kafka, implementation: .auto) }
             if redpandaRepositories.contains(repository) { return Match(kind: .kafka, implementation: .redpanda) }
             return nil

@@ -16,6 +16,8 @@ public protocol ControlHandler: AnyObject, Sendable {
     func environment() async -> [String: String]
     func perform(_ action: ControlAction, _ request: OperationRequest) async -> OperationResult
     func shutdown() async -> OperationResult
+    /// Snapshots, restores and clones of a Postgres service's databases.
+    func database(_ action: DatabaseAction, _ request: DatabaseRequest) async -> DatabaseResult
 }
 
 public enum ControlAction: String, Sendable, CaseIterable {
@@ -34,6 +36,8 @@ public enum ControlAction: String, Sendable, CaseIterable {
 /// | GET | /v1/events?since=SEQ&follow=true | events.jsonl lines after SEQ |
 /// | POST | /v1/start, /v1/stop, /v1/restart | body `{"services":[...],"timeout_ms":N,"no_deps":false}`; answers when done |
 /// | POST | /v1/shutdown | stops everything in reverse order; answers when done, then the supervisor exits |
+/// | POST | /v1/db/snapshot, /v1/db/restore, /v1/db/clone | body `{"service":"db","database":"shop","name":"default","count":4}` |
+/// | GET | /v1/db/snapshots?service=S | the snapshots of a Postgres service, with size and time taken |
 public final class ControlServer: @unchecked Sendable {
     public let socketPath: String
     private let handler: ControlHandler
@@ -94,6 +98,22 @@ public final class ControlServer: @unchecked Sendable {
             }
         }
         router.post("/v1/shutdown") { _, _ in Self.result(await handler.shutdown()) }
+        for action in DatabaseAction.allCases where action != .list {
+            router.post("/v1/db/\(action.rawValue)") { request, _ in
+                let body = try await request.body.collect(upTo: 1 << 20)
+                guard let operation = try? ControlJSON.decode(DatabaseRequest.self, from: Data(buffer: body)) else {
+                    return Self.json(DatabaseResult(MusterError(.usage, "the body must be JSON like {\"service\":\"db\",\"database\":\"shop\"}")), status: .badRequest)
+                }
+                return Self.databaseResult(await handler.database(action, operation))
+            }
+        }
+        router.get("/v1/db/snapshots") { request, _ in
+            let query = request.uri.queryParameters
+            guard let service = query.get("service") else {
+                return Self.json(DatabaseResult(MusterError(.usage, "name the Postgres service: /v1/db/snapshots?service=db")), status: .badRequest)
+            }
+            return Self.databaseResult(await handler.database(.list, DatabaseRequest(service: service, database: query.get("database"))))
+        }
         router.get("/v1/logs") { request, _ in try await self.logs(request) }
         router.get("/v1/events") { request, _ in self.events(request) }
         return router
@@ -155,6 +175,16 @@ public final class ControlServer: @unchecked Sendable {
     private static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"],
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: ControlJSON.encode(value) + Data("\n".utf8))))
+    }
+
+    private static func databaseResult(_ result: DatabaseResult) -> Response {
+        let status: HTTPResponse.Status
+        switch result.code {
+        case nil: status = .ok
+        case MusterError.Code.usage.rawValue?: status = .badRequest
+        default: status = .conflict
+        }
+        return json(result, status: status)
     }
 
     private static func result(_ result: OperationResult) -> Response {

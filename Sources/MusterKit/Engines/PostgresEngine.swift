@@ -37,7 +37,12 @@ struct PostgresEngine: Engine {
     }
 
     func socketDirectory(_ context: EngineContext) -> String {
-        ProjectPaths.runtimeBase + "/" + ProjectPaths.hash(context.paths.stateDir) + ".pg-" + context.service.name
+        Self.socketDirectory(paths: context.paths, service: context.service.name)
+    }
+
+    /// The unix socket folder of a Postgres service: short, in the runtime base.
+    static func socketDirectory(paths: ProjectPaths, service: String) -> String {
+        ProjectPaths.runtimeBase + "/" + ProjectPaths.hash(paths.stateDir) + ".pg-" + service
     }
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {

@@ -16,8 +16,12 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     private var isClosing = false
 
+    /// Snapshots, restores and clones of the stack's Postgres databases.
+    public let desk: DatabaseDesk
+
     public init(session: StackSession) {
         self.session = session
+        desk = DatabaseDesk(stack: session.stack, paths: session.paths, outputs: session.outputs)
     }
 
     public var closing: Bool {
@@ -54,6 +58,11 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
         return StatusReport(project: paths.project, running: true, supervisorPid: getpid(), stackFile: session.stack.file,
                             started: EventLog.timestamp(session.startedAt),
                             services: await session.supervisor.statuses(), groups: groups.sorted())
+    }
+
+    public func database(_ action: DatabaseAction, _ request: DatabaseRequest) async -> DatabaseResult {
+        if closing { return DatabaseResult(MusterError(.notRunning, "project \(paths.project) is shutting down")) }
+        return await desk.perform(action, request)
     }
 
     public func environment() async -> [String: String] {

@@ -1,0 +1,232 @@
+import Foundation
+
+public enum DatabaseAction: String, Sendable, CaseIterable {
+    case snapshot, restore, clone, list
+}
+
+/// `POST /v1/db/{snapshot,restore,clone}` and `GET /v1/db/snapshots?service=S`.
+public struct DatabaseRequest: Codable, Sendable {
+    public var service: String
+    /// Default: the service's first database.
+    public var database: String?
+    /// Default: `default`.
+    public var name: String?
+    /// clone: how many copies, named `DATABASE_gw0` ... like pytest-xdist's workers.
+    public var count: Int?
+
+    public init(service: String, database: String? = nil, name: String? = nil, count: Int? = nil) {
+        self.service = service
+        self.database = database
+        self.name = name
+        self.count = count
+    }
+}
+
+public struct DatabaseResult: Codable, Sendable {
+    public var ok: Bool
+    public var code: String?
+    public var error: String?
+    public var snapshot: DatabaseSnapshots.Snapshot?
+    public var snapshots: [DatabaseSnapshots.Snapshot]?
+    /// The databases restored or cloned.
+    public var databases: [String]?
+    /// Client sessions that were ended on the databases touched.
+    public var endedSessions: Int?
+    public var elapsedMs: Double?
+
+    init(ok: Bool = true) { self.ok = ok }
+
+    init(_ error: MusterError) {
+        ok = false
+        code = error.code.rawValue
+        self.error = error.headline
+    }
+}
+
+/// Orders database operations of a running stack. Operations on one database run
+/// one after the other (a restore waits for the spare a previous restore is still
+/// making); operations on different databases run at the same time.
+public actor DatabaseDesk {
+    private let stack: StackSpec
+    private let paths: ProjectPaths
+    private let outputs: [String: [String: String]]
+    private var held = Set<String>()
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+    private var background: [Task<Void, Never>] = []
+
+    public init(stack: StackSpec, paths: ProjectPaths, outputs: [String: [String: String]]) {
+        self.stack = stack
+        self.paths = paths
+        self.outputs = outputs
+    }
+
+    public func perform(_ action: DatabaseAction, _ request: DatabaseRequest) async -> DatabaseResult {
+        let started = ContinuousClock.now
+        do {
+            var result = try await run(action, request)
+            let elapsed = (ContinuousClock.now - started).components
+            result.elapsedMs = (Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15 * 1000).rounded() / 1000
+            return result
+        } catch let error as MusterError {
+            return DatabaseResult(error)
+        } catch {
+            return DatabaseResult(MusterError(.serviceFailed, "\(action.rawValue) failed: \(error)"))
+        }
+    }
+
+    /// Waits for the spares being made in the background (tests and `down` use it).
+    public func settle() async {
+        let tasks = background
+        background = []
+        for task in tasks { await task.value }
+    }
+
+    private func run(_ action: DatabaseAction, _ request: DatabaseRequest) async throws -> DatabaseResult {
+        let target = try resolve(request)
+        let connect = target.connect
+        let name = request.name ?? "default"
+        var result = DatabaseResult()
+        switch action {
+        case .list:
+            result.snapshots = try await blocking { try DatabaseSnapshots(admin: connect()).list() }
+                .filter { request.database == nil || $0.database == request.database }
+        case .snapshot:
+            try Self.checkName(name)
+            let database = target.database
+            let (snapshot, ended) = try await locked(database) {
+                try DatabaseSnapshots(admin: connect()).snapshot(database, name: name)
+            }
+            result.snapshot = snapshot
+            result.endedSessions = ended
+            prepareSpare(for: database, template: snapshot.template, connect: connect)
+        case .restore:
+            let database = target.database
+            let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
+            let (ended, old) = try await locked(database) {
+                try DatabaseSnapshots(admin: connect()).swapIn(database, snapshot: template)
+            }
+            result.databases = [database]
+            result.endedSessions = ended
+            prepareSpare(for: database, template: template, connect: connect, dropping: old)
+        case .clone:
+            let count = request.count ?? 1
+            guard (1...64).contains(count) else { throw MusterError(.usage, "--count must be 1 to 64, not \(count)") }
+            let base = target.database
+            let template = try await blocking { try Self.template(for: base, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
+            var ended = 0
+            var made: [String] = []
+            for index in 0..<count {
+                let clone = "\(base)_gw\(index)"
+                ended += try await locked(clone) {
+                    let db = try DatabaseSnapshots(admin: connect())
+                    if try db.exists(clone) {
+                        guard try db.note(of: clone)?.muster == "clone" else {
+                            throw MusterError(.usage, "database \(clone) exists and is not a clone muster made; drop it or clone another database")
+                        }
+                        let sessions = try db.endSessions(on: clone)
+                        try db.drop(clone)
+                        try db.copy(template, to: clone, owner: try db.owner(of: base),
+                                    note: .init(muster: "clone", database: base, name: template))
+                        return sessions
+                    }
+                    try db.copy(template, to: clone, owner: try db.owner(of: base), note: .init(muster: "clone", database: base, name: template))
+                    return 0
+                }
+                made.append(clone)
+                prepareSpare(for: clone, template: template, connect: connect)
+            }
+            result.databases = made
+            result.endedSessions = ended
+        }
+        return result
+    }
+
+    struct Target {
+        var service: String
+        var database: String
+        var connect: @Sendable () throws -> PostgresConnection
+    }
+
+    private func resolve(_ request: DatabaseRequest) throws -> Target {
+        let postgres = stack.services.filter { $0.engine?.kind == .postgres }
+        guard let service = postgres.first(where: { $0.name == request.service }), let engine = service.engine else {
+            let names = postgres.map(\.name)
+            throw MusterError(.usage, "\"\(request.service)\" is not a Postgres service of this stack; Postgres services: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
+        }
+        let database = request.database ?? engine.databases.first ?? "postgres"
+        guard !database.hasPrefix("muster_") else {
+            throw MusterError(.usage, "\(database) is one of muster's own databases (snapshots and spares); name the database they stand for")
+        }
+        guard let port = outputs[service.name]?["port"] else {
+            throw MusterError(.notRunning, "service \(service.name) has no port yet; start it first")
+        }
+        let socketDir = PostgresEngine.socketDirectory(paths: paths, service: service.name)
+        let conninfo = "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
+        return Target(service: service.name, database: database, connect: { try PostgresConnection(conninfo) })
+    }
+
+    static func checkName(_ name: String) throws {
+        guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw MusterError(.usage, "snapshot name \"\(name)\" must be 1 to 40 letters, digits, '-', '_' or '.'")
+        }
+    }
+
+    /// The snapshot a restore or clone copies: the named one of `database`, or for a
+    /// clone (`shop_gw1`) the snapshot it was cloned from.
+    static func template(for database: String, name: String?, in db: DatabaseSnapshots, service: String) throws -> String {
+        var base = database
+        if let note = try db.note(of: database), note.muster == "clone" {
+            if name == nil, try db.exists(note.name) { return note.name }
+            base = note.database
+        }
+        let template = DatabaseSnapshots.snapshotDatabase(of: base, name: name ?? "default")
+        guard try db.exists(template) else {
+            let existing = try db.list().map { "\($0.database)/\($0.name)" }
+            throw MusterError(.usage, "no snapshot \"\(name ?? "default")\" of database \(base) in service \(service); snapshots: \(existing.isEmpty ? "none" : existing.joined(separator: ", ")) (take one with muster db snapshot \(service) --database \(base))")
+        }
+        return template
+    }
+
+    // MARK: - Ordering
+
+    private func locked<T: Sendable>(_ key: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        await acquire(key)
+        defer { release(key) }
+        return try await blocking(body)
+    }
+
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await offload { Result { try body() } }.get()
+    }
+
+    private func acquire(_ key: String) async {
+        if held.insert(key).inserted { return }
+        await withCheckedContinuation { waiting[key, default: []].append($0) }
+    }
+
+    /// Hands the key to the next waiter, in arrival order.
+    private func release(_ key: String) {
+        if var queue = waiting[key], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiting[key] = queue.isEmpty ? nil : queue
+            next.resume()
+        } else {
+            held.remove(key)
+        }
+    }
+
+    /// Drops what a restore swapped out and makes the next spare, in the background but
+    /// in order with other operations on the database.
+    private func prepareSpare(for database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
+                              dropping old: String? = nil) {
+        let task = Task {
+            _ = try? await self.locked(database) {
+                let db = try DatabaseSnapshots(admin: connect())
+                if let old { try db.drop(old) }
+                try db.prepareSpare(for: database, snapshot: template, owner: try db.owner(of: database))
+            }
+        }
+        background.removeAll { $0.isCancelled }
+        background.append(task)
+    }
+}

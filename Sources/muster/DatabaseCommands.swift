@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import MusterKit
+
+/// `muster db snapshot|restore|clone|list`: test databases reset in milliseconds.
+/// Each is one request to the running supervisor (`/v1/db/...`), so a test fixture
+/// can do the same with the control API and start no process.
+struct DatabaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Snapshot a Postgres database, restore it in milliseconds, clone it per test worker.",
+        discussion: """
+        muster db snapshot db                 copy db's first database into the snapshot "default"
+        muster db restore db                  replace it with a fresh copy of the snapshot
+        muster db clone db --count 4          shop_gw0 ... shop_gw3, one per pytest-xdist worker
+        muster db list db                     the snapshots, with size and age
+        Snapshots live in the cluster: they survive down and go with down --volumes.
+        """,
+        subcommands: [Snapshot.self, Restore.self, Clone.self, List.self])
+
+    struct Target: ParsableArguments {
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The Postgres service.", completion: ServiceCompletion.kind) var service: String
+        @Option(help: "The database (default: the service's first).") var database: String?
+        @Option(help: "The snapshot's name (default: default).") var name: String?
+
+        func send(_ action: DatabaseAction, count: Int? = nil) throws -> DatabaseResult {
+            let (stack, paths) = try global.resolve()
+            try global.checkServices([service], in: stack)
+            let client = try global.runningClient(paths)
+            let request = DatabaseRequest(service: service, database: database, name: name, count: count)
+            let response = try client.request("POST", "/v1/db/" + action.rawValue, body: ControlJSON.encode(request), timeout: .seconds(600))
+            let result = try ControlJSON.decode(DatabaseResult.self, from: response.body)
+            guard result.ok else {
+                let code = MusterError.Code(rawValue: result.code ?? "") ?? .serviceFailed
+                throw MusterError(code, result.error ?? "\(action.rawValue) failed")
+            }
+            return result
+        }
+    }
+
+    static func say(_ text: String) {
+        let out = Console.standardOutput
+        out.line(out.paint("muster │ ", .bold) + text)
+    }
+
+    static func sessions(_ count: Int?) -> String {
+        guard let count, count > 0 else { return "" }
+        return "; ended \(count) session\(count == 1 ? "" : "s") on it first"
+    }
+
+    static func ms(_ value: Double?) -> String { String(format: "%.1f ms", value ?? 0) }
+
+    struct Snapshot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Copy a database into a named snapshot (ends other sessions on it first).")
+        @OptionGroup var target: Target
+
+        func run() async throws {
+            let result = try target.send(.snapshot)
+            guard let snapshot = result.snapshot else { return }
+            DatabaseCommand.say("snapshot \"\(snapshot.name)\" of \(snapshot.database) taken (\(ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary)), \(DatabaseCommand.ms(result.elapsedMs)))\(DatabaseCommand.sessions(result.endedSessions))")
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Replace a database with a fresh copy of its snapshot (ends the sessions on it).")
+        @OptionGroup var target: Target
+
+        func run() async throws {
+            let result = try target.send(.restore)
+            DatabaseCommand.say("restored \((result.databases ?? []).joined(separator: ", ")) from snapshot \"\(target.name ?? "default")\" (\(DatabaseCommand.ms(result.elapsedMs)))\(DatabaseCommand.sessions(result.endedSessions))")
+        }
+    }
+
+    struct Clone: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make DATABASE_gw0 ... DATABASE_gwN-1 from the snapshot, one per test worker.")
+        @OptionGroup var target: Target
+        @Option(help: "How many copies (1 to 64).") var count: Int = 1
+
+        func run() async throws {
+            let result = try target.send(.clone, count: count)
+            DatabaseCommand.say("cloned \((result.databases ?? []).joined(separator: ", ")) from snapshot \"\(target.name ?? "default")\" (\(DatabaseCommand.ms(result.elapsedMs)))\(DatabaseCommand.sessions(result.endedSessions))")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The snapshots of a Postgres service, with size and age.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The Postgres service.", completion: ServiceCompletion.kind) var service: String
+        @Flag(help: "Machine-readable output.") var json = false
+
+        func run() async throws {
+            let (stack, paths) = try global.resolve()
+            try global.checkServices([service], in: stack)
+            let client = try global.runningClient(paths)
+            let response = try client.request("GET", "/v1/db/snapshots?service=" + service)
+            let result = try ControlJSON.decode(DatabaseResult.self, from: response.body)
+            guard result.ok else { throw MusterError(.usage, result.error ?? "list failed") }
+            let snapshots = result.snapshots ?? []
+            if json {
+                print(String(decoding: ControlJSON.encode(snapshots), as: UTF8.self))
+                return
+            }
+            guard !snapshots.isEmpty else { print("no snapshots in \(service); take one with muster db snapshot \(service)"); return }
+            var rows = [["DATABASE", "SNAPSHOT", "SIZE", "AGE", "TAKEN"]]
+            for snapshot in snapshots {
+                let age = EventRecord.parseTime(snapshot.taken).map { DurationParser.format(.milliseconds(Int64(Date().timeIntervalSince($0) * 1000))) } ?? "?"
+                rows.append([snapshot.database, snapshot.name, ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary), age, snapshot.taken])
+            }
+            Table.render(rows).forEach { print($0) }
+        }
+    }
+}

@@ -12,9 +12,9 @@ struct ServiceParser {
         "max_restarts", "stop_signal", "stop_timeout", "optional", "port", "engine", "description",
         "profiles",
     ]
-    static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template"]
+    static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template", "snapshot"]
     static let engineKeysByKind: [EngineKind: [String]] = [
-        .postgres: ["settings", "databases", "user", "password", "bin", "template"],
+        .postgres: ["settings", "databases", "user", "password", "bin", "template", "snapshot"],
         .redis: ["settings", "password", "bin"],
         .kafka: ["topics", "implementation", "bin", "settings"],
     ]
@@ -289,6 +289,24 @@ struct ServiceParser {
             engine.user = user
         case "password": engine.password = try reader.string(node, what: what)
         case "template": engine.template = try reader.bool(node, what: what)
+        case "snapshot":
+            let pairs = try reader.mapping(node, what: what, allowed: ["after", "name", "database"])
+            guard let after = pairs.first(where: { $0.key == "after" }) else {
+                throw reader.fail("\(what) needs after: the task whose completion it waits for, as in snapshot: { after: migrate }", node)
+            }
+            var spec = SnapshotSpec(after: try reader.string(after.value, what: "\(what).after"), location: reader.location(after.value))
+            for pair in pairs where pair.key != "after" {
+                let value = try reader.string(pair.value, what: "\(what).\(pair.key)")
+                if pair.key == "name" {
+                    guard !value.isEmpty, value.count <= 40, value.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                        throw reader.fail("\(what).name \"\(value)\" must be 1 to 40 letters, digits, '-', '_' or '.'", pair.value)
+                    }
+                    spec.name = value
+                } else {
+                    spec.database = value
+                }
+            }
+            engine.snapshot = spec
         case "implementation":
             let text = try reader.string(node, what: what)
             guard let value = KafkaImplementation(rawValue: text) else {

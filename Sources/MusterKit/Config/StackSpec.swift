@@ -66,6 +66,16 @@ public enum KafkaImplementation: String, Sendable, CaseIterable {
     case auto, apache, redpanda, tansu
 }
 
+/// `snapshot: { after: migrate }` on a Postgres service: take a snapshot of a database
+/// as soon as that task completes, so `up -d` returns with it ready for `db restore`.
+public struct SnapshotSpec: Hashable, Sendable {
+    public var after: String
+    public var name: String = "default"
+    /// Default: the service's first database.
+    public var database: String?
+    public var location: SourceLocation?
+}
+
 public struct TopicSpec: Hashable, Sendable {
     public var name: String
     public var partitions: Int
@@ -87,6 +97,8 @@ public struct EngineOptions: Hashable, Sendable {
     /// Postgres: new clusters are copies of a cached pristine one (`PostgresTemplate`);
     /// `template: false` runs initdb for each.
     public var template = true
+    /// Postgres: a snapshot taken when a task completes.
+    public var snapshot: SnapshotSpec?
 
     public init(kind: EngineKind) { self.kind = kind }
 

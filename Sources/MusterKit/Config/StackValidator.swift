@@ -8,6 +8,17 @@ struct StackValidator {
     func validate() throws {
         let names = stack.serviceNames
         for service in stack.services {
+            if let snapshot = service.engine?.snapshot {
+                guard let task = stack.service(named: snapshot.after), task.name != service.name else {
+                    throw MusterError.invalid("service \(service.name): snapshot after \"\(snapshot.after)\", which is not a service of this stack"
+                                              + Suggestion.hint(for: snapshot.after, in: names) + "; name the task that migrates the database",
+                                              at: snapshot.location)
+                }
+                guard task.dependsOn.contains(where: { $0.service == service.name }) else {
+                    throw MusterError.invalid("service \(service.name): snapshot after \(task.name), which does not depend on \(service.name); add depends_on: { \(service.name): ready } to \(task.name)",
+                                              at: snapshot.location)
+                }
+            }
             for dependency in service.dependsOn {
                 if dependency.service == service.name {
                     throw MusterError.invalid("service \(service.name) depends on itself; remove it from depends_on",

@@ -57,7 +57,7 @@ public struct DatabaseSnapshots {
 
     func note(of database: String) throws -> Note? {
         guard let text = try admin.value("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = \(admin.literal(database))"),
-              text.hasPrefix("{\"muster\"") else { return nil }
+              text.contains("\"muster\"") else { return nil }
         return try? JSONDecoder().decode(Note.self, from: Data(text.utf8))
     }
 
@@ -127,7 +127,7 @@ public struct DatabaseSnapshots {
     }
 
     func comment(_ database: String, _ note: Note?) throws {
-        let text = note.map { String(decoding: try! JSONEncoder().encode($0), as: UTF8.self) }
+        let text = note.map { String(decoding: ControlJSON.encode($0), as: UTF8.self) }
         try admin.query("COMMENT ON DATABASE \(admin.identifier(database)) IS \(text.map { admin.literal($0) } ?? "NULL")")
     }
 
@@ -137,7 +137,7 @@ public struct DatabaseSnapshots {
         let ended = try endSessions(on: database)
         // Spares copied from the snapshot being replaced (of the database and its clones) are stale.
         let spares = try admin.query("""
-            SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '{"muster":"spare"%'
+            SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%"muster":"spare"%'
             """).compactMap { $0.first ?? nil }
         for spare in spares where try note(of: spare)?.name == template { try drop(spare) }
         try drop(template)

@@ -32,6 +32,9 @@ public struct ServicePlan: Sendable {
     public var workingDir: String
     public var credentials: Credentials?
     public var preStart: [PreStartStep] = []
+    /// Steps after a task exits successfully and before it counts as completed (a
+    /// Postgres snapshot taken after a migration). A step that throws fails the task.
+    public var afterCompletion: [PreStartStep] = []
     public var ready: ResolvedProbe?
     public var alive: ResolvedProbe?
     public var policy: ServiceLifecycle.Policy

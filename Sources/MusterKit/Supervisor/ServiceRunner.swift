@@ -274,7 +274,23 @@ actor ServiceRunner {
         let uptime = spawnedAt.map { clock.now - $0 } ?? .zero
         if liveGroup == pid { liveGroup = nil }
         stopTimer?.cancel()
-        await send(.exited(status, uptime: uptime, generation: generation))
+        await send(.exited(await afterCompletion(status), uptime: uptime, generation: generation))
+    }
+
+    /// Runs the plan's after-completion steps when a task ended well; a step that
+    /// fails turns the exit into a failure, with the reason in the service's log.
+    private func afterCompletion(_ status: ExitStatus) async -> ExitStatus {
+        guard status.isSuccess, !plan.afterCompletion.isEmpty, plan.policy.restart != .always, machine.phase != .stopping else {
+            return status
+        }
+        do {
+            let context = PreStartContext(service: plan.name, logFD: logFD)
+            for step in plan.afterCompletion { try await step(context) }
+            return status
+        } catch {
+            writeAll(logFD, "muster: \(describe(error))\n")
+            return .exited(1)
+        }
     }
 
     private func watchReadiness(generation: Int) {

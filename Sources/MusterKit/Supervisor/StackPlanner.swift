@@ -98,7 +98,33 @@ public struct StackPlanner {
         if let alive = service.alive { plan.alive = try resolve(alive, service: service, env: env, lookup: lookup, plan: plan) }
         plan.policy.hasReadyProbe = plan.ready != nil
         plan.policy.hasAliveProbe = plan.alive != nil
+        for postgres in stack.services where postgres.engine?.snapshot?.after == service.name {
+            plan.afterCompletion.append(snapshotStep(of: postgres, lookup: lookup))
+        }
         return plan
+    }
+
+    /// `snapshot: { after: TASK }`: the snapshot, and the spare for the first restore.
+    func snapshotStep(of postgres: ServiceSpec, lookup: @escaping (String, String) -> String?) -> PreStartStep {
+        let spec = postgres.engine!.snapshot!
+        let database = spec.database ?? postgres.engine?.databases.first ?? "postgres"
+        let socketDir = PostgresEngine.socketDirectory(paths: paths, service: postgres.name)
+        let port = lookup(postgres.name, "port") ?? "0"
+        let task = spec.after
+        return { context in
+            let line = try await offload { () -> Result<String, Error> in
+                Result {
+                    let admin = try PostgresConnection("host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster")
+                    let snapshots = DatabaseSnapshots(admin: admin)
+                    let begin = Date()
+                    let (snapshot, _) = try snapshots.snapshot(database, name: spec.name)
+                    try snapshots.prepareSpare(for: database, snapshot: snapshot.template, owner: try snapshots.owner(of: database))
+                    return String(format: "muster: snapshot \"%@\" of %@ taken after %@ completed (%.0f ms)\n",
+                                  spec.name, database, task, Date().timeIntervalSince(begin) * 1000)
+                }
+            }.get()
+            writeAll(context.logFD, line)
+        }
     }
 
     func resolve(_ spec: ProbeSpec, service: ServiceSpec, env: [String: String],

@@ -172,6 +172,8 @@ public actor Supervisor {
                 return .some(MusterError(.serviceFailed, "service \(plan.name) did not start: \(reason)"))
             }
             switch snapshot.phase {
+            // A task with steps after it (a snapshot after a migration) is up once those ran.
+            case .ready where !plan.afterCompletion.isEmpty: return .none
             case .ready, .completed: continue
             case .failed, .exited, .stopped:
                 if plan.optional { continue }

@@ -47,6 +47,9 @@ public struct TestRecord: Codable, Sendable, Equatable {
     /// A failure of the test itself or of its setup/teardown.
     public var isFailure: Bool { outcome == "failed" || outcome == "error" }
 
+    /// `JSONDecoder.userInfo` key: the `source` of records that name none.
+    public static let defaultSource = CodingUserInfoKey(rawValue: "muster.defaultSource")!
+
     enum CodingKeys: String, CodingKey {
         case id, outcome, start, end, worker, source, disruptions
     }
@@ -65,7 +68,8 @@ public struct TestRecord: Codable, Sendable, Equatable {
         self.startSeconds = startSeconds
         self.endSeconds = max(startSeconds, endSeconds)
         worker = try container.decodeIfPresent(String.self, forKey: .worker) ?? "main"
-        source = try container.decodeIfPresent(String.self, forKey: .source) ?? "unknown"
+        source = try container.decodeIfPresent(String.self, forKey: .source)
+            ?? decoder.userInfo[Self.defaultSource] as? String ?? "unknown"
         disruptions = try container.decodeIfPresent([Int].self, forKey: .disruptions) ?? []
     }
 
@@ -78,17 +82,5 @@ public struct TestRecord: Codable, Sendable, Equatable {
         try container.encode(worker, forKey: .worker)
         try container.encode(source, forKey: .source)
         try container.encode(disruptions, forKey: .disruptions)
-    }
-
-    /// One line of the tests file, as a JSON object already parsed; nil when a
-    /// required field is missing. The original time strings are kept as written.
-    static func fromLine(_ object: [String: Any], defaultSource: String) -> TestRecord? {
-        guard let id = object["id"] as? String, let outcome = object["outcome"] as? String,
-              let start = object["start"] as? String, let end = object["end"] as? String,
-              let startSeconds = RFC3339.seconds(start), let endSeconds = RFC3339.seconds(end) else { return nil }
-        // An end before the start (clock skew) is taken as the start.
-        return TestRecord(id: id, outcome: outcome, start: start, end: endSeconds >= startSeconds ? end : start,
-                          startSeconds: startSeconds, endSeconds: max(startSeconds, endSeconds),
-                          worker: object["worker"] as? String ?? "main", source: object["source"] as? String ?? defaultSource)
     }
 }

@@ -23,19 +23,16 @@ public enum TestReportReader {
         case UInt8(ascii: "<"):
             return try JUnitReader.read(data, file: path)
         case UInt8(ascii: "{"):
-            if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-                if object["suites"] != nil { return try playwright(object, file: path) }
+            // JSON lines (go test -json, muster's tests file) have a whole object on line 1;
+            // Playwright writes one indented document.
+            let firstLine = data.prefix { $0 != 10 }
+            if let object = (try? JSONSerialization.jsonObject(with: Data(firstLine))) as? [String: Any] {
                 if object["Action"] != nil { return try goTest(data, file: path) }
-                if object["id"] != nil { return try testsLines(data, file: path) }
+                if object["id"] != nil && object["start"] != nil { return try testsLines(data, file: path) }
+                if object["suites"] != nil { return try playwright(data, file: path) }
                 throw problem(path, "is JSON but neither a Playwright report (no \"suites\") nor go test -json (no \"Action\")")
             }
-            let firstLine = data.prefix { $0 != 10 }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(firstLine)) as? [String: Any] else {
-                throw problem(path, "is not valid JSON (line 1); expected a Playwright JSON report or go test -json output")
-            }
-            if object["Action"] != nil { return try goTest(data, file: path) }
-            if object["id"] != nil { return try testsLines(data, file: path) }
-            throw problem(path, "is JSON lines but not go test -json (no \"Action\" on line 1)")
+            return try playwright(data, file: path)
         default:
             throw problem(path, "is not a Playwright JSON report, a JUnit XML file or go test -json output")
         }
@@ -44,17 +41,25 @@ public enum TestReportReader {
     /// The file `muster run` gives CMD as `MUSTER_TESTS_FILE`. Lines that are not
     /// whole test objects (a write cut short) are skipped and counted.
     public static func readTestsFile(_ path: String) -> (tests: [TestRecord], skipped: Int) {
-        guard let data = FileManager.default.contents(atPath: path) else { return ([], 0) }
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return ([], 0) }
+        let decoder = JSONDecoder()
+        decoder.userInfo[TestRecord.defaultSource] = "pytest"
+        // Usually every line is whole: one decode of them all as a JSON array.
+        var lines: [Data] = []
+        forEachLine(data) { line, _ in lines.append(line); return true }
+        var array = Data()
+        array.reserveCapacity(data.count + 2)
+        array.append(UInt8(ascii: "["))
+        for (index, line) in lines.enumerated() {
+            if index > 0 { array.append(UInt8(ascii: ",")) }
+            array.append(line)
+        }
+        array.append(UInt8(ascii: "]"))
+        if let tests = try? decoder.decode([TestRecord].self, from: array) { return (tests, 0) }
         var tests: [TestRecord] = []
         var skipped = 0
-        forEachLine(data) { line, _ in
-            if let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any],
-               let test = TestRecord.fromLine(object, defaultSource: "pytest") {
-                tests.append(test)
-            } else {
-                skipped += 1
-            }
-            return true
+        for line in lines {
+            if let test = try? decoder.decode(TestRecord.self, from: line) { tests.append(test) } else { skipped += 1 }
         }
         return (tests, skipped)
     }
@@ -65,26 +70,46 @@ public enum TestReportReader {
 
     /// Calls `body` with each non-blank line (without its newline) and its 1-based number; stops when it returns false.
     static func forEachLine(_ data: Data, _ body: (Data, Int) throws -> Bool) rethrows {
-        var number = 0
-        var start = data.startIndex
-        while start < data.endIndex {
-            let end = data[start...].firstIndex(of: 10) ?? data.endIndex
-            number += 1
-            let line = data[start..<end]
-            if line.contains(where: { ![9, 13, 32].contains($0) }) {
-                guard try body(Data(line), number) else { return }
+        try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            guard let base = buffer.baseAddress else { return }
+            var number = 0
+            var offset = 0
+            while offset < buffer.count {
+                let end = memchr(base + offset, 10, buffer.count - offset).map { UnsafeRawPointer($0) - base } ?? buffer.count
+                number += 1
+                var first = offset
+                while first < end, buffer[first] == 9 || buffer[first] == 13 || buffer[first] == 32 { first += 1 }
+                if first < end {
+                    guard try body(Data(bytes: base + offset, count: end - offset), number) else { return }
+                }
+                offset = end + 1
             }
-            start = end == data.endIndex ? end : end + 1
+        }
+    }
+
+    /// Whether `needle` occurs in `data` (memchr for its first byte, then memcmp).
+    static func contains(_ data: Data, _ needle: [UInt8]) -> Bool {
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> Bool in
+            guard let base = bytes.baseAddress, !needle.isEmpty, bytes.count >= needle.count else { return false }
+            var offset = 0
+            let last = bytes.count - needle.count
+            while offset <= last, let hit = memchr(base + offset, Int32(needle[0]), last - offset + 1) {
+                let at = UnsafeRawPointer(hit) - base
+                if memcmp(hit, needle, needle.count) == 0 { return true }
+                offset = at + 1
+            }
+            return false
         }
     }
 
     // MARK: - muster's tests file given as --tests
 
     static func testsLines(_ data: Data, file: String) throws -> [TestRecord] {
+        let decoder = JSONDecoder()
+        decoder.userInfo[TestRecord.defaultSource] = "pytest"
         var tests: [TestRecord] = []
         try forEachLine(data) { line, number in
-            guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any],
-                  let test = TestRecord.fromLine(object, defaultSource: "pytest") else {
+            guard let test = try? decoder.decode(TestRecord.self, from: line) else {
                 throw problem(file, "line \(number) is not a test object with id, outcome, start and end")
             }
             tests.append(test)
@@ -95,9 +120,45 @@ public enum TestReportReader {
 
     // MARK: - Playwright
 
-    static func playwright(_ report: [String: Any], file: String) throws -> [TestRecord] {
-        guard let suites = report["suites"] as? [[String: Any]] else {
-            throw problem(file, "\"suites\" is not a list of suites; is this Playwright's JSON reporter output?")
+    /// What muster reads of Playwright's JSON reporter output; the rest is skipped.
+    struct PlaywrightReport: Decodable {
+        struct Suite: Decodable {
+            var title: String?
+            var file: String?
+            var specs: [Spec]?
+            var suites: [Suite]?
+        }
+        struct Spec: Decodable {
+            var title: String?
+            var file: String?
+            var tests: [Test]?
+        }
+        struct Test: Decodable {
+            var projectName: String?
+            var results: [Result]?
+        }
+        struct Result: Decodable {
+            var workerIndex: Int?
+            var status: String?
+            var duration: Double?
+            var startTime: String?
+            var retry: Int?
+        }
+        var suites: [Suite]?
+    }
+
+    static func playwright(_ data: Data, file: String) throws -> [TestRecord] {
+        let report: PlaywrightReport
+        do {
+            report = try JSONDecoder().decode(PlaywrightReport.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context) {
+            let place = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+            throw problem(file, "is not a Playwright JSON report: \(place.isEmpty ? "the top" : place) is not \(type == String.self ? "a string" : "what Playwright writes")")
+        } catch {
+            throw problem(file, "is not valid JSON; expected a Playwright JSON report (reporter: [['json', {outputFile: ...}]])")
+        }
+        guard let suites = report.suites else {
+            throw problem(file, "is JSON but not a Playwright report (no \"suites\")")
         }
         var projects: Set<String> = []
         collectProjects(suites, into: &projects)
@@ -106,57 +167,55 @@ public enum TestReportReader {
         return tests
     }
 
-    private static func collectProjects(_ suites: [[String: Any]], into projects: inout Set<String>) {
+    private static func collectProjects(_ suites: [PlaywrightReport.Suite], into projects: inout Set<String>) {
         for suite in suites {
-            for spec in suite["specs"] as? [[String: Any]] ?? [] {
-                for test in spec["tests"] as? [[String: Any]] ?? [] {
-                    if let name = test["projectName"] as? String { projects.insert(name) }
-                }
+            for spec in suite.specs ?? [] {
+                for test in spec.tests ?? [] { if let name = test.projectName { projects.insert(name) } }
             }
-            collectProjects(suite["suites"] as? [[String: Any]] ?? [], into: &projects)
+            collectProjects(suite.suites ?? [], into: &projects)
         }
     }
 
-    private static func walk(_ suites: [[String: Any]], path: [String], file reportFile: String, namedProjects: Bool,
+    private static func walk(_ suites: [PlaywrightReport.Suite], path: [String], file reportFile: String, namedProjects: Bool,
                              into tests: inout [TestRecord]) throws {
         for suite in suites {
             var path = path
-            let title = suite["title"] as? String ?? ""
+            let title = suite.title ?? ""
             // The root suite of each file is titled with the file itself.
-            if !title.isEmpty, title != suite["file"] as? String { path.append(title) }
-            for spec in suite["specs"] as? [[String: Any]] ?? [] {
-                let file = spec["file"] as? String ?? suite["file"] as? String ?? ""
-                let titles = path + [spec["title"] as? String ?? "?"]
+            if !title.isEmpty, title != suite.file { path.append(title) }
+            for spec in suite.specs ?? [] {
+                let file = spec.file ?? suite.file ?? ""
+                let titles = path + [spec.title ?? "?"]
                 let name = ([file].filter { !$0.isEmpty } + titles).joined(separator: " › ")
-                for test in spec["tests"] as? [[String: Any]] ?? [] {
-                    let project = test["projectName"] as? String ?? ""
+                for test in spec.tests ?? [] {
+                    let project = test.projectName ?? ""
                     let id = namedProjects && !project.isEmpty ? "[\(project)] \(name)" : name
-                    for result in test["results"] as? [[String: Any]] ?? [] {
+                    for result in test.results ?? [] {
                         tests.append(try playwrightResult(result, id: id, file: reportFile))
                     }
                 }
             }
-            try walk(suite["suites"] as? [[String: Any]] ?? [], path: path, file: reportFile, namedProjects: namedProjects, into: &tests)
+            try walk(suite.suites ?? [], path: path, file: reportFile, namedProjects: namedProjects, into: &tests)
         }
     }
 
-    private static func playwrightResult(_ result: [String: Any], id: String, file: String) throws -> TestRecord {
-        guard let startText = result["startTime"] as? String, let start = RFC3339.seconds(startText) else {
+    private static func playwrightResult(_ result: PlaywrightReport.Result, id: String, file: String) throws -> TestRecord {
+        guard let startText = result.startTime, let start = RFC3339.seconds(startText) else {
             throw problem(file, "the result of \"\(id)\" has no startTime (RFC 3339); muster needs it to place the test in time")
         }
-        guard let duration = (result["duration"] as? NSNumber)?.doubleValue else {
+        guard let duration = result.duration else {
             throw problem(file, "the result of \"\(id)\" has no duration (milliseconds)")
         }
-        let retry = (result["retry"] as? NSNumber)?.intValue ?? 0
-        let worker = (result["workerIndex"] as? NSNumber).map { "w\($0.intValue)" } ?? "main"
+        let retry = result.retry ?? 0
         let outcome: String
-        switch result["status"] as? String {
+        switch result.status {
         case "passed"?: outcome = "passed"
         case "skipped"?: outcome = "skipped"
         default: outcome = "failed"  // failed, timedOut, interrupted
         }
         return TestRecord(id: retry > 0 ? "\(id) (retry \(retry))" : id, outcome: outcome, start: start,
-                          end: start + max(0, duration) / 1000, worker: worker, source: "playwright")
+                          end: start + max(0, duration) / 1000, worker: result.workerIndex.map { "w\($0)" } ?? "main",
+                          source: "playwright")
     }
 
     // MARK: - go test -json
@@ -167,24 +226,31 @@ public enum TestReportReader {
         var lastTime: [String: Double] = [:]
         var finished: [(order: Int, test: TestRecord)] = []
         var order = 0
-        let output = Data("\"Action\":\"output\"".utf8)
+        struct Event: Decodable {
+            var Time: String?
+            var Action: String?
+            var Package: String?
+            var Test: String?
+        }
+        let decoder = JSONDecoder()
+        let output = Array("\"Action\":\"output\"".utf8)
         try forEachLine(data) { line, number in
             // Output lines are most of the stream and never matter here.
-            if line.range(of: output) != nil { return true }
+            if contains(line, output) { return true }
             guard line.first == UInt8(ascii: "{") else { return true }  // build output mixed into the stream
-            guard let event = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
+            guard let event = try? decoder.decode(Event.self, from: line) else {
                 throw problem(file, "line \(number) is not valid JSON; expected go test -json output")
             }
-            guard let action = event["Action"] as? String else {
+            guard let action = event.Action else {
                 throw problem(file, "line \(number) has no \"Action\"; expected go test -json output")
             }
-            let package = event["Package"] as? String ?? ""
-            guard let timeText = event["Time"] as? String else { return true }
+            let package = event.Package ?? ""
+            guard let timeText = event.Time else { return true }
             guard let time = RFC3339.seconds(timeText) else {
                 throw problem(file, "line \(number): \"Time\" \(timeText) is not an RFC 3339 time")
             }
             lastTime[package] = time
-            guard let test = event["Test"] as? String else { return true }
+            guard let test = event.Test else { return true }
             let id = package.isEmpty ? test : package + "/" + test
             switch action {
             case "run":

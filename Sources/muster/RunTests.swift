@@ -5,6 +5,9 @@ import MusterKit
 /// and the --tests reports after CMD, the report, and the lines that say which
 /// failing tests a disruption overlapped.
 extension Run {
+    /// At most this many per-test annotations.
+    static let testAnnotations = 20
+
     /// `.muster/PROJECT/runs/<UTC stamp>-<pid>/tests.jsonl`, created empty.
     static func freshTestsFile(_ paths: ProjectPaths) throws -> String {
         var stamp = EventLog.timestamp(Date()).replacingOccurrences(of: ":", with: "")
@@ -90,7 +93,12 @@ extension Run {
             if !hit.isEmpty { text += "; failing tests it overlapped: " + TestAttribution.list(hit, show: 20) }
             print("::\(level) title=muster: \(finding.service) was not continuously up::\(Self.annotationEscaped(text))")
         }
-        for test in tests where test.isFailure && !test.disruptions.isEmpty {
+        // One annotation per hit test, up to a point: CI pages show only the first few.
+        let hitTests = tests.filter { $0.isFailure && !$0.disruptions.isEmpty }
+        if hitTests.count > Self.testAnnotations {
+            print("::\(level) title=muster: failing tests overlapped a disruption::\(hitTests.count) failing tests overlapped a disruption; the first \(Self.testAnnotations) follow, the rest are in the run report")
+        }
+        for test in hitTests.prefix(Self.testAnnotations) {
             let what = (result.disruptions ?? []).filter { test.disruptions.contains($0.seq) }
                 .map { "\($0.service) \($0.kind.replacingOccurrences(of: "_", with: " ")) at \($0.start)" + ($0.reason.map { " (\($0))" } ?? "") }
             let text = "\(test.id) failed while \(what.joined(separator: "; "))"

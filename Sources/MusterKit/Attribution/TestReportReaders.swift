@@ -25,8 +25,11 @@ public enum TestReportReader {
         case UInt8(ascii: "{"):
             // JSON lines (go test -json, muster's tests file) have a whole object on line 1;
             // Playwright writes one indented document.
-            let firstLine = data.prefix { $0 != 10 }
-            if let object = (try? JSONSerialization.jsonObject(with: Data(firstLine))) as? [String: Any] {
+            // A long first line is a whole document on one line: Playwright's, not worth parsing twice.
+            let firstLine = data.withUnsafeBytes { bytes in
+                memchr(bytes.baseAddress!, 10, bytes.count).map { UnsafeRawPointer($0) - bytes.baseAddress! } ?? bytes.count
+            }
+            if firstLine < 1 << 16, let object = (try? JSONSerialization.jsonObject(with: data.prefix(firstLine))) as? [String: Any] {
                 if object["Action"] != nil { return try goTest(data, file: path) }
                 if object["id"] != nil && object["start"] != nil { return try testsLines(data, file: path) }
                 if object["suites"] != nil { return try playwright(data, file: path) }

@@ -121,7 +121,7 @@ public struct Disruption: Codable, Sendable, Equatable {
                   logTail: try container.decodeIfPresent([String].self, forKey: .logTail))
     }
 
-    /// `end` is written as null while open, so readers need not guess.
+    /// Every key is always written (`end` and `reason` as null when absent), so readers need not guess.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(seq, forKey: .seq)
@@ -129,7 +129,7 @@ public struct Disruption: Codable, Sendable, Equatable {
         try container.encode(kind, forKey: .kind)
         try container.encode(start, forKey: .start)
         try container.encode(end, forKey: .end)
-        try container.encodeIfPresent(reason, forKey: .reason)
+        try container.encode(reason, forKey: .reason)
         try container.encode(logTail, forKey: .logTail)
     }
 }

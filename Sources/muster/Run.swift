@@ -78,16 +78,16 @@ struct Run: AsyncParsableCommand {
         let tests = Self.readTests(file: testsFile, reports: testReports, err: err)
         let result = Self.report(command: command, started: started, ended: ended, exitCode: exitCode, paths: paths,
                                  status: status, firstSeq: firstSeq, tests: tests.records, postgres: postgres)
-        if let report {
-            guard FileManager.default.createFile(atPath: report, contents: result.json + Data("\n".utf8)) else {
-                throw MusterError(.usage, "cannot write the report to \(report); check the folder exists and is writable")
-            }
+        // Problems after CMD are told, and exit 2, but never hide CMD's own failure.
+        var problems = tests.problems
+        if let report, !FileManager.default.createFile(atPath: report, contents: result.json + Data("\n".utf8)) {
+            problems.append(MusterError(.usage, "cannot write the report to \(report); check the folder exists and is writable"))
         }
         summarize(result, seconds: ended.timeIntervalSince(started), err: err)
         if startedHere { try Down.perform(paths: paths, volumes: false, out: err) }
-        for problem in tests.problems { Output.error(problem) }
+        for problem in problems { Output.error(problem) }
         if exitCode != 0 { throw ExitCode(exitCode) }
-        if !tests.problems.isEmpty { throw ExitCode(2) }
+        if !problems.isEmpty { throw ExitCode(2) }
         if failOnRestart && !result.clean { throw ExitCode(3) }
     }
 

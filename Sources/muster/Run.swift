@@ -38,6 +38,11 @@ struct Run: AsyncParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).") var command: [String] = []
 
     func run() async throws {
+        // Passthrough capture takes `run --help` as CMD; it means this help.
+        if ["--help", "-h"].contains(self.command.first ?? "") {
+            print(Self.helpMessage())
+            return
+        }
         let command = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
         guard !command.isEmpty else { throw MusterError(.usage, "no command to run; write muster run -- CMD [ARG...]") }
         let (_, paths) = try global.resolve()

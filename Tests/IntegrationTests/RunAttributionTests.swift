@@ -141,6 +141,15 @@ import Glibc
         expectStopped(stack)
     }
 
+    @Test func helpIsHelpNotACommand() async throws {
+        let stack = try TestStack(Self.stackText)
+        defer { stack.cleanup() }
+        let help = try await stack.muster("run", "--help")
+        #expect(help.status == 0, "\(help.output)")
+        #expect(help.output.contains("MUSTER_TESTS_FILE") && help.output.contains("--tests <FILE>"), "\(help.output)")
+        #expect(ControlClient.connect(stack.paths) == nil, "--help starts nothing")
+    }
+
     @Test func disruptionsEndpoint() async throws {
         let stack = try TestStack(Self.stackText)
         defer { stack.cleanup() }

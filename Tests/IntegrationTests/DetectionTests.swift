@@ -72,6 +72,30 @@ import Glibc
         await stack.finish()
     }
 
+    @Test func aNewMainProcessUnderAWrapperShellIsDetectedWithSince() async throws {
+        let stack = try TestStack("""
+        services:
+          looper:
+            command: "while true; do sleep 30; done"
+        """)
+        try await stack.start()
+        let leader = try #require(await stack.snapshot("looper")?.pid)
+        // The monitor counts a child as the main process once it has lived a second, then compares later looks.
+        try await Task.sleep(for: .seconds(2.5))
+        let child = try #require(ProcessTable.children(of: leader).first)
+        let killedAt = Date()
+        kill(child, SIGKILL)
+        let detected = await eventually(within: .seconds(10)) {
+            !events(stack, "restart_detected", service: "looper").isEmpty
+        }
+        #expect(detected, "no restart_detected after the wrapped program was replaced")
+        let event = events(stack, "restart_detected", service: "looper").first
+        #expect((event?["reason"] as? String)?.contains("main process changed from pid \(child)") == true, "\(event ?? [:])")
+        let since = (event?["since"] as? String).flatMap { EventRecord.parseTime($0) }
+        #expect(since.map { $0 <= killedAt } == true, "since is the last look that saw pid \(child): \(event ?? [:])")
+        await stack.finish()
+    }
+
     @Test func connectionPressureWarnsOncePerRise() async throws {
         let stack = try TestStack("""
         services:

@@ -42,7 +42,7 @@ struct PostgresEngine: Engine {
 
     /// The unix socket folder of a Postgres service: short, in the runtime base.
     static func socketDirectory(paths: ProjectPaths, service: String) -> String {
-        ProjectPaths.runtimeBase + "/" + ProjectPaths.hash(paths.stateDir) + ".pg-" + service
+        paths.postgresSocketDir(for: service)
     }
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {

@@ -182,7 +182,7 @@ def _check_scenario(result, muster_env):
     assert "- muster -" in broken
     sentence = re.search(
         r"notifier restarted at (\d\d:\d\d:\d\d\.\d{3}) \(exited with code 1 after 3\.2s; was ready\) "
-        r"while this test ran; still not back when the test ended \[event 7\]",
+        r"while this test ran; not back yet \[event 7\]",
         broken,
     )
     assert sentence, broken

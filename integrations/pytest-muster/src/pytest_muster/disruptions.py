@@ -192,7 +192,7 @@ def describe(disruption: dict, log_lines: int = 5) -> str:
         text += f" ({reason})"
     text += " while this test ran"
     end = disruption.get("end")
-    text += f"; back at {local_clock(end)}" if end else "; still not back when the test ended"
+    text += f"; back at {local_clock(end)}" if end else "; not back yet"
     seq = disruption.get("seq")
     if seq is not None:
         text += f" [event {seq}]"

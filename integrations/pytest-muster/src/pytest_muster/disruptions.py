@@ -148,24 +148,27 @@ class DisruptionSource:
         except OSError:
             return -2
 
-    def overlapping(self, start: str, end: str) -> list[dict]:
-        """The disruptions overlapping the test window [start, end] (RFC 3339)."""
+    def overlapping(self, start: float, end: float) -> list[dict]:
+        """The disruptions overlapping the test window [start, end] (epoch seconds)."""
         if self._client is None:
             return []
         size = self._events_size()
         if size >= 0 and size == self._size and not self._open:
             return []
+        start_text, end_text = rfc3339(start), rfc3339(end)
         try:
             self.requests += 1
             # No upper bound: a disruption that began after `end` but before this
             # request must still count as open for the next test's check.
-            found = self._client.disruptions(start, None)
+            found = self._client.disruptions(start_text, None)
         except ControlUnavailable as error:
             self._disable(str(error))
             return []
         self._size = size
         self._open = any(not item.get("end") for item in found)
-        start_us, end_us = micros(start), micros(end)
+        # The window as written to the tests file (microseconds), so the plugin
+        # and `muster run` intersect the same intervals.
+        start_us, end_us = micros(start_text), micros(end_text)
         return [item for item in found if overlaps(item, start_us, end_us)]
 
 

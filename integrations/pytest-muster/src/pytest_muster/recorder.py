@@ -19,6 +19,7 @@ import pytest
 from .disruptions import DisruptionSource, describe, rfc3339, summary_entry
 
 SOURCE = "pytest"
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class _Run:
@@ -115,14 +116,14 @@ class MusterRecorder:
         return getattr(report, "stop", 0) or call.stop or time.time()
 
     def _annotate(self, report, start: float, end: float) -> list[dict]:
-        found = self.source.overlapping(rfc3339(start), rfc3339(end))
+        found = self.source.overlapping(start, end)
         if found:
             report.sections.append(("muster", "\n".join(describe(d) for d in found)))
             report.muster_disruptions = [summary_entry(d) for d in found]
         return found
 
     def _enforce_strict(self, report, run: _Run, end: float):
-        found = self.source.overlapping(rfc3339(run.start), rfc3339(end))
+        found = self.source.overlapping(run.start, end)
         if not found:
             return
         services = ", ".join(sorted({str(d.get("service")) for d in found}))
@@ -138,7 +139,7 @@ class MusterRecorder:
     def _write(self, nodeid: str, outcome: str, start: float, end: float):
         if self._write_failed:
             return
-        line = json.dumps(
+        line = _ENCODE(
             {
                 "id": nodeid,
                 "outcome": outcome,
@@ -146,8 +147,7 @@ class MusterRecorder:
                 "end": rfc3339(end),
                 "worker": self.worker,
                 "source": SOURCE,
-            },
-            separators=(",", ":"),
+            }
         ) + "\n"
         try:
             if self._fd is None:

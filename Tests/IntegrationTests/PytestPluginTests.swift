@@ -62,7 +62,7 @@ import Glibc
     /// in --muster-strict mode, and checks pytest's output and the report against the
     /// overlap computed here from the recorded test windows and the event log.
     func runSuite(in stack: TestStack, name: String, pytestArguments: [String],
-                  sourceLocation: SourceLocation = #_sourceLocation) async throws -> SuiteRun {
+                  sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> SuiteRun {
         let suite = stack.directory + "/suite-" + name
         try PytestSuite.write(to: suite)
         let report = stack.directory + "/report-\(name).json"

@@ -257,8 +257,14 @@ enum PytestSuite {
 
 
     def back_after(old_pid):
+        """Ready with a new pid, and its `ready` is in the event log (where the
+        outage that muster attributes ends)."""
         state = ticker()
-        return state["ready"] and state["pid"] not in (None, old_pid)
+        if not state["ready"] or state["pid"] in (None, old_pid):
+            return False
+        with open(os.environ["MUSTER_EVENTS"]) as handle:
+            mine = [json.loads(line) for line in handle if '"ticker"' in line]
+        return bool(mine) and mine[-1]["type"] == "ready"
 
 
     def hold_across_the_kill(name):

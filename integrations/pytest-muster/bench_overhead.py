@@ -6,16 +6,18 @@ and active (and active with --muster-strict), alternating, best of R runs each.
 The active runs get a quiet stack's environment: MUSTER_TESTS_FILE, an
 events.jsonl that does not grow and a control socket that answers no
 disruptions (a stand-in server; the figure is the plugin's cost, not muster's).
-Prints one JSON object: seconds per run and microseconds per test added.
+Prints one JSON object: the CPU seconds (user + system) of each pytest run, best
+of R, and the microseconds per test the plugin adds. CPU time, not wall time, so
+that other work on a shared machine does not swamp a difference of microseconds.
 """
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"))
 from conftest import FakeControl  # noqa: E402
@@ -40,10 +42,11 @@ def main():
     try:
         for _ in range(rounds):
             for name, (env, extra) in modes.items():
-                began = time.perf_counter()
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", suite] + extra,
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                elapsed = time.perf_counter() - began
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                elapsed = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 if done.returncode != 0:
                     raise SystemExit(f"pytest failed in mode {name}")
                 best[name] = min(best[name], elapsed)
@@ -52,7 +55,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({
         "tests": count,
-        "seconds": {name: round(value, 3) for name, value in best.items()},
+        "cpu_seconds": {name: round(value, 3) for name, value in best.items()},
         "added_us_per_test": {name: round((best[name] - best["inactive"]) / count * 1e6, 1)
                               for name in ("active", "strict")},
         "api_requests": len(control.requests),

@@ -85,9 +85,11 @@ import Glibc
         let outages = Outage.all(of: "ticker", in: stack.events())
         let expected = Set(windows.filter { window in outages.contains { $0.overlaps(window) } }.map(\.name))
         #expect(!expected.isEmpty, sourceLocation: sourceLocation)
-        // Some tests ran wholly before and some wholly after it, and are not named.
-        let before = windows.filter { w in outages.allSatisfy { w.end < $0.start } }
-        let after = windows.filter { w in outages.allSatisfy { o in o.end.map { w.start > $0 } ?? false } }
+        // Some tests ran wholly before and some wholly after this run's outage, and are not named.
+        let mine = outages.filter { outage in windows.contains { outage.overlaps($0) } }
+        #expect(mine.count == 1, "\(mine)", sourceLocation: sourceLocation)
+        let before = windows.filter { w in mine.allSatisfy { w.end < $0.start } }
+        let after = windows.filter { w in mine.allSatisfy { o in o.end.map { w.start > $0 } ?? false } }
         #expect(!before.isEmpty && !after.isEmpty, "\(windows) \(outages)", sourceLocation: sourceLocation)
 
         // The report: exactly those tests carry the restart's seq.

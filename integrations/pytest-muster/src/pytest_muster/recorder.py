@@ -115,12 +115,17 @@ class MusterRecorder:
     def _stop(report, call) -> float:
         return getattr(report, "stop", 0) or call.stop or time.time()
 
-    def _annotate(self, report, start: float, end: float) -> list[dict]:
+    def _annotate(self, report, start: float, end: float):
         found = self.source.overlapping(start, end)
         if found:
-            report.sections.append(("muster", "\n".join(describe(d) for d in found)))
-            report.muster_disruptions = [summary_entry(d) for d in found]
-        return found
+            self._attach(report, found)
+
+    @staticmethod
+    def _attach(report, found: list[dict]):
+        """The section pytest prints under the failure, and the disruptions on
+        the report (xdist serialises both to the controller)."""
+        report.sections.append(("muster", "\n".join(describe(d) for d in found)))
+        report.muster_disruptions = [summary_entry(d) for d in found]
 
     def _enforce_strict(self, report, run: _Run, end: float):
         found = self.source.overlapping(run.start, end)
@@ -132,8 +137,7 @@ class MusterRecorder:
             f"--muster-strict: {report.nodeid} passed, but the stack was disrupted while it ran "
             f"({services}); details in the muster section"
         )
-        report.sections.append(("muster", "\n".join(describe(d) for d in found)))
-        report.muster_disruptions = [summary_entry(d) for d in found]
+        self._attach(report, found)
         run.failed_other = True
 
     def _write(self, nodeid: str, outcome: str, start: float, end: float):

@@ -8,8 +8,9 @@
 #   "$MUSTER_TANSU" broker --listener-url tcp://127.0.0.1:9092 ...
 #
 # muster_python_env creates or updates "$REPO/.venv" (REPO is the repository
-# root, found from this file's location) from stacks/app/requirements.txt.
-# When .venv is already up to date (same requirements.txt hash, working
+# root, found from this file's location) from stacks/app/requirements.txt and
+# requirements-test.txt, and installs the pytest plugin integrations/pytest-muster.
+# When .venv is already up to date (same requirements and plugin hash, working
 # interpreter, tansu binary present) it returns within milliseconds without
 # running pip. It is quiet on success; pip's output goes to a log file that is
 # printed on failure. Afterwards it exports
@@ -38,6 +39,15 @@ _muster_pyenv_hash() {
     else
         cksum -- "$1" 2>/dev/null | cut -d' ' -f1,2
     fi
+}
+
+# Prints one hash of the pytest plugin's sources (pyproject.toml, README.md and
+# every .py under integrations/pytest-muster/src), so an edit reinstalls it.
+_muster_pyenv_plugin_hash() {
+    local dir="$1/integrations/pytest-muster"
+    [[ -d "$dir" ]] || return 0
+    (cd -- "$dir" && find pyproject.toml README.md src -type f \( -name '*.py' -o -name '*.toml' -o -name '*.md' \) 2>/dev/null |
+        LC_ALL=C sort | xargs -r cksum 2>/dev/null | cksum | cut -d' ' -f1)
 }
 
 # Prints the path of the tansu binary inside venv $1, if there is one.
@@ -92,7 +102,7 @@ muster_python_env() {
         _muster_pyenv_err "missing $req"
         return 1
     fi
-    want="$(_muster_pyenv_hash "$req")$(_muster_pyenv_hash "$req_test")"
+    want="$(_muster_pyenv_hash "$req")$(_muster_pyenv_hash "$req_test")-plugin$(_muster_pyenv_plugin_hash "$repo")"
 
     # Fast path: nothing to do.
     have=""
@@ -190,6 +200,13 @@ _muster_python_env_build() {
     echo "+ $venv/bin/python -m pip install -r $req" >>"$log"
     PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
         "$venv/bin/python" -m pip install --progress-bar off -r "$req" -r "$(dirname -- "$req")/requirements-test.txt" >>"$log" 2>&1 || return 1
+    # The pytest plugin, reinstalled from the working tree whenever its hash changes.
+    local plugin="$_MUSTER_PYENV_REPO/integrations/pytest-muster"
+    if [[ -f "$plugin/pyproject.toml" ]]; then
+        echo "+ $venv/bin/python -m pip install --force-reinstall --no-deps $plugin" >>"$log"
+        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
+            "$venv/bin/python" -m pip install --progress-bar off --force-reinstall --no-deps "$plugin" >>"$log" 2>&1 || return 1
+    fi
 
     tansu="$(_muster_pyenv_find_tansu "$venv")"
     if [[ -z "$tansu" ]]; then

@@ -21,6 +21,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Exit 3 when a service was not continuously up while CMD ran.") var failOnRestart = false
     @Option(help: "Write the JSON run report here.") var report: String?
+    @Option(help: "Also draw the run as one self-contained HTML page here.") var html: String?
     @Option(help: "How long the stack may take to become ready (default 120s).") var timeout: String?
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).") var command: [String] = []
 
@@ -59,6 +60,7 @@ struct Run: AsyncParsableCommand {
                 throw MusterError(.usage, "cannot write the report to \(report); check the folder exists and is writable")
             }
         }
+        if let html { try HTMLReport.write(RunTimeline.decode(result.json, name: "the run report"), to: html) }
         let seconds = String(format: "%.1fs", ended.timeIntervalSince(started))
         if result.clean {
             err.line(prefix + err.paint("no service restarted or became unavailable while the command ran (\(seconds))", .green))

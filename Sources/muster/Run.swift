@@ -11,11 +11,21 @@ struct Run: AsyncParsableCommand {
         abstract: "Run a command against the ready stack, then report every restart and availability gap during it.",
         discussion: """
         Reuses the running stack or starts one (and then stops it afterwards). CMD gets the stack's connection \
-        variables (DB_URL, CACHE_URL, ...) plus MUSTER_PROJECT and MUSTER_EVENTS. Exit code: CMD's own when \
-        non-zero; otherwise 3 with --fail-on-restart when a service restarted, exited or was unavailable while \
-        CMD ran; otherwise 0. With CI=true, findings are also printed as GitHub Actions annotations.
+        variables (DB_URL, CACHE_URL, ...) plus MUSTER_PROJECT, MUSTER_EVENTS, MUSTER_CONTROL_SOCKET (the control \
+        API's unix socket) and MUSTER_TESTS_FILE (a fresh file for this run where a test runner plugin, such as \
+        pytest-muster, appends one JSON line per test).
 
-        Example: muster run --fail-on-restart --report muster-report.json -- pytest -n 4
+        Afterwards muster reads those tests, and every --tests FILE (Playwright's JSON reporter output, JUnit XML \
+        whose testcases or testsuites carry a timestamp, or go test -json output), and says which failing tests \
+        overlapped a restart, exit or unavailability of a service, and which failed on their own. The report \
+        (--report) gains "tests", "disruptions", each service's "tests", and each Postgres service's connection \
+        peak ("postgres").
+
+        Exit code: CMD's own when non-zero; otherwise 2 when a --tests file cannot be read; otherwise 3 with \
+        --fail-on-restart when a service restarted, exited or was unavailable while CMD ran; otherwise 0. With \
+        CI=true, findings are also printed as GitHub Actions annotations that name the tests.
+
+        Example: muster run --fail-on-restart --report muster-report.json --tests results.json -- npx playwright test
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -23,6 +33,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Write the JSON run report here.") var report: String?
     @Option(help: "Also draw the run as one self-contained HTML page here.") var html: String?
     @Option(help: "How long the stack may take to become ready (default 120s).") var timeout: String?
+    @Option(name: .customLong("tests"), help: ArgumentHelp("A test report CMD writes: Playwright JSON, JUnit XML or go test -json (repeatable).",
+                                                            valueName: "FILE"))
+    var testReports: [String] = []
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).") var command: [String] = []
 
     func run() async throws {
@@ -31,7 +44,6 @@ struct Run: AsyncParsableCommand {
         let (_, paths) = try global.resolve()
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
         let err = Console.standardError
-        let prefix = err.paint("muster │ ", .bold)
 
         var up = DetachedUp(global: global, services: [], timeout: limit, keepOnFailure: false)
         up.console = err
@@ -39,43 +51,45 @@ struct Run: AsyncParsableCommand {
         let exitCode: Int32
         let started = Date()
         let firstSeq = EventLog.lastSeq(in: paths.eventsFile) + 1
+        let testsFile: String
+        let status: StatusReport
+        let sampler: PostgresPressureSampler
         do {
             let client = try global.runningClient(paths)
+            status = try client.status()
+            testsFile = try Self.freshTestsFile(paths)
             var environment = ProcessInfo.processInfo.environment
             let variables = try ControlJSON.decode([String: String].self, from: client.request("GET", "/v1/env").body)
             environment.merge(variables) { _, new in new }
             environment["MUSTER_PROJECT"] = paths.project
             environment["MUSTER_EVENTS"] = paths.eventsFile
+            environment["MUSTER_TESTS_FILE"] = testsFile
+            environment["MUSTER_CONTROL_SOCKET"] = paths.controlSocket
+            sampler = PostgresPressureSampler(targets: status.services.filter { $0.kind == "postgres" && $0.pid != nil }.compactMap { service in
+                service.ports.first.map { PostgresPressureSampler.Target(service: service.name, socketDir: paths.postgresSocketDir(for: service.name), port: $0) }
+            })
+            sampler.start()
             exitCode = try await Self.execute(command, environment: environment)
         } catch {
             if startedHere { try? Down.perform(paths: paths, volumes: false, out: err) }
             throw error
         }
         let ended = Date()
-        let events = EventRecord.read(paths.eventsFile, seqs: firstSeq...Int.max)
-        let services = ((try? global.runningClient(paths).status().services) ?? []).map(\.name)
-        let result = RunReport(command: command, started: started, ended: ended, exitCode: exitCode, services: services, events: events)
+        let postgres = sampler.stop()
+        let tests = Self.readTests(file: testsFile, reports: testReports, err: err)
+        let result = Self.report(command: command, started: started, ended: ended, exitCode: exitCode, paths: paths,
+                                 status: status, firstSeq: firstSeq, tests: tests.records, postgres: postgres)
         if let report {
             guard FileManager.default.createFile(atPath: report, contents: result.json + Data("\n".utf8)) else {
                 throw MusterError(.usage, "cannot write the report to \(report); check the folder exists and is writable")
             }
         }
         if let html { try HTMLReport.write(RunTimeline.decode(result.json, name: "the run report"), to: html) }
-        let seconds = String(format: "%.1fs", ended.timeIntervalSince(started))
-        if result.clean {
-            err.line(prefix + err.paint("no service restarted or became unavailable while the command ran (\(seconds))", .green))
-        } else {
-            err.line(prefix + err.paint("\(result.findings.count) service(s) were not continuously up while the command ran (\(seconds)):", .boldRed))
-            for finding in result.findings { err.line(prefix + "  \(finding.service): \(finding.text)") }
-        }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            let level = failOnRestart ? "error" : "warning"
-            for finding in result.findings {
-                print("::\(level) title=muster: \(finding.service) was not continuously up::\(Self.annotationEscaped(finding.service + " " + finding.text))")
-            }
-        }
+        summarize(result, seconds: ended.timeIntervalSince(started), err: err)
         if startedHere { try Down.perform(paths: paths, volumes: false, out: err) }
+        for problem in tests.problems { Output.error(problem) }
         if exitCode != 0 { throw ExitCode(exitCode) }
+        if !tests.problems.isEmpty { throw ExitCode(2) }
         if failOnRestart && !result.clean { throw ExitCode(3) }
     }
 

@@ -54,7 +54,47 @@ import Testing
         #expect(object["clean"] as? Bool == true)
         #expect(object["started"] as? String == "2026-11-22T10:00:00.000000Z")
         let api = try #require((object["services"] as? [String: Any])?["api"] as? [String: Any])
-        #expect(Set(api.keys) == ["restarts", "restart_detected", "unavailable_ms", "events"])
+        #expect(Set(api.keys) == ["restarts", "restart_detected", "unavailable_ms", "events", "tests"])
+        #expect(object["tests"] as? [Any] != nil && object["disruptions"] as? [Any] != nil)
+        #expect(object["postgres"] == nil)
+    }
+
+    @Test func testsAreAttributedInTheReport() throws {
+        let events = [
+            event(10, 1.0, "notifier", "exited", reason: "exited with code 1 after 3.2s; was ready"),
+            event(11, 1.1, "notifier", "restarted", reason: "exited with code 1 after 3.2s; was ready"),
+            event(12, 1.5, "notifier", "ready"),
+        ]
+        let tests = [
+            TestRecord(id: "t::a", outcome: "failed", start: start.timeIntervalSince1970 + 0.5, end: start.timeIntervalSince1970 + 1.2,
+                       worker: "gw0", source: "pytest"),
+            TestRecord(id: "t::b", outcome: "failed", start: start.timeIntervalSince1970 + 2, end: start.timeIntervalSince1970 + 3,
+                       worker: "gw1", source: "pytest"),
+        ]
+        var pressure = PostgresPressure(maxConnections: 10)
+        pressure.add(time: start, rows: [("api", 3), ("pytest", 6)], maxConnections: 10)
+        pressure.add(time: start.addingTimeInterval(1), rows: [("api", 2)], maxConnections: 10)
+        let report = RunReport(command: ["t"], started: start, ended: start.addingTimeInterval(4), exitCode: 1,
+                               services: ["notifier", "db"], events: events, tests: tests, postgres: ["db": pressure])
+        #expect(report.tests?.map(\.disruptions) == [[10], []])
+        #expect(report.services["notifier"]?.tests == ["t::a"])
+        #expect(report.services["db"]?.tests == [])
+        #expect(report.disruptions?.map(\.kind) == ["restarted"])
+        #expect(pressure.peak == 9 && pressure.byApplication == ["api": 3, "pytest": 6] && pressure.samples.map(\.total) == [9, 2])
+        #expect(pressure.line(service: "db") == "db: connections peaked at 9 of max_connections 10 (90 %); held by pytest (6), api (3)")
+
+        let object = try #require(try JSONSerialization.jsonObject(with: report.json) as? [String: Any])
+        let first = try #require((object["tests"] as? [[String: Any]])?.first)
+        #expect(Set(first.keys) == ["id", "outcome", "start", "end", "worker", "source", "disruptions"])
+        #expect(first["disruptions"] as? [Int] == [10])
+        let db = try #require((object["postgres"] as? [String: Any])?["db"] as? [String: Any])
+        #expect(Set(db.keys) == ["max_connections", "peak", "peak_at", "by_application", "samples"])
+        // Application names are data, not keys to convert.
+        #expect((db["by_application"] as? [String: Int])?.keys.sorted() == ["api", "pytest"])
+        // Reports written before tests were read still decode.
+        let old = #"{"command":["t"],"started":"x","ended":"y","exit_code":0,"clean":true,"services":{"api":{"restarts":0,"restart_detected":0,"unavailable_ms":0,"events":[]}}}"#
+        let decoded = try ControlJSON.decode(RunReport.self, from: Data(old.utf8))
+        #expect(decoded.tests == nil && decoded.services["api"]?.tests == nil)
     }
 
     @Test func humanLines() {

@@ -32,6 +32,7 @@ public enum ControlAction: String, Sendable, CaseIterable {
 /// | GET | /v1/env | the connection variables, one flat JSON object |
 /// | GET | /v1/logs?service=S&tail=N&follow=true | stored output; several `service`s interleave, prefixed |
 /// | GET | /v1/events?since=SEQ&follow=true | events.jsonl lines after SEQ |
+/// | GET | /v1/disruptions?from=RFC3339&to=RFC3339 | the supervisor's `Disruption`s overlapping [from, to] (both optional) |
 /// | POST | /v1/start, /v1/stop, /v1/restart | body `{"services":[...],"timeout_ms":N,"no_deps":false}`; answers when done |
 /// | POST | /v1/shutdown | stops everything in reverse order; answers when done, then the supervisor exits |
 public final class ControlServer: @unchecked Sendable {
@@ -96,7 +97,31 @@ public final class ControlServer: @unchecked Sendable {
         router.post("/v1/shutdown") { _, _ in Self.result(await handler.shutdown()) }
         router.get("/v1/logs") { request, _ in try await self.logs(request) }
         router.get("/v1/events") { request, _ in self.events(request) }
+        router.get("/v1/disruptions") { request, _ in await self.disruptions(request) }
         return router
+    }
+
+    /// The one definition (`Disruption.from`) over the events of this supervisor's
+    /// life, so test plugins never re-implement it.
+    private func disruptions(_ request: Request) async -> Response {
+        let query = request.uri.queryParameters
+        var bounds: [Double?] = []
+        for name in ["from", "to"] {
+            guard let text = query.get(name), !text.isEmpty else { bounds.append(nil); continue }
+            // A `+` of an offset that was not percent-encoded arrives as a space.
+            guard let seconds = RFC3339.seconds(text) ?? RFC3339.seconds(text.replacingOccurrences(of: " ", with: "+")) else {
+                let error = MusterError(.usage, "\(name)=\(text) is not an RFC 3339 time; write it like 2026-12-03T08:00:01.123456Z")
+                return Self.json(OperationResult(error), status: .badRequest)
+            }
+            bounds.append(seconds)
+        }
+        if let from = bounds[0], let to = bounds[1], from > to {
+            return Self.json(OperationResult(MusterError(.usage, "from is after to; give a window with from <= to")), status: .badRequest)
+        }
+        let since = RFC3339.seconds(await handler.status().started) ?? 0
+        let events = EventRecord.read(handler.paths.eventsFile).filter { (RFC3339.seconds($0.time) ?? 0) >= since }
+        let found = Disruption.from(events).filter { $0.overlaps(from: bounds[0], to: bounds[1]) }
+        return Self.json(DisruptionsReport(disruptions: found))
     }
 
     private func logs(_ request: Request) async throws -> Response {

@@ -64,7 +64,8 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
                 if lost, identity.current != nil, !reportedReinit,
                    text.contains("recovery mode") || text.contains("starting up") || text.contains("not yet accepting") {
                     reportedReinit = true
-                    return [.restartDetected(reason: "postgres is reinitialising after a backend crashed: every connection was dropped, same postmaster", previousPid: nil)]
+                    return [.restartDetected(reason: "postgres is reinitialising after a backend crashed: every connection was dropped, same postmaster",
+                                             previousPid: nil, since: identity.seenAt)]
                 }
                 return []
             }
@@ -79,7 +80,7 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
             let reason = oldStart == fields[0]
                 ? "postgres reinitialised in place after a crash (same postmaster, new checkpointer; every connection was dropped)"
                 : "postgres restarted (postmaster start time \(oldStart ?? "?") → \(fields[0]))"
-            findings.append(.restartDetected(reason: reason, previousPid: nil))
+            findings.append(.restartDetected(reason: reason, previousPid: nil, since: identity.previousSeenAt))
         }
         reportedReinit = false
         if let used = Double(fields[2]), let limit = Double(fields[3]), limit > 0 {
@@ -132,7 +133,8 @@ final class RedisMonitor: ServiceMonitor, @unchecked Sendable {
             runID = try? fetch()
         }
         guard let runID, let previous = identity.observe(runID) else { return [] }
-        return [.restartDetected(reason: "redis restarted (run_id \(previous.prefix(8))… → \(runID.prefix(8))…)", previousPid: nil)]
+        return [.restartDetected(reason: "redis restarted (run_id \(previous.prefix(8))… → \(runID.prefix(8))…)", previousPid: nil,
+                                 since: identity.previousSeenAt)]
     }
 
     private func fetch() throws -> String? {

@@ -49,7 +49,7 @@ struct PostgresEngine: Engine {
     }
 
     func socketDirectory(_ context: EngineContext) -> String {
-        ProjectPaths.runtimeBase + "/" + ProjectPaths.hash(context.paths.stateDir) + ".pg-" + context.service.name
+        context.paths.postgresSocketDir(for: context.service.name)
     }
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {

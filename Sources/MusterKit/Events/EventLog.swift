@@ -37,13 +37,34 @@ public final class EventLog: @unchecked Sendable {
 
     /// RFC 3339 UTC with microseconds: `2026-11-22T10:00:01.123456Z`.
     public static func timestamp(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        var whole = time_t(seconds.rounded(.down))
-        let micros = Int(((seconds - Double(whole)) * 1_000_000).rounded(.down))
+        // To the nearest microsecond, so a time parsed from a timestamp prints as that timestamp.
+        let total = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let floored = total >= 0 ? total / 1_000_000 : (total - 999_999) / 1_000_000
+        var whole = time_t(floored)
+        let micros = Int(total - floored * 1_000_000)
         var parts = tm()
         gmtime_r(&whole, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec, micros)
+        // Digits by hand: String(format:) dominated reading large test reports.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            for _ in 0..<count {
+                bytes.append(UInt8(48 + (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4); bytes.append(45)
+        digits(Int(parts.tm_mon) + 1, 2); bytes.append(45)
+        digits(Int(parts.tm_mday), 2); bytes.append(84)
+        digits(Int(parts.tm_hour), 2); bytes.append(58)
+        digits(Int(parts.tm_min), 2); bytes.append(58)
+        digits(Int(parts.tm_sec), 2); bytes.append(46)
+        digits(micros, 6); bytes.append(90)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func encode(_ event: ServiceEvent, seq: Int) -> String {
@@ -54,6 +75,7 @@ public final class EventLog: @unchecked Sendable {
         if let previous = event.previousPid { fields.append(("previous_pid", Int(previous))) }
         fields.append(("restarts", event.restarts))
         if let reason = event.reason { fields.append(("reason", Secrets.mask(reason))) }
+        if let since = event.since { fields.append(("since", timestamp(since))) }
         if let duration = event.durationMs { fields.append(("duration_ms", Int(duration))) }
         if !event.logTail.isEmpty { fields.append(("log_tail", event.logTail.map(Secrets.mask))) }
         return JSONText.object(fields)

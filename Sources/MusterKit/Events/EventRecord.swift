@@ -12,9 +12,12 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var reason: String?
     public var durationMs: Int?
     public var logTail: [String]?
+    /// restart_detected only: the time of the monitor's last check that still saw
+    /// the old identity, so the restart happened in `[since, time]`.
+    public var since: String?
 
     public init(seq: Int, time: String, service: String, type: String, pid: Int32? = nil, previousPid: Int32? = nil,
-                restarts: Int? = nil, reason: String? = nil, durationMs: Int? = nil, logTail: [String]? = nil) {
+                restarts: Int? = nil, reason: String? = nil, durationMs: Int? = nil, logTail: [String]? = nil, since: String? = nil) {
         self.seq = seq
         self.time = time
         self.service = service
@@ -25,6 +28,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
         self.reason = reason
         self.durationMs = durationMs
         self.logTail = logTail
+        self.since = since
     }
 
     /// Parses one line; nil for anything that is not an event.
@@ -41,6 +45,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
 
     /// RFC 3339 with or without fractional seconds.
     public static func parseTime(_ text: String) -> Date? {
+        if let date = RFC3339.date(text) { return date }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date }
@@ -48,8 +53,9 @@ public struct EventRecord: Codable, Sendable, Equatable {
         return formatter.date(from: text)
     }
 
-    /// Types that mean a service was not continuously up.
-    public static let disruptive: Set<String> = ["restarted", "restart_detected", "unavailable", "exited", "failed", "stopping", "stopped"]
+    /// Types that mean a service was not continuously up: those that begin a
+    /// `Disruption`, `restart_detected`, and `stopped`.
+    public static let disruptive: Set<String> = Disruption.beginning.union([Disruption.detected, "stopped"])
 
     public var isDisruptive: Bool { Self.disruptive.contains(type) }
 

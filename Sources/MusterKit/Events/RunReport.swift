@@ -9,6 +9,16 @@ public struct RunReport: Codable, Sendable {
         public var restartDetected: Int
         public var unavailableMs: Int
         public var events: [EventRecord]
+        /// Ids of the tests this service's disruptions overlapped (absent in reports written before tests were read).
+        public var tests: [String]?
+
+        public init(restarts: Int, restartDetected: Int, unavailableMs: Int, events: [EventRecord], tests: [String]? = []) {
+            self.restarts = restarts
+            self.restartDetected = restartDetected
+            self.unavailableMs = unavailableMs
+            self.events = events
+            self.tests = tests
+        }
     }
 
     public var command: [String]
@@ -17,15 +27,27 @@ public struct RunReport: Codable, Sendable {
     public var exitCode: Int32
     public var services: [String: ServiceSummary]
     public var clean: Bool
+    /// The disruptions that overlapped the window (`Disruption`), by `seq`.
+    public var disruptions: [Disruption]?
+    /// The tests CMD ran, each with the disruptions it overlapped.
+    public var tests: [TestRecord]?
+    /// Connection pressure of each Postgres service while CMD ran.
+    public var postgres: [String: PostgresPressure]?
 
     /// - Parameters:
     ///   - services: every service of the stack, so quiet ones appear with zeros.
     ///   - events: the events recorded while the command ran.
-    public init(command: [String], started: Date, ended: Date, exitCode: Int32, services: [String], events: [EventRecord]) {
+    ///   - disruptions: those overlapping the window, computed from the whole
+    ///     event log (one that began before the window counts); nil: from `events`.
+    ///   - tests: the tests CMD ran; they are attributed here.
+    public init(command: [String], started: Date, ended: Date, exitCode: Int32, services: [String], events: [EventRecord],
+                disruptions: [Disruption]? = nil, tests: [TestRecord] = [], postgres: [String: PostgresPressure]? = nil) {
         self.command = command
         self.started = EventLog.timestamp(started)
         self.ended = EventLog.timestamp(ended)
         self.exitCode = exitCode
+        let window = disruptions ?? Disruption.overlapping(events, from: started, to: ended)
+        let attribution = TestAttribution.attribute(tests, to: window)
         var summaries: [String: ServiceSummary] = [:]
         for name in Set(services).union(events.map(\.service)) {
             let own = events.filter { $0.service == name }.sorted { $0.seq < $1.seq }
@@ -33,29 +55,22 @@ public struct RunReport: Codable, Sendable {
                 restarts: own.filter { $0.type == "restarted" }.count,
                 restartDetected: own.filter { $0.type == "restart_detected" }.count,
                 unavailableMs: Self.downtime(own, until: ended),
-                events: own)
+                events: own,
+                tests: attribution.testsByService[name] ?? [])
         }
         self.services = summaries
         clean = !events.contains { $0.isDisruptive }
+        self.disruptions = window
+        self.tests = attribution.tests
+        self.postgres = postgres
     }
 
-    /// Milliseconds the service was down or unavailable inside the window: from
-    /// `exited`/`failed`/`stopping`/`unavailable` to the next `ready`/`available`
-    /// (or the end of the window).
+    /// Milliseconds the service was down or unavailable inside the window: its
+    /// disruptions (`Disruption`) among these events, but not the instants of
+    /// `restart_detected`, each until its end or the end of the window.
     static func downtime(_ events: [EventRecord], until end: Date) -> Int {
-        var total = 0.0
-        var since: Date?
-        for event in events {
-            guard let date = event.date else { continue }
-            switch event.type {
-            case "exited", "failed", "stopping", "unavailable":
-                if since == nil { since = date }
-            case "ready", "available":
-                if let start = since { total += date.timeIntervalSince(start); since = nil }
-            default: break
-            }
-        }
-        if let start = since { total += max(0, end.timeIntervalSince(start)) }
+        let until = end.timeIntervalSince1970
+        let total = Disruption.from(events).filter { $0.kind != Disruption.detected }.reduce(0.0) { $0 + $1.seconds(until: until) }
         return Int((total * 1000).rounded())
     }
 

@@ -4,7 +4,9 @@ import Foundation
 public enum MonitorFinding: Sendable, Equatable {
     /// The running instance changed without an exit muster saw: restarted in place
     /// (same pid, new identity) or by something other than muster.
-    case restartDetected(reason: String, previousPid: Int32?)
+    /// `since`: when a check last saw the old identity (nil: the runner uses its
+    /// previous look), so the restart is known to lie in `[since, now]`.
+    case restartDetected(reason: String, previousPid: Int32?, since: Date? = nil)
     /// Worth telling, not a failure (Postgres connections above 80 % of the limit).
     case warning(String)
 }
@@ -28,14 +30,19 @@ extension ServiceMonitor {
 /// Makes a fresh monitor for each incarnation.
 public typealias MonitorFactory = @Sendable () -> any ServiceMonitor
 
-/// Remembers the last identity seen and says when it changes.
+/// Remembers the last identity seen, and when, and says when it changes.
 struct IdentityTracker {
     private(set) var current: String?
+    /// When a check last saw `current`.
+    private(set) var seenAt: Date?
+    /// After a change: when a check last saw the identity before it (the `since` of the restart).
+    private(set) var previousSeenAt: Date?
 
     /// The previous identity when `identity` differs from it.
-    mutating func observe(_ identity: String) -> String? {
-        defer { current = identity }
+    mutating func observe(_ identity: String, at now: Date = Date()) -> String? {
+        defer { current = identity; seenAt = now }
         guard let current, current != identity else { return nil }
+        previousSeenAt = seenAt
         return current
     }
 }
@@ -51,6 +58,8 @@ struct IdentityTracker {
 public final class ProcessIdentityMonitor: ServiceMonitor, @unchecked Sendable {
     public let interval: Duration
     private var main: ProcessInfoEntry?
+    /// When a look last found `main` as the main process.
+    private var mainSeenAt: Date?
     static let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ash", "busybox"]
 
     public init(interval: Duration = .seconds(1)) {
@@ -59,12 +68,14 @@ public final class ProcessIdentityMonitor: ServiceMonitor, @unchecked Sendable {
 
     public func sample(leader: Int32) async -> [MonitorFinding] {
         guard let found = Self.mainProcess(of: leader) else { return [] }
-        defer { main = found }
+        let now = Date()
+        let lastSeen = mainSeenAt
+        defer { main = found; mainSeenAt = now }
         guard let main, main.pid != found.pid || main.startTime != found.startTime else { return [] }
         // The old one still runs: we only looked deeper into the wrapper, nothing restarted.
         if let old = ProcessTable.entry(main.pid), old.isAlive, old.startTime == main.startTime { return [] }
         return [.restartDetected(reason: "its main process changed from pid \(main.pid) (\(main.name)) to pid \(found.pid) (\(found.name))",
-                                 previousPid: main.pid)]
+                                 previousPid: main.pid, since: lastSeen)]
     }
 
     static func mainProcess(of leader: Int32) -> ProcessInfoEntry? {

@@ -32,6 +32,8 @@ public struct ProjectPaths: Sendable {
 
     public func logFile(for service: String) -> String { logsDir + "/" + service + ".log" }
     public func dataDir(for service: String) -> String { dataDir + "/" + service }
+    /// The unix socket folder of a Postgres service (short: under the runtime base).
+    public func postgresSocketDir(for service: String) -> String { Self.runtimeBase + "/" + Self.hash(stateDir) + ".pg-" + service }
 
     /// `/tmp/muster-UID`, searchable (0711) so a dropped-privilege server can reach
     /// its own socket directory inside; listing stays owner-only.

@@ -310,10 +310,20 @@ actor ServiceRunner {
             return Task { [clock] in
                 defer { monitor.close() }
                 // The first look comes at once: it is the baseline later looks compare with.
+                var lastLook: Date?
                 while !Task.isCancelled {
+                    let look = Date()
                     let findings = await monitor.sample(leader: leader)
                     guard !Task.isCancelled else { return }
-                    for finding in findings { await self.note(finding) }
+                    for finding in findings {
+                        // A monitor that cannot say when it last saw the old identity: its previous look did.
+                        if case .restartDetected(let reason, let previousPid, nil) = finding, let lastLook {
+                            await self.note(.restartDetected(reason: reason, previousPid: previousPid, since: lastLook))
+                        } else {
+                            await self.note(finding)
+                        }
+                    }
+                    lastLook = look
                     guard (try? await clock.sleep(for: monitor.interval)) != nil else { return }
                 }
             }
@@ -323,10 +333,10 @@ actor ServiceRunner {
     private func note(_ finding: MonitorFinding) {
         guard machine.phase == .ready else { return }
         switch finding {
-        case let .restartDetected(reason, previousPid):
+        case let .restartDetected(reason, previousPid, since):
             detected += 1
             outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "restart_detected", pid: machine.pid,
-                                                 previousPid: previousPid, restarts: machine.restarts, reason: reason)))
+                                                 previousPid: previousPid, restarts: machine.restarts, reason: reason, since: since)))
         case let .warning(text):
             outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "warning", pid: machine.pid,
                                                  restarts: machine.restarts, reason: text)))
@@ -346,7 +356,8 @@ actor ServiceRunner {
                 let outcome = await check.check()
                 guard !Task.isCancelled else { return }
                 if case let .passed(identity?) = outcome, let previous = await self.observeAliveIdentity(identity) {
-                    await self.note(.restartDetected(reason: "its alive probe reports a new identity (\(previous) → \(identity))", previousPid: nil))
+                    await self.note(.restartDetected(reason: "its alive probe reports a new identity (\(previous) → \(identity))",
+                                                     previousPid: nil, since: await self.aliveIdentitySince()))
                 }
                 failures = outcome.passed ? 0 : failures + 1
                 await self.noteAliveness(passed: outcome.passed, failures: failures, threshold: spec.failures, outcome: outcome)
@@ -357,6 +368,8 @@ actor ServiceRunner {
     private func observeAliveIdentity(_ identity: String) -> String? {
         aliveIdentity.observe(identity)
     }
+
+    private func aliveIdentitySince() -> Date? { aliveIdentity.previousSeenAt }
 
     private func noteAliveness(passed: Bool, failures: Int, threshold: Int, outcome: ProbeOutcome) async {
         if available, failures >= threshold {

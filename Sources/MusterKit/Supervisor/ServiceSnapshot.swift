@@ -49,9 +49,11 @@ public struct ServiceEvent: Sendable {
     public var logTail: [String]
     public var durationMs: Int64?
     public var time: Date
+    /// restart_detected: when a check last saw the old identity.
+    public var since: Date?
 
     public init(service: String, type: String, pid: Int32? = nil, previousPid: Int32? = nil, restarts: Int = 0,
-                reason: String? = nil, logTail: [String] = [], durationMs: Int64? = nil, time: Date = Date()) {
+                reason: String? = nil, logTail: [String] = [], durationMs: Int64? = nil, time: Date = Date(), since: Date? = nil) {
         self.service = service
         self.type = type
         self.pid = pid
@@ -61,5 +63,6 @@ public struct ServiceEvent: Sendable {
         self.logTail = logTail
         self.durationMs = durationMs
         self.time = time
+        self.since = since
     }
 }

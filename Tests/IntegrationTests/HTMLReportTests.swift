@@ -35,6 +35,32 @@ import Testing
         #expect(unwritable.status == 2 && unwritable.output.contains("cannot write the HTML report to no/such/folder/out.html"))
     }
 
+    /// `muster run --html` against a real stack whose service is killed while CMD runs:
+    /// the page shows the restart, and is the page `muster report --html` draws from
+    /// the JSON report of the same run.
+    @Test func runDrawsTheRestartItSaw() async throws {
+        let stack = try TestStack("""
+        services:
+          consumer:
+            command: "echo consuming; while true; do sleep 0.1; done"
+            ready: { log: consuming }
+            restart: on-failure
+        """)
+        defer { stack.cleanup() }
+        #expect(try await stack.muster("up", "-d").status == 0)
+        let consumer = try #require(try await stack.status().services.first { $0.name == "consumer" }?.pid)
+        let run = try await stack.muster("run", "--report", "run.json", "--html", "run.html", "--",
+                                         "sh", "-c", "kill -9 \(consumer); sleep 1")
+        #expect(run.status == 0, "\(run.output)")
+        let drawn = try String(contentsOfFile: stack.directory + "/run.html", encoding: .utf8)
+        #expect(drawn.contains("<g class=\"marker restarted\""))
+        #expect(drawn.contains(">consumer</text>"))
+        let again = try await stack.muster("report", "--html", "again.html", "run.json")
+        #expect(again.status == 0, "\(again.output)")
+        #expect(try String(contentsOfFile: stack.directory + "/again.html", encoding: .utf8) == drawn)
+        #expect(try await stack.muster("down").status == 0)
+    }
+
     @Test(.enabled(if: chromium != nil, "chromium is not installed (scripts/install-deps installs it; apt-get install chromium)"))
     func chromiumShowsTheFailedTestBesideTheRestart() async throws {
         let chromium = try #require(Self.chromium)

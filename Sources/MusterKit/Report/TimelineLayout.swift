@@ -205,8 +205,10 @@ public struct TimelineLayout: Sendable {
             let test = run.tests[index]
             let x0 = x(test.start), x1 = x(test.end)
             let seconds = test.end.timeIntervalSince(test.start)
+            // Wide bars give up one unit at their right end, so that back-to-back tests stay apart.
+            let width = x1 - x0 > 4 ? x1 - x0 - 1 : max(x1 - x0, Self.minimumBarWidth)
             return Bar(index: index, outcome: test.outcome, failed: test.failed, x: x0, y: laneY[test.worker]!,
-                       width: max(x1 - x0, Self.minimumBarWidth), height: laneHeight,
+                       width: width, height: laneHeight,
                        startMs: Self.ms(test.start), endMs: Self.ms(test.end), disruptions: test.disruptions,
                        title: "\(test.id) \(test.outcome) on \(test.worker), \(Clock.time(test.start)) for \(Clock.duration(seconds))")
         }

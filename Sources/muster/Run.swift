@@ -41,6 +41,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let command = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
         guard !command.isEmpty else { throw MusterError(.usage, "no command to run; write muster run -- CMD [ARG...]") }
+        if let html { try HTMLReport.checkWritable(html) }  // before CMD runs, so its exit code is never traded for this
         let (_, paths) = try global.resolve()
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
         let err = Console.standardError

@@ -33,6 +33,10 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory + "/out.html"))
         let unwritable = try await CLIResult.run(["report", "--html", "no/such/folder/out.html", Self.fixture], in: directory)
         #expect(unwritable.status == 2 && unwritable.output.contains("cannot write the HTML report to no/such/folder/out.html"))
+        // muster run refuses it before starting anything or running CMD.
+        let run = try await CLIResult.run(["run", "--html", "no/such/folder/out.html", "--", "sh", "-c", "touch ran"], in: directory)
+        #expect(run.status == 2 && run.output.contains("cannot write the HTML report to no/such/folder/out.html"), "\(run.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/ran"))
     }
 
     /// `muster run --html` against a real stack whose service is killed while CMD runs:

@@ -23,6 +23,19 @@ public enum HTMLReport {
         }
     }
 
+    /// Refuses, before anything runs, a page that could not be written: its folder is
+    /// missing or not writable, or the file itself is not writable.
+    public static func checkWritable(_ path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        var isFolder: ObjCBool = false
+        let folderOK = FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder) && isFolder.boolValue
+            && FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder)
+        let fileOK = !FileManager.default.fileExists(atPath: path) || FileManager.default.isWritableFile(atPath: path)
+        guard folderOK, fileOK else {
+            throw MusterError(.usage, "cannot write the HTML report to \(path); check the folder exists and is writable")
+        }
+    }
+
     /// Everything the template prints, as dictionaries of strings (no reflection, and
     /// coordinates already rounded).
     static func page(_ run: RunTimeline, layout: TimelineLayout) -> [String: Any] {

@@ -170,8 +170,10 @@ public struct TimelineLayout: Sendable {
     private mutating func layoutPostgres(_ run: RunTimeline, top: Double) -> Double {
         var y = top
         for pool in run.postgres where !pool.samples.isEmpty || pool.maxConnections != nil {
-            headings.append(Heading(text: "postgres connections", y: y + 10))
-            y += 16
+            if gauges.isEmpty {
+                headings.append(Heading(text: "postgres connections", y: y + 10))
+                y += 16
+            }
             let laneHeight = 54.0
             let highest = max(pool.maxConnections ?? 0, pool.peak ?? 0, pool.samples.map(\.total).max() ?? 0, 1)
             let scale = { (count: Int) in y + laneHeight - Double(count) / Double(highest) * laneHeight }

@@ -26,12 +26,16 @@ import Glibc
         let backend = try #require(backendText.flatMap { Int32($0) })
         // Let the monitor take its first look before the crash.
         try await Task.sleep(for: .seconds(1))
+        let crashedAt = Date()
         kill(backend, SIGKILL)
         let detected = await eventually(within: .seconds(2)) {
             !events(stack, "restart_detected", service: "db").isEmpty
         }
         #expect(detected, "no restart_detected within 2 s of a backend crash")
         let event = events(stack, "restart_detected", service: "db").first
+        // `since`: the last look that still saw the old identity, before the crash.
+        let since = try #require((event?["since"] as? String).flatMap { EventRecord.parseTime($0) }, "\(event ?? [:])")
+        #expect(since <= crashedAt)
         #expect(event?["pid"] as? Int == Int(postmaster), "the postmaster pid is unchanged")
         #expect(await stack.snapshot("db")?.pid == postmaster)
         // Exactly one event for one crash, even after recovery brings a new checkpointer.
@@ -54,6 +58,7 @@ import Glibc
         let pid = try #require(await stack.snapshot("cache")?.pid)
         try await Task.sleep(for: .seconds(1))
         let client = try RESPClient(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        let restartedAt = Date()
         _ = try? client.command(["DEBUG", "RESTART"])
         let detected = await eventually(within: .seconds(5)) {
             !events(stack, "restart_detected", service: "cache").isEmpty
@@ -61,6 +66,8 @@ import Glibc
         #expect(detected, "no restart_detected after DEBUG RESTART")
         #expect(await stack.snapshot("cache")?.pid == pid, "DEBUG RESTART keeps the pid")
         #expect((events(stack, "restart_detected", service: "cache").first?["reason"] as? String)?.contains("run_id") == true)
+        let since = (events(stack, "restart_detected", service: "cache").first?["since"] as? String).flatMap { EventRecord.parseTime($0) }
+        #expect(since.map { $0 <= restartedAt } == true, "since is the last look before the restart: \(String(describing: since))")
         #expect(events(stack, "restarted", service: "cache").isEmpty, "muster did not restart it")
         await stack.finish()
     }

@@ -12,7 +12,7 @@ import Glibc
     static let stackText = """
     services:
       notifier:
-        command: "echo $$ > notifier.pid; echo listening; while true; do sleep 0.1; done"
+        command: "echo $$$$ > notifier.pid; echo listening; while true; do sleep 0.1; done"
         ready: { log: listening }
         restart: on-failure
       quiet:

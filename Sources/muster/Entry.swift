@@ -78,6 +78,8 @@ struct Muster: AsyncParsableCommand {
           muster restart db              restart db, then what depends on it
           muster run --fail-on-restart --report r.json -- pytest
                                          run tests against the ready stack; exit 3 if a service restarted
+          muster report --html r.html r.json
+                                         draw a saved run report as one HTML page
           muster watch                   live health and restart events, including restarts muster did not cause
           muster down                    stop everything; check no process or port is left
           muster check -f stack.yaml     validate a stack file
@@ -88,7 +90,7 @@ struct Muster: AsyncParsableCommand {
         version: BuildInfo.line,
         subcommands: [Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
                       Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Completion.self, Supervise.self,
-                      Import.self, Export.self, Doctor.self, DatabaseCommand.self]
+                      Import.self, Export.self, Report.self, Doctor.self, DatabaseCommand.self]
     )
 }
 

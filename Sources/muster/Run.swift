@@ -31,6 +31,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Exit 3 when a service was not continuously up while CMD ran.") var failOnRestart = false
     @Option(help: "Write the JSON run report here.") var report: String?
+    @Option(help: "Also draw the run as one self-contained HTML page here.") var html: String?
     @Option(help: "How long the stack may take to become ready (default 120s).") var timeout: String?
     @Option(name: .customLong("tests"), help: ArgumentHelp("A test report CMD writes: Playwright JSON, JUnit XML or go test -json (repeatable).",
                                                             valueName: "FILE"))
@@ -45,6 +46,7 @@ struct Run: AsyncParsableCommand {
         }
         let command = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
         guard !command.isEmpty else { throw MusterError(.usage, "no command to run; write muster run -- CMD [ARG...]") }
+        if let html { try HTMLReport.checkWritable(html) }  // before CMD runs, so its exit code is never traded for this
         let (_, paths) = try global.resolve()
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
         let err = Console.standardError
@@ -88,6 +90,7 @@ struct Run: AsyncParsableCommand {
         if let report, !FileManager.default.createFile(atPath: report, contents: result.json + Data("\n".utf8)) {
             problems.append(MusterError(.usage, "cannot write the report to \(report); check the folder exists and is writable"))
         }
+        if let html { try HTMLReport.write(RunTimeline.decode(result.json, name: "the run report"), to: html) }
         summarize(result, seconds: ended.timeIntervalSince(started), err: err)
         if startedHere { try Down.perform(paths: paths, volumes: false, out: err) }
         for problem in problems { Output.error(problem) }

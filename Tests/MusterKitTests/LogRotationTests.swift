@@ -75,6 +75,16 @@ import Testing
         #expect(log.fd == fd && size(path) == 100)
     }
 
+    @Test func aLineCutByAWriteEndsInTheFileItStartedIn() throws {
+        let folder = try Folder()
+        let path = folder.path + "/svc.log"
+        let log = RotatingLog(path: path, limit: LogLimit(maxSize: 10, maxFiles: 1))
+        write(log, "abcdef")  // a line still being written
+        write(log, "ghij\nklm\n")
+        #expect(try String(contentsOfFile: path + ".1", encoding: .utf8) == "abcdefghij\n")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "klm\n")
+    }
+
     @Test func zeroRotatedFilesTruncatesInPlace() throws {
         let folder = try Folder()
         let path = folder.path + "/svc.log"
@@ -103,12 +113,18 @@ import Testing
         #expect(FileTail.snapshot(ofFiles: files, count: 4).lines == ["three", "four", "five", "six"])
         let (lines, end) = FileTail.snapshot(ofFiles: files, count: 1)
         #expect(lines == ["six"] && end == 9)
+        // A last line still being written: shown once whole, by the follower.
+        try "five\nsix\nsev".write(toFile: path, atomically: true, encoding: .utf8)
+        let whole = FileTail.snapshot(ofFiles: files, count: 2, wholeLines: true)
+        #expect(whole.lines == ["five", "six"] && whole.end == 9)
+        #expect(FileTail.snapshot(ofFiles: files, count: nil, wholeLines: true).lines.last == "six")
+        #expect(FileTail.snapshot(ofFiles: files, count: 2).lines == ["six", "sev"])
     }
 
     @Test func followerSurvivesRotationAndTruncation() throws {
         let folder = try Folder()
         let path = folder.path + "/svc.log"
-        let log = RotatingLog(path: path, limit: LogLimit(maxSize: 40, maxFiles: 1))
+        let log = RotatingLog(path: path, limit: LogLimit(maxSize: 40, maxFiles: 2))
         let follower = FileFollower(path: path)
         write(log, "line-1\nline-2\n")
         #expect(follower.poll() == ["line-1", "line-2"])
@@ -117,10 +133,15 @@ import Testing
         write(log, "line-4 goes to a new file\n")
         write(log, "line-5\n")
         #expect(follower.poll() == ["line-3 is longer", "line-4 goes to a new file", "line-5"])
+        // Two rotations between looks: the file in between (now .1) is read too.
+        write(log, "line-6 fills the file up\n")
+        write(log, "line-7 rotates again, twice\n")
+        write(log, "line-8\n")
+        #expect(follower.poll() == ["line-6 fills the file up", "line-7 rotates again, twice", "line-8"])
         // Truncated in place: read again from the start.
         let fd = open(path, O_WRONLY | O_TRUNC)
         close(fd)
-        write(log, "line-6\n")
-        #expect(follower.poll() == ["line-6"])
+        write(log, "line-9\n")
+        #expect(follower.poll() == ["line-9"])
     }
 }

@@ -119,7 +119,8 @@ public final class ControlServer: @unchecked Sendable {
             var followers: [(String, FileFollower)] = []
             for name in services {
                 // Older lines from the rotated files first, then NAME.log.
-                let (lines, end) = FileTail.snapshot(ofFiles: LogFiles.all(paths.logFile(for: name)), count: tail)
+                // A running service's last line may be half written: it is shown once whole.
+                let (lines, end) = FileTail.snapshot(ofFiles: LogFiles.all(paths.logFile(for: name)), count: tail, wholeLines: true)
                 if !lines.isEmpty {
                     try await writer.write(ByteBuffer(string: lines.map { prefixes[name]! + $0 + "\n" }.joined()))
                 }

@@ -19,8 +19,10 @@ public enum FileTail {
 
     /// The same over files that continue one another, oldest first (a rotated log:
     /// `NAME.log.2`, `NAME.log.1`, `NAME.log`); a line cut by a rotation is joined
-    /// again. `end` is the size of the last file.
-    public static func snapshot(ofFiles files: [String], count: Int?) -> (lines: [String], end: UInt64) {
+    /// again. `end` is the size of the last file. With `wholeLines`, a last line still
+    /// being written is left out and `end` stops before it, so a follower hands it
+    /// out once, whole.
+    public static func snapshot(ofFiles files: [String], count: Int?, wholeLines: Bool = false) -> (lines: [String], end: UInt64) {
         var handles: [(FileHandle, UInt64)] = []
         var end: UInt64 = 0
         for file in files {
@@ -36,6 +38,7 @@ public enum FileTail {
                 try? handle.seek(toOffset: 0)
                 all += handle.readData(ofLength: Int(size))
             }
+            if wholeLines { dropPartialLine(&all, end: &end) }
             return (lines(in: all), end)
         }
         guard count > 0 else { return ([], end) }
@@ -49,10 +52,19 @@ public enum FileTail {
                 chunk = (handle.readData(ofLength: Int(offset - start))) + chunk
                 offset = start
                 // One more newline than lines wanted guarantees the first kept line is whole.
-                if chunk.reduce(0, { $1 == 10 ? $0 + 1 : $0 }) > count { break reading }
+                if chunk.reduce(0, { $1 == 10 ? $0 + 1 : $0 }) > count + (wholeLines ? 1 : 0) { break reading }
             }
         }
+        if wholeLines { dropPartialLine(&chunk, end: &end) }
         return (Array(lines(in: chunk).suffix(count)), end)
+    }
+
+    private static func dropPartialLine(_ data: inout Data, end: inout UInt64) {
+        let keep = data.lastIndex(of: 10).map { data.distance(from: data.startIndex, to: $0) + 1 } ?? 0
+        let partial = UInt64(data.count - keep)
+        guard partial > 0 else { return }
+        data = data.prefix(keep)
+        end = end >= partial ? end - partial : 0
     }
 
     /// Complete lines of `data`; a trailing partial line counts as a line.
@@ -76,6 +88,8 @@ public final class FileFollower {
     private var partial = Data()
     private var fd: Int32 = -1
     private var inode: UInt64 = 0
+    /// Skip to the next line start: files were lost between looks.
+    private var discardFragment = false
 
     /// Starts at `offset` (0: the whole file).
     public init(path: String, offset: UInt64 = 0) {
@@ -97,6 +111,18 @@ public final class FileFollower {
             readToEnd(all: true)
             close(fd)
             fd = -1
+            // Rotated more than once since the last look: the files made after the one
+            // just finished (now NAME.log.k-1 .. NAME.log.1) come first, whole.
+            let later = rotatedSince(inode)
+            for file in later {
+                offset = 0
+                fd = open(file, O_RDONLY | O_CLOEXEC)
+                if fd >= 0 {
+                    readToEnd(all: true)
+                    close(fd)
+                    fd = -1
+                }
+            }
             offset = 0
             guard reopen() else { return complete() }
         }
@@ -106,6 +132,23 @@ public final class FileFollower {
         }
         readToEnd()
         return complete()
+    }
+
+    /// The rotated files newer than the one with `finished` inode, oldest first; none
+    /// when it is NAME.log.1 (rotated once) or no longer there.
+    private func rotatedSince(_ finished: UInt64) -> [String] {
+        var newer: [String] = []
+        for index in 1...LogSettings.filesRange.upperBound {
+            let file = RotatingLog.rotated(path, index)
+            var info = stat()
+            guard stat(file, &info) == 0 else { break }
+            if UInt64(info.st_ino) == finished { return newer.reversed() }
+            newer.append(file)
+        }
+        // Gone (rotated past max_files): what follows starts mid-line.
+        partial = Data()
+        discardFragment = true
+        return []
     }
 
     private func reopen() -> Bool {
@@ -135,6 +178,10 @@ public final class FileFollower {
     }
 
     private func complete() -> [String] {
+        if discardFragment, let newline = partial.firstIndex(of: 10) {
+            partial.removeSubrange(partial.startIndex...newline)
+            discardFragment = false
+        }
         guard let lastNewline = partial.lastIndex(of: 10) else { return [] }
         let complete = partial[partial.startIndex...lastNewline]
         partial = Data(partial[partial.index(after: lastNewline)...])

@@ -17,8 +17,8 @@ public struct LogLimit: Sendable, Equatable {
 
 /// A service's log file that rotates by size: when the next write would take
 /// `NAME.log` past `maxSize`, it becomes `NAME.log.1` (`.1` becomes `.2`, and so on,
-/// the oldest past `maxFiles` dropped) and a fresh `NAME.log` is opened. On disk
-/// there is never more than `maxSize * (maxFiles + 1)` plus one write.
+/// the oldest past `maxFiles` dropped) and a fresh `NAME.log` is opened, at a line
+/// boundary. On disk there is never more than `maxSize * (maxFiles + 1)` plus one write.
 ///
 /// The descriptor number `fd` stays the same across rotations (the fresh file is
 /// put under it with dup3), so pre-start steps and helper programs handed it keep
@@ -28,6 +28,8 @@ public final class RotatingLog: @unchecked Sendable {
     public let limit: LogLimit
     public let fd: Int32
     private var size: Int
+    /// The last byte written ended a line.
+    private var atLineStart = true
     private let lock = NSLock()
 
     public init(path: String, limit: LogLimit) {
@@ -53,12 +55,22 @@ public final class RotatingLog: @unchecked Sendable {
         guard fd >= 0 else { return }
         lock.lock()
         defer { lock.unlock() }
+        var rest = bytes
         if size > 0, size + bytes.count > limit.maxSize {
             size = Self.size(of: fd)  // helper programs may have written to fd directly
-            if size > 0, size + bytes.count > limit.maxSize { rotate() }
+            if size > 0, size + bytes.count > limit.maxSize {
+                // The line being written ends in this file, so every file starts
+                // with a whole line (unless one line is longer than a whole write).
+                if !atLineStart, let newline = bytes.firstIndex(of: 10) {
+                    writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[...newline]))
+                    rest = UnsafeRawBufferPointer(rebasing: bytes[(newline + 1)...])
+                }
+                rotate()
+            }
         }
-        writeAll(fd, bytes)
-        size += bytes.count
+        writeAll(fd, rest)
+        size += rest.count
+        if let last = rest.last { atLineStart = last == 10 }
     }
 
     private func rotate() {
@@ -86,13 +98,9 @@ public final class RotatingLog: @unchecked Sendable {
 
 /// Every file of one service's log, oldest first: `NAME.log.N` .. `NAME.log.1`, `NAME.log`.
 public enum LogFiles {
+    /// Every index is looked at: in the middle of a rotation `.1` is briefly missing.
     public static func all(_ path: String) -> [String] {
-        var rotated: [String] = []
-        for index in 1...(LogSettings.filesRange.upperBound) {
-            let file = RotatingLog.rotated(path, index)
-            guard access(file, F_OK) == 0 else { break }
-            rotated.append(file)
-        }
-        return rotated.reversed() + [path]
+        let rotated = (1...LogSettings.filesRange.upperBound).map { RotatingLog.rotated(path, $0) }
+        return rotated.filter { access($0, F_OK) == 0 }.reversed() + [path]
     }
 }

@@ -73,7 +73,7 @@ struct RedisProbe: PollingProbe {
             do {
                 let client = try RESPClient(host: "127.0.0.1", port: port, timeout: timeout, password: password, total: timeout)
                 let pong = try client.command(["PING"])
-                guard pong == .simple("PONG") else { return .failed("PING answered \(pong)") }
+                guard pong == .simple("PONG") else { return .failed("redis: PING answered \(pong)") }
                 if case let .bulk(info?) = try client.command(["INFO", "server"]) {
                     return .passed(identity: RESPClient.infoField("run_id", in: info))
                 }

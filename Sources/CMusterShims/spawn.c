@@ -154,6 +154,10 @@ int muster_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
 
+int muster_dup3_cloexec(int oldfd, int newfd) {
+    return dup3(oldfd, newfd, O_CLOEXEC);
+}
+
 int muster_set_pipe_size(int fd, int size) {
     return fcntl(fd, F_SETPIPE_SZ, size);
 }

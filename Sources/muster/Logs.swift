@@ -42,7 +42,7 @@ struct Logs: AsyncParsableCommand {
         let width = existing.map(\.count).max() ?? 0
         for name in existing {
             let label = existing.count > 1 ? name.padding(toLength: width, withPad: " ", startingAt: 0) + " │ " : ""
-            for line in FileTail.lastLines(of: paths.logFile(for: name), count: tail) { print(label + line) }
+            for line in FileTail.snapshot(ofFiles: LogFiles.all(paths.logFile(for: name)), count: tail).lines { print(label + line) }
         }
     }
 }

@@ -105,6 +105,7 @@ import Glibc
         services:
           chatty:
             command: ["seq", "1", "\(count)"]
+            logs: { max_size: 64MB, max_files: 10 }  # rotates three times, keeps every byte
         """)
         let devNull = open("/dev/null", O_WRONLY)
         defer { close(devNull) }
@@ -120,10 +121,12 @@ import Glibc
             low *= 10
         }
         let logPath = stack.paths.logFile(for: "chatty")
-        let size = (try FileManager.default.attributesOfItem(atPath: logPath)[.size] as? NSNumber)?.intValue
-        #expect(size == expected)
+        let files = LogFiles.all(logPath)
+        let sizes = try files.map { (try FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber)?.intValue ?? 0 }
+        #expect(files.count == 4 && sizes.reduce(0, +) == expected, "\(sizes)")
+        #expect(sizes.allSatisfy { $0 <= 64 << 20 + OutputPump.chunkSize }, "\(sizes)")
         let handle = try #require(FileHandle(forReadingAtPath: logPath))
-        try handle.seek(toOffset: UInt64(expected - 9))
+        try handle.seek(toOffset: UInt64((sizes.last ?? 0) - 9))
         #expect(String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self) == "25000000\n")
         try handle.close()
         await stack.finish()

@@ -86,6 +86,20 @@ import Yams
         #expect(worker.env.first?.value.description == "postgresql://shop:secret@${db.host}:${db.port}/shop")
     }
 
+    @Test func composeLogRotationOptionsAreMapped() throws {
+        let imported = try StackImporter.convert(text: """
+        services:
+          cache:
+            image: redis:7
+            logging:
+              driver: json-file
+              options: { max-size: "10m", max-file: "4" }
+        """, source: "compose.yaml")
+        let stack = try StackLoader.parse(yaml: imported.yaml, file: "muster.yaml", directory: "/tmp", environment: [:])
+        // docker's max-file counts the live file; muster's max_files the rotated ones.
+        #expect(stack.service(named: "cache")?.logs == LogSettings(maxSize: 10 << 20, maxFiles: 3), "\(imported.yaml)")
+    }
+
     @Test func dockerfileServiceBecomesCommentedPlaceholder() throws {
         let imported = try StackImporter.convert(text: """
         services:

@@ -48,6 +48,8 @@ import Testing
         #expect(services.contains { $0.templates.contains { !$0.references.isEmpty } })
         #expect(services.contains { $0.engine.map { !$0.settings.isEmpty && !$0.databases.isEmpty } ?? false })
         #expect(services.contains { !($0.engine?.topics.isEmpty ?? true) })
+        #expect(stacks.contains { $0.logs.maxSize != nil && $0.logs.maxFiles != nil })
+        #expect(services.contains { $0.logs.maxSize != nil })
         let apps = try #require(stacks.first { $0.name == "apps_1" })
         let env = Dictionary(apps.env.map { ($0.key, $0.value.description) }, uniquingKeysWith: { $1 })
         #expect(env["LOG_LEVEL"] == "debug")  // ${FUZZ_LEVEL:-info}, set

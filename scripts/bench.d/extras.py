@@ -249,9 +249,26 @@ def log_throughput(binary, env, root, size, runs):
     os.chmod(directory, 0o755)
     procs.add_root(directory)
     stack = os.path.join(directory, "muster.yaml")
-    _write(stack, "# written by scripts/bench: log throughput\nname: logs\nservices:\n"
-                  f"  flood:\n    command: \"{flood_command(size)}\"\n")
+    # The log rotates every 64 MB (the default cap) and keeps every file, so the
+    # figure includes rotation and the byte count is still complete. A binary from
+    # before rotation refuses `logs:`; it gets the stack without it.
+    rotation = "logs: { max_size: 64MB, max_files: 100 }\n"
+    for logs_line in (rotation, ""):
+        _write(stack, f"# written by scripts/bench: log throughput\nname: logs\n{logs_line}services:\n"
+                      f"  flood:\n    command: \"{flood_command(size)}\"\n")
+        check = subprocess.run([binary, "config", "-f", stack], cwd=directory, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if check.returncode == 0:
+            break
     cli = MusterCLI(binary, stack, "logs", env, os.path.join(directory, "muster-cli.log"))
+
+    def log_size(log):
+        """NAME.log and its rotated files NAME.log.1, NAME.log.2, ..."""
+        total, index = os.path.getsize(log), 1
+        while os.path.exists(f"{log}.{index}"):
+            total += os.path.getsize(f"{log}.{index}")
+            index += 1
+        return total
     plain = os.path.join(directory, "plain.out")
     result = {"size": size, "devnull_s": [], "file_s": [], "muster_s": [], "muster_wall_s": [],
               "log_bytes": [], "complete": [], "teardowns": [], "supervisor_log_growth": []}
@@ -284,12 +301,12 @@ def log_throughput(binary, env, root, size, runs):
             log = cli.log_file("flood")
             # the pump may still be writing its last chunk
             last, stable_since = -1, time.monotonic()
-            while time.monotonic() - stable_since < 0.5 and os.path.getsize(log) != size:
-                current = os.path.getsize(log)
+            while time.monotonic() - stable_since < 0.5 and log_size(log) != size:
+                current = log_size(log)
                 if current != last:
                     last, stable_since = current, time.monotonic()
                 time.sleep(0.01)
-            written = os.path.getsize(log)
+            written = log_size(log)
             result["muster_s"].append(parse_time(done["time"]) - parse_time(started["time"]))
             result["muster_wall_s"].append(parse_time(done["time"]) - wall0)
             result["log_bytes"].append(written)

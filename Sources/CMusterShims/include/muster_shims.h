@@ -62,6 +62,8 @@ int muster_set_child_subreaper(void);
 int muster_pipe_cloexec(int fds[2]);
 
 /// Grows a pipe's kernel buffer (F_SETPIPE_SZ) to cut wake-ups for chatty services.
+/// dup3(oldfd, newfd, O_CLOEXEC): a rotated log file put under the same descriptor number.
+int muster_dup3_cloexec(int oldfd, int newfd);
 int muster_set_pipe_size(int fd, int size);
 /// epoll for FDReactor: create (close-on-exec), watch fd for input under a token,
 /// stop watching, and wait (forever, EINTR retried) for up to 64 tokens.

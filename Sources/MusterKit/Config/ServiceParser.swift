@@ -10,7 +10,7 @@ struct ServiceParser {
     static let commonKeys = [
         "command", "working_dir", "env", "env_file", "depends_on", "ready", "alive", "restart",
         "max_restarts", "stop_signal", "stop_timeout", "optional", "port", "engine", "description",
-        "profiles",
+        "profiles", "logs",
     ]
     static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template", "snapshot"]
     static let engineKeysByKind: [EngineKind: [String]] = [
@@ -71,6 +71,7 @@ struct ServiceParser {
                 }
                 service.stopSignal = number
             case "stop_timeout": service.stopTimeout = try reader.duration(value, what: field)
+            case "logs": service.logs = try reader.logSettings(value, what: field)
             case "optional": service.optional = try reader.bool(value, what: field)
             case "profiles":
                 service.profiles = try reader.stringList(value, what: field).map { name, node in

@@ -9,7 +9,7 @@ public enum StackLoader {
     /// Deeper nesting than this is refused before parsing (stack files are shallow).
     static let maxNesting = 64
 
-    static let topLevelKeys = ["name", "env_file", "env", "services"]
+    static let topLevelKeys = ["name", "env_file", "env", "logs", "services"]
 
     /// The default stack file: `./muster.yaml`, then `./stacks/default.yaml`.
     public static func defaultPath(in directory: String = FileManager.default.currentDirectoryPath) -> String {
@@ -135,6 +135,7 @@ public enum StackLoader {
                 try checkName(stack.name, what: "project name", node: pair.value, reader: reader)
             case "env": stack.env = try reader.env(pair.value, what: "env", environment: variables)
             case "services": servicesNode = pair.value
+            case "logs": stack.logs = try reader.logSettings(pair.value, what: "logs")
             default: break
             }
         }

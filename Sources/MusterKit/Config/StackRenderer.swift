@@ -58,6 +58,8 @@ public struct StackRenderer {
         fields.append(("max_restarts", service.maxRestarts.map { $0 as Any } ?? (Optional<Any>.none as Any)))
         fields.append(("stop_signal", SignalName.name(of: service.stopSignal)))
         fields.append(("stop_timeout", DurationParser.format(service.stopTimeout)))
+        let logs = service.logs.resolved(over: stack.logs)
+        fields.append(("logs", [("max_size", ByteSize.format(logs.maxSize)), ("max_files", logs.maxFiles)] as [(String, Any)]))
         fields.append(("optional", service.optional))
         return fields
     }

@@ -14,6 +14,8 @@ public struct StackSpec: Sendable {
     public var files: [String] = []
     /// Non-fatal findings (e.g. unset variables interpolated as empty).
     public var warnings: [String]
+    /// Log rotation for every service that does not set its own (top-level `logs:`).
+    public var logs = LogSettings()
 
     public func service(named name: String) -> ServiceSpec? {
         services.first { $0.name == name }
@@ -139,6 +141,8 @@ public struct ServiceSpec: Sendable {
     public var profiles: [String] = []
     public var port: PortSpec?
     public var portLocation: SourceLocation?
+    /// Its own log rotation fields; unset ones come from the stack's `logs:`.
+    public var logs = LogSettings()
 
     public init(name: String, workingDir: String) {
         self.name = name

@@ -163,7 +163,9 @@ public final class ControlServer: @unchecked Sendable {
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody { writer in
             var followers: [(String, FileFollower)] = []
             for name in services {
-                let (lines, end) = FileTail.snapshot(of: paths.logFile(for: name), count: tail)
+                // Older lines from the rotated files first, then NAME.log.
+                // A running service's last line may be half written: it is shown once whole.
+                let (lines, end) = FileTail.snapshot(ofFiles: LogFiles.all(paths.logFile(for: name)), count: tail, wholeLines: true)
                 if !lines.isEmpty {
                     try await writer.write(ByteBuffer(string: lines.map { prefixes[name]! + $0 + "\n" }.joined()))
                 }

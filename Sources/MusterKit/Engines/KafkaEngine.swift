@@ -296,7 +296,7 @@ enum KafkaProbeConnection {
                       _ body: @escaping @Sendable (KafkaClient) throws -> ProbeOutcome) async -> ProbeOutcome {
         await offload {
             do {
-                let client = try KafkaClient(host: "127.0.0.1", port: port, timeout: timeout)
+                let client = try KafkaClient(host: "127.0.0.1", port: port, timeout: timeout, total: timeout)
                 defer { client.close() }
                 return try body(client)
             } catch {

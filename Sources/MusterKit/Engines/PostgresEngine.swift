@@ -247,7 +247,7 @@ struct PostgresProbe: PollingProbe {
             let database = engine.databases.first ?? "postgres"
             var conninfo = "host=127.0.0.1 port=\(port) user=\(PostgresConnection.conninfoValue(user)) dbname=\(PostgresConnection.conninfoValue(database)) connect_timeout=\(seconds) application_name=muster"
             if let password = engine.password { conninfo += " password=\(PostgresConnection.conninfoValue(password))" }
-            let app = try PostgresConnection(conninfo)
+            let app = try PostgresConnection(conninfo, total: .seconds(seconds))
             guard try app.value("SELECT 1") == "1" else { return .failed("SELECT 1 did not answer 1") }
             return .passed(identity: started)
         } catch {

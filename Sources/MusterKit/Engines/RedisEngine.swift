@@ -30,7 +30,7 @@ struct RedisEngine: Engine {
         // 100 ms at the default hz); SHUTDOWN acts at once, with the same saving rules.
         // A stop_signal of the user's own choosing is sent as it is.
         if context.service.stopSignal == SIGTERM {
-            plan.stopRequest = { await Self.shutdown(port: monitorPort, password: password) }
+            plan.stopCommand = StopCommand(name: "SHUTDOWN") { limit in await Self.shutdown(port: monitorPort, password: password, limit: limit) }
         }
         plan.preStart.append { _ in
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
@@ -38,15 +38,21 @@ struct RedisEngine: Engine {
         plan.ready = try probe(.readyDefaults(.redis), service: context.service, context: context)
     }
 
-    /// Sends SHUTDOWN; false when it could not be asked (the caller signals instead).
-    static func shutdown(port: Int, password: String?) async -> Bool {
+    /// Sends SHUTDOWN and waits at most `limit` for what Redis does with it: it closes
+    /// the connection as it exits, and answers an error when it refuses.
+    static func shutdown(port: Int, password: String?, limit: Duration) async -> StopCommand.Outcome {
         await offload {
             guard let client = try? RESPClient(host: "127.0.0.1", port: port, timeout: .milliseconds(500), password: password) else {
-                return false
+                return .refused
             }
-            // Redis closes the connection as it exits; an error reply means it refused.
-            if case .error? = try? client.command(["SHUTDOWN"]) { return false }
-            return true
+            do {
+                if case .error = try client.command(["SHUTDOWN"], within: limit) { return .refused }
+                return .ignored
+            } catch let error as ProtocolError where error.problem == .closed {
+                return .closed
+            } catch {
+                return .ignored
+            }
         }
     }
 
@@ -65,9 +71,9 @@ struct RedisProbe: PollingProbe {
         let (port, password, timeout) = (port, password, timeout)
         return await offload {
             do {
-                let client = try RESPClient(host: "127.0.0.1", port: port, timeout: timeout, password: password)
+                let client = try RESPClient(host: "127.0.0.1", port: port, timeout: timeout, password: password, total: timeout)
                 let pong = try client.command(["PING"])
-                guard pong == .simple("PONG") else { return .failed("PING answered \(pong)") }
+                guard pong == .simple("PONG") else { return .failed("redis: PING answered \(pong)") }
                 if case let .bulk(info?) = try client.command(["INFO", "server"]) {
                     return .passed(identity: RESPClient.infoField("run_id", in: info))
                 }

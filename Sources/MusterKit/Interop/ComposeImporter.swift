@@ -36,7 +36,7 @@ struct ComposeImporter {
     /// Keys the conversion reads; the rest are listed as not carried over.
     static let handledKeys: Set<String> = [
         "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "depends_on", "healthcheck",
-        "restart", "stop_signal", "stop_grace_period", "container_name", "expose", "hostname",
+        "restart", "stop_signal", "stop_grace_period", "container_name", "expose", "hostname", "logging",
     ]
 
     var composeServices: [(key: String, value: Node)] { ComposeValues.pairs(ComposeValues.value(root, "services")) }
@@ -247,6 +247,16 @@ struct ComposeImporter {
         if let grace = ComposeValues.duration(ComposeValues.value(service, "stop_grace_period")) {
             pairs.append(YAMLPair("stop_timeout", .string(grace.text)))
         }
+        // logging.options: docker's max-file counts the live file, muster's max_files the rotated ones.
+        let options = ComposeValues.value(ComposeValues.value(service, "logging"), "options")
+        var logs: [YAMLPair] = []
+        if let size = ComposeValues.string(ComposeValues.value(options, "max-size")), let bytes = ByteSize.parse(size) {
+            logs.append(YAMLPair("max_size", .string(ByteSize.format(max(bytes, 1024)))))
+        }
+        if let files = ComposeValues.string(ComposeValues.value(options, "max-file")).flatMap({ Int($0) }), files >= 1 {
+            logs.append(YAMLPair("max_files", .number(min(files - 1, 100))))
+        }
+        if !logs.isEmpty { pairs.append(YAMLPair("logs", .map(logs))) }
         return pairs
     }
 

@@ -60,12 +60,22 @@ public struct HTTPProbe: PollingProbe {
         return await offload {
             do {
                 let connection = try TCPConnection(host: host, port: port, timeout: timeout)
+                connection.deadline = .now + timeout
                 defer { connection.close() }
                 let request = "GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: muster-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
                 try connection.write(Array(request.utf8))
                 var response: [UInt8] = []
-                while response.count < 256 * 1024 {
-                    let chunk = try connection.readSome(max: 16 * 1024)
+                // Bounded: a status line, or a JSON body for the identity, is all a probe needs.
+                while response.count < Self.maxResponse {
+                    let chunk: [UInt8]
+                    do {
+                        chunk = try connection.readSome(max: min(16 * 1024, Self.maxResponse - response.count))
+                    } catch let error as NetworkError {
+                        // A status line that arrived is enough; a stall before it is the failure.
+                        if field != nil, response.firstRange(of: Array("\r\n".utf8)) != nil { break }
+                        let got = response.isEmpty ? "no answer" : "\(response.count) bytes and no complete status line"
+                        return .failed(ProtocolError("http", .truncated, "GET \(url): \(got): \(error.message)").description)
+                    }
                     if chunk.isEmpty { break }
                     response += chunk
                     if field == nil, response.firstRange(of: Array("\r\n".utf8)) != nil { break }
@@ -77,13 +87,21 @@ public struct HTTPProbe: PollingProbe {
         }
     }
 
+    static let maxResponse = 256 * 1024
+
     /// Reads the status line (and the identity field of a JSON body).
     static func interpret(_ response: [UInt8], url: String, identityField: String?) -> ProbeOutcome {
         let text = String(decoding: response, as: UTF8.self)
+        guard response.isEmpty || response.contains(10) else {
+            let why = response.count >= maxResponse ? "no status line within \(maxResponse >> 10) KiB" : "the status line was cut short"
+            return .failed(ProtocolError("http", .truncated, "GET \(url): \(why) (got \(ProtocolError.quoted(response)))").description)
+        }
         let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
         let parts = statusLine.split(separator: " ")
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let code = Int(parts[1]) else {
-            return .failed("GET \(url): not an HTTP response")
+            let problem = response.isEmpty ? "the server closed the connection without an answer"
+                : "not an HTTP response (got \(ProtocolError.quoted(response)))"
+            return .failed(ProtocolError("http", response.isEmpty ? .closed : .malformed, "GET \(url): \(problem)").description)
         }
         let body = text.range(of: "\r\n\r\n").map { Data(text[$0.upperBound...].utf8) }
         return outcome(status: code, body: body, url: url, identityField: identityField)

@@ -13,8 +13,9 @@ public final class PostgresConnection {
 
     /// `conninfo` is a libpq keyword string: `host` (a folder means the unix socket
     /// in it), `port`, `user`, `password`, `dbname`, `connect_timeout` (seconds),
-    /// `application_name`; values may be single-quoted.
-    public init(_ conninfo: String) throws {
+    /// `application_name`; values may be single-quoted. `total` bounds the login
+    /// and every later exchange together (a probe's check), not only each call.
+    public init(_ conninfo: String, total: Duration? = nil) throws {
         let settings = try Self.parse(conninfo: conninfo)
         let host = settings["host"] ?? "/var/run/postgresql"
         let port = Int(settings["port"] ?? "5432") ?? 5432
@@ -29,12 +30,16 @@ public final class PostgresConnection {
         } catch let error as NetworkError {
             throw NetworkError("connection to server on \(place) failed: \(error.message)")
         }
+        if let total { connection.deadline = .now + total }
         do {
             try startUp(user: user, database: settings["dbname"] ?? user, password: settings["password"],
                         applicationName: settings["application_name"])
         } catch let error as NetworkError {
             connection.close()
             throw NetworkError("connection to server on \(place) failed: \(error.message)")
+        } catch let error as ProtocolError {
+            connection.close()
+            throw ProtocolError("postgres", error.problem, "\(error.detail) (server on \(place))")
         }
     }
 
@@ -185,17 +190,42 @@ public final class PostgresConnection {
     }
 
     private func receive() throws -> Message {
-        let header = try connection.read(exactly: 5)
-        let length = Int(Int32(bigEndian: header[1...4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }))
-        guard (4...(64 << 20)).contains(length) else { throw NetworkError("the server sent a message of \(length) bytes") }
-        return Message(type: Character(Unicode.Scalar(header[0])), body: try connection.read(exactly: length - 4))
+        let header: [UInt8]
+        do {
+            header = try connection.read(exactly: 5)
+        } catch let error as NetworkError {
+            throw ProtocolError("postgres", .closed, "no complete message header: \(error.message)")
+        }
+        let (type, length) = try Message.header(header)
+        do {
+            return Message(type: type, body: try connection.read(exactly: length - 4))
+        } catch let error as NetworkError {
+            throw ProtocolError("postgres", .truncated, "'\(type)' message of \(length) bytes cut short: \(error.message)")
+        }
     }
 
-    private struct Message {
+    struct Message {
         let type: Character
         let body: [UInt8]
 
-        var reader: Reader { Reader(bytes: body) }
+        var reader: Reader { Reader(bytes: body, type: type) }
+
+        /// The type and length of a backend message from its 5-byte header; the
+        /// length is checked before anything is allocated for the body.
+        static func header(_ bytes: [UInt8]) throws -> (Character, Int) {
+            let length = Int(Int32(bigEndian: bytes[1...4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }))
+            let type = Character(Unicode.Scalar(bytes[0]))
+            guard (0x30...0x39).contains(bytes[0]) || (0x41...0x5a).contains(bytes[0]) || (0x61...0x7a).contains(bytes[0]) else {
+                throw ProtocolError("postgres", .malformed, "not a backend message: got \(ProtocolError.quoted(bytes)); not a Postgres server?")
+            }
+            guard length >= 4 else {
+                throw ProtocolError("postgres", .malformed, "'\(type)' message with length \(length), below the 4 of its own length field")
+            }
+            guard length <= ProtocolError.maxMessageSize else {
+                throw ProtocolError("postgres", .tooLarge, "'\(type)' message of \(length) bytes, above the \(ProtocolError.maxMessageSize >> 20) MiB muster accepts (got \(ProtocolError.quoted(bytes))); not a Postgres server?")
+            }
+            return (type, length)
+        }
 
         static func int32(_ value: Int32) -> [UInt8] {
             withUnsafeBytes(of: value.bigEndian) { Array($0) }
@@ -208,6 +238,7 @@ public final class PostgresConnection {
         func dataRow() throws -> [String?] {
             var reader = self.reader
             let count = try reader.int16()
+            guard count >= 0 else { throw ProtocolError("postgres", .malformed, "'D' message with \(count) columns") }
             return try (0..<count).map { _ in
                 let length = try reader.int32()
                 return length < 0 ? nil : String(decoding: try reader.bytes(Int(length)), as: UTF8.self)
@@ -228,8 +259,9 @@ public final class PostgresConnection {
         }
     }
 
-    private struct Reader {
+    struct Reader {
         let bytes: [UInt8]
+        var type: Character = "?"
         var offset = 0
 
         mutating func byte() -> UInt8? {
@@ -239,7 +271,9 @@ public final class PostgresConnection {
         }
 
         mutating func bytes(_ count: Int) throws -> [UInt8] {
-            guard count >= 0, offset + count <= bytes.count else { throw NetworkError("the server sent a truncated message") }
+            guard count >= 0, count <= bytes.count - offset else {
+                throw ProtocolError("postgres", .truncated, "'\(type)' message truncated at byte \(offset) of \(bytes.count) (a field of \(count) bytes)")
+            }
             defer { offset += count }
             return Array(bytes[offset..<offset + count])
         }

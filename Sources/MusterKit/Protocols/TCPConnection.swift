@@ -30,7 +30,10 @@ public final class TCPConnection {
     /// "host:port" (IPv6 in brackets), used in every error message.
     public let endpoint: String
     /// The limit for connecting and for each read or write call.
-    public let timeout: Duration
+    public var timeout: Duration
+    /// No call runs past this, however the peer trickles its bytes: probes set it
+    /// so one check ends within its timeout.
+    public var deadline: ContinuousClock.Instant?
 
     private var fd: Int32
 
@@ -100,7 +103,7 @@ public final class TCPConnection {
     /// Sends all of `bytes`, or throws.
     public func write(_ bytes: [UInt8]) throws {
         let socket = try openDescriptor()
-        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let deadline = callDeadline()
         var sent = 0
         while sent < bytes.count {
             let result = bytes.withUnsafeBytes { raw -> Int in
@@ -124,11 +127,16 @@ public final class TCPConnection {
     /// Reads exactly `count` bytes; an early end of stream is an error.
     public func read(exactly count: Int) throws -> [UInt8] {
         guard count > 0 else { return [] }
-        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let deadline = callDeadline()
         var buffer = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
-            let got = try receive(into: &buffer, at: filled, max: count - filled, deadline: deadline)
+            let got: Int
+            do {
+                got = try receive(into: &buffer, at: filled, max: count - filled, deadline: deadline)
+            } catch let error as NetworkError {
+                throw NetworkError("\(error.message) (\(filled) of \(count) bytes arrived)")
+            }
             if got == 0 {
                 throw NetworkError("connection closed by \(endpoint) after \(filled) of \(count) bytes")
             }
@@ -140,7 +148,7 @@ public final class TCPConnection {
     /// Reads whatever arrives first, up to `max` bytes; returns [] at end of stream.
     public func readSome(max: Int) throws -> [UInt8] {
         guard max > 0 else { return [] }
-        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let deadline = callDeadline()
         var buffer = [UInt8](repeating: 0, count: max)
         let got = try receive(into: &buffer, at: 0, max: max, deadline: deadline)
         return Array(buffer[0..<got])
@@ -155,6 +163,12 @@ public final class TCPConnection {
     }
 
     // MARK: - Private
+
+    private func callDeadline() -> ContinuousClock.Instant {
+        let own = ContinuousClock.now.advanced(by: timeout)
+        guard let deadline else { return own }
+        return min(own, deadline)
+    }
 
     private func openDescriptor() throws -> Int32 {
         guard fd >= 0 else { throw NetworkError("connection to \(endpoint) is closed") }

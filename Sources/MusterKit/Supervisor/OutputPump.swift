@@ -10,7 +10,7 @@ import Glibc
 /// (prefixed), to the tail buffer, and to an observer while a `log` probe waits.
 public final class OutputPump: @unchecked Sendable {
     private let fd: Int32
-    private let logFD: Int32
+    private let log: RotatingLog?
     private let prefix: LinePrefix?
     private let console: Console?
     private let queue: DispatchQueue
@@ -27,10 +27,10 @@ public final class OutputPump: @unchecked Sendable {
 
     /// - Parameters:
     ///   - fd: the read end of the pipe; the pump owns and closes it.
-    ///   - logFD: an O_APPEND descriptor owned by the caller (shared across restarts).
-    public init(fd: Int32, logFD: Int32, prefix: LinePrefix?, console: Console?, label: String) {
+    ///   - log: the service's log, owned by the caller (shared across restarts).
+    public init(fd: Int32, log: RotatingLog?, prefix: LinePrefix?, console: Console?, label: String) {
         self.fd = fd
-        self.logFD = logFD
+        self.log = log
         self.prefix = prefix
         self.console = console
         self.queue = DispatchQueue(label: "muster.pump.\(label)")
@@ -117,7 +117,7 @@ public final class OutputPump: @unchecked Sendable {
     }
 
     private func handle(_ chunk: UnsafeRawBufferPointer) {
-        writeAll(logFD, chunk)
+        log?.write(chunk)
         tail.append(chunk)
         guard console != nil || observer != nil else { return }
         var output: [UInt8] = []

@@ -49,13 +49,38 @@ public struct ServicePlan: Sendable {
     public var monitors: [MonitorFactory] = [{ ProcessIdentityMonitor() }]
     /// Asks the service to stop through its own protocol, for servers that act on
     /// their stop signal only at their next timer tick (Redis: up to 100 ms).
-    /// Returns false when it could not ask; the stop signal is sent then.
-    /// The stop timeout and SIGKILL apply either way.
-    public var stopRequest: (@Sendable () async -> Bool)?
+    /// When it brings no exit within a short grace, the stop signal follows at once,
+    /// and only then does the stop timeout (and SIGKILL after it) run.
+    public var stopCommand: StopCommand?
+    /// How large its log may grow before it rotates (`logs:`).
+    public var logLimit = LogLimit()
 
     public struct Credentials: Sendable, Equatable {
         public var user: String
         public var uid: uid_t
         public var gid: gid_t
+    }
+}
+
+/// A stop asked through the service's own protocol (Redis `SHUTDOWN`).
+public struct StopCommand: Sendable {
+    /// What the peer did with the command.
+    public enum Outcome: Sendable, Equatable {
+        /// It could not be sent, or the service answered with a refusal: signal at once.
+        case refused
+        /// The service closed the connection, as a server does when it exits.
+        case closed
+        /// No answer within the limit, or one that is not the protocol's.
+        case ignored
+    }
+
+    /// For messages: `SHUTDOWN`.
+    public var name: String
+    /// Sends the command and waits at most `limit` for the peer's answer.
+    public var send: @Sendable (_ limit: Duration) async -> Outcome
+
+    public init(name: String, send: @escaping @Sendable (_ limit: Duration) async -> Outcome) {
+        self.name = name
+        self.send = send
     }
 }

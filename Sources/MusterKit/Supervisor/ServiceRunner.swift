@@ -21,7 +21,9 @@ actor ServiceRunner {
     /// Changes go out through one queue, in the order they happened: awaiting the
     /// listener inside `send` would let another event overtake this one.
     private let outbox: AsyncStream<(ServiceSnapshot, ServiceEvent?)>.Continuation
-    private let logFD: Int32
+    private let log: RotatingLog
+    /// The log's descriptor; it stays the same across rotations.
+    private var logFD: Int32 { log.fd }
 
     private var pump: OutputPump?
     private var liveGroup: pid_t?
@@ -43,6 +45,10 @@ actor ServiceRunner {
     private var startTimer: Task<Void, Never>?
     private var restartTimer: Task<Void, Never>?
     private var stopTimer: Task<Void, Never>?
+    /// While a stop command is out, the stop timer waits for the stop signal.
+    private var askingToStop = false
+    private var deferredStopTimer: (timeout: Duration, generation: Int)?
+    private var reapedGroup: pid_t?
     private var notifySocket: NotifySocket?
     private var signalProbe: SignalProbe?
     private var lastProbeError: String?
@@ -62,12 +68,11 @@ actor ServiceRunner {
         Task {
             for await (snapshot, event) in updates { await listener(snapshot, event) }
         }
-        self.logFD = open(paths.logFile(for: plan.name), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        self.log = RotatingLog(path: paths.logFile(for: plan.name), limit: plan.logLimit)
     }
 
     deinit {
         outbox.finish()
-        if logFD >= 0 { close(logFD) }
     }
 
     var snapshot: ServiceSnapshot {
@@ -181,25 +186,64 @@ actor ServiceRunner {
             restartTimer = nil
         case let .signalGroup(signal):
             guard let group = liveGroup else { return }
-            if signal == plan.policy.stopSignal, let stopRequest = plan.stopRequest {
-                Task {
-                    if await !stopRequest() { ProcessTable.signalGroup(group, signal) }
-                }
+            if signal == plan.policy.stopSignal, let command = plan.stopCommand {
+                askingToStop = true
+                Task { await self.askToStop(group: group, signal: signal, command: command) }
             } else {
                 ProcessTable.signalGroup(group, signal)
             }
         case let .armStopTimer(timeout, generation):
-            stopTimer?.cancel()
-            stopTimer = Task { [clock] in
-                guard (try? await clock.sleep(for: timeout)) != nil else { return }
-                await self.send(.stopTimedOut(generation: generation))
+            if askingToStop {
+                deferredStopTimer = (timeout, generation)
+            } else {
+                armStopTimer(timeout, generation: generation)
             }
         case .killGroup:
-            if let group = liveGroup { ProcessTable.signalGroup(group, SIGKILL) }
+            guard let group = liveGroup else { return }
+            ProcessTable.signalGroup(group, SIGKILL)
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "warning", pid: machine.pid, restarts: machine.restarts,
+                                                 reason: "did not stop within \(DurationParser.format(plan.policy.stopTimeout)); sent SIGKILL")))
         case .record:
             break
         }
     }
+
+    private func armStopTimer(_ timeout: Duration, generation: Int) {
+        stopTimer?.cancel()
+        stopTimer = Task { [clock] in
+            guard (try? await clock.sleep(for: timeout)) != nil else { return }
+            await self.send(.stopTimedOut(generation: generation))
+        }
+    }
+
+    /// The stop command gets a short grace to bring an exit: 100 ms, or half a second when
+    /// the server closed the connection as it does on its way out. Without an exit by
+    /// then, the stop signal goes at once and only then does the stop timeout run, so
+    /// a program on the port that ignores the command costs a fraction of a second.
+    private func askToStop(group: pid_t, signal: Int32, command: StopCommand) async {
+        let begin = clock.now
+        let outcome = await command.send(Self.stopCommandGrace)
+        let grace: Duration = outcome == .closed ? .milliseconds(500) : outcome == .ignored ? Self.stopCommandGrace : .zero
+        while liveGroup == group, reapedGroup != group, clock.now - begin < grace {
+            try? await clock.sleep(for: .milliseconds(5))
+        }
+        askingToStop = false
+        guard liveGroup == group, reapedGroup != group else {
+            deferredStopTimer = nil
+            return
+        }
+        ProcessTable.signalGroup(group, signal)
+        let why = outcome == .refused ? "could not be sent or was refused"
+            : "brought no exit within \(DurationParser.format(grace))"
+        outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "warning", pid: machine.pid, restarts: machine.restarts,
+                                             reason: "\(command.name) \(why); sent \(SignalName.name(of: signal))")))
+        if let timer = deferredStopTimer {
+            deferredStopTimer = nil
+            armStopTimer(timer.timeout, generation: timer.generation)
+        }
+    }
+
+    static let stopCommandGrace: Duration = .milliseconds(100)
 
     private func spawn(generation: Int) async {
         Trace.mark("\(plan.name) spawn begins")
@@ -217,7 +261,7 @@ actor ServiceRunner {
         }
         // Output reaches the console only when it is mirrored there (foreground up);
         // the detached supervisor's console is its own log, not the services'.
-        let pump = OutputPump(fd: fds[0], logFD: logFD, prefix: prefix, console: prefix == nil ? nil : console, label: plan.name)
+        let pump = OutputPump(fd: fds[0], log: log, prefix: prefix, console: prefix == nil ? nil : console, label: plan.name)
         let probe = SignalProbe()
         var environment = plan.environment
         if case let .log(regex, _)? = plan.ready { pump.observeLines(probe.logMatcher(regex)) }
@@ -264,6 +308,7 @@ actor ServiceRunner {
 
     private func watchExit(pid: pid_t, generation: Int, pump: OutputPump) async {
         let status = await ProcessReaper.shared.exitStatus(of: pid)
+        reapedGroup = pid
         Trace.mark("\(plan.name) reaped")
         ProcessReaper.shared.forget(pid)
         // Whatever the leader left behind in its group goes with it.

@@ -79,6 +79,8 @@ public struct StackPlanner {
                                             maxRestarts: service.maxRestarts, stopSignal: service.stopSignal,
                                             stopTimeout: service.stopTimeout),
             optional: service.optional, dependsOn: service.dependsOn, port: port, outputs: outputs, kind: "command")
+        let logs = service.logs.resolved(over: stack.logs)
+        plan.logLimit = LogLimit(maxSize: logs.maxSize, maxFiles: logs.maxFiles)
 
         if let engine = service.engine {
             let context = EngineContext(stack: stack, service: service, engine: engine, port: port ?? 0, paths: paths,

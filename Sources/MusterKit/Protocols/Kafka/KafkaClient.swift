@@ -18,12 +18,14 @@ public final class KafkaClient {
     private var brokerVersions: KafkaAPIVersions?
 
     /// Connects to one broker (the bootstrap server). Throws `NetworkError`.
-    public init(host: String, port: Int, timeout: Duration = .seconds(5), clientID: String = "muster") throws {
+    /// `total` bounds every exchange of this client together (a probe's check).
+    public init(host: String, port: Int, timeout: Duration = .seconds(5), clientID: String = "muster", total: Duration? = nil) throws {
         self.host = host
         self.port = port
         self.timeout = timeout
         self.clientID = clientID
         self.connection = try TCPConnection(host: host, port: port, timeout: timeout)
+        if let total { connection.deadline = .now + total }
     }
 
     /// Closes the connection; the client is unusable afterwards.
@@ -214,14 +216,27 @@ public final class KafkaClient {
         nextCorrelationID = nextCorrelationID == Int32.max ? 1 : nextCorrelationID + 1
         let request = KafkaFrame.request(apiKey: api.rawValue, apiVersion: version, correlationID: correlationID,
                                          clientID: clientID, body: body)
-        try connection.write(request)
-        let size = try KafkaFrame.responseSize(try connection.read(exactly: 4))
-        let payload = try connection.read(exactly: size)
-        var decoder = try KafkaFrame.responseBody(payload, expecting: correlationID)
         do {
+            try connection.write(request)
+        } catch let error as NetworkError {
+            throw KafkaError("\(api.name) v\(version) request: \(error.message)")
+        }
+        let what = "\(api.name) v\(version) response"
+        let payload: [UInt8]
+        do {
+            let size = try KafkaFrame.responseSize(try connection.read(exactly: 4))
+            payload = try connection.read(exactly: size)
+        } catch let error as NetworkError {
+            throw KafkaError("\(what): \(error.message)")
+        } catch let error as KafkaError {
+            throw KafkaError("\(what): \(error.message)")
+        }
+        do {
+            var decoder = try KafkaFrame.responseBody(payload, expecting: correlationID)
             return try decode(&decoder)
         } catch let error as KafkaError {
-            throw KafkaError("\(api.name) v\(version) response from \(connection.endpoint): \(error.message)")
+            let joiner = error.message.hasPrefix("truncated") || error.message.hasPrefix("has") ? " " : ": "
+            throw KafkaError("\(what) from \(connection.endpoint)\(joiner)\(error.message)")
         }
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 /// the broker and muster do not share, or a broker-level error.
 ///
 /// Kept separate from `NetworkError` so a probe can tell "the port answers but
-/// is not (yet) a working Kafka broker" from "nothing listens there".
+/// is not (yet) a working Kafka broker" from "nothing listens there". Shown with
+/// the protocol's name: `kafka: Metadata v7 response truncated at byte 41 of 96`.
 public struct KafkaError: Error, CustomStringConvertible {
     public let message: String
 
@@ -12,7 +13,7 @@ public struct KafkaError: Error, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { message }
+    public var description: String { "kafka: " + message }
 }
 
 /// Big-endian writer for the classic (non-flexible) Kafka wire types.
@@ -110,7 +111,7 @@ struct KafkaDecoder {
 
     private mutating func take(_ count: Int, for what: String) throws -> ArraySlice<UInt8> {
         guard count >= 0, count <= remaining else {
-            throw KafkaError("truncated Kafka data: \(what) needs \(count) bytes at offset \(offset), only \(remaining) left")
+            throw KafkaError("truncated at byte \(offset) of \(bytes.count) (reading \(what) of \(count) bytes)")
         }
         let slice = bytes[offset..<(offset + count)]
         offset += count
@@ -148,7 +149,7 @@ struct KafkaDecoder {
     /// STRING; a null here means the peer broke the schema.
     mutating func string() throws -> String {
         guard let value = try nullableString() else {
-            throw KafkaError("unexpected null string at offset \(offset - 2)")
+            throw KafkaError("has a null string at byte \(offset - 2) of \(bytes.count)")
         }
         return value
     }
@@ -157,7 +158,7 @@ struct KafkaDecoder {
         let length = try int16()
         if length == -1 { return nil }
         guard length >= 0 else {
-            throw KafkaError("invalid string length \(length) at offset \(offset - 2)")
+            throw KafkaError("has an invalid string length \(length) at byte \(offset - 2) of \(bytes.count)")
         }
         return String(decoding: try take(Int(length), for: "string"), as: UTF8.self)
     }
@@ -167,7 +168,7 @@ struct KafkaDecoder {
         let length = try int32()
         if length == -1 { return nil }
         guard length >= 0 else {
-            throw KafkaError("invalid bytes length \(length) at offset \(offset - 4)")
+            throw KafkaError("has an invalid bytes length \(length) at byte \(offset - 4) of \(bytes.count)")
         }
         return Array(try take(Int(length), for: "bytes"))
     }
@@ -179,7 +180,7 @@ struct KafkaDecoder {
         let count = try int32()
         if count == -1 { return [] }
         guard count >= 0, Int(count) <= remaining else {
-            throw KafkaError("invalid array length \(count) at offset \(offset - 4) with \(remaining) bytes left")
+            throw KafkaError("has an invalid array length \(count) at byte \(offset - 4) of \(bytes.count)")
         }
         var items: [Element] = []
         items.reserveCapacity(Int(count))
@@ -198,7 +199,7 @@ struct KafkaDecoder {
 enum KafkaFrame {
     /// Largest response muster accepts; probe answers are a few KiB, so a huge
     /// size means the port speaks another protocol (e.g. TLS or HTTP).
-    static let maxResponseSize: Int32 = 64 * 1024 * 1024
+    static let maxResponseSize = Int32(ProtocolError.maxMessageSize)
 
     static func request(apiKey: Int16, apiVersion: Int16, correlationID: Int32, clientID: String?, body: [UInt8]) -> [UInt8] {
         var header = KafkaEncoder()
@@ -216,7 +217,9 @@ enum KafkaFrame {
         var decoder = KafkaDecoder(prefix)
         let size = try decoder.int32()
         guard size >= 4, size <= maxResponseSize else {
-            throw KafkaError("invalid Kafka response size \(size) (not a Kafka broker?)")
+            let limit = "\(maxResponseSize >> 20) MiB"
+            let why = size > maxResponseSize ? "above the \(limit) muster accepts" : "too small for a response"
+            throw KafkaError("response size \(size) (bytes \(ProtocolError.quoted(prefix))) is \(why); not a Kafka broker?")
         }
         return Int(size)
     }
@@ -226,7 +229,7 @@ enum KafkaFrame {
         var decoder = KafkaDecoder(payload)
         let received = try decoder.int32()
         guard received == correlationID else {
-            throw KafkaError("Kafka response correlation id \(received) does not match request \(correlationID)")
+            throw KafkaError("response correlation id \(received) does not match request \(correlationID)")
         }
         return decoder
     }

@@ -28,10 +28,11 @@ import Glibc
         try await Task.sleep(for: .seconds(1))
         let crashedAt = Date()
         kill(backend, SIGKILL)
-        let detected = await eventually(within: .seconds(2)) {
+        // A bounded wait (one monitor interval is 500 ms; a loaded machine needs slack).
+        let detected = await eventually(within: .seconds(10)) {
             !events(stack, "restart_detected", service: "db").isEmpty
         }
-        #expect(detected, "no restart_detected within 2 s of a backend crash")
+        #expect(detected, "no restart_detected within 10 s of a backend crash")
         let event = events(stack, "restart_detected", service: "db").first
         // `since`: the last look that still saw the old identity, before the crash.
         let since = try #require((event?["since"] as? String).flatMap { EventRecord.parseTime($0) }, "\(event ?? [:])")

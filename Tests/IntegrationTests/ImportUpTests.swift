@@ -60,6 +60,11 @@ import Glibc
         // Always down, then nothing of the stack is left.
         let down = try await Self.muster("down", in: directory)
         #expect(down.status == 0, "down failed: \(down.output)")
+        Self.expectNothingLeft(report)
+    }
+
+    /// No process of the stack's groups and no port of its services is left.
+    static func expectNothingLeft(_ report: StatusReport?) {
         for group in report?.groups ?? [] {
             #expect(ProcessTable.members(ofGroup: group).isEmpty, "group \(group) still has processes")
         }
@@ -97,13 +102,7 @@ import Glibc
         }
         let down = try await muster("down", in: directory)
         #expect(down.status == 0, "down failed: \(down.output)")
-        for group in report?.groups ?? [] {
-            #expect(ProcessTable.members(ofGroup: group).isEmpty, "group \(group) still has processes")
-        }
-        for port in report?.services.flatMap(\.ports) ?? [] {
-            #expect((try? TCPConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(300))) == nil,
-                    "port \(port) still accepts connections")
-        }
+        expectNothingLeft(report)
     }
 
     /// A process-compose file that runs Postgres and Redis by hand, and an app with

@@ -103,8 +103,9 @@ public enum JSONText {
         case let number as Int64: return String(number)
         case let number as Double: return number.isFinite ? String(format: "%.3f", number) : "null"
         case let list as [String]: return "[" + list.map(string).joined(separator: ",") + "]"
-        case let list as [Any]: return "[" + list.map(Self.value).joined(separator: ",") + "]"
+        // Before [Any]: a list of pairs is an object, and would otherwise cast to [Any].
         case let fields as [(String, Any)]: return object(fields)
+        case let list as [Any]: return "[" + list.map(Self.value).joined(separator: ",") + "]"
         case let dictionary as [String: Any]: return object(dictionary.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         case Optional<Any>.none: return "null"
         default: return "null"

@@ -88,7 +88,7 @@ struct Muster: AsyncParsableCommand {
         version: BuildInfo.line,
         subcommands: [Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
                       Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Completion.self, Supervise.self,
-                      Import.self, Export.self, Doctor.self]
+                      Import.self, Export.self, Doctor.self, Attach.self]
     )
 }
 

@@ -142,8 +142,8 @@ final class InteractiveView: @unchecked Sendable {
     }
 
     private var keysHelp: String {
-        let quit = model.mode == .foreground ? "q quit (stops the stack)" : "q detach (the stack keeps running; muster down stops it)"
-        return "↑↓/jk select · enter logs of one/all · r restart · s stop · S start · \(quit)"
+        let quit = model.mode == .foreground ? "q quit (stops the stack)" : "q detach (stack keeps running)"
+        return "↑↓/jk select · enter one/all logs · r restart · s stop · S start · \(quit)"
     }
 
     private func draw() {

@@ -92,8 +92,16 @@ import Glibc
 
         let status = try await stack.status()
         #expect(status.services.allSatisfy { $0.ready }, "the stack did not stay up: \(status.services.map { "\($0.name) \($0.state)" })")
+
+        // Attached again, `muster down` from elsewhere ends the view and says so.
+        let again = Tmux()
+        defer { again.kill() }
+        try await again.start("\(TestStack.binary) attach; echo \"attach exited with $?\"", in: stack.directory)
+        #expect(await again.waitFor { Tmux.row("web", in: $0)?.state == "ready" }, "\(again.last)")
         let down = try await stack.muster("down")
         #expect(down.status == 0, "\(down.output)")
+        #expect(await again.waitFor { $0.contains("project \(stack.project) stopped") && $0.contains("attach exited with 0") },
+                "attach did not notice the stack went away:\n\(again.last)")
         Self.expectNothingLeft(groups: status.groups, ports: status.services.flatMap(\.ports))
     }
 

@@ -23,6 +23,8 @@ let package = Package(
         // Also libcurl, loaded with dlopen only when an https probe needs it: linked (as
         // FoundationNetworking is), it cost every muster process ~2 ms of loading.
         .target(name: "CMusterShims", linkerSettings: [.linkedLibrary("dl")]),
+        // ncurses (wide-character build, Debian's libncurses-dev) for the interactive view.
+        .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
         .target(
             name: "MusterKit",
             dependencies: [
@@ -38,6 +40,7 @@ let package = Package(
             name: "muster",
             dependencies: [
                 "MusterKit",
+                "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -73,6 +73,7 @@ struct Muster: AsyncParsableCommand {
           muster up                      start stacks/default.yaml (or ./muster.yaml) in the foreground
           muster up api                  start api and what it depends on
           muster up -d                   start in the background; returns once all are ready
+          muster attach                  the live view of a stack started with up -d (q detaches)
           muster ps                      state, pid, restarts and ports of every service
           muster logs -f --tail 20 api   follow a service's output
           muster restart db              restart db, then what depends on it
@@ -90,7 +91,7 @@ struct Muster: AsyncParsableCommand {
         version: BuildInfo.line,
         subcommands: [Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
                       Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Completion.self, Supervise.self,
-                      Import.self, Export.self, Report.self, Doctor.self, DatabaseCommand.self]
+                      Import.self, Export.self, Report.self, Doctor.self, DatabaseCommand.self, Attach.self]
     )
 }
 

@@ -13,17 +13,24 @@ struct Up: AsyncParsableCommand {
         discussion: """
         In the foreground, Ctrl-C or SIGTERM stops everything in reverse order and exits 0; a second Ctrl-C kills at once.
         With -d, a background supervisor keeps the stack running and up returns once every service is ready.
+        On a terminal, the foreground up shows the interactive view (muster attach shows it for -d): the services \
+        above their logs; j/k select, enter filters the logs, r restarts, s stops, S starts, q quits (stopping the stack). \
+        Piped, with --no-tui, NO_COLOR or TERM=dumb, it prints the plain log stream instead.
         """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.customShort("d"), .long], help: "Run in the background; return once everything is ready.") var detach = false
     @Option(help: "With -d: fail when not everything is ready by then (default 120s).") var timeout: String?
     @Flag(help: "With -d: leave what started running when something fails.") var keepOnFailure = false
+    @Flag(help: "On a terminal: print the plain log stream instead of the interactive view.") var noTui = false
     @Argument(help: "Services to start (default: all).", completion: ServiceCompletion.kind) var services: [String] = []
 
     func validate() throws {
         if !detach, timeout != nil || keepOnFailure {
             throw ValidationError("--timeout and --keep-on-failure go with -d")
+        }
+        if detach, noTui {
+            throw ValidationError("--no-tui goes with a foreground up (without -d): up -d shows no interactive view")
         }
     }
 
@@ -37,6 +44,10 @@ struct Up: AsyncParsableCommand {
     func run() async throws {
         if let detached = try detached() {
             try await detached.run()
+            return
+        }
+        if !noTui, InteractiveUp.applies {
+            try await InteractiveUp(global: global, services: services).run()
             return
         }
         try await foreground()
@@ -79,6 +90,10 @@ struct Up: AsyncParsableCommand {
     }
 
     func tearDown(_ host: StackHost, console: Console) async {
+        await Self.tearDownLines(host, console: console)
+    }
+
+    static func tearDownLines(_ host: StackHost, console: Console) async {
         console.line(console.paint("muster │ ", .bold) + "stopping \(host.session.selected.count) services")
         let leftovers = await host.shutdown().leftovers ?? []
         await host.close()

@@ -77,7 +77,7 @@ import Glibc
         let stack = try TestStack("""
         services:
           looper:
-            command: "while true; do sleep 30; done"
+            command: "while true; do tail -f /dev/null; done"
         """)
         try await stack.start()
         let leader = try #require(await stack.snapshot("looper")?.pid)
@@ -94,6 +94,21 @@ import Glibc
         #expect((event?["reason"] as? String)?.contains("main process changed from pid \(child)") == true, "\(event ?? [:])")
         let since = (event?["since"] as? String).flatMap { EventRecord.parseTime($0) }
         #expect(since.map { $0 <= killedAt } == true, "since is the last look that saw pid \(child): \(event ?? [:])")
+        await stack.finish()
+    }
+
+    /// A shell loop that pauses in `sleep` between turns restarts nothing.
+    @Test func aShellLoopThatSleepsIsNoRestart() async throws {
+        let stack = try TestStack("""
+        services:
+          ticker:
+            command: "while true; do echo tick; sleep 2; done"
+        """)
+        try await stack.start()
+        // Long enough for the monitor to see several turns, each sleep over a second old.
+        try await Task.sleep(for: .seconds(5))
+        #expect(events(stack, "restart_detected", service: "ticker").isEmpty,
+                "\(events(stack, "restart_detected", service: "ticker"))")
         await stack.finish()
     }
 

@@ -61,6 +61,9 @@ public final class ProcessIdentityMonitor: ServiceMonitor, @unchecked Sendable {
     /// When a look last found `main` as the main process.
     private var mainSeenAt: Date?
     static let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ash", "busybox"]
+    /// Programs a shell loop waits in between its real work (`while true; do work; sleep 5; done`):
+    /// never the service's main process, or every turn of the loop would look like a restart.
+    static let pauses: Set<String> = ["sleep"]
 
     public init(interval: Duration = .seconds(1)) {
         self.interval = interval
@@ -83,7 +86,7 @@ public final class ProcessIdentityMonitor: ServiceMonitor, @unchecked Sendable {
         for _ in 0..<4 where shells.contains(entry.name) {
             let children = ProcessTable.children(of: entry.pid)
             guard children.count == 1, let child = ProcessTable.entry(children[0]), child.isAlive,
-                  ProcessTable.age(of: child) >= 1 else { break }
+                  !pauses.contains(child.name), ProcessTable.age(of: child) >= 1 else { break }
             entry = child
         }
         return entry

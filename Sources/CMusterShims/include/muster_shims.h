@@ -119,4 +119,14 @@ const char *muster_build_commit(void);
 int muster_has_pidfd(void);
 int muster_has_child_subreaper(void);
 int muster_has_pdeathsig(void);
+/// One element event of an XML walk: kind 1 starts an element (with its attributes),
+/// 2 ends it. Return non-zero to stop the walk.
+typedef int (*muster_xml_callback)(void *context, int kind, const char *name, const char **attribute_names,
+                                   const char **attribute_values, int attribute_count, int line);
+
+/// Walks an XML document with libxml2, loaded on first use (see xml.c): 0 done,
+/// 1 malformed (problem, line and column say where), 2 stopped by the callback,
+/// -1 libxml2 could not be loaded. No network and no external entities are used.
+int muster_xml_walk(const char *data, size_t length, muster_xml_callback callback, void *context,
+                    char *problem, size_t problem_capacity, int *problem_line, int *problem_column);
 #endif

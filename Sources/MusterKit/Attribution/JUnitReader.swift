@@ -1,12 +1,11 @@
+import CMusterShims
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
-/// Reads JUnit XML (`<testsuites>` or a lone `<testsuite>`) with Foundation's
-/// `XMLParser`. A test is `classname.name`; its outcome is `failed` with a
-/// `<failure>`, `error` with an `<error>`, `skipped` with a `<skipped>`, else
-/// `passed`. Its interval:
+/// Reads JUnit XML (`<testsuites>` or a lone `<testsuite>`) with libxml2, loaded the
+/// first time a JUnit report is read (linking it, through FoundationXML, loaded ICU
+/// into every muster process at start-up). A test is `classname.name`; its outcome is
+/// `failed` with a `<failure>`, `error` with an `<error>`, `skipped` with a
+/// `<skipped>`, else `passed`. Its interval:
 /// - the testcase's own `timestamp` attribute plus its `time` (seconds), or
 /// - when only the `<testsuite>` has a `timestamp`: that plus the `time`s of the
 ///   testcases before it in that suite (they ran one after another).
@@ -16,14 +15,30 @@ import FoundationXML
 enum JUnitReader {
     static func read(_ data: Data, file: String, zone: TimeZone = .current) throws -> [TestRecord] {
         let collector = Collector(file: file, zone: zone)
-        let parser = XMLParser(data: data)
-        parser.delegate = collector
-        parser.shouldResolveExternalEntities = false
-        // On Linux parse() can answer true after an error: the delegate's note decides.
-        let parsed = parser.parse()
+        var problem = [CChar](repeating: 0, count: 512)
+        var line: Int32 = 0
+        var column: Int32 = 0
+        let context = Unmanaged.passUnretained(collector).toOpaque()
+        let status = data.withUnsafeBytes { bytes -> Int32 in
+            muster_xml_walk(bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, { context, kind, name, names, values, count, line in
+                let collector = Unmanaged<Collector>.fromOpaque(context!).takeUnretainedValue()
+                let element = name.map { String(cString: $0) } ?? ""
+                if kind == 2 { return collector.end(element) ? 0 : 1 }
+                var attributes: [String: String] = [:]
+                for index in 0..<Int(count) {
+                    attributes[String(cString: names![index]!)] = String(cString: values![index]!)
+                }
+                return collector.start(element, attributes: attributes, line: Int(line)) ? 0 : 1
+            }, context, &problem, problem.count, &line, &column)
+        }
         if let problem = collector.problem { throw TestReportReader.problem(file, problem) }
-        if let (code, line, column) = collector.syntaxError ?? (parsed ? nil : ((parser.parserError as NSError?)?.code ?? -1, parser.lineNumber, parser.columnNumber)) {
-            throw TestReportReader.problem(file, "is not well-formed XML (line \(line), column \(column): \(describe(code)))")
+        switch status {
+        case -1:
+            throw TestReportReader.problem(file, String(cString: problem))
+        case 1:
+            throw TestReportReader.problem(file, "is not well-formed XML (line \(line), column \(column): \(String(cString: problem)))")
+        default:
+            break
         }
         guard collector.sawSuite else {
             throw TestReportReader.problem(file, "is XML but has no <testsuite>; expected JUnit XML")
@@ -31,26 +46,12 @@ enum JUnitReader {
         return collector.tests
     }
 
-    /// libxml2's codes carry no text on Linux; the common ones in words.
-    static func describe(_ code: Int) -> String {
-        switch XMLParser.ErrorCode(rawValue: code) {
-        case .tagNameMismatchError?: return "an end tag does not match its start tag"
-        case .prematureDocumentEndError?: return "the document ends too early"
-        case .emptyDocumentError?: return "the document is empty"
-        case .attributeNotStartedError?, .attributeNotFinishedError?: return "a malformed attribute"
-        case .ltRequiredError?, .gtRequiredError?: return "a malformed tag"
-        default: return "XML error \(code)"
-        }
-    }
-
-    private final class Collector: NSObject, XMLParserDelegate {
+    private final class Collector {
         let file: String
         let zone: TimeZone
         var tests: [TestRecord] = []
         var problem: String?
         var sawSuite = false
-        /// The first syntax error: code, line, column.
-        var syntaxError: (Int, Int, Int)?
         /// Per open <testsuite>: where its next testcase starts when testcases carry no timestamp.
         private var suiteClock: [Double?] = []
         private var suiteNames: [String] = []
@@ -61,15 +62,15 @@ enum JUnitReader {
             self.zone = zone
         }
 
-        func parser(_ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
+        /// An element starts; false stops the walk (a problem was found).
+        func start(_ element: String, attributes: [String: String], line: Int) -> Bool {
             switch element {
             case "testsuite":
                 sawSuite = true
                 var start = suiteClock.last ?? nil
                 if let text = attributes["timestamp"] {
                     guard let seconds = RFC3339.seconds(text, localIfNoZone: zone) else {
-                        return fail(parser, "testsuite timestamp \"\(text)\" on line \(parser.lineNumber) is not an ISO 8601 time")
+                        return fail("testsuite timestamp \"\(text)\" on line \(line) is not an ISO 8601 time")
                     }
                     start = seconds
                 }
@@ -82,13 +83,13 @@ enum JUnitReader {
                 var start: Double?
                 if let text = attributes["timestamp"] {
                     guard let value = RFC3339.seconds(text, localIfNoZone: zone) else {
-                        return fail(parser, "testcase timestamp \"\(text)\" on line \(parser.lineNumber) is not an ISO 8601 time")
+                        return fail("testcase timestamp \"\(text)\" on line \(line) is not an ISO 8601 time")
                     }
                     start = value
                 } else if let clock = suiteClock.last ?? nil {
                     start = clock
                 }
-                current = (classname.isEmpty ? name : classname + "." + name, start, max(0, seconds), "passed", parser.lineNumber)
+                current = (classname.isEmpty ? name : classname + "." + name, start, max(0, seconds), "passed", line)
             case "failure":
                 if current != nil, current!.outcome != "error" { current!.outcome = "failed" }
             case "error":
@@ -98,18 +99,20 @@ enum JUnitReader {
             default:
                 break
             }
+            return true
         }
 
-        func parser(_ parser: XMLParser, didEndElement element: String, namespaceURI: String?, qualifiedName: String?) {
+        /// An element ends; false stops the walk.
+        func end(_ element: String) -> Bool {
             switch element {
             case "testsuite":
                 suiteClock.removeLast()
                 suiteNames.removeLast()
             case "testcase":
-                guard let test = current else { return }
+                guard let test = current else { return true }
                 current = nil
                 guard let start = test.start else {
-                    return fail(parser, "testcase \"\(test.id)\" on line \(test.line) has no timestamp and neither has its testsuite; muster needs one to place tests in time")
+                    return fail("testcase \"\(test.id)\" on line \(test.line) has no timestamp and neither has its testsuite; muster needs one to place tests in time")
                 }
                 tests.append(TestRecord(id: test.id, outcome: test.outcome, start: start, end: start + test.seconds,
                                         worker: "main", source: "junit"))
@@ -120,15 +123,12 @@ enum JUnitReader {
             default:
                 break
             }
+            return true
         }
 
-        func parser(_ parser: XMLParser, parseErrorOccurred error: Error) {
-            if syntaxError == nil { syntaxError = ((error as NSError).code, parser.lineNumber, parser.columnNumber) }
-        }
-
-        private func fail(_ parser: XMLParser, _ text: String) {
+        private func fail(_ text: String) -> Bool {
             if problem == nil { problem = text }
-            parser.abortParsing()
+            return false
         }
     }
 }

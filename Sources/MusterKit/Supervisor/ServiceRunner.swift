@@ -12,48 +12,48 @@ actor ServiceRunner {
     typealias Listener = @Sendable (ServiceSnapshot, ServiceEvent?) async -> Void
 
     let plan: ServicePlan
-    private var machine: ServiceLifecycle
-    private let paths: ProjectPaths
-    private let console: Console?
-    private let prefix: LinePrefix?
-    private let clock = ContinuousClock()
-    private let origin: ContinuousClock.Instant
+    var machine: ServiceLifecycle
+    let paths: ProjectPaths
+    let console: Console?
+    let prefix: LinePrefix?
+    let clock = ContinuousClock()
+    let origin: ContinuousClock.Instant
     /// Changes go out through one queue, in the order they happened: awaiting the
     /// listener inside `send` would let another event overtake this one.
-    private let outbox: AsyncStream<(ServiceSnapshot, ServiceEvent?)>.Continuation
-    private let log: RotatingLog
+    let outbox: AsyncStream<(ServiceSnapshot, ServiceEvent?)>.Continuation
+    let log: RotatingLog
     /// The log's descriptor; it stays the same across rotations.
-    private var logFD: Int32 { log.fd }
+    var logFD: Int32 { log.fd }
 
-    private var pump: OutputPump?
-    private var liveGroup: pid_t?
-    private var spawnedAt: ContinuousClock.Instant?
-    private var processStartedAt: Date?
-    private var startedAt: ContinuousClock.Instant?
-    private var readyAt: ContinuousClock.Instant?
-    private var available = true
-    private var unavailableSince: ContinuousClock.Instant?
-    private var readiness: Task<Void, Never>?
-    private var aliveness: Task<Void, Never>?
-    private var monitoring: [Task<Void, Never>] = []
+    var pump: OutputPump?
+    var liveGroup: pid_t?
+    var spawnedAt: ContinuousClock.Instant?
+    var processStartedAt: Date?
+    var startedAt: ContinuousClock.Instant?
+    var readyAt: ContinuousClock.Instant?
+    var available = true
+    var unavailableSince: ContinuousClock.Instant?
+    var readiness: Task<Void, Never>?
+    var aliveness: Task<Void, Never>?
+    var monitoring: [Task<Void, Never>] = []
     /// Restarts muster did not cause, seen by monitors or the alive probe's identity.
-    private var detected = 0
-    private var aliveIdentity = IdentityTracker()
-    private var exitTail: [String] = []
+    var detected = 0
+    var aliveIdentity = IdentityTracker()
+    var exitTail: [String] = []
     /// Off during a whole-stack shutdown, whose final sweep covers every group at once.
-    private var scanForStragglers = true
-    private var startTimer: Task<Void, Never>?
-    private var restartTimer: Task<Void, Never>?
-    private var stopTimer: Task<Void, Never>?
+    var scanForStragglers = true
+    var startTimer: Task<Void, Never>?
+    var restartTimer: Task<Void, Never>?
+    var stopTimer: Task<Void, Never>?
     /// While a stop command is out, the stop timer waits for the stop signal.
-    private var askingToStop = false
-    private var deferredStopTimer: (timeout: Duration, generation: Int)?
-    private var reapedGroup: pid_t?
-    private var notifySocket: NotifySocket?
-    private var signalProbe: SignalProbe?
-    private var lastProbeError: String?
-    private var downWaiters: [CheckedContinuation<Void, Never>] = []
-    private var revision = 0
+    var askingToStop = false
+    var deferredStopTimer: (timeout: Duration, generation: Int)?
+    var reapedGroup: pid_t?
+    var notifySocket: NotifySocket?
+    var signalProbe: SignalProbe?
+    var lastProbeError: String?
+    var downWaiters: [CheckedContinuation<Void, Never>] = []
+    var revision = 0
 
     init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
          origin: ContinuousClock.Instant, listener: @escaping Listener) {
@@ -133,7 +133,7 @@ actor ServiceRunner {
         await withCheckedContinuation { downWaiters.append($0) }
     }
 
-    private func serviceEvent(for record: LifecycleRecord) -> ServiceEvent {
+    func serviceEvent(for record: LifecycleRecord) -> ServiceEvent {
         var tail: [String] = []
         if record.kind == .exited || record.kind == .failed {
             tail = lastLines(20)
@@ -147,7 +147,7 @@ actor ServiceRunner {
 
     // MARK: - Actions
 
-    private func perform(_ action: ServiceLifecycle.Action) {
+    func perform(_ action: ServiceLifecycle.Action) {
         switch action {
         case let .spawn(generation):
             Task { await self.spawn(generation: generation) }
@@ -208,7 +208,7 @@ actor ServiceRunner {
         }
     }
 
-    private func armStopTimer(_ timeout: Duration, generation: Int) {
+    func armStopTimer(_ timeout: Duration, generation: Int) {
         stopTimer?.cancel()
         stopTimer = Task { [clock] in
             guard (try? await clock.sleep(for: timeout)) != nil else { return }
@@ -220,7 +220,7 @@ actor ServiceRunner {
     /// the server closed the connection as it does on its way out. Without an exit by
     /// then, the stop signal goes at once and only then does the stop timeout run, so
     /// a program on the port that ignores the command costs a fraction of a second.
-    private func askToStop(group: pid_t, signal: Int32, command: StopCommand) async {
+    func askToStop(group: pid_t, signal: Int32, command: StopCommand) async {
         let begin = clock.now
         let outcome = await command.send(Self.stopCommandGrace)
         let grace: Duration = outcome == .closed ? .milliseconds(500) : outcome == .ignored ? Self.stopCommandGrace : .zero
@@ -245,7 +245,7 @@ actor ServiceRunner {
 
     static let stopCommandGrace: Duration = .milliseconds(100)
 
-    private func spawn(generation: Int) async {
+    func spawn(generation: Int) async {
         Trace.mark("\(plan.name) spawn begins")
         do {
             let context = PreStartContext(service: plan.name, logFD: logFD)
@@ -306,7 +306,7 @@ actor ServiceRunner {
         await send(.spawned(pid: pid, generation: generation))
     }
 
-    private func watchExit(pid: pid_t, generation: Int, pump: OutputPump) async {
+    func watchExit(pid: pid_t, generation: Int, pump: OutputPump) async {
         let status = await ProcessReaper.shared.exitStatus(of: pid)
         reapedGroup = pid
         Trace.mark("\(plan.name) reaped")
@@ -324,7 +324,7 @@ actor ServiceRunner {
 
     /// Runs the plan's after-completion steps when a task ended well; a step that
     /// fails turns the exit into a failure, with the reason in the service's log.
-    private func afterCompletion(_ status: ExitStatus) async -> ExitStatus {
+    func afterCompletion(_ status: ExitStatus) async -> ExitStatus {
         guard status.isSuccess, !plan.afterCompletion.isEmpty, plan.policy.restart != .always, machine.phase != .stopping else {
             return status
         }
@@ -338,7 +338,7 @@ actor ServiceRunner {
         }
     }
 
-    private func watchReadiness(generation: Int) {
+    func watchReadiness(generation: Int) {
         readiness?.cancel()
         guard let ready = plan.ready else { return }
         let probe = signalProbe
@@ -362,97 +362,11 @@ actor ServiceRunner {
         }
     }
 
-    /// Fresh monitors for this incarnation, each on its own interval.
-    private func startMonitors() {
-        monitoring.forEach { $0.cancel() }
-        guard let leader = liveGroup else { return }
-        monitoring = plan.monitors.map { factory in
-            let monitor = factory()
-            return Task { [clock] in
-                defer { monitor.close() }
-                // The first look comes at once: it is the baseline later looks compare with.
-                var lastLook: Date?
-                while !Task.isCancelled {
-                    let look = Date()
-                    let findings = await monitor.sample(leader: leader)
-                    guard !Task.isCancelled else { return }
-                    for finding in findings {
-                        // A monitor that cannot say when it last saw the old identity: its previous look did.
-                        if case .restartDetected(let reason, let previousPid, nil) = finding, let lastLook {
-                            await self.note(.restartDetected(reason: reason, previousPid: previousPid, since: lastLook))
-                        } else {
-                            await self.note(finding)
-                        }
-                    }
-                    lastLook = look
-                    guard (try? await clock.sleep(for: monitor.interval)) != nil else { return }
-                }
-            }
-        }
-    }
-
-    private func note(_ finding: MonitorFinding) {
-        guard machine.phase == .ready else { return }
-        switch finding {
-        case let .restartDetected(reason, previousPid, since):
-            detected += 1
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "restart_detected", pid: machine.pid,
-                                                 previousPid: previousPid, restarts: machine.restarts, reason: reason, since: since)))
-        case let .warning(text):
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "warning", pid: machine.pid,
-                                                 restarts: machine.restarts, reason: text)))
-        }
-    }
-
-    private func noteProbeError(_ reason: String) { lastProbeError = reason }
-
-    private func watchAliveness(generation: Int) {
-        aliveness?.cancel()
-        aliveIdentity = IdentityTracker()
-        guard case let .polling(check, spec)? = plan.alive else { return }
-        aliveness = Task { [clock] in
-            var failures = 0
-            while !Task.isCancelled {
-                guard (try? await clock.sleep(for: spec.interval)) != nil else { return }
-                let outcome = await check.check()
-                guard !Task.isCancelled else { return }
-                if case let .passed(identity?) = outcome, let previous = await self.observeAliveIdentity(identity) {
-                    await self.note(.restartDetected(reason: "its alive probe reports a new identity (\(previous) → \(identity))",
-                                                     previousPid: nil, since: await self.aliveIdentitySince()))
-                }
-                failures = outcome.passed ? 0 : failures + 1
-                await self.noteAliveness(passed: outcome.passed, failures: failures, threshold: spec.failures, outcome: outcome)
-            }
-        }
-    }
-
-    private func observeAliveIdentity(_ identity: String) -> String? {
-        aliveIdentity.observe(identity)
-    }
-
-    private func aliveIdentitySince() -> Date? { aliveIdentity.previousSeenAt }
-
-    private func noteAliveness(passed: Bool, failures: Int, threshold: Int, outcome: ProbeOutcome) async {
-        if available, failures >= threshold {
-            available = false
-            unavailableSince = clock.now
-            var reason = "alive probe failed \(failures) times"
-            if case let .failed(why) = outcome { reason += ": \(why)" }
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "unavailable", pid: machine.pid,
-                                                  restarts: machine.restarts, reason: reason)))
-        } else if !available, passed {
-            available = true
-            let duration = unavailableSince.map { (clock.now - $0).milliseconds }
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "available", pid: machine.pid,
-                                                  restarts: machine.restarts, durationMs: duration)))
-        }
-    }
-
-    private func describe(_ error: Error) -> String {
+    func describe(_ error: Error) -> String {
         (error as? MusterError)?.message ?? "\(error)"
     }
 
-    private func seconds(since start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
+    func seconds(since start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
         (end - start).seconds
     }
 }

@@ -184,7 +184,10 @@ def cold_start(binary, env, root, runs, quick, log):
             def run(i):
                 project = _fresh(binary, env, base, label, i, seed_layout_yaml(), "seed", extra)
                 try:
-                    return {"total": project.up(timeout="180s"), "round": i}
+                    total = project.up(timeout="180s")
+                    # when each service was found ready, from the supervisor's own status (not timed)
+                    ready = {e["name"]: e.get("ready_in_s") for e in project.ps().get("services", [])}
+                    return {"total": total, "round": i, "ready_in_s": ready}
                 finally:
                     record_down(project, label, i)
             return run

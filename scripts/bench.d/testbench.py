@@ -173,6 +173,20 @@ def tests(binary, env, root, runs, quick, log):
             report = json.load(handle)
         out["tests_in_report"] = len(report.get("tests") or [])
         del tests_dir
+        # The plugin alone, as its author measures it (a stand-in control socket, CPU time, best of 3).
+        script = os.path.join(os.environ["MUSTER_REPO"], "integrations", "pytest-muster", "bench_overhead.py")
+        if os.path.exists(script):
+            proc = procs.spawn([python, script, str(count), "1" if quick else "3"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=env)
+            try:
+                text = procs.wait_exact(proc, 900, stdout_pipe=True)
+            finally:
+                proc.stdout.close()
+                procs.forget_group(proc.pid)
+            if proc.returncode == 0 and text:
+                out["overhead_script"] = json.loads(text.decode().strip().splitlines()[-1])
+            else:
+                out["errors"].append(f"bench_overhead.py exited {proc.returncode}")
     finally:
         project.remove()
         shutil.rmtree(directory, ignore_errors=True)

@@ -13,6 +13,8 @@ HEADINGS = {
     "tests": "## Test attribution: the pytest plugin's cost and reading big reports",
 }
 ORDER = ["cold", "restore", "tests"]
+SHORT = {"cold": "Cold start (issue 15)", "restore": "Database restore (issue 15)",
+         "tests": "Test attribution cost (issue 14)"}
 
 
 def _verdict(ok):
@@ -355,9 +357,34 @@ def merge(existing, results):
         else:
             at = text.find("## Method\n")
             text = (text[:at] + new + text[at:]) if at >= 0 else text.rstrip() + "\n\n" + new
+    # one line per part above "How to reproduce": its targets, met or missed
+    for part in ORDER:
+        if not results.get(part):
+            continue
+        verdicts = []
+        ROWS[part](results[part], Table(), lambda name, ok: verdicts.append((name, ok)) or _verdict(ok))
+        judged = [(n, ok) for n, ok in verdicts if ok is not None]
+        met = [n for n, ok in judged if ok]
+        missed = [n for n, ok in judged if not ok]
+        prefix = f"- {SHORT[part]}"
+        line = (f"{prefix} (measured {results['started']}, load {results[part].get('load', {}).get('before', '?')}): "
+                + (f"missed: {'; '.join(missed)}" if missed else "every target met")
+                + (f"; met: {'; '.join(met)}" if missed and met else "") + f". See “{HEADINGS[part][3:]}”.")
+        lines = text.split("\n")
+        found = [i for i, l in enumerate(lines) if l.startswith(prefix + " (measured")]
+        if found:
+            lines[found[0]] = line
+        else:
+            at = next((i for i, l in enumerate(lines) if l == "## How to reproduce"), len(lines))
+            # a list of its own, after the blank line that ends the paragraph above
+            if at >= 2 and not lines[at - 2].startswith("- ") :
+                lines[at:at] = [line, ""]
+            else:
+                lines[at - 1:at - 1] = [line]
+        text = "\n".join(lines)
     # the reproduce block names the new parts
     old = "scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, scale"
-    if old in text:
+    if old in text and REPRODUCE not in text:
         text = text.replace(old, "scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, "
                                  "scale, cold, restore, tests\n" + REPRODUCE)
     return text.rstrip() + "\n"

@@ -241,6 +241,11 @@ def strategy_text(r):
         faster = "WAL_LOG" if wal < fc else "FILE_COPY"
         text += (f"Here, copying this {r.get('database_size', '?')} database took {ms(wal)} with WAL_LOG and "
                  f"{ms(fc)} with FILE_COPY (medians), so {faster} is the faster copy of a database this size. ")
+    drop = stats(totals(r["drop"]))
+    if drop and drop[1] > 0 and drop[2] > 5 * drop[1]:
+        text += (f"The (e) totals are swayed by `DROP DATABASE`, which took from {ms(drop[1])} to {ms(drop[2])} "
+                 "here (it removes the files and waits for the disk, which the machine's other work shared); the "
+                 "CREATE rows compare the strategies. ")
     text += ("FILE_COPY copies the files but forces a checkpoint before and after the copy: every dirty page of "
              "the whole cluster is written out, so its cost grows with what other databases (the other xdist "
              "workers' clones, the app) have written, and it stalls their writes meanwhile. WAL_LOG copies the "

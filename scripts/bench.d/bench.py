@@ -21,12 +21,18 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import coldbench  # noqa: E402
+import dbreport  # noqa: E402
 import extras  # noqa: E402
+import restorebench  # noqa: E402
+import testbench  # noqa: E402
 import procs  # noqa: E402
 import report  # noqa: E402
 import stackbench  # noqa: E402
 
-PARTS = ["startup", "detect", "cost", "logs", "scale"]
+PARTS = ["startup", "detect", "cost", "logs", "scale", "cold", "restore", "tests"]
+# Parts whose sections can be merged into an existing BENCHMARKS.md on their own.
+MERGEABLE = {"cold", "restore", "tests"}
 
 
 def log(message):
@@ -194,10 +200,7 @@ def main():
             results["scale"] = {int(n): v for n, v in results["scale"].items()}
         output = args.output or (os.path.join(repo, ".build-bench", "BENCHMARKS.quick.md") if results.get("quick")
                                  else os.path.join(repo, "BENCHMARKS.md"))
-        text, summary = report.render(results, quick=results.get("quick", False))
-        with open(output, "w") as handle:
-            handle.write(text)
-        print(summary)
+        print(write_report(results, output, results.get("quick", False)))
         log(f"wrote {output} from {args.render}")
         return 0
     binary = os.environ["MUSTER_BIN"]
@@ -282,6 +285,20 @@ def main():
             except Exception as error:
                 results["errors"]["scale"] = traceback.format_exc()
                 log(f"scale failed: {error}")
+        for part, body in (("cold", lambda: coldbench.cold_start(binary, env, root, runs, args.quick, log)),
+                           ("restore", lambda: restorebench.restore(binary, env, root, runs, args.quick, log)),
+                           ("tests", lambda: testbench.tests(binary, env, root, runs, args.quick, log))):
+            if part not in parts:
+                continue
+            log(f"part {part}; load {loadavg()}")
+            load0 = loadavg()
+            cpu0 = cpu_times()
+            try:
+                results[part] = body()
+                results[part]["load"] = {"before": load0, "after": loadavg(), "busy_percent": busy_since(cpu0)}
+            except Exception as error:
+                results["errors"][part] = traceback.format_exc()
+                log(f"{part} failed: {error}")
     except KeyboardInterrupt:
         log("interrupted; tearing down")
         results["errors"]["interrupted"] = "the run was interrupted"
@@ -295,20 +312,38 @@ def main():
     results["machine_busy_percent"] = busy_since(cpu_before)
     results["started"] = started.strftime("%Y-%m-%d %H:%M UTC")
     results["duration_s"] = time.monotonic() - wall0
-    raw = os.path.join(repo, ".build-bench", "bench-results" + ("-quick" if args.quick else "") + ".json")
+    only_new = set(parts) <= MERGEABLE
+    raw = os.path.join(repo, ".build-bench", "bench-results" + ("-db" if only_new else "")
+                       + ("-quick" if args.quick else "") + ".json")
     os.makedirs(os.path.dirname(raw), exist_ok=True)
     with open(raw, "w") as handle:
         json.dump(results, handle, indent=1, default=str)
-    text, summary = report.render(results, quick=args.quick)
-    with open(output, "w") as handle:
-        handle.write(text)
     print()
-    print(summary)
+    print(write_report(results, output, args.quick))
     log(f"wrote {output} (raw figures: {raw}) in {results['duration_s']:.0f} s")
     if leftovers:
         log(f"WARNING: processes left under the temp dir: {leftovers}")
         return 1
     return 0
+
+
+def write_report(results, output, quick):
+    """The full report; or, for a run of only the cold / restore / tests parts with
+    an existing report at output, just their sections merged into it (the other
+    sections and their figures stay as they are). Returns a summary to print."""
+    parts = set(results.get("parts") or [])
+    if parts and parts <= MERGEABLE and os.path.exists(output):
+        with open(output) as handle:
+            text = dbreport.merge(handle.read(), results)
+        with open(output, "w") as handle:
+            handle.write(text)
+        summary = report.Table()
+        dbreport.add_to_summary(results, summary, lambda _name, ok: report.verdict(ok) if ok is not None else report.INFO, [])
+        return summary.text() + f"\n\n(sections {', '.join(sorted(parts))} merged into {output})"
+    text, summary = report.render(results, quick=quick)
+    with open(output, "w") as handle:
+        handle.write(text)
+    return summary
 
 
 def fmt_list(values):

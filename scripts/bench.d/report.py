@@ -238,6 +238,10 @@ def render(results, quick):
                              str(leaks), "", "", "", "0", judge("scale: no leak", leaks == 0)])
         sections.append(scale_section(sc, sizes, lin))
 
+    # ---------------------------------------------------------------- cold, restore, tests
+    import dbreport  # here: dbreport imports this module's helpers
+    dbreport.add_to_summary(results, summary, judge, sections)
+
     out.append(summary.text())
     out.append("")
     if missed:
@@ -539,7 +543,8 @@ def reproduce_section(machine, results):
     lines.append("scripts/bench            # the full run (6 to 12 minutes, after up to 5 waiting for a quiet machine); writes BENCHMARKS.md")
     lines.append("scripts/bench --quick    # a smoke check: 3 runs, shorter windows, 200 MB of logs; writes .build-bench/BENCHMARKS.quick.md")
     lines.append("MUSTER_BIN=/path/to/muster scripts/bench   # measure a given binary instead of building one")
-    lines.append("scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, scale")
+    lines.append("scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, scale, cold, restore, tests")
+    lines.append("MUSTER_BIN=.build/release/muster scripts/bench --only cold,restore,tests   # only these sections, merged into BENCHMARKS.md")
     lines.append("scripts/bench --render .build-bench/bench-results.json   # rewrite this file from the saved figures")
     lines.append("```")
     lines.append("")

@@ -58,18 +58,37 @@ struct PostgresTemplate {
         let lock = open(template + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { return false }
         defer { close(lock) }
-        // Another muster making the same template: wait for it (a blocking flock off the pool).
-        await offload { _ = flock(lock, LOCK_EX) }
-        defer { flock(lock, LOCK_UN) }
-        if !TemplateManifest.matches(template) {
-            if FileManager.default.fileExists(atPath: template) {
-                writeAll(logFD, "muster: the Postgres template \(template) is damaged or outdated; making it again\n")
-                try? FileManager.default.removeItem(atPath: template)
+        // Copies share the lock and run side by side (13 clusters of one stack at once);
+        // only making the template takes it alone. Waits poll, so no thread blocks on it.
+        await Self.lock(lock, LOCK_SH)
+        // About a thousand lstat calls: off the pool the supervisor's actors run on.
+        if await !offload({ TemplateManifest.matches(template) }) {
+            flock(lock, LOCK_UN)
+            await Self.lock(lock, LOCK_EX)
+            if await !offload({ TemplateManifest.matches(template) }) {  // another muster may have made it meanwhile
+                if FileManager.default.fileExists(atPath: template) {
+                    writeAll(logFD, "muster: the Postgres template \(template) is damaged or outdated; making it again\n")
+                    try? FileManager.default.removeItem(atPath: template)
+                }
+                do {
+                    try await make(template, environment: environment, logFD: logFD)
+                } catch {
+                    flock(lock, LOCK_UN)
+                    throw error
+                }
             }
-            try await make(template, environment: environment, logFD: logFD)
+            await Self.lock(lock, LOCK_SH)  // converts the exclusive lock: copies may start
         }
+        defer { flock(lock, LOCK_UN) }
         // As root, cp -a keeps the template's owner (the postgres user) on the copy.
         return try await CopyTree.copy(template, to: dataDir, logFD: logFD)
+    }
+
+    /// Takes an flock without blocking a thread: tries, then sleeps 5 ms, until it holds.
+    static func lock(_ fd: Int32, _ operation: Int32) async {
+        while flock(fd, operation | LOCK_NB) != 0 {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     private func prepareCache(_ cache: String) throws {

@@ -109,6 +109,17 @@ public struct RuntimeState: Codable, Sendable {
             kill(member.pid, SIGKILL)
         }
         notes.insert("recovered from supervisor pid \(state.pid), which ended without cleaning up", at: 0)
+        // Killed is not gone: a Postgres backend still exiting keeps its shared memory
+        // attached, and a new postmaster on the same data refuses to start until it is
+        // detached. Wait (up to 5 s) until nothing of those groups is left but zombies.
+        let groups = Set(state.groups ?? []).filter { $0 > 1 }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline, ProcessTable.allPids().contains(where: { pid in
+            guard let entry = ProcessTable.entry(pid), entry.state != "Z", entry.state != "X" else { return false }
+            return groups.contains(entry.processGroup) || groups.contains(entry.session)
+        }) {
+            usleep(5_000)
+        }
         return notes
     }
 }

@@ -52,7 +52,6 @@ public actor DatabaseDesk {
     private let outputs: [String: [String: String]]
     private var held = Set<String>()
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
-    private var background: [Task<Void, Never>] = []
 
     public init(stack: StackSpec, paths: ProjectPaths, outputs: [String: [String: String]]) {
         self.stack = stack
@@ -72,13 +71,6 @@ public actor DatabaseDesk {
         } catch {
             return DatabaseResult(MusterError(.serviceFailed, "\(action.rawValue) failed: \(error)"))
         }
-    }
-
-    /// Waits for the spares being made in the background (tests and `down` use it).
-    public func settle() async {
-        let tasks = background
-        background = []
-        for task in tasks { await task.value }
     }
 
     private func run(_ action: DatabaseAction, _ request: DatabaseRequest) async throws -> DatabaseResult {
@@ -219,14 +211,14 @@ public actor DatabaseDesk {
     /// in order with other operations on the database.
     private func prepareSpare(for database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
                               dropping old: String? = nil) {
-        let task = Task {
+        // Unstructured on purpose: the answer goes out now; the next operation on this
+        // database queues behind this one through the per-database lock.
+        Task {
             _ = try? await self.locked(database) {
                 let db = try DatabaseSnapshots(admin: connect())
                 if let old { try db.drop(old) }
                 try db.prepareSpare(for: database, snapshot: template, owner: try db.owner(of: database))
             }
         }
-        background.removeAll { $0.isCancelled }
-        background.append(task)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 /// When to check next while waiting for readiness.
 ///
 /// The delay grows with the time already spent waiting: `fraction` of the elapsed
@@ -40,11 +41,20 @@ public protocol PollingProbe: Sendable {
     func check() async -> ProbeOutcome
 }
 
-/// Runs blocking work (sockets, libpq) on a Dispatch thread, off Swift's small
-/// cooperative pool, which blocking calls would starve.
+/// Runs blocking work (sockets, a Postgres login, a lock) on a thread of its own, off
+/// Swift's small cooperative pool, which blocking calls would starve.
+///
+/// - Important: not on `DispatchQueue.global()`: on Linux its threads are capped near
+///   the number of cores and libdispatch cannot tell a thread blocked in a syscall from
+///   a busy one, so two probes stalled by a hostile peer held up every other probe and
+///   restart monitor of the stack. A thread costs tens of microseconds to start, which
+///   is nothing beside the network round trip it waits for.
 public func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: body()) }
+        let thread = Thread { continuation.resume(returning: body()) }
+        thread.name = "muster-blocking"
+        thread.stackSize = 1 << 20
+        thread.start()
     }
 }
 

@@ -71,14 +71,6 @@ int muster_epoll_create(void);
 int muster_epoll_add(int epfd, int fd, unsigned long long token);
 int muster_epoll_del(int epfd, int fd);
 int muster_epoll_wait(int epfd, unsigned long long *tokens, int max);
-/// SHA-256, HMAC-SHA-256 and one 32-byte block of PBKDF2-HMAC-SHA-256 (sha256.c),
-/// for SCRAM-SHA-256 logins to Postgres.
-void muster_sha256(const unsigned char *bytes, size_t count, unsigned char digest[32]);
-void muster_hmac_sha256(const unsigned char *key, size_t key_length, const unsigned char *message, size_t count,
-                        unsigned char mac[32]);
-void muster_pbkdf2_sha256(const unsigned char *password, size_t password_length, const unsigned char *salt,
-                          size_t salt_length, unsigned iterations, unsigned char output[32]);
-
 /// GET an https URL through libcurl, loaded on first use (see https.c). Returns 0
 /// with the status and up to body_capacity bytes of the body, or -1 with a message.
 int muster_https_get(const char *url, long timeout_ms, long *status, char *body_buffer, size_t body_capacity,

@@ -17,6 +17,7 @@ enum FuzzTargets {
         "http": fuzzHTTP,
         "events": fuzzEvents,
         "stack": fuzzStack,
+        "test-reports": fuzzTestReports,
     ]
 
     static let selected: ([UInt8]) -> Void = {

@@ -41,3 +41,36 @@ extension FuzzTargets {
         return path
     }()
 }
+
+/// Test reports as `muster run --tests` reads them (Playwright JSON, go test
+/// -json, muster's tests file; JUnit XML is libxml2's), and JSONCursor, the JSON
+/// reader behind them, against Foundation's JSONSerialization: on plain ASCII
+/// text without surrogate escapes, nested less than its depth limit, both accept
+/// or both refuse.
+func fuzzTestReports(_ bytes: [UInt8]) {
+    let data = Data(bytes)
+    if bytes.first(where: { ![9, 10, 13, 32].contains($0) }) != UInt8(ascii: "<") {
+        do {
+            _ = try TestReportReader.read(data, file: "fuzz.json")
+        } catch is MusterError {
+        } catch {
+            preconditionFailure("not a MusterError: \(error)")
+        }
+    }
+    let comparable = bytes.allSatisfy { $0 == 9 || $0 == 10 || $0 == 13 || (0x20..<0x7F).contains($0) }
+        && bytes.count(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "{") }) < JSONCursor.maxDepth
+        && !bytes.withUnsafeBytes { TestReportReader.contains($0, Array("\\ud".utf8)) || TestReportReader.contains($0, Array("\\uD".utf8)) }
+    guard comparable else { return }
+    let ours = bytes.withUnsafeBytes { raw -> Bool in
+        var cursor = JSONCursor(raw)
+        do {
+            try cursor.skip()
+            try cursor.end()
+            return true
+        } catch {
+            return false
+        }
+    }
+    let foundation = (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil
+    precondition(ours == foundation, "JSONCursor \(ours ? "accepts" : "refuses") what JSONSerialization \(foundation ? "accepts" : "refuses")")
+}

@@ -84,3 +84,40 @@ public struct TestRecord: Codable, Sendable, Equatable {
         try container.encode(disruptions, forKey: .disruptions)
     }
 }
+
+extension TestRecord {
+    /// One line of a tests file: a JSON object with `id`, `outcome`, `start` and
+    /// `end` (RFC 3339), and optionally `worker`, `source` and `disruptions`;
+    /// other members are passed over. The same rules as `init(from:)`.
+    init(json line: UnsafeRawBufferPointer, defaultSource: String) throws {
+        var cursor = JSONCursor(line)
+        var id: String?, outcome: String?, start: String?, end: String?
+        var worker: String?, source: String?, disruptions: [Int]?
+        var members = try cursor.beginObject()
+        while let key = try cursor.nextKey(&members) {
+            if try cursor.null() { continue }
+            switch key {
+            case "id": id = try cursor.string()
+            case "outcome": outcome = try cursor.string()
+            case "start": start = try cursor.string()
+            case "end": end = try cursor.string()
+            case "worker": worker = try cursor.string()
+            case "source": source = try cursor.string()
+            case "disruptions":
+                var seqs: [Int] = []
+                var elements = try cursor.beginArray()
+                while try cursor.nextElement(&elements) { seqs.append(try cursor.integer()) }
+                disruptions = seqs
+            default: try cursor.skip()
+            }
+        }
+        try cursor.end()
+        guard let id, let outcome, let start, let end,
+              let startSeconds = RFC3339.seconds(start), let endSeconds = RFC3339.seconds(end) else {
+            throw cursor.fail("a test object needs id, outcome, and start and end as RFC 3339 times")
+        }
+        self.init(id: id, outcome: outcome, start: start, end: end, startSeconds: startSeconds,
+                  endSeconds: max(startSeconds, endSeconds), worker: worker ?? "main", source: source ?? defaultSource,
+                  disruptions: disruptions ?? [])
+    }
+}

@@ -99,4 +99,16 @@ import Testing
             Issue.record("not a MusterError: \(error)")
         }
     }
+
+    @Test func findingOutputLinesByTheirAction() {
+        let needle = Array("\"Action\":\"output\"".utf8)
+        func has(_ text: String) -> Bool { Array(text.utf8).withUnsafeBytes { TestReportReader.contains($0, needle) } }
+        #expect(has(#""Action":"output""#))
+        #expect(has(#"{"Time":"t","Action":"output","Output":"x"}"#))
+        #expect(has(#"{"A":1,"Action":"output"}"#))
+        #expect(!has(#"{"Action":"outpu"#))
+        #expect(!has(#"{"Action":"run","Output":""Action":"outpu"}"#))
+        #expect(!has(""))
+        #expect(Array("ab".utf8).withUnsafeBytes { TestReportReader.contains($0, Array("b".utf8)) })
+    }
 }

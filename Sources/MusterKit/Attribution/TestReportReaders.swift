@@ -99,14 +99,16 @@ public enum TestReportReader {
         }
     }
 
-    /// Whether `needle` occurs in `bytes` (memchr for its first byte, then memcmp).
+    /// Whether `needle` occurs in `bytes`: memchr for its second byte (the first,
+    /// often a quote, is everywhere in JSON), then memcmp.
     static func contains(_ bytes: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
         guard let base = bytes.baseAddress, !needle.isEmpty, bytes.count >= needle.count else { return false }
-        var offset = 0
-        let last = bytes.count - needle.count
-        while offset <= last, let hit = memchr(base + offset, Int32(needle[0]), last - offset + 1) {
+        let anchor = needle.count > 1 ? 1 : 0
+        var offset = anchor
+        let last = bytes.count - needle.count + anchor
+        while offset <= last, let hit = memchr(base + offset, Int32(needle[anchor]), last - offset + 1) {
             let at = UnsafeRawPointer(hit) - base
-            if memcmp(hit, needle, needle.count) == 0 { return true }
+            if memcmp(base + at - anchor, needle, needle.count) == 0 { return true }
             offset = at + 1
         }
         return false

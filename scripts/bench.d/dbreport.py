@@ -324,6 +324,14 @@ def tests_section(results):
                  f"(run, output, pass/fail lines; {t['go_bytes'] / 1e6:.0f} MB), each given to `muster run "
                  "--tests FILE -- true`; the reading time is the difference from `muster run -- true` in the "
                  "same round (which also includes matching the tests against the run's events).")
+    lines.append("- **How they are read**: with JSONCursor (Sources/MusterKit/Support/JSONCursor.swift), a "
+                 "validating pull reader that builds only the fields muster uses and checks and skips the rest. "
+                 "Foundation's JSONDecoder, used before, reads about 15 MB/s here: 2.0 s for the Playwright report "
+                 "alone and 1.7 s for the go stream's 300 000 lines (measured by hand, 2026-12-03, release build), "
+                 "so `muster run --tests` took 1.27 s and 1.44 s by hand and 2.75 s and 3.37 s in the "
+                 "last busy full run; the same files now take 0.37 s and 0.59 s by hand. No faster JSON library is "
+                 "in the package mirror. The reader is fuzzed (`scripts/fuzz test-reports`) against "
+                 "JSONSerialization: both must accept or both refuse the same text.")
     lines.extend(_problems(t))
     lines.append("")
     return "\n".join(lines)

@@ -286,10 +286,10 @@ enum Screen {
     }
 
     static func statePair(_ state: String) -> Int16? {
-        switch state {
-        case "ready", "completed": return 1
-        case "starting", "backoff", "stopping": return 2
-        case "failed", "exited": return 3
+        switch ServicePhase(rawValue: state) {
+        case .ready?, .completed?: return 1
+        case .starting?, .backoff?, .stopping?: return 2
+        case .failed?, .exited?: return 3
         default: return nil
         }
     }

@@ -10,7 +10,7 @@ final class ProgressView: @unchecked Sendable {
     private let names: [String]
     private let width: Int
     private let lock = NSLock()
-    private var states: [String: (state: String, since: Date, done: Date?)] = [:]
+    private var states: [String: (state: String, kind: EventKind?, since: Date, done: Date?)] = [:]
     private var drawn = 0
     private var frame = 0
     private var timer: Task<Void, Never>?
@@ -21,7 +21,7 @@ final class ProgressView: @unchecked Sendable {
         self.names = services
         self.width = services.map(\.count).max() ?? 0
         let now = Date()
-        for name in services { states[name] = ("waiting", now, nil) }
+        for name in services { states[name] = ("waiting", nil, now, nil) }
     }
 
     func start() {
@@ -35,14 +35,16 @@ final class ProgressView: @unchecked Sendable {
     }
 
     /// An event from the supervisor.
-    func update(service: String, type: String) {
+    func update(service: String, type: EventKind) {
         lock.lock()
         let now = Date()
-        var entry = states[service] ?? ("waiting", now, nil)
-        switch type {
-        case "starting", "restarted": entry = (type == "starting" ? "starting" : "restarting", now, nil)
-        case "ready", "completed": entry = (type, entry.since, now)
-        default: entry = (type, entry.since, type == "failed" ? now : nil)
+        var entry = states[service] ?? ("waiting", nil, now, nil)
+        if type == .starting || type == .restarted {
+            entry = (type == .starting ? "starting" : "restarting", type, now, nil)
+        } else if type.isServing {
+            entry = (type.rawValue, type, entry.since, now)
+        } else {
+            entry = (type.rawValue, type, entry.since, type == .failed ? now : nil)
         }
         states[service] = entry
         lock.unlock()
@@ -61,13 +63,15 @@ final class ProgressView: @unchecked Sendable {
         var text = drawn > 0 ? "\u{1B}[\(drawn)A" : ""
         let now = Date()
         for name in names {
-            let entry = states[name] ?? ("waiting", now, nil)
+            let entry = states[name] ?? ("waiting", nil, now, nil)
             let elapsed = (entry.done ?? now).timeIntervalSince(entry.since)
             let mark: String
-            switch entry.state {
-            case "ready", "completed": mark = console.paint("✔", .green)
-            case "failed", "exited": mark = console.paint("✘", .red)
-            default: mark = final ? " " : console.paint(Self.spinner[frame % Self.spinner.count], .cyan)
+            if entry.kind?.isServing == true {
+                mark = console.paint("✔", .green)
+            } else if let kind = entry.kind, kind.isDown, kind.isFault {
+                mark = console.paint("✘", .red)
+            } else {
+                mark = final ? " " : console.paint(Self.spinner[frame % Self.spinner.count], .cyan)
             }
             let state = entry.state.padding(toLength: 10, withPad: " ", startingAt: 0)
             let time = entry.state == "waiting" ? "" : String(format: "%.1fs", elapsed)

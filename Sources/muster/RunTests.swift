@@ -100,7 +100,7 @@ extension Run {
         }
         for test in hitTests.prefix(Self.testAnnotations) {
             let what = (result.disruptions ?? []).filter { test.disruptions.contains($0.seq) }
-                .map { "\($0.service) \($0.kind.replacingOccurrences(of: "_", with: " ")) at \($0.start)" + ($0.reason.map { " (\($0))" } ?? "") }
+                .map { "\($0.service) \($0.kind.words) at \($0.start)" + ($0.reason.map { " (\($0))" } ?? "") }
             let text = "\(test.id) failed while \(what.joined(separator: "; "))"
             print("::\(level) title=muster: a failing test overlapped a disruption::\(Self.annotationEscaped(text))")
         }

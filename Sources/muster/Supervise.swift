@@ -141,10 +141,10 @@ final class ReportPipe: @unchecked Sendable {
 struct ReportLine: Codable {
     var progress: String?
     var service: String?
-    var type: String?
+    var type: EventKind?
     var result: OperationResult?
 
-    init(progress: String? = nil, service: String? = nil, type: String? = nil, result: OperationResult? = nil) {
+    init(progress: String? = nil, service: String? = nil, type: EventKind? = nil, result: OperationResult? = nil) {
         self.progress = progress
         self.service = service
         self.type = type

@@ -208,15 +208,16 @@ final class ViewModel: @unchecked Sendable {
 
     /// Why `action` does nothing for `service` now, or nil when it applies.
     static func refusal(_ action: ControlAction, _ service: ServiceStatus) -> String? {
-        let running = ["starting", "ready", "backoff"].contains(service.state)
+        let phase = ServicePhase(rawValue: service.state)
+        let running = phase == .starting || phase == .ready || phase == .backoff
         switch action {
         case .stop:
             return running ? nil : "\(service.name) is \(service.state), not running: nothing to stop"
         case .start:
             return running ? "\(service.name) is already running (\(service.state)); r restarts it" : nil
         case .restart:
-            if service.state == "completed" { return "\(service.name) is a task that completed: it does not restart; S runs it again" }
-            if service.state == "stopping" { return "\(service.name) is stopping; wait, then S starts it" }
+            if phase == .completed { return "\(service.name) is a task that completed: it does not restart; S runs it again" }
+            if phase == .stopping { return "\(service.name) is stopping; wait, then S starts it" }
             return running ? nil : "\(service.name) is \(service.state), not running: S starts it"
         }
     }

@@ -167,7 +167,7 @@ import Glibc
         let all = try client.request("GET", "/v1/disruptions")
         #expect(all.status == 200)
         let found = try ControlJSON.decode(DisruptionsReport.self, from: all.body).disruptions
-        #expect(found.map(\.service) == ["notifier"] && found.first?.kind == "restarted", "\(found)")
+        #expect(found.map(\.service) == ["notifier"] && found.first?.kind == .restarted, "\(found)")
         #expect(found.first?.end != nil)
         let window = try client.request("GET", "/v1/disruptions?from=\(before)&to=\(before)")
         #expect(try ControlJSON.decode(DisruptionsReport.self, from: window.body).disruptions.isEmpty)

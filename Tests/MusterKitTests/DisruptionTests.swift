@@ -10,7 +10,7 @@ import Testing
 
     static func event(_ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil,
                       logTail: [String]? = nil, since: Double? = nil) -> EventRecord {
-        EventRecord(seq: seq, time: at(seconds), service: service, type: type, reason: reason, logTail: logTail, since: since.map(at))
+        EventRecord(seq: seq, time: at(seconds), service: service, type: EventKind(rawValue: type), reason: reason, logTail: logTail, since: since.map(at))
     }
 
     static let events = [
@@ -34,7 +34,7 @@ import Testing
     @Test func definition() {
         let found = Disruption.from(Self.events.shuffled())
         #expect(found.map(\.seq) == [3, 6, 8, 9, 10])
-        #expect(found.map(\.kind) == ["restarted", "unavailable", "restart_detected", "restart_detected", "exited"])
+        #expect(found.map(\.kind) == [.restarted, .unavailable, .restartDetected, .restartDetected, .exited])
         #expect(found.map(\.service) == ["notifier", "api", "db", "cache", "worker"])
         #expect(found[0].start == Self.at(10) && found[0].end == Self.at(10.6))
         #expect(found[0].reason == "exited with code 1 after 9.5s; was ready" && found[0].logTail == ["a", "KeyError"])
@@ -54,8 +54,8 @@ import Testing
         ]
         let found = Disruption.from(events)
         #expect(found.map(\.seq) == [1, 4])
-        #expect(found[0].kind == "stopping" && found[0].end == Self.at(3))
-        #expect(found[1].kind == "failed" && found[1].end == nil)
+        #expect(found[0].kind == .stopping && found[0].end == Self.at(3))
+        #expect(found[1].kind == .failed && found[1].end == nil)
     }
 
     @Test func attribution() {
@@ -136,11 +136,11 @@ import Testing
 
     @Test func sinceIsWrittenAndReadBack() throws {
         let when = Date(timeIntervalSince1970: Self.base + 3)
-        let line = EventLog.encode(ServiceEvent(service: "db", type: "restart_detected", reason: "x", time: when.addingTimeInterval(0.5),
+        let line = EventLog.encode(ServiceEvent(service: "db", type: .restartDetected, reason: "x", time: when.addingTimeInterval(0.5),
                                                 since: when), seq: 7)
         #expect(line.contains("\"since\":\"2026-12-03T08:00:03.000000Z\""))
         #expect(EventRecord.parse(line)?.since == "2026-12-03T08:00:03.000000Z")
-        let plain = EventLog.encode(ServiceEvent(service: "db", type: "ready", time: when), seq: 8)
+        let plain = EventLog.encode(ServiceEvent(service: "db", type: .ready, time: when), seq: 8)
         #expect(!plain.contains("since"))
         var tracker = IdentityTracker()
         _ = tracker.observe("a", at: when)

@@ -32,7 +32,7 @@ import Testing
         try withFile(text) { path in
             #expect(EventLog.lastSeq(in: path) == 1500)
             let log = try EventLog(path: path)
-            #expect(log.append(ServiceEvent(service: "db", type: "ready")) == 1501)
+            #expect(log.append(ServiceEvent(service: "db", type: .ready)) == 1501)
         }
     }
 }

@@ -6,7 +6,7 @@ import Testing
     let start = EventRecord.parseTime("2026-11-22T10:00:00Z")!
 
     func event(_ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil) -> EventRecord {
-        EventRecord(seq: seq, time: EventLog.timestamp(start.addingTimeInterval(seconds)), service: service, type: type, reason: reason)
+        EventRecord(seq: seq, time: EventLog.timestamp(start.addingTimeInterval(seconds)), service: service, type: EventKind(rawValue: type), reason: reason)
     }
 
     @Test func quietWindowIsClean() {
@@ -79,7 +79,7 @@ import Testing
         #expect(report.tests?.map(\.disruptions) == [[10], []])
         #expect(report.services["notifier"]?.tests == ["t::a"])
         #expect(report.services["db"]?.tests == [])
-        #expect(report.disruptions?.map(\.kind) == ["restarted"])
+        #expect(report.disruptions?.map(\.kind) == [.restarted])
         #expect(pressure.peak == 9 && pressure.byApplication == ["api": 3, "pytest": 6] && pressure.samples.map(\.total) == [9, 2])
         #expect(pressure.line(service: "db") == "db: connections peaked at 9 of max_connections 10 (90 %); held by pytest (6), api (3)")
 

@@ -23,7 +23,7 @@ import Testing
     @Test func failedTestBarAndRestartMarkerOverlapWhereTheirTimesDo() throws {
         let run = try RunTimeline.load(path: Self.fixtures + "/notifier-restart.json")
         let layout = TimelineLayout(run)
-        let restart = try #require(layout.markers.first { $0.service == "notifier" && $0.kind == "restarted" })
+        let restart = try #require(layout.markers.first { $0.service == "notifier" && $0.kind == .restarted })
         #expect(restart.seq == 41)
         let failed = layout.bars.filter(\.failed)
         #expect(failed.count == 3)
@@ -101,18 +101,18 @@ import Testing
 
     @Test func serviceLaneStatesFollowTheEvents() {
         let events = [
-            EventRecord(seq: 41, time: at(2), service: "notifier", type: "exited", reason: "killed by signal 9"),
-            EventRecord(seq: 42, time: at(2.5), service: "notifier", type: "restarted", reason: "killed by signal 9"),
-            EventRecord(seq: 43, time: at(3), service: "notifier", type: "ready"),
-            EventRecord(seq: 44, time: at(6), service: "notifier", type: "unavailable"),
-            EventRecord(seq: 45, time: at(7), service: "notifier", type: "available"),
+            EventRecord(seq: 41, time: at(2), service: "notifier", type: .exited, reason: "killed by signal 9"),
+            EventRecord(seq: 42, time: at(2.5), service: "notifier", type: .restarted, reason: "killed by signal 9"),
+            EventRecord(seq: 43, time: at(3), service: "notifier", type: .ready),
+            EventRecord(seq: 44, time: at(6), service: "notifier", type: .unavailable),
+            EventRecord(seq: 45, time: at(7), service: "notifier", type: .available),
         ]
         let pieces = ServiceStates.pieces(events: events, disruptions: [], from: start, to: start.addingTimeInterval(10))
         #expect(pieces.map(\.state) == ["ready", "down", "starting", "ready", "unavailable", "ready"])
         #expect(pieces[1].reason == "killed by signal 9")
         #expect(pieces.map { $0.start.timeIntervalSince(start) } == [0, 2, 2.5, 3, 6, 7])
         // A disruption that began before the window opens the lane down.
-        let open = RunTimeline.Disruption(seq: 7, service: "db", kind: "exited", start: start.addingTimeInterval(-4), end: nil,
+        let open = RunTimeline.Disruption(seq: 7, service: "db", kind: .exited, start: start.addingTimeInterval(-4), end: nil,
                                           reason: "exited with code 1", logTail: [])
         let down = ServiceStates.pieces(events: [], disruptions: [open], from: start, to: start.addingTimeInterval(10))
         #expect(down.map(\.state) == ["down"])

@@ -15,7 +15,7 @@ public struct Disruption: Codable, Sendable, Equatable {
     public var seq: Int
     public var service: String
     /// `restarted` when a `restarted` event falls inside it, else the beginning event's type.
-    public var kind: String
+    public var kind: EventKind
     public var start: String
     /// nil while open (the service has not come back).
     public var end: String?
@@ -28,11 +28,7 @@ public struct Disruption: Codable, Sendable, Equatable {
     /// +infinity while open.
     public var endSeconds: Double
 
-    public static let beginning: Set<String> = ["exited", "restarted", "failed", "stopping", "unavailable"]
-    public static let ending: Set<String> = ["ready", "available", "completed"]
-    public static let detected = "restart_detected"
-
-    public init(seq: Int, service: String, kind: String, start: String, end: String?, reason: String? = nil, logTail: [String]? = nil) {
+    public init(seq: Int, service: String, kind: EventKind, start: String, end: String?, reason: String? = nil, logTail: [String]? = nil) {
         self.seq = seq
         self.service = service
         self.kind = kind
@@ -51,17 +47,17 @@ public struct Disruption: Codable, Sendable, Equatable {
         var open: [String: Int] = [:]
         for event in events.sorted(by: { $0.seq < $1.seq }) {
             guard let seconds = RFC3339.seconds(event.time) else { continue }
-            if event.type == detected {
+            if event.type == .restartDetected {
                 let since = event.since.flatMap { RFC3339.seconds($0) }.map { min($0, seconds) }
-                var disruption = Disruption(seq: event.seq, service: event.service, kind: detected,
+                var disruption = Disruption(seq: event.seq, service: event.service, kind: .restartDetected,
                                             start: since != nil ? event.since! : event.time, end: event.time,
                                             reason: event.reason, logTail: event.logTail)
                 disruption.startSeconds = since ?? seconds
                 disruption.endSeconds = seconds
                 result.append(disruption)
-            } else if beginning.contains(event.type) {
+            } else if event.type.beginsDisruption {
                 if let index = open[event.service] {
-                    if event.type == "restarted" { result[index].kind = "restarted" }
+                    if event.type == .restarted { result[index].kind = .restarted }
                     if result[index].reason == nil { result[index].reason = event.reason }
                     if result[index].logTail.isEmpty, let tail = event.logTail, !tail.isEmpty { result[index].logTail = tail }
                 } else {
@@ -71,7 +67,7 @@ public struct Disruption: Codable, Sendable, Equatable {
                     open[event.service] = result.count
                     result.append(disruption)
                 }
-            } else if ending.contains(event.type), let index = open.removeValue(forKey: event.service) {
+            } else if event.type.endsDisruption, let index = open.removeValue(forKey: event.service) {
                 result[index].end = event.time
                 result[index].endSeconds = max(seconds, result[index].startSeconds)
             }
@@ -97,16 +93,7 @@ public struct Disruption: Codable, Sendable, Equatable {
     }
 
     /// `restart`, `exit`, ... for sentences like "overlapped a restart of notifier".
-    public var noun: String {
-        switch kind {
-        case "restarted", "restart_detected": return "restart"
-        case "exited": return "exit"
-        case "failed": return "failure"
-        case "stopping": return "stop"
-        case "unavailable": return "unavailability"
-        default: return kind
-        }
-    }
+    public var noun: String { kind.noun }
 
     enum CodingKeys: String, CodingKey {
         case seq, service, kind, start, end, reason, logTail
@@ -115,7 +102,7 @@ public struct Disruption: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(seq: try container.decode(Int.self, forKey: .seq), service: try container.decode(String.self, forKey: .service),
-                  kind: try container.decode(String.self, forKey: .kind), start: try container.decode(String.self, forKey: .start),
+                  kind: try container.decode(EventKind.self, forKey: .kind), start: try container.decode(String.self, forKey: .start),
                   end: try container.decodeIfPresent(String.self, forKey: .end),
                   reason: try container.decodeIfPresent(String.self, forKey: .reason),
                   logTail: try container.decodeIfPresent([String].self, forKey: .logTail))

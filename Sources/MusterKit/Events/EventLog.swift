@@ -69,7 +69,7 @@ public final class EventLog: @unchecked Sendable {
 
     static func encode(_ event: ServiceEvent, seq: Int) -> String {
         var fields: [(String, Any)] = [
-            ("seq", seq), ("time", timestamp(event.time)), ("service", event.service), ("type", event.type),
+            ("seq", seq), ("time", timestamp(event.time)), ("service", event.service), ("type", event.type.rawValue),
         ]
         if let pid = event.pid { fields.append(("pid", Int(pid))) }
         if let previous = event.previousPid { fields.append(("previous_pid", Int(previous))) }

@@ -5,7 +5,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var seq: Int
     public var time: String
     public var service: String
-    public var type: String
+    public var type: EventKind
     public var pid: Int32?
     public var previousPid: Int32?
     public var restarts: Int?
@@ -16,7 +16,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
     /// the old identity, so the restart happened in `[since, time]`.
     public var since: String?
 
-    public init(seq: Int, time: String, service: String, type: String, pid: Int32? = nil, previousPid: Int32? = nil,
+    public init(seq: Int, time: String, service: String, type: EventKind, pid: Int32? = nil, previousPid: Int32? = nil,
                 restarts: Int? = nil, reason: String? = nil, durationMs: Int? = nil, logTail: [String]? = nil, since: String? = nil) {
         self.seq = seq
         self.time = time
@@ -51,31 +51,28 @@ public struct EventRecord: Codable, Sendable, Equatable {
         return date
     }
 
-    /// Types that mean a service was not continuously up: those that begin a
-    /// `Disruption`, `restart_detected`, and `stopped`.
-    public static let disruptive: Set<String> = Disruption.beginning.union([Disruption.detected, "stopped"])
-
-    public var isDisruptive: Bool { Self.disruptive.contains(type) }
+    /// The service was not continuously up (`EventKind.isDisruptive`).
+    public var isDisruptive: Bool { type.isDisruptive }
 
     /// `12:00:01.123 notifier restarted (exited with code 1 after 3.2s; was ready) — last lines: …`
     public func humanLine(timeZone: TimeZone = .current) -> String {
         var text = "\(clock(timeZone)) \(service) "
         switch type {
-        case "restarted":
+        case .restarted:
             text += "restarted (\(reason ?? "?"))"
             if let pid, let previousPid { text += " pid \(previousPid) → \(pid)" }
-        case "restart_detected":
+        case .restartDetected:
             text += "restarted without muster: \(reason ?? "new identity")"
-        case "exited":
+        case .exited:
             text += "exited (\(reason ?? "?"))"
-        case "available":
+        case .available:
             text += "available again" + (durationMs.map { " after \($0)ms" } ?? "")
-        case "starting":
+        case .starting:
             text += "starting" + (pid.map { " (pid \($0))" } ?? "")
         default:
-            text += type.replacingOccurrences(of: "_", with: " ") + (reason.map { ": \($0)" } ?? "")
+            text += type.words + (reason.map { ": \($0)" } ?? "")
         }
-        if ["restarted", "exited", "failed"].contains(type), let tail = logTail, !tail.isEmpty {
+        if type.carriesLogTail, let tail = logTail, !tail.isEmpty {
             text += " — last lines: " + tail.suffix(3).joined(separator: " ⏎ ")
         }
         return text

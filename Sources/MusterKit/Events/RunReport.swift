@@ -52,8 +52,8 @@ public struct RunReport: Codable, Sendable {
         for name in Set(services).union(events.map(\.service)) {
             let own = events.filter { $0.service == name }.sorted { $0.seq < $1.seq }
             summaries[name] = ServiceSummary(
-                restarts: own.filter { $0.type == "restarted" }.count,
-                restartDetected: own.filter { $0.type == "restart_detected" }.count,
+                restarts: own.filter { $0.type == .restarted }.count,
+                restartDetected: own.filter { $0.type == .restartDetected }.count,
                 unavailableMs: Self.downtime(own, until: ended),
                 events: own,
                 tests: attribution.testsByService[name] ?? [])
@@ -70,7 +70,7 @@ public struct RunReport: Codable, Sendable {
     /// `restart_detected`, each until its end or the end of the window.
     static func downtime(_ events: [EventRecord], until end: Date) -> Int {
         let until = end.timeIntervalSince1970
-        let total = Disruption.from(events).filter { $0.kind != Disruption.detected }.reduce(0.0) { $0 + $1.seconds(until: until) }
+        let total = Disruption.from(events).filter { $0.kind != .restartDetected }.reduce(0.0) { $0 + $1.seconds(until: until) }
         return Int((total * 1000).rounded())
     }
 
@@ -84,7 +84,7 @@ public struct RunReport: Codable, Sendable {
             if summary.restarts > 0 { parts.append("restarted \(summary.restarts)×") }
             if summary.restartDetected > 0 { parts.append("restarted without muster \(summary.restartDetected)×") }
             if summary.unavailableMs > 0 { parts.append("down or unavailable for \(summary.unavailableMs)ms") }
-            if parts.isEmpty { parts.append(disruptive.map(\.type).joined(separator: ", ")) }
+            if parts.isEmpty { parts.append(disruptive.map(\.type.rawValue).joined(separator: ", ")) }
             let why = disruptive.first { $0.reason != nil }?.reason.map { " (\($0))" } ?? ""
             return (name, parts.joined(separator: ", ") + why)
         }

@@ -90,7 +90,7 @@ public enum HTMLReport {
                  "start": span.startMs, "end": span.endMs, "title": span.title] as [String: Any]
             },
             "markers": layout.markers.map { marker in
-                ["kind": marker.kind, "x": f(marker.x), "y": f(marker.y), "bottom": f(marker.y + marker.height),
+                ["kind": marker.kind.rawValue, "x": f(marker.x), "y": f(marker.y), "bottom": f(marker.y + marker.height),
                  "head": "M\(f(marker.x - 4.5)),\(f(marker.y - 5))h9l-4.5,7z", "at": marker.atMs,
                  "hasSeq": marker.seq != nil, "seq": marker.seq.map(String.init) ?? "", "title": marker.title] as [String: Any]
             },
@@ -121,7 +121,7 @@ public enum HTMLReport {
     static func failureRow(_ test: RunTimeline.Test, index: Int, disruptions: [Int: RunTimeline.Disruption]) -> [String: Any] {
         let hits = test.disruptions.map { seq -> [String: Any] in
             guard let d = disruptions[seq] else { return ["seq": seq, "text": "disruption \(seq)"] }
-            return ["seq": seq, "text": "\(d.service) \(d.kind) at \(Clock.time(d.start))" + (d.reason.map { " (\($0))" } ?? "")]
+            return ["seq": seq, "text": "\(d.service) \(d.kind.rawValue) at \(Clock.time(d.start))" + (d.reason.map { " (\($0))" } ?? "")]
         }
         return ["index": index, "id": test.id, "outcome": test.outcome, "worker": test.worker, "start": Clock.time(test.start),
                 "took": Clock.duration(test.end.timeIntervalSince(test.start)), "hits": hits, "hasHits": !hits.isEmpty,
@@ -130,7 +130,7 @@ public enum HTMLReport {
 
     static func disruptionRow(_ d: RunTimeline.Disruption, tests: [RunTimeline.Test]) -> [String: Any] {
         let hit = tests.filter { $0.disruptions.contains(d.seq) }
-        return ["seq": d.seq, "service": d.service, "kind": d.kind, "start": Clock.time(d.start),
+        return ["seq": d.seq, "service": d.service, "kind": d.kind.rawValue, "start": Clock.time(d.start),
                 "end": d.end.map(Clock.time) ?? "still open", "reason": d.reason ?? "", "logTail": d.logTail.suffix(5).joined(separator: "\n"),
                 "hasLog": !d.logTail.isEmpty, "tests": "\(hit.filter(\.failed).count) failed of \(hit.count)"]
     }

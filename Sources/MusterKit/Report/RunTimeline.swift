@@ -23,7 +23,7 @@ public struct RunTimeline: Sendable {
     public struct Disruption: Sendable, Equatable {
         public var seq: Int
         public var service: String
-        public var kind: String
+        public var kind: EventKind
         public var start: Date
         /// nil: still open when the report was written.
         public var end: Date?
@@ -97,7 +97,7 @@ public struct RunTimeline: Sendable {
         services = (raw.services ?? [:]).mapValues { ($0.value?.events ?? []).compactMap(\.value) }
         disruptions = (raw.disruptions ?? []).compactMap(\.value).compactMap { entry in
             guard let seq = entry.seq, let service = entry.service, let start = entry.start.flatMap(EventRecord.parseTime) else { return nil }
-            return Disruption(seq: seq, service: service, kind: entry.kind ?? "disrupted", start: start,
+            return Disruption(seq: seq, service: service, kind: EventKind(rawValue: entry.kind ?? "disrupted"), start: start,
                               end: entry.end.flatMap(EventRecord.parseTime), reason: entry.reason, logTail: entry.logTail ?? [])
         }
         tests = (raw.tests ?? []).compactMap(\.value).compactMap { entry in

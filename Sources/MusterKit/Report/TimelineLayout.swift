@@ -30,7 +30,7 @@ public struct TimelineLayout: Sendable {
     /// A restart (`restarted` or `restart_detected`) at one instant of a service's lane.
     public struct Marker: Sendable, Equatable {
         public var service: String
-        public var kind: String
+        public var kind: EventKind
         public var x: Double, y: Double, height: Double
         public var atMs: Int64
         /// The disruption the restart belongs to, when the report lists disruptions.
@@ -153,11 +153,11 @@ public struct TimelineLayout: Sendable {
                                   title: "\(name) \(piece.state) \(Clock.time(piece.start))–\(Clock.time(piece.end))"
                                       + (piece.reason.map { " (\($0))" } ?? "")))
             }
-            for event in run.services[name] ?? [] where event.type == "restarted" || event.type == "restart_detected" {
+            for event in run.services[name] ?? [] where event.type.isRestart {
                 guard let date = event.date else { continue }
-                let seq = event.type == "restart_detected" && own.contains { $0.seq == event.seq }
+                let seq = event.type == .restartDetected && own.contains { $0.seq == event.seq }
                     ? event.seq : own.first { $0.start <= date && date <= ($0.end ?? .distantFuture) }?.seq
-                let what = event.type == "restarted" ? "restarted" : "restarted without muster"
+                let what = event.type == .restarted ? "restarted" : "restarted without muster"
                 markers.append(Marker(service: name, kind: event.type, x: x(date), y: y - 3, height: laneHeight + 6,
                                       atMs: Self.ms(date), seq: seq,
                                       title: "\(name) \(what) at \(Clock.time(date))" + (event.reason.map { ": \($0)" } ?? "")))

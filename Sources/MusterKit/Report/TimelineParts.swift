@@ -55,20 +55,17 @@ enum ServiceStates {
         var reason: String?
     }
 
-    static func state(after type: String) -> String? {
-        switch type {
-        case "starting", "restarted": return "starting"
-        case "ready", "available", "completed": return "ready"
-        case "exited", "failed", "stopping", "stopped": return "down"
-        case "unavailable": return "unavailable"
-        default: return nil
-        }
+    static func state(after kind: EventKind) -> String? {
+        if kind == .starting || kind == .restarted { return "starting" }
+        if kind.isServing { return "ready" }
+        if kind.isDown { return "down" }
+        return kind == .unavailable ? "unavailable" : nil
     }
 
     static func pieces(events: [EventRecord], disruptions: [RunTimeline.Disruption], from start: Date, to end: Date) -> [Piece] {
         var current = Piece(state: "ready", start: start, end: start)
         if let open = disruptions.first(where: { $0.start < start && ($0.end ?? .distantFuture) > start }) {
-            current.state = open.kind == "unavailable" ? "unavailable" : "down"
+            current.state = open.kind == .unavailable ? "unavailable" : "down"
             current.reason = open.reason
         }
         var pieces: [Piece] = []
@@ -77,7 +74,7 @@ enum ServiceStates {
         for (date, event) in timed {
             guard let next = state(after: event.type), date <= end else { continue }
             let at = max(date, start)
-            if next == current.state && event.type != "restarted" { continue }
+            if next == current.state && event.type != .restarted { continue }
             current.end = at
             if current.end > current.start { pieces.append(current) }
             current = Piece(state: next, start: at, end: at, reason: event.reason)

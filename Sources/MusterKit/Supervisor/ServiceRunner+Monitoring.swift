@@ -38,10 +38,10 @@ extension ServiceRunner {
         switch finding {
         case let .restartDetected(reason, previousPid, since):
             detected += 1
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "restart_detected", pid: machine.pid,
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .restartDetected, pid: machine.pid,
                                                  previousPid: previousPid, restarts: machine.restarts, reason: reason, since: since)))
         case let .warning(text):
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "warning", pid: machine.pid,
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid,
                                                  restarts: machine.restarts, reason: text)))
         }
     }
@@ -80,12 +80,12 @@ extension ServiceRunner {
             unavailableSince = clock.now
             var reason = "alive probe failed \(failures) times"
             if case let .failed(why) = outcome { reason += ": \(why)" }
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "unavailable", pid: machine.pid,
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .unavailable, pid: machine.pid,
                                                   restarts: machine.restarts, reason: reason)))
         } else if !available, passed {
             available = true
             let duration = unavailableSince.map { (clock.now - $0).milliseconds }
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "available", pid: machine.pid,
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .available, pid: machine.pid,
                                                   restarts: machine.restarts, durationMs: duration)))
         }
     }

@@ -141,7 +141,7 @@ actor ServiceRunner {
         } else if record.kind == .restarted {
             tail = exitTail  // the incarnation that ended, not the one just started
         }
-        return ServiceEvent(service: plan.name, type: record.kind.rawValue, pid: record.pid, previousPid: record.previousPid,
+        return ServiceEvent(service: plan.name, type: EventKind(record.kind), pid: record.pid, previousPid: record.previousPid,
                             restarts: record.restarts, reason: record.reason, logTail: tail)
     }
 
@@ -201,7 +201,7 @@ actor ServiceRunner {
         case .killGroup:
             guard let group = liveGroup else { return }
             ProcessTable.signalGroup(group, SIGKILL)
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "warning", pid: machine.pid, restarts: machine.restarts,
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid, restarts: machine.restarts,
                                                  reason: "did not stop within \(DurationParser.format(plan.policy.stopTimeout)); sent SIGKILL")))
         case .record:
             break
@@ -235,7 +235,7 @@ actor ServiceRunner {
         ProcessTable.signalGroup(group, signal)
         let why = outcome == .refused ? "could not be sent or was refused"
             : "brought no exit within \(DurationParser.format(grace))"
-        outbox.yield((snapshot, ServiceEvent(service: plan.name, type: "warning", pid: machine.pid, restarts: machine.restarts,
+        outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid, restarts: machine.restarts,
                                              reason: "\(command.name) \(why); sent \(SignalName.name(of: signal))")))
         if let timer = deferredStopTimer {
             deferredStopTimer = nil

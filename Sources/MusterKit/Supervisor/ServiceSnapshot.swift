@@ -41,7 +41,7 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
 /// A lifecycle change, as the event log and the console see it.
 public struct ServiceEvent: Sendable {
     public var service: String
-    public var type: String
+    public var type: EventKind
     public var pid: Int32?
     public var previousPid: Int32?
     public var restarts: Int
@@ -52,7 +52,7 @@ public struct ServiceEvent: Sendable {
     /// restart_detected: when a check last saw the old identity.
     public var since: Date?
 
-    public init(service: String, type: String, pid: Int32? = nil, previousPid: Int32? = nil, restarts: Int = 0,
+    public init(service: String, type: EventKind, pid: Int32? = nil, previousPid: Int32? = nil, restarts: Int = 0,
                 reason: String? = nil, logTail: [String] = [], durationMs: Int64? = nil, time: Date = Date(), since: Date? = nil) {
         self.service = service
         self.type = type

@@ -49,6 +49,11 @@ import Glibc
 
         #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
         #expect(Self.templates(in: cache).count == 1, "the first cluster makes the template")
+        // The template is sparse: its WAL segment (16 MB, mostly zeros) holds far fewer blocks than bytes.
+        let wal = cache + "/" + Self.templates(in: cache)[0] + "/pg_wal"
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: wal).first { $0.count == 24 })
+        var info = stat()
+        #expect(stat(wal + "/" + segment, &info) == 0 && Int(info.st_blocks) * 512 < Int(info.st_size) / 2, "\(info.st_blocks) blocks")
         let db = try await Self.connect(first)
         try db.query("CREATE TABLE orders (id int PRIMARY KEY, item text)")
         try db.query("INSERT INTO orders VALUES (1, 'kept across down and up')")
@@ -63,6 +68,9 @@ import Glibc
         #expect(try other.value("SELECT to_regclass('public.orders') IS NULL") == "t")
         try other.query("CREATE TABLE orders (id int)")
         #expect(try db.value("SELECT count(*) FROM orders") == "1")
+        // Writes fill the holes of the copied WAL and relation files like any zeros.
+        try other.query("INSERT INTO orders SELECT generate_series(1, 50000)")
+        #expect(try other.value("SELECT count(*) FROM orders") == "50000")
 
         #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
         #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)

@@ -108,6 +108,17 @@ struct PostgresTemplate {
         try PostgresEngine.prepareDirectory(staging, credentials: credentials, mode: 0o700)
         try await PostgresEngine.runInitdb(bin: bin, dataDir: staging, arguments: initdbArguments, credentials: credentials,
                                            environment: environment, logFD: logFD)
+        // Blocks of zeros (most of the 16 MB WAL segment, empty pages) become holes: cp
+        // keeps the holes of a sparse source, so every copy reads and writes 27 MB instead
+        // of 39 MB. The bytes are the same; Postgres reads a hole as the zeros it held.
+        let sparse = staging + ".sparse"
+        if try await CopyTree.copy(staging, to: sparse, logFD: logFD, sparse: true) {
+            try? FileManager.default.removeItem(atPath: staging)
+            guard rename(sparse, staging) == 0 else {
+                try? FileManager.default.removeItem(atPath: sparse)
+                throw MusterError(.environment, "cannot move the new Postgres template into \(staging): \(String(cString: strerror(errno)))")
+            }
+        }
         try TemplateManifest.write(for: staging)
         guard rename(staging, template) == 0 else {
             try? FileManager.default.removeItem(atPath: staging)
@@ -164,12 +175,13 @@ enum TemplateManifest {
 }
 
 /// `cp -a --reflink=auto`: a copy-on-write clone where the file system allows it
-/// (btrfs, XFS), a plain copy elsewhere; made in a staging folder and renamed into place.
+/// (btrfs, XFS), a plain copy elsewhere, keeping the holes of a sparse source; made in
+/// a staging folder and renamed into place. `sparse`: blocks of zeros become holes.
 enum CopyTree {
-    static func copy(_ source: String, to destination: String, logFD: Int32) async throws -> Bool {
+    static func copy(_ source: String, to destination: String, logFD: Int32, sparse: Bool = false) async throws -> Bool {
         let staging = destination + ".copying"
         try? FileManager.default.removeItem(atPath: staging)
-        let argv = ["/bin/cp", "-a", "--reflink=auto", source, staging]
+        let argv = ["/bin/cp", "-a", sparse ? "--sparse=always" : "--reflink=auto", source, staging]
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
         request.outputFD = logFD
         let pid = try await ProcessSpawner.shared.spawn(request)

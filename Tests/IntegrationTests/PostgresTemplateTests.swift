@@ -23,9 +23,34 @@ import Glibc
         return path
     }
 
-    static func muster(_ stack: TestStack, _ arguments: [String], cache: String?, noTemplate: Bool = false) async throws -> CLIResult {
+    static func muster(_ stack: TestStack, _ arguments: [String], cache: String?, noTemplate: Bool = false,
+                       spares: Int? = nil) async throws -> CLIResult {
         try await CLIResult.run(command: [TestStack.binary] + arguments, in: stack.directory,
-                                environment: ["MUSTER_TEMPLATE_DIR": cache, "MUSTER_NO_TEMPLATE": noTemplate ? "1" : nil])
+                                environment: ["MUSTER_TEMPLATE_DIR": cache, "MUSTER_NO_TEMPLATE": noTemplate ? "1" : nil,
+                                              "MUSTER_TEMPLATE_SPARES": spares.map(String.init)])
+    }
+
+    /// The spare clusters of the cache's one template, by name.
+    static func spares(in cache: String) -> [String] {
+        guard let key = templates(in: cache).first else { return [] }
+        let folder = TemplateSpares.folder(of: cache + "/" + key)
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("spare-") }
+            .map { folder + "/" + $0 }
+    }
+
+    /// Waits (up to a minute: spares are copied at the lowest priority) for a spare.
+    static func waitForSpare(in cache: String) async throws -> String {
+        for _ in 0..<600 {
+            if let spare = spares(in: cache).first { return spare }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("no spare cluster was made within a minute")
+        throw CancellationError()
+    }
+
+    static func inode(_ path: String) -> UInt {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt(info.st_ino) : 0
     }
 
     /// Over TCP with the stack's own user and password, as an app would connect.
@@ -85,22 +110,80 @@ import Glibc
         let first = try Self.stack()
         let second = try Self.stack("damaged")
         defer { first.cleanup(); second.cleanup() }
-        #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
-        #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
+        // No spares: the next cluster must come from the template itself.
+        #expect(try await Self.muster(first, ["up", "-d"], cache: cache, spares: 0).status == 0)
+        #expect(try await Self.muster(first, ["down"], cache: cache, spares: 0).status == 0)
         let key = try #require(Self.templates(in: cache).first)
+        #expect(!FileManager.default.fileExists(atPath: TemplateSpares.folder(of: cache + "/" + key)),
+                "MUSTER_TEMPLATE_SPARES=0 makes no spare")
         let template = cache + "/" + key
         let identifier = try String(contentsOfFile: template + ".manifest", encoding: .utf8)
         // Damage it: one file of the catalog loses its contents.
         let catalog = try #require(FileManager.default.subpaths(atPath: template + "/base")?.first { $0.hasSuffix("/1259") })
         try Data().write(to: URL(fileURLWithPath: template + "/base/" + catalog))
 
-        #expect(try await Self.muster(second, ["up", "-d"], cache: cache).status == 0)
+        #expect(try await Self.muster(second, ["up", "-d"], cache: cache, spares: 0).status == 0)
         let log = try String(contentsOfFile: second.paths.logFile(for: "db"), encoding: .utf8)
         #expect(log.contains("damaged or outdated; making it again"), "\(log)")
         #expect(TemplateManifest.matches(template), "the template was made again")
         #expect(try await Self.connect(second).value("SELECT 1") == "1")
         #expect(identifier != (try String(contentsOfFile: template + ".manifest", encoding: .utf8)))
+        #expect(try await Self.muster(second, ["down"], cache: cache, spares: 0).status == 0)
+    }
+
+    @Test func aSpareClusterIsTakenByRenameAndADamagedOneIsNeverStarted() async throws {
+        let cache = try Self.cache()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try Self.stack()
+        let second = try Self.stack("spare")
+        let third = try Self.stack("damaged-spare")
+        defer { first.cleanup(); second.cleanup(); third.cleanup() }
+
+        // The first cluster is copied from the template; once the stack is up, a spare is made.
+        #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
+        let spare = try await Self.waitForSpare(in: cache)
+        let spareInode = Self.inode(spare)
+        #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
+
+        // The next cluster is that spare, renamed into place (same inode), and it serves.
+        #expect(try await Self.muster(second, ["up", "-d"], cache: cache).status == 0)
+        #expect(Self.inode(second.paths.dataDir(for: "db")) == spareInode, "the new cluster is the spare, not a copy")
+        #expect(!Self.spares(in: cache).contains(spare))
+        let db = try await Self.connect(second)
+        try db.query("CREATE TABLE t (id int)")
+        #expect(try db.value("SELECT count(*) FROM t") == "0")
+
+        // A damaged spare (a catalog file emptied) is deleted and never started.
+        let damaged = try await Self.waitForSpare(in: cache)
         #expect(try await Self.muster(second, ["down"], cache: cache).status == 0)
+        let catalog = try #require(FileManager.default.subpaths(atPath: damaged + "/base")?.first { $0.hasSuffix("/1259") })
+        try Data().write(to: URL(fileURLWithPath: damaged + "/base/" + catalog))
+        let damagedInode = Self.inode(damaged)
+        #expect(try await Self.muster(third, ["up", "-d"], cache: cache).status == 0)
+        let log = try String(contentsOfFile: third.paths.logFile(for: "db"), encoding: .utf8)
+        #expect(log.contains("was damaged; deleted it"), "\(log)")
+        #expect(!FileManager.default.fileExists(atPath: damaged))
+        #expect(Self.inode(third.paths.dataDir(for: "db")) != damagedInode)
+        #expect(try await Self.connect(third).value("SELECT to_regclass('public.t') IS NULL") == "t")
+        #expect(try await Self.muster(third, ["down"], cache: cache).status == 0)
+        // Stopping the stack ends a spare being made: no half-made folder stays behind.
+        let folder = TemplateSpares.folder(of: cache + "/" + (Self.templates(in: cache).first ?? ""))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).allSatisfy { $0.hasPrefix("spare-") })
+    }
+
+    @Test func noSparesWhereARenameCannotReachTheProject() async throws {
+        // /dev/shm is another file system than the test projects' folder.
+        let cache = "/dev/shm/muster-tests-templates-\(UInt32.random(in: 0...UInt32.max))"
+        let stack = try Self.stack()
+        defer { stack.cleanup(); try? FileManager.default.removeItem(atPath: cache) }
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        if getuid() == 0, let postgres = getpwnam("postgres")?.pointee { chown(cache, postgres.pw_uid, postgres.pw_gid) }
+        guard !TemplateSpares.renameWorks(from: cache, to: stack.directory + "/data") else { return }
+        #expect(try await Self.muster(stack, ["up", "-d"], cache: cache).status == 0)
+        #expect(try await Self.connect(stack).value("SELECT 1") == "1")
+        #expect(try await Self.muster(stack, ["down"], cache: cache).status == 0)
+        let key = try #require(Self.templates(in: cache).first)
+        #expect(!FileManager.default.fileExists(atPath: TemplateSpares.folder(of: cache + "/" + key)), "no spare is made")
     }
 
     @Test func noTemplateRunsInitdbForEachCluster() async throws {

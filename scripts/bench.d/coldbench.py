@@ -1,12 +1,15 @@
 """The `cold` part: a cold `muster up -d` of a Postgres-only stack made from the
-cached cluster template, against the same with MUSTER_NO_TEMPLATE=1 (initdb),
-against a warm start and against the ideal that runs initdb; the template's
-first making once; and the seed project's 15-service layout (13 Postgres, Redis,
-Kafka) cold, with and without the template.
+cached cluster template (a spare copy ready, and with spares off), against the same
+with MUSTER_NO_TEMPLATE=1 (initdb), against a warm start and against the ideal that
+runs initdb; the template's first making once; and the seed project's 15-service
+layout (13 Postgres, Redis, Kafka) cold, with spares, without, and with initdb.
 
 Every cold run uses a fresh project folder (so nothing of an earlier run is
-reused but the template cache), and every project is brought down with
-`muster down --volumes` and its folder deleted."""
+reused but the template cache). Nothing is deleted while the part runs: every
+project is brought down with `muster down`, and the folders go when the part
+ends. On this machine's file system (ext4 mounted with `discard`) the first files
+written after a used cluster is deleted wait for the freed blocks, which would
+charge a deletion to the next cold start; a CI machine's cold start follows none."""
 
 import os
 import shutil
@@ -55,8 +58,8 @@ class IdealPostgres:
         procs.add_cleanup(self.kill)
 
     def up(self, cold):
-        if cold:
-            stackbench.wipe_pg_data(self.pgdata)
+        if cold:  # a new folder, not a deleted one (see the module's text)
+            self.pgdata = os.path.join(self.dir, f"pgdata-{time.monotonic_ns()}")
         stackbench.make_pg_dir(self.pgdata)
         self.port = procs.free_port()
         uid, gid = stackbench.pg_ids()
@@ -107,60 +110,98 @@ def _fresh(binary, env, parent, label, round_no, yaml, name, extra_env):
     return Project(binary, directory, name, yaml, env, extra_env)
 
 
+def _spares(cache):
+    """How many spare clusters the cache holds (over its templates)."""
+    count = 0
+    for name in os.listdir(cache) if os.path.isdir(cache) else []:
+        if name.endswith(".spares"):
+            count += sum(1 for spare in os.listdir(os.path.join(cache, name)) if spare.startswith("spare-"))
+    return count
+
+
+def _wait_for_spares(cache, count, limit=60):
+    """Waits (not timed) while a running stack copies its spares; True when there are `count`."""
+    deadline = time.monotonic() + limit
+    while _spares(cache) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _spares(cache) >= count
+
+
 def cold_start(binary, env, root, runs, quick, log):
     """Returns the raw figures of the cold part."""
     base = os.path.join(root, "cold")
     os.makedirs(base, exist_ok=True)
     os.chmod(base, 0o755)
     procs.add_root(base)
-    templates = os.path.join(base, "templates")  # the template cache of this run (MUSTER_TEMPLATE_DIR)
+    # Template caches of this run (MUSTER_TEMPLATE_DIR): one for the Postgres-only
+    # stack, one for the seed layout, so one's runs never take the other's spares.
+    templates = os.path.join(base, "templates")
+    seed_templates = os.path.join(base, "templates-seed")
     template_env = {"MUSTER_TEMPLATE_DIR": templates}
+    no_spares_env = {"MUSTER_TEMPLATE_DIR": templates, "MUSTER_TEMPLATE_SPARES": "0"}
     initdb_env = {"MUSTER_TEMPLATE_DIR": templates, "MUSTER_NO_TEMPLATE": "1"}
-    out = {"pg": {"template": [], "initdb": [], "warm": [], "ideal_cold": [], "ideal_warm": []},
-           "seed": {"template": [], "initdb": []}, "first_making": None, "errors": [], "leaks": [],
-           "template_dir": "MUSTER_TEMPLATE_DIR set to a folder of the run, empty at the start"}
+    seed_env = {"MUSTER_TEMPLATE_DIR": seed_templates}
+    seed_no_spares_env = {"MUSTER_TEMPLATE_DIR": seed_templates, "MUSTER_TEMPLATE_SPARES": "0"}
+    out = {"pg": {"template": [], "no_spares": [], "initdb": [], "warm": [], "ideal_cold": [], "ideal_warm": []},
+           "seed": {"template": [], "no_spares": [], "initdb": []}, "first_making": None, "errors": [], "leaks": [],
+           "spares_missing": [], "template_dir": "MUSTER_TEMPLATE_DIR set to a folder of the run, empty at the start"}
+    projects = []  # brought down as they go, deleted when the part ends
 
     def record_down(project, label, round_no):
-        try:
-            elapsed, left, busy = project.down(volumes=True)
-            if left or busy:
-                out["leaks"].append(f"{label} run {round_no + 1}: left {left} {busy}")
-            return elapsed
-        finally:
-            project.remove()
+        elapsed, left, busy = project.down(volumes=False)
+        if left or busy:
+            out["leaks"].append(f"{label} run {round_no + 1}: left {left} {busy}")
+        return elapsed
+
+    def fresh(label, i, yaml, name, extra):
+        project = _fresh(binary, env, base, label, i, yaml, name, extra)
+        projects.append(project)
+        return project
+
+    def keep_spares(cache, count, label, i):
+        """Before the stack goes down: let it copy the spares the next run of its kind takes."""
+        if not _wait_for_spares(cache, count):
+            out["spares_missing"].append(f"{label} run {i + 1}: {_spares(cache)} of {count} spares after 60 s")
 
     # The template's first making: the cache is empty, so this cold up makes it.
-    shutil.rmtree(templates, ignore_errors=True)
-    project = _fresh(binary, env, base, "first", 0, PG_ONLY, "cold", template_env)
+    for cache in (templates, seed_templates):
+        shutil.rmtree(cache, ignore_errors=True)
+    project = fresh("first", 0, PG_ONLY, "cold", template_env)
     try:
         out["first_making"] = project.up()
+        keep_spares(templates, 1, "first making", 0)
     except Exception as error:
         out["errors"].append(f"first making: {error}")
     finally:
         record_down(project, "first making", 0)
     log(f"  template's first making (cache empty): {_ms(out['first_making'])}")
 
-    warm = Project(binary, os.path.join(base, "warm"), "cold", PG_ONLY, env, template_env)
+    warm = Project(binary, os.path.join(base, "warm"), "cold", PG_ONLY, env, no_spares_env)
     ideal = IdealPostgres(base)
     try:
         warm.up()
         warm.down(volumes=False)  # primed: its data stays for the warm runs
         ideal.up(cold=True)
         ideal.down()
+        # The seed layout's template and its 13 spares, made once before the rounds.
+        project = fresh("seed-prime", 0, seed_layout_yaml(), "seed", seed_env)
+        try:
+            project.up(timeout="180s")
+            keep_spares(seed_templates, 13, "seed priming", 0)
+        finally:
+            record_down(project, "seed priming", 0)
 
-        def pg_template(i):
-            project = _fresh(binary, env, base, "tpl", i, PG_ONLY, "cold", template_env)
-            try:
-                return {"total": project.up(), "round": i}
-            finally:
-                record_down(project, "template", i)
-
-        def pg_initdb(i):
-            project = _fresh(binary, env, base, "initdb", i, PG_ONLY, "cold", initdb_env)
-            try:
-                return {"total": project.up(), "round": i}
-            finally:
-                record_down(project, "initdb", i)
+        def pg_cold(extra, label, spares):
+            def run(i):
+                project = fresh(label, i, PG_ONLY, "cold", extra)
+                try:
+                    result = {"total": project.up(), "round": i}
+                    if spares:
+                        keep_spares(templates, 1, label, i)
+                    return result
+                finally:
+                    record_down(project, label, i)
+            return run
 
         def pg_warm(i):
             try:
@@ -180,22 +221,27 @@ def cold_start(binary, env, root, runs, quick, log):
                 return result
             return run
 
-        def seed(extra, label):
+        def seed(extra, label, spares):
             def run(i):
-                project = _fresh(binary, env, base, label, i, seed_layout_yaml(), "seed", extra)
+                project = fresh(label, i, seed_layout_yaml(), "seed", extra)
                 try:
                     total = project.up(timeout="180s")
                     # when each service was found ready, from the supervisor's own status (not timed)
                     ready = {e["name"]: e.get("ready_in_s") for e in project.ps().get("services", [])}
+                    if spares:
+                        keep_spares(seed_templates, 13, label, i)
                     return {"total": total, "round": i, "ready_in_s": ready}
                 finally:
                     record_down(project, label, i)
             return run
 
-        contenders = [("pg", "template", pg_template), ("pg", "initdb", pg_initdb), ("pg", "warm", pg_warm),
+        contenders = [("pg", "template", pg_cold(template_env, "tpl", True)),
+                      ("pg", "no_spares", pg_cold(no_spares_env, "tpl-nospare", False)),
+                      ("pg", "initdb", pg_cold(initdb_env, "initdb", False)), ("pg", "warm", pg_warm),
                       ("pg", "ideal_cold", pg_ideal(True)), ("pg", "ideal_warm", pg_ideal(False)),
-                      ("seed", "template", seed(template_env, "seed-tpl")),
-                      ("seed", "initdb", seed(initdb_env, "seed-initdb"))]
+                      ("seed", "template", seed(seed_env, "seed-tpl", True)),
+                      ("seed", "no_spares", seed(seed_no_spares_env, "seed-nospare", False)),
+                      ("seed", "initdb", seed(initdb_env, "seed-initdb", False))]
         for i in range(runs):
             log(f"cold round {i + 1}/{runs}")
             shift = i % len(contenders)
@@ -213,7 +259,11 @@ def cold_start(binary, env, root, runs, quick, log):
             warm.remove()
         finally:
             ideal.down()
-            shutil.rmtree(templates, ignore_errors=True)
+            for project in projects:
+                project.remove()
+            shutil.rmtree(ideal.dir, ignore_errors=True)
+            for cache in (templates, seed_templates):
+                shutil.rmtree(cache, ignore_errors=True)
     return out
 
 

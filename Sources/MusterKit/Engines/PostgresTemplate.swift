@@ -55,12 +55,23 @@ struct PostgresTemplate {
     func copy(to dataDir: String, cache: String, environment: [String: String], logFD: Int32) async throws -> Bool {
         let template = cache + "/" + key
         try prepareCache(cache)
-        let lock = open(template + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let lockPath = template + ".lock"
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { return false }
         defer { close(lock) }
         // Copies share the lock and run side by side (13 clusters of one stack at once);
         // only making the template takes it alone. Waits poll, so no thread blocks on it.
         await Self.lock(lock, LOCK_SH)
+        let spares = TemplateSpares.limit(environment) > 0 && TemplateSpares.renameWorks(from: cache, to: dataDir)
+        if spares {
+            defer { flock(lock, LOCK_UN) }
+            // A spare made ahead of time: a rename, then the same check as the template's.
+            let taken = await offload { Result { try CopyTree.install(dataDir) { TemplateSpares.take(of: template, into: $0, logFD: logFD) } } }
+            if try taken.get() {
+                await TemplateSpares.shared.used(template, lock: lockPath, limit: TemplateSpares.limit(environment), logFD: logFD)
+                return true
+            }
+        }
         // About a thousand lstat calls: off the pool the supervisor's actors run on.
         if await !offload({ TemplateManifest.matches(template) }) {
             flock(lock, LOCK_UN)
@@ -70,6 +81,7 @@ struct PostgresTemplate {
                     writeAll(logFD, "muster: the Postgres template \(template) is damaged or outdated; making it again\n")
                     try? FileManager.default.removeItem(atPath: template)
                 }
+                try? FileManager.default.removeItem(atPath: TemplateSpares.folder(of: template))
                 do {
                     try await make(template, environment: environment, logFD: logFD)
                 } catch {
@@ -81,7 +93,11 @@ struct PostgresTemplate {
         }
         defer { flock(lock, LOCK_UN) }
         // As root, cp -a keeps the template's owner (the postgres user) on the copy.
-        return try await CopyTree.copy(template, to: dataDir, logFD: logFD)
+        guard try await CopyTree.copy(template, to: dataDir, logFD: logFD) else { return false }
+        if spares {
+            await TemplateSpares.shared.used(template, lock: lockPath, limit: TemplateSpares.limit(environment), logFD: logFD)
+        }
+        return true
     }
 
     /// Takes an flock without blocking a thread: tries, then sleeps 5 ms, until it holds.
@@ -134,18 +150,35 @@ enum TemplateManifest {
     static func path(for template: String) -> String { template + ".manifest" }
 
     static func describe(_ folder: String) -> String? {
-        guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return nil }
         var lines: [String] = []
-        while let relative = enumerator.nextObject() as? String {
-            var info = stat()
-            guard lstat(folder + "/" + relative, &info) == 0 else { return nil }
-            let kind = info.st_mode & S_IFMT
-            lines.append(kind == S_IFDIR ? "d \(relative)" : "f \(relative) \(info.st_size)")
-        }
-        guard let control = FileManager.default.contents(atPath: folder + "/global/pg_control") else { return nil }
+        lines.reserveCapacity(1024)
+        guard list(folder, under: "", into: &lines),
+              let control = FileManager.default.contents(atPath: folder + "/global/pg_control") else { return nil }
         lines.sort()
         lines.append("pg_control \(fnv1a(control))")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// "d PATH" for a folder, "f PATH SIZE" for anything else, depth first; readdir and
+    /// fstatat, since a check runs before every cluster is made (a thousand entries).
+    private static func list(_ root: String, under relative: String, into lines: inout [String]) -> Bool {
+        guard let directory = opendir(relative.isEmpty ? root : root + "/" + relative) else { return false }
+        defer { closedir(directory) }
+        let fd = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            var info = stat()
+            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
+            let path = relative.isEmpty ? name : relative + "/" + name
+            if info.st_mode & S_IFMT == S_IFDIR {
+                lines.append("d " + path)
+                guard list(root, under: path, into: &lines) else { return false }
+            } else {
+                lines.append("f \(path) \(info.st_size)")
+            }
+        }
+        return true
     }
 
     /// FNV-1a over the bytes: enough to notice a changed control file, no crypto needed.
@@ -168,8 +201,13 @@ enum TemplateManifest {
     }
 
     static func matches(_ template: String) -> Bool {
+        matches(template, manifestOf: template)
+    }
+
+    /// Whether `folder` holds exactly what the template's manifest lists (a copy of it).
+    static func matches(_ folder: String, manifestOf template: String) -> Bool {
         guard let expected = try? String(contentsOfFile: path(for: template), encoding: .utf8),
-              let actual = describe(template) else { return false }
+              let actual = describe(folder) else { return false }
         return expected == actual
     }
 }
@@ -178,18 +216,36 @@ enum TemplateManifest {
 /// (btrfs, XFS), a plain copy elsewhere, keeping the holes of a sparse source; made in
 /// a staging folder and renamed into place. `sparse`: blocks of zeros become holes.
 enum CopyTree {
-    static func copy(_ source: String, to destination: String, logFD: Int32, sparse: Bool = false) async throws -> Bool {
+    /// `spare`: a copy made ahead of time while the stack serves, at the lowest CPU
+    /// priority; `spawned` learns its pid (to stop it), and a failure is not logged.
+    static func copy(_ source: String, to destination: String, logFD: Int32, sparse: Bool = false,
+                     spare spawned: (@Sendable (pid_t) async -> Void)? = nil) async throws -> Bool {
         let staging = destination + ".copying"
         try? FileManager.default.removeItem(atPath: staging)
-        let argv = ["/bin/cp", "-a", sparse ? "--sparse=always" : "--reflink=auto", source, staging]
+        var argv = ["/bin/cp", "-a", sparse ? "--sparse=always" : "--reflink=auto", source, staging]
+        if spawned != nil, access("/usr/bin/nice", X_OK) == 0 { argv = ["/usr/bin/nice", "-n", "19"] + argv }
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
         request.outputFD = logFD
         let pid = try await ProcessSpawner.shared.spawn(request)
+        await spawned?(pid)
         let status = await ProcessReaper.shared.exitStatus(of: pid)
         ProcessReaper.shared.forget(pid)
         guard status.isSuccess else {
             try? FileManager.default.removeItem(atPath: staging)
-            writeAll(logFD, "muster: copying the Postgres template failed (cp \(status)); running initdb instead\n")
+            if spawned == nil {
+                writeAll(logFD, "muster: copying the Postgres template failed (cp \(status)); running initdb instead\n")
+            }
+            return false
+        }
+        return try install(destination) { _ in true }
+    }
+
+    /// `fill` makes `destination + ".copying"`; when it says so, that folder is renamed
+    /// into place. False (and nothing left behind) when `fill` fails.
+    static func install(_ destination: String, _ fill: (String) -> Bool) throws -> Bool {
+        let staging = destination + ".copying"
+        guard fill(staging) else {
+            try? FileManager.default.removeItem(atPath: staging)
             return false
         }
         guard rename(staging, destination) == 0 else {

@@ -92,6 +92,8 @@ public actor Supervisor {
         wanted.formUnion(closure)
         await evaluate()
         if let failure = await waitForOutcome(of: closure, deadline: deadline) { throw failure }
+        // The start-up burst is over: spare Postgres clusters may be copied now.
+        await TemplateSpares.shared.stackStarted()
     }
 
     /// Creates one runner per service, once.
@@ -273,6 +275,7 @@ public actor Supervisor {
         Trace.mark("supervisor: shutdown begins")
         shuttingDown = true
         wakeWaiters()
+        await TemplateSpares.shared.stop()
         // The sweep below looks for stragglers of every group in one pass.
         for runner in runners.values { await runner.skipStragglerScan() }
         Trace.mark("supervisor: stopping in order")

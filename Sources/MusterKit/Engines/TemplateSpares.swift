@@ -1,0 +1,150 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc  // platform: opendir, rename, kill(pid, 0)
+#endif
+
+/// Spare clusters: copies of a Postgres template made ahead of time, next to it in the
+/// cache, so that a cold start takes one with a `rename` (microseconds) instead of
+/// copying 27 MB and a thousand files (40 ms or more, the rest of a cold start).
+///
+/// - A spare is `KEY.spares/spare-PID-N`, made by copying the template into
+///   `KEY.spares/.making-PID-N` and renaming it, so a spare is always whole.
+/// - Taking one is a `rename` into the new cluster's staging folder: atomic, so two
+///   processes never take the same one. It is then checked against the template's
+///   manifest (its files, sizes and `pg_control`) like the template itself, and a
+///   damaged one is deleted and never started.
+/// - Spares help only where the cache and the project are on one file system (a
+///   rename cannot cross them); elsewhere none are made or taken.
+/// - A supervisor makes spares after its stack is up, one at a time, at the lowest CPU
+///   priority: as many as it took or copied clusters of that template, at most
+///   `MUSTER_TEMPLATE_SPARES` (default 16; 0 turns spares off). They go when the
+///   template is made again, and with the cache folder.
+actor TemplateSpares {
+    static let shared = TemplateSpares()
+
+    static func limit(_ environment: [String: String]) -> Int {
+        guard let text = environment["MUSTER_TEMPLATE_SPARES"], let value = Int(text), value >= 0 else { return 16 }
+        return min(value, 64)
+    }
+
+    static func folder(of template: String) -> String { template + ".spares" }
+
+    /// Same file system: a spare can be renamed into `dataDir`.
+    static func renameWorks(from cache: String, to dataDir: String) -> Bool {
+        var a = stat(), b = stat()
+        let parent = (dataDir as NSString).deletingLastPathComponent
+        return stat(cache, &a) == 0 && stat(parent, &b) == 0 && a.st_dev == b.st_dev
+    }
+
+    /// Takes a spare into `staging` (which must not exist) and checks it; true when
+    /// `staging` now holds a whole cluster. Blocking: run it off the cooperative pool.
+    static func take(of template: String, into staging: String, logFD: Int32) -> Bool {
+        let folder = folder(of: template)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return false }
+        for name in names.sorted() where name.hasPrefix("spare-") {
+            guard rename(folder + "/" + name, staging) == 0 else { continue }  // taken by another process meanwhile
+            if TemplateManifest.matches(staging, manifestOf: template) { return true }
+            writeAll(logFD, "muster: a spare copy of the Postgres template (\(folder)/\(name)) was damaged; deleted it\n")
+            try? FileManager.default.removeItem(atPath: staging)
+        }
+        return false
+    }
+
+    /// Ready spares, and folders left half made by a process that is gone (deleted).
+    static func count(of template: String) -> Int {
+        let folder = folder(of: template)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        var ready = 0
+        for name in names {
+            if name.hasPrefix("spare-") { ready += 1; continue }
+            if name.hasPrefix(".making-"), let pid = Int32(name.dropFirst(8).prefix { $0 != "-" }),
+               pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: folder + "/" + name)
+            }
+        }
+        return ready
+    }
+
+    private struct Want {
+        var template: String
+        var lock: String
+        var count: Int
+        var logFD: Int32
+    }
+
+    private var wants: [String: Want] = [:]
+    private var stackUp = false
+    private var stopped = false
+    private var worker: Task<Void, Never>?
+    private var making = 0
+
+    /// One more cluster of `template` was made here: keep one more spare of it, up to `limit`.
+    func used(_ template: String, lock: String, limit: Int, logFD: Int32) {
+        guard limit > 0 else { return }
+        var want = wants[template] ?? Want(template: template, lock: lock, count: 0, logFD: logFD)
+        want.count = min(want.count + 1, limit)
+        wants[template] = want
+        startIfReady()
+    }
+
+    /// The stack is up: the start-up burst is over, spares may be made.
+    func stackStarted() {
+        stackUp = true
+        startIfReady()
+    }
+
+    /// Shutdown: no new spare is begun, and the copy of one being made is ended (its
+    /// half-made folder deleted), so nothing of it outlives the stack.
+    func stop() async {
+        stopped = true
+        if let copying { kill(copying, SIGKILL) }
+        await worker?.value
+    }
+
+    private var copying: pid_t?
+
+    private func copyStarted(_ pid: pid_t) {
+        copying = pid
+        if stopped { kill(pid, SIGKILL) }
+    }
+
+    private func startIfReady() {
+        guard stackUp, !stopped, worker == nil, !wants.isEmpty else { return }
+        worker = Task { await self.work() }
+    }
+
+    private func work() async {
+        while !stopped, let want = wants.values.first(where: { Self.count(of: $0.template) < $0.count }) {
+            if await !makeOne(want) { wants[want.template] = nil }
+        }
+        worker = nil
+        if !stopped, wants.values.contains(where: { Self.count(of: $0.template) < $0.count }) { startIfReady() }
+    }
+
+    /// One spare, under the template's shared lock (the template is not made again
+    /// meanwhile). False when the template is not there or not whole, or copying failed.
+    private func makeOne(_ want: Want) async -> Bool {
+        let lock = open(want.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { return false }
+        defer { close(lock) }
+        await PostgresTemplate.lock(lock, LOCK_SH)
+        defer { flock(lock, LOCK_UN) }
+        guard await offload({ TemplateManifest.matches(want.template) }) else { return false }
+        let folder = Self.folder(of: want.template)
+        guard (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil else {
+            return false
+        }
+        chmod(folder, 0o700)
+        making += 1
+        let name = "\(getpid())-\(making)-\(UInt32.random(in: 0...UInt32.max))"
+        let staging = folder + "/.making-" + name
+        let copied = (try? await CopyTree.copy(want.template, to: staging, logFD: want.logFD,
+                                               spare: { await self.copyStarted($0) })) ?? false
+        copying = nil
+        guard copied, rename(staging, folder + "/spare-" + name) == 0 else {
+            try? FileManager.default.removeItem(atPath: staging)
+            return false
+        }
+        return true
+    }
+}

@@ -18,6 +18,7 @@ enum FuzzTargets {
         "events": fuzzEvents,
         "stack": fuzzStack,
         "test-reports": fuzzTestReports,
+        "control": fuzzControl,
     ]
 
     static let selected: ([UInt8]) -> Void = {

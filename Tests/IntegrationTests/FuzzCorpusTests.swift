@@ -122,6 +122,62 @@ import Testing
         }
     }
 
+    /// The control API's requests as muster's own clients send them: the supervisor
+    /// records each one (MUSTER_CONTROL_RECORD) while the CLI drives a stack, and each
+    /// recorded request reads back as the route it was meant for.
+    @Test func controlRequestsOfMustersOwnClientsSeedTheCorpus() async throws {
+        let stack = try TestStack("""
+        services:
+          db: { engine: postgres, port: auto, databases: [shop] }
+          web: { command: "echo ready; exec sleep 600", ready: { log: ready } }
+        """)
+        defer { stack.cleanup() }
+        let record = stack.directory + "/control-requests"
+        try FileManager.default.createDirectory(atPath: record, withIntermediateDirectories: true)
+        func muster(_ arguments: String...) async throws -> CLIResult {
+            try await CLIResult.run(command: [TestStack.binary] + arguments, in: stack.directory,
+                                    environment: ["MUSTER_CONTROL_RECORD": record])
+        }
+        #expect(try await muster("up", "-d").status == 0)
+        for command in [["ps", "--json"], ["env"], ["logs", "web", "--tail", "5"], ["logs"], ["events", "--json"],
+                        ["restart", "web"], ["stop", "web"], ["start", "web"], ["db", "snapshot", "db"], ["db", "list", "db"],
+                        ["db", "restore", "db"], ["db", "clone", "db", "--count", "2"]] {
+            let result = try await CLIResult.run(command: [TestStack.binary] + command, in: stack.directory)
+            #expect(result.status == 0, "muster \(command.joined(separator: " ")): \(result.output)")
+        }
+        // What the pytest plugin asks, and requests the server refuses.
+        let client = try #require(ControlClient.connect(stack.paths))
+        #expect(try client.request("GET", "/v1/disruptions?from=2026-12-03T08:00:01.123456Z&to=2099-01-01T00:00:00Z").status == 200)
+        #expect(try client.request("GET", "/v1/logs?service=web&tail=abc").status == 400)
+        #expect(try client.request("GET", "/v1/events?since=-1").status == 400)
+        #expect(try client.request("POST", "/v1/restart", body: Data("{\"services\":[\"web\"],\"timeout_ms\":-5}".utf8)).status == 400)
+        #expect(try client.request("POST", "/v1/db/clone", body: Data("{\"service\":\"db\",\"count\":1000}".utf8)).status == 400)
+        #expect(try await muster("down").status == 0)
+
+        var corpus: [String: [UInt8]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: record).sorted() {
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: record + "/" + name)))
+            let input = try #require(ControlRequests.parseFuzzInput(bytes), "a recorded request reads back")
+            let route = ControlRequests.route(method: input.method, path: input.path, query: input.query, body: input.body)
+            let key = "\(input.method)-\(input.path.dropFirst(4).replacingOccurrences(of: "/", with: "-"))"
+            corpus["captured-\(key)-\(corpus.keys.filter { $0.hasPrefix("captured-\(key)-") }.count)"] = bytes
+            if case let .failure(error) = route {
+                #expect(["tail=", "since=", "timeout_ms", "count"].contains { error.headline.contains($0) },
+                        "only the refused requests fail: \(error.headline)")
+            }
+        }
+        let paths = Set(corpus.keys.map { $0.split(separator: "-").dropFirst().dropLast().joined(separator: "-") })
+        for expected in ["GET-status", "GET-logs", "GET-events", "POST-restart", "POST-stop", "POST-start", "POST-db-snapshot",
+                         "GET-db-snapshots", "POST-db-restore", "POST-db-clone", "GET-disruptions", "POST-shutdown"] {
+            #expect(paths.contains(expected), "\(expected) was recorded: \(paths.sorted())")
+        }
+        if Self.writing {
+            let folder = Self.corpusRoot + "/control"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for (name, bytes) in corpus { try Data(bytes).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        }
+    }
+
     /// Backend messages split by their headers (the production check of each header).
     static func postgresMessages(_ bytes: [UInt8]) throws -> [(type: Character, body: [UInt8])] {
         var messages: [(type: Character, body: [UInt8])] = []

@@ -118,3 +118,38 @@ public enum ControlJSON {
         return try decoder.decode(type, from: data)
     }
 }
+
+public enum DatabaseAction: String, Sendable, CaseIterable {
+    case snapshot, restore, clone, list
+}
+
+/// `POST /v1/db/{snapshot,restore,clone}` and `GET /v1/db/snapshots?service=S`.
+public struct DatabaseRequest: Codable, Sendable {
+    public var service: String
+    /// Default: the service's first database.
+    public var database: String?
+    /// Default: `default`.
+    public var name: String?
+    /// clone: how many copies, named `DATABASE_gw0` ... like pytest-xdist's workers.
+    public var count: Int?
+
+    public init(service: String, database: String? = nil, name: String? = nil, count: Int? = nil) {
+        self.service = service
+        self.database = database
+        self.name = name
+        self.count = count
+    }
+}
+
+extension DatabaseRequest {
+    static func checkSnapshotName(_ name: String) throws {
+        guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw MusterError(.usage, "snapshot name \(ControlRequests.shown(name)) must be 1 to 40 letters, digits, '-', '_' or '.'")
+        }
+    }
+}
+
+/// `POST /v1/start|stop|restart`.
+public enum ControlAction: String, Sendable, CaseIterable {
+    case start, stop, restart
+}

@@ -20,10 +20,6 @@ public protocol ControlHandler: AnyObject, Sendable {
     func database(_ action: DatabaseAction, _ request: DatabaseRequest) async -> DatabaseResult
 }
 
-public enum ControlAction: String, Sendable, CaseIterable {
-    case start, stop, restart
-}
-
 /// The control API: HTTP/1.1 served by Hummingbird on the project's unix socket
 /// (`RUNTIME_DIR/control.sock`, owner-only inside a 0700 dir). The CLI uses it, and
 /// test harnesses can too, with `curl --unix-socket SOCKET http://muster/v1/status`.
@@ -84,76 +80,56 @@ public final class ControlServer: @unchecked Sendable {
 
     // MARK: - Routes
 
+    /// Every route reads its request with `ControlRequests.route` (muster's own part of
+    /// request handling, fuzzed) and hands what it asks to the handler.
     private func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
-        let handler = self.handler
-        router.get("/v1/status") { _, _ in Self.json(await handler.status()) }
-        router.get("/v1/env") { _, _ in Self.json(await handler.environment()) }
-        for action in ControlAction.allCases {
-            router.post("/v1/\(action.rawValue)") { request, context in
-                let body = try await request.body.collect(upTo: 1 << 20)
-                guard let operation = try? ControlJSON.decode(OperationRequest.self, from: Data(buffer: body)) else {
-                    return Self.json(OperationResult(MusterError(.usage, "the body must be JSON like {\"services\":[\"api\"]}")), status: .badRequest)
-                }
-                return Self.result(await handler.perform(action, operation))
+        for route in ControlRequests.routes {
+            router.on(RouterPath(route.path), method: HTTPRequest.Method(route.method)!) { request, _ in
+                try await self.respond(to: request, path: route.path)
             }
         }
-        router.post("/v1/shutdown") { _, _ in Self.result(await handler.shutdown()) }
-        for action in DatabaseAction.allCases where action != .list {
-            router.post("/v1/db/\(action.rawValue)") { request, _ in
-                let body = try await request.body.collect(upTo: 1 << 20)
-                guard let operation = try? ControlJSON.decode(DatabaseRequest.self, from: Data(buffer: body)) else {
-                    return Self.json(DatabaseResult(MusterError(.usage, "the body must be JSON like {\"service\":\"db\",\"database\":\"shop\"}")), status: .badRequest)
-                }
-                return Self.databaseResult(await handler.database(action, operation))
-            }
-        }
-        router.get("/v1/db/snapshots") { request, _ in
-            let query = request.uri.queryParameters
-            guard let service = query.get("service") else {
-                return Self.json(DatabaseResult(MusterError(.usage, "name the Postgres service: /v1/db/snapshots?service=db")), status: .badRequest)
-            }
-            return Self.databaseResult(await handler.database(.list, DatabaseRequest(service: service, database: query.get("database"))))
-        }
-        router.get("/v1/logs") { request, _ in try await self.logs(request) }
-        router.get("/v1/events") { request, _ in self.events(request) }
-        router.get("/v1/disruptions") { request, _ in await self.disruptions(request) }
         return router
+    }
+
+    private func respond(to request: Request, path: String) async throws -> Response {
+        let body = request.method == .post ? Array(buffer: try await request.body.collect(upTo: ControlRequests.bodyLimit)) : []
+        let query = ControlQuery(request.uri.queryParameters.map { (String($0.key), String($0.value)) })
+        ControlRequests.record(method: request.method.rawValue, path: path, query: query, body: body)
+        let route: ControlRoute
+        switch ControlRequests.route(method: request.method.rawValue, path: path, query: query, body: body) {
+        case let .failure(error):
+            return path.hasPrefix("/v1/db/") ? Self.json(DatabaseResult(error), status: .badRequest)
+                : Self.json(OperationResult(error), status: .badRequest)
+        case let .success(found): route = found
+        }
+        switch route {
+        case .status: return Self.json(await handler.status())
+        case .environment: return Self.json(await handler.environment())
+        case .shutdown: return Self.result(await handler.shutdown())
+        case let .operation(action, operation): return Self.result(await handler.perform(action, operation))
+        case let .database(action, operation): return Self.databaseResult(await handler.database(action, operation))
+        case let .logs(services, tail, follow): return await logs(services: services, tail: tail, follow: follow)
+        case let .events(since, follow): return events(since: since, follow: follow)
+        case let .disruptions(from, to): return await disruptions(from: from, to: to)
+        }
     }
 
     /// The one definition (`Disruption.from`) over the events of this supervisor's
     /// life, so test plugins never re-implement it.
-    private func disruptions(_ request: Request) async -> Response {
-        let query = request.uri.queryParameters
-        var bounds: [Double?] = []
-        for name in ["from", "to"] {
-            guard let text = query.get(name), !text.isEmpty else { bounds.append(nil); continue }
-            // A `+` of an offset that was not percent-encoded arrives as a space.
-            guard let seconds = RFC3339.seconds(text) ?? RFC3339.seconds(text.replacingOccurrences(of: " ", with: "+")) else {
-                let error = MusterError(.usage, "\(name)=\(text) is not an RFC 3339 time; write it like 2026-12-03T08:00:01.123456Z")
-                return Self.json(OperationResult(error), status: .badRequest)
-            }
-            bounds.append(seconds)
-        }
-        if let from = bounds[0], let to = bounds[1], from > to {
-            return Self.json(OperationResult(MusterError(.usage, "from is after to; give a window with from <= to")), status: .badRequest)
-        }
+    private func disruptions(from: Double?, to: Double?) async -> Response {
         let since = RFC3339.seconds(await handler.status().started) ?? 0
         let events = EventRecord.read(handler.paths.eventsFile).filter { (RFC3339.seconds($0.time) ?? 0) >= since }
-        let found = Disruption.from(events).filter { $0.overlaps(from: bounds[0], to: bounds[1]) }
+        let found = Disruption.from(events).filter { $0.overlaps(from: from, to: to) }
         return Self.json(DisruptionsReport(disruptions: found))
     }
 
-    private func logs(_ request: Request) async throws -> Response {
-        let query = request.uri.queryParameters
+    private func logs(services named: [String], tail: Int?, follow: Bool) async -> Response {
         let known = await handler.status().services.map(\.name)
-        let named = query.getAll("service").flatMap { $0.split(separator: ",").map(String.init) }
         let services = named.isEmpty ? known : named
         for name in services where !known.contains(name) {
             return Self.json(OperationResult(MusterError(.usage, "no service \"\(name)\"\(Suggestion.hint(for: name, in: known))")), status: .badRequest)
         }
-        let tail = query.get("tail").flatMap { Int($0) }
-        let follow = query.get("follow") == "true" || query.get("follow") == "1"
         let width = services.map(\.count).max() ?? 0
         let prefixes = Dictionary(uniqueKeysWithValues: services.map { name in
             (name, services.count > 1 ? name.padding(toLength: width, withPad: " ", startingAt: 0) + " │ " : "")
@@ -182,10 +158,7 @@ public final class ControlServer: @unchecked Sendable {
         })
     }
 
-    private func events(_ request: Request) -> Response {
-        let query = request.uri.queryParameters
-        let since = query.get("since").flatMap { Int($0) } ?? 0
-        let follow = query.get("follow") == "true" || query.get("follow") == "1"
+    private func events(since: Int, follow: Bool) -> Response {
         let path = handler.paths.eventsFile
         let handler = self.handler
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
@@ -222,13 +195,5 @@ public final class ControlServer: @unchecked Sendable {
         default: status = .conflict
         }
         return json(result, status: status)
-    }
-}
-
-/// Cheap access to an event line's `seq` without decoding the whole object.
-enum EventLine {
-    static func seq(of line: String) -> Int? {
-        guard let range = line.range(of: "\"seq\":") else { return nil }
-        return Int(line[range.upperBound...].prefix { $0.isNumber })
     }
 }

@@ -1,27 +1,5 @@
 import Foundation
 
-public enum DatabaseAction: String, Sendable, CaseIterable {
-    case snapshot, restore, clone, list
-}
-
-/// `POST /v1/db/{snapshot,restore,clone}` and `GET /v1/db/snapshots?service=S`.
-public struct DatabaseRequest: Codable, Sendable {
-    public var service: String
-    /// Default: the service's first database.
-    public var database: String?
-    /// Default: `default`.
-    public var name: String?
-    /// clone: how many copies, named `DATABASE_gw0` ... like pytest-xdist's workers.
-    public var count: Int?
-
-    public init(service: String, database: String? = nil, name: String? = nil, count: Int? = nil) {
-        self.service = service
-        self.database = database
-        self.name = name
-        self.count = count
-    }
-}
-
 public struct DatabaseResult: Codable, Sendable {
     public var ok: Bool
     public var code: String?
@@ -157,11 +135,7 @@ public actor DatabaseDesk {
         return Target(service: service.name, database: database, connect: { try PostgresConnection(conninfo) })
     }
 
-    static func checkName(_ name: String) throws {
-        guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw MusterError(.usage, "snapshot name \"\(name)\" must be 1 to 40 letters, digits, '-', '_' or '.'")
-        }
-    }
+    static func checkName(_ name: String) throws { try DatabaseRequest.checkSnapshotName(name) }
 
     /// The snapshot a restore or clone copies: the named one of `database`, or for a
     /// clone (`shop_gw1`) the snapshot it was cloned from.

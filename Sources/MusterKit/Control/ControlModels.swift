@@ -3,7 +3,7 @@ import Foundation
 /// One service as `muster ps` and `GET /v1/status` show it.
 public struct ServiceStatus: Codable, Sendable, Equatable {
     public var name: String
-    /// `command`, or an engine and its implementation (`postgres`, `kafka/tansu`).
+    /// `command`, or an engine and its implementation (`postgres`, `kafka (tansu)`): `ServiceKind`.
     public var kind: String
     /// A lifecycle phase (`starting`, `ready`, `completed`, `stopped`, ...), or
     /// `inactive` for a service this run has not been asked to start.
@@ -22,7 +22,7 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
 
     init(_ snapshot: ServiceSnapshot, wanted: Bool, now: Date = Date()) {
         name = snapshot.name
-        kind = snapshot.kind
+        kind = snapshot.kind.description
         state = snapshot.phase == .pending && !wanted ? "inactive" : snapshot.phase.rawValue
         pid = snapshot.pid
         ready = snapshot.phase == .ready || snapshot.phase == .completed

@@ -57,7 +57,7 @@ struct PostgresEngine: Engine {
         let socketDir = socketDirectory(context)
         var settings = Self.defaults.filter { key, _ in !context.engine.settings.contains { $0.key == key } }
         settings += context.engine.settings.map { ($0.key, $0.value) }
-        plan.kind = "postgres"
+        plan.kind = .postgres
         let monitorPort = context.port
         plan.monitors.append { PostgresMonitor(socketDir: socketDir, port: monitorPort) }
         plan.executable = bin + "/postgres"

@@ -17,7 +17,7 @@ struct RedisEngine: Engine {
         }
         let dataDir = context.dataDir
         plan.executable = server
-        plan.kind = "redis"
+        plan.kind = .redis
         let (monitorPort, password) = (context.port, context.engine.password)
         plan.monitors.append { RedisMonitor(port: monitorPort, password: password) }
         var argv = [server, "--port", String(context.port), "--bind", "127.0.0.1", "--daemonize", "no",

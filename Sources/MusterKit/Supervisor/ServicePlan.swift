@@ -43,7 +43,7 @@ public struct ServicePlan: Sendable {
     public var port: Int?
     public var outputs: [String: String]
     /// The kind of thing this is, for `ps`: a command, or an engine and its implementation.
-    public var kind: String
+    public var kind: ServiceKind
     /// Watchers for restarts muster did not cause (and other findings), made
     /// fresh for each incarnation once it is ready.
     public var monitors: [MonitorFactory] = [{ ProcessIdentityMonitor() }]

@@ -17,7 +17,7 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     /// Wall-clock start of the current process, for uptime.
     public var processStartedAt: Date?
     public var available: Bool
-    public var kind: String
+    public var kind: ServiceKind
     /// Restarts muster did not cause (restart_detected events).
     public var restartsDetected: Int = 0
     /// Counts the runner's state changes: snapshots reach the supervisor through a

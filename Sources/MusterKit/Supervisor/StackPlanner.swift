@@ -78,7 +78,7 @@ public struct StackPlanner {
             policy: ServiceLifecycle.Policy(hasReadyProbe: false, hasAliveProbe: false, restart: service.restart,
                                             maxRestarts: service.maxRestarts, stopSignal: service.stopSignal,
                                             stopTimeout: service.stopTimeout),
-            optional: service.optional, dependsOn: service.dependsOn, port: port, outputs: outputs, kind: "command")
+            optional: service.optional, dependsOn: service.dependsOn, port: port, outputs: outputs, kind: .command)
         let logs = service.logs.resolved(over: stack.logs)
         plan.logLimit = LogLimit(maxSize: logs.maxSize, maxFiles: logs.maxFiles)
 

@@ -178,8 +178,8 @@ import Glibc
 
         let bad = try client.request("GET", "/v1/disruptions?from=yesterday")
         #expect(bad.status == 400)
-        let text = String(decoding: bad.body, as: UTF8.self)
-        #expect(text.contains("from=yesterday is not an RFC 3339 time"), "\(text)")
+        let text = try ControlJSON.decode(OperationResult.self, from: bad.body).error ?? ""
+        #expect(text.contains("from=\"yesterday\" is not an RFC 3339 time"), "\(text)")
         let reversed = try client.request("GET", "/v1/disruptions?from=\(after)&to=\(before)")
         #expect(reversed.status == 400)
         #expect(try await stack.muster("down").status == 0)

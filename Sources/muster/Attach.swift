@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
 import MusterKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `muster attach`: the interactive view of a stack started with `up -d`. `q`
 /// detaches and leaves the stack running; `muster down` stops it.

@@ -1,8 +1,5 @@
 import Foundation
 import MusterKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `muster up -d`: starts a detached supervisor (or reuses the running one) and
 /// returns once every service is ready, or fails with the failing service's name,

@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
 import MusterKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Down: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

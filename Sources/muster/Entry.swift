@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
 import MusterKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Parses the command line, then runs the command on the async runtime.
 @main

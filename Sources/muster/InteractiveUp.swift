@@ -1,8 +1,5 @@
 import Foundation
 import MusterKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Foreground `muster up` on a terminal: the same session as the plain one, but
 /// with nothing mirrored to the console; the interactive view shows the services

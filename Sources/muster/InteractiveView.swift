@@ -1,9 +1,6 @@
 import CNcurses
 import Foundation
 import MusterKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The interactive view of a running stack: a live table of the services above the
 /// log stream of one or all of them, with keys to restart, stop and start a service.

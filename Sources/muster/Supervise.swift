@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
 import MusterKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The detached supervisor behind `muster up -d` (hidden). Its stdout and stderr
 /// go to `.muster/PROJECT/supervisor.log`; fd 3, when open, is the report pipe to

@@ -2,9 +2,6 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MusterKit
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Signal names as written in stack files (`SIGTERM`, `TERM`, `15`).
 public enum SignalName {

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The CLI's side of the control API: HTTP/1.1 requests over the project's unix
 /// socket, one connection per request.

@@ -3,9 +3,6 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What the control API asks of a running stack. `StackHost` implements it.
 public protocol ControlHandler: AnyObject, Sendable {

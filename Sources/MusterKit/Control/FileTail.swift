@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Reading the end of a log or event file, and following it as it grows.
 public enum FileTail {

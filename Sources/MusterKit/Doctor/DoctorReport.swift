@@ -1,8 +1,5 @@
 import CMusterShims
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `muster doctor`: can this stack start here, and if not, what to do. One check per
 /// engine the stack uses (all three without a stack file), then the user, the ports,
@@ -153,11 +150,9 @@ public struct DoctorReport: Codable, Sendable {
     }
 
     static func kernelChecks() -> [Check] {
-        [("pidfd", muster_has_pidfd(), "waits for exits without polling (Linux 5.3+); without it muster polls"),
-         ("child subreaper", muster_has_child_subreaper(), "orphaned grandchildren are reaped by muster (Linux 3.4+)"),
-         ("PR_SET_PDEATHSIG", muster_has_pdeathsig(), "services die with muster, even on SIGKILL")].map { name, value, why in
-            // pidfd is an optimisation: muster falls back to polling without it.
-            Check(name: name, ok: value == 1 || name == "pidfd", detail: (value == 1 ? "available: " : "missing: ") + why)
+        KernelFeatures.all.map { feature in
+            Check(name: feature.name, ok: feature.available || !feature.required,
+                  detail: (feature.available ? "available: " : "missing: ") + feature.why)
         }
     }
 }

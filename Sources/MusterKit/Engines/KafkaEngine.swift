@@ -109,7 +109,7 @@ enum KafkaServers {
         let installed = ServerSearch.installFolders(environment: environment)
         search.look("muster's install folder (\(installed.joined(separator: ", ")))", installed.map { $0 + "/tansu" })
         search.look("a .venv or venv beside or above the stack", virtualenvCandidates(above: stackDirectory))
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        if let exe = SystemPaths.executable {
             // A muster run from its build folder finds the checkout's own .venv.
             let checkout = virtualenvCandidates(above: (exe as NSString).deletingLastPathComponent, levels: 5)
             search.look("a .venv or venv above muster itself", checkout)

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Where a Postgres cluster lives when muster runs as root. Postgres then runs as the
 /// `postgres` user, who often cannot enter the project folder (any project under

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Postgres: initdb on first start, the server as an unprivileged user when muster
 /// is root (dropped by muster itself, so signals reach the postmaster), settings as
@@ -193,7 +190,7 @@ struct PostgresEngine: Engine {
         Guardian.shared.unregister(group: pid)
         guard status.isSuccess else {
             // Name the cause when initdb's own output shows a common one.
-            let log = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(logFD)")) ?? ""
+            let log = SystemPaths.path(of: logFD) ?? ""
             let tail = FileTail.lastLines(of: log, count: 30)
             if let full = tail.last(where: { $0.contains("No space left on device") }) {
                 throw MusterError(.serviceFailed, "initdb \(status): the disk is full (\(full.trimmingCharacters(in: .whitespaces))); free some space and start again")

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A fresh Postgres cluster without waiting for `initdb`. `initdb` is most of a cold
 /// start (0.7 to 1.4 s here), while copying a freshly made cluster takes tens of

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Where a server program was looked for, in order, and where it was found. Engines
 /// use it to start the server; `muster doctor` shows it; and when nothing is found,
@@ -128,7 +125,7 @@ extension ServerSearch {
     /// `PREFIX/lib/muster`), plus the two default prefixes of `scripts/install`.
     static func installFolders(environment: [String: String]) -> [String] {
         var folders: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        if let exe = SystemPaths.executable {
             let prefix = ((exe as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
             folders.append(prefix + "/lib/muster")
         }

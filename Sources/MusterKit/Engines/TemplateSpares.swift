@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc  // platform: opendir, rename, kill(pid, 0)
-#endif
 
 /// Spare clusters: copies of a Postgres template made ahead of time, next to it in the
 /// cache, so that a cold start takes one with a `rename` (microseconds) instead of

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The append-only `events.jsonl` of a project. `seq` numbers events without gaps,
 /// continuing from the last line on disk, so a reader can tell it missed none,

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Ready when a command exits 0 within the timeout; a command that overruns is
 /// killed with its whole process group.

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A probe that is told, not polled: a `log` line matched, or `READY=1` arrived on
 /// the notify socket. `wait()` returns as soon as `fire()` is called.

@@ -50,9 +50,3 @@ public struct ProtocolError: Error, CustomStringConvertible, Equatable, Sendable
         return "\"" + text + (bytes.count > limit ? "…" : "") + "\""
     }
 }
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

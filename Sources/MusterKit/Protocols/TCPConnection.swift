@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A network failure, with text meant to be shown to a person as is
 /// (for example "connection refused to 127.0.0.1:5432").
@@ -108,7 +105,7 @@ public final class TCPConnection {
         while sent < bytes.count {
             let result = bytes.withUnsafeBytes { raw -> Int in
                 guard let base = raw.baseAddress else { return 0 }
-                return send(socket, base + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
+                return send(socket, base + sent, raw.count - sent, SystemPaths.sendFlags)
             }
             if result > 0 {
                 sent += result

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The picture of a run as SVG geometry: every rectangle, line and label placed in
 /// Swift, so that the template only prints coordinates and the layout is testable

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Where a project keeps things. State lives beside the stack file in
 /// `.muster/PROJECT/`; sockets live in a short runtime dir under /tmp, so socket
@@ -95,11 +92,5 @@ public struct ProjectPaths: Sendable {
             value = value &* 0x100_0000_01b3
         }
         return String(value, radix: 16).leftPadded(to: 16)
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

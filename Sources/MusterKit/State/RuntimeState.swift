@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What a running supervisor publishes in its runtime dir for other commands:
 /// its pid, the ports it chose and every service's outputs.

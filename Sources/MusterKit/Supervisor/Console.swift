@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Serialised writes of whole chunks to a terminal or pipe, so lines of different
 /// services never interleave mid-line.

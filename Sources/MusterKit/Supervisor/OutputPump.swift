@@ -1,9 +1,6 @@
 import CMusterShims
 import Dispatch
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Drains one service's stdout+stderr pipe, always, so a chatty service never
 /// blocks on a full pipe. Raw bytes go to the log file; lines go to the console

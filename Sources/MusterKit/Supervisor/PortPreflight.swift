@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Checks fixed ports before anything starts and picks free ones for `port: auto`.
 public enum PortPreflight {
@@ -45,34 +42,6 @@ public enum PortPreflight {
         throw MusterError(.environment, "no free TCP port found on 127.0.0.1")
     }
 
-    /// `port 5432 is in use by pid 812 (postgres -D /var/lib/...)`, as far as /proc shows.
-    public static func describeHolder(of port: Int) -> String {
-        guard let inode = listeningInode(port: port) else { return "port \(port) is in use" }
-        for pid in ProcessTable.allPids() {
-            let fdDir = "/proc/\(pid)/fd"
-            guard let fds = try? FileManager.default.contentsOfDirectory(atPath: fdDir) else { continue }
-            for fd in fds {
-                if (try? FileManager.default.destinationOfSymbolicLink(atPath: fdDir + "/" + fd)) == "socket:[\(inode)]" {
-                    let command = ProcessTable.commandLine(pid) ?? "?"
-                    return "port \(port) is in use by pid \(pid) (\(command.prefix(120)))"
-                }
-            }
-        }
-        return "port \(port) is in use (by a process this user cannot see)"
-    }
-
-    /// The socket inode listening on `port`, from /proc/net/tcp and tcp6.
-    static func listeningInode(port: Int) -> String? {
-        let hexPort = String(port, radix: 16, uppercase: true).leftPadded(to: 4)
-        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
-            for line in text.split(separator: "\n").dropFirst() {
-                let fields = line.split(separator: " ")
-                guard fields.count > 9 else { continue }
-                let local = fields[1]
-                if local.hasSuffix(":" + hexPort), fields[3] == "0A" { return String(fields[9]) }
-            }
-        }
-        return nil
-    }
+    /// `port 5432 is in use by pid 812 (postgres -D /var/lib/...)`, as far as the system shows.
+    public static func describeHolder(of port: Int) -> String { PortOwners.describeHolder(of: port) }
 }

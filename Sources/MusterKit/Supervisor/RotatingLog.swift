@@ -1,8 +1,5 @@
 import CMusterShims
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// How large one service's log may grow (resolved from the stack's `logs:` fields).
 public struct LogLimit: Sendable, Equatable {

@@ -1,8 +1,5 @@
 import CMusterShims
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Runs one service: feeds events to its `ServiceLifecycle` and performs the
 /// actions it returns. It alone holds the service's pid, and signals only the

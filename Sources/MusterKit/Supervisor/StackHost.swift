@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A running stack with its control API: what `muster up` (foreground) and the
 /// detached supervisor behind `muster up -d` both are. It answers the control

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Turns a validated stack into runnable plans: chooses ports, asks engines for
 /// their commands and probes, and resolves every `${service.output}`.

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Starts a stack's services, each the moment its own dependencies are met, and
 /// stops them in reverse dependency order. Runners decide; the supervisor orders.

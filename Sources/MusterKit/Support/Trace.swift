@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `MUSTER_TRACE=1`: milliseconds since the process started, per phase, on stderr.
 /// For profiling start-up (scripts/bench); off by default and then free.

@@ -1,8 +1,5 @@
 import CMusterShims
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Keeps the promise that no service outlives muster, even a SIGKILLed muster.
 ///

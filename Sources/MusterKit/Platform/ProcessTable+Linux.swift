@@ -1,8 +1,5 @@
 import CMusterShims
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What `/proc/PID/stat` says about a process. Liveness is read here, never with
 /// `kill(pid, 0)`, which answers for zombies too.

@@ -1,8 +1,5 @@
 import CMusterShims
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One thread and one epoll set that watch every service pipe and notify socket.
 ///

@@ -1,8 +1,5 @@
 import CMusterShims
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What to run and how.
 public struct SpawnRequest: Sendable {
@@ -153,7 +150,7 @@ public final class ProcessSpawner: @unchecked Sendable {
 
     /// The running muster binary, to start a detached supervisor with.
     public static var currentExecutable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        SystemPaths.executable ?? CommandLine.arguments[0]
     }
 
     static func describe(step: Int32, errno err: Int32, request: SpawnRequest) -> MusterError {

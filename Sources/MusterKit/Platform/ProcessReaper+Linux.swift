@@ -1,9 +1,6 @@
 import CMusterShims
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Collects every child of muster on one thread with `waitid(P_ALL)` and hands each
 /// exit to whoever waits for that pid. With the subreaper flag set, orphaned

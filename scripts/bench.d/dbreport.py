@@ -50,7 +50,7 @@ def _when(results, part):
     except ValueError:
         first = 0
     if first >= machine.get("cores", 2) or (busy or 0) >= 80:
-        text += (" **The machine was busy** (other engineers' builds and tests share its 2 cores), so these "
+        text += (" **The machine was busy** (other work shares its 2 cores), so these "
                  "figures are slower and more spread than on a quiet machine; the ratios within a round hold "
                  "better than the absolute times.")
     return text

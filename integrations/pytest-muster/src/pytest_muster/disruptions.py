@@ -98,6 +98,27 @@ class ControlClient:
         return [item for item in items if isinstance(item, dict)]
 
 
+    def post(self, target: str, body: dict) -> tuple[int, dict]:
+        """POST a JSON body; the HTTP status and the JSON answer."""
+        conn = _UnixConnection(self.socket_path, self.timeout)
+        try:
+            conn.request("POST", target, body=json.dumps(body).encode(),
+                         headers={"Content-Type": "application/json", "Accept": "application/json"})
+            response = conn.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise ControlUnavailable(f"{self.socket_path}: {error}") from None
+        finally:
+            conn.close()
+        try:
+            decoded = json.loads(answer)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            raise ControlUnavailable(f"{self.socket_path}: POST {target} answered HTTP {response.status} without JSON")
+        return response.status, decoded
+
+
 def overlaps(disruption: dict, start_us: int, end_us: int) -> bool:
     """[start, end] of a test intersects [d.start, d.end or forever]."""
     try:

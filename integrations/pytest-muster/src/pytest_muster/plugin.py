@@ -1,13 +1,16 @@
 """The pytest11 entry point ``muster``.
 
 This module is all that loads outside ``muster run``: it adds the command-line
-option and, only when ``MUSTER_TESTS_FILE`` is set, imports the recorder and
+options and, only when ``MUSTER_TESTS_FILE`` is set, imports the recorder and
 registers it. Without that variable the plugin adds no hooks that run per test.
+``--muster-db SERVICE`` adds a database per xdist worker (databases.py).
 """
 
 from __future__ import annotations
 
 import os
+
+import pytest
 
 TESTS_FILE_ENV = "MUSTER_TESTS_FILE"
 
@@ -21,12 +24,49 @@ def pytest_addoption(parser):
         help="under `muster run`: report a test that passed while a service of the "
         "stack was disrupted (restarted, exited, unavailable...) as an error",
     )
+    group.addoption(
+        "--muster-db",
+        dest="muster_db",
+        default=None,
+        metavar="SERVICE",
+        help="under `muster run`: give each pytest-xdist worker its own copy of SERVICE's database "
+        "(cloned from its muster snapshot) and let the muster_db fixture restore it before a test",
+    )
+    parser.addini("muster_db", "like --muster-db: the Postgres service whose database each worker gets", default="")
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "muster_restore: restore the worker's database from its muster snapshot before this test (--muster-db)"
+    )
+    if config.getoption("muster_db") or config.getini("muster_db"):
+        from .databases import MusterDatabaseError, WorkerDatabases
+
+        try:
+            databases = WorkerDatabases.from_config(config)
+        except MusterDatabaseError as error:
+            raise pytest.UsageError(str(error)) from None
+        if databases is not None:
+            config.pluginmanager.register(databases, "muster-databases")
     tests_file = os.environ.get(TESTS_FILE_ENV)
     if not tests_file:
         return
     from .recorder import MusterRecorder
 
     config.pluginmanager.register(MusterRecorder(config, tests_file), "muster-recorder")
+
+
+@pytest.fixture
+def muster_db(request):
+    """The worker's database (``--muster-db SERVICE``), restored from its snapshot
+    before the test: ``.name``, ``.url`` and ``.service``."""
+    databases = request.config.pluginmanager.get_plugin("muster-databases")
+    if databases is None:
+        pytest.fail("muster_db needs --muster-db SERVICE (or muster_db = SERVICE in the ini file) under `muster run`",
+                    pytrace=False)
+    from .databases import MusterDatabaseError
+
+    try:
+        return databases.restore()
+    except MusterDatabaseError as error:
+        pytest.fail(f"muster_db: {error}", pytrace=False)

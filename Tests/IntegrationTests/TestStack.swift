@@ -65,9 +65,10 @@ final class TestStack {
     func load() throws -> StackSpec { try StackLoader.load(path: file) }
 
     /// Starts every service (or the named ones) with output kept off the terminal.
-    func start(_ services: [String] = [], console: Console? = nil) async throws {
+    func start(_ services: [String] = [], console: Console? = nil,
+               timers: any _Concurrency.Clock<Duration> = ContinuousClock()) async throws {
         let session = try StackSession(stack: try load(), services: services,
-                                       options: .init(console: console, statusLines: console != nil))
+                                       options: .init(console: console, statusLines: console != nil, timers: timers))
         self.session = session
         try await session.start()
     }

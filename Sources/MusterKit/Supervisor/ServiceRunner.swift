@@ -14,6 +14,8 @@ actor ServiceRunner {
     let console: Console?
     let prefix: LinePrefix?
     let clock = ContinuousClock()
+    /// What the start, restart and stop timers wait on: injected, so tests run them in virtual time.
+    let timers: any _Concurrency.Clock<Duration>
     let origin: ContinuousClock.Instant
     /// Changes go out through one queue, in the order they happened: awaiting the
     /// listener inside `send` would let another event overtake this one.
@@ -53,8 +55,9 @@ actor ServiceRunner {
     var revision = 0
 
     init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
-         origin: ContinuousClock.Instant, listener: @escaping Listener) {
+         origin: ContinuousClock.Instant, timers: any _Concurrency.Clock<Duration> = ContinuousClock(), listener: @escaping Listener) {
         self.plan = plan
+        self.timers = timers
         self.machine = ServiceLifecycle(policy: plan.policy)
         self.paths = paths
         self.console = console
@@ -153,8 +156,9 @@ actor ServiceRunner {
         case .armStartTimer:
             startTimer?.cancel()
             guard let spec = plan.ready?.spec else { return }
-            startTimer = Task { [clock] in
-                guard (try? await clock.sleep(for: spec.startTimeout)) != nil else { return }
+            let deadline = TimerDeadline(timers, after: spec.startTimeout)
+            startTimer = Task {
+                guard (try? await deadline.wait()) != nil else { return }
                 let detail = await self.lastProbeError.map { ": \($0)" } ?? ""
                 await self.send(.startTimedOut("not ready after \(DurationParser.format(spec.startTimeout)) (probe \(spec.kind.display)\(detail))"))
             }
@@ -174,8 +178,9 @@ actor ServiceRunner {
             pump?.observeLines(nil)
         case let .scheduleRestart(delay):
             restartTimer?.cancel()
-            restartTimer = Task { [clock] in
-                guard (try? await clock.sleep(for: delay)) != nil else { return }
+            let deadline = TimerDeadline(timers, after: delay)
+            restartTimer = Task {
+                guard (try? await deadline.wait()) != nil else { return }
                 await self.send(.backoffElapsed)
             }
         case .cancelRestart:
@@ -207,8 +212,9 @@ actor ServiceRunner {
 
     func armStopTimer(_ timeout: Duration, generation: Int) {
         stopTimer?.cancel()
-        stopTimer = Task { [clock] in
-            guard (try? await clock.sleep(for: timeout)) != nil else { return }
+        let deadline = TimerDeadline(timers, after: timeout)
+        stopTimer = Task {
+            guard (try? await deadline.wait()) != nil else { return }
             await self.send(.stopTimedOut(generation: generation))
         }
     }
@@ -365,5 +371,17 @@ actor ServiceRunner {
 
     func seconds(since start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
         (end - start).seconds
+    }
+}
+
+/// A timer's deadline on the injected clock, fixed when the timer is armed (not when
+/// its task first runs), so a test that moves the clock right after seeing the phase
+/// change still fires it at the right moment.
+struct TimerDeadline: Sendable {
+    let wait: @Sendable () async throws -> Void
+
+    init<C: _Concurrency.Clock>(_ clock: C, after duration: Duration) where C.Duration == Duration {
+        let deadline = clock.now.advanced(by: duration)
+        wait = { try await clock.sleep(until: deadline, tolerance: nil) }
     }
 }

@@ -10,10 +10,15 @@ public actor Supervisor {
         public var statusLines: Bool
         /// Copies every service's output to the console, prefixed with its name.
         public var mirrorOutput: Bool
-        public init(console: Console?, statusLines: Bool = true, mirrorOutput: Bool = true) {
+        /// The clock the services' timers wait on (start timeout, restart backoff, stop
+        /// escalation); tests give one whose time they move.
+        public var timers: any _Concurrency.Clock<Duration>
+        public init(console: Console?, statusLines: Bool = true, mirrorOutput: Bool = true,
+                    timers: any _Concurrency.Clock<Duration> = ContinuousClock()) {
             self.console = console
             self.statusLines = statusLines
             self.mirrorOutput = mirrorOutput
+            self.timers = timers
         }
     }
 
@@ -106,7 +111,8 @@ public actor Supervisor {
             let prefix = options.mirrorOutput ? console.map {
                 LinePrefix(name: plan.name, width: max(width, 6), style: Console.palette[index % Console.palette.count], console: $0)
             } : nil
-            let runner = ServiceRunner(plan: plan, paths: paths, console: console, prefix: prefix, origin: origin) { [weak self] snapshot, event in
+            let runner = ServiceRunner(plan: plan, paths: paths, console: console, prefix: prefix, origin: origin,
+                                       timers: options.timers) { [weak self] snapshot, event in
                 await self?.changed(snapshot, event: event)
             }
             runners[plan.name] = runner

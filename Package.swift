@@ -49,10 +49,11 @@ let package = Package(
                 "MusterKit",
                 "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "MusterKitTests", dependencies: ["MusterKit"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MusterKit", .product(name: "Clocks", package: "swift-clocks")]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -21,8 +21,9 @@ enum Entry {
                     let command = detached
                     work = { try await command.run() }
                 }
-            } else if var asyncCommand = command as? AsyncParsableCommand {
-                work = { try await asyncCommand.run() }
+            } else if let asyncCommand = command as? AsyncParsableCommand {
+                let handover = CommandHandover(asyncCommand)
+                work = { try await handover.run() }
             } else {
                 work = { try command.run() }
             }
@@ -142,4 +143,12 @@ enum Output {
     static func warning(_ text: String) {
         stderr.line(stderr.paint("warning: ", .yellow) + text)
     }
+}
+
+/// Moves the parsed command from the synchronous start to the one task that runs it.
+/// Unchecked: after the hand-over only that task touches the command.
+final class CommandHandover: @unchecked Sendable {
+    private var command: AsyncParsableCommand
+    init(_ command: AsyncParsableCommand) { self.command = command }
+    func run() async throws { try await command.run() }
 }

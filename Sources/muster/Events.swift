@@ -61,7 +61,7 @@ struct Watch: AsyncParsableCommand {
             let status = try client.status()
             let summary = status.services.map { "\($0.name) \($0.state)" + ($0.restarts > 0 ? " (\($0.restarts) restarts)" : "") }
             print("watching \(paths.project): " + summary.joined(separator: ", "))
-            fflush(stdout)  // before the stream blocks: a pipe or file would hold it back
+            fflush(nil)  // before the stream blocks: a pipe or file would hold it back (nil: every stream)
         }
         try EventStream.follow(client, since: EventLog.lastSeq(in: paths.eventsFile)) { line in
             guard let event = EventRecord.parse(line) else { return }
@@ -80,7 +80,7 @@ enum EventStream {
                 let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                 pending = Data(pending[pending.index(after: newline)...])
                 onLine(line)
-                fflush(stdout)
+                fflush(nil)
             }
             return true
         }

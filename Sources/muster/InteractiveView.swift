@@ -15,6 +15,7 @@ import MusterKit
 /// (`muster-view`): a loop that reads a key with a 250 ms timeout and redraws, so
 /// the supervisor never waits on the terminal. `endwin` runs when the loop ends,
 /// and at exit when an error ends the program first.
+/// Unchecked: curses is driven from its one thread; shared fields are guarded by its lock.
 final class InteractiveView: @unchecked Sendable {
     enum Ending: Sendable { case quit, supervisorGone, asked }
 

@@ -5,6 +5,7 @@ import MusterKit
 /// its state and the time since it started, redrawn in place ten times a second.
 /// Without a terminal (or with NO_COLOR) it is never used: plain lines are printed
 /// instead, one per event, stable for logs and scripts.
+/// Unchecked: its rows are read and written under its lock.
 final class ProgressView: @unchecked Sendable {
     private let console: Console
     private let names: [String]

@@ -1,19 +1,20 @@
 import Foundation
+import UnixSignals
 
-/// Counts SIGINT, SIGTERM and SIGHUP; callers wait for the first, the second, ...
+/// Counts SIGINT, SIGTERM and SIGHUP, delivered by swift-service-lifecycle's
+/// `UnixSignalsSequence`; callers wait for the first, the second, ...
+/// Unchecked: the count and the waiters are guarded by its lock.
 final class SignalWatcher: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
     private var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
-    private var sources: [DispatchSourceSignal] = []
+    private var listener: Task<Void, Never>?
 
     init() {
-        for number in [SIGINT, SIGTERM, SIGHUP] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [weak self] in self?.fire() }
-            source.resume()
-            sources.append(source)
+        // Ignored at once, before the sequence is set up: muster decides what a signal does.
+        for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, SIG_IGN) }
+        listener = Task { [weak self] in
+            for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup) { self?.fire() }
         }
     }
 

@@ -91,6 +91,7 @@ func raceSignal<T: Sendable>(_ signals: SignalWatcher, _ body: @escaping @Sendab
 }
 
 /// The detached supervisor's side of the report pipe: JSON lines.
+/// Unchecked: each report is written under its lock.
 final class ReportPipe: @unchecked Sendable {
     private var fd: Int32
     private let lock = NSLock()

@@ -5,6 +5,7 @@ import MusterKit
 /// `GET /v1/status` polled twice a second, `/v1/logs?follow` and `/v1/events?follow`
 /// streamed on threads of their own. The curses thread only reads it (under the
 /// lock) and asks for operations; nothing here touches the terminal.
+/// Unchecked: every field is read and written under its lock.
 final class ViewModel: @unchecked Sendable {
     struct LogLine {
         var service: String

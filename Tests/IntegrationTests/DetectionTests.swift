@@ -132,10 +132,10 @@ import Glibc
         let port = try #require(stack.session?.outputs["db"]?["port"])
         let conninfo = "host=127.0.0.1 port=\(port) user=postgres dbname=postgres application_name=pressure-test"
         func open170() async -> [PostgresConnection] {
-            await withTaskGroup(of: PostgresConnection?.self) { group in
-                for _ in 0..<170 { group.addTask { await offload { try? PostgresConnection(conninfo) } } }
+            await withTaskGroup(of: Handed<PostgresConnection>?.self) { group in
+                for _ in 0..<170 { group.addTask { await offload { (try? PostgresConnection(conninfo)).map(Handed.init) } } }
                 var all: [PostgresConnection] = []
-                for await connection in group { if let connection { all.append(connection) } }
+                for await held in group { if let held { all.append(held.value) } }
                 return all
             }
         }

@@ -62,7 +62,8 @@ import Glibc
                                                                           environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }))
         #expect(await ProcessReaper.shared.exitStatus(of: producer) == .exited(0))
         ProcessReaper.shared.forget(producer)
-        let message = try await offload { try? subscriber.readReply() }
+        let reader = Handed(subscriber)
+        let message = await offload { try? reader.value.readReply() }
         guard case let .array(parts)? = message else { Issue.record("no message reached ws:42: \(String(describing: message))"); await stack.finish(); return }
         #expect(parts.first == .bulk("message"))
         #expect(parts.last == .bulk("{\"user_id\": 42, \"body\": \"hello\"}"))

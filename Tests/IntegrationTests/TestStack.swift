@@ -7,7 +7,9 @@ import Glibc
 
 /// A stack file in a fresh temp folder, run by muster itself; `finish()` tears it
 /// down and asserts that no process of it is left.
-final class TestStack {
+// Unchecked: a test's fixture; its one mutable field (the session) is set by start()
+// before tests use it from other tasks, which then only read it or run the CLI.
+final class TestStack: @unchecked Sendable {
     let directory: String
     let file: String
     let project: String
@@ -182,4 +184,12 @@ struct CLIResult {
         return try await ProcessSpawner.shared.spawn(request)
     }
 
+}
+
+/// A value made or used on one thread and handed to another, which alone uses it from
+/// then on (a client connection read off the cooperative pool). Unchecked: the hand-over
+/// is the only sharing.
+struct Handed<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -30,7 +30,7 @@ import Testing
         let home = NSTemporaryDirectory() + "fake-kafka-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: home + "/bin", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: home) }
-        FileManager.default.createFile(atPath: home + "/bin/kafka-server-start.sh", contents: Data("#!/bin/sh\n".utf8),
+        _ = FileManager.default.createFile(atPath: home + "/bin/kafka-server-start.sh", contents: Data("#!/bin/sh\n".utf8),
                                        attributes: [.posixPermissions: 0o755])
         let chosen = try KafkaServers.choose(EngineOptions(kind: .kafka), environment: ["KAFKA_HOME": home, "PATH": "/nonexistent"],
                                              stackDirectory: "/nonexistent")

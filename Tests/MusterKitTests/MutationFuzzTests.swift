@@ -283,11 +283,12 @@ enum FuzzWatchdog {
 enum FuzzCrashNote {
     static let signals = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE]
     private static let capacity = 4096
-    private static let note = UnsafeMutablePointer<CChar>.allocate(capacity: capacity)
-    private static var length = 0
-    private static let previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 64)
+    // Read by a signal handler, which can take no lock: set before the handler is installed.
+    nonisolated(unsafe) private static let note = UnsafeMutablePointer<CChar>.allocate(capacity: capacity)
+    nonisolated(unsafe) private static var length = 0
+    nonisolated(unsafe) private static let previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 64)
     private static let altStackSize = 64 << 10
-    private static var parseThread = pthread_self()
+    nonisolated(unsafe) private static var parseThread = pthread_self()
 
     static func install() {
         for signal in signals {

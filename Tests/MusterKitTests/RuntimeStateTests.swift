@@ -11,7 +11,7 @@ import Testing
     func plant(_ name: String, pid: Int32, stackFile: String, ports: [String: Int]) throws {
         let dir = base + "/" + name
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/lock", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/lock", contents: nil)
         let state = RuntimeState(pid: pid, project: name, stackFile: stackFile, outputs: [:], ports: ports)
         try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: dir + "/status.json"))
     }
@@ -21,7 +21,7 @@ import Testing
         let tag = "gc\(getpid())x\(Int.random(in: 0..<1_000_000))"
         let dead: Int32 = 2_147_483_000  // above any pid_max: never alive
         let existing = FileManager.default.temporaryDirectory.appendingPathComponent("\(tag).yaml").path
-        FileManager.default.createFile(atPath: existing, contents: Data("services: {}\n".utf8))
+        _ = FileManager.default.createFile(atPath: existing, contents: Data("services: {}\n".utf8))
         defer { try? FileManager.default.removeItem(atPath: existing) }
 
         // The socket dir first: other tests scan these dirs at any moment, and a scan

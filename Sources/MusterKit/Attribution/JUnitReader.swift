@@ -34,9 +34,9 @@ enum JUnitReader {
         if let problem = collector.problem { throw TestReportReader.problem(file, problem) }
         switch status {
         case -1:
-            throw TestReportReader.problem(file, String(cString: problem))
+            throw TestReportReader.problem(file, String(nulTerminated: problem))
         case 1:
-            throw TestReportReader.problem(file, "is not well-formed XML (line \(line), column \(column): \(String(cString: problem)))")
+            throw TestReportReader.problem(file, "is not well-formed XML (line \(line), column \(column): \(String(nulTerminated: problem)))")
         default:
             break
         }

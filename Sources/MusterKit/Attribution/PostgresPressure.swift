@@ -56,6 +56,7 @@ public struct PostgresPressure: Codable, Sendable, Equatable {
 /// queries block), over MusterKit's `PostgresConnection` through the service's
 /// unix socket, like `PostgresMonitor` does. A look that fails (the server is
 /// restarting) is skipped; the connection is made again at the next one.
+/// Unchecked: its samples and connection are touched only under its lock.
 public final class PostgresPressureSampler: @unchecked Sendable {
     public struct Target: Sendable {
         public var service: String

@@ -172,7 +172,7 @@ extension ControlRequests {
     static func record(method: String, path: String, query: ControlQuery, body: [UInt8]) {
         guard let folder = recordFolder else { return }
         let name = folder + "/\(getpid())-\(DispatchTime.now().uptimeNanoseconds)"
-        FileManager.default.createFile(atPath: name, contents: Data(fuzzInput(method: method, path: path, query: query, body: body)))
+        _ = FileManager.default.createFile(atPath: name, contents: Data(fuzzInput(method: method, path: path, query: query, body: body)))
     }
 
     /// The `control` target's input: "METHOD PATH\n", the query as NAME=VALUE pairs

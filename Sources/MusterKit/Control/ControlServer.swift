@@ -32,6 +32,7 @@ public protocol ControlHandler: AnyObject, Sendable {
 /// | POST | /v1/shutdown | stops everything in reverse order; answers when done, then the supervisor exits |
 /// | POST | /v1/db/snapshot, /v1/db/restore, /v1/db/clone | body `{"service":"db","database":"shop","name":"default","count":4}` |
 /// | GET | /v1/db/snapshots?service=S | the snapshots of a Postgres service, with size and time taken |
+/// Unchecked: the server group and task are set in start() before any request, and read in stop().
 public final class ControlServer: @unchecked Sendable {
     public let socketPath: String
     private let handler: ControlHandler

@@ -9,6 +9,7 @@ import Foundation
 /// - connection pressure: client backends against `max_connections`. Above
 ///   80 % it warns once, naming who holds the connections, and warns again only
 ///   after usage has fallen below 70 %.
+/// Unchecked: one monitoring task calls it, one check after another.
 final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
     let interval: Duration
     private let conninfo: String
@@ -105,6 +106,7 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
 /// Watches a ready Redis over one connection of its own: its identity is
 /// `run_id`, which changes on every start, including an in-place restart
 /// (`DEBUG RESTART` re-executes the server under the same pid).
+/// Unchecked: one monitoring task calls it, one check after another.
 final class RedisMonitor: ServiceMonitor, @unchecked Sendable {
     let interval: Duration
     private let port: Int

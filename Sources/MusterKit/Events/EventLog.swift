@@ -3,6 +3,7 @@ import Foundation
 /// The append-only `events.jsonl` of a project. `seq` numbers events without gaps,
 /// continuing from the last line on disk, so a reader can tell it missed none,
 /// across supervisor restarts too.
+/// Unchecked: appends and the seq counter are guarded by its lock.
 public final class EventLog: @unchecked Sendable {
     public let path: String
     private let lock = NSLock()

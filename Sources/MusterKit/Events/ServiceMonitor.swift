@@ -55,6 +55,7 @@ struct IdentityTracker {
 /// - Important: only children alive for a second or more count, so shells that
 ///   run short commands in a loop never look like restarts; and a change counts
 ///   only when the previous main process is gone.
+/// Unchecked: one monitoring task calls it, one check after another.
 public final class ProcessIdentityMonitor: ServiceMonitor, @unchecked Sendable {
     public let interval: Duration
     private var main: ProcessInfoEntry?

@@ -12,6 +12,7 @@ import Foundation
 /// Registrations are keyed by a token, never by descriptor number: an event
 /// still in flight for a removed registration finds no handler and is dropped,
 /// even if the number was reused a moment later.
+/// Unchecked: registrations are guarded by its lock; the epoll thread owns the loop.
 final class FDReactor: @unchecked Sendable {
     static let shared = FDReactor()
 

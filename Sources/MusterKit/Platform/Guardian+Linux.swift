@@ -7,6 +7,7 @@ import Foundation
 /// is a tiny forked process in its own session that holds the read end of a pipe;
 /// muster registers each service's process group on it. When muster dies, the kernel
 /// closes the write end, the guardian reads EOF and SIGKILLs every registered group.
+/// Unchecked: the pipe to the guardian is written under its lock.
 public final class Guardian: @unchecked Sendable {
     public static let shared = Guardian()
 

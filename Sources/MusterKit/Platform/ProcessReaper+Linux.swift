@@ -8,6 +8,7 @@ import Foundation
 ///
 /// - Important: nothing else in muster may call `waitpid`; spawn only through
 ///   `ProcessSpawner`, never through Foundation.Process.
+/// Unchecked: statuses and waiters are guarded by its NSCondition.
 public final class ProcessReaper: @unchecked Sendable {
     public static let shared = ProcessReaper()
 

@@ -39,6 +39,7 @@ public struct SpawnRequest: Sendable {
 /// process; forking from pooled threads (which come and go) would kill services at
 /// random. One thread that lives as long as muster makes the signal mean exactly
 /// "muster died".
+/// Unchecked: the job queue is guarded by its NSCondition; the fork thread owns the rest.
 public final class ProcessSpawner: @unchecked Sendable {
     public static let shared = ProcessSpawner()
 

@@ -125,7 +125,7 @@ public struct HTTPProbe: PollingProbe {
             let code = body.withUnsafeMutableBufferPointer { bodyBuffer in
                 muster_https_get(url, timeoutMs, &status, bodyBuffer.baseAddress, bodyBuffer.count, &length, &error, error.count)
             }
-            guard code == 0 else { return .failed("GET \(url): \(String(cString: error))") }
+            guard code == 0 else { return .failed("GET \(url): \(String(nulTerminated: error))") }
             return Self.outcome(status: status, body: Data(body[0..<length]), url: url, identityField: field)
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 
 /// A probe that is told, not polled: a `log` line matched, or `READY=1` arrived on
 /// the notify socket. `wait()` returns as soon as `fire()` is called.
+/// Unchecked: its state is read and written only under its lock.
 public final class SignalProbe: @unchecked Sendable {
     private let lock = NSLock()
     private var fired = false
@@ -50,6 +51,7 @@ public final class SignalProbe: @unchecked Sendable {
 
 /// The systemd notify protocol: a datagram socket whose path the service finds in
 /// `$NOTIFY_SOCKET`; a datagram holding the line `READY=1` means ready.
+/// Unchecked: the socket is made once; its handler state is guarded by its lock.
 public final class NotifySocket: @unchecked Sendable {
     public let path: String
     private let fd: Int32

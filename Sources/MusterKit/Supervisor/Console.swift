@@ -2,6 +2,7 @@ import Foundation
 
 /// Serialised writes of whole chunks to a terminal or pipe, so lines of different
 /// services never interleave mid-line.
+/// Unchecked: every write happens under its lock.
 public final class Console: @unchecked Sendable {
     public static let standardOutput = Console(fd: STDOUT_FILENO)
     public static let standardError = Console(fd: STDERR_FILENO)
@@ -43,7 +44,7 @@ public final class Console: @unchecked Sendable {
         isInteractive ? "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m" : text
     }
 
-    public enum Style: String {
+    public enum Style: String, Sendable {
         case red = "31", green = "32", yellow = "33", blue = "34", magenta = "35", cyan = "36"
         case bold = "1", dim = "2", boldRed = "1;31", boldGreen = "1;32"
     }

@@ -5,6 +5,7 @@ import Foundation
 /// Drains one service's stdout+stderr pipe, always, so a chatty service never
 /// blocks on a full pipe. Raw bytes go to the log file; lines go to the console
 /// (prefixed), to the tail buffer, and to an observer while a `log` probe waits.
+/// Unchecked: every field is touched only on its serial queue.
 public final class OutputPump: @unchecked Sendable {
     private let fd: Int32
     private let log: RotatingLog?
@@ -60,15 +61,8 @@ public final class OutputPump: @unchecked Sendable {
     public func waitForEOF(timeout: Duration) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             // Resumed once: by EOF or by the timer, whichever comes first.
-            let lock = NSLock()
-            var pending: CheckedContinuation<Void, Never>? = continuation
-            let resume: () -> Void = {
-                lock.lock()
-                let waiting = pending
-                pending = nil
-                lock.unlock()
-                waiting?.resume()
-            }
+            let once = ResumeOnce(continuation)
+            let resume: @Sendable () -> Void = { once.resume(()) }
             queue.async {
                 if self.finished { resume() } else { self.eofWaiters.append(resume) }
             }

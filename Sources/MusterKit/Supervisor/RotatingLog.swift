@@ -20,6 +20,7 @@ public struct LogLimit: Sendable, Equatable {
 /// The descriptor number `fd` stays the same across rotations (the fresh file is
 /// put under it with dup3), so pre-start steps and helper programs handed it keep
 /// writing into the current file.
+/// Unchecked: writes and rotations happen under its lock.
 public final class RotatingLog: @unchecked Sendable {
     public let path: String
     public let limit: LogLimit

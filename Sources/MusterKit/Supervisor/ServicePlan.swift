@@ -1,6 +1,7 @@
 import Foundation
 
 /// A probe ready to run: polled, or told by the service's output or notify socket.
+/// Unchecked: NSRegularExpression is immutable once made, and the probes are Sendable.
 public enum ResolvedProbe: @unchecked Sendable {
     case polling(any PollingProbe, ProbeSpec)
     case log(NSRegularExpression, ProbeSpec)

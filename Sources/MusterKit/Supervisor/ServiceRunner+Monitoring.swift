@@ -23,7 +23,7 @@ extension ServiceRunner {
                         if case .restartDetected(let reason, let previousPid, nil) = finding, let lastLook {
                             await self.note(.restartDetected(reason: reason, previousPid: previousPid, since: lastLook))
                         } else {
-                            await self.note(finding)
+                            self.note(finding)
                         }
                     }
                     lastLook = look
@@ -58,9 +58,9 @@ extension ServiceRunner {
                 guard (try? await clock.sleep(for: spec.interval)) != nil else { return }
                 let outcome = await check.check()
                 guard !Task.isCancelled else { return }
-                if case let .passed(identity?) = outcome, let previous = await self.observeAliveIdentity(identity) {
+                if case let .passed(identity?) = outcome, let previous = self.observeAliveIdentity(identity) {
                     await self.note(.restartDetected(reason: "its alive probe reports a new identity (\(previous) → \(identity))",
-                                                     previousPid: nil, since: await self.aliveIdentitySince()))
+                                                     previousPid: nil, since: self.aliveIdentitySince()))
                 }
                 failures = outcome.passed ? 0 : failures + 1
                 await self.noteAliveness(passed: outcome.passed, failures: failures, threshold: spec.failures, outcome: outcome)

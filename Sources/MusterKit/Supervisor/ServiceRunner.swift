@@ -159,7 +159,7 @@ actor ServiceRunner {
             let deadline = TimerDeadline(timers, after: spec.startTimeout)
             startTimer = Task {
                 guard (try? await deadline.wait()) != nil else { return }
-                let detail = await self.lastProbeError.map { ": \($0)" } ?? ""
+                let detail = self.lastProbeError.map { ": \($0)" } ?? ""
                 await self.send(.startTimedOut("not ready after \(DurationParser.format(spec.startTimeout)) (probe \(spec.kind.display)\(detail))"))
             }
         case .cancelStartTimer:
@@ -355,7 +355,7 @@ actor ServiceRunner {
                 while !Task.isCancelled {
                     let outcome = await check.check()
                     if outcome.passed { break }
-                    if case let .failed(reason) = outcome { await self.noteProbeError(reason) }
+                    if case let .failed(reason) = outcome { self.noteProbeError(reason) }
                     let delay = schedule.delay(afterWaiting: clock.now - begin)
                     guard (try? await clock.sleep(for: delay)) != nil else { return }
                 }

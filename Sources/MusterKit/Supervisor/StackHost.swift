@@ -3,6 +3,7 @@ import Foundation
 /// A running stack with its control API: what `muster up` (foreground) and the
 /// detached supervisor behind `muster up -d` both are. It answers the control
 /// socket, runs one operation at a time, and shuts down exactly once.
+/// Unchecked: its mutable fields are guarded by its lock; operations go through one AsyncGate.
 public final class StackHost: ControlHandler, @unchecked Sendable {
     public let session: StackSession
     public var paths: ProjectPaths { session.paths }

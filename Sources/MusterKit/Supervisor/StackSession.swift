@@ -2,6 +2,7 @@ import Foundation
 
 /// One running copy of a stack: the lock, the chosen ports, the supervisor and the
 /// published runtime state. The CLI's `up` and the integration tests both use it.
+/// Unchecked: fixed at init but for the runtime state, which is written under its lock.
 public final class StackSession: @unchecked Sendable {
     public let stack: StackSpec
     public let paths: ProjectPaths

@@ -1,6 +1,7 @@
 import Foundation
 
 /// Runs async closures one at a time, in arrival order.
+/// Unchecked: the busy flag and the queue are guarded by its lock.
 final class AsyncGate: @unchecked Sendable {
     private let lock = NSLock()
     private var busy = false

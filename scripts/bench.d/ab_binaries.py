@@ -8,13 +8,18 @@ order flips every round), so both see the same machine load.
 Each binary gets a project folder of its own under a temp dir; a first untimed
 `up -d` makes its data, every timed one is warm (`down` keeps the data). After
 each `up -d` the supervisor's VmRSS and PSS (/proc/PID/status, smaps_rollup) are
-read, the pid being `supervisor_pid` of `muster ps --json`. Everything is
+read, the pid being `supervisor_pid` of `muster ps --json`; then the Redis server
+is SIGKILLed and the detection latency is the `exited` event's own time in
+events.jsonl less the moment of the kill (both wall clock). Everything is
 brought down with `down --volumes` at the end and the folders deleted.
 Prints a Markdown table (medians, min, max, and the per-round ratio AFTER ÷ BEFORE).
 """
 
 import argparse
+import glob
 import json
+import signal
+from datetime import datetime
 import os
 import shutil
 import statistics
@@ -55,10 +60,28 @@ def one_round(binary, folder):
     pid = status["supervisor_pid"]
     rss = kb(pid, "VmRSS")
     pss = kb(pid, "Pss", "smaps_rollup")
+    detection = detect_kill(folder, next(s["pid"] for s in status["services"] if s["name"] == "cache"))
     down = run(binary, folder, "down")
     if down.returncode != 0:
         raise SystemExit(f"{binary}: down exited {down.returncode}: {down.stderr[-400:]}")
-    return elapsed, rss, pss
+    return elapsed, rss, pss, detection
+
+
+def detect_kill(folder, pid):
+    """SIGKILL the server; seconds from the kill to the time of its `exited` event."""
+    events = glob.glob(os.path.join(folder, ".muster", "*", "events.jsonl"))[0]
+    killed_at = time.time()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(events) as handle:
+            for line in handle:
+                event = json.loads(line)
+                if event.get("type") == "exited" and event.get("pid") == pid:
+                    stamp = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+                    return stamp - killed_at
+        time.sleep(0.005)
+    raise SystemExit(f"no exited event for pid {pid} within 10 s")
 
 
 def summary(values):
@@ -93,7 +116,8 @@ def main():
                 file=sys.stderr)
         rows = [("warm `up -d`", 0, lambda v: f"{v * 1000:.0f} ms"),
                 ("supervisor RSS after ready", 1, lambda v: f"{v / 1024:.1f} MB"),
-                ("supervisor PSS after ready", 2, lambda v: f"{v / 1024:.1f} MB")]
+                ("supervisor PSS after ready", 2, lambda v: f"{v / 1024:.1f} MB"),
+                ("SIGKILL → `exited` event", 3, lambda v: f"{v * 1000:.2f} ms")]
         print(f"| Figure | {args.label_a} (median, min–max) | {args.label_b} (median, min–max) | {args.label_b} ÷ {args.label_a} per round (median, min–max) |")
         print("|---|---|---|---|")
         for name, field, fmt in rows:

@@ -157,6 +157,48 @@ import Glibc
             .milliseconds(1600), .milliseconds(3200), .milliseconds(6400), .seconds(10),
         ])
     }
+
+    @Test func availabilityFollowsTheAliveProbe() {
+        var m = machine(probe: false)
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        #expect(m.available)
+        // Misses below the threshold change nothing.
+        #expect(m.handle(.aliveChecked(passed: false, failures: 2, threshold: 3, reason: "refused")) == [])
+        #expect(m.available)
+        // The third miss makes it unavailable, once.
+        #expect(m.handle(.aliveChecked(passed: false, failures: 3, threshold: 3, reason: "refused"))
+                == [.announceAvailability(false, reason: "refused")])
+        #expect(!m.available && m.phase == .ready)
+        #expect(m.handle(.aliveChecked(passed: false, failures: 4, threshold: 3, reason: "refused")) == [])
+        // The first pass makes it available again.
+        #expect(m.handle(.aliveChecked(passed: true, failures: 0, threshold: 3, reason: nil)) == [.announceAvailability(true, reason: nil)])
+        #expect(m.available)
+        // A new incarnation starts available; a look outside `ready` is ignored.
+        _ = m.handle(.aliveChecked(passed: false, failures: 3, threshold: 3, reason: "refused"))
+        _ = m.handle(.restart)
+        #expect(m.handle(.aliveChecked(passed: true, failures: 0, threshold: 3, reason: nil)) == [])
+        _ = m.handle(.exited(.signaled(SIGTERM), uptime: .seconds(2), generation: 1))
+        _ = m.handle(.spawned(pid: 11, generation: 2))
+        #expect(m.available)
+    }
+
+    @Test func queuedToStartAgainIsPendingAndItsStartIsARestart() {
+        var m = machine(probe: false)
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        _ = m.handle(.stop)
+        _ = m.handle(.exited(.signaled(SIGTERM), uptime: .seconds(2), generation: 1))
+        #expect(m.phase == .stopped)
+        #expect(m.handle(.queue) == [])
+        #expect(m.phase == .pending, "queued: not stopped for whoever waits on it")
+        #expect(m.handle(.start) == [.spawn(generation: 2)])
+        let spawned = m.handle(.spawned(pid: 11, generation: 2))
+        #expect(kinds(spawned) == ["restarted", "ready"], "a start again, as from stopped")
+        #expect(m.restarts == 1)
+        // Only a service that is down can be queued.
+        #expect(m.handle(.queue) == [] && m.phase == .ready)
+    }
 }
 
 @Suite struct SupportTests {

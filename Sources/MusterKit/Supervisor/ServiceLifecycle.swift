@@ -36,6 +36,11 @@ public struct ServiceLifecycle: Sendable {
         case stop
         case stopTimedOut(generation: Int)
         case restart
+        /// Asked to start again once its dependencies allow: a stopped, failed, exited or
+        /// completed service waits as `pending`, so nobody takes it for down meanwhile.
+        case queue
+        /// One look of the alive probe of a ready service, with the failures in a row so far.
+        case aliveChecked(passed: Bool, failures: Int, threshold: Int, reason: String?)
     }
 
     public enum Action: Equatable, Sendable {
@@ -53,6 +58,8 @@ public struct ServiceLifecycle: Sendable {
         case armStopTimer(Duration, generation: Int)
         case killGroup
         case record(LifecycleRecord)
+        /// The service stopped (false) or started again (true) answering its alive probe.
+        case announceAvailability(Bool, reason: String?)
     }
 
     /// How the service was configured; fixed for its lifetime.
@@ -99,6 +106,11 @@ public struct ServiceLifecycle: Sendable {
     public private(set) var wasEverStarted = false
     public private(set) var wasEverReady = false
     public private(set) var failure: String?
+    /// A ready service answers its alive probe: false after `failures` misses in a row,
+    /// true again at the first pass, and for every new incarnation.
+    public private(set) var available = true
+    /// The phase it was queued from (`queue`): its next start is a start again.
+    var queuedFrom: ServicePhase?
     public private(set) var lastExit: ExitStatus?
     /// Why the last incarnation ended, as the `restarted` event tells it.
     var lastExitReason: String?
@@ -113,10 +125,27 @@ public struct ServiceLifecycle: Sendable {
     public mutating func handle(_ event: Event) -> [Action] {
         switch (phase, event) {
         case (.pending, .start), (.completed, .start), (.exited, .start), (.stopped, .start), (.failed, .start):
-            return begin(restart: phase != .pending)
+            return begin(restart: phase != .pending || queuedFrom != nil)
+
+        case (.completed, .queue), (.exited, .queue), (.stopped, .queue), (.failed, .queue):
+            queuedFrom = phase
+            phase = .pending
+            return []
+
+        case let (.ready, .aliveChecked(passed, failures, threshold, reason)):
+            if available, !passed, failures >= threshold {
+                available = false
+                return [.announceAvailability(false, reason: reason)]
+            }
+            if !available, passed {
+                available = true
+                return [.announceAvailability(true, reason: nil)]
+            }
+            return []
 
         case (.starting, let .spawned(pid, gen)) where gen == generation:
             self.pid = pid
+            available = true
             wasEverStarted = true
             let kind: LifecycleRecord.Kind = isRestart ? .restarted : .starting
             var actions: [Action] = [.record(record(kind, reason: isRestart ? (lastExitReason ?? lastExit?.description) : nil))]
@@ -184,7 +213,8 @@ public struct ServiceLifecycle: Sendable {
     private mutating func begin(restart: Bool) -> [Action] {
         failure = nil
         failuresInARow = 0
-        lastExitReason = phase == .completed ? "run again on request" : "started again on request"
+        lastExitReason = (queuedFrom ?? phase) == .completed ? "run again on request" : "started again on request"
+        queuedFrom = nil
         if restart && wasEverStarted {
             restarts += 1
             previousPid = pid

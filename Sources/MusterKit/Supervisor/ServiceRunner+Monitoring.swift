@@ -75,18 +75,21 @@ extension ServiceRunner {
     func aliveIdentitySince() -> Date? { aliveIdentity.previousSeenAt }
 
     func noteAliveness(passed: Bool, failures: Int, threshold: Int, outcome: ProbeOutcome) async {
-        if available, failures >= threshold {
-            available = false
-            unavailableSince = clock.now
-            var reason = "alive probe failed \(failures) times"
-            if case let .failed(why) = outcome { reason += ": \(why)" }
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .unavailable, pid: machine.pid,
-                                                  restarts: machine.restarts, reason: reason)))
-        } else if !available, passed {
-            available = true
+        var reason = "alive probe failed \(failures) times"
+        if case let .failed(why) = outcome { reason += ": \(why)" }
+        await send(.aliveChecked(passed: passed, failures: failures, threshold: threshold, reason: reason))
+    }
+
+    /// The lifecycle decided the service became unavailable or available again.
+    func announce(available: Bool, reason: String?) {
+        if available {
             let duration = unavailableSince.map { (clock.now - $0).milliseconds }
             outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .available, pid: machine.pid,
                                                   restarts: machine.restarts, durationMs: duration)))
+        } else {
+            unavailableSince = clock.now
+            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .unavailable, pid: machine.pid,
+                                                  restarts: machine.restarts, reason: reason)))
         }
     }
 }

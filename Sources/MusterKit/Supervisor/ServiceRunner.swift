@@ -30,7 +30,7 @@ actor ServiceRunner {
     var processStartedAt: Date?
     var startedAt: ContinuousClock.Instant?
     var readyAt: ContinuousClock.Instant?
-    var available = true
+    /// When the service last became unavailable (for the `available` event's duration).
     var unavailableSince: ContinuousClock.Instant?
     var readiness: Task<Void, Never>?
     var aliveness: Task<Void, Never>?
@@ -82,7 +82,7 @@ actor ServiceRunner {
             wasEverReady: machine.wasEverReady, optional: plan.optional, failure: machine.failure,
             startedAt: startedAt.map { seconds(since: origin, to: $0) },
             readyAt: readyAt.map { seconds(since: origin, to: $0) },
-            processStartedAt: processStartedAt, available: available, kind: plan.kind, restartsDetected: detected,
+            processStartedAt: processStartedAt, available: machine.available, kind: plan.kind, restartsDetected: detected,
             revision: revision)
     }
 
@@ -91,6 +91,12 @@ actor ServiceRunner {
     }
 
     /// Feeds one event to the state machine and carries out what it asks.
+    /// Queued to start again (`ServiceLifecycle.Event.queue`); the snapshot it leaves.
+    func queue() async -> ServiceSnapshot {
+        await send(.queue)
+        return snapshot
+    }
+
     func send(_ event: ServiceLifecycle.Event) async {
         revision += 1
         if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
@@ -100,13 +106,20 @@ actor ServiceRunner {
         // A task without a ready probe is "ready" the moment it spawns; what counts is when it completed.
         if machine.phase == .completed, !wasCompleted, !plan.policy.hasReadyProbe { readyAt = clock.now }
         var records: [LifecycleRecord] = []
+        var announced = false
         for action in actions {
-            if case let .record(record) = action { records.append(record) } else { perform(action) }
+            switch action {
+            case let .record(record): records.append(record)
+            case let .announceAvailability(available, reason):
+                announce(available: available, reason: reason)
+                announced = true
+            default: perform(action)
+            }
         }
         for record in records {
             outbox.yield((snapshot, serviceEvent(for: record)))
         }
-        if records.isEmpty { outbox.yield((snapshot, nil)) }
+        if records.isEmpty && !announced { outbox.yield((snapshot, nil)) }
         if machine.phase.isDown {
             let waiters = downWaiters
             downWaiters = []
@@ -205,6 +218,8 @@ actor ServiceRunner {
             ProcessTable.signalGroup(group, SIGKILL)
             outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid, restarts: machine.restarts,
                                                  reason: "did not stop within \(DurationParser.format(plan.policy.stopTimeout)); sent SIGKILL")))
+        case .announceAvailability:
+            break  // published by send, with the snapshot it changed
         case .record:
             break
         }
@@ -304,7 +319,6 @@ actor ServiceRunner {
         liveGroup = pid
         spawnedAt = clock.now
         processStartedAt = Date()
-        available = true
         Task { await self.watchExit(pid: pid, generation: generation, pump: pump) }
         await send(.spawned(pid: pid, generation: generation))
     }

@@ -88,7 +88,7 @@ public actor Supervisor {
                 started.remove(name)
                 blocked[name] = nil
                 // Queued to start again: not "stopped" or "failed" for whoever waits on it.
-                snapshots[name]?.phase = .pending
+                if let runner = runners[name] { snapshots[name] = await runner.queue() }
             }
         }
         wanted.formUnion(closure)

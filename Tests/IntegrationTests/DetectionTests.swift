@@ -92,8 +92,11 @@ import Glibc
         // The monitor counts a child as the main process once it has lived a second, then compares later looks.
         try await Task.sleep(for: .seconds(2.5))
         let child = try #require(ProcessTable.children(of: leader).first)
-        let killedAt = Date()
         kill(child, SIGKILL)
+        // The bound for `since`: once the child is seen gone, no later look can have seen it
+        // (a time taken before kill() could precede a look made while the kill was under way).
+        #expect(await eventually { !ProcessTable.isAlive(child) })
+        let killedAt = Date()
         let detected = await eventually(within: .seconds(10)) {
             !events(stack, "restart_detected", service: "looper").isEmpty
         }

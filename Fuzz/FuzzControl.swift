@@ -34,7 +34,6 @@ private func check(_ route: ControlRoute, method: String, path: String) {
         }
         roundTrip(route, method: method, path: path, body: ControlJSON.encode(request))
     case let .database(action, request) where action != .list:
-        precondition(request.database.map { !$0.isEmpty && $0.utf8.count <= 63 } ?? true)
         roundTrip(route, method: method, path: path, body: ControlJSON.encode(request))
     case let .logs(_, tail, _):
         precondition(tail.map { $0 >= 0 } ?? true)

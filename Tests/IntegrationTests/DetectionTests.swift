@@ -67,8 +67,10 @@ import Glibc
         let pid = try #require(await stack.snapshot("cache")?.pid)
         try await Task.sleep(for: .seconds(1))
         let client = try RESPClient(host: "127.0.0.1", port: port, timeout: .seconds(5))
-        let restartedAt = Date()
         _ = try? client.command(["DEBUG", "RESTART"])
+        // The bound for `since`, taken once the server has dropped this client to re-execute:
+        // a time taken before the command could precede a look made while it was on its way.
+        let restartedAt = Date()
         let detected = await eventually(within: .seconds(5)) {
             !events(stack, "restart_detected", service: "cache").isEmpty
         }

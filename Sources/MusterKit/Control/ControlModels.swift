@@ -50,7 +50,7 @@ public struct StatusReport: Codable, Sendable {
 }
 
 /// The body of `POST /v1/start|stop|restart`.
-public struct OperationRequest: Codable, Sendable {
+public struct OperationRequest: Codable, Sendable, Equatable {
     /// Services to act on; empty means all (for start).
     public var services: [String]
     /// Give up after this long (start and restart); nil waits for the services' own start_timeout.
@@ -124,7 +124,7 @@ public enum DatabaseAction: String, Sendable, CaseIterable {
 }
 
 /// `POST /v1/db/{snapshot,restore,clone}` and `GET /v1/db/snapshots?service=S`.
-public struct DatabaseRequest: Codable, Sendable {
+public struct DatabaseRequest: Codable, Sendable, Equatable {
     public var service: String
     /// Default: the service's first database.
     public var database: String?
@@ -138,14 +138,6 @@ public struct DatabaseRequest: Codable, Sendable {
         self.database = database
         self.name = name
         self.count = count
-    }
-}
-
-extension DatabaseRequest {
-    static func checkSnapshotName(_ name: String) throws {
-        guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw MusterError(.usage, "snapshot name \(ControlRequests.shown(name)) must be 1 to 40 letters, digits, '-', '_' or '.'")
-        }
     }
 }
 

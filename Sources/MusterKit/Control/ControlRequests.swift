@@ -36,8 +36,7 @@ public enum ControlRequests {
 
     /// The largest body read: requests are a few hundred bytes.
     public static let bodyLimit = 1 << 20
-    /// `timeout_ms` at most a year: a deadline that far is "no deadline", and any
-    /// more would overflow the clock's arithmetic.
+    /// `timeout_ms` at most a year: a deadline that far is "no deadline".
     static let timeoutLimit = 365 * 24 * 3600 * 1000
     /// `tail=N` at most this many lines.
     static let tailLimit = 10_000_000
@@ -91,17 +90,8 @@ public enum ControlRequests {
         guard let request = try? ControlJSON.decode(DatabaseRequest.self, from: Data(body)) else {
             throw MusterError(.usage, "the body must be JSON like {\"service\":\"db\",\"database\":\"shop\"}")
         }
+        // The names and the count are checked where they are used (DatabaseDesk), for every caller.
         guard !request.service.isEmpty else { throw MusterError(.usage, "name the Postgres service: {\"service\":\"db\"}") }
-        if let database = request.database {
-            // Postgres names are at most 63 bytes and never hold a NUL.
-            guard !database.isEmpty, database.utf8.count <= 63, !database.utf8.contains(0) else {
-                throw MusterError(.usage, "database \(shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
-            }
-        }
-        if let name = request.name { try DatabaseRequest.checkSnapshotName(name) }
-        if let count = request.count, action == .clone, !(1...64).contains(count) {
-            throw MusterError(.usage, "count must be 1 to 64, not \(count)")
-        }
         return request
     }
 
@@ -199,17 +189,5 @@ enum EventLine {
     static func seq(of line: String) -> Int? {
         guard let range = line.range(of: "\"seq\":") else { return nil }
         return Int(line[range.upperBound...].prefix { $0.isNumber })
-    }
-}
-
-extension OperationRequest: Equatable {
-    public static func == (a: OperationRequest, b: OperationRequest) -> Bool {
-        a.services == b.services && a.timeoutMs == b.timeoutMs && a.noDeps == b.noDeps && a.profiles == b.profiles
-    }
-}
-
-extension DatabaseRequest: Equatable {
-    public static func == (a: DatabaseRequest, b: DatabaseRequest) -> Bool {
-        a.service == b.service && a.database == b.database && a.name == b.name && a.count == b.count
     }
 }

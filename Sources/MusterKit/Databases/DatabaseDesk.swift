@@ -124,6 +124,10 @@ public actor DatabaseDesk {
             throw MusterError(.usage, "\"\(request.service)\" is not a Postgres service of this stack; Postgres services: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
         }
         let database = request.database ?? engine.databases.first ?? "postgres"
+        // Postgres cuts longer names to 63 bytes: a restore must never reach another database.
+        guard !database.isEmpty, database.utf8.count <= 63, !database.utf8.contains(0) else {
+            throw MusterError(.usage, "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
+        }
         guard !database.hasPrefix("muster_") else {
             throw MusterError(.usage, "\(database) is one of muster's own databases (snapshots and spares); name the database they stand for")
         }
@@ -135,7 +139,11 @@ public actor DatabaseDesk {
         return Target(service: service.name, database: database, connect: { try PostgresConnection(conninfo) })
     }
 
-    static func checkName(_ name: String) throws { try DatabaseRequest.checkSnapshotName(name) }
+    static func checkName(_ name: String) throws {
+        guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw MusterError(.usage, "snapshot name \(ControlRequests.shown(name)) must be 1 to 40 letters, digits, '-', '_' or '.'")
+        }
+    }
 
     /// The snapshot a restore or clone copies: the named one of `database`, or for a
     /// clone (`shop_gw1`) the snapshot it was cloned from.

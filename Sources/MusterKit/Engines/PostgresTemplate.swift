@@ -55,17 +55,17 @@ struct PostgresTemplate {
         let lockPath = template + ".lock"
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { return false }
-        defer { close(lock) }
+        defer { close(lock) }  // closing the only descriptor releases the flock, on every way out
         // Copies share the lock and run side by side (13 clusters of one stack at once);
         // only making the template takes it alone. Waits poll, so no thread blocks on it.
         await Self.lock(lock, LOCK_SH)
-        let spares = TemplateSpares.limit(environment) > 0 && TemplateSpares.renameWorks(from: cache, to: dataDir)
-        if spares {
-            defer { flock(lock, LOCK_UN) }
+        // Spares only where a rename reaches the project; each cluster made asks for one more.
+        let spares = TemplateSpares.renameWorks(from: cache, to: dataDir) ? TemplateSpares.limit(environment) : 0
+        if spares > 0 {
             // A spare made ahead of time: a rename, then the same check as the template's.
             let taken = await offload { Result { try CopyTree.install(dataDir) { TemplateSpares.take(of: template, into: $0, logFD: logFD) } } }
             if try taken.get() {
-                await TemplateSpares.shared.used(template, lock: lockPath, limit: TemplateSpares.limit(environment), logFD: logFD)
+                await TemplateSpares.shared.used(template, lock: lockPath, limit: spares, logFD: logFD)
                 return true
             }
         }
@@ -79,21 +79,13 @@ struct PostgresTemplate {
                     try? FileManager.default.removeItem(atPath: template)
                 }
                 try? FileManager.default.removeItem(atPath: TemplateSpares.folder(of: template))
-                do {
-                    try await make(template, environment: environment, logFD: logFD)
-                } catch {
-                    flock(lock, LOCK_UN)
-                    throw error
-                }
+                try await make(template, environment: environment, logFD: logFD)
             }
             await Self.lock(lock, LOCK_SH)  // converts the exclusive lock: copies may start
         }
-        defer { flock(lock, LOCK_UN) }
         // As root, cp -a keeps the template's owner (the postgres user) on the copy.
         guard try await CopyTree.copy(template, to: dataDir, logFD: logFD) else { return false }
-        if spares {
-            await TemplateSpares.shared.used(template, lock: lockPath, limit: TemplateSpares.limit(environment), logFD: logFD)
-        }
+        await TemplateSpares.shared.used(template, lock: lockPath, limit: spares, logFD: logFD)  // nothing when 0
         return true
     }
 

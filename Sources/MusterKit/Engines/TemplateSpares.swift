@@ -55,7 +55,7 @@ actor TemplateSpares {
         for name in names {
             if name.hasPrefix("spare-") { ready += 1; continue }
             if name.hasPrefix(".making-"), let pid = Int32(name.dropFirst(8).prefix { $0 != "-" }),
-               pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+               pid != getpid(), !ProcessTable.isAlive(pid) {
                 try? FileManager.default.removeItem(atPath: folder + "/" + name)
             }
         }

@@ -75,8 +75,11 @@ extension ServiceRunner {
     func aliveIdentitySince() -> Date? { aliveIdentity.previousSeenAt }
 
     func noteAliveness(passed: Bool, failures: Int, threshold: Int, outcome: ProbeOutcome) async {
-        var reason = "alive probe failed \(failures) times"
-        if case let .failed(why) = outcome { reason += ": \(why)" }
+        var reason: String?
+        if !passed {
+            reason = "alive probe failed \(failures) times"
+            if case let .failed(why) = outcome { reason! += ": \(why)" }
+        }
         await send(.aliveChecked(passed: passed, failures: failures, threshold: threshold, reason: reason))
     }
 

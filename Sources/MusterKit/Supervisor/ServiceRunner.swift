@@ -101,25 +101,20 @@ actor ServiceRunner {
         revision += 1
         if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
         let wasCompleted = machine.phase == .completed
+        let phaseBefore = machine.phase
         let actions = machine.handle(event)
         if (machine.phase == .ready || machine.phase == .completed), readyAt == nil { readyAt = clock.now }
         // A task without a ready probe is "ready" the moment it spawns; what counts is when it completed.
         if machine.phase == .completed, !wasCompleted, !plan.policy.hasReadyProbe { readyAt = clock.now }
         var records: [LifecycleRecord] = []
-        var announced = false
         for action in actions {
-            switch action {
-            case let .record(record): records.append(record)
-            case let .announceAvailability(available, reason):
-                announce(available: available, reason: reason)
-                announced = true
-            default: perform(action)
-            }
+            if case let .record(record) = action { records.append(record) } else { perform(action) }
         }
         for record in records {
             outbox.yield((snapshot, serviceEvent(for: record)))
         }
-        if records.isEmpty && !announced { outbox.yield((snapshot, nil)) }
+        // An event that changed nothing (most alive-probe looks) tells the supervisor nothing.
+        if records.isEmpty, !actions.isEmpty || machine.phase != phaseBefore { outbox.yield((snapshot, nil)) }
         if machine.phase.isDown {
             let waiters = downWaiters
             downWaiters = []
@@ -218,8 +213,8 @@ actor ServiceRunner {
             ProcessTable.signalGroup(group, SIGKILL)
             outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid, restarts: machine.restarts,
                                                  reason: "did not stop within \(DurationParser.format(plan.policy.stopTimeout)); sent SIGKILL")))
-        case .announceAvailability:
-            break  // published by send, with the snapshot it changed
+        case let .announceAvailability(available, reason):
+            announce(available: available, reason: reason)
         case .record:
             break
         }

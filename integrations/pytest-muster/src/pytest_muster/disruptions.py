@@ -64,11 +64,25 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class ControlClient:
-    """GET /v1/disruptions over muster's unix control socket."""
+    """muster's control API over its unix socket: the disruptions, and the database calls."""
 
     def __init__(self, socket_path: str, timeout: float = 3.0):
         self.socket_path = socket_path
         self.timeout = timeout
+
+    def _exchange(self, method: str, target: str, body: dict | None = None) -> tuple[int, bytes]:
+        conn = _UnixConnection(self.socket_path, self.timeout)
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, target, body=None if body is None else json.dumps(body).encode(), headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise ControlUnavailable(f"{self.socket_path}: {error}") from None
+        finally:
+            conn.close()
 
     def disruptions(self, start: str | None = None, end: str | None = None) -> list[dict]:
         query = {}
@@ -77,19 +91,11 @@ class ControlClient:
         if end:
             query["to"] = end
         target = "/v1/disruptions" + ("?" + urlencode(query) if query else "")
-        conn = _UnixConnection(self.socket_path, self.timeout)
-        try:
-            conn.request("GET", target, headers={"Accept": "application/json"})
-            response = conn.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as error:
-            raise ControlUnavailable(f"{self.socket_path}: {error}") from None
-        finally:
-            conn.close()
-        if response.status != 200:
+        status, body = self._exchange("GET", target)
+        if status != 200:
             raise ControlUnavailable(
-                f"{self.socket_path}: GET {target} answered HTTP {response.status}"
-                + (" (is this muster too old for /v1/disruptions?)" if response.status == 404 else "")
+                f"{self.socket_path}: GET {target} answered HTTP {status}"
+                + (" (is this muster too old for /v1/disruptions?)" if status == 404 else "")
             )
         try:
             items = json.loads(body).get("disruptions", [])
@@ -97,26 +103,16 @@ class ControlClient:
             raise ControlUnavailable(f"{self.socket_path}: GET {target} answered no disruptions JSON") from None
         return [item for item in items if isinstance(item, dict)]
 
-
     def post(self, target: str, body: dict) -> tuple[int, dict]:
         """POST a JSON body; the HTTP status and the JSON answer."""
-        conn = _UnixConnection(self.socket_path, self.timeout)
-        try:
-            conn.request("POST", target, body=json.dumps(body).encode(),
-                         headers={"Content-Type": "application/json", "Accept": "application/json"})
-            response = conn.getresponse()
-            answer = response.read()
-        except (OSError, http.client.HTTPException) as error:
-            raise ControlUnavailable(f"{self.socket_path}: {error}") from None
-        finally:
-            conn.close()
+        status, answer = self._exchange("POST", target, body)
         try:
             decoded = json.loads(answer)
         except ValueError:
             decoded = None
         if not isinstance(decoded, dict):
-            raise ControlUnavailable(f"{self.socket_path}: POST {target} answered HTTP {response.status} without JSON")
-        return response.status, decoded
+            raise ControlUnavailable(f"{self.socket_path}: POST {target} answered HTTP {status} without JSON")
+        return status, decoded
 
 
 def overlaps(disruption: dict, start_us: int, end_us: int) -> bool:

@@ -7,7 +7,9 @@ import Testing
 /// test moves: real processes exit and ignore signals, but no test waits out a backoff.
 /// Each step checks the timer has not fired a moment before its deadline and fires at it.
 @Suite struct VirtualTimeTests {
-    /// Lets the runner act on what the test just did (real processes, real actors).
+    /// Lets the runner act on what the test just did (real processes, real actors). The
+    /// waits for what must happen are bounded generously (a minute): the whole suite
+    /// starts at once and the first seconds are crowded.
     static func settle() async throws { try await Task.sleep(for: .milliseconds(150)) }
 
     @Test func backoffDoublesToItsCapAndMaxRestartsEndsIt() async throws {
@@ -22,16 +24,16 @@ import Testing
         let delays: [Duration] = [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
                                   .milliseconds(1600), .milliseconds(3200), .milliseconds(6400), .seconds(10), .seconds(10)]
         for (index, delay) in delays.enumerated() {
-            #expect(await eventually { await stack.snapshot("crashy")?.phase == .backoff }, "failure \(index + 1) waits in backoff")
+            #expect(await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.phase == .backoff }, "failure \(index + 1) waits in backoff")
             await clock.advance(by: delay - .milliseconds(1))
             try await Self.settle()
             #expect(await stack.snapshot("crashy")?.phase == .backoff, "restart \(index + 1) waits its whole \(delay)")
             #expect(await stack.snapshot("crashy")?.restarts == index)
             await clock.advance(by: .milliseconds(1))
-            #expect(await eventually { await stack.snapshot("crashy")?.restarts == index + 1 }, "restart \(index + 1) after \(delay)")
+            #expect(await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.restarts == index + 1 }, "restart \(index + 1) after \(delay)")
         }
         // The tenth failure is one too many.
-        #expect(await eventually { await stack.snapshot("crashy")?.phase == .failed })
+        #expect(await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.phase == .failed })
         #expect(await stack.snapshot("crashy")?.restarts == 9)
         _ = await stack.session?.stop()
     }
@@ -44,7 +46,7 @@ import Testing
         """)
         defer { stack.cleanup() }
         let start = Task { try await stack.start(timers: clock) }
-        #expect(await eventually {
+        #expect(await eventually(within: .seconds(60)) {
             let snapshot = await stack.snapshot("slow")
             return snapshot?.phase == .starting && snapshot?.pid != nil
         })
@@ -72,7 +74,7 @@ import Testing
         try await stack.start(timers: clock)
         let session = try #require(stack.session)
         let stopping = Task { try await session.supervisor.stop(["stubborn"]) }
-        #expect(await eventually { await stack.snapshot("stubborn")?.phase == .stopping })
+        #expect(await eventually(within: .seconds(60)) { await stack.snapshot("stubborn")?.phase == .stopping })
         let pid = try #require(await stack.snapshot("stubborn")?.pid)
         await clock.advance(by: .milliseconds(19_900))
         try await Self.settle()

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,4 +62,30 @@ int muster_wait_for_exit(pid_t pid, int timeout_ms) {
     (void)pid; (void)timeout_ms;
     return -1;
 #endif
+}
+
+int muster_signal_instance(pid_t pid, unsigned long long start_time, int sig) {
+    // The pidfd pins the process: once it is open, the start time read below is
+    // that of the process the signal reaches, even if the pid is reused meanwhile.
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) return errno == ESRCH ? 1 : -1;
+    muster_proc_stat stat;
+    int result = 1;
+    if (muster_read_stat(pid, &stat) == 0 && stat.start_time == start_time) {
+        result = syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0 ? 0 : (errno == ESRCH ? 1 : -1);
+    }
+    close(fd);
+    return result;
+#else
+    muster_proc_stat stat;
+    if (muster_read_stat(pid, &stat) != 0 || stat.start_time != start_time) return 1;
+    return kill(pid, sig) == 0 ? 0 : (errno == ESRCH ? 1 : -1);
+#endif
+}
+
+int muster_shm_attached(int shmid) {
+    struct shmid_ds info;
+    if (shmctl(shmid, IPC_STAT, &info) != 0) return errno == EINVAL || errno == EIDRM ? 0 : -1;
+    return (int)info.shm_nattch;
 }

@@ -17,12 +17,12 @@ struct Down: AsyncParsableCommand {
 
     func run() async throws {
         let (_, paths) = try global.resolve()
-        try Self.perform(paths: paths, volumes: volumes)
+        try await Self.perform(paths: paths, volumes: volumes)
     }
 
     /// Stops the project's supervisor (or cleans up after a dead one), then checks
     /// that no process and no port of the stack is left.
-    static func perform(paths: ProjectPaths, volumes: Bool, out: Console = .standardOutput) throws {
+    static func perform(paths: ProjectPaths, volumes: Bool, out: Console = .standardOutput) async throws {
         let prefix = out.paint("muster │ ", .bold)
         var groups = Set<Int32>()
         var ports = Set<Int>()
@@ -34,14 +34,21 @@ struct Down: AsyncParsableCommand {
         Trace.mark("down: state read")
         if let client = ControlClient.connect(paths) {
             Trace.mark("down: connected")
+            let firstSeq = EventLog.lastSeq(in: paths.eventsFile) + 1
             // The answer names what ran (services, ports, process groups) before the stop.
             let result = try client.perform("/v1/shutdown", nil, timeout: .seconds(600))
             Trace.mark("down: shutdown answered")
+            // What the stop had to do beyond asking (an escalation, a wait for a process
+            // still exiting) is said here too, not only in the event log.
+            for event in FileTail.lastLines(of: paths.eventsFile, count: 400).compactMap(EventRecord.parse)
+            where event.seq >= firstSeq && event.type == .warning {
+                out.line(prefix + "\(event.service): \(event.reason ?? "warning")")
+            }
             let services = result.services ?? []
             groups.formUnion(result.groups ?? [])
             ports.formUnion(services.filter { $0.state != "inactive" }.flatMap(\.ports))
             stopped = services.filter { $0.pid != nil }.count
-            for leftover in result.leftovers ?? [] { problems.append("killed \(leftover) after the orderly stop") }
+            problems += result.leftovers ?? []
             if let pid = state?.pid, !ProcessTable.waitForExit(pid, within: .seconds(15)) {
                 kill(pid, SIGKILL)
                 problems.append("the supervisor (pid \(pid)) did not exit; killed it")
@@ -66,7 +73,7 @@ struct Down: AsyncParsableCommand {
         }
 
         Trace.mark("down: supervisor gone")
-        problems += killSurvivors(groups)
+        problems += await ProcessSweep.killAndAwait(ProcessTable.present(inGroups: groups), within: .seconds(10))
         problems += busyPorts(ports)
         Trace.mark("down: checked")
         if !ProjectLock.isHeld(paths) { paths.removeRuntime() }
@@ -82,14 +89,6 @@ struct Down: AsyncParsableCommand {
         if !problems.isEmpty {
             throw MusterError(.serviceFailed, "down had to clean up after the stack: \(problems[0])",
                               details: problems.dropFirst().map { "  " + $0 })
-        }
-    }
-
-    /// SIGKILLs whatever still runs in the stack's process groups, and says so.
-    static func killSurvivors(_ groups: Set<Int32>) -> [String] {
-        ProcessTable.members(ofGroups: groups).map { member in
-            kill(member.pid, SIGKILL)
-            return "pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?")) was still running; killed it"
         }
     }
 

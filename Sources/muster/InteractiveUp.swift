@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import MusterKit
 
@@ -52,8 +53,9 @@ struct InteractiveUp {
             },
         ])
         await view.end()
-        await Up.tearDownLines(host, console: console)
+        let clean = await Up.tearDownLines(host, console: console)
         if case let .failed(result) = ending { try check(result) }
+        if !clean { throw ExitCode(1) }
     }
 }
 

@@ -74,7 +74,7 @@ struct Run: AsyncParsableCommand {
             sampler.start()
             exitCode = try await Self.execute(command, environment: environment)
         } catch {
-            if startedHere { try? Down.perform(paths: paths, volumes: false, out: err) }
+            if startedHere { try? await Down.perform(paths: paths, volumes: false, out: err) }
             throw error
         }
         let ended = Date()
@@ -89,7 +89,7 @@ struct Run: AsyncParsableCommand {
         }
         if let html { try HTMLReport.write(RunTimeline.decode(result.json, name: "the run report"), to: html) }
         summarize(result, seconds: ended.timeIntervalSince(started), err: err)
-        if startedHere { try Down.perform(paths: paths, volumes: false, out: err) }
+        if startedHere { try await Down.perform(paths: paths, volumes: false, out: err) }
         for problem in problems { Output.error(problem) }
         if exitCode != 0 { throw ExitCode(exitCode) }
         if !problems.isEmpty { throw ExitCode(2) }

@@ -83,21 +83,27 @@ struct Up: AsyncParsableCommand {
             // Until a signal, or `muster down` asking through the control socket.
             _ = await raceSignal(signals) { await host.waitUntilShutDown() }
         }
-        await tearDown(host, console: console)
+        // Something of the stack that would not go away is a failure, however the stop began.
+        if await !tearDown(host, console: console) { throw ExitCode(1) }
     }
 
-    func tearDown(_ host: StackHost, console: Console) async {
+    @discardableResult
+    func tearDown(_ host: StackHost, console: Console) async -> Bool {
         await Self.tearDownLines(host, console: console)
     }
 
-    static func tearDownLines(_ host: StackHost, console: Console) async {
+    /// Stops the stack and says so; false when a process of it had to be killed or is still there.
+    @discardableResult
+    static func tearDownLines(_ host: StackHost, console: Console) async -> Bool {
         console.line(console.paint("muster │ ", .bold) + "stopping \(host.session.selected.count) services")
         let leftovers = await host.shutdown().leftovers ?? []
         await host.close()
         if leftovers.isEmpty {
             console.line(console.paint("muster │ ", .bold) + "all stopped; no process left")
         } else {
-            Output.warning("killed \(leftovers.count) leftover processes: \(leftovers.joined(separator: ", "))")
+            Output.error(MusterError(.serviceFailed, "not every process of the stack stopped cleanly: \(leftovers[0])",
+                                     details: leftovers.dropFirst().map { "  " + $0 }))
         }
+        return leftovers.isEmpty
     }
 }

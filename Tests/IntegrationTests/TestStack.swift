@@ -107,11 +107,17 @@ final class TestStack: @unchecked Sendable {
     func finish(keepFiles: Bool = false, sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
         guard let session else { if !keepFiles { cleanup() }; return }
         let pids = await session.supervisor.snapshot().compactMap(\.pid)
+        // Every process below each service too: Postgres's children leave the group.
+        let tree = pids.flatMap { pid in
+            (ProcessTable.instance(pid).map { [$0] } ?? []) + ProcessTable.descendants(of: pid).map(ProcessInstance.init)
+        }
         let leftovers = await session.stop()
         #expect(leftovers.isEmpty, "processes had to be killed after the orderly stop: \(leftovers)", sourceLocation: sourceLocation)
         for pid in pids {
             #expect(ProcessTable.members(ofGroup: pid).isEmpty, "group \(pid) still has processes", sourceLocation: sourceLocation)
         }
+        let left = tree.filter { !ProcessTable.isGone($0) }
+        #expect(left.isEmpty, "still there after the stop: \(left.map(ProcessTable.describe))", sourceLocation: sourceLocation)
         self.session = nil
         if !keepFiles { cleanup() }
     }

@@ -103,9 +103,47 @@ import Glibc
         #expect(stop.contains(.signalGroup(SIGTERM)))
         #expect(stop.contains(.armStopTimer(.seconds(10), generation: 1)))
         #expect(m.phase == .stopping)
-        #expect(m.handle(.stopTimedOut(generation: 1)) == [.killGroup])
+        let kill = m.handle(.stopTimedOut(generation: 1))
+        #expect(kill.contains(.killGroup))
+        #expect(kill.contains(.warn("did not stop within 10s of SIGTERM; sent SIGKILL to every process of it")))
+        #expect(m.stopStage == .killed)
+        #expect(m.handle(.stopTimedOut(generation: 1)).isEmpty)
         _ = m.handle(.exited(.signaled(SIGKILL), uptime: .seconds(11), generation: 1))
         #expect(m.phase == .stopped)
+    }
+
+    /// Postgres's ladder: the stop signal (fast shutdown), after stop_timeout the
+    /// server's own escalation (immediate shutdown) with its grace, SIGKILL only last.
+    @Test func stopClimbsTheServersOwnLadderBeforeSIGKILL() {
+        let ladder = ServiceLifecycle.StopEscalation(signal: SIGQUIT, grace: .seconds(10), stopName: "fast shutdown",
+                                                     name: "immediate shutdown")
+        var m = ServiceLifecycle(policy: .init(hasReadyProbe: false, hasAliveProbe: false, restart: .no, maxRestarts: nil,
+                                               stopSignal: SIGINT, stopTimeout: .seconds(2), escalation: ladder))
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        let stop = m.handle(.stop)
+        #expect(stop.contains(.signalGroup(SIGINT)))
+        #expect(stop.contains(.armStopTimer(.seconds(2), generation: 1)))
+        let immediate = m.handle(.stopTimedOut(generation: 1))
+        #expect(immediate == [
+            .warn("did not stop within 2s of SIGINT (fast shutdown); sent SIGQUIT (immediate shutdown)"),
+            .signalGroup(SIGQUIT),
+            .armStopTimer(.seconds(10), generation: 1),
+        ])
+        #expect(!immediate.contains(.killGroup))
+        #expect(m.stopStage == .escalated)
+        let kill = m.handle(.stopTimedOut(generation: 1))
+        #expect(kill == [.warn("immediate shutdown did not end it within 10s; sent SIGKILL to every process of it"), .killGroup])
+        // A stale timer of an older incarnation changes nothing.
+        #expect(m.handle(.stopTimedOut(generation: 0)).isEmpty)
+        _ = m.handle(.exited(.signaled(SIGKILL), uptime: .seconds(13), generation: 1))
+        #expect(m.phase == .stopped)
+        // The next stop starts at the bottom of the ladder again.
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 11, generation: 2))
+        _ = m.handle(.stop)
+        #expect(m.stopStage == .asked)
+        #expect(m.handle(.stopTimedOut(generation: 2)).contains(.signalGroup(SIGQUIT)))
     }
 
     @Test func stopDuringSpawnStopsTheNewProcess() {

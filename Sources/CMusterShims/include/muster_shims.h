@@ -103,6 +103,13 @@ pid_t muster_fork_detached(int report_fd, int log_fd);
 /// Waits until pid has exited (a zombie counts) with a pidfd: 1 exited (or no such
 /// process), 0 timed out, -1 pidfds unsupported (the caller polls instead).
 int muster_wait_for_exit(pid_t pid, int timeout_ms);
+/// Sends sig to the process pid only if it is still the instance that started at
+/// start_time (clock ticks since boot), through a pidfd so a reused pid is never hit:
+/// 0 sent, 1 that instance is gone, -1 failed.
+int muster_signal_instance(pid_t pid, unsigned long long start_time, int sig);
+/// How many processes have the SysV shared memory segment shmid attached:
+/// 0 when none or when the segment is gone, -1 when it cannot be read.
+int muster_shm_attached(int shmid);
 /// The git commit of the build ("unknown" unless scripts/install or scripts/package
 /// wrote build_info.h), for `muster --version`.
 const char *muster_build_commit(void);

@@ -12,9 +12,10 @@ struct ServiceParser {
         "max_restarts", "stop_signal", "stop_timeout", "optional", "port", "engine", "description",
         "profiles", "logs",
     ]
-    static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template", "snapshot"]
+    static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template", "snapshot",
+                             "durability"]
     static let engineKeysByKind: [EngineKind: [String]] = [
-        .postgres: ["settings", "databases", "user", "password", "bin", "template", "snapshot"],
+        .postgres: ["settings", "databases", "user", "password", "bin", "template", "snapshot", "durability"],
         .redis: ["settings", "password", "bin"],
         .kafka: ["topics", "implementation", "bin", "settings"],
     ]
@@ -290,6 +291,12 @@ struct ServiceParser {
             engine.user = user
         case "password": engine.password = try reader.string(node, what: what)
         case "template": engine.template = try reader.bool(node, what: what)
+        case "durability":
+            let text = try reader.string(node, what: what)
+            guard let value = Durability(rawValue: text) else {
+                throw reader.fail("\(what) must be fast (no fsync: only an OS crash can lose data) or full (every commit on disk), not \"\(text)\"", node)
+            }
+            engine.durability = value
         case "snapshot":
             let pairs = try reader.mapping(node, what: what, allowed: ["after", "name", "database"])
             guard let after = pairs.first(where: { $0.key == "after" }) else {

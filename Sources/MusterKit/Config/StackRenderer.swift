@@ -34,6 +34,7 @@ public struct StackRenderer {
             if let user = engine.user { fields.append(("user", user)) }
             if engine.password != nil { fields.append(("password", Secrets.mask)) }
             if engine.kind == .postgres && !engine.template { fields.append(("template", false)) }
+            if engine.kind == .postgres && engine.durability != .fast { fields.append(("durability", engine.durability.rawValue)) }
             if !engine.topics.isEmpty {
                 fields.append(("topics", engine.topics.map { [("name", $0.name), ("partitions", $0.partitions)] as [(String, Any)] } as [Any]))
             }

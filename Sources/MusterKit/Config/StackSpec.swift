@@ -85,6 +85,16 @@ public struct TopicSpec: Hashable, Sendable {
 }
 
 /// The engine-only fields of a service block.
+/// How hard a Postgres service works to keep data through a crash of the machine.
+public enum Durability: String, Sendable, CaseIterable {
+    /// No fsync and no full-page writes: every commit still reaches the kernel before
+    /// it is acknowledged, so a crash or SIGKILL of Postgres or muster loses nothing;
+    /// only an operating-system crash or a power loss can lose or corrupt data.
+    case fast
+    /// Postgres's own defaults: every commit is on the disk before it is acknowledged.
+    case full
+}
+
 public struct EngineOptions: Hashable, Sendable {
     public var kind: EngineKind
     /// postgres `-c` flags or redis directives, in file order.
@@ -101,6 +111,8 @@ public struct EngineOptions: Hashable, Sendable {
     public var template = true
     /// Postgres: a snapshot taken when a task completes.
     public var snapshot: SnapshotSpec?
+    /// Postgres: whether commits wait for the disk (`full`) or only for the kernel (`fast`).
+    public var durability: Durability = .fast
 
     public init(kind: EngineKind) { self.kind = kind }
 
@@ -108,6 +120,7 @@ public struct EngineOptions: Hashable, Sendable {
         lhs.kind == rhs.kind && lhs.settings.map { "\($0.key)=\($0.value)" } == rhs.settings.map { "\($0.key)=\($0.value)" }
             && lhs.databases == rhs.databases && lhs.user == rhs.user && lhs.password == rhs.password
             && lhs.topics == rhs.topics && lhs.implementation == rhs.implementation && lhs.bin == rhs.bin
+            && lhs.durability == rhs.durability
     }
 
     public func hash(into hasher: inout Hasher) {

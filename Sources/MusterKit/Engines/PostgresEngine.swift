@@ -13,6 +13,13 @@ struct PostgresEngine: Engine {
     /// syncfs() instead of an fsync per file takes recovery from seconds to
     /// milliseconds here, with the same durability.
     static let defaults: [(String, String)] = [("max_connections", "200"), ("recovery_init_sync_method", "syncfs")]
+    /// `durability: fast` (the default): no fsync and no full-page writes. A development
+    /// or test cluster gains nothing from waiting for the platter: the shutdown
+    /// checkpoint of a cluster with a few databases synced for seconds on a slow disk.
+    /// `synchronous_commit` stays on, so every commit is written to the kernel before
+    /// it is acknowledged: a crash or SIGKILL of Postgres (or of muster) loses nothing;
+    /// only an operating-system crash or a power loss can.
+    static let fastDurability: [(String, String)] = [("fsync", "off"), ("full_page_writes", "off"), ("synchronous_commit", "on")]
 
     func outputs(service: ServiceSpec, engine: EngineOptions, port: Int) -> [String: String] {
         let user = engine.user ?? Self.superuser
@@ -52,7 +59,8 @@ struct PostgresEngine: Engine {
         let credentials = try Self.credentials(for: service)
         let (dataDir, link) = PostgresDataHome.resolve(context.dataDir, credentials: credentials)
         let socketDir = socketDirectory(context)
-        var settings = Self.defaults.filter { key, _ in !context.engine.settings.contains { $0.key == key } }
+        let defaults = Self.defaults + (context.engine.durability == .fast ? Self.fastDurability : [])
+        var settings = defaults.filter { key, _ in !context.engine.settings.contains { $0.key == key } }
         settings += context.engine.settings.map { ($0.key, $0.value) }
         plan.kind = .postgres
         let monitorPort = context.port
@@ -66,6 +74,9 @@ struct PostgresEngine: Engine {
         plan.environment["PGDATA"] = dataDir
         plan.environment["LC_ALL"] = "C"
         plan.policy.stopSignal = service.stopSignal == SIGTERM ? SIGINT : service.stopSignal
+        // pg_ctl's ladder: fast shutdown, then immediate shutdown, SIGKILL only last.
+        if plan.policy.stopSignal == SIGINT { plan.policy.escalation = PostgresShutdown.escalation }
+        plan.releaseCheck = { PostgresShutdown.holder(of: dataDir) }
         let password = context.engine.password
         let environment = plan.environment
         let templates = PostgresTemplate.enabled(engine: context.engine, environment: context.environment)
@@ -76,7 +87,8 @@ struct PostgresEngine: Engine {
                                          environment: environment, logFD: context.logFD, templates: templates)
             try Self.prepareDirectory(dataDir, credentials: credentials, mode: 0o700)
             try Self.prepareDirectory(socketDir, credentials: credentials, mode: 0o700)
-            try Self.clearStaleLocks(dataDir: dataDir, socketDir: socketDir)
+            try await PostgresShutdown.awaitPrevious(dataDir: dataDir, logFD: context.logFD)
+            Self.clearStaleLocks(dataDir: dataDir, socketDir: socketDir)
         }
         plan.ready = try probe(.readyDefaults(.postgres), service: service, context: context)
     }
@@ -98,17 +110,11 @@ struct PostgresEngine: Engine {
         chmod(path, mode)
     }
 
-    /// A `postmaster.pid` whose process is gone (muster was SIGKILLed) is removed;
-    /// one whose postmaster still runs is refused. Data is never touched.
-    static func clearStaleLocks(dataDir: String, socketDir: String) throws {
-        let pidFile = dataDir + "/postmaster.pid"
-        if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-           let pid = Int32(text.split(separator: "\n").first ?? "") {
-            if ProcessTable.isAlive(pid), (ProcessTable.commandLine(pid) ?? "").contains("postgres") {
-                throw MusterError(.serviceFailed, "a postgres (pid \(pid)) already runs on \(dataDir); stop it first")
-            }
-            try? FileManager.default.removeItem(atPath: pidFile)
-        }
+    /// A `postmaster.pid` left by a postmaster that is gone (muster was SIGKILLed, or
+    /// an immediate shutdown) is removed, once `PostgresShutdown.awaitPrevious` saw
+    /// nothing of it still holding the data. Data is never touched.
+    static func clearStaleLocks(dataDir: String, socketDir: String) {
+        try? FileManager.default.removeItem(atPath: dataDir + "/postmaster.pid")
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: socketDir)) ?? [] where entry.hasPrefix(".s.PGSQL") {
             try? FileManager.default.removeItem(atPath: socketDir + "/" + entry)
         }

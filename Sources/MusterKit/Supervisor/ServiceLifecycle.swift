@@ -19,6 +19,16 @@ public struct LifecycleRecord: Equatable, Sendable {
     public var restarts: Int
 }
 
+/// How far a stop has gone.
+public enum StopStage: Sendable, Equatable {
+    /// The stop signal (or command) was sent.
+    case asked
+    /// The server's own harder stop was sent.
+    case escalated
+    /// SIGKILL went to every process of the service.
+    case killed
+}
+
 /// The lifecycle of one service as a value: `handle(event)` changes the phase and
 /// returns the actions the runner must perform. No I/O, no clocks: the runner turns
 /// timers and processes into events, so every transition is testable on its own.
@@ -60,6 +70,8 @@ public struct ServiceLifecycle: Sendable {
         case record(LifecycleRecord)
         /// The service stopped (false) or started again (true) answering its alive probe.
         case announceAvailability(Bool, reason: String?)
+        /// A line for the event log that changes no phase (a stop that escalates).
+        case warn(String)
     }
 
     /// How the service was configured; fixed for its lifetime.
@@ -70,15 +82,37 @@ public struct ServiceLifecycle: Sendable {
         public var maxRestarts: Int?
         public var stopSignal: Int32
         public var stopTimeout: Duration
+        /// A second, harder stop the server itself offers, between the stop signal and
+        /// SIGKILL (Postgres: immediate shutdown after fast shutdown).
+        public var escalation: StopEscalation?
 
         public init(hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
-                    stopSignal: Int32, stopTimeout: Duration) {
+                    stopSignal: Int32, stopTimeout: Duration, escalation: StopEscalation? = nil) {
             self.hasReadyProbe = hasReadyProbe
             self.hasAliveProbe = hasAliveProbe
             self.restart = restart
             self.maxRestarts = maxRestarts
             self.stopSignal = stopSignal
             self.stopTimeout = stopTimeout
+            self.escalation = escalation
+        }
+    }
+
+    /// The server's own last resort before SIGKILL: a signal it handles by ending
+    /// every process of it at once, and how long it gets to do so.
+    public struct StopEscalation: Equatable, Sendable {
+        public var signal: Int32
+        public var grace: Duration
+        /// What the stop signal is called for this server (`fast shutdown`).
+        public var stopName: String
+        /// What the escalation is called (`immediate shutdown`).
+        public var name: String
+
+        public init(signal: Int32, grace: Duration, stopName: String, name: String) {
+            self.signal = signal
+            self.grace = grace
+            self.stopName = stopName
+            self.name = name
         }
     }
 
@@ -115,6 +149,8 @@ public struct ServiceLifecycle: Sendable {
     /// Why the last incarnation ended, as the `restarted` event tells it.
     var lastExitReason: String?
     var intent: Intent = .stop
+    /// How far the stop of this incarnation has gone: the stop signal, the escalation, SIGKILL.
+    public private(set) var stopStage: StopStage = .asked
     var previousPid: Int32?
     var isRestart = false
 
@@ -194,7 +230,7 @@ public struct ServiceLifecycle: Sendable {
             lastExit = status
             return finishStop()
         case (.stopping, let .stopTimedOut(gen)) where gen == generation:
-            return [.killGroup]
+            return escalateStop()
 
         case (.starting, .restart), (.ready, .restart):
             return beginStop(.restart)
@@ -247,6 +283,7 @@ public struct ServiceLifecycle: Sendable {
     private mutating func beginStop(_ intent: Intent) -> [Action] {
         self.intent = intent
         phase = .stopping
+        stopStage = .asked
         var actions: [Action] = [.stopProbes]
         if case .stop = intent { actions.append(.cancelStartTimer) }
         if case .fail = intent { actions.append(.cancelStartTimer) }
@@ -256,6 +293,34 @@ public struct ServiceLifecycle: Sendable {
             .armStopTimer(policy.stopTimeout, generation: generation),
         ]
         return actions
+    }
+
+    /// The stop timed out: the server's own escalation if it has one and it was not
+    /// tried yet, SIGKILL of every process of the service otherwise.
+    private mutating func escalateStop() -> [Action] {
+        let signalName = SignalName.name(of: policy.stopSignal)
+        switch (stopStage, policy.escalation) {
+        case let (.asked, escalation?):
+            stopStage = .escalated
+            return [
+                .warn("did not stop within \(DurationParser.format(policy.stopTimeout)) of \(signalName) (\(escalation.stopName)); "
+                    + "sent \(SignalName.name(of: escalation.signal)) (\(escalation.name))"),
+                .signalGroup(escalation.signal),
+                .armStopTimer(escalation.grace, generation: generation),
+            ]
+        case let (.escalated, escalation?):
+            stopStage = .killed
+            return [
+                .warn("\(escalation.name) did not end it within \(DurationParser.format(escalation.grace)); sent SIGKILL to every process of it"),
+                .killGroup,
+            ]
+        case (.killed, _):
+            return []
+        default:
+            stopStage = .killed
+            return [.warn("did not stop within \(DurationParser.format(policy.stopTimeout)) of \(signalName); sent SIGKILL to every process of it"),
+                    .killGroup]
+        }
     }
 
     private func stopReason(_ intent: Intent) -> String? {

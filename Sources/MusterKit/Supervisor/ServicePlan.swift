@@ -53,6 +53,10 @@ public struct ServicePlan: Sendable {
     /// When it brings no exit within a short grace, the stop signal follows at once,
     /// and only then does the stop timeout (and SIGKILL after it) run.
     public var stopCommand: StopCommand?
+    /// What the engine checks, after every process of a stopped service is gone, before
+    /// the service counts as stopped: nil when all is released, else what still holds
+    /// (Postgres: processes still attached to its shared memory).
+    public var releaseCheck: (@Sendable () -> String?)?
     /// How large its log may grow before it rotates (`logs:`).
     public var logLimit = LogLimit()
 

@@ -52,6 +52,11 @@ actor ServiceRunner {
     var signalProbe: SignalProbe?
     var lastProbeError: String?
     var downWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Every process of the current incarnation seen so far: the leader and its
+    /// descendants, looked up when it became ready and at each step of a stop.
+    var members: Set<ProcessInstance> = []
+    /// Processes that were still there when muster gave up waiting for them.
+    var survivors: [String] = []
     var revision = 0
 
     init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
@@ -133,7 +138,7 @@ actor ServiceRunner {
 
     /// SIGKILL now (a second Ctrl-C).
     func forceKill() {
-        if let group = liveGroup { ProcessTable.signalGroup(group, SIGKILL) }
+        killEveryMember()
     }
 
     func untilDown() async {
@@ -174,6 +179,7 @@ actor ServiceRunner {
             startTimer?.cancel()
             startTimer = nil
         case let .watchAliveness(generation):
+            gatherMembers()
             watchAliveness(generation: generation)
             startMonitors()
         case .stopProbes:
@@ -196,7 +202,8 @@ actor ServiceRunner {
             restartTimer = nil
         case let .signalGroup(signal):
             guard let group = liveGroup else { return }
-            if signal == plan.policy.stopSignal, let command = plan.stopCommand {
+            gatherMembers()
+            if signal == plan.policy.stopSignal, machine.stopStage == .asked, let command = plan.stopCommand {
                 askingToStop = true
                 Task { await self.askToStop(group: group, signal: signal, command: command) }
             } else {
@@ -209,54 +216,15 @@ actor ServiceRunner {
                 armStopTimer(timeout, generation: generation)
             }
         case .killGroup:
-            guard let group = liveGroup else { return }
-            ProcessTable.signalGroup(group, SIGKILL)
-            outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid, restarts: machine.restarts,
-                                                 reason: "did not stop within \(DurationParser.format(plan.policy.stopTimeout)); sent SIGKILL")))
+            killEveryMember()
+        case let .warn(text):
+            warn(text)
         case let .announceAvailability(available, reason):
             announce(available: available, reason: reason)
         case .record:
             break
         }
     }
-
-    func armStopTimer(_ timeout: Duration, generation: Int) {
-        stopTimer?.cancel()
-        let deadline = TimerDeadline(timers, after: timeout)
-        stopTimer = Task {
-            guard (try? await deadline.wait()) != nil else { return }
-            await self.send(.stopTimedOut(generation: generation))
-        }
-    }
-
-    /// The stop command gets a short grace to bring an exit: 100 ms, or half a second when
-    /// the server closed the connection as it does on its way out. Without an exit by
-    /// then, the stop signal goes at once and only then does the stop timeout run, so
-    /// a program on the port that ignores the command costs a fraction of a second.
-    func askToStop(group: pid_t, signal: Int32, command: StopCommand) async {
-        let begin = clock.now
-        let outcome = await command.send(Self.stopCommandGrace)
-        let grace: Duration = outcome == .closed ? .milliseconds(500) : outcome == .ignored ? Self.stopCommandGrace : .zero
-        while liveGroup == group, reapedGroup != group, clock.now - begin < grace {
-            try? await clock.sleep(for: .milliseconds(5))
-        }
-        askingToStop = false
-        guard liveGroup == group, reapedGroup != group else {
-            deferredStopTimer = nil
-            return
-        }
-        ProcessTable.signalGroup(group, signal)
-        let why = outcome == .refused ? "could not be sent or was refused"
-            : "brought no exit within \(DurationParser.format(grace))"
-        outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid, restarts: machine.restarts,
-                                             reason: "\(command.name) \(why); sent \(SignalName.name(of: signal))")))
-        if let timer = deferredStopTimer {
-            deferredStopTimer = nil
-            armStopTimer(timer.timeout, generation: timer.generation)
-        }
-    }
-
-    static let stopCommandGrace: Duration = .milliseconds(100)
 
     func spawn(generation: Int) async {
         Trace.mark("\(plan.name) spawn begins")
@@ -312,6 +280,7 @@ actor ServiceRunner {
         Guardian.shared.register(group: pid)
         self.pump = pump
         liveGroup = pid
+        members = ProcessTable.instance(pid).map { [$0] } ?? []
         spawnedAt = clock.now
         processStartedAt = Date()
         Task { await self.watchExit(pid: pid, generation: generation, pump: pump) }
@@ -325,12 +294,14 @@ actor ServiceRunner {
         ProcessReaper.shared.forget(pid)
         // Whatever the leader left behind in its group goes with it.
         if scanForStragglers { ProcessTable.signalGroup(pid, SIGKILL) } else { kill(-pid, SIGKILL) }
+        stopTimer?.cancel()
+        // The service is down only once every process of it is gone (and what it held is free).
+        await awaitRelease(leader: pid)
         await pump.waitForEOF(timeout: .milliseconds(200))
         Trace.mark("\(plan.name) output closed")
         Guardian.shared.unregister(group: pid)
         let uptime = spawnedAt.map { clock.now - $0 } ?? .zero
         if liveGroup == pid { liveGroup = nil }
-        stopTimer?.cancel()
         await send(.exited(await afterCompletion(status), uptime: uptime, generation: generation))
     }
 

@@ -46,6 +46,11 @@ extension Supervisor {
         wanted.subtract(set)
         let up = set.filter { !(snapshots[$0]?.phase.isDown ?? true) }
         await stopInOrder(set)
+        var left: [String] = []
+        for name in graph.startOrder(of: set) { left += await runners[name]?.leftBehind() ?? [] }
+        if let first = left.first {
+            throw MusterError(.serviceFailed, "not every process stopped: \(first)", details: left.dropFirst().map { "  " + $0 })
+        }
         return graph.startOrder(of: up).reversed()
     }
 

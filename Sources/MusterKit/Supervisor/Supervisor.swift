@@ -285,7 +285,9 @@ public actor Supervisor {
         await stopInOrder(Set(plans.map(\.name)))
         Trace.mark("supervisor: all stopped")
         defer { Trace.mark("supervisor: swept") }
-        return sweep()
+        var left: [String] = []
+        for name in graph.startOrder(of: Set(plans.map(\.name))) { left += await runners[name]?.leftBehind() ?? [] }
+        return left + (await sweep())
     }
 
     /// A second Ctrl-C: kill every group now.
@@ -293,13 +295,11 @@ public actor Supervisor {
         for runner in runners.values { await runner.forceKill() }
     }
 
-    /// Kills and reports any process still alive in a process group or session the
-    /// stack used: a straggler that survived the orderly stop.
-    private func sweep() -> [String] {
-        ProcessTable.members(ofGroups: groupsSeen).map { member in
-            kill(member.pid, SIGKILL)
-            return "pid \(member.pid) (\(ProcessTable.commandLine(member.pid) ?? "?"))"
-        }
+    /// Kills and reports any process still in a process group or session the stack
+    /// used (a straggler that survived the orderly stop), then waits until those are
+    /// gone: killed is not gone. Each finding is one phrase for `down` to print.
+    private func sweep() async -> [String] {
+        await ProcessSweep.killAndAwait(ProcessTable.present(inGroups: groupsSeen), within: .seconds(10))
     }
 
 

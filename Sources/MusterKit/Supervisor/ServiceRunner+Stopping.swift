@@ -1,0 +1,153 @@
+import Foundation
+
+/// How a runner stops an incarnation and knows it has stopped: the stop command's
+/// short grace, the stop timer, SIGKILL of every process of it, and the wait until
+/// every one of them is gone and what they held is free. A service is stopped when
+/// its processes are gone, not when they were signalled.
+extension ServiceRunner {
+    /// How long a service may take to let go of everything after its leader exited
+    /// (processes SIGKILLed while in uninterruptible sleep finish their I/O first).
+    static let releaseLimit: Duration = .seconds(30)
+    /// Past this, a line says what the stop still waits for.
+    static let releaseNotice: Duration = .seconds(1)
+    static let stopCommandGrace: Duration = .milliseconds(100)
+
+    func armStopTimer(_ timeout: Duration, generation: Int) {
+        stopTimer?.cancel()
+        let deadline = TimerDeadline(timers, after: timeout)
+        stopTimer = Task {
+            guard (try? await deadline.wait()) != nil else { return }
+            await self.send(.stopTimedOut(generation: generation))
+        }
+    }
+
+    /// The stop command gets a short grace to bring an exit: 100 ms, or half a second when
+    /// the server closed the connection as it does on its way out. Without an exit by
+    /// then, the stop signal goes at once and only then does the stop timeout run, so
+    /// a program on the port that ignores the command costs a fraction of a second.
+    func askToStop(group: pid_t, signal: Int32, command: StopCommand) async {
+        let begin = clock.now
+        let outcome = await command.send(Self.stopCommandGrace)
+        let grace: Duration = outcome == .closed ? .milliseconds(500) : outcome == .ignored ? Self.stopCommandGrace : .zero
+        while liveGroup == group, reapedGroup != group, clock.now - begin < grace {
+            try? await clock.sleep(for: .milliseconds(5))
+        }
+        askingToStop = false
+        guard liveGroup == group, reapedGroup != group else {
+            deferredStopTimer = nil
+            return
+        }
+        ProcessTable.signalGroup(group, signal)
+        let why = outcome == .refused ? "could not be sent or was refused"
+            : "brought no exit within \(DurationParser.format(grace))"
+        warn("\(command.name) \(why); sent \(SignalName.name(of: signal))")
+        if let timer = deferredStopTimer {
+            deferredStopTimer = nil
+            armStopTimer(timer.timeout, generation: timer.generation)
+        }
+    }
+
+    /// Adds the leader's descendants to what belongs to this incarnation. Postgres's
+    /// children leave the leader's process group (`setsid`), so the group alone would
+    /// miss them; once the leader is gone they are orphans and can no longer be found
+    /// by ancestry, so they are looked up while it runs: when it is ready and at each
+    /// step of a stop.
+    func gatherMembers() {
+        guard let leader = liveGroup, reapedGroup != leader else { return }
+        members = members.filter { !ProcessTable.isGone($0) }
+        for entry in ProcessTable.descendants(of: leader) { members.insert(ProcessInstance(entry)) }
+    }
+
+    /// SIGKILL to the process group and to every process of the incarnation.
+    func killEveryMember() {
+        gatherMembers()
+        if let group = liveGroup { ProcessTable.signalGroup(group, SIGKILL) }
+        for member in members { ProcessTable.signal(member, SIGKILL) }
+    }
+
+    func warn(_ text: String) {
+        outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid,
+                                             restarts: machine.restarts, reason: text)))
+    }
+
+    /// After the leader exited: SIGKILL what it left behind, then wait until every
+    /// process of the incarnation is gone (a zombie counts as gone; one still exiting
+    /// does not) and the engine says what they held is free (Postgres: its shared
+    /// memory). Bounded by `releaseLimit`; what is still there then is kept in
+    /// `survivors`, said in a warning, and reported by `down` and `stop`.
+    func awaitRelease(leader: pid_t) async {
+        survivors = []
+        var check = ReleaseCheck(members: members, extra: plan.releaseCheck)
+        var pending = check.pending()
+        guard !pending.isEmpty else { return }
+        for member in check.members { ProcessTable.signal(member, SIGKILL) }
+        let begin = clock.now
+        var delay: Duration = .milliseconds(1)
+        var noticed = false
+        while !pending.isEmpty {
+            let waited = clock.now - begin
+            if waited >= Self.releaseLimit {
+                survivors = pending
+                warn("still there \(DurationParser.format(waited)) after its main process exited, and after SIGKILL: "
+                    + pending.joined(separator: "; "))
+                return
+            }
+            if !noticed, waited >= Self.releaseNotice {
+                noticed = true
+                warn("waiting for \(pending.joined(separator: "; ")) before it counts as stopped "
+                    + "(up to \(DurationParser.format(Self.releaseLimit)))")
+            }
+            try? await clock.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(50))
+            pending = check.pending()
+        }
+        if noticed { warn("every process of it is gone after \(DurationParser.format(clock.now - begin))") }
+    }
+
+    /// What is still there of the last incarnation, once muster stopped waiting.
+    func leftBehind() -> [String] { survivors.map { "\(plan.name): \($0)" } }
+}
+
+/// What a stopped incarnation may still hold: processes that are not gone yet, and
+/// the engine's own condition (Postgres: nobody attached to its shared memory).
+struct ReleaseCheck {
+    var members: Set<ProcessInstance>
+    var extra: (@Sendable () -> String?)?
+
+    /// What is still there, each as one phrase; empty once everything is released.
+    mutating func pending() -> [String] {
+        members = members.filter { !ProcessTable.isGone($0) }
+        var left = members.sorted { $0.pid < $1.pid }.map(ProcessTable.describe)
+        if let held = extra?() { left.append(held) }
+        return left
+    }
+}
+
+/// The last look after a whole stack stopped: whatever is still in its process
+/// groups is killed, and waited for until it is gone.
+public enum ProcessSweep {
+    /// SIGKILLs each of `found` (those already exiting are only waited for), waits
+    /// until all are gone or `limit` passed, and returns one phrase per finding:
+    /// what was killed, and what is still there.
+    public static func killAndAwait(_ found: [ProcessInfoEntry], within limit: Duration) async -> [String] {
+        var notes: [String] = []
+        for entry in found {
+            let instance = ProcessInstance(entry)
+            if !entry.exiting {
+                notes.append("\(ProcessTable.describe(instance)) was still running after the orderly stop; killed it")
+                ProcessTable.signal(instance, SIGKILL)
+            }
+        }
+        var check = ReleaseCheck(members: Set(found.map(ProcessInstance.init)), extra: nil)
+        let clock = ContinuousClock()
+        let begin = clock.now
+        var delay: Duration = .milliseconds(1)
+        var pending = check.pending()
+        while !pending.isEmpty, clock.now - begin < limit {
+            try? await clock.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(50))
+            pending = check.pending()
+        }
+        return notes + pending.map { "\($0) is still there \(DurationParser.format(clock.now - begin)) after SIGKILL" }
+    }
+}

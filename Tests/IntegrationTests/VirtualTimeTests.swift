@@ -85,7 +85,7 @@ import Testing
         #expect(await stack.snapshot("stubborn")?.phase == .stopped)
         #expect(!ProcessTable.isAlive(pid))
         let reasons = stack.events().compactMap { $0["reason"] as? String }
-        #expect(reasons.contains { $0.contains("did not stop within 20s; sent SIGKILL") }, "\(reasons)")
+        #expect(reasons.contains { $0.contains("did not stop within 20s of SIGTERM; sent SIGKILL") }, "\(reasons)")
         _ = await session.stop()
     }
 }

@@ -16,7 +16,7 @@ struct Down: AsyncParsableCommand {
     @Flag(help: "Also delete the project's data (databases and the like).") var volumes = false
 
     func run() async throws {
-        let (_, paths) = try global.resolve()
+        let (_, paths) = try global.resolveRunning()
         try Self.perform(paths: paths, volumes: volumes)
     }
 

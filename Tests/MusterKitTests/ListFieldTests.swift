@@ -145,10 +145,12 @@ import Testing
         #expect(stack.service(named: "api")?.envFileValues.map(\.key) == ["API_TOKEN"])
     }
 
-    /// `key:` with nothing after it is no entries, not a scalar.
+    /// `key:` with nothing after it (or `""`) is no entries, not a scalar.
     @Test func aNullListIsEmpty() throws {
-        let stack = try Self.parse("services:\n  db:\n    engine: postgres\n    databases:\n  api:\n    command: [sleep, \"1\"]\n    profiles:\n    depends_on: ~\n")
+        let stack = try Self.parse("services:\n  db:\n    engine: postgres\n    databases:\n  bus:\n    engine: kafka\n    topics: \"\"\n"
+                                   + "  api:\n    command: [sleep, \"1\"]\n    profiles:\n    depends_on: ~\n")
         #expect(stack.service(named: "db")?.engine?.databases == [])
+        #expect(stack.service(named: "bus")?.engine?.topics == [])
         #expect(stack.service(named: "api")?.profiles == [])
         #expect(stack.service(named: "api")?.dependsOn.isEmpty == true)
     }

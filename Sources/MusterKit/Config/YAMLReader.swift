@@ -127,14 +127,14 @@ struct YAMLReader {
     /// The items of a field whose value is a list: every list of the stack file is read
     /// here, so none turns a single value into something the user did not write. A
     /// scalar is refused with the list form that was meant (`databases: shop` → `write
-    /// databases: [shop]`); a null (`key:` with nothing after it) is an empty list.
+    /// databases: [shop]`); a null (`key:` with nothing after it) or `""` is an empty list.
     /// - Parameters:
     ///   - shape: what the field takes, for the message (`a list or a mapping`).
     ///   - write: the form to suggest for a scalar, when `KEY: [VALUE]` is not it.
     func list(_ node: Node, what: String, shape: String = "a list", write: ((String) -> String?)? = nil) throws -> [Node] {
         switch node {
         case let .sequence(sequence): return Array(sequence)
-        case let .scalar(scalar) where Self.isNull(scalar): return []
+        case let .scalar(scalar) where Self.isNull(scalar) || scalar.string.isEmpty: return []
         case let .scalar(scalar):
             let key = Self.fieldKey(what)
             let suggestion = write?(scalar.string) ?? "\(key): [\(Self.flowItem(scalar))]"

@@ -155,7 +155,7 @@ struct YAMLReader {
     /// A mapping of single values as flow YAML (`{ name: orders, partitions: 3 }`), for
     /// hints; nil when it holds more than single values.
     static func flowMapping(_ node: Node) -> String? {
-        guard case let .mapping(mapping) = node else { return nil }
+        guard case let .mapping(mapping) = node, mapping.count > 0 else { return nil }
         var pairs: [String] = []
         for (key, value) in mapping {
             guard case let .scalar(keyScalar) = key, case let .scalar(valueScalar) = value else { return nil }
@@ -186,14 +186,13 @@ struct YAMLReader {
     /// `env` as a mapping or a compose-style list of `KEY=value`.
     func env(_ node: Node, what: String, environment: [String: String]) throws -> [EnvEntry] {
         if case .scalar = node {
-            let items = try list(node, what: what, shape: "a mapping of KEY: value or a list of KEY=value") { text in
+            // Only a null or "" gets past the list reader: no entries.
+            _ = try list(node, what: what, shape: "a mapping of KEY: value or a list of KEY=value") { text in
                 guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
                     return "\(Self.fieldKey(what)): { \(text): VALUE }"
                 }
                 return "\(Self.fieldKey(what)): { \(text[..<equals]): \(text[text.index(after: equals)...]) }"
             }
-            // A scalar other than a null was refused: no entries.
-            precondition(items.isEmpty)
             return []
         }
         if case .sequence = node {

@@ -13,7 +13,7 @@ struct Attach: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let (_, paths) = try global.resolve()
+        let (_, paths) = try global.resolveRunning()
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw MusterError(.usage, "muster attach needs a terminal on stdin and stdout; piped, use muster ps, muster logs -f or muster watch")
         }

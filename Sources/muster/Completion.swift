@@ -35,7 +35,8 @@ enum ServiceCompletion {
         for (index, argument) in arguments.enumerated() where index + 1 < arguments.count {
             if argument == "--file" || argument == "-f" { file = arguments[index + 1] }
         }
-        guard let stack = try? StackLoader.load(path: file ?? StackLoader.defaultPath()) else { return [] }
-        return stack.serviceNames.filter { $0.hasPrefix(prefix) }
+        // Only the names: a variable this shell lacks must not hide them.
+        guard let identity = try? StackLoader.identify(paths: file.map { [$0] } ?? []) else { return [] }
+        return identity.serviceNames.filter { $0.hasPrefix(prefix) }
     }
 }

@@ -25,7 +25,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         @Option(help: "The snapshot's name (default: default).") var name: String?
 
         func send(_ action: DatabaseAction, count: Int? = nil) throws -> DatabaseResult {
-            let (stack, paths) = try global.resolve()
+            let (stack, paths) = try global.resolveRunning()
             try global.checkServices([service], in: stack)
             let client = try global.runningClient(paths)
             let request = DatabaseRequest(service: service, database: database, name: name, count: count)
@@ -90,7 +90,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         @Flag(help: "Machine-readable output.") var json = false
 
         func run() async throws {
-            let (stack, paths) = try global.resolve()
+            let (stack, paths) = try global.resolveRunning()
             try global.checkServices([service], in: stack)
             let client = try global.runningClient(paths)
             let response = try client.request("GET", "/v1/db/snapshots?service=" + service)

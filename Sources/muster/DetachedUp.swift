@@ -113,7 +113,7 @@ struct DetachedUp {
     }
 
     /// The project already runs: start what is not running and wait for ready.
-    private func attach(_ client: ControlClient, paths: ProjectPaths) throws {
+    func attach(_ client: ControlClient, paths: ProjectPaths) throws {
         var request = OperationRequest(services: services, timeoutMs: Int(timeout.milliseconds))
         request.profiles = global.profiles.sorted()
         let result = try client.perform("/v1/start", request, timeout: timeout + .seconds(30))

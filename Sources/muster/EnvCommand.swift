@@ -10,7 +10,7 @@ struct EnvCommand: AsyncParsableCommand {
     @Option(help: "shell, dotenv or json.") var format: Format = .shell
 
     func run() async throws {
-        let (_, paths) = try global.resolve()
+        let (_, paths) = try global.resolveRunning()
         let client = try global.runningClient(paths)
         let values = try ControlJSON.decode([String: String].self, from: client.request("GET", "/v1/env").body)
         let variables = values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

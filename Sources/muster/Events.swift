@@ -15,7 +15,7 @@ struct Events: AsyncParsableCommand {
 
     func run() async throws {
         let global = try files.global
-        let (_, paths) = try global.resolve()
+        let (_, paths) = try global.resolveRunning()
         let cutoff = try since.map(Self.parseSince)
         var unclean = false
         let print: (String) -> Void = { line in
@@ -55,7 +55,7 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "One JSON object per line, as stored.") var json = false
 
     func run() async throws {
-        let (_, paths) = try global.resolve()
+        let (_, paths) = try global.resolveRunning()
         let client = try global.runningClient(paths)
         if !json {
             let status = try client.status()

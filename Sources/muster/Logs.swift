@@ -18,7 +18,7 @@ struct Logs: AsyncParsableCommand {
 
     func run() async throws {
         let global = try files.global
-        let (stack, paths) = try global.resolve()
+        let (stack, paths) = try global.resolveRunning()
         try global.checkServices(services, in: stack)
         let names = services.isEmpty ? stack.serviceNames : services
         if let client = ControlClient.connect(paths) {

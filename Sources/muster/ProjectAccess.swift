@@ -9,6 +9,16 @@ extension GlobalOptions {
         return (stack, paths(for: stack))
     }
 
+    /// For commands on a running stack (ps, logs, down, stop, restart, start, events,
+    /// watch, env, attach, db, and run when the stack runs): the supervisor holds the
+    /// resolved stack, so the file is read only for the project's place and its service
+    /// names, and a variable it uses that is not set here is a warning, not an error.
+    func resolveRunning() throws -> (StackIdentity, ProjectPaths) {
+        let identity = try StackLoader.identify(paths: files)
+        for warning in identity.warnings { Output.warning(warning) }
+        return (identity, try identity.paths(project: project))
+    }
+
     /// A client for the running supervisor, or a "not running" error (exit 1).
     func runningClient(_ paths: ProjectPaths) throws -> ControlClient {
         guard let client = ControlClient.connect(paths) else {
@@ -19,8 +29,16 @@ extension GlobalOptions {
 
     /// Throws a usage error (exit 2) for a name that is not a service of the stack.
     func checkServices(_ names: [String], in stack: StackSpec) throws {
-        for name in names where stack.service(named: name) == nil {
-            throw MusterError(.usage, "no service \"\(name)\" in \(stack.file)\(Suggestion.hint(for: name, in: stack.serviceNames)); services: \(stack.serviceNames.joined(separator: ", "))")
+        try checkServices(names, known: stack.serviceNames, file: stack.file)
+    }
+
+    func checkServices(_ names: [String], in identity: StackIdentity) throws {
+        try checkServices(names, known: identity.serviceNames, file: identity.file)
+    }
+
+    private func checkServices(_ names: [String], known: [String], file: String) throws {
+        for name in names where !known.contains(name) {
+            throw MusterError(.usage, "no service \"\(name)\" in \(file)\(Suggestion.hint(for: name, in: known)); services: \(known.joined(separator: ", "))")
         }
     }
 }

@@ -11,7 +11,7 @@ struct Ps: AsyncParsableCommand {
     @Flag(help: "Machine-readable output (the control API's /v1/status).") var json = false
 
     func run() async throws {
-        let (_, paths) = try global.resolve()
+        let (_, paths) = try global.resolveRunning()
         guard let client = ControlClient.connect(paths) else {
             if json {
                 print(String(decoding: ControlJSON.encode(NotRunning(project: paths.project)), as: UTF8.self))

@@ -44,13 +44,20 @@ struct Run: AsyncParsableCommand {
         let command = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
         guard !command.isEmpty else { throw MusterError(.usage, "no command to run; write muster run -- CMD [ARG...]") }
         if let html { try HTMLReport.checkWritable(html) }  // before CMD runs, so its exit code is never traded for this
-        let (_, paths) = try global.resolve()
+        // A running stack is used as it was resolved; only starting one reads the whole file.
+        let (_, paths) = try global.resolveRunning()
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
         let err = Console.standardError
 
         var up = DetachedUp(global: global, services: [], timeout: limit, keepOnFailure: false)
         up.console = err
-        let startedHere = try await up.run()
+        let startedHere: Bool
+        if let client = ControlClient.connect(paths) {
+            try up.attach(client, paths: paths)
+            startedHere = false
+        } else {
+            startedHere = try await up.run()
+        }
         let exitCode: Int32
         let started = Date()
         let firstSeq = EventLog.lastSeq(in: paths.eventsFile) + 1

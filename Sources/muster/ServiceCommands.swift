@@ -14,7 +14,7 @@ protocol ServiceCommand: AsyncParsableCommand {
 
 extension ServiceCommand {
     func run() async throws {
-        let (stack, paths) = try global.resolve()
+        let (stack, paths) = try global.resolveRunning()
         try global.checkServices(services, in: stack)
         let client = try global.runningClient(paths)
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")

@@ -19,6 +19,11 @@ struct ServiceParser {
         .redis: ["settings", "password", "bin"],
         .kafka: ["topics", "implementation", "bin", "settings"],
     ]
+    static let probeTimingKeys = ["interval", "timeout", "start_timeout", "failures", "identity"]
+    static let kafkaProbeKeys = ["group", "topic"]
+    static let dependencyKeys = ["condition"]
+    static let topicKeys = ["name", "partitions", "replication_factor"]
+    static let snapshotKeys = ["after", "name", "database"]
 
     func parse(name: String, keyNode: Node, node: Node) throws -> ServiceSpec {
         let what = "service \(name)"
@@ -84,7 +89,8 @@ struct ServiceParser {
             case "port":
                 service.port = try port(value, what: field)
                 service.portLocation = reader.location(value)
-            case "engine", "description": break
+            case "engine": break
+            case "description": _ = try reader.rawString(value, what: field)
             default:
                 guard let engine = service.engine else {
                     throw reader.fail("\(field) only applies to engine services; add engine: postgres, redis or kafka", pair.keyNode)
@@ -114,22 +120,27 @@ struct ServiceParser {
                 throw reader.fail("\(what) is empty; give the program to run", node)
             }
             return .shell(template)
-        case let .sequence(items):
+        default:
+            let items = try reader.list(node, what: what, shape: "a string (run by /bin/sh -c) or a list (exec'd as is)")
             guard !items.isEmpty else { throw reader.fail("\(what) is an empty list; give the program to run", node) }
-            let parts = try items.map { try reader.template($0, what: what) }
+            let parts = try items.map { item in
+                guard case .scalar = item else {
+                    throw reader.fail("\(what) entries must be single values (one argument each), not \(reader.describe(item))", item)
+                }
+                return try reader.template(item, what: what)
+            }
             guard !parts[0].description.isEmpty else {
                 throw reader.fail("\(what) starts with an empty program name", items[0])
             }
             return .exec(parts)
-        default:
-            throw reader.fail("\(what) must be a string (run by /bin/sh -c) or a list (exec'd as is)", node)
         }
     }
 
     func envFiles(_ node: Node, what: String) throws -> [EnvEntry] {
+        // One path as a plain value is compose's short form; several are a list.
         let paths: [(String, Node)]
-        if case .sequence = node { paths = try reader.stringList(node, what: what) }
-        else { paths = [(try reader.string(node, what: what), node)] }
+        if case let .scalar(scalar) = node, !YAMLReader.isNull(scalar) { paths = [(try reader.string(node, what: what), node)] }
+        else { paths = try reader.stringList(node, what: what) }
         var entries: [EnvEntry] = []
         for (path, pathNode) in paths {
             switch EnvFile.load(StackLoader.resolve(path, in: directory), display: path) {
@@ -141,8 +152,10 @@ struct ServiceParser {
     }
 
     func dependencies(_ node: Node, what: String) throws -> [Dependency] {
-        if case let .sequence(items) = node {
-            return try items.map {
+        guard case .mapping = node else {
+            // `depends_on: "db: ready"` meant the mapping.
+            let meant: (String) -> String? = { $0.contains(":") ? "depends_on: { \($0) }" : nil }
+            return try reader.list(node, what: what, shape: "a list or a mapping", write: meant).map {
                 guard case .scalar = $0 else {
                     throw reader.fail("\(what) entries must be service names, not \(reader.describe($0))", $0)
                 }
@@ -152,7 +165,7 @@ struct ServiceParser {
         return try reader.mapping(node, what: what).map { pair in
             var conditionNode = pair.value
             if case .mapping = pair.value {
-                let inner = try reader.mapping(pair.value, what: "\(what).\(pair.key)", allowed: ["condition"])
+                let inner = try reader.mapping(pair.value, what: "\(what).\(pair.key)", allowed: Self.dependencyKeys)
                 guard let condition = inner.first?.value else {
                     throw reader.fail("\(what).\(pair.key) needs a condition: started, ready or completed", pair.value)
                 }
@@ -172,7 +185,7 @@ struct ServiceParser {
     }
 
     func probe(_ node: Node, what: String, defaults: (ProbeSpec.Kind) -> ProbeSpec) throws -> ProbeSpec {
-        let timing = ["interval", "timeout", "start_timeout", "failures", "identity"]
+        let timing = Self.probeTimingKeys
         let pairs = try reader.mapping(node, what: what, allowed: ProbeSpec.kindNames + timing)
         let kinds = pairs.filter { ProbeSpec.kindNames.contains($0.key) }
         guard kinds.count == 1, let kindPair = kinds.first else {
@@ -239,13 +252,17 @@ struct ServiceParser {
             }
             return .notify
         case "postgres", "redis":
-            if case let .mapping(mapping) = node, mapping.count > 0 {
-                throw reader.fail("\(what) takes no options; write \(key): {}", node)
+            let empty: Bool
+            switch node {
+            case let .mapping(mapping): empty = mapping.count == 0
+            case let .scalar(scalar): empty = YAMLReader.isNull(scalar)
+            default: empty = false
             }
+            guard empty else { throw reader.fail("\(what) takes no options; write \(key): {}", node) }
             return key == "postgres" ? .postgres : .redis
         default:
             if case .scalar(let scalar) = node, scalar.string.isEmpty { return .kafka(group: nil, topic: nil) }
-            let pairs = try reader.mapping(node, what: what, allowed: ["group", "topic"])
+            let pairs = try reader.mapping(node, what: what, allowed: Self.kafkaProbeKeys)
             var group: String?, topic: String?
             for pair in pairs {
                 if pair.key == "group" { group = try reader.string(pair.value, what: "\(what).group") }
@@ -280,7 +297,6 @@ struct ServiceParser {
                 return (pair.key, try reader.string(pair.value, what: "\(what).\(pair.key)"))
             }
         case "databases":
-            if case .scalar = node { engine.databases = [try reader.string(node, what: what)]; break }
             engine.databases = try reader.stringList(node, what: what).map { name, item in
                 guard isIdentifier(name) else { throw reader.fail("\(what): \"\(name)\" is not a valid database name", item) }
                 return name
@@ -298,7 +314,7 @@ struct ServiceParser {
             }
             engine.durability = value
         case "snapshot":
-            let pairs = try reader.mapping(node, what: what, allowed: ["after", "name", "database"])
+            let pairs = try reader.mapping(node, what: what, allowed: Self.snapshotKeys)
             guard let after = pairs.first(where: { $0.key == "after" }) else {
                 throw reader.fail("\(what) needs after: the task whose completion it waits for, as in snapshot: { after: migrate }", node)
             }
@@ -323,12 +339,14 @@ struct ServiceParser {
             engine.implementation = value
         case "bin": engine.bin = StackLoader.resolve(try reader.string(node, what: what), in: directory)
         case "topics":
-            guard case let .sequence(items) = node else { throw reader.fail("\(what) must be a list of topics", node) }
-            engine.topics = try items.map { item in
+            if let topic = YAMLReader.flowMapping(node) {
+                throw reader.fail("\(what) must be a list, not a mapping; write each topic as an item: topics: [\(topic)]", node)
+            }
+            engine.topics = try reader.list(node, what: what).map { item in
                 if case .scalar = item {
                     return TopicSpec(name: try reader.string(item, what: what), partitions: 1, replicationFactor: 1)
                 }
-                let pairs = try reader.mapping(item, what: "a topic in \(what)", allowed: ["name", "partitions", "replication_factor"])
+                let pairs = try reader.mapping(item, what: "a topic in \(what)", allowed: Self.topicKeys)
                 guard let nameNode = pairs.first(where: { $0.key == "name" })?.value else {
                     throw reader.fail("a topic in \(what) needs a name", item)
                 }

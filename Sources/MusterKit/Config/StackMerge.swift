@@ -25,6 +25,21 @@ extension StackLoader {
     /// the project folder.
     public static func load(paths: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackSpec {
         guard paths.count > 1 else { return try load(path: paths.first ?? defaultPath(), environment: environment) }
+        let (merged, sources, directory) = try composeMerged(paths)
+        do {
+            var stack = try parseRoot(merged, file: paths[0], directory: directory,
+                                      environment: environment, sources: sources)
+            stack.files = paths
+            return stack
+        } catch var error as MusterError {
+            error.message = oneLine(error.message)
+            throw error
+        }
+    }
+
+    /// The YAML trees of the files merged in order, where each line of them came from,
+    /// and the project folder (the first file's).
+    static func composeMerged(_ paths: [String]) throws -> (root: Node, sources: SourceMap, directory: String) {
         var merged: Node?
         var sources = SourceMap()
         var offset = 0
@@ -34,10 +49,10 @@ extension StackLoader {
             if first.isEmpty { first = absolute }
             do {
                 // Alone first: syntax errors then carry this file's own lines.
-                _ = try compose(text, file: path)
+                let alone = try compose(text, file: path)
                 // Then shifted below the files before it, so every line number is unique.
                 let lines = text.reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
-                if let node = try compose(String(repeating: "\n", count: offset) + text, file: path) {
+                if let node = offset == 0 ? alone : try compose(String(repeating: "\n", count: offset) + text, file: path) {
                     merged = merged.map { merge($0, node) } ?? node
                 }
                 sources.parts.append(.init(file: path, firstLine: offset + 1, lineCount: lines))
@@ -48,18 +63,11 @@ extension StackLoader {
             }
         }
         guard let merged else {
-            throw MusterError.invalid("the stack files are empty; they need at least a services: block",
+            throw MusterError.invalid(paths.count > 1 ? "the stack files are empty; they need at least a services: block"
+                                                      : "stack file is empty; it needs at least a services: block",
                                       at: SourceLocation(file: paths[0], line: 1, column: 1))
         }
-        do {
-            var stack = try parseRoot(merged, file: paths[0], directory: (first as NSString).deletingLastPathComponent,
-                                      environment: environment, sources: sources)
-            stack.files = paths
-            return stack
-        } catch var error as MusterError {
-            error.message = oneLine(error.message)
-            throw error
-        }
+        return (merged, sources, (first as NSString).deletingLastPathComponent)
     }
 
     /// `override` laid over `base`.

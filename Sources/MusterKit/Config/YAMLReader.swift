@@ -124,18 +124,88 @@ struct YAMLReader {
         }
     }
 
-    func stringList(_ node: Node, what: String) throws -> [(String, Node)] {
-        guard case let .sequence(sequence) = node else {
-            throw fail("\(what) must be a list, not \(describe(node))", node)
+    /// The items of a field whose value is a list: every list of the stack file is read
+    /// here, so none turns a single value into something the user did not write. A
+    /// scalar is refused with the list form that was meant (`databases: shop` → `write
+    /// databases: [shop]`); a null (`key:` with nothing after it) or `""` is an empty list.
+    /// - Parameters:
+    ///   - shape: what the field takes, for the message (`a list or a mapping`).
+    ///   - write: the form to suggest for a scalar, when `KEY: [VALUE]` is not it.
+    func list(_ node: Node, what: String, shape: String = "a list", write: ((String) -> String?)? = nil) throws -> [Node] {
+        switch node {
+        case let .sequence(sequence): return Array(sequence)
+        case let .scalar(scalar) where Self.isNull(scalar) || scalar.string.isEmpty: return []
+        case let .scalar(scalar):
+            let key = Self.fieldKey(what)
+            let suggestion = write?(scalar.string) ?? "\(key): [\(Self.flowItem(scalar))]"
+            throw fail("\(what) must be \(shape), got the scalar \(Self.quoted(scalar.string)); write \(suggestion)", node)
+        default:
+            throw fail("\(what) must be \(shape), not \(describe(node))", node)
         }
-        return try sequence.map { (try string($0, what: what), $0) }
+    }
+
+    /// A list of single values (names, paths), each interpolated.
+    func stringList(_ node: Node, what: String) throws -> [(String, Node)] {
+        try list(node, what: what).map { item in
+            guard case .scalar = item else { throw fail("\(what) entries must be single values, not \(describe(item))", item) }
+            return (try string(item, what: what), item)
+        }
+    }
+
+    /// A mapping of single values as flow YAML (`{ name: orders, partitions: 3 }`), for
+    /// hints; nil when it holds more than single values.
+    static func flowMapping(_ node: Node) -> String? {
+        guard case let .mapping(mapping) = node, mapping.count > 0 else { return nil }
+        var pairs: [String] = []
+        for (key, value) in mapping {
+            guard case let .scalar(keyScalar) = key, case let .scalar(valueScalar) = value else { return nil }
+            pairs.append("\(flowItem(keyScalar)): \(flowItem(valueScalar))")
+        }
+        return "{ " + pairs.joined(separator: ", ") + " }"
+    }
+
+    /// `key:`, `key: ~` and `key: null`, unquoted: no value at all.
+    static func isNull(_ scalar: Node.Scalar) -> Bool {
+        scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    /// The key a field path ends in: `databases` of `service db.databases`.
+    static func fieldKey(_ what: String) -> String {
+        String(what.split(whereSeparator: { $0 == " " || $0 == "." }).last ?? Substring(what))
+    }
+
+    /// A scalar as an item of a flow list: as written when plain, else double-quoted.
+    static func flowItem(_ scalar: Node.Scalar) -> String {
+        scalar.style == .plain ? scalar.string : quoted(scalar.string)
+    }
+
+    static func quoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     /// `env` as a mapping or a compose-style list of `KEY=value`.
     func env(_ node: Node, what: String, environment: [String: String]) throws -> [EnvEntry] {
-        if case .scalar(let scalar) = node, scalar.string.isEmpty { return [] }
-        if case let .sequence(items) = node {
-            return try items.map { item in
+        if case .scalar = node {
+            // Only a null or "" gets past the list reader: no entries.
+            _ = try list(node, what: what, shape: "a mapping of KEY: value or a list of KEY=value") { text in
+                guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                    return "\(Self.fieldKey(what)): { \(text): VALUE }"
+                }
+                return "\(Self.fieldKey(what)): { \(text[..<equals]): \(text[text.index(after: equals)...]) }"
+            }
+            return []
+        }
+        if case .sequence = node {
+            return try list(node, what: what).map { item in
+                guard case .scalar = item else {
+                    // `- KEY: value` in a list: the KEY=value that was meant.
+                    var meant = ""
+                    if case let .mapping(mapping) = item, mapping.count == 1, let (key, value) = mapping.first,
+                       case let .scalar(keyScalar) = key, case let .scalar(valueScalar) = value {
+                        meant = "; write - \(keyScalar.string)=\(valueScalar.string)"
+                    }
+                    throw fail("\(what) entries must be KEY=value, not \(describe(item))\(meant)", item)
+                }
                 let text = try rawString(item, what: what)
                 guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
                     throw fail("\(what) entries must be KEY=value, not \"\(text)\"", item)
@@ -151,7 +221,7 @@ struct YAMLReader {
             try checkVariableName(pair.key, pair.keyNode)
             // A plain null (`KEY:`, `KEY: ~`, `KEY: null`), not a quoted "": the tag of an
             // untagged scalar is still unresolved here, so the style decides.
-            if case let .scalar(scalar) = pair.value, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
+            if case let .scalar(scalar) = pair.value, Self.isNull(scalar) {
                 // `KEY:` with no value passes the variable through from muster's environment.
                 guard let inherited = environment[pair.key] else { return nil }
                 return EnvEntry(key: pair.key, value: Template(literal: inherited))

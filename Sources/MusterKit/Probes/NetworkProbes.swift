@@ -65,6 +65,7 @@ public struct HTTPProbe: PollingProbe {
                 let request = "GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: muster-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
                 try connection.write(Array(request.utf8))
                 var response: [UInt8] = []
+                var closed = false
                 // Bounded: a status line, or a JSON body for the identity, is all a probe needs.
                 while response.count < Self.maxResponse {
                     let chunk: [UInt8]
@@ -76,11 +77,13 @@ public struct HTTPProbe: PollingProbe {
                         let got = response.isEmpty ? "no answer" : "\(response.count) bytes and no complete status line"
                         return .failed(ProtocolError("http", .truncated, "GET \(url): \(got): \(error.message)").description)
                     }
-                    if chunk.isEmpty { break }
+                    if chunk.isEmpty { closed = true; break }
                     response += chunk
                     if field == nil, response.firstRange(of: Array("\r\n".utf8)) != nil { break }
+                    // The whole response is in (by its length or its last chunk): no wait for the close.
+                    if field != nil, HTTPResponseFraming.parse(response, closed: false) != .incomplete { break }
                 }
-                return Self.interpret(response, url: url, identityField: field)
+                return Self.interpret(response, url: url, identityField: field, closed: closed)
             } catch {
                 return .failed("\(error)")
             }
@@ -90,7 +93,7 @@ public struct HTTPProbe: PollingProbe {
     static let maxResponse = 256 * 1024
 
     /// Reads the status line (and the identity field of a JSON body).
-    static func interpret(_ response: [UInt8], url: String, identityField: String?) -> ProbeOutcome {
+    static func interpret(_ response: [UInt8], url: String, identityField: String?, closed: Bool = true) -> ProbeOutcome {
         let text = String(decoding: response, as: UTF8.self)
         guard response.isEmpty || response.contains(10) else {
             let why = response.count >= maxResponse ? "no status line within \(maxResponse >> 10) KiB" : "the status line was cut short"
@@ -103,8 +106,16 @@ public struct HTTPProbe: PollingProbe {
                 : "not an HTTP response (got \(ProtocolError.quoted(response)))"
             return .failed(ProtocolError("http", response.isEmpty ? .closed : .malformed, "GET \(url): \(problem)").description)
         }
-        let body = text.range(of: "\r\n\r\n").map { Data(text[$0.upperBound...].utf8) }
-        return outcome(status: code, body: body, url: url, identityField: identityField)
+        guard identityField != nil else { return outcome(status: code, body: nil, url: url, identityField: nil) }
+        // The identity is read from the body as framed (chunked, a length, or the close).
+        switch HTTPResponseFraming.parse(response, closed: closed || response.count >= maxResponse) {
+        case let .complete(framed):
+            return outcome(status: framed.status, body: Data(framed.body), url: url, identityField: identityField)
+        case .incomplete:
+            return .failed(ProtocolError("http", .truncated, "GET \(url): the response was cut short").description)
+        case let .invalid(problem):
+            return .failed(ProtocolError("http", .malformed, "GET \(url): \(problem)").description)
+        }
     }
 
     /// 2xx or 3xx passes; the identity is a top-level field of a JSON body.

@@ -12,6 +12,8 @@ struct DetachedUp {
 
     /// Progress goes to stdout, or to stderr for `run`, whose command owns stdout.
     var console: Console = .standardOutput
+    /// Services whose `task: true` hint this command has printed (`run` prints the rest after CMD).
+    let hintsTold = HintsTold()
 
     init(global: GlobalOptions, services: [String], timeout: Duration, keepOnFailure: Bool) {
         self.global = global
@@ -119,6 +121,11 @@ struct DetachedUp {
         let result = try client.perform("/v1/start", request, timeout: timeout + .seconds(30))
         try check(result)
         let ready = (result.services ?? []).filter(\.ready).count
+        let started = (try? client.status()).flatMap { EventRecord.parseTime($0.started) }
+        for hint in TaskSuggestion.recorded(in: paths.eventsFile, since: started) {
+            hintsTold.insert(hint.service)
+            console.line(prefix + console.paint(TaskSuggestion.line(hint), .yellow))
+        }
         console.line(prefix + "project \(paths.project) was already running; \(ready) services ready")
     }
 
@@ -189,6 +196,7 @@ struct DetachedUp {
     private func readReport(fd: Int32, view: ProgressView?) async -> OperationResult? {
         await withCheckedContinuation { continuation in
             let console = self.console
+            let hintsTold = self.hintsTold
             Thread.detachNewThread {
                 var buffer = Data()
                 var result: OperationResult?
@@ -202,7 +210,11 @@ struct DetachedUp {
                         let line = buffer[buffer.startIndex..<newline]
                         buffer = Data(buffer[buffer.index(after: newline)...])
                         guard let decoded = try? ControlJSON.decode(ReportLine.self, from: Data(line)) else { continue }
-                        if let view, let service = decoded.service, let type = decoded.type {
+                        if decoded.type == .warning, let service = decoded.service,
+                           decoded.progress?.hasSuffix(TaskSuggestion.advice) == true { hintsTold.insert(service) }
+                        if let view, decoded.type == .warning, let text = decoded.progress {
+                            view.note(text)
+                        } else if let view, let service = decoded.service, let type = decoded.type {
                             view.update(service: service, type: type)
                         } else if let text = decoded.progress {
                             console.line(text)
@@ -213,5 +225,24 @@ struct DetachedUp {
                 continuation.resume(returning: result)
             }
         }
+    }
+}
+
+/// The services whose `task: true` hint a command printed already.
+/// Unchecked: its set is read and written under its lock.
+final class HintsTold: @unchecked Sendable {
+    private let lock = NSLock()
+    private var services = Set<String>()
+
+    func insert(_ service: String) {
+        lock.lock()
+        services.insert(service)
+        lock.unlock()
+    }
+
+    func contains(_ service: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return services.contains(service)
     }
 }

@@ -15,6 +15,8 @@ final class ProgressView: @unchecked Sendable {
     private var drawn = 0
     private var frame = 0
     private var timer: Task<Void, Never>?
+    /// Warnings that came while the view was drawn, printed below its last frame.
+    private var notes: [String] = []
     static let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
     init(services: [String], console: Console) {
@@ -51,10 +53,22 @@ final class ProgressView: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Last frame without spinners; later output goes below it.
+    /// A warning line (a service's state stays as it was): shown once the view is done.
+    func note(_ line: String) {
+        lock.lock()
+        notes.append(line)
+        lock.unlock()
+    }
+
+    /// Last frame without spinners, then the warnings; later output goes below it.
     func finish() {
         timer?.cancel()
         draw(final: true)
+        lock.lock()
+        let lines = notes
+        notes = []
+        lock.unlock()
+        lines.forEach(console.line)
     }
 
     private func draw(final: Bool = false) {

@@ -34,13 +34,25 @@ struct Ps: AsyncParsableCommand {
     }
 
     static func row(_ service: ServiceStatus) -> [String] {
-        let state: String = service.state + (service.available ? "" : " (unavailable)")
+        let state: String = taskState(service) ?? service.state + (service.available ? "" : " (unavailable)")
         let pid: String = service.pid.map { String($0) } ?? "-"
         let uptime: String = service.uptimeS.map { DurationParser.format(.milliseconds(Int64($0 * 1000))) } ?? "-"
         let ports: String = service.ports.isEmpty ? "-" : service.ports.map { String($0) }.joined(separator: ",")
         let readyIn: String = service.readyInS.map { String(format: "%.3fs", $0) } ?? "-"
         let restarts = String(service.restarts) + (service.restartsDetected > 0 ? " (+\(service.restartsDetected) detected)" : "")
         return [service.name, state, pid, service.ready ? "yes" : "no", restarts, uptime, ports, readyIn]
+    }
+
+    /// A task's state: `running (task)`, `completed 14:03:12 (task)` (local time), ...
+    static func taskState(_ service: ServiceStatus) -> String? {
+        guard service.task else { return nil }
+        if service.state == "starting", service.pid != nil { return "running (task)" }
+        if let text = service.completedAt, let date = EventRecord.parseTime(text) {
+            let formatter = DateFormatter()
+            formatter.dateFormat = Calendar.current.isDateInToday(date) ? "HH:mm:ss" : "yyyy-MM-dd HH:mm:ss"
+            return "completed \(formatter.string(from: date)) (task)"
+        }
+        return service.state + " (task)"
     }
 
     struct NotRunning: Encodable {

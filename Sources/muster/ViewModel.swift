@@ -218,6 +218,7 @@ final class ViewModel: @unchecked Sendable {
             return running ? "\(service.name) is already running (\(service.state)); r restarts it" : nil
         case .restart:
             if phase == .completed { return "\(service.name) is a task that completed: it does not restart; S runs it again" }
+            if service.task, running { return "\(service.name) is a task that is still running: it does not restart; wait until it completes" }
             if phase == .stopping { return "\(service.name) is stopping; wait, then S starts it" }
             return running ? nil : "\(service.name) is \(service.state), not running: S starts it"
         }

@@ -117,7 +117,8 @@ import Glibc
 
         let imported = try await Self.muster("import", "process-compose.yaml", in: directory)
         #expect(imported.status == 0, "import failed: \(imported.output)")
-        #expect(imported.output.contains("wrote muster.yaml: 3 services to run (pg, kv, app)"), "\(imported.output)")
+        #expect(imported.output.contains("wrote muster.yaml: 4 services to run (pg, kv, migrate, app)"), "\(imported.output)")
+        #expect(try String(contentsOfFile: directory + "/muster.yaml", encoding: .utf8).contains("task: true"), "the one-shot is a task")
         let check = try await Self.muster("check", in: directory)
         #expect(check.status == 0, "\(check.output)")
         // A file that is not YAML: one line with its place, exit 2, nothing written.
@@ -127,7 +128,8 @@ import Glibc
         #expect(broken.output.contains("broken.yaml:3:"), "\(broken.output)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/broken-out.yaml"))
 
-        try await Self.upCheckDown(in: directory, services: ["pg", "kv", "app"]) { variables in
+        try await Self.upCheckDown(in: directory, services: ["pg", "kv", "migrate", "app"]) { variables in
+            #expect(FileManager.default.fileExists(atPath: directory + "/migrated.txt"), "up -d waited for the task")
             let db = try PostgresConnection("host=127.0.0.1 port=\(variables["PG_PORT"] ?? "0") user=\(variables["PG_USER"] ?? "") dbname=\(variables["PG_DATABASE"] ?? "")")
             #expect(try db.value("SHOW max_connections") == "300", "the command's -c flags are the engine's settings")
             #expect(try db.value("SHOW statement_timeout") == "42s")

@@ -177,8 +177,12 @@ import Yams
         restart: always
       checker:
         command: "true"
-        depends_on: { logger: ready, web: completed }
+        depends_on: { logger: ready, web: completed, seed: ready }
         alive: { exec: "test -f /tmp/ok" }
+      seed:
+        command: ["sh", "-c", "echo seeded"]
+        task: true
+        depends_on: { Main_DB: ready }
     """
 
     @Test func variedStackValidatesInBothWorlds() async throws {
@@ -197,6 +201,9 @@ import Yams
         #expect(services["web"]?["stop_signal"] as? String == "SIGINT")
         #expect(compose.contains("no healthcheck: a log probe (/up/) has no compose form"))
         #expect(((services["checker"]?["depends_on"] as? [String: [String: String]])?["logger"])?["condition"] == "service_started")
+        #expect(services["seed"]?["x-muster-task"] as? Bool == true && services["seed"]?["restart"] as? String == "no")
+        #expect(((services["checker"]?["depends_on"] as? [String: [String: String]])?["seed"])?["condition"] == "service_completed_successfully",
+                "a task is ready when it completes")
 
         let kubernetes = KubernetesExporter(stack: stack).render()
         let (kubernetesValid, kubernetesErrors) = try await Self.validateKubernetes(kubernetes)
@@ -205,6 +212,8 @@ import Yams
         #expect(kubernetes.contains("value: postgresql://postgres@main-db:5432/one"))
         #expect(kubernetes.contains("value: $$5 and $$(not a var)"), "Kubernetes would expand $(VAR) and fold $$")
         #expect(kubernetes.contains("tcpSocket:") && kubernetes.contains("path: /health?deep=1"))
+        #expect(kubernetes.contains("kind: Job\nmetadata:\n  name: seed\n"), "a task is a Job")
+        #expect(kubernetes.contains("job/seed"), "checker waits for the seed Job to complete")
     }
 
     /// The validators must reject what is wrong, or a pass means nothing.

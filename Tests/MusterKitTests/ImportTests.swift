@@ -207,6 +207,66 @@ import Yams
         #expect(stack.service(named: "setup")?.command?.argv { _, _ in nil } == ["sh", "-c", "echo ok"])
     }
 
+    /// Compose one-shots (run once, and another service waits for them with
+    /// service_completed_successfully) become tasks, so `muster up` waits for them.
+    @Test func composeOneShotsBecomeTasks() throws {
+        let imported = try StackImporter.convert(text: """
+        services:
+          db: { image: postgres:16 }
+          migrate:
+            image: example/app:1
+            command: ["python", "migrate.py"]
+            restart: "no"
+            depends_on: { db: { condition: service_healthy } }
+          seed:
+            image: example/app:1
+            command: python seed.py
+            depends_on: { migrate: { condition: service_completed_successfully } }
+          api:
+            image: example/app:1
+            command: python api.py
+            restart: always
+            depends_on:
+              migrate: { condition: service_completed_successfully }
+              seed: { condition: service_completed_successfully }
+              db: { condition: service_completed_successfully }
+          watcher: { image: example/app:1, command: python watch.py, restart: "no" }
+          probed:
+            image: example/app:1
+            command: python probed.py
+            healthcheck: { test: ["CMD", "true"] }
+          late: { image: example/app:1, command: python late.py, depends_on: { probed: { condition: service_completed_successfully } } }
+        """, source: "compose.yaml")
+        let stack = try StackLoader.parse(yaml: Self.uncomment(imported.yaml, ["migrate", "seed", "api", "watcher", "probed", "late"]),
+                                          file: "m.yaml", directory: "/tmp", environment: [:])
+        #expect(stack.service(named: "migrate")?.task == true, "restart: no and waited for: \(imported.yaml)")
+        #expect(stack.service(named: "seed")?.task == true, "no restart (compose's default is no) and waited for")
+        #expect(stack.service(named: "api")?.task == false)
+        #expect(stack.service(named: "watcher")?.task == false, "nothing waits for it")
+        #expect(stack.service(named: "probed")?.task == false, "a task has no ready probe; it stays a task by the wait alone")
+        #expect(stack.service(named: "probed").map(stack.isTask) == true)
+        #expect(imported.yaml.contains("task: true  # runs once; others wait for it with service_completed_successfully"))
+        // An engine is a server: waiting for it to complete would wait forever.
+        #expect(stack.service(named: "api")?.dependsOn.map { "\($0.service)=\($0.condition.rawValue)" } == ["migrate=completed", "seed=completed", "db=ready"])
+    }
+
+    /// `muster export compose` marks a task that nothing waits for with x-muster-task,
+    /// which compose ignores and `muster import` reads back as task: true.
+    @Test func exportedTaskImportsAsATask() throws {
+        let stack = try StackLoader.parse(yaml: """
+        services:
+          db: { engine: postgres }
+          migrate: { command: ["sh", "-c", "echo migrated"], task: true, depends_on: { db: ready } }
+          api: { command: ["sh", "-c", "sleep 100"], depends_on: { db: ready } }
+        """, file: "muster.yaml", directory: "/tmp", environment: [:])
+        let compose = ComposeExporter(stack: stack).render()
+        #expect(compose.contains("x-muster-task: true"), "\(compose)")
+        let imported = try StackImporter.convert(text: compose, source: "compose.yaml")
+        let back = try StackLoader.parse(yaml: Self.uncomment(imported.yaml, ["migrate", "api"]), file: "m.yaml", directory: "/tmp", environment: [:])
+        #expect(back.service(named: "migrate")?.task == true, "\(imported.yaml)")
+        #expect(back.service(named: "api")?.task == false)
+    }
+
     @Test func postgresAndRedisDetails() throws {
         let imported = try StackImporter.convert(text: """
         services:

@@ -237,6 +237,123 @@ import Glibc
         // Only a service that is down can be queued.
         #expect(m.handle(.queue) == [] && m.phase == .ready)
     }
+
+    // MARK: - Tasks
+
+    func task(probe: Bool = false, restart: RestartPolicy = .no, max: Int? = nil) -> ServiceLifecycle {
+        ServiceLifecycle(policy: .init(hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: max,
+                                       stopSignal: SIGTERM, stopTimeout: .seconds(10), isTask: true))
+    }
+
+    @Test func taskIsUpOnlyOnceItCompleted() {
+        var m = task()
+        #expect(m.handle(.start) == [.spawn(generation: 1)], "no start timer: a task runs as long as it needs")
+        let spawned = m.handle(.spawned(pid: 10, generation: 1))
+        #expect(kinds(spawned) == ["starting"], "not ready at spawn")
+        #expect(!spawned.contains(.watchAliveness(generation: 1)), "a running task is not watched for restarts")
+        #expect(m.phase == .starting && !m.wasEverReady)
+        #expect(kinds(m.handle(.exited(.exited(0), uptime: .seconds(2), generation: 1))) == ["completed"])
+        #expect(m.phase == .completed && m.failure == nil)
+    }
+
+    @Test func taskThatExitsNonZeroFailsWithItsCode() {
+        var m = task()
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        let actions = m.handle(.exited(.exited(3), uptime: .milliseconds(2500), generation: 1))
+        #expect(kinds(actions) == ["failed"])
+        #expect(m.phase == .failed)
+        #expect(m.failure == "exited with code 3 after 2.5s; a task must exit with code 0")
+    }
+
+    @Test func taskKilledBySignalFails() {
+        var m = task()
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        _ = m.handle(.exited(.signaled(SIGKILL), uptime: .seconds(1), generation: 1))
+        #expect(m.phase == .failed)
+        #expect(m.failure?.hasSuffix("a task must exit with code 0") == true)
+    }
+
+    @Test func taskWithOnFailureRetriesUntilItSucceeds() {
+        var m = task(restart: .onFailure, max: 3)
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        _ = m.handle(.exited(.exited(1), uptime: .milliseconds(30), generation: 1))
+        #expect(m.phase == .backoff)
+        #expect(m.handle(.backoffElapsed) == [.spawn(generation: 2)])
+        #expect(kinds(m.handle(.spawned(pid: 11, generation: 2))) == ["restarted"], "still running, not ready")
+        #expect(m.phase == .starting)
+        _ = m.handle(.exited(.exited(0), uptime: .milliseconds(30), generation: 2))
+        #expect(m.phase == .completed)
+    }
+
+    @Test func completedTaskRunsAgainOnStart() {
+        var m = task()
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        _ = m.handle(.exited(.exited(0), uptime: .seconds(1), generation: 1))
+        #expect(m.handle(.start) == [.spawn(generation: 2)])
+        let spawned = m.handle(.spawned(pid: 12, generation: 2))
+        guard case let .record(record)? = spawned.first else { Issue.record("no record"); return }
+        #expect(record.kind == .restarted && record.reason == "run again on request")
+        #expect(m.phase == .starting)
+        _ = m.handle(.exited(.exited(0), uptime: .seconds(1), generation: 2))
+        #expect(m.phase == .completed && m.restarts == 1)
+    }
+
+    @Test func stoppedWhileRunningTaskIsStopped() {
+        var m = task()
+        _ = m.handle(.start)
+        _ = m.handle(.spawned(pid: 10, generation: 1))
+        #expect(m.handle(.stop).contains(.signalGroup(SIGTERM)))
+        _ = m.handle(.exited(.signaled(SIGTERM), uptime: .seconds(1), generation: 1))
+        #expect(m.phase == .stopped)
+    }
+
+    /// A service another waits for with `completed` may keep a ready probe: ready
+    /// when it passes, and still a task, so an exit other than 0 fails it.
+    @Test func taskWithReadyProbeIsReadyThenCompletesOrFails() {
+        var m = task(probe: true)
+        #expect(m.handle(.start) == [.spawn(generation: 1), .armStartTimer])
+        #expect(m.handle(.spawned(pid: 10, generation: 1)).contains(.watchReadiness(generation: 1)))
+        _ = m.handle(.readyPassed(generation: 1))
+        #expect(m.phase == .ready)
+        _ = m.handle(.exited(.exited(2), uptime: .seconds(4), generation: 1))
+        #expect(m.phase == .failed, "not exited: a task must exit 0")
+        var n = task(probe: true)
+        _ = n.handle(.start)
+        _ = n.handle(.spawned(pid: 10, generation: 1))
+        _ = n.handle(.readyPassed(generation: 1))
+        _ = n.handle(.exited(.exited(0), uptime: .seconds(4), generation: 1))
+        #expect(n.phase == .completed)
+    }
+}
+
+/// The `task: true` hint for a one-shot that does not say it is one.
+@Suite struct TaskSuggestionTests {
+    func policy(probe: Bool = false, restart: RestartPolicy = .no, task: Bool = false) -> ServiceLifecycle.Policy {
+        .init(hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: nil, stopSignal: SIGTERM,
+              stopTimeout: .seconds(10), isTask: task)
+    }
+
+    @Test func quickCleanExitOfAServiceWithoutProbeGetsOneLine() throws {
+        let reason = try #require(TaskSuggestion.reason(policy: policy(), status: .exited(0), uptime: .milliseconds(1234)))
+        #expect(reason == "exited with code 0 1.2s after it started and nothing waits for it to complete; if it is a one-shot step, set task: true so up waits until it completes")
+        #expect(!reason.contains("\n"))
+        #expect(TaskSuggestion.isSuggestion(reason))
+        #expect(TaskSuggestion.reason(policy: policy(restart: .onFailure), status: .exited(0), uptime: .seconds(1)) != nil)
+    }
+
+    @Test func noHintWhereItWouldBeWrong() {
+        #expect(TaskSuggestion.reason(policy: policy(task: true), status: .exited(0), uptime: .seconds(1)) == nil, "a task already")
+        #expect(TaskSuggestion.reason(policy: policy(probe: true), status: .exited(0), uptime: .seconds(1)) == nil, "up waited for its probe")
+        #expect(TaskSuggestion.reason(policy: policy(restart: .always), status: .exited(0), uptime: .seconds(1)) == nil, "restarted, not completed")
+        #expect(TaskSuggestion.reason(policy: policy(), status: .exited(1), uptime: .seconds(1)) == nil, "a failure, not a one-shot")
+        #expect(TaskSuggestion.reason(policy: policy(), status: .exited(0), uptime: TaskSuggestion.window) == nil, "it ran a while")
+        #expect(!TaskSuggestion.isSuggestion("did not stop within 10s; sent SIGKILL"))
+        #expect(!TaskSuggestion.isSuggestion(nil))
+    }
 }
 
 @Suite struct SupportTests {

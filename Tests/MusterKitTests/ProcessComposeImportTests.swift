@@ -72,6 +72,22 @@ import Yams
         }
     }
 
+    /// Processes others wait for with process_completed_successfully are tasks; a
+    /// process_completed wait (any exit code) or a process with probes does not make one.
+    @Test func oneShotsBecomeTasks() throws {
+        let (imported, stack, directory) = try Self.importFixture("showcase")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(stack.service(named: "seed")?.task == true, "\(imported.yaml)")
+        #expect(stack.service(named: "listing")?.task == false, "worker waits with process_completed: any exit code will do")
+        #expect(stack.service(named: "worker")?.task == false)
+        #expect(stack.service(named: "web")?.task == false)
+        #expect(imported.yaml.contains("task: true  # runs once; others wait for it to complete"))
+        let (_, pg, pgDirectory) = try Self.importFixture("pg-daemon")
+        defer { try? FileManager.default.removeItem(atPath: pgDirectory) }
+        #expect(pg.service(named: "migrate")?.task == true)
+        #expect(pg.service(named: "api")?.task == false)
+    }
+
     @Test func pgCtlDaemonBecomesAnEngine() throws {
         let (imported, stack, directory) = try Self.importFixture("pg-daemon")
         defer { try? FileManager.default.removeItem(atPath: directory) }

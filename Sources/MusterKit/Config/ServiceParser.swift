@@ -10,7 +10,7 @@ struct ServiceParser {
     static let commonKeys = [
         "command", "working_dir", "env", "env_file", "depends_on", "ready", "alive", "restart",
         "max_restarts", "stop_signal", "stop_timeout", "optional", "port", "engine", "description",
-        "profiles", "logs",
+        "profiles", "logs", "task",
     ]
     static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template", "snapshot",
                              "durability"]
@@ -79,6 +79,7 @@ struct ServiceParser {
             case "stop_timeout": service.stopTimeout = try reader.duration(value, what: field)
             case "logs": service.logs = try reader.logSettings(value, what: field)
             case "optional": service.optional = try reader.bool(value, what: field)
+            case "task": service.task = try reader.bool(value, what: field)
             case "profiles":
                 service.profiles = try reader.stringList(value, what: field).map { name, node in
                     guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -109,6 +110,7 @@ struct ServiceParser {
             throw reader.fail("\(what) has both engine and command; an engine service starts its own server", commandNode.keyNode)
         }
         if service.engine != nil && service.port == nil { service.port = .auto }
+        try checkTask(service, pairs: pairs)
         return service
     }
 

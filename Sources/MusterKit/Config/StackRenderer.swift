@@ -62,6 +62,7 @@ public struct StackRenderer {
         let logs = service.logs.resolved(over: stack.logs)
         fields.append(("logs", [("max_size", ByteSize.format(logs.maxSize)), ("max_files", logs.maxFiles)] as [(String, Any)]))
         fields.append(("optional", service.optional))
+        fields.append(("task", stack.isTask(service)))
         return fields
     }
 

@@ -149,6 +149,8 @@ public struct ServiceSpec: Sendable {
     public var stopSignal: Int32 = SIGTERM
     public var stopTimeout: Duration = .seconds(10)
     public var optional = false
+    /// `task: true`: runs once and must exit 0; `up` waits until it has completed.
+    public var task = false
     /// Started by default only when one of these profiles is active (compose `profiles`);
     /// empty: always. Naming the service starts it regardless.
     public var profiles: [String] = []

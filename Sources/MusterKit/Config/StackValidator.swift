@@ -38,6 +38,7 @@ struct StackValidator {
                                       at: location)
         }
         try checkReferences()
+        try checkCompletionWaits()
         try checkPorts()
         try checkProbes()
         try checkPrograms()

@@ -19,6 +19,10 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
     /// Seconds from start to ready (or to completion for a task).
     public var readyInS: Double?
     public var failure: String?
+    /// Runs once and must exit 0 (`task: true`, or another service waits for it with `completed`).
+    public var task: Bool
+    /// RFC 3339 time its last run completed (exited 0), while it is `completed`.
+    public var completedAt: String?
 
     init(_ snapshot: ServiceSnapshot, wanted: Bool, now: Date = Date()) {
         name = snapshot.name
@@ -33,6 +37,8 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
         ports = snapshot.port.map { [$0] } ?? []
         readyInS = snapshot.readyDuration.map { ($0 * 1000).rounded() / 1000 }
         failure = snapshot.failure.map(Secrets.mask)
+        task = snapshot.isTask
+        completedAt = snapshot.completedAt.map(EventLog.timestamp)
     }
 }
 

@@ -143,6 +143,8 @@ public struct ComposeExporter {
             switch dependency.condition {
             case .started: condition = "service_started"
             case .completed: condition = "service_completed_successfully"
+            case .ready where model.isTask(target) && target.ready == nil:
+                condition = "service_completed_successfully"  // a task is ready when it completes
             case .ready:
                 if hasHealthcheck(target) {
                     condition = "service_healthy"
@@ -169,6 +171,8 @@ public struct ComposeExporter {
         case .onFailure:
             pairs.append(YAMLPair("restart", .string(service.maxRestarts.map { "on-failure:\($0)" } ?? "on-failure")))
         }
+        // muster import reads it back as task: true (compose itself ignores x- keys).
+        if service.task { pairs.append(YAMLPair("x-muster-task", .bool(true), trailing: "muster: up waits until it completes")) }
         if service.stopSignal != SIGTERM { pairs.append(YAMLPair("stop_signal", .string(SignalName.name(of: service.stopSignal)))) }
         if service.stopTimeout != .seconds(10) { pairs.append(YAMLPair("stop_grace_period", .string(goDuration(service.stopTimeout)))) }
         return pairs

@@ -186,9 +186,29 @@ struct ComposeImporter {
             pairs.append(YAMLPair("ready", probe))
         }
         pairs += lifecycle(service)
+        if isTask(composeName, service) {
+            pairs.append(YAMLPair("task", .bool(true), trailing: ComposeValues.value(service, "x-muster-task") != nil
+                                  ? "x-muster-task" : "runs once; others wait for it with service_completed_successfully"))
+        }
         let dropped = unhandledKeys(service) + (ComposeValues.value(service, "working_dir") == nil ? [] : ["working_dir (a path in the image)"])
         if !dropped.isEmpty { header.append("Not carried over: " + dropped.joined(separator: ", ") + ".") }
         return header.map { "  # " + $0 } + YAMLText.commentedOut([YAMLPair(name, .map(pairs))], indent: 2)
+    }
+
+    /// A one-shot: another service waits for it with `service_completed_successfully`,
+    /// it runs once (`restart` absent, `no` or `on-failure`) and has no healthcheck
+    /// (a task is ready when it completes); or muster's own export marked it
+    /// (`x-muster-task: true`).
+    func isTask(_ composeName: String, _ service: Node) -> Bool {
+        if ComposeValues.string(ComposeValues.value(service, "x-muster-task")) == "true" { return true }
+        guard ComposeValues.value(service, "healthcheck") == nil else { return false }
+        let waitedFor = composeServices.contains { _, other in
+            ComposeValues.dependencies(ComposeValues.value(other, "depends_on")).contains {
+                $0.service == composeName && $0.condition == "service_completed_successfully"
+            }
+        }
+        let restart = ComposeValues.string(ComposeValues.value(service, "restart")) ?? "no"
+        return waitedFor && (restart == "no" || restart.hasPrefix("on-failure"))
     }
 
     func unhandledKeys(_ service: Node) -> [String] {
@@ -216,6 +236,9 @@ struct ComposeImporter {
             }
             switch condition {
             case "service_healthy": entries.append(YAMLPair(name, .string("ready")))
+            case "service_completed_successfully" where engines[target] != nil:
+                // muster's engine is a server: it never completes, it is ready.
+                entries.append(YAMLPair(name, .string("ready"), trailing: "compose: service_completed_successfully; muster runs \(target) as a server"))
             case "service_completed_successfully": entries.append(YAMLPair(name, .string("completed")))
             default:
                 if engines[target] != nil {

@@ -54,10 +54,10 @@ struct ExportModel {
         template.resolve { service, output in stack.service(named: service).flatMap { outputs($0)[output] } }
     }
 
-    /// Tasks: services another one waits for with `completed`. They run once
-    /// (compose `restart: "no"`, a Kubernetes Job).
+    /// Tasks: `task: true`, or services another one waits for with `completed`. They
+    /// run once (compose `restart: "no"`, a Kubernetes Job).
     func isTask(_ service: ServiceSpec) -> Bool {
-        stack.services.contains { $0.dependsOn.contains { $0.service == service.name && $0.condition == .completed } }
+        stack.isTask(service)
     }
 
     /// The environment muster would give an app: the stack's, the service's env_file

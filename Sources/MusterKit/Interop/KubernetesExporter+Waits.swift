@@ -17,7 +17,8 @@ extension KubernetesExporter {
             guard let target = stack.service(named: dependency.service) else { continue }
             let name = Self.dnsName(target.name)
             if model.isTask(target) {
-                if dependency.condition == .completed {
+                // A task without a ready probe is ready when it completes.
+                if dependency.condition == .completed || (dependency.condition == .ready && target.ready == nil) {
                     waits.containers.append(jobWait(name))
                     waits.jobs = true
                 } else {

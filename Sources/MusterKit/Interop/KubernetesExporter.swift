@@ -82,7 +82,7 @@ public struct KubernetesExporter {
         if model.isTask(service) {
             let retries = service.maxRestarts ?? (service.restart == .no ? 0 : 6)
             var job = object("batch/v1", "Job", name: name, body: [YAMLPair("spec", .map([YAMLPair("backoffLimit", .number(retries)), template]))])
-            job[0].comments = ["\(service.name) is a task: others wait for it to complete, so it runs once as a Job."]
+            job[0].comments = ["\(service.name) is a task: it runs once and must succeed, so it is a Job."]
             return job
         }
         var deployment = object("apps/v1", "Deployment", name: name, body: [YAMLPair("spec", .map([

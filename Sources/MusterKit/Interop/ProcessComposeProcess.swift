@@ -59,6 +59,7 @@ struct ProcessComposeProcess {
             notes += probe.notes.map { "liveness_probe: " + $0 }
         }
         pairs += lifecycle(node, notes: &notes, engine: false)
+        if isTask(process, node) { pairs.append(YAMLPair("task", .bool(true), trailing: "runs once; others wait for it to complete")) }
         if ProcessComposeImporter.flag(ComposeValues.value(node, "disabled")) {
             pairs.append(YAMLPair("profiles", .flow([.string("disabled")]),
                                   trailing: "process-compose: disabled; start it with `muster up --profile disabled` or `muster start \(name)`"))
@@ -197,13 +198,31 @@ struct ProcessComposeProcess {
                 value = isEngine ? "ready" : "started"
                 if isEngine { trailing = trailing ?? "process-compose: process_started; an engine is ready soon after" }
             }
-            if case .dropped? = roles[target], value == "completed" {
+            if value == "completed", isEngine {
+                // muster's engine is a server: it never completes, it is ready.
+                entries.append(YAMLPair(name, .string("ready"), trailing: trailing ?? "process-compose: \(condition); muster runs it as a server"))
+            } else if case .dropped? = roles[target], value == "completed" {
                 entries.append(YAMLPair(name, .string("ready"), trailing: trailing))
             } else {
                 entries.append(YAMLPair(name, .string(value), trailing: trailing))
             }
         }
         return entries.isEmpty ? [] : [YAMLPair("depends_on", .map(entries))]
+    }
+
+    /// A one-shot: another process waits for it with `process_completed_successfully`,
+    /// its availability does not restart it always, and it has no probe (a task is
+    /// ready when it completes). `process_completed` (any exit code) does not make one.
+    func isTask(_ process: String, _ node: Node) -> Bool {
+        let waitedFor = importer.processes.contains { _, other in
+            ComposeValues.dependencies(ComposeValues.value(other, "depends_on")).contains {
+                $0.service == process && $0.condition == "process_completed_successfully"
+            }
+        }
+        let probes = ["readiness_probe", "ready_log_line", "liveness_probe"]
+        guard !probes.contains(where: { ComposeValues.value(node, $0) != nil }) else { return false }
+        let restart = ComposeValues.string(ComposeValues.value(ComposeValues.value(node, "availability"), "restart"))?.lowercased()
+        return waitedFor && restart != "always"
     }
 
     /// `availability` and `shutdown` as muster's restart and stop settings.

@@ -82,18 +82,28 @@ public struct ServiceLifecycle: Sendable {
         public var maxRestarts: Int?
         public var stopSignal: Int32
         public var stopTimeout: Duration
+<<<<<<< HEAD
         /// A second, harder stop the server itself offers, between the stop signal and
         /// SIGKILL (Postgres: immediate shutdown after fast shutdown).
         public var escalation: StopEscalation?
 
         public init(hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
                     stopSignal: Int32, stopTimeout: Duration, escalation: StopEscalation? = nil) {
+=======
+        /// Runs once and must exit 0 (`task: true`, or waited for with `completed`):
+        /// it is up when it has completed, not when it spawned, and any other exit fails it.
+        public var isTask: Bool
+
+        public init(hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
+                    stopSignal: Int32, stopTimeout: Duration, isTask: Bool = false) {
+>>>>>>> tasks
             self.hasReadyProbe = hasReadyProbe
             self.hasAliveProbe = hasAliveProbe
             self.restart = restart
             self.maxRestarts = maxRestarts
             self.stopSignal = stopSignal
             self.stopTimeout = stopTimeout
+<<<<<<< HEAD
             self.escalation = escalation
         }
     }
@@ -113,6 +123,9 @@ public struct ServiceLifecycle: Sendable {
             self.grace = grace
             self.stopName = stopName
             self.name = name
+=======
+            self.isTask = isTask
+>>>>>>> tasks
         }
     }
 
@@ -187,9 +200,9 @@ public struct ServiceLifecycle: Sendable {
             var actions: [Action] = [.record(record(kind, reason: isRestart ? (lastExitReason ?? lastExit?.description) : nil))]
             if policy.hasReadyProbe {
                 actions.append(.watchReadiness(generation: generation))
-            } else {
+            } else if !policy.isTask {
                 actions += becomeReady()
-            }
+            }  // a task without a probe stays starting until it exits
             return actions
 
         case (.starting, let .spawnFailed(reason)):
@@ -367,6 +380,9 @@ public struct ServiceLifecycle: Sendable {
         if status.isSuccess {
             phase = .completed
             return [.stopProbes, .cancelStartTimer, .record(record(.completed, reason: status.description))]
+        }
+        if policy.isTask {
+            return [.stopProbes] + fail("\(status) after \(DurationParser.format(uptime)); a task must exit with code 0")
         }
         if !wasReadyNow {
             return [.stopProbes] + fail("\(status) before it was ready")

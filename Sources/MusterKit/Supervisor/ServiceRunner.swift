@@ -58,6 +58,10 @@ actor ServiceRunner {
     /// Processes that were still there when muster gave up waiting for them.
     var survivors: [String] = []
     var revision = 0
+    /// When its last run completed (exit 0), for `ps`.
+    var completedAt: Date?
+    /// The `task: true` hint is given once per supervisor.
+    var suggestedTask = false
 
     init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
          origin: ContinuousClock.Instant, timers: any _Concurrency.Clock<Duration> = ContinuousClock(), listener: @escaping Listener) {
@@ -88,7 +92,7 @@ actor ServiceRunner {
             startedAt: startedAt.map { seconds(since: origin, to: $0) },
             readyAt: readyAt.map { seconds(since: origin, to: $0) },
             processStartedAt: processStartedAt, available: machine.available, kind: plan.kind, restartsDetected: detected,
-            revision: revision)
+            revision: revision, isTask: plan.policy.isTask, completedAt: machine.phase == .completed ? completedAt : nil)
     }
 
     func lastLines(_ count: Int) -> [String] {
@@ -109,8 +113,9 @@ actor ServiceRunner {
         let phaseBefore = machine.phase
         let actions = machine.handle(event)
         if (machine.phase == .ready || machine.phase == .completed), readyAt == nil { readyAt = clock.now }
-        // A task without a ready probe is "ready" the moment it spawns; what counts is when it completed.
+        // A one-shot that is not a task is "ready" the moment it spawns; what counts is when it completed.
         if machine.phase == .completed, !wasCompleted, !plan.policy.hasReadyProbe { readyAt = clock.now }
+        let hint = noteCompletion(of: event, wasCompleted: wasCompleted)
         var records: [LifecycleRecord] = []
         for action in actions {
             if case let .record(record) = action { records.append(record) } else { perform(action) }
@@ -118,6 +123,7 @@ actor ServiceRunner {
         for record in records {
             outbox.yield((snapshot, serviceEvent(for: record)))
         }
+        if let hint { outbox.yield((snapshot, hint)) }
         // An event that changed nothing (most alive-probe looks) tells the supervisor nothing.
         if records.isEmpty, !actions.isEmpty || machine.phase != phaseBefore { outbox.yield((snapshot, nil)) }
         if machine.phase.isDown {

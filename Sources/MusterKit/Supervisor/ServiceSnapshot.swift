@@ -23,12 +23,18 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     /// Counts the runner's state changes: snapshots reach the supervisor through a
     /// queue, and one read directly from the runner may be newer than those queued.
     public var revision: Int = 0
+    /// Runs once and must exit 0 (`ServiceLifecycle.Policy.isTask`).
+    public var isTask = false
+    /// Wall-clock time its last run completed (exited 0), while it is `completed`.
+    public var completedAt: Date?
 
     /// A service that has not been started.
     static func initial(_ plan: ServicePlan) -> ServiceSnapshot {
-        ServiceSnapshot(name: plan.name, phase: .pending, pid: nil, restarts: 0, port: plan.port, wasEverStarted: false,
-                        wasEverReady: false, optional: plan.optional, failure: nil, startedAt: nil, readyAt: nil,
-                        processStartedAt: nil, available: true, kind: plan.kind)
+        var snapshot = ServiceSnapshot(name: plan.name, phase: .pending, pid: nil, restarts: 0, port: plan.port, wasEverStarted: false,
+                                       wasEverReady: false, optional: plan.optional, failure: nil, startedAt: nil, readyAt: nil,
+                                       processStartedAt: nil, available: true, kind: plan.kind)
+        snapshot.isTask = plan.policy.isTask
+        return snapshot
     }
 
     /// Time from start to ready (or to completion for tasks).

@@ -74,7 +74,7 @@ public struct StackPlanner {
             credentials: nil, ready: nil, alive: nil,
             policy: ServiceLifecycle.Policy(hasReadyProbe: false, hasAliveProbe: false, restart: service.restart,
                                             maxRestarts: service.maxRestarts, stopSignal: service.stopSignal,
-                                            stopTimeout: service.stopTimeout),
+                                            stopTimeout: service.stopTimeout, isTask: stack.isTask(service)),
             optional: service.optional, dependsOn: service.dependsOn, port: port, outputs: outputs, kind: .command)
         let logs = service.logs.resolved(over: stack.logs)
         plan.logLimit = LogLimit(maxSize: logs.maxSize, maxFiles: logs.maxFiles)

@@ -22,10 +22,10 @@ extension Supervisor {
         return result
     }
 
-    /// A service that runs once to completion (depended on as `completed`, or done).
+    /// A service that runs once to completion (`task: true`, depended on as `completed`, or done).
     func isTask(_ name: String) -> Bool {
         if snapshots[name]?.phase == .completed { return true }
-        return plans.contains { plan in plan.dependsOn.contains { $0.service == name && $0.condition == .completed } }
+        return plans.contains { $0.name == name && $0.policy.isTask }
     }
 
     /// Throws a usage error for names that are not services of this stack.

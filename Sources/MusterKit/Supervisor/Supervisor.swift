@@ -140,8 +140,9 @@ public actor Supervisor {
 
     private func notReadyError(_ names: Set<String>, deadline: ContinuousClock.Instant) -> MusterError {
         let waiting = plans.filter { names.contains($0.name) }.compactMap { plan -> String? in
-            guard let snapshot = snapshots[plan.name], snapshot.phase != .ready, snapshot.phase != .completed else { return nil }
-            return "\(plan.name) (\(snapshot.phase.rawValue))"
+            guard let snapshot = snapshots[plan.name], snapshot.phase != .completed,
+                  snapshot.phase != .ready || plan.policy.isTask else { return nil }
+            return "\(plan.name) (\(plan.policy.isTask && !snapshot.phase.isDown ? "a task, still running" : snapshot.phase.rawValue))"
         }
         return MusterError(.serviceFailed, "service \(waiting.first?.split(separator: " ").first ?? "?") is not ready in time; still waiting for \(waiting.joined(separator: ", ")); raise --timeout or check its ready probe")
     }
@@ -177,8 +178,8 @@ public actor Supervisor {
                 return .some(MusterError(.serviceFailed, "service \(plan.name) did not start: \(reason)"))
             }
             switch snapshot.phase {
-            // A task with steps after it (a snapshot after a migration) is up once those ran.
-            case .ready where !plan.afterCompletion.isEmpty: return .none
+            // A task is up once it has completed (and the steps after it, such as a snapshot, ran).
+            case .ready where plan.policy.isTask || !plan.afterCompletion.isEmpty: return .none
             case .ready, .completed: continue
             case .failed, .exited, .stopped:
                 if plan.optional { continue }

@@ -16,13 +16,8 @@ struct Down: AsyncParsableCommand {
     @Flag(help: "Also delete the project's data (databases and the like).") var volumes = false
 
     func run() async throws {
-<<<<<<< HEAD
-        let (_, paths) = try global.resolve()
-        try await Self.perform(paths: paths, volumes: volumes)
-=======
         let (_, paths) = try global.resolveRunning()
-        try Self.perform(paths: paths, volumes: volumes)
->>>>>>> lists
+        try await Self.perform(paths: paths, volumes: volumes)
     }
 
     /// Stops the project's supervisor (or cleans up after a dead one), then checks

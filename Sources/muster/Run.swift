@@ -96,16 +96,12 @@ struct Run: AsyncParsableCommand {
         }
         if let html { try HTMLReport.write(RunTimeline.decode(result.json, name: "the run report"), to: html) }
         summarize(result, seconds: ended.timeIntervalSince(started), err: err)
-<<<<<<< HEAD
-        if startedHere { try await Down.perform(paths: paths, volumes: false, out: err) }
-=======
         // One-shots that may want `task: true`, unless up told them before CMD ran.
         for hint in TaskSuggestion.recorded(in: paths.eventsFile, since: EventRecord.parseTime(status.started))
             where !up.hintsTold.contains(hint.service) {
             err.line(err.paint("muster │ ", .bold) + err.paint(TaskSuggestion.line(hint), .yellow))
         }
-        if startedHere { try Down.perform(paths: paths, volumes: false, out: err) }
->>>>>>> tasks
+        if startedHere { try await Down.perform(paths: paths, volumes: false, out: err) }
         for problem in problems { Output.error(problem) }
         if exitCode != 0 { throw ExitCode(exitCode) }
         if !problems.isEmpty { throw ExitCode(2) }

@@ -99,7 +99,7 @@ import Glibc
             password: s3cret
             snapshot: { after: migrate }
           migrate:
-            # TASKFLAG
+            task: true
             command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 2000) g ON CONFLICT DO NOTHING"]
             depends_on: { db: ready }
         """)

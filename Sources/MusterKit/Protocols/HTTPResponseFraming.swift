@@ -102,7 +102,7 @@ enum HTTPResponseFraming {
         var position = start
         func more() -> Outcome { closed ? .invalid("the chunked body was cut short after \(body.count) bytes") : .incomplete }
         while true {
-            guard let lineEnd = find(crlf, in: bytes, from: position) else { return more }
+            guard let lineEnd = find(crlf, in: bytes, from: position) else { return more() }
             let line = bytes[position..<lineEnd]
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != UInt8(ascii: " ") && $0 != 9 }
             guard !sizeText.isEmpty, sizeText.count <= 8, let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16) else {
@@ -112,7 +112,7 @@ enum HTTPResponseFraming {
             if size == 0 {
                 // Trailer fields, each a line, up to an empty line.
                 while true {
-                    guard let end = find(crlf, in: bytes, from: position) else { return more }
+                    guard let end = find(crlf, in: bytes, from: position) else { return more() }
                     if end == position { return .complete(Response(status: status, body: body)) }
                     position = end + crlf.count
                 }
@@ -120,7 +120,7 @@ enum HTTPResponseFraming {
             guard body.count + size <= maxBody else {
                 return .invalid("a chunked body above the \(maxBody >> 10) KiB a probe reads")
             }
-            guard bytes.count >= position + size + crlf.count else { return more }
+            guard bytes.count >= position + size + crlf.count else { return more() }
             body += bytes[position..<(position + size)]
             position += size
             guard bytes[position] == 13, bytes[position + 1] == 10 else {

@@ -82,29 +82,23 @@ public struct ServiceLifecycle: Sendable {
         public var maxRestarts: Int?
         public var stopSignal: Int32
         public var stopTimeout: Duration
-<<<<<<< HEAD
         /// A second, harder stop the server itself offers, between the stop signal and
         /// SIGKILL (Postgres: immediate shutdown after fast shutdown).
         public var escalation: StopEscalation?
-
-        public init(hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
-                    stopSignal: Int32, stopTimeout: Duration, escalation: StopEscalation? = nil) {
-=======
         /// Runs once and must exit 0 (`task: true`, or waited for with `completed`):
         /// it is up when it has completed, not when it spawned, and any other exit fails it.
         public var isTask: Bool
 
         public init(hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
-                    stopSignal: Int32, stopTimeout: Duration, isTask: Bool = false) {
->>>>>>> tasks
+                    stopSignal: Int32, stopTimeout: Duration, escalation: StopEscalation? = nil, isTask: Bool = false) {
             self.hasReadyProbe = hasReadyProbe
             self.hasAliveProbe = hasAliveProbe
             self.restart = restart
             self.maxRestarts = maxRestarts
             self.stopSignal = stopSignal
             self.stopTimeout = stopTimeout
-<<<<<<< HEAD
             self.escalation = escalation
+            self.isTask = isTask
         }
     }
 
@@ -123,9 +117,6 @@ public struct ServiceLifecycle: Sendable {
             self.grace = grace
             self.stopName = stopName
             self.name = name
-=======
-            self.isTask = isTask
->>>>>>> tasks
         }
     }
 

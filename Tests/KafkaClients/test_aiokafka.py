@@ -1,6 +1,7 @@
 """aiokafka against muster's broker: what works, and the known limits."""
 
 import asyncio
+import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -63,6 +64,8 @@ def test_admin_creates_lists_and_describes_topics(bootstrap, names):
 
 
 def test_group_consumes_and_a_second_member_resumes_after_the_commit(bootstrap, names):
+    """The second member starts after the first one's commit, once the first one's
+    session has expired (see the known limit at the end)."""
     async def scenario():
         await create_topic(bootstrap, names.topic, 1)
         await produce(bootstrap, names.topic, [f"m{index}" for index in range(6)])
@@ -79,12 +82,24 @@ def test_group_consumes_and_a_second_member_resumes_after_the_commit(bootstrap, 
             await first.stop()
 
         second = group_consumer(bootstrap, names.topic, names.group)
-        await second.start()
+        joining = time.monotonic()
+        await second.start()  # returns once the group is joined
+        joined = time.monotonic() - joining
         try:
             rest = await take(second, 3)
         finally:
             await second.stop()
         assert [(message.offset, message.value.decode()) for message in rest] == [(3, "m3"), (4, "m4"), (5, "m5")]
+
+        # Known limit: Tansu numbers a group's first generation 0, and aiokafka sends
+        # LeaveGroup only for a generation above 0, so the first member stopped without
+        # leaving and the second one's join waited for its session to expire (measured:
+        # 11 s at 6000, against 3 s after a confluent-kafka or kafka-python member left).
+        # A lower bound only, as in test_confluent_kafka.py: load can only lengthen the
+        # join; a broker or client that fixes this joins in ~3 s and fails it.
+        assert joined >= SESSION_TIMEOUT_MS / 1000, (
+            f"the second member joined in {joined:.2f} s, sooner than session.timeout.ms: the first member "
+            f"left the group; update the aiokafka limit in doctor (KafkaLimits.swift) and the README")
 
     run(scenario())
 

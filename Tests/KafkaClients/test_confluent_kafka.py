@@ -2,7 +2,7 @@
 
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicCollection, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, Producer, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, WAIT_SECONDS
@@ -51,11 +51,11 @@ def poll_messages(consumers, count):
     return got
 
 
-def read_partition(bootstrap, topic, partition, isolation):
-    """Every message of a partition visible at `isolation`, read by assignment (no group)."""
+def read_partition(bootstrap, topic, partition, isolation, start=0):
+    """The messages of a partition visible at `isolation` from `start` to its end, read by assignment (no group)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused-" + topic, "isolation.level": isolation,
                          "enable.partition.eof": True, "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, partition, 0)])
+    consumer.assign([TopicPartition(topic, partition, start)])
     values = []
     deadline = time.monotonic() + WAIT_SECONDS
     try:
@@ -201,3 +201,24 @@ def test_known_limit_a_group_first_assignment_waits_half_the_session_timeout(boo
     assert waited >= 0.4 * SESSION_TIMEOUT_MS / 1000, (
         f"the first assignment came after {waited:.2f} s, sooner than 40 % of session.timeout.ms "
         f"({SESSION_TIMEOUT_MS} ms): the broker no longer holds joins; update doctor and the README")
+
+
+def test_known_limit_the_end_offset_counts_the_last_batch_as_one_record(bootstrap, names):
+    """Known limit (Tansu 0.6): the end offset (high watermark, ListOffsets "latest") is
+    the last record batch's first offset + 1, not its last offset + 1. After one batch
+    of three records it is 1 instead of 3, so a consumer that starts at the end reads
+    the batch's last two records, which were there before it started, and lag read from
+    end offsets is too small. With Apache Kafka the end offset is 3 and that consumer
+    reads nothing.
+    """
+    create_topic(bootstrap, names.topic, 1)
+    # One batch: the producer holds the records up to linger.ms, and flush() sends them together.
+    produce(bootstrap, names.topic, ["old-0", "old-1", "old-2"], partition=0, **{"linger.ms": 1000})
+    assert read_partition(bootstrap, names.topic, 0, "read_uncommitted") == ["old-0", "old-1", "old-2"]
+
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": names.group, "enable.auto.commit": False})
+    try:
+        assert reader.get_watermark_offsets(TopicPartition(names.topic, 0), timeout=WAIT_SECONDS) == (0, 1)
+    finally:
+        reader.close()
+    assert read_partition(bootstrap, names.topic, 0, "read_uncommitted", start=OFFSET_END) == ["old-1", "old-2"]

@@ -68,7 +68,8 @@ struct Doctor: AsyncParsableCommand {
         var lines = [out.paint("\(engine.engine) runs \(name)", .bold)
             + ", which lacks (measured with confluent-kafka, aiokafka and kafka-python, Tests/KafkaClients):"]
         for limit in limits {
-            lines.append("  - \(limit.limit): \(limit.measured)")
+            lines.append("  - \(limit.limit)")
+            lines.append("    measured: \(limit.measured)")
             lines.append("    " + out.paint("what to do:", .yellow) + " \(limit.workaround)")
         }
         return lines

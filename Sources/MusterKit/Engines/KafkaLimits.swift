@@ -40,7 +40,7 @@ extension ServiceKind.Implementation {
         return [
             EngineLimit(
                 limit: "a consumer group's first assignment (and each rebalance) waits session.timeout.ms / 2 for more members",
-                measured: "23 s at confluent-kafka's and kafka-python's default of 45 s, 5 s at aiokafka's 10 s, 3 s at 6000; kafka-python at times joins two or three times in a row (its metadata refresh lands during the join), each waiting again: up to 46 s at its default",
+                measured: "23 s at the 45 s default of confluent-kafka and kafka-python, 5 s at aiokafka's 10 s, 3 s at 6000; kafka-python sometimes joins two or three times in a row (a metadata refresh lands during its join), each time waiting again: up to 46 s at its default",
                 workaround: "set session.timeout.ms=6000 (heartbeat.interval.ms=1000) in test and development clients"),
             EngineLimit(
                 limit: "messages, client-made topics and committed offsets live in memory: a broker restart loses them",
@@ -67,6 +67,6 @@ extension ServiceKind.Implementation {
 
     /// One line for an implementation without limits listed.
     public var untestedNote: String? {
-        testedHere ? nil : "\(displayName) is untested here: muster starts it, but the Kafka client suite runs against Tansu only, so its limits are unknown"
+        testedHere ? nil : "untested here: muster can start it, but the Kafka client suite (Tests/KafkaClients) runs against Tansu only, so what it lacks has not been measured"
     }
 }

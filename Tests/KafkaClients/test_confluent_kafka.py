@@ -120,9 +120,16 @@ def test_two_members_split_the_partitions(bootstrap, names):
             assignments[index] = {partition.partition for partition in partitions}
         return on_assign
 
+    def forget(index):
+        def on_revoke(consumer, partitions):
+            assignments[index] = set()
+        return on_revoke
+
+    # Both subscribe at once, so one join round usually serves both; when the second
+    # member comes late, the first one's partitions are revoked and shared out again.
     members = [group_consumer(bootstrap, names.group) for _ in range(2)]
     for index, member in enumerate(members):
-        member.subscribe([names.topic], on_assign=remember(index))
+        member.subscribe([names.topic], on_assign=remember(index), on_revoke=forget(index))
     deadline = time.monotonic() + WAIT_SECONDS
     while not (assignments[0] and assignments[1]) and time.monotonic() < deadline:
         for member in members:

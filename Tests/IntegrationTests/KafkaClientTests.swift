@@ -20,7 +20,7 @@ import Testing
         let bootstrap = try #require(try await stack.env()["BUS_BOOTSTRAP"])
 
         let pytest = try await CLIResult.run(
-            command: [TestStack.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."], in: Self.suite,
+            command: [TestStack.python, "-m", "pytest", "-q", "."], in: Self.suite,
             environment: ["MUSTER_KAFKA_BOOTSTRAP": bootstrap, "MUSTER_BIN": TestStack.binary,
                           "MUSTER_KAFKA_STACK_DIR": stack.directory, "PYTHONDONTWRITEBYTECODE": "1",
                           "MUSTER_TESTS_FILE": nil, "MUSTER_CONTROL_SOCKET": nil, "PYTEST_ADDOPTS": nil])

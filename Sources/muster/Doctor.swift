@@ -8,8 +8,9 @@ struct Doctor: AsyncParsableCommand {
         abstract: "Check that the stack can start here: servers found, user, ports, runtime folder, kernel features.",
         discussion: """
         One row per engine the stack uses (all three when there is no stack file): found or missing, the binary, \
-        its version and where it was found, or the command that installs it. Exit 0 when the stack can start, \
-        1 when it cannot, 2 for a bad stack file.
+        its version and where it was found, or the command that installs it. For Kafka, the implementation that \
+        will run and what it lacks, each limit with the figure measured here and what to do about it. Exit 0 when \
+        the stack can start, 1 when it cannot, 2 for a bad stack file.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -43,11 +44,34 @@ struct Doctor: AsyncParsableCommand {
             lines.append(out.paint("\(engine.engine) is missing", .boldRed) + " (looked in \(engine.looked.joined(separator: "; ")))")
             lines.append("  install it with: \(engine.install ?? "?")")
         }
+        for engine in report.engines {
+            lines += implementationLines(engine, console: out)
+        }
         for check in report.checks {
             lines.append((check.ok ? out.paint("ok  ", .green) : out.paint("NO  ", .boldRed)) + "\(check.name): \(check.detail)")
         }
         lines.append(report.canStart ? out.paint("the stack can start here", .boldGreen)
                                      : out.paint("the stack cannot start here; see above", .boldRed))
         return lines.joined(separator: "\n")
+    }
+
+    /// Which implementation will run and what it lacks, each limit with its measured
+    /// figure and what to do; or that it is untested here.
+    static func implementationLines(_ engine: DoctorReport.EngineCheck, console out: Console) -> [String] {
+        guard let raw = engine.implementation, let implementation = ServiceKind.Implementation(rawValue: raw) else { return [] }
+        let name = implementation.displayName + (engine.version.map { " " + $0 } ?? "")
+        if let note = engine.note {
+            return [out.paint("\(engine.engine) runs \(name)", .bold) + ": " + note]
+        }
+        let limits = engine.limits ?? []
+        guard !limits.isEmpty else { return [out.paint("\(engine.engine) runs \(name)", .bold)] }
+        var lines = [out.paint("\(engine.engine) runs \(name)", .bold)
+            + ", which lacks (measured with confluent-kafka, aiokafka and kafka-python, Tests/KafkaClients):"]
+        for limit in limits {
+            lines.append("  - \(limit.limit)")
+            lines.append("    measured: \(limit.measured)")
+            lines.append("    " + out.paint("what to do:", .yellow) + " \(limit.workaround)")
+        }
+        return lines
     }
 }

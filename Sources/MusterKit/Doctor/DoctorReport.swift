@@ -15,6 +15,14 @@ public struct DoctorReport: Codable, Sendable {
         public var foundIn: String?
         public var looked: [String]
         public var install: String?
+        /// The implementation that will run, for an engine with several (Kafka: `tansu`,
+        /// `apache`, `redpanda`).
+        public var implementation: String?
+        /// What that implementation lacks, each with the figure measured here and the
+        /// workaround (the built-in broker's; empty for one not tested here).
+        public var limits: [EngineLimit]?
+        /// Said of an implementation not tested here.
+        public var note: String?
     }
 
     /// One other check: a name, whether it passes, and a line for a person.
@@ -74,6 +82,7 @@ public struct DoctorReport: Codable, Sendable {
                             environment: [String: String]) -> EngineCheck {
         let search: ServerSearch
         var versionArgs = ["--version"]
+        var implementation: ServiceKind.Implementation?
         switch kind {
         case .postgres:
             search = PostgresEngine.locate(bin: options.bin, environment: environment)
@@ -84,11 +93,14 @@ public struct DoctorReport: Codable, Sendable {
             let (kafka, server) = KafkaServers.locate(options, environment: environment, stackDirectory: directory)
             search = kafka
             if case .redpanda? = server { versionArgs = ["version"] }
+            implementation = server?.kind
         }
         let version = search.found.flatMap { QueryProgram.firstLine([$0] + versionArgs) }.map(Self.versionNumber)
         return EngineCheck(engine: kind.rawValue, services: services, found: search.found != nil, binary: search.found,
                            version: version, foundIn: search.foundIn, looked: search.places,
-                           install: search.found == nil ? search.install : nil)
+                           install: search.found == nil ? search.install : nil,
+                           implementation: implementation?.rawValue, limits: implementation?.limits,
+                           note: implementation?.untestedNote)
     }
 
     /// `postgres (PostgreSQL) 15.18 (Debian ...)` → `15.18`; the whole line when it holds no number.

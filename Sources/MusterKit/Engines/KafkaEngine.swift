@@ -47,6 +47,7 @@ struct KafkaEngine: Engine {
                          "--rpc-addr", "127.0.0.1:\(try PortPreflight.freePort(avoiding: [context.port]))",
                          "--config", dataDir + "/redpanda.yaml"]
         }
+        plan.lostOnRestart = implementation.kind.lostOnRestart
         plan.ready = try probe(.readyDefaults(.kafka(group: nil, topic: nil)), service: service, context: context)
     }
 
@@ -64,6 +65,15 @@ enum KafkaServer: Equatable {
     case apache(home: String)
     case redpanda(String)
     case tansu(String)
+
+    /// Which implementation this is, for `ps`, `doctor` and what a restart loses.
+    var kind: ServiceKind.Implementation {
+        switch self {
+        case .apache: return .apache
+        case .redpanda: return .redpanda
+        case .tansu: return .tansu
+        }
+    }
 }
 
 enum KafkaServers {

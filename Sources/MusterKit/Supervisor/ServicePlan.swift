@@ -59,11 +59,25 @@ public struct ServicePlan: Sendable {
     public var releaseCheck: (@Sendable () -> String?)?
     /// How large its log may grow before it rotates (`logs:`).
     public var logLimit = LogLimit()
+    /// What a restart of it loses, for a server that keeps its data in memory (Tansu:
+    /// every message): added to the reason of its `restarted` and `restart_detected` events.
+    public var lostOnRestart: String?
 
     public struct Credentials: Sendable, Equatable {
         public var user: String
         public var uid: uid_t
         public var gid: gid_t
+    }
+}
+
+extension ServicePlan {
+    /// The reason of a `restarted` or `restart_detected` event, with what the restart
+    /// lost when the service keeps its data in memory:
+    /// `restart requested; the broker keeps messages in memory: every message is gone`.
+    public func restartReason(_ reason: String?) -> String? {
+        guard let lostOnRestart else { return reason }
+        guard let reason, !reason.isEmpty else { return lostOnRestart }
+        return reason + "; " + lostOnRestart
     }
 }
 

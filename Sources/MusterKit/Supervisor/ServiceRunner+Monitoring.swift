@@ -39,7 +39,8 @@ extension ServiceRunner {
         case let .restartDetected(reason, previousPid, since):
             detected += 1
             outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .restartDetected, pid: machine.pid,
-                                                 previousPid: previousPid, restarts: machine.restarts, reason: reason, since: since)))
+                                                 previousPid: previousPid, restarts: machine.restarts,
+                                                 reason: plan.restartReason(reason), since: since)))
         case let .warning(text):
             outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid,
                                                  restarts: machine.restarts, reason: text)))

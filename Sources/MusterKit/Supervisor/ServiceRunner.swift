@@ -154,14 +154,16 @@ actor ServiceRunner {
 
     func serviceEvent(for record: LifecycleRecord) -> ServiceEvent {
         var tail: [String] = []
+        var reason = record.reason
         if record.kind == .exited || record.kind == .failed {
             tail = lastLines(20)
             exitTail = tail
         } else if record.kind == .restarted {
             tail = exitTail  // the incarnation that ended, not the one just started
+            reason = plan.restartReason(reason)
         }
         return ServiceEvent(service: plan.name, type: EventKind(record.kind), pid: record.pid, previousPid: record.previousPid,
-                            restarts: record.restarts, reason: record.reason, logTail: tail)
+                            restarts: record.restarts, reason: reason, logTail: tail)
     }
 
     // MARK: - Actions

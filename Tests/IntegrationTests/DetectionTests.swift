@@ -177,3 +177,42 @@ import Glibc
         stack.cleanup()
     }
 }
+
+/// An alive probe's identity is read from the body however the server frames it: a
+/// change of identity in place (the same process) is a detected restart, answered
+/// chunked, with a length, or HTTP/1.0 ending at the close. Chunked answers once hid it.
+@Suite struct IdentityFramingTests {
+    func events(_ stack: TestStack, _ type: String, service: String) -> [[String: Any]] {
+        stack.events().filter { $0["type"] as? String == type && $0["service"] as? String == service }
+    }
+
+    @Test(arguments: ["chunked", "length", "close"])
+    func anIdentityChangeIsDetectedWhateverTheFraming(_ framing: String) async throws {
+        let script = TestStack.repoRoot + "/Tests/Fixtures/servers/identity_http.py"
+        let stack = try TestStack("""
+        services:
+          app:
+            command: ["python3", "\(script)", "\(framing)", "${app.port}"]
+            port: auto
+            ready: { http: "http://127.0.0.1:${app.port}/health" }
+            alive: { http: "http://127.0.0.1:${app.port}/health", interval: 100ms, identity: instance }
+        """, name: "identity\(framing)")
+        try "1\n".write(toFile: stack.directory + "/instance", atomically: true, encoding: .utf8)
+        try await stack.start()
+        let pid = try #require(await stack.snapshot("app")?.pid)
+        // The baseline identity is seen by the first looks of the alive probe.
+        let port = try #require(stack.session?.outputs["app"]?["port"]).flatMap { Int($0) }
+        let probe = HTTPProbe(url: "http://127.0.0.1:\(port ?? 0)/health", timeout: .seconds(2), identityField: "instance")
+        #expect(await probe.check() == .passed(identity: "1"), "the probe reads the identity from a \(framing) body")
+        try await Task.sleep(for: .milliseconds(400))
+        try "2\n".write(toFile: stack.directory + "/instance", atomically: true, encoding: .utf8)
+        let detected = await eventually(within: .seconds(10)) {
+            !events(stack, "restart_detected", service: "app").isEmpty
+        }
+        #expect(detected, "a \(framing) health endpoint changed its identity and nothing was reported")
+        let reason = events(stack, "restart_detected", service: "app").first?["reason"] as? String
+        #expect(reason?.contains("new identity (1 → 2)") == true, "\(reason ?? "none")")
+        #expect(await stack.snapshot("app")?.pid == pid, "the same process: a restart in place")
+        await stack.finish()
+    }
+}

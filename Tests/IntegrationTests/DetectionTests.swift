@@ -204,9 +204,12 @@ import Glibc
         let port = try #require(stack.session?.outputs["app"]?["port"]).flatMap { Int($0) }
         let probe = HTTPProbe(url: "http://127.0.0.1:\(port ?? 0)/health", timeout: .seconds(2), identityField: "instance")
         #expect(await probe.check() == .passed(identity: "1"), "the probe reads the identity from a \(framing) body")
-        try await Task.sleep(for: .milliseconds(400))
+        // Two looks of the alive probe after this one have seen identity 1 (each request is a line).
+        let served = { ((try? String(contentsOfFile: stack.directory + "/requests.log", encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let seen = served()
+        #expect(await eventually(within: .seconds(30)) { served() >= seen + 2 }, "the alive probe never looked")
         try "2\n".write(toFile: stack.directory + "/instance", atomically: true, encoding: .utf8)
-        let detected = await eventually(within: .seconds(10)) {
+        let detected = await eventually(within: .seconds(30)) {
             !events(stack, "restart_detected", service: "app").isEmpty
         }
         #expect(detected, "a \(framing) health endpoint changed its identity and nothing was reported")

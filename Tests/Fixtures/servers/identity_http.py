@@ -5,7 +5,8 @@ the framing named on the command line, as real servers do:
   length   HTTP/1.1 with Content-Length
   close    HTTP/1.0, no length: the body ends when the connection closes
 
-The identity is read from the file `instance` in the working folder at each request.
+The identity is read from the file `instance` in the working folder at each request,
+and each request served is one line of `requests.log`.
 usage: identity_http.py FRAMING PORT"""
 import socketserver
 import sys
@@ -27,6 +28,8 @@ class Handler(socketserver.StreamRequestHandler):
         while self.rfile.readline() not in (b"\r\n", b"\n", b""):
             pass
         data = body()
+        with open("requests.log", "a") as log:
+            log.write(data.decode()[:40] + "\n")
         if FRAMING == "chunked":
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
             parts = [data[:17], data[17:]]

@@ -75,9 +75,9 @@ extension ServiceRunner {
     /// does not) and the engine says what they held is free (Postgres: its shared
     /// memory). Bounded by `releaseLimit`; what is still there then is kept in
     /// `survivors`, said in a warning, and reported by `down` and `stop`.
-    func awaitRelease(leader: pid_t) async {
+    func awaitRelease(_ release: ReleaseCheck) async {
         survivors = []
-        var check = ReleaseCheck(members: members, extra: plan.releaseCheck)
+        var check = release
         var pending = check.pending()
         guard !pending.isEmpty else { return }
         for member in check.members { ProcessTable.signal(member, SIGKILL) }

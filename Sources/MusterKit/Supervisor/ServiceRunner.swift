@@ -57,6 +57,8 @@ actor ServiceRunner {
     var members: Set<ProcessInstance> = []
     /// Processes that were still there when muster gave up waiting for them.
     var survivors: [String] = []
+    /// The wait for what an incarnation that exited by itself left behind.
+    var releasing: Task<Void, Never>?
     var revision = 0
     /// When its last run completed (exit 0), for `ps`.
     var completedAt: Date?
@@ -138,6 +140,7 @@ actor ServiceRunner {
         Trace.mark("\(plan.name) stop asked")
         await send(.stop)
         await untilDown()
+        await releasing?.value
     }
 
     func skipStragglerScan() { scanForStragglers = false }
@@ -236,6 +239,8 @@ actor ServiceRunner {
 
     func spawn(generation: Int) async {
         Trace.mark("\(plan.name) spawn begins")
+        // What the last incarnation left behind goes first (Postgres: its shared memory).
+        await releasing?.value
         do {
             let context = PreStartContext(service: plan.name, logFD: logFD)
             for step in plan.preStart { try await step(context) }
@@ -304,7 +309,16 @@ actor ServiceRunner {
         if scanForStragglers { ProcessTable.signalGroup(pid, SIGKILL) } else { kill(-pid, SIGKILL) }
         stopTimer?.cancel()
         // The service is down only once every process of it is gone (and what it held is free).
-        await awaitRelease(leader: pid)
+        // A stop is over only once every process of it is gone (and what it held is
+        // free). An exit nobody asked for is reported at once, as it happened; what the
+        // main process left behind is waited for before the next start (`spawn`) and
+        // before a later stop counts as done.
+        let check = ReleaseCheck(members: members, extra: plan.releaseCheck)
+        if machine.phase == .stopping {
+            await awaitRelease(check)
+        } else {
+            releasing = Task { await self.awaitRelease(check) }
+        }
         await pump.waitForEOF(timeout: .milliseconds(200))
         Trace.mark("\(plan.name) output closed")
         Guardian.shared.unregister(group: pid)

@@ -1,0 +1,203 @@
+"""The BENCHMARKS.md section of the durability part: `durability: fast` (the
+default) against `durability: full`, side by side, with the ratio per round."""
+
+import statistics
+
+import dbreport
+from report import INFO, ms, stats, totals
+
+
+def _thousands(n):
+    return f"{n:,}".replace(",", " ")
+
+
+def _cell(values, fmt=ms):
+    s = stats(values)
+    if s is None:
+        return "not measured"
+    med, lo, hi, _ = s
+    return f"{fmt(med)} ({fmt(lo)}–{fmt(hi)})"
+
+
+def _per_round(entries, reduce=statistics.median):
+    """{round: value}; several entries of one round (the restores) reduced to one."""
+    rounds = {}
+    for e in entries:
+        rounds.setdefault(e["round"], []).append(e["total"])
+    return {r: reduce(v) for r, v in rounds.items()}
+
+
+def _ratios(full, fast, reduce=statistics.median):
+    a, b = _per_round(full, reduce), _per_round(fast, reduce)
+    return [a[r] / b[r] for r in sorted(a) if r in b and b[r] > 0]
+
+
+def _ratio_cell(values):
+    s = stats(values)
+    if s is None:
+        return "–"
+    med, lo, hi, _ = s
+    return f"{med:.2f}× ({lo:.2f}–{hi:.2f})"
+
+
+def p90(values):
+    values = sorted(values)
+    if not values:
+        return None
+    return values[min(len(values) - 1, max(0, int(round(0.9 * len(values) + 0.5)) - 1))]
+
+
+def _checkpoint(mode, key):
+    return [c[key] for c in mode["checkpoint"] if key in c]
+
+
+def _count(n):
+    return lambda v: f"{v:.0f}" if v is not None else "–"
+
+
+def table(d):
+    fast, full = d["modes"]["fast"], d["modes"]["full"]
+    n = d["restores_per_round"]
+    head = ["Figure", "fast, the default: median (min–max)", "full: median (min–max)",
+            "full ÷ fast per round: median (min–max)", "Runs"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def row(label, key, fmt=ms, reduce=statistics.median):
+        runs = f"{len(fast[key])} + {len(full[key])}"
+        lines.append(f"| {label} | {_cell(totals(fast[key]), fmt)} | {_cell(totals(full[key]), fmt)} | "
+                     f"{_ratio_cell(_ratios(full[key], fast[key], reduce))} | {runs} |")
+
+    def checkpoint_row(label, key, fmt):
+        a, b = _checkpoint(fast, key), _checkpoint(full, key)
+        ra = {c["round"]: c[key] for c in fast["checkpoint"] if key in c}
+        rb = {c["round"]: c[key] for c in full["checkpoint"] if key in c}
+        ratios = [rb[r] / ra[r] for r in sorted(rb) if r in ra and ra[r] > 0]
+        lines.append(f"| {label} | {_cell(a, fmt)} | {_cell(b, fmt)} | {_ratio_cell(ratios)} | {len(a)} + {len(b)} |")
+
+    row(f"`muster up -d`, cold: the migration ({_thousands(d['rows'])} rows) and the snapshot after it", "seq_up")
+    row("then `muster db snapshot db`", "snapshot")
+    row("then `muster db restore db`", "restore")
+    row(f"then `muster db clone db --count {d['clones']}`", "clone")
+    row("**then `muster down`**", "down")
+    checkpoint_row("    its shutdown checkpoint: buffers written (Postgres's log)", "buffers", _count(0))
+    checkpoint_row("    its shutdown checkpoint: files synced", "sync_files", _count(0))
+    checkpoint_row("    its shutdown checkpoint: write phase", "write_s", ms)
+    checkpoint_row("    its shutdown checkpoint: sync phase", "sync_s", ms)
+    row("`muster up -d` again, warm (the migration finds its tables; the snapshot is taken again)", "up_again")
+    row(f"**`muster db restore db`, {n} back to back**: each restore", "restores")
+    fa, fu = totals(fast["restores"]), totals(full["restores"])
+    p90_ratios = _ratios(full["restores"], fast["restores"], p90)
+    lines.append(f"|     90th percentile of each restore (all rounds together; ratio per round of each round's) | "
+                 f"{ms(p90(fa))} | {ms(p90(fu))} | {_ratio_cell(p90_ratios)} | {len(fa)} + {len(fu)} |")
+    row(f"    the {n} together", "restores_total")
+    row("then `muster down`", "down_after_restores")
+    row("Postgres-only stack: `muster up -d` cold (a fresh folder, a spare cluster ready)", "cold_up")
+    row("Postgres-only stack: `muster down` after it", "cold_down")
+    row("Postgres-only stack: `muster up -d` warm (its data folder exists)", "warm_up")
+    row("Postgres-only stack: `muster down` after it", "warm_down")
+    return "\n".join(lines)
+
+
+def rows(d, summary, judge):
+    """Rows of the main summary table (a full render) and the verdicts of the merged line."""
+    fast, full = d["modes"]["fast"], d["modes"]["full"]
+    summary.add("Durability: `down` after snapshot, restore, clone ×4, fast (the default)", totals(fast["down"]), ms)
+    summary.add("Durability: the same `down` with `durability: full`", totals(full["down"]), ms)
+    summary.add(f"Durability: `db restore`, {d['restores_per_round']} back to back, each, fast",
+                totals(fast["restores"]), ms)
+    summary.add("Durability: the same with `durability: full`", totals(full["restores"]), ms)
+
+
+def _median(entries):
+    values = totals(entries)
+    return statistics.median(values) if values else None
+
+
+def _change(label, full, fast):
+    a, b = _median(full), _median(fast)
+    if a is None or b is None:
+        return None
+    ratio = _ratios(full, fast)
+    per_round = f" ({statistics.median(ratio):.1f}× per round)" if ratio else ""
+    if b > 0 and a / b >= 1.15:
+        return f"{label}: {ms(a)} → {ms(b)}, {a / b:.1f}× faster{per_round}"
+    if b > 0 and a / b <= 1 / 1.15:
+        return f"{label}: {ms(a)} → {ms(b)}, slower{per_round}"
+    return f"{label}: {ms(a)} → {ms(b)}, no change beyond the noise{per_round}"
+
+
+def section(results):
+    d = results["durability"]
+    fast, full = d["modes"]["fast"], d["modes"]["full"]
+    lines = [dbreport.HEADINGS["durability"], "", dbreport._when(results, "durability"), ""]
+    lines.append(table(d))
+    lines.append("")
+    changes = [c for c in (
+        _change("`down` after the sequence", full["down"], fast["down"]),
+        _change(f"each of {d['restores_per_round']} `db restore` back to back", full["restores"], fast["restores"]),
+        _change(f"`db clone --count {d['clones']}`", full["clone"], fast["clone"]),
+        _change("`db snapshot`", full["snapshot"], fast["snapshot"]),
+        _change("cold `up -d` with the migration", full["seq_up"], fast["seq_up"]),
+        _change("cold `up -d`, Postgres only", full["cold_up"], fast["cold_up"]),
+        _change("warm `up -d`, Postgres only", full["warm_up"], fast["warm_up"])) if c]
+    lines.append("**What changed.** Before issue 24 every Postgres service ran with Postgres's own durability "
+                 "settings, which is what `durability: full` gives now; `durability: fast` is the new default. "
+                 "Medians, full (before) → fast (now): " + "; ".join(changes) + ".")
+    lines.append("")
+    escalated = {m: sum(1 for c in d["modes"][m]["checkpoint"] if c.get("immediate")) for m in ("fast", "full")}
+    sync_full = _checkpoint(full, "sync_s")
+    files_full = _checkpoint(full, "sync_files")
+    buffers_full, buffers_fast = _checkpoint(full, "buffers"), _checkpoint(fast, "buffers")
+    if sync_full and buffers_fast:
+        lines.append(f"**Where `down`'s time goes with `full`.** Postgres's fast shutdown ends with a checkpoint: it "
+                     f"writes every dirty buffer to the kernel ({statistics.median(buffers_full):.0f} buffers of 8 kB "
+                     f"with full, {statistics.median(buffers_fast):.0f} with fast, medians) and then, with `fsync=on`, "
+                     "syncs every file written since the last "
+                     f"checkpoint: {statistics.median(files_full):.0f} files here, a sync phase of "
+                     f"{ms(statistics.median(sync_full))} (median; Postgres's `checkpoint complete` line). With "
+                     "`fsync=off` the sync phase is skipped, and the kernel writes the pages out in its own time, "
+                     "after `down` has returned.")
+        lines.append("")
+    lines.append(f"Downs that went on to an immediate shutdown (the fast shutdown outlasted `stop_timeout`, 10 s): "
+                 f"{escalated['fast']} with fast, {escalated['full']} with full.")
+    lines.append("")
+    lines.append(f"- **The sequence** (issue 24's report): a fresh project folder, one Postgres service (`databases: "
+                 f"[app]`, `snapshot: {{ after: migrate }}`, `durability: fast` or `full`, nothing else differs) and a "
+                 f"`migrate` task running the restore part's migration ({d['tables']} tables, "
+                 f"{_thousands(d['rows'])} rows, "
+                 "indexes and foreign keys; `psql -f`). `up -d` returns with the snapshot taken; then `muster db "
+                 f"snapshot db`, `muster db restore db`, `muster db clone db --count {d['clones']}` and `muster "
+                 "down`, each timed from launching the command to its exit, one right after the other as a user "
+                 "types them. The shutdown checkpoint's figures are read from the Postgres log the down wrote.")
+    lines.append(f"- **Restores back to back**: the same project brought up again (the migration begins with a psql "
+                 "`\\if` that finds its tables and stops, as a migration tool does on a migrated database), then "
+                 f"{d['restores_per_round']} `muster db restore db` in a row, each timed; each one waits for the "
+                 "spare copy the previous one started, so this is the cost of making that copy "
+                 "(`CREATE DATABASE … STRATEGY WAL_LOG`, its commit synced with `fsync=on`) and of dropping the "
+                 "old one. The ratio column compares each round's median (and its 90th percentile). Checked "
+                 "after each round's restores: `app` holds "
+                 + ", ".join(sorted({str(c["rows"]) for c in d.get("checks", [])}) or ["?"])
+                 + f" rows, and the {d['clones']} clones exist.")
+    lines.append("- **Postgres-only**: one `engine: postgres` service. Cold: a fresh project folder with a spare "
+                 "cluster of the warm template cache ready (as users have it after their first start); warm: one "
+                 "folder per mode whose data stays between runs.")
+    lines.append("- Both modes run the same binary in the same round; the order flips every round. Before each "
+                 "mode's turn the harness calls `sync()` (untimed), so what one mode left in the page cache is "
+                 "not written on the other's time. Every `down` is checked: no process of the stack left, the "
+                 "Postgres processes included (found by their data folder), and no port listening. Nothing is "
+                 "deleted while the part runs (see the cold start section); the projects go with `muster down "
+                 "--volumes` when it ends.")
+    lines.append("")
+    lines.append("**What each choice risks.** With `durability: fast` (the default: `fsync=off`, "
+                 "`full_page_writes=off`, `synchronous_commit=on`) every commit is written to the kernel before "
+                 "Postgres acknowledges it, so a crash or a SIGKILL of Postgres or of muster loses and corrupts "
+                 "nothing; only an operating-system crash or a power loss can lose recent commits or corrupt the "
+                 "cluster, which a development or test database can be made again from its migrations. "
+                 "`durability: full` (Postgres's own defaults) survives those too, at the cost above. Redis runs "
+                 "with no persistence by default (no RDB snapshots, no AOF): its data lives in memory and is gone "
+                 "after any restart, unless `settings:` ask for persistence.")
+    lines.extend(dbreport._problems(d))
+    for missing in d.get("spares_missing") or []:
+        lines.append(f"- spare not ready in time: {missing}")
+    lines.append("")
+    return "\n".join(lines)

@@ -168,7 +168,8 @@ def durability(binary, env, root, runs, quick, log):
     rounds = runs if quick else 2 * runs  # a round of both modes takes about half a minute
     per_mode = lambda: {"seq_up": [], "snapshot": [], "restore": [], "clone": [], "down": [], "checkpoint": [],
                         "up_again": [], "restores": [], "restores_total": [], "down_after_restores": [],
-                        "cold_up": [], "cold_down": [], "warm_up": [], "warm_down": [], "sync_before": []}
+                        "cold_up": [], "cold_down": [], "warm_up": [], "warm_down": [], "sync_before": [],
+                        "failures": [], "recovered": []}
     out = {"rounds": rounds, "tables": restorebench.TABLES, "rows": restorebench.ROWS, "restores_per_round": restores,
            "clones": CLONES, "modes": {mode: per_mode() for mode in MODES}, "errors": [], "leaks": [], "spares_missing": [],
            "checks": []}
@@ -185,44 +186,68 @@ def durability(binary, env, root, runs, quick, log):
             out["spares_missing"].append(f"{label}: no spare after 60 s")
 
     def sequence(mode, i, figures):
-        """Issue 24's sequence, then the same project up again for restores back to back."""
+        """Issue 24's sequence, then the same project up again for restores back to back.
+        A step that fails is recorded and the sequence goes on, as a user would: the
+        `down` after it is still measured."""
         label = f"{mode} round {i + 1}"
+        failures = figures["failures"]
+
+        def step(key, *args, entry=None):
+            try:
+                elapsed = s.up() if key in ("seq_up", "up_again") else s.run(*args)
+            except Exception as error:
+                failures.append({"round": i, "step": key, "error": _last_line(str(error))})
+                log(f"  {mode} {key}: FAILED: {_last_line(str(error))}")
+                return None
+            figures[key].append(dict(entry or {}, total=elapsed, round=i))
+            return elapsed
+
         spare_ready(label)
         s = stack(f"seq-{mode}", migrated_stack_yaml(migration, mode), "durability")
+        done = {}
         try:
-            figures["seq_up"].append({"total": s.up(), "round": i})
-            spare_ready(label + ", after up")  # made while the migration ran; untimed
-            figures["snapshot"].append({"total": s.run("db", "snapshot", "db"), "round": i})
-            figures["restore"].append({"total": s.run("db", "restore", "db"), "round": i})
-            figures["clone"].append({"total": s.run("db", "clone", "db", "--count", str(CLONES)), "round": i})
+            done["up"] = step("seq_up")
+            if done["up"] is not None:
+                spare_ready(label + ", after up")  # made while the migration ran; untimed
+                done["snapshot"] = step("snapshot", "db", "snapshot", "db")
+                done["restore"] = step("restore", "db", "restore", "db")
+                done[f"clone ×{CLONES}"] = step("clone", "db", "clone", "db", "--count", str(CLONES))
         finally:
             elapsed, text = s.down(out["leaks"], f"{label}, the sequence")
         figures["down"].append({"total": elapsed, "round": i})
         checkpoint = shutdown_checkpoint(text)
         checkpoint["round"] = i
         figures["checkpoint"].append(checkpoint)
-        log(f"  {mode}: up {_ms(figures['seq_up'][-1]['total'])}, snapshot {_ms(figures['snapshot'][-1]['total'])}, "
-            f"restore {_ms(figures['restore'][-1]['total'])}, clone ×{CLONES} {_ms(figures['clone'][-1]['total'])}, "
-            f"down {_ms(elapsed)}; shutdown checkpoint: {_checkpoint_text(checkpoint)}")
+        log(f"  {mode}: " + ", ".join(f"{k} {_ms(v) if v is not None else 'FAILED'}" for k, v in done.items())
+            + f", down {_ms(elapsed)}; shutdown checkpoint: {_checkpoint_text(checkpoint)}")
 
+        times = []
+        up_again = None
+        offset = _log_size(s.db_log)
         try:
-            figures["up_again"].append({"total": s.up(), "round": i})
-            times = []
+            up_again = step("up_again")
+            recovery = _log_since(s.db_log, offset)
+            figures["recovered"].append({"round": i, "crash_recovery": "automatic recovery in progress" in recovery})
+            if up_again is None:
+                return
             for k in range(restores):
-                times.append(s.run("db", "restore", "db"))
-                figures["restores"].append({"total": times[-1], "round": i, "index": k})
-            figures["restores_total"].append({"total": sum(times), "round": i})
+                times.append(step("restores", "db", "restore", "db", entry={"index": k}))
+            if None not in times:
+                figures["restores_total"].append({"total": sum(times), "round": i})
             admin = restorebench.Admin(s.project.postgres_socket_dir("db"), s.project.port("db"))
             rows = restorebench._count_rows(admin, "app")
             clones = admin.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'app\\_gw%'")[0][0]
             out["checks"].append({"mode": mode, "round": i, "rows": rows, "clones": clones})
             if rows != restorebench.ROWS or clones != CLONES:
-                raise BenchError(f"{label}: after the restores app holds {rows} rows and there are {clones} clones")
+                failures.append({"round": i, "step": "check",
+                                 "error": f"after the restores app holds {rows} rows and there are {clones} clones"})
         finally:
             elapsed, _ = s.down(out["leaks"], f"{label}, after the restores")
-        figures["down_after_restores"].append({"total": elapsed, "round": i})
-        log(f"  {mode}: up again {_ms(figures['up_again'][-1]['total'])}, {restores} restores back to back "
-            + "/".join(_ms(t) for t in times) + f", down {_ms(elapsed)}")
+            figures["down_after_restores"].append({"total": elapsed, "round": i})
+            log(f"  {mode}: up again {_ms(up_again)}"
+                + (" (crash recovery)" if figures["recovered"] and figures["recovered"][-1]["crash_recovery"] else "")
+                + f", {len(times)} restores back to back " + "/".join(_ms(t) if t is not None else "FAILED" for t in times)
+                + f", down {_ms(elapsed)}")
 
     def postgres_only(mode, i, figures, warm):
         label = f"{mode} round {i + 1}"
@@ -262,7 +287,7 @@ def durability(binary, env, root, runs, quick, log):
                     try:
                         body()
                     except Exception as error:
-                        out["errors"].append(f"{mode} {what} round {i + 1}: {error}")
+                        out["errors"].append(f"{mode} {what} round {i + 1}: {_last_line(str(error))}")
                         log(f"  {mode} {what}: FAILED: {error}")
     finally:
         for s in stacks:
@@ -295,9 +320,14 @@ def cluster_processes(data_dir):
     return found
 
 
+def _last_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][-300:] if lines else text
+
+
 def _checkpoint_text(c):
     if "buffers" not in c:
-        text = "not in the log"
+        text = "did not complete"
     else:
         text = (f"{c['buffers']} buffers, {c['sync_files']} files synced, write {c['write_s']:.3f} s, "
                 f"sync {c['sync_s']:.3f} s")

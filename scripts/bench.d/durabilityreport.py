@@ -67,11 +67,11 @@ def table(d):
         lines.append(f"| {label} | {_cell(totals(fast[key]), fmt)} | {_cell(totals(full[key]), fmt)} | "
                      f"{_ratio_cell(_ratios(full[key], fast[key], reduce))} | {runs} |")
 
-    def checkpoint_row(label, key, fmt):
+    def checkpoint_row(label, key, fmt, ratio=True):
         a, b = _checkpoint(fast, key), _checkpoint(full, key)
         ra = {c["round"]: c[key] for c in fast["checkpoint"] if key in c}
         rb = {c["round"]: c[key] for c in full["checkpoint"] if key in c}
-        ratios = [rb[r] / ra[r] for r in sorted(rb) if r in ra and ra[r] > 0]
+        ratios = [rb[r] / ra[r] for r in sorted(rb) if r in ra and ra[r] > 0] if ratio else []
         lines.append(f"| {label} | {_cell(a, fmt)} | {_cell(b, fmt)} | {_ratio_cell(ratios)} | {len(a)} + {len(b)} |")
 
     row(f"`muster up -d`, cold: the migration ({_thousands(d['rows'])} rows) and the snapshot after it", "seq_up")
@@ -79,11 +79,20 @@ def table(d):
     row("then `muster db restore db`", "restore")
     row(f"then `muster db clone db --count {d['clones']}`", "clone")
     row("**then `muster down`**", "down")
-    checkpoint_row("    its shutdown checkpoint: buffers written (Postgres's log)", "buffers", _count(0))
-    checkpoint_row("    its shutdown checkpoint: files synced", "sync_files", _count(0))
+    checkpoint_row("    its shutdown checkpoint, when it completed: buffers written (Postgres's log)", "buffers",
+                   _count(0))
+    checkpoint_row("    its shutdown checkpoint: files synced", "sync_files", _count(0), ratio=False)
     checkpoint_row("    its shutdown checkpoint: write phase", "write_s", ms)
-    checkpoint_row("    its shutdown checkpoint: sync phase", "sync_s", ms)
+    checkpoint_row("    its shutdown checkpoint: sync phase (none with `fsync=off`)", "sync_s", ms, ratio=False)
+    def count_row(label, count):
+        a, b = count(fast), count(full)
+        lines.append(f"| {label} | {a[0]} of {a[1]} | {b[0]} of {b[1]} |  | {a[1]} + {b[1]} |")
+
+    count_row("    downs that went on to an immediate shutdown (`stop_timeout`, 10 s, ran out)",
+              lambda m: (sum(1 for c in m["checkpoint"] if c.get("immediate")), len(m["checkpoint"])))
     row("`muster up -d` again, warm (the migration finds its tables; the snapshot is taken again)", "up_again")
+    count_row("    of which ran crash recovery first (after an immediate shutdown)",
+              lambda m: (sum(1 for r in m.get("recovered", []) if r["crash_recovery"]), len(m.get("recovered", []))))
     row(f"**`muster db restore db`, {n} back to back**: each restore", "restores")
     fa, fu = totals(fast["restores"]), totals(full["restores"])
     p90_ratios = _ratios(full["restores"], fast["restores"], p90)
@@ -95,7 +104,36 @@ def table(d):
     row("Postgres-only stack: `muster down` after it", "cold_down")
     row("Postgres-only stack: `muster up -d` warm (its data folder exists)", "warm_up")
     row("Postgres-only stack: `muster down` after it", "warm_down")
+    count_row("Commands that failed (listed below the table)",
+              lambda m: (len(m.get("failures", [])), _commands(m, d)))
     return "\n".join(lines)
+
+
+def _commands(mode, d):
+    """How many timed muster commands the sequence and the restores ran (or tried)."""
+    rounds = len(mode["down"])
+    return rounds * (4 + 1 + d["restores_per_round"])
+
+
+def failure_lines(d):
+    lines = []
+    for name in ("fast", "full"):
+        failures = d["modes"][name].get("failures", [])
+        by_step = {}
+        for f in failures:
+            by_step.setdefault(f["step"], []).append(f)
+        for step, found in by_step.items():
+            rounds = sorted({f["round"] + 1 for f in found})
+            lines.append(f"- failed with `{name}`: {STEP_NAMES.get(step, step)}, {len(found)} time"
+                         f"{'s' if len(found) != 1 else ''} (rounds {', '.join(map(str, rounds))}): "
+                         f"`{found[0]['error']}`")
+    return lines
+
+
+STEP_NAMES = {"seq_up": "`up -d` of the migrated stack", "snapshot": "`muster db snapshot db`",
+              "restore": "`muster db restore db` in the sequence", "clone": "`muster db clone db --count 4`",
+              "up_again": "`up -d` again", "restores": "`muster db restore db` back to back",
+              "check": "the check after the restores"}
 
 
 def rows(d, summary, judge):
@@ -144,23 +182,16 @@ def section(results):
                  "settings, which is what `durability: full` gives now; `durability: fast` is the new default. "
                  "Medians, full (before) → fast (now): " + "; ".join(changes) + ".")
     lines.append("")
-    escalated = {m: sum(1 for c in d["modes"][m]["checkpoint"] if c.get("immediate")) for m in ("fast", "full")}
-    sync_full = _checkpoint(full, "sync_s")
-    files_full = _checkpoint(full, "sync_files")
-    buffers_full, buffers_fast = _checkpoint(full, "buffers"), _checkpoint(fast, "buffers")
-    if sync_full and buffers_fast:
-        lines.append(f"**Where `down`'s time goes with `full`.** Postgres's fast shutdown ends with a checkpoint: it "
-                     f"writes every dirty buffer to the kernel ({statistics.median(buffers_full):.0f} buffers of 8 kB "
-                     f"with full, {statistics.median(buffers_fast):.0f} with fast, medians) and then, with `fsync=on`, "
-                     "syncs every file written since the last "
-                     f"checkpoint: {statistics.median(files_full):.0f} files here, a sync phase of "
-                     f"{ms(statistics.median(sync_full))} (median; Postgres's `checkpoint complete` line). With "
-                     "`fsync=off` the sync phase is skipped, and the kernel writes the pages out in its own time, "
-                     "after `down` has returned.")
+    lines.extend(down_paragraph(fast, full))
+    failures = failure_lines(d)
+    if failures:
+        lines.append("**Commands that failed.**")
         lines.append("")
-    lines.append(f"Downs that went on to an immediate shutdown (the fast shutdown outlasted `stop_timeout`, 10 s): "
-                 f"{escalated['fast']} with fast, {escalated['full']} with full.")
-    lines.append("")
+        lines.extend(failures)
+        if any("timed out after 5s" in f["error"] for m in (fast, full) for f in m.get("failures", [])):
+            lines.append("")
+            lines.append(TIMEOUT_TEXT)
+        lines.append("")
     lines.append(f"- **The sequence** (issue 24's report): a fresh project folder, one Postgres service (`databases: "
                  f"[app]`, `snapshot: {{ after: migrate }}`, `durability: fast` or `full`, nothing else differs) and a "
                  f"`migrate` task running the restore part's migration ({d['tables']} tables, "
@@ -201,3 +232,41 @@ def section(results):
         lines.append(f"- spare not ready in time: {missing}")
     lines.append("")
     return "\n".join(lines)
+
+
+TIMEOUT_TEXT = ("A `timed out after 5s` is muster's, not Postgres's: `muster db snapshot`, `restore` and `clone` "
+                "talk to Postgres over an admin connection whose every read waits at most 5 s (the `connect_timeout=5` "
+                "of DatabaseDesk, which PostgresConnection also uses as the limit of each exchange), and a `DROP "
+                "DATABASE` there (the old snapshot's, a spare's) waits for the checkpoint it forces, which with "
+                "`fsync=on` syncs every file written since the last one: about 5 s here after the migration and its "
+                "copies. Postgres finishes the statement; muster has already given up and says the command failed. "
+                "With `durability: fast` that checkpoint syncs nothing.")
+
+
+def down_paragraph(fast, full):
+    sync_full = _checkpoint(full, "sync_s")
+    files_full = _checkpoint(full, "sync_files")
+    buffers_full, buffers_fast = _checkpoint(full, "buffers"), _checkpoint(fast, "buffers")
+    downs = len(full["checkpoint"])
+    immediate = sum(1 for c in full["checkpoint"] if c.get("immediate"))
+    recovered = [r for r in full.get("recovered", []) if r["crash_recovery"]]
+    text = ("**Where `down`'s time goes with `full`.** Postgres's fast shutdown (SIGINT, what muster sends first) "
+            "ends with a checkpoint: every dirty buffer is written to the kernel and then, with `fsync=on`, every "
+            "file written since the last checkpoint is synced.")
+    if sync_full and buffers_fast:
+        text += (f" Where that checkpoint completed with full, it wrote {statistics.median(buffers_full):.0f} buffers "
+                 f"of 8 kB ({statistics.median(buffers_fast):.0f} with fast, medians) and synced "
+                 f"{statistics.median(files_full):.0f} files in {ms(statistics.median(sync_full))} (Postgres's "
+                 "`checkpoint complete` line).")
+    if immediate:
+        up_again = totals(full["up_again"])
+        text += (f" In {immediate} of {downs} downs with full it did not complete within `stop_timeout` (10 s): muster "
+                 "went on to an immediate shutdown (SIGQUIT), which ends Postgres at once and safely, so `down` took "
+                 "10 s and the next start ran crash recovery"
+                 + (f" ({len(recovered)} of {len(full.get('recovered', []))} starts again did; `up -d` again took "
+                    f"{ms(statistics.median(up_again))} with full against {ms(_median(fast['up_again']))} with fast, "
+                    "medians)" if full.get("recovered") and up_again else "")
+                 + ".")
+    text += (" With `fsync=off` there is nothing to sync, and the kernel writes the pages out in its own time, after "
+             "`down` has returned.")
+    return [text, ""]

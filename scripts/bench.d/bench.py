@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import coldbench  # noqa: E402
 import dbreport  # noqa: E402
+import durabilitybench  # noqa: E402
 import extras  # noqa: E402
 import restorebench  # noqa: E402
 import testbench  # noqa: E402
@@ -30,9 +31,9 @@ import procs  # noqa: E402
 import report  # noqa: E402
 import stackbench  # noqa: E402
 
-PARTS = ["startup", "detect", "cost", "logs", "scale", "cold", "restore", "tests"]
+PARTS = ["startup", "detect", "cost", "logs", "scale", "cold", "restore", "tests", "durability"]
 # Parts whose sections can be merged into an existing BENCHMARKS.md on their own.
-MERGEABLE = {"cold", "restore", "tests"}
+MERGEABLE = {"cold", "restore", "tests", "durability"}
 
 
 def log(message):
@@ -287,7 +288,8 @@ def main():
                 log(f"scale failed: {error}")
         for part, body in (("cold", lambda: coldbench.cold_start(binary, env, root, runs, args.quick, log)),
                            ("restore", lambda: restorebench.restore(binary, env, root, runs, args.quick, log)),
-                           ("tests", lambda: testbench.tests(binary, env, root, runs, args.quick, log))):
+                           ("tests", lambda: testbench.tests(binary, env, root, runs, args.quick, log)),
+                           ("durability", lambda: durabilitybench.durability(binary, env, root, runs, args.quick, log))):
             if part not in parts:
                 continue
             log(f"part {part}; load {loadavg()}")
@@ -328,7 +330,7 @@ def main():
 
 
 def write_report(results, output, quick):
-    """The full report; or, for a run of only the cold / restore / tests parts with
+    """The full report; or, for a run of only the cold / restore / tests / durability parts with
     an existing report at output, just their sections merged into it (the other
     sections and their figures stay as they are). Returns a summary to print."""
     parts = set(results.get("parts") or [])

@@ -11,10 +11,11 @@ HEADINGS = {
     "cold": "## Cold start: a cluster copied from the template instead of initdb",
     "restore": "## Restoring a test database: 50 tables, 100 000 rows",
     "tests": "## Test attribution: the pytest plugin's cost and reading big reports",
+    "durability": "## Durability: fast (default) vs full",
 }
-ORDER = ["cold", "restore", "tests"]
+ORDER = ["cold", "restore", "tests", "durability"]
 SHORT = {"cold": "Cold start (issue 15)", "restore": "Database restore (issue 15)",
-         "tests": "Test attribution cost (issue 14)"}
+         "tests": "Test attribution cost (issue 14)", "durability": "Durability fast vs full (issue 24)"}
 
 
 def _verdict(ok):
@@ -39,7 +40,8 @@ def _when(results, part):
     quick = " --quick" if results.get("quick") else ""
     busy = load.get("busy_percent")
     text = (f"Measured {results['started']} by `scripts/bench{quick} --only {','.join(results['parts'])}` "
-            f"({results['runs']} alternating rounds; the order of the contenders rotates each round), muster "
+            f"({results.get(part, {}).get('rounds', results['runs'])} alternating rounds; the order of the contenders "
+            "rotates each round), muster "
             f"{machine['muster_rev']}, release build, on {machine['cpu']}, {machine['cores']} cores. Load average "
             f"(1, 5, 15 min) when this part began: {load.get('before', '?')}; when it ended: {load.get('after', '?')}")
     if busy is not None:
@@ -344,8 +346,11 @@ def tests_section(results):
     return "\n".join(lines)
 
 
-SECTIONS = {"cold": cold_section, "restore": restore_section, "tests": tests_section}
-ROWS = {"cold": cold_rows, "restore": restore_rows, "tests": tests_rows}
+import durabilityreport  # noqa: E402  (here: it reads _when and _problems of this module)
+
+SECTIONS = {"cold": cold_section, "restore": restore_section, "tests": tests_section,
+            "durability": durabilityreport.section}
+ROWS = {"cold": cold_rows, "restore": restore_rows, "tests": tests_rows, "durability": durabilityreport.rows}
 
 
 def add_to_summary(results, summary, judge, sections):
@@ -356,8 +361,10 @@ def add_to_summary(results, summary, judge, sections):
             sections.append(SECTIONS[part](results))
 
 
-REPRODUCE = ("MUSTER_BIN=.build/release/muster scripts/bench --only cold,restore,tests   # only these sections, "
-             "merged into BENCHMARKS.md")
+REPRODUCE = ("MUSTER_BIN=.build/release/muster scripts/bench --only cold,restore,tests,durability   # only these "
+             "sections, merged into BENCHMARKS.md")
+PARTS_LINE = ("scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, scale, cold, restore, "
+              "tests, durability")
 
 
 def merge(existing, results):
@@ -388,7 +395,7 @@ def merge(existing, results):
         missed = [n for n, ok in judged if not ok]
         prefix = f"- {SHORT[part]}"
         line = (f"{prefix} (measured {results['started']}, load {results[part].get('load', {}).get('before', '?')}): "
-                + (f"missed: {'; '.join(missed)}" if missed else "every target met")
+                + (f"missed: {'; '.join(missed)}" if missed else ("every target met" if judged else "figures, no target"))
                 + (f"; met: {'; '.join(met)}" if missed and met else "") + f". See “{HEADINGS[part][3:]}”.")
         lines = text.split("\n")
         found = [i for i, l in enumerate(lines) if l.startswith(prefix + " (measured")]
@@ -402,10 +409,15 @@ def merge(existing, results):
             else:
                 lines[at - 1:at - 1] = [line]
         text = "\n".join(lines)
-    # the reproduce block names the new parts
-    old = "scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, scale"
-    if old + "\n" in text and REPRODUCE not in text:
-        text = text.replace(old + "\n", "scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, "
-                                 "scale, cold, restore, tests\n" + REPRODUCE + "\n")
-    return text.rstrip() + "\n"
+    # the reproduce block names every part
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("scripts/bench --only startup,detect ") and line != PARTS_LINE:
+            lines[i] = PARTS_LINE
+        elif line.startswith("MUSTER_BIN=.build/release/muster scripts/bench --only cold,"):
+            lines[i] = REPRODUCE
+    if PARTS_LINE in lines and REPRODUCE not in lines:
+        at = lines.index(PARTS_LINE) + 1
+        lines[at:at] = [REPRODUCE]
+    return "\n".join(lines).rstrip() + "\n"
 

@@ -543,8 +543,9 @@ def reproduce_section(machine, results):
     lines.append("scripts/bench            # the full run (6 to 12 minutes, after up to 5 waiting for a quiet machine); writes BENCHMARKS.md")
     lines.append("scripts/bench --quick    # a smoke check: 3 runs, shorter windows, 200 MB of logs; writes .build-bench/BENCHMARKS.quick.md")
     lines.append("MUSTER_BIN=/path/to/muster scripts/bench   # measure a given binary instead of building one")
-    lines.append("scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, scale, cold, restore, tests")
-    lines.append("MUSTER_BIN=.build/release/muster scripts/bench --only cold,restore,tests   # only these sections, merged into BENCHMARKS.md")
+    import dbreport  # here: dbreport imports this module's helpers
+    lines.append(dbreport.PARTS_LINE)
+    lines.append(dbreport.REPRODUCE)
     lines.append("scripts/bench --render .build-bench/bench-results.json   # rewrite this file from the saved figures")
     lines.append("```")
     lines.append("")

@@ -136,7 +136,11 @@ public actor DatabaseDesk {
         }
         let socketDir = PostgresEngine.socketDirectory(paths: paths, service: service.name)
         let conninfo = "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
-        return Target(service: service.name, database: database, connect: { try PostgresConnection(conninfo) })
+        return Target(service: service.name, database: database, connect: {
+            let connection = try PostgresConnection(conninfo)
+            connection.statementTimeout = PostgresConnection.provisioningTimeout
+            return connection
+        })
     }
 
     static func checkName(_ name: String) throws {

@@ -45,6 +45,18 @@ public final class PostgresConnection {
 
     deinit { close() }
 
+    /// How long one exchange may take once logged in (`connect_timeout` until then).
+    /// Provisioning statements wait for the server's own work: a `DROP DATABASE`
+    /// waits for the checkpoint it forces, seconds on a slow disk with fsync on.
+    public var statementTimeout: Duration {
+        get { connection.timeout }
+        set { connection.timeout = newValue }
+    }
+
+    /// The limit muster's own provisioning statements (snapshots, restores, clones,
+    /// roles, databases) get: long, but bounded.
+    public static let provisioningTimeout: Duration = .seconds(300)
+
     /// Says goodbye (Terminate) and closes the socket.
     public func close() {
         guard !closed else { return }

@@ -114,6 +114,7 @@ public struct StackPlanner {
             let line = try await offload { () -> Result<String, Error> in
                 Result {
                     let admin = try PostgresConnection("host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster")
+                    admin.statementTimeout = PostgresConnection.provisioningTimeout
                     let snapshots = DatabaseSnapshots(admin: admin)
                     let begin = Date()
                     let (snapshot, _) = try snapshots.snapshot(database, name: spec.name)

@@ -50,9 +50,24 @@ struct Doctor: AsyncParsableCommand {
         for check in report.checks {
             lines.append((check.ok ? out.paint("ok  ", .green) : out.paint("NO  ", .boldRed)) + "\(check.name): \(check.detail)")
         }
+        if let plugin = report.pytestPlugin {
+            lines += pluginLines(plugin, console: out)
+        }
         lines.append(report.canStart ? out.paint("the stack can start here", .boldGreen)
                                      : out.paint("the stack cannot start here; see above", .boldRed))
         return lines.joined(separator: "\n")
+    }
+
+    /// The pytest plugin: there, or the one command that installs it.
+    static func pluginLines(_ plugin: PluginCheck, console out: Console) -> [String] {
+        guard let python = plugin.python else {
+            return [out.paint("--  ", .yellow) + "pytest plugin: no python3 on PATH to look in"]
+        }
+        if plugin.installed { return [out.paint("ok  ", .green) + "pytest plugin: installed in \(python)"] }
+        guard let install = plugin.install else {
+            return [out.paint("--  ", .yellow) + "pytest plugin: not in \(python), and this muster came without it (pip install ./integrations/pytest-muster from a checkout)"]
+        }
+        return [out.paint("--  ", .yellow) + "pytest plugin: not in \(python); install it with: \(install)"]
     }
 
     /// Which implementation will run and what it lacks, each limit with its measured

@@ -61,11 +61,33 @@ import Glibc
     @Test func installLaysOutTheBinaryCompletionsAndTansuAndUninstallRemovesThem() async throws {
         let prefix = try await Self.install()
         defer { try? FileManager.default.removeItem(atPath: prefix) }
-        let files = ["bin/muster", "lib/muster/tansu", "share/bash-completion/completions/muster",
+        var files = ["bin/muster", "lib/muster/tansu", "share/bash-completion/completions/muster",
                      "share/zsh/site-functions/_muster", "share/fish/vendor_completions.d/muster.fish"]
         for file in files {
             #expect(FileManager.default.fileExists(atPath: prefix + "/" + file), "\(file) was not installed")
         }
+        // The pytest plugin comes along as a wheel, and doctor prints the one command that installs it.
+        let shared = try FileManager.default.contentsOfDirectory(atPath: prefix + "/share/muster")
+        let wheel = try #require(shared.first { $0.hasPrefix("pytest_muster-") && $0.hasSuffix(".whl") }, "no plugin wheel: \(shared)")
+        let home = try Self.folder("home", mode: 0o755)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let doctor = try await Self.run([prefix + "/bin/muster", "doctor"], in: home, environment: Self.plainEnvironment(home: home))
+        #expect(doctor.output.contains("pytest plugin: not in "), "\(doctor.output)")
+        #expect(doctor.output.contains("python3 -m pip install \(prefix)/share/muster/\(wheel)"), "\(doctor.output)")
+        // That wheel installs and imports (into a folder of the test's own, without pytest itself).
+        let target = home + "/site"
+        let pip = try await Self.run(["/usr/bin/python3", "-m", "pip", "install", "--quiet", "--no-deps", "--target", target,
+                                      prefix + "/share/muster/" + wheel], in: home, environment: Self.plainEnvironment(home: home))
+        #expect(pip.status == 0, "\(pip.output)")
+        var withPlugin = Self.plainEnvironment(home: home)
+        withPlugin["PYTHONPATH"] = target
+        let imported = try await Self.run(["/usr/bin/python3", "-c", "import pytest_muster, importlib.metadata as m; print(m.entry_points(group='pytest11')['muster'].value)"],
+                                          in: home, environment: withPlugin)
+        #expect(imported.output.contains("pytest_muster.plugin"), "\(imported.output)")
+        // The binary is installed without its debug information.
+        let sections = try await CLIResult.run(command: ["/usr/bin/readelf", "-S", "--wide", prefix + "/bin/muster"], in: prefix)
+        #expect(sections.status == 0 && !sections.output.contains(".debug_info"), "the installed binary keeps its debug information")
+        files.append("share/muster/" + wheel)
         let binaryBefore = try FileManager.default.attributesOfItem(atPath: prefix + "/bin/muster")[.modificationDate] as? Date
         // A second run changes nothing that is already there.
         let again = try await CLIResult.run(command: ["/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", prefix,

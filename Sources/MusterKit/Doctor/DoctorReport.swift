@@ -36,10 +36,12 @@ public struct DoctorReport: Codable, Sendable {
     public var project: String?
     public var engines: [EngineCheck]
     public var checks: [Check]
+    /// muster's pytest plugin in the Python environment at hand (never decides `canStart`).
+    public var pytestPlugin: PluginCheck?
     /// True when nothing found stops the stack from starting.
     public var canStart: Bool { engines.allSatisfy(\.found) && checks.allSatisfy(\.ok) }
 
-    enum CodingKeys: String, CodingKey { case stackFile, project, engines, checks, canStart }
+    enum CodingKeys: String, CodingKey { case stackFile, project, engines, checks, pytestPlugin, canStart }
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -47,6 +49,7 @@ public struct DoctorReport: Codable, Sendable {
         try container.encodeIfPresent(project, forKey: .project)
         try container.encode(engines, forKey: .engines)
         try container.encode(checks, forKey: .checks)
+        try container.encodeIfPresent(pytestPlugin, forKey: .pytestPlugin)
         try container.encode(canStart, forKey: .canStart)
     }
 
@@ -56,6 +59,7 @@ public struct DoctorReport: Codable, Sendable {
         project = try container.decodeIfPresent(String.self, forKey: .project)
         engines = try container.decode([EngineCheck].self, forKey: .engines)
         checks = try container.decode([Check].self, forKey: .checks)
+        pytestPlugin = try container.decodeIfPresent(PluginCheck.self, forKey: .pytestPlugin)
     }
 
     /// Examines the machine for `stack` (nil: for all three engines, no stack file).
@@ -76,6 +80,7 @@ public struct DoctorReport: Codable, Sendable {
         checks.append(Self.runtimeCheck())
         checks += Self.kernelChecks()
         self.checks = checks
+        pytestPlugin = PluginCheck.examine(environment: environment)
     }
 
     static func engineCheck(_ kind: EngineKind, options: EngineOptions, services: [String], stack: StackSpec?,

@@ -78,6 +78,9 @@ public struct DoctorReport: Codable, Sendable {
         var checks = [Self.userCheck(stack: stack, paths: paths)]
         if let stack { checks += Self.portChecks(stack: stack, paths: paths) }
         checks.append(Self.runtimeCheck())
+        if stack == nil || services.contains(where: { $0.engine?.kind == .postgres }) {
+            checks.append(Self.templateCacheCheck(environment: environment))
+        }
         checks += Self.kernelChecks()
         self.checks = checks
         pytestPlugin = PluginCheck.examine(environment: environment)
@@ -149,6 +152,18 @@ public struct DoctorReport: Codable, Sendable {
             return Check(name: "port \(port)", ok: false,
                          detail: "\(service.name): port \(port) is in use: \(PortPreflight.describeHolder(of: port)); stop it or use port: auto")
         }
+    }
+
+    /// The Postgres template cache: where, how large, and its limit (never fails).
+    static func templateCacheCheck(environment: [String: String]) -> Check {
+        let asRoot = getuid() == 0 ? ServicePlan.Credentials(user: "postgres", uid: 0, gid: 0) : nil
+        let cache = PostgresTemplate.cacheDirectory(credentials: asRoot, environment: environment)
+        let entries = TemplateCache.entries(in: cache)
+        let bytes = entries.reduce(0) { $0 + $1.bytes }
+        let size = String(format: "%.1f MB", Double(bytes) / Double(1 << 20))
+        return Check(name: "Postgres template cache", ok: true,
+                     detail: "\(cache): \(size) in \(entries.count) key\(entries.count == 1 ? "" : "s") (limit \(ByteSize.format(TemplateCache.limit(environment))), "
+                         + "least recently used pruned first; MUSTER_TEMPLATE_CACHE_LIMIT sets it)")
     }
 
     static func runtimeCheck() -> Check {

@@ -65,7 +65,9 @@ struct PostgresTemplate {
             // A spare made ahead of time: a rename, then the same check as the template's.
             let taken = await offload { Result { try CopyTree.install(dataDir) { TemplateSpares.take(of: template, into: $0, logFD: logFD) } } }
             if try taken.get() {
-                await TemplateSpares.shared.used(template, lock: lockPath, limit: spares, logFD: logFD)
+                Self.noteUse(template, cache: cache, environment: environment)
+                await TemplateSpares.shared.used(template, lock: lockPath, limit: spares, logFD: logFD,
+                                                 cacheLimit: TemplateCache.limit(environment))
                 return true
             }
         }
@@ -85,8 +87,19 @@ struct PostgresTemplate {
         }
         // As root, cp -a keeps the template's owner (the postgres user) on the copy.
         guard try await CopyTree.copy(template, to: dataDir, logFD: logFD) else { return false }
-        await TemplateSpares.shared.used(template, lock: lockPath, limit: spares, logFD: logFD)  // nothing when 0
+        Self.noteUse(template, cache: cache, environment: environment)
+        await TemplateSpares.shared.used(template, lock: lockPath, limit: spares, logFD: logFD,  // nothing when 0
+                                         cacheLimit: TemplateCache.limit(environment))
         return true
+    }
+
+    /// This key was just used; older keys go, least recently used first, while the
+    /// cache is over its limit (in the background, at the lowest priority).
+    static func noteUse(_ template: String, cache: String, environment: [String: String]) {
+        TemplateCache.touch(template)
+        let limit = TemplateCache.limit(environment)
+        let key = (template as NSString).lastPathComponent
+        Task.detached(priority: .background) { TemplateCache.prune(cache, limit: limit, keep: key) }
     }
 
     /// Takes an flock without blocking a thread: tries, then sleeps 5 ms, until it holds.

@@ -67,6 +67,8 @@ actor TemplateSpares {
         var lock: String
         var count: Int
         var logFD: Int32
+        /// The whole cache's size limit (`TemplateCache`): no spare past it.
+        var cacheLimit: Int
     }
 
     private var wants: [String: Want] = [:]
@@ -76,9 +78,9 @@ actor TemplateSpares {
     private var making = 0
 
     /// One more cluster of `template` was made here: keep one more spare of it, up to `limit`.
-    func used(_ template: String, lock: String, limit: Int, logFD: Int32) {
+    func used(_ template: String, lock: String, limit: Int, logFD: Int32, cacheLimit: Int = TemplateCache.defaultLimit) {
         guard limit > 0 else { return }
-        var want = wants[template] ?? Want(template: template, lock: lock, count: 0, logFD: logFD)
+        var want = wants[template] ?? Want(template: template, lock: lock, count: 0, logFD: logFD, cacheLimit: cacheLimit)
         want.count = min(want.count + 1, limit)
         wants[template] = want
         startIfReady()
@@ -112,6 +114,9 @@ actor TemplateSpares {
 
     private func work() async {
         while !stopped, let want = wants.values.first(where: { Self.count(of: $0.template) < $0.count }) {
+            // The cache stays under its limit: older keys make room first, else no more spares.
+            let fits = await offload { TemplateCache.roomForOneMore(of: want.template, limit: want.cacheLimit) }
+            guard fits else { wants[want.template] = nil; continue }
             if await !makeOne(want) { wants[want.template] = nil }
         }
         worker = nil

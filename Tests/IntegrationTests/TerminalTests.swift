@@ -16,8 +16,8 @@ import Testing
         ready: { log: listening }
     """
 
-    @Test func liveViewOnATerminalPlainLinesOtherwise() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func liveViewOnATerminalPlainLinesOtherwise() async throws {
         let stack = try TestStack(Self.stackText)
         defer { stack.cleanup() }
         let tty = try await CLIResult.run(command: ["/usr/bin/script", "-q", "-e", "-c", "\(TestStack.binary) up -d", "/dev/null"],

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+@testable import MusterKit
+
+/// JUnit XML, the Markdown summary and the merged report's geometry, without processes.
+@Suite struct CIReportTests {
+    let start = EventRecord.parseTime("2026-12-03T08:00:00Z")!
+
+    func test(_ id: String, _ worker: String, _ from: Double, _ to: Double, _ outcome: String = "passed",
+              hits: [Int] = [], shard: String? = nil) -> RunTimeline.Test {
+        RunTimeline.Test(id: id, outcome: outcome, start: start.addingTimeInterval(from), end: start.addingTimeInterval(to),
+                         worker: worker, source: "pytest", disruptions: hits, shard: shard)
+    }
+
+    @Test func escapingKeepsTheXMLWellFormed() {
+        #expect(JUnitReport.attribute("a<b & \"c\" 'd'\n\te") == "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&#10;&#9;e")
+        #expect(JUnitReport.text("x\u{1B}[31mred\u{1B}[0m y") == "xred y", "colour sequences dropped")
+        #expect(JUnitReport.text("bell\u{07} nul\u{00} esc\u{1B}z") == "bell\\x07 nul\\x00 esc\\x1bz")
+        #expect(JUnitReport.text("line\nnext\r") == "line\nnext&#13;")
+        #expect(JUnitReport.text("\u{FFFE}é✓") == "\\xfffeé✓")
+    }
+
+    @Test func idsAreCutIntoClassAndName() {
+        #expect(JUnitReport.split("tests/api/test_orders.py::TestPay::test_card[visa]", source: "pytest") == ("tests.api.test_orders.TestPay", "test_card[visa]"))
+        #expect(JUnitReport.split("tests/test_x.py::test_y", source: "pytest") == ("tests.test_x", "test_y"))
+        #expect(JUnitReport.split("orders.spec.ts › notify › during", source: "playwright") == ("orders.spec.ts › notify", "during"))
+        #expect(JUnitReport.split("TestAlone", source: "go") == ("go", "TestAlone"))
+    }
+
+    @Test func markdownCellsCannotBreakTheTable() {
+        #expect(MarkdownSummary.cell("a|b\nc *d* <e>") == "a\\|b c \\*d\\* &lt;e&gt;")
+        #expect(MarkdownSummary.code("t::x[a|b]") == "`t::x[a\\|b]`")
+        #expect(MarkdownSummary.code("t::x[`]") == "t::x\\[\\`\\]")
+    }
+
+    /// Two shards, each with its own `api` lane; shard a's restart is a column over shard a's group only.
+    @Test func mergedShardsAreGroupsOfLanesOnOneAxis() {
+        var run = RunTimeline(command: ["pytest"], started: start, ended: start.addingTimeInterval(60), exitCode: 1,
+                              services: ["a/api": [], "b/api": [], "b/db": []],
+                              disruptions: [RunTimeline.Disruption(seq: 1, service: "a/api", kind: .restarted, start: start.addingTimeInterval(10),
+                                                                   end: start.addingTimeInterval(12), reason: nil, logTail: [], shard: "a")],
+                              tests: [test("t1", "gw0", 9, 13, "failed", hits: [1], shard: "a"), test("t2", "gw1", 0, 30, shard: "a"),
+                                      test("t1", "gw0", 9, 13, "failed", shard: "b")])
+        run.shards = [RunTimeline.Shard(name: "a", host: "h1", started: start, ended: start.addingTimeInterval(60), exitCode: 1),
+                      RunTimeline.Shard(name: "b", host: nil, started: start, ended: start.addingTimeInterval(50), exitCode: 1)]
+        let layout = TimelineLayout(run)
+        #expect(layout.headings.map(\.text) == ["shard a on h1: 2 tests", "shard b: 1 test"])
+        #expect(layout.serviceLanes.map(\.label) == ["api", "api", "db"])
+        #expect(layout.workerLanes.map(\.label) == ["gw0", "gw1", "gw0"])
+        #expect(layout.shardTops.count == 2)
+        let band = layout.bands[0]
+        let secondTop = layout.shardTops[1]
+        #expect(band.columnY == layout.shardTops[0] && band.columnY + band.columnHeight < secondTop, "only shard a's group")
+        #expect(band.laneY == layout.serviceLanes[0].y, "outlined in a/api's lane, not b/api's")
+        let bWorker = layout.workerLanes[2]
+        #expect(bWorker.y > secondTop)
+        let junit = JUnitReport.render(run)
+        #expect(junit.contains("<testsuite name=\"a pytest\"") && junit.contains("<testsuite name=\"b pytest\""))
+        #expect(junit.components(separatedBy: "<system-err>").count == 2, "only shard a's t1 carries the restart")
+        #expect(junit.contains("hostname=\"h1\""))
+    }
+}

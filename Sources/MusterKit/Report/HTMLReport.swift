@@ -60,7 +60,8 @@ public enum HTMLReport {
             "started": String(EventLog.timestamp(run.started).prefix(10)) + " " + Clock.time(run.started) + " UTC",
             "testCounts": run.tests.isEmpty ? "no tests recorded" : counts.joined(separator: ", "),
             "disruptionCount": run.disruptions.isEmpty ? "no disruption"
-                : "\(run.disruptions.count) disruption\(run.disruptions.count == 1 ? "" : "s") (\(services.joined(separator: ", ")))",
+                : "\(run.disruptions.count) disruption\(run.disruptions.count == 1 ? "" : "s") ("
+                    + (services.count > 6 ? "\(services.count) services" : services.joined(separator: ", ")) + ")",
             "attribution": failing.isEmpty ? "" : "\(hitFailures) of \(failing.count) failing test\(failing.count == 1 ? "" : "s") overlapped a disruption",
             "svg": svg(layout),
             "failures": failing.prefix(tableLimit).map { failureRow(run.tests[$0], index: $0, disruptions: bySeq) },

@@ -14,7 +14,9 @@ public enum MarkdownSummary {
         let bySeq = Dictionary(run.disruptions.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
         var out: [String] = []
         let headline: String
-        if failing.isEmpty {
+        if run.tests.isEmpty {
+            headline = "no tests recorded, " + (run.disruptions.isEmpty ? "no disruption" : count(run.disruptions.count, "disruption"))
+        } else if failing.isEmpty {
             headline = run.disruptions.isEmpty ? "no failing test, no disruption" : "no failing test, \(count(run.disruptions.count, "disruption"))"
         } else {
             headline = "\(count(failing.count, "failing test")), \(hit.count) overlapped a disruption"

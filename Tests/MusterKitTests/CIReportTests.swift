@@ -60,3 +60,21 @@ import Testing
         #expect(junit.contains("hostname=\"h1\""))
     }
 }
+
+/// The merged report's writer gives back what JSONSerialization read, types included.
+@Suite struct JSONTreeWriterTests {
+    @Test func whatJSONSerializationReadIsWrittenBackTheSame() throws {
+        let text = #"{"b": true, "f": false, "i": 7, "n": -3, "d": 1.5, "z": null, "s": "a\"b\\c\nd\u0001é/", "a": [1, "x", {"k": []}], "o": {}}"#
+        let read = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        let written = JSONTreeWriter.data(read)
+        let again = try #require(try JSONSerialization.jsonObject(with: written) as? NSDictionary)
+        #expect(again == (read as? NSDictionary))
+        let out = String(decoding: written, as: UTF8.self)
+        #expect(out.contains("\"b\": true") && out.contains("\"f\": false") && out.contains("\"i\": 7") && out.contains("\"d\": 1.5"), "\(out)")
+        #expect(out.contains(#""s": "a\"b\\c\nd\u0001é/""#), "\(out)")
+        #expect(out.range(of: "\"a\"")!.lowerBound < out.range(of: "\"b\"")!.lowerBound, "keys sorted")
+        // Swift's own values too, as the merge adds them.
+        let own = String(decoding: JSONTreeWriter.data(["t": true, "n": 3, "d": 0.25, "l": ["x"]] as [String: Any]), as: UTF8.self)
+        #expect(own.contains("\"t\": true") && own.contains("\"n\": 3") && own.contains("\"d\": 0.25"), "\(own)")
+    }
+}

@@ -67,7 +67,7 @@ public enum JUnitReport {
         var out = "    <testcase classname=\"\(attribute(classname))\" name=\"\(attribute(name))\""
             + " time=\"\(seconds(test.end.timeIntervalSince(test.start)))\" timestamp=\"\(caseTimestamp(test.start))\""
         let hit = test.disruptions.compactMap { disruptions[$0] }
-        let shardNote = test.shard.map { " on shard \($0)" } ?? ""
+        let shardNote = test.shard.map { " (shard \($0))" } ?? ""
         switch test.outcome {
         case "failed", "error":
             let element = test.outcome == "failed" ? "failure" : "error"

@@ -29,7 +29,8 @@ public enum MarkdownSummary {
                      run.tests.isEmpty ? "no tests recorded" : "\(count(run.tests.count, "test")) (\(counts.joined(separator: ", ")))"]
         let services = Set(run.disruptions.map(\.service)).sorted()
         facts.append(run.disruptions.isEmpty ? "no service disruption"
-                     : "\(count(run.disruptions.count, "disruption")) (\(services.map(cell).joined(separator: ", ")))")
+                     : "\(count(run.disruptions.count, "disruption")) ("
+                        + (services.count > 6 ? "\(services.count) services" : services.map(cell).joined(separator: ", ")) + ")")
         if !run.shards.isEmpty { facts.append("\(run.shards.count) shards") }
         out.append(facts.joined(separator: " · "))
         let lane = { (test: RunTimeline.Test) in cell((test.shard.map { "\($0) · " } ?? "") + test.worker) }

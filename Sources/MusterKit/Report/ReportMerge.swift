@@ -77,6 +77,8 @@ public enum ReportMerge {
         var tests: [[String: Any]] = []
         var list: [[String: Any]] = []
         var nextSeq = 1
+        // The merged timeline is built beside the JSON, from the shards' own (reading 50 000 tests back costs seconds).
+        var drawn = RunTimeline(command: [], started: Date(), ended: Date(), exitCode: 0, services: [:])
         for shard in shards {
             let prefix = shard.name + "/"
             for (name, value) in shard.object["services"] as? [String: Any] ?? [:] {
@@ -97,6 +99,29 @@ public enum ReportMerge {
                 disruptions.append(disruption)
                 nextSeq += 1
             }
+            let own = shard.timeline
+            for (name, events) in own.services { drawn.services[prefix + name] = events }
+            drawn.postgres += own.postgres.map { pool in
+                var pool = pool
+                pool.service = prefix + pool.service
+                return pool
+            }
+            drawn.disruptions += own.disruptions.compactMap { disruption in
+                guard let seq = seqs[disruption.seq] else { return nil }
+                var disruption = disruption
+                disruption.seq = seq
+                disruption.service = prefix + disruption.service
+                disruption.shard = shard.name
+                return disruption
+            }
+            drawn.tests += own.tests.map { test in
+                var test = test
+                test.shard = shard.name
+                test.disruptions = test.disruptions.compactMap { seqs[$0] }
+                return test
+            }
+            drawn.shards.append(RunTimeline.Shard(name: shard.name, host: own.host, started: own.started, ended: own.ended,
+                                                  exitCode: own.exitCode))
             var count = 0
             for case var test as [String: Any] in shard.object["tests"] as? [Any] ?? [] {
                 test["shard"] = shard.name
@@ -121,18 +146,23 @@ public enum ReportMerge {
             "failing": failing.count,
             "failing_overlapped_disruption": failing.filter { !($0["disruptions"] as? [Int] ?? []).isEmpty }.count,
         ]
+        let command = Set(commands.map { $0.joined(separator: "\u{0}") }).count == 1 ? commands[0] : ["(\(shards.count) shards)"]
         let merged: [String: Any] = [
             "muster_version": BuildInfo.version,
-            "command": Set(commands.map { $0.joined(separator: "\u{0}") }).count == 1 ? commands[0] : ["(\(shards.count) shards)"],
+            "command": command,
             "started": EventLog.timestamp(started), "ended": EventLog.timestamp(ended),
             "exit_code": Int(exitCode),
             "clean": shards.allSatisfy { $0.object["clean"] as? Bool ?? true },
             "shards": list, "services": services, "disruptions": disruptions, "tests": tests, "postgres": postgres,
             "summary": summary,
         ]
-        let json = try JSONSerialization.data(withJSONObject: merged, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-        let timeline = try RunTimeline.decode(json, name: "the merged report")
-        return Result(json: json, timeline: timeline, lines: lines(timeline))
+        let json = JSONTreeWriter.data(merged)
+        drawn.command = command
+        drawn.started = started
+        drawn.ended = ended
+        drawn.exitCode = exitCode
+        drawn.musterVersion = BuildInfo.version
+        return Result(json: json, timeline: drawn, lines: lines(drawn))
     }
 
     /// `3 shards, 12 tests (2 failed, 10 passed), 2 disruptions`, then the failing tests

@@ -78,3 +78,32 @@ import Testing
         #expect(own.contains("\"t\": true") && own.contains("\"n\": 3") && own.contains("\"d\": 0.25"), "\(own)")
     }
 }
+
+/// Shards without --shard are named after their file, or, as download-artifact lays
+/// them out (`shard-2/muster-report.json`), after their folder.
+@Suite struct ReportMergeNamingTests {
+    func report(in folder: String, file: String, tests: [TestRecord]) throws -> String {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let run = RunReport(command: ["pytest"], started: start, ended: start.addingTimeInterval(5), exitCode: 0,
+                            services: ["db"], events: [], disruptions: [], tests: tests)
+        let path = folder + "/" + file
+        try run.json.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func shardsAreNamedAfterTheirFolderWhenTheirFilesShareAName() throws {
+        let root = NSTemporaryDirectory() + "muster-tests/naming-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let test = TestRecord(id: "t::a", outcome: "passed", start: 1_800_000_001, end: 1_800_000_002, worker: "gw0", source: "pytest")
+        let first = try report(in: root + "/shard-1", file: "muster-report.json", tests: [test])
+        let second = try report(in: root + "/shard-2", file: "muster-report.json", tests: [test])
+        let third = try report(in: root, file: "nightly.json", tests: [])
+        let merged = try ReportMerge.merge(paths: [first, second, third])
+        #expect(merged.timeline.shards.map(\.name) == ["shard-1", "shard-2", "nightly"])
+        #expect(merged.timeline.tests.map { "\($0.shard ?? "?") \($0.id)" } == ["shard-1 t::a", "shard-2 t::a"])
+        #expect(Set(merged.timeline.services.keys) == ["shard-1/db", "shard-2/db", "nightly/db"])
+        // The same file twice is one shard twice.
+        #expect(throws: MusterError.self) { try ReportMerge.merge(paths: [first, first]) }
+    }
+}

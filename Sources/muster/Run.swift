@@ -29,6 +29,12 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Exit 3 when a service was not continuously up while CMD ran.") var failOnRestart = false
     @Option(help: "Write the JSON run report here.") var report: String?
     @Option(help: "Also draw the run as one self-contained HTML page here.") var html: String?
+    @Option(help: ArgumentHelp("Also write the tests as JUnit XML here, a failing test's disruptions in its <failure> and <system-err>.",
+                               valueName: "FILE"))
+    var junit: String?
+    @Option(help: ArgumentHelp("Name this run as one shard of a suite split across machines (default: $MUSTER_SHARD), for muster report --merge.",
+                               valueName: "NAME"))
+    var shard: String?
     @Option(help: "How long the stack may take to become ready (default 120s).") var timeout: String?
     @Option(name: .customLong("tests"), help: ArgumentHelp("A test report CMD writes: Playwright JSON, JUnit XML or go test -json (repeatable).",
                                                             valueName: "FILE"))
@@ -43,7 +49,9 @@ struct Run: AsyncParsableCommand {
         }
         let command = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
         guard !command.isEmpty else { throw MusterError(.usage, "no command to run; write muster run -- CMD [ARG...]") }
-        if let html { try HTMLReport.checkWritable(html) }  // before CMD runs, so its exit code is never traded for this
+        // Before CMD runs, so its exit code is never traded for these.
+        if let html { try HTMLReport.checkWritable(html) }
+        if let junit { try HTMLReport.checkWritable(junit, what: "JUnit report") }
         // A running stack is used as it was resolved; only starting one reads the whole file.
         let (_, paths) = try global.resolveRunning()
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
@@ -87,14 +95,19 @@ struct Run: AsyncParsableCommand {
         let ended = Date()
         let postgres = sampler.stop()
         let tests = Self.readTests(file: testsFile, reports: testReports, err: err)
-        let result = Self.report(command: command, started: started, ended: ended, exitCode: exitCode, paths: paths,
+        var result = Self.report(command: command, started: started, ended: ended, exitCode: exitCode, paths: paths,
                                  status: status, firstSeq: firstSeq, tests: tests.records, postgres: postgres)
+        result.shard = shard ?? ProcessInfo.processInfo.environment["MUSTER_SHARD"].flatMap { $0.isEmpty ? nil : $0 }
         // Problems after CMD are told, and exit 2, but never hide CMD's own failure.
         var problems = tests.problems
         if let report, !FileManager.default.createFile(atPath: report, contents: result.json + Data("\n".utf8)) {
             problems.append(MusterError(.usage, "cannot write the report to \(report); check the folder exists and is writable"))
         }
-        if let html { try HTMLReport.write(RunTimeline.decode(result.json, name: "the run report"), to: html) }
+        if html != nil || junit != nil {
+            let timeline = try RunTimeline.decode(result.json, name: "the run report")
+            if let html { try HTMLReport.write(timeline, to: html) }
+            if let junit { try JUnitReport.write(timeline, to: junit) }
+        }
         summarize(result, seconds: ended.timeIntervalSince(started), err: err)
         // One-shots that may want `task: true`, unless up told them before CMD ran.
         for hint in TaskSuggestion.recorded(in: paths.eventsFile, since: EventRecord.parseTime(status.started))

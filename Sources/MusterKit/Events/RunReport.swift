@@ -33,6 +33,12 @@ public struct RunReport: Codable, Sendable {
     public var tests: [TestRecord]?
     /// Connection pressure of each Postgres service while CMD ran.
     public var postgres: [String: PostgresPressure]?
+    /// The muster that wrote it (`muster report --merge` joins reports of one version only).
+    public var musterVersion: String?
+    /// Which shard of a suite split across machines this run was (`muster run --shard`).
+    public var shard: String?
+    /// The machine it ran on.
+    public var host: String?
 
     /// - Parameters:
     ///   - services: every service of the stack, so quiet ones appear with zeros.
@@ -63,6 +69,8 @@ public struct RunReport: Codable, Sendable {
         self.disruptions = window
         self.tests = attribution.tests
         self.postgres = postgres
+        musterVersion = BuildInfo.version
+        host = ProcessInfo.processInfo.hostName
     }
 
     /// Milliseconds the service was down or unavailable inside the window: its

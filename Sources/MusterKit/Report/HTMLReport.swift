@@ -25,14 +25,14 @@ public enum HTMLReport {
 
     /// Refuses, before anything runs, a page that could not be written: its folder is
     /// missing or not writable, or the file itself is not writable.
-    public static func checkWritable(_ path: String) throws {
+    public static func checkWritable(_ path: String, what: String = "HTML report") throws {
         let folder = (path as NSString).deletingLastPathComponent
         var isFolder: ObjCBool = false
         let folderOK = FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder) && isFolder.boolValue
             && FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder)
         let fileOK = !FileManager.default.fileExists(atPath: path) || FileManager.default.isWritableFile(atPath: path)
         guard folderOK, fileOK else {
-            throw MusterError(.usage, "cannot write the HTML report to \(path); check the folder exists and is writable")
+            throw MusterError(.usage, "cannot write the \(what) to \(path); check the folder exists and is writable")
         }
     }
 
@@ -50,7 +50,9 @@ public enum HTMLReport {
         let hitFailures = failing.filter { !run.tests[$0].disruptions.isEmpty }.count
         let services = Set(run.disruptions.map(\.service)).sorted()
         let exitCode = run.exitCode.map(String.init) ?? "?"
+        let shardHosts = run.shards.map { $0.name + ($0.host.map { " (\($0))" } ?? "") }
         return [
+            "shards": run.shards.isEmpty ? "" : "\(run.shards.count) shards: " + shardHosts.joined(separator: ", "),
             "command": run.command.joined(separator: " "),
             "exitCode": exitCode,
             "exitBad": run.exitCode != 0,
@@ -58,7 +60,8 @@ public enum HTMLReport {
             "started": String(EventLog.timestamp(run.started).prefix(10)) + " " + Clock.time(run.started) + " UTC",
             "testCounts": run.tests.isEmpty ? "no tests recorded" : counts.joined(separator: ", "),
             "disruptionCount": run.disruptions.isEmpty ? "no disruption"
-                : "\(run.disruptions.count) disruption\(run.disruptions.count == 1 ? "" : "s") (\(services.joined(separator: ", ")))",
+                : "\(run.disruptions.count) disruption\(run.disruptions.count == 1 ? "" : "s") ("
+                    + (services.count > 6 ? "\(services.count) services" : services.joined(separator: ", ")) + ")",
             "attribution": failing.isEmpty ? "" : "\(hitFailures) of \(failing.count) failing test\(failing.count == 1 ? "" : "s") overlapped a disruption",
             "svg": svg(layout),
             "failures": failing.prefix(tableLimit).map { failureRow(run.tests[$0], index: $0, disruptions: bySeq) },
@@ -70,18 +73,18 @@ public enum HTMLReport {
     }
 
     static func svg(_ layout: TimelineLayout) -> [String: Any] {
-        let chartHeight = layout.chartBottom - layout.chartTop
         let lanes = layout.serviceLanes.map { lane($0, kind: "service") } + layout.workerLanes.map { lane($0, kind: "worker") }
             + layout.gauges.map { lane($0.lane, kind: "gauge") }
         return [
             "width": f(TimelineLayout.width), "height": f(layout.height),
             "plotLeft": f(TimelineLayout.plotLeft), "plotRight": f(TimelineLayout.plotRight), "plotWidth": f(TimelineLayout.plotRight - TimelineLayout.plotLeft),
             "chartTop": f(layout.chartTop), "chartBottom": f(layout.chartBottom),
+            "shardRules": layout.shardTops.map { ["y": f($0)] },
             "ticks": layout.ticks.map { ["x": f($0.x), "label": $0.label] as [String: Any] },
             "headings": layout.headings.map { ["y": f($0.y), "text": $0.text] as [String: Any] },
             "lanes": lanes,
             "bands": layout.bands.map { band in
-                ["seq": band.seq, "x": f(band.x), "width": f(band.width), "y": f(layout.chartTop), "height": f(chartHeight),
+                ["seq": band.seq, "x": f(band.x), "width": f(band.width), "y": f(band.columnY), "height": f(band.columnHeight),
                  "laneY": f(band.laneY - 1), "laneHeight": f(band.laneHeight + 2), "start": band.startMs,
                  "end": band.endMs.map(String.init) ?? "", "title": band.title] as [String: Any]
             },
@@ -123,7 +126,8 @@ public enum HTMLReport {
             guard let d = disruptions[seq] else { return ["seq": seq, "text": "disruption \(seq)"] }
             return ["seq": seq, "text": "\(d.service) \(d.kind.rawValue) at \(Clock.time(d.start))" + (d.reason.map { " (\($0))" } ?? "")]
         }
-        return ["index": index, "id": test.id, "outcome": test.outcome, "worker": test.worker, "start": Clock.time(test.start),
+        return ["index": index, "id": test.id, "outcome": test.outcome, "worker": (test.shard.map { "\($0) · " } ?? "") + test.worker,
+                "start": Clock.time(test.start),
                 "took": Clock.duration(test.end.timeIntervalSince(test.start)), "hits": hits, "hasHits": !hits.isEmpty,
                 "seqs": test.disruptions.map(String.init).joined(separator: " ")]
     }

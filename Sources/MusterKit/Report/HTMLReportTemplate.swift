@@ -30,6 +30,7 @@ svg { display: block; width: 100%; height: auto; font-size: 11px; user-select: n
 svg text { fill: var(--ink); }
 .tick line { stroke: var(--line); }
 .tick text { fill: var(--muted); text-anchor: middle; }
+.shard-rule { stroke: var(--line); stroke-width: 1; }
 .heading { font-weight: 600; fill: var(--muted); text-transform: uppercase; letter-spacing: .04em; font-size: 10px; }
 .lane-bg { fill: #f7f8fa; }
 .lane-label { text-anchor: end; font-weight: 500; }
@@ -70,6 +71,7 @@ pre { margin: 0; font-size: 11px; white-space: pre-wrap; color: var(--muted); }
 <body>
 <h1>muster run <code>{{command}}</code></h1>
 <p class="facts"><span class="exit{{#exitBad}} bad{{/exitBad}}">exit {{exitCode}}</span> &nbsp;<b>{{duration}}</b> from {{started}} · <b>{{testCounts}}</b> · {{disruptionCount}}</p>
+{{#shards}}<p class="facts">{{shards}}</p>{{/shards}}
 {{#attribution}}<p class="attribution">{{attribution}}</p>{{/attribution}}
 <div class="legend">
 <span><i style="background:var(--ready)"></i>ready</span><span><i style="background:var(--starting)"></i>starting</span>
@@ -85,6 +87,7 @@ pre { margin: 0; font-size: 11px; white-space: pre-wrap; color: var(--muted); }
 <g class="axis">{{#ticks}}<g class="tick"><line x1="{{x}}" x2="{{x}}" y1="22" y2="{{chartBottom}}"/><text x="{{x}}" y="14">{{label}}</text></g>{{/ticks}}</g>
 <g class="lanes">{{#lanes}}<rect class="lane-bg" x="{{plotLeft}}" y="{{y}}" width="{{plotWidth}}" height="{{height}}"/><text class="lane-label{{#small}} small{{/small}}" x="{{labelX}}" y="{{textY}}">{{label}}</text>{{#hasDetail}}<text class="lane-detail" x="{{detailX}}" y="{{detailY}}" text-anchor="{{detailAnchor}}">{{detail}}</text>{{/hasDetail}}
 {{/lanes}}</g>
+{{#shardRules}}<line class="shard-rule" x1="0" x2="{{width}}" y1="{{y}}" y2="{{y}}"/>{{/shardRules}}
 {{#headings}}<text class="heading" x="6" y="{{y}}">{{text}}</text>{{/headings}}
 <g class="bands">{{#bands}}<rect class="band" data-seq="{{seq}}" data-start="{{start}}" data-end="{{end}}" x="{{x}}" y="{{y}}" width="{{width}}" height="{{height}}"><title>{{title}}</title></rect>
 {{/bands}}</g>

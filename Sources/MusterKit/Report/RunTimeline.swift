@@ -15,6 +15,8 @@ public struct RunTimeline: Sendable {
         public var source: String?
         /// Seqs of the disruptions the test overlapped.
         public var disruptions: [Int]
+        /// The shard that ran it, in a merged report (`muster report --merge`).
+        public var shard: String? = nil
 
         public var failed: Bool { outcome == "failed" || outcome == "error" }
     }
@@ -29,6 +31,18 @@ public struct RunTimeline: Sendable {
         public var end: Date?
         public var reason: String?
         public var logTail: [String]
+        /// The shard whose service it was, in a merged report; `service` is then `SHARD/NAME`.
+        public var shard: String? = nil
+    }
+
+    /// One report joined into a merged report: its lanes are the services named `NAME/…`
+    /// and the tests whose `shard` is `NAME`.
+    public struct Shard: Sendable, Equatable {
+        public var name: String
+        public var host: String?
+        public var started: Date
+        public var ended: Date
+        public var exitCode: Int32?
     }
 
     /// One sample of a Postgres service's connection count.
@@ -54,6 +68,14 @@ public struct RunTimeline: Sendable {
     public var disruptions: [Disruption]
     public var tests: [Test]
     public var postgres: [Connections]
+    /// The shards of a merged report (`muster report --merge`), in their order; empty for one run.
+    public var shards: [Shard] = []
+    /// The muster that wrote the report (`muster_version`); nil in reports written before 0.6.0 had it.
+    public var musterVersion: String?
+    /// The shard this run was (`muster run --shard`), for a report of one run.
+    public var shard: String?
+    /// The machine it ran on (`host`).
+    public var host: String?
 
     public init(command: [String], started: Date, ended: Date, exitCode: Int32?, services: [String: [EventRecord]],
                 disruptions: [Disruption] = [], tests: [Test] = [], postgres: [Connections] = []) {
@@ -98,14 +120,23 @@ public struct RunTimeline: Sendable {
         disruptions = (raw.disruptions ?? []).compactMap(\.value).compactMap { entry in
             guard let seq = entry.seq, let service = entry.service, let start = entry.start.flatMap(EventRecord.parseTime) else { return nil }
             return Disruption(seq: seq, service: service, kind: EventKind(rawValue: entry.kind ?? "disrupted"), start: start,
-                              end: entry.end.flatMap(EventRecord.parseTime), reason: entry.reason, logTail: entry.logTail ?? [])
+                              end: entry.end.flatMap(EventRecord.parseTime), reason: entry.reason, logTail: entry.logTail ?? [],
+                              shard: entry.shard)
         }
         tests = (raw.tests ?? []).compactMap(\.value).compactMap { entry in
             guard let id = entry.id, let start = entry.start.flatMap(EventRecord.parseTime),
                   let end = entry.end.flatMap(EventRecord.parseTime) else { return nil }
             return Test(id: id, outcome: entry.outcome ?? "unknown", start: start, end: max(start, end),
-                        worker: entry.worker ?? "main", source: entry.source, disruptions: entry.disruptions ?? [])
+                        worker: entry.worker ?? "main", source: entry.source, disruptions: entry.disruptions ?? [], shard: entry.shard)
         }
+        shards = (raw.shards ?? []).compactMap(\.value).compactMap { entry in
+            guard let name = entry.name, let started = entry.started.flatMap(EventRecord.parseTime),
+                  let ended = entry.ended.flatMap(EventRecord.parseTime) else { return nil }
+            return Shard(name: name, host: entry.host, started: started, ended: max(started, ended), exitCode: entry.exitCode)
+        }
+        musterVersion = raw.musterVersion
+        shard = raw.shard
+        host = raw.host
         postgres = (raw.postgres ?? [:]).keys.sorted().compactMap { name in
             guard let entry = raw.postgres?[name]?.value else { return nil }
             let samples = (entry.samples ?? []).compactMap(\.value).compactMap { sample -> ConnectionSample? in
@@ -124,11 +155,14 @@ private struct RawReport: Decodable {
     struct Test: Decodable {
         var id: String?, outcome: String?, start: String?, end: String?, worker: String?, source: String?
         var disruptions: [Int]?
+        var shard: String?
     }
     struct Disruption: Decodable {
         var seq: Int?, service: String?, kind: String?, start: String?, end: String?, reason: String?
         var logTail: [String]?
+        var shard: String?
     }
+    struct Shard: Decodable { var name: String?, host: String?, started: String?, ended: String?, exitCode: Int32? }
     struct Sample: Decodable { var time: String?, total: Int? }
     struct Postgres: Decodable { var maxConnections: Int?, peak: Int?, samples: [Lenient<Sample>]? }
 
@@ -140,6 +174,10 @@ private struct RawReport: Decodable {
     var disruptions: [Lenient<Disruption>]?
     var tests: [Lenient<Test>]?
     var postgres: [String: Lenient<Postgres>]?
+    var shards: [Lenient<Shard>]?
+    var musterVersion: String?
+    var shard: String?
+    var host: String?
 }
 
 /// One element that may fail to decode without failing its list.

@@ -41,6 +41,8 @@ public struct TimelineLayout: Sendable {
         public var service: String
         public var x: Double, width: Double
         public var laneY: Double, laneHeight: Double
+        /// The faint column's extent: the whole chart, or in a merged report its shard's group of lanes.
+        public var columnY: Double, columnHeight: Double
         public var startMs: Int64, endMs: Int64?
         public var title: String
     }
@@ -99,6 +101,11 @@ public struct TimelineLayout: Sendable {
     public private(set) var bands: [Band] = []
     public private(set) var bars: [Bar] = []
     public private(set) var gauges: [Gauge] = []
+    /// In a merged report, the y where each shard's group of lanes begins (a rule is drawn there).
+    public private(set) var shardTops: [Double] = []
+    /// In a merged report, each shard's group of lanes from top to bottom.
+    private var shardGroups: [String: (top: Double, bottom: Double)] = [:]
+    private var serviceLaneByName: [String: Lane] = [:]
 
     /// The time shown at the left edge and at the right edge: the run window, widened
     /// to take in every test.
@@ -120,12 +127,40 @@ public struct TimelineLayout: Sendable {
         y += 30
         chartTop = y
         y += 6
-        y = layoutServices(run, top: y)
-        y = layoutPostgres(run, top: y)
-        y = layoutTests(run, top: y)
+        if run.shards.isEmpty {
+            y = layoutServices(run, names: run.services.keys.sorted(), prefix: "", top: y, heading: "services")
+            y = layoutPostgres(run, pools: run.postgres, prefix: "", top: y)
+            y = layoutTests(run, indices: Array(run.tests.indices), top: y, heading: "tests by worker",
+                            laneHeight: Self.workerLaneHeight(lanes: Set(run.tests.map(\.worker)).count))
+        } else {
+            // A group of lanes per shard, on the one time axis: its services, its gauges, its workers.
+            let lanes = Set(run.tests.map { "\($0.shard ?? "")\u{0}\($0.worker)" }).count
+            let laneHeight = Self.workerLaneHeight(lanes: lanes)
+            var byShard: [String: [Int]] = [:]
+            for index in run.tests.indices { byShard[run.tests[index].shard ?? "", default: []].append(index) }
+            for shard in run.shards {
+                let prefix = shard.name + "/"
+                let host = shard.host.map { " on \($0)" } ?? ""
+                let count = byShard[shard.name, default: []].count
+                headings.append(Heading(text: "shard \(shard.name)\(host): \(count) test\(count == 1 ? "" : "s")", y: y + 12))
+                shardTops.append(y)
+                y += 18
+                y = layoutServices(run, names: run.services.keys.filter { $0.hasPrefix(prefix) }.sorted(), prefix: prefix, top: y,
+                                   heading: nil)
+                y = layoutPostgres(run, pools: run.postgres.filter { $0.service.hasPrefix(prefix) }, prefix: prefix, top: y)
+                y = layoutTests(run, indices: byShard[shard.name, default: []], top: y, heading: nil, laneHeight: laneHeight)
+                shardGroups[shard.name] = (shardTops.last!, y)
+                y += 6
+            }
+        }
         chartBottom = y
         height = y + 8
         layoutBands(run)
+    }
+
+    /// Worker lanes share about 320 units (16 shards of 8 workers: 6 each, the least).
+    static func workerLaneHeight(lanes: Int) -> Double {
+        min(18, max(6, (320 / Double(max(lanes, 1))).rounded(.down)))
     }
 
     /// The x coordinate of a time (clamped to the plot).
@@ -134,14 +169,16 @@ public struct TimelineLayout: Sendable {
         return Self.plotLeft + min(max(fraction, 0), 1) * (Self.plotRight - Self.plotLeft)
     }
 
-    private mutating func layoutServices(_ run: RunTimeline, top: Double) -> Double {
-        guard !run.services.isEmpty else { return top }
-        headings.append(Heading(text: "services", y: top + 10))
-        var y = top + 16
+    /// - Parameter prefix: the shard's `SHARD/`, left out of the labels.
+    private mutating func layoutServices(_ run: RunTimeline, names: [String], prefix: String, top: Double, heading: String?) -> Double {
+        guard !names.isEmpty else { return top }
+        if let heading { headings.append(Heading(text: heading, y: top + 10)) }
+        var y = top + (heading == nil ? 4 : 16)
         let laneHeight = 16.0
-        for name in run.services.keys.sorted() {
-            let lane = Lane(label: name, detail: nil, y: y, height: laneHeight)
+        for name in names {
+            let lane = Lane(label: String(name.dropFirst(prefix.count)), detail: nil, y: y, height: laneHeight)
             serviceLanes.append(lane)
+            serviceLaneByName[name] = lane
             let own = run.disruptions.filter { $0.service == name }
             for piece in ServiceStates.pieces(events: run.services[name] ?? [], disruptions: own, from: start, to: end) {
                 let x0 = x(piece.start), x1 = x(piece.end)
@@ -164,10 +201,10 @@ public struct TimelineLayout: Sendable {
         return y + 4
     }
 
-    private mutating func layoutPostgres(_ run: RunTimeline, top: Double) -> Double {
+    private mutating func layoutPostgres(_ run: RunTimeline, pools: [RunTimeline.Connections], prefix: String, top: Double) -> Double {
         var y = top
-        for pool in run.postgres where !pool.samples.isEmpty || pool.maxConnections != nil {
-            if gauges.isEmpty {
+        for pool in pools where !pool.samples.isEmpty || pool.maxConnections != nil {
+            if gauges.isEmpty && prefix.isEmpty {
                 headings.append(Heading(text: "postgres connections", y: y + 10))
                 y += 16
             }
@@ -175,7 +212,7 @@ public struct TimelineLayout: Sendable {
             let highest = max(pool.maxConnections ?? 0, pool.peak ?? 0, pool.samples.map(\.total).max() ?? 0, 1)
             let scale = { (count: Int) in y + laneHeight - Double(count) / Double(highest) * laneHeight }
             let detail = [pool.peak.map { "peak \($0)" }, pool.maxConnections.map { "of \($0)" }].compactMap { $0 }.joined(separator: " ")
-            let lane = Lane(label: pool.service, detail: detail.isEmpty ? nil : detail, y: y, height: laneHeight)
+            let lane = Lane(label: String(pool.service.dropFirst(prefix.count)), detail: detail.isEmpty ? nil : detail, y: y, height: laneHeight)
             gauges.append(Gauge(lane: lane, points: pool.samples.map { (x($0.time), scale($0.total)) },
                                 limitY: pool.maxConnections.map(scale), limit: pool.maxConnections, peak: pool.peak))
             y += laneHeight + 10
@@ -183,24 +220,25 @@ public struct TimelineLayout: Sendable {
         return y
     }
 
-    private mutating func layoutTests(_ run: RunTimeline, top: Double) -> Double {
-        guard !run.tests.isEmpty else { return top }
-        let workers = Set(run.tests.map(\.worker)).sorted(by: Self.workerOrder)
-        headings.append(Heading(text: "tests by worker", y: top + 10))
-        var y = top + 16
-        let laneHeight = min(18, max(6, (320 / Double(workers.count)).rounded(.down)))
+    private mutating func layoutTests(_ run: RunTimeline, indices: [Int], top: Double, heading: String?, laneHeight: Double) -> Double {
+        guard !indices.isEmpty else { return top }
+        var perWorker: [String: Int] = [:]
+        for index in indices { perWorker[run.tests[index].worker, default: 0] += 1 }
+        let workers = perWorker.keys.sorted(by: Self.workerOrder)
+        if let heading { headings.append(Heading(text: heading, y: top + 10)) }
+        var y = top + (heading == nil ? 4 : 16)
         let gap = laneHeight >= 12 ? 4.0 : 1.0
         var laneY: [String: Double] = [:]
         for worker in workers {
-            let count = run.tests.filter { $0.worker == worker }.count
+            let count = perWorker[worker]!
             workerLanes.append(Lane(label: worker, detail: laneHeight >= 12 ? "\(count) test" + (count == 1 ? "" : "s") : nil,
                                     y: y, height: laneHeight))
             laneY[worker] = y
             y += laneHeight + gap
         }
         // Failures last, so that they are drawn over their neighbours.
-        let order = run.tests.indices.sorted { (run.tests[$0].failed ? 1 : 0, $0) < (run.tests[$1].failed ? 1 : 0, $1) }
-        bars = order.map { index in
+        let order = indices.sorted { (run.tests[$0].failed ? 1 : 0, $0) < (run.tests[$1].failed ? 1 : 0, $1) }
+        bars += order.map { index in
             let test = run.tests[index]
             let x0 = x(test.start), x1 = x(test.end)
             let seconds = test.end.timeIntervalSince(test.start)
@@ -209,21 +247,23 @@ public struct TimelineLayout: Sendable {
             return Bar(index: index, outcome: test.outcome, failed: test.failed, x: x0, y: laneY[test.worker]!,
                        width: width, height: laneHeight,
                        startMs: Self.ms(test.start), endMs: Self.ms(test.end), disruptions: test.disruptions,
-                       title: "\(test.id) \(test.outcome) on \(test.worker), \(Clock.time(test.start)) for \(Clock.duration(seconds))")
+                       title: "\(test.id) \(test.outcome) on \(test.shard.map { "shard \($0) " } ?? "")\(test.worker), \(Clock.time(test.start)) for \(Clock.duration(seconds))")
         }
         return y + 2
     }
 
     private mutating func layoutBands(_ run: RunTimeline) {
-        let lanes = Dictionary(uniqueKeysWithValues: zip(run.services.keys.sorted(), serviceLanes))
+        let lanes = serviceLaneByName
         bands = run.disruptions.compactMap { disruption in
             let close = disruption.end ?? end
             guard close >= start, disruption.start <= end else { return nil }
             let x0 = x(disruption.start)
             let lane = lanes[disruption.service]
+            let column = disruption.shard.flatMap { shardGroups[$0] } ?? (chartTop, chartBottom)
             let until = disruption.end.map { "–" + Clock.time($0) } ?? " (still open)"
             return Band(seq: disruption.seq, service: disruption.service, x: x0, width: max(x(close) - x0, 2),
                         laneY: lane?.y ?? chartTop, laneHeight: lane?.height ?? 0,
+                        columnY: column.top, columnHeight: column.bottom - column.top,
                         startMs: Self.ms(disruption.start), endMs: disruption.end.map(Self.ms),
                         title: "\(disruption.service) \(disruption.kind) \(Clock.time(disruption.start))\(until)"
                             + (disruption.reason.map { ": \($0)" } ?? ""))

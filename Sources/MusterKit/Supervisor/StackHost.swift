@@ -13,6 +13,7 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
     private var shutdownTask: Task<OperationResult, Never>?
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     private var isClosing = false
+    private var watch: StackWatch?
 
     /// Snapshots, restores and clones of the stack's Postgres databases.
     public let desk: DatabaseDesk
@@ -20,6 +21,24 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
     public init(session: StackSession) {
         self.session = session
         desk = DatabaseDesk(stack: session.stack, paths: session.paths, outputs: session.outputs)
+    }
+
+    func setWatch(_ watch: StackWatch) {
+        lock.lock()
+        self.watch = watch
+        lock.unlock()
+    }
+
+    /// The file watcher of `watch:` rules, when watching.
+    public var fileWatch: StackWatch? {
+        lock.lock()
+        defer { lock.unlock() }
+        return watch
+    }
+
+    /// Runs `body` when no other operation (start, stop, restart) is under way.
+    func runExclusively(_ body: () async -> Void) async {
+        await gate.run { await body() }
     }
 
     public var closing: Bool {
@@ -118,10 +137,15 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
         defer { lock.unlock() }
         isClosing = true
         if let existing = shutdownTask { return existing }
+        let watch = self.watch
+        self.watch = nil
         let task = Task {
+            // No change acts once the stack goes down; an action under way ends with it.
+            watch?.stopWatching()
             // What ran, as it was before the stop: `down` checks these ports and groups.
             let before = await self.session.supervisor.statuses()
             let leftovers = await self.session.stop()
+            await watch?.finish()
             var result = OperationResult(ok: true)
             result.services = before
             result.groups = await self.session.supervisor.groupsSeen.sorted()

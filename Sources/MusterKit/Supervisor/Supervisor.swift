@@ -218,6 +218,8 @@ public actor Supervisor {
         accept(await runner.snapshot)
     }
 
+    func recordNote(_ event: ServiceEvent) { record(event) }
+
     private func record(_ event: ServiceEvent) {
         eventLog?.append(event)
         eventObservers.forEach { $0(event) }

@@ -156,3 +156,40 @@ import Glibc
         #expect(try await stack.muster("down").status == 0)
     }
 }
+
+/// Changes while a restart is under way: exactly one more restart after it, whatever
+/// their number; never lost, never a loop.
+@Suite(.serialized) struct WatchDuringRestartTests {
+    @Test func changesDuringARestartGiveExactlyOneMore() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "trap 'sleep 0.7; exit 0' TERM; cat app/v.txt; echo up; while true; do sleep 0.05; done"
+            ready: { log: up }
+            watch: [app]
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/app", withIntermediateDirectories: true)
+        let file = stack.directory + "/app/v.txt"
+        try "v1\n".write(toFile: file, atomically: false, encoding: .utf8)
+        let up = try await stack.muster("up", "-d")
+        try #require(up.status == 0, "\(up.output)")
+        func count(_ type: String) -> Int {
+            stack.events().filter { $0["service"] as? String == "api" && $0["type"] as? String == type }.count
+        }
+        try "v2\n".write(toFile: file, atomically: false, encoding: .utf8)
+        // The stop takes 0.7 s: three more edits land while it runs.
+        #expect(await eventually { count("stopping") >= 1 })
+        for version in 3...5 {
+            try "v\(version)\n".write(toFile: file, atomically: false, encoding: .utf8)
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        #expect(await eventually { count("restarted") == 2 && count("ready") == 3 })
+        // And nothing after: no loop.
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(count("restarted") == 2)
+        let reasons = stack.events().filter { $0["type"] as? String == "restarted" }.compactMap { $0["reason"] as? String }
+        #expect(reasons == ["files changed: app/v.txt", "files changed: app/v.txt"], "\(reasons)")
+        #expect(try await stack.muster("down").status == 0)
+    }
+}

@@ -163,6 +163,8 @@ actor ServiceRunner {
         if record.kind == .exited || record.kind == .failed {
             tail = lastLines(20)
             exitTail = tail
+        } else if record.kind == .stopping, reason == "restart requested", let override = nextRestartReason {
+            reason = "restart requested: " + override
         } else if record.kind == .restarted {
             tail = exitTail  // the incarnation that ended, not the one just started
             if let override = nextRestartReason {

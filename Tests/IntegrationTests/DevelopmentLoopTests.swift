@@ -193,3 +193,41 @@ import Glibc
         #expect(try await stack.muster("down").status == 0)
     }
 }
+
+/// The default stack's own rules: editing its API restarts `api`; editing its
+/// migration re-runs `migrate`, then restarts `api`.
+@Suite(.serialized) struct DefaultStackWatchTests {
+    @Test func editingTheDefaultStacksAppFiles() async throws {
+        var text = try String(contentsOfFile: TestStack.repoRoot + "/stacks/default.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "name: default\n", with: "")
+            .replacingOccurrences(of: "${MUSTER_PYTHON:-../.venv/bin/python}", with: TestStack.python)
+        let stack = try TestStack(text)
+        defer { stack.cleanup() }
+        try FileManager.default.copyItem(atPath: TestStack.repoRoot + "/stacks/app", toPath: stack.directory + "/app")
+        let up = try await stack.muster("up", "-d")
+        try #require(up.status == 0, "\(up.output)")
+        func api() async -> ServiceStatus? { try? await stack.status().services.first { $0.name == "api" } }
+        func append(_ file: String) throws {
+            let handle = try #require(FileHandle(forWritingAtPath: stack.directory + "/" + file))
+            handle.seekToEndOfFile()
+            handle.write(Data("# edited by a test\n".utf8))
+            handle.closeFile()
+        }
+        let first = try #require(await api()?.pid)
+        try append("app/api.py")
+        #expect(await eventually(within: .seconds(30)) { let now = await api(); return now?.pid != first && now?.state == "ready" })
+        let second = try #require(await api()?.pid)
+        try append("app/migrate.py")
+        #expect(await eventually(within: .seconds(30)) {
+            let migrateRan = stack.events().contains { $0["service"] as? String == "migrate" && $0["type"] as? String == "restarted" }
+            let now = await api()
+            return migrateRan && now?.pid != second && now?.state == "ready"
+        })
+        let reasons = stack.events().filter { $0["service"] as? String == "api" && $0["type"] as? String == "restarted" }
+            .compactMap { $0["reason"] as? String }
+        #expect(reasons == ["files changed: app/api.py", "migrate ran again (files changed: app/migrate.py)"], "\(reasons)")
+        let pids = try await stack.status().services.compactMap(\.pid)
+        #expect(try await stack.muster("down").status == 0)
+        for pid in pids { #expect(!ProcessTable.isAlive(pid)) }
+    }
+}

@@ -231,3 +231,24 @@ import Glibc
         for pid in pids { #expect(!ProcessTable.isAlive(pid)) }
     }
 }
+
+/// A restart a file change caused while `muster run`'s command ran is a disruption in
+/// its report, with the change as the reason.
+@Suite(.serialized) struct WatchDuringRunTests {
+    @Test func aChangeDuringRunIsInTheReport() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "cat app/v.txt; echo up; exec sleep 300"
+            ready: { log: up }
+            watch: [app]
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/app", withIntermediateDirectories: true)
+        try "v1\n".write(toFile: stack.directory + "/app/v.txt", atomically: false, encoding: .utf8)
+        let run = try await stack.muster("run", "--", "sh", "-c", "echo v2 > app/v.txt; sleep 1.5")
+        #expect(run.output.contains("api: restarted 1×"), "\(run.output)")
+        #expect(run.output.contains("files changed: app/v.txt"), "\(run.output)")
+        #expect(RuntimeState.readAny(stack.paths) == nil || !ProcessTable.isAlive(RuntimeState.readAny(stack.paths)!.pid))
+    }
+}

@@ -164,6 +164,51 @@ import Testing
         #expect(tree.recorder.said.count == 1)
     }
 
+    /// 100 000 files in 1 000 folders: watching starts (one watch per folder), an edit
+    /// deep in the tree is seen, and the idle watcher costs next to no CPU.
+    @Test func aTreeOf100000Files() async throws {
+        let root = NSTemporaryDirectory() + "muster-bigtree-\(UInt32.random(in: 0...UInt32.max))"
+        // By hand: FileManager takes minutes to remove 100 000 files.
+        defer {
+            for folder in 0..<1000 {
+                let path = root + "/pkg\(folder / 100)/mod\(folder)"
+                for file in 0..<100 { unlink(path + "/f\(file).py") }
+                rmdir(path)
+                if folder % 100 == 99 { rmdir(root + "/pkg\(folder / 100)") }
+            }
+            rmdir(root)
+        }
+        for folder in 0..<1000 {
+            let path = root + "/pkg\(folder / 100)/mod\(folder)"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            for file in 0..<100 {
+                let fd = open(path + "/f\(file).py", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                _ = "x = \(file)\n".withCString { write(fd, $0, strlen($0)) }
+                close(fd)
+            }
+        }
+        let recorder = Recorder()
+        let watcher = ChangeWatcher(roots: [.init(folder: root, recursive: true)], debounce: .milliseconds(50),
+                                    interest: { _ in true }, onMessage: { recorder.say($0) }, onBatch: { recorder.add($0) })
+        watcher.start()
+        defer { watcher.stop() }
+        #expect(watcher.counts.watched + watcher.counts.polled == 1011)
+        // Idle: the watcher has no thread of its own and no timer while under the limit.
+        func cpu() -> Double {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        }
+        let before = cpu()
+        try await Task.sleep(for: .seconds(2))
+        let idle = cpu() - before
+        #expect(idle < 0.2, "the idle watcher used \(idle)s of CPU in 2s")
+        let deep = root + "/pkg9/mod999/f99.py"
+        try "x = 'edited'\n".write(toFile: deep, atomically: false, encoding: .utf8)
+        _ = await Self.settle { !recorder.all.isEmpty }
+        #expect(recorder.all == [[deep]])
+    }
+
     @Test func stopRemovesEveryWatch() throws {
         let tree = try Tree()
         defer { try? FileManager.default.removeItem(atPath: tree.root) }

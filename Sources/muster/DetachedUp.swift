@@ -11,6 +11,8 @@ struct DetachedUp {
     let keepOnFailure: Bool
     /// Act on `watch:` rules (false with --no-watch).
     var watchFiles = true
+    /// `--watch`: also every service's source files.
+    var watchSources = false
 
     /// Progress goes to stdout, or to stderr for `run`, whose command owns stdout.
     var console: Console = .standardOutput
@@ -82,7 +84,7 @@ struct DetachedUp {
         let pid = ProcessSpawner.forkDetached(reportFD: pipe.write, logFD: logFD)
         if pid == 0 {
             return DetachedSupervisor(stack: stack, project: paths.project, services: services, profiles: global.profiles,
-                                      timeout: timeout, keepOnFailure: keepOnFailure, watchFiles: watchFiles)
+                                      timeout: timeout, keepOnFailure: keepOnFailure, watchFiles: watchFiles, watchSources: watchSources)
         }
         close(pipe.write)
         close(logFD)
@@ -101,6 +103,7 @@ struct DetachedUp {
                          "--timeout", DurationParser.format(timeout)]
         if keepOnFailure { arguments.append("--keep-on-failure") }
         if !watchFiles { arguments.append("--no-watch") }
+        if watchSources { arguments.append("--watch") }
         for profile in global.profiles.sorted() { arguments += ["--profile", profile] }
         return arguments + services
     }

@@ -13,6 +13,7 @@ struct Supervise: AsyncParsableCommand {
     @Option(help: "Give up when not all ready by then.") var timeout: String?
     @Flag(help: "Keep what started when something fails.") var keepOnFailure = false
     @Flag(help: "Do not act on file changes.") var noWatch = false
+    @Flag(help: "Also watch every service's source files.") var watch = false
     @Argument var services: [String] = []
 
     func run() async throws {
@@ -27,7 +28,7 @@ struct Supervise: AsyncParsableCommand {
             throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)
         }
         try await DetachedSupervisor(stack: stack, project: global.project, services: services, profiles: global.profiles,
-                                     timeout: limit, keepOnFailure: keepOnFailure, watchFiles: !noWatch).serve(report: report)
+                                     timeout: limit, keepOnFailure: keepOnFailure, watchFiles: !noWatch, watchSources: watch).serve(report: report)
     }
 }
 
@@ -41,6 +42,7 @@ struct DetachedSupervisor {
     let timeout: Duration?
     let keepOnFailure: Bool
     var watchFiles = true
+    var watchSources = false
 
     func serve(report: ReportPipe) async throws {
         let signals = SignalWatcher()
@@ -69,7 +71,7 @@ struct DetachedSupervisor {
             result = OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)"))
         }
         if let result, result.ok || keepOnFailure {
-            if watchFiles { await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit) }
+            if watchFiles { await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources) }
             report.finish(result)
             Task { await signals.wait(); _ = await host.shutdown() }
             await host.waitUntilShutDown()

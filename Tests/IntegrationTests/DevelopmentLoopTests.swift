@@ -252,3 +252,32 @@ import Glibc
         #expect(RuntimeState.readAny(stack.paths) == nil || !ProcessTable.isAlive(RuntimeState.readAny(stack.paths)!.pid))
     }
 }
+
+/// `up --watch`: a service without rules restarts when a source file under its
+/// working_dir changes, and not for other files.
+@Suite(.serialized) struct WatchSourceFilesTests {
+    @Test func upWatchRestartsOnSourceFiles() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+            working_dir: app
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/app/pkg", withIntermediateDirectories: true)
+        try "x = 1\n".write(toFile: stack.directory + "/app/pkg/main.py", atomically: false, encoding: .utf8)
+        try "notes\n".write(toFile: stack.directory + "/app/README.txt", atomically: false, encoding: .utf8)
+        #expect(try await stack.muster("up", "-d", "--watch", "--no-watch").status == 2)
+        let up = try await stack.muster("up", "-d", "--watch")
+        try #require(up.status == 0, "\(up.output)")
+        func api() async -> ServiceStatus? { try? await stack.status().services.first { $0.name == "api" } }
+        let first = try #require(await api()?.pid)
+        try "notes, edited\n".write(toFile: stack.directory + "/app/README.txt", atomically: false, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await api()?.pid == first)
+        try "x = 2\n".write(toFile: stack.directory + "/app/pkg/main.py", atomically: false, encoding: .utf8)
+        #expect(await eventually { let now = await api(); return now?.pid != first && now?.state == "ready" })
+        #expect(try await stack.muster("down").status == 0)
+    }
+}

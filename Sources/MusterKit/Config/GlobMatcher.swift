@@ -84,13 +84,30 @@ public enum GlobMatcher {
         return current
     }
 
+    /// The source files `up --watch` watches in every service's working_dir: Python,
+    /// Go, JavaScript and TypeScript, Ruby, Java and Kotlin, Rust.
+    public static let sourceExtensions = ["py", "go", "js", "mjs", "cjs", "jsx", "ts", "tsx", "rb", "java", "kt", "kts", "rs"]
+
+    /// `up --watch`: rules for a service's source files under its working_dir.
+    public static func sourceRules(workingDir: String, isTask: Bool) -> [WatchRule] {
+        sourceExtensions.map { ext in
+            let path = workingDir + "/**/*." + ext
+            return WatchRule(path: path, absolutePath: path, action: isTask ? .rerun : .restart)
+        }
+    }
+
     /// Whether a changed file (absolute path) is one the rule covers and does not ignore.
     public static func covers(_ rule: WatchRule, file: String, projectDirectory: String) -> Bool {
         let base: String
         if rule.isGlob {
-            guard let relative = relativePath(file, to: projectDirectory),
-                  let pattern = relativePath(rule.absolutePath, to: projectDirectory),
-                  GlobPattern.matches(pattern, relative) else { return false }
+            // Relative to the project folder, or from the root for a rule outside it (`up --watch`).
+            var relative = relativePath(file, to: projectDirectory)
+            var pattern = relativePath(rule.absolutePath, to: projectDirectory)
+            if relative == nil || pattern == nil {
+                relative = String(file.dropFirst())
+                pattern = String(rule.absolutePath.dropFirst())
+            }
+            guard let relative, let pattern, GlobPattern.matches(pattern, relative) else { return false }
             base = root(of: rule).folder
         } else if file == rule.absolutePath {
             return true

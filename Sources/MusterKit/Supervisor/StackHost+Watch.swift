@@ -8,12 +8,18 @@ extension StackHost {
     /// when none has rules). `simulatedLimit` caps the kernel watches, for tests of the
     /// polling fallback (`MUSTER_WATCH_LIMIT`). Returns the watcher, or nil.
     @discardableResult
-    public func startWatching(simulatedLimit: Int? = nil) async -> StackWatch? {
+    public func startWatching(simulatedLimit: Int? = nil, sourceFiles: Bool = false) async -> StackWatch? {
         let stack = session.stack
         let plans = Dictionary(uniqueKeysWithValues: session.supervisor.plans.map { ($0.name, $0) })
         let targets: [StackWatch.Target] = stack.services.compactMap { service in
-            guard !service.watch.isEmpty, session.selected.contains(service.name), let plan = plans[service.name] else { return nil }
-            return StackWatch.Target(service: service.name, rules: service.watch, workingDir: plan.workingDir, environment: plan.environment)
+            guard session.selected.contains(service.name), let plan = plans[service.name] else { return nil }
+            var rules = service.watch
+            // `up --watch`: a service without rules of its own restarts (or re-runs) on its source files.
+            if sourceFiles, rules.isEmpty, service.engine == nil {
+                rules = GlobMatcher.sourceRules(workingDir: plan.workingDir, isTask: stack.isTask(service))
+            }
+            guard !rules.isEmpty else { return nil }
+            return StackWatch.Target(service: service.name, rules: rules, workingDir: plan.workingDir, environment: plan.environment)
         }
         guard !targets.isEmpty else { return nil }
         let supervisor = session.supervisor

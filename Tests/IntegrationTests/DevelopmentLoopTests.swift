@@ -64,6 +64,10 @@ import Glibc
         try #require(up.status == 0, "\(up.output)")
         let supervisor = try await stack.status().supervisorPid
         let api = try #require(await service(stack, "api")?.pid)
+        // ps --json (and the interactive view) mark what a change acts on.
+        let apiWatched = await service(stack, "api")?.watched
+        let migrateWatched = await service(stack, "migrate")?.watched
+        #expect(apiWatched == true && migrateWatched == true)
 
         // An edit: api restarts with a new pid and is ready; the reason names the file.
         try write(stack, "app/version.txt", "v2\n")
@@ -121,6 +125,7 @@ import Glibc
         let up = try await stack.muster("up", "-d", "--no-watch")
         try #require(up.status == 0, "\(up.output)")
         let api = try #require(await service(stack, "api")?.pid)
+        #expect(await service(stack, "api")?.watched == nil)
         try write(stack, "app/version.txt", "v2\n")
         try await Task.sleep(for: .milliseconds(600))
         #expect(await service(stack, "api")?.pid == api)

@@ -57,6 +57,7 @@ extension StackHost {
         }
         watch.start()
         setWatch(watch)
+        await supervisor.markWatched(targets.map(\.service))
         return watch
     }
 

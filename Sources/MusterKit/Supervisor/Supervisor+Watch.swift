@@ -33,6 +33,8 @@ extension Supervisor {
         recordNote(event)
     }
 
+    func markWatched(_ names: [String]) { watched = Set(names) }
+
     /// Whether a service is meant to run now (started and not stopped by hand).
     public func isWanted(_ name: String) -> Bool { wanted.contains(name) }
 }

@@ -26,13 +26,14 @@ import dbreport  # noqa: E402
 import extras  # noqa: E402
 import restorebench  # noqa: E402
 import testbench  # noqa: E402
+import watchbench  # noqa: E402
 import procs  # noqa: E402
 import report  # noqa: E402
 import stackbench  # noqa: E402
 
-PARTS = ["startup", "detect", "cost", "logs", "scale", "cold", "restore", "tests"]
+PARTS = ["startup", "detect", "cost", "logs", "scale", "cold", "restore", "tests", "watch"]
 # Parts whose sections can be merged into an existing BENCHMARKS.md on their own.
-MERGEABLE = {"cold", "restore", "tests"}
+MERGEABLE = {"cold", "restore", "tests", "watch"}
 
 
 def log(message):
@@ -287,7 +288,8 @@ def main():
                 log(f"scale failed: {error}")
         for part, body in (("cold", lambda: coldbench.cold_start(binary, env, root, runs, args.quick, log)),
                            ("restore", lambda: restorebench.restore(binary, env, root, runs, args.quick, log)),
-                           ("tests", lambda: testbench.tests(binary, env, root, runs, args.quick, log))):
+                           ("tests", lambda: testbench.tests(binary, env, root, runs, args.quick, log)),
+                           ("watch", lambda: watchbench.watch(binary, env, root, runs, args.quick, log))):
             if part not in parts:
                 continue
             log(f"part {part}; load {loadavg()}")

@@ -262,7 +262,7 @@ def watch(binary, env, root, runs, quick, log):
     os.makedirs(base, exist_ok=True)
     rounds = 5 if quick else 10
     debounce_ms = 100
-    out = {"rounds": rounds, "debounce_ms": debounce_ms, "muster_ms": [], "ideal_ms": [], "entr_ms": [],
+    out = {"binary": binary, "rounds": rounds, "debounce_ms": debounce_ms, "muster_ms": [], "ideal_ms": [], "entr_ms": [],
            "muster_fast_ms": [], "fast_debounce_ms": 10}
     for r in range(runs):
         order = [("ideal", lambda d: edit_to_ready_ideal(d, rounds)),

@@ -58,14 +58,7 @@ public enum GlobMatcher {
 
     /// The folder to watch for a rule, and whether its subfolders count.
     public static func root(of rule: WatchRule) -> (folder: String, recursive: Bool) {
-        if rule.isGlob {
-            var parts: [Substring] = []
-            for part in rule.absolutePath.split(separator: "/") {
-                if GlobPattern.hasMagic(String(part)) { break }
-                parts.append(part)
-            }
-            return (existingAncestor("/" + parts.joined(separator: "/")), true)
-        }
+        if rule.isGlob { return (existingAncestor(globBase(rule.absolutePath)), true) }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: rule.absolutePath, isDirectory: &isDirectory) {
             if isDirectory.boolValue { return (rule.absolutePath, true) }
@@ -74,6 +67,16 @@ public enum GlobMatcher {
         let parent = (rule.absolutePath as NSString).deletingLastPathComponent
         let existing = existingAncestor(parent)
         return (existing, existing != parent)
+    }
+
+    /// The folders of a glob before its first pattern character, without looking at the disk.
+    static func globBase(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if GlobPattern.hasMagic(String(part)) { break }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     static func existingAncestor(_ path: String) -> String {
@@ -108,7 +111,7 @@ public enum GlobMatcher {
                 pattern = String(rule.absolutePath.dropFirst())
             }
             guard let relative, let pattern, GlobPattern.matches(pattern, relative) else { return false }
-            base = root(of: rule).folder
+            base = globBase(rule.absolutePath)
         } else if file == rule.absolutePath {
             return true
         } else if file.hasPrefix(rule.absolutePath + "/") {

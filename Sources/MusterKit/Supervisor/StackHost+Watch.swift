@@ -33,6 +33,8 @@ extension StackHost {
             guard let self, !self.closing else { return }
             await self.runExclusively {
                 guard !self.closing, await supervisor.isWanted(service) else { return }
+                Trace.mark("watch: \(action.name) \(service)")
+                defer { Trace.mark("watch: \(action.name) \(service) done") }
                 do {
                     switch action {
                     case .restart: _ = try await supervisor.restart([service], because: reason)

@@ -9,7 +9,15 @@ extension Supervisor {
     /// loop is never refused because of `max_restarts`.
     public func restart(_ names: [String], because reason: String) async throws -> [String] {
         for name in names { await runners[name]?.setNextRestartReason(reason) }
-        return try await restart(names)
+        do {
+            let restarted = try await restart(names)
+            for name in names { await runners[name]?.setNextRestartReason(nil) }
+            return restarted
+        } catch {
+            // Not left for a later restart (a crash) to tell as its reason.
+            for name in names { await runners[name]?.setNextRestartReason(nil) }
+            throw error
+        }
     }
 
     /// Runs a completed (or failed) task again, then restarts the running services
@@ -18,7 +26,13 @@ extension Supervisor {
         try checkNames([task])
         prepareRunners()
         await runners[task]?.setNextRestartReason(reason)
-        try await start([task], rerunTasks: true)
+        do {
+            try await start([task], rerunTasks: true)
+            await runners[task]?.setNextRestartReason(nil)
+        } catch {
+            await runners[task]?.setNextRestartReason(nil)
+            throw error
+        }
         let waiting = plans.filter { plan in
             plan.dependsOn.contains { $0.service == task && $0.condition == .completed }
                 && !(snapshots[plan.name]?.phase.isDown ?? true)

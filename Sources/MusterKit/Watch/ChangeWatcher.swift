@@ -199,7 +199,10 @@ public final class ChangeWatcher: @unchecked Sendable {
             known[path] = now
         }
         pending = []
-        if !changed.isEmpty { onBatch(changed) }
+        if !changed.isEmpty {
+            Trace.mark("watch: \(changed.count) changed after the debounce")
+            onBatch(changed)
+        }
     }
 
     // MARK: - Polling past the kernel's limit

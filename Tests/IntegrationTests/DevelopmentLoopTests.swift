@@ -323,3 +323,35 @@ import Glibc
         #expect(try await stack.muster("down").status == 0)
     }
 }
+
+/// A build step that hangs holds up no command, and `down` kills it.
+@Suite(.serialized) struct WatchBuildStepTests {
+    @Test func aHangingBuildBlocksNothingAndDiesWithDown() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+            watch:
+              - path: src
+                exec: "echo $$$$ > build.pid; exec sleep 300"
+          other:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/src", withIntermediateDirectories: true)
+        try "a\n".write(toFile: stack.directory + "/src/main.c", atomically: false, encoding: .utf8)
+        let up = try await stack.muster("up", "-d")
+        try #require(up.status == 0, "\(up.output)")
+        try "b\n".write(toFile: stack.directory + "/src/main.c", atomically: false, encoding: .utf8)
+        let pidFile = stack.directory + "/build.pid"
+        #expect(await eventually { !readPids(pidFile).isEmpty })
+        let build = try #require(readPids(pidFile).first)
+        #expect(ProcessTable.isAlive(build))
+        // Other commands go on while it runs.
+        #expect(try await stack.muster("restart", "other").status == 0)
+        #expect(try await stack.muster("down").status == 0)
+        #expect(await eventually { !ProcessTable.isAlive(build) })
+    }
+}

@@ -30,27 +30,30 @@ extension StackHost {
         }
         let watch = StackWatch(targets: targets, projectDirectory: stack.directory, debounce: stack.watch.debounce,
                                simulatedLimit: simulatedLimit, onMessage: onMessage) { [weak self] service, action, reason in
-            guard let self, !self.closing else { return }
+            guard let self, !self.closing, await supervisor.isWanted(service) else { return }
+            // The build runs outside the gate: a long one holds up no other command, and
+            // `down` kills it (`killBuilds`).
+            if case let .exec(command) = action, let target = targets.first(where: { $0.service == service }) {
+                Trace.mark("watch: build \(service)")
+                if let failure = await self.build(command, for: target) {
+                    guard !self.closing else { return }
+                    // The output's last lines go in the reason: a warning carries no log tail.
+                    let said = failure.output.suffix(3).map { Secrets.mask($0) }.joined(separator: " ⏎ ")
+                    let event = ServiceEvent(service: service, type: .warning,
+                                             reason: "build step failed, the running process is kept (\(reason)): \(failure.headline)"
+                                                 + (said.isEmpty ? "" : " — last lines: " + said), logTail: failure.output)
+                    await supervisor.note(event)
+                    return
+                }
+            }
             await self.runExclusively {
                 guard !self.closing, await supervisor.isWanted(service) else { return }
                 Trace.mark("watch: \(action.name) \(service)")
                 defer { Trace.mark("watch: \(action.name) \(service) done") }
                 do {
                     switch action {
-                    case .restart: _ = try await supervisor.restart([service], because: reason)
+                    case .restart, .exec: _ = try await supervisor.restart([service], because: reason)
                     case .rerun: _ = try await supervisor.rerun(service, because: reason)
-                    case let .exec(command):
-                        guard let target = targets.first(where: { $0.service == service }) else { return }
-                        if let failure = await self.build(command, for: target) {
-                            // The output's last lines go in the reason: a warning carries no log tail.
-                            let said = failure.output.suffix(3).map { Secrets.mask($0) }.joined(separator: " ⏎ ")
-                            let event = ServiceEvent(service: service, type: .warning,
-                                                     reason: "build step failed, the running process is kept (\(reason)): \(failure.headline)"
-                                                         + (said.isEmpty ? "" : " — last lines: " + said), logTail: failure.output)
-                            await supervisor.note(event)
-                            return
-                        }
-                        _ = try await supervisor.restart([service], because: reason)
                     }
                 } catch {
                     // The lifecycle has recorded why (an exit, a failed start); nothing more to tell.
@@ -83,8 +86,10 @@ extension StackHost {
         do {
             let pid = try await ProcessSpawner.shared.spawn(request)
             Guardian.shared.register(group: pid)
+            noteBuild(pid, running: true)
             status = await ProcessReaper.shared.exitStatus(of: pid)
             ProcessTable.signalGroup(pid, SIGKILL)
+            noteBuild(pid, running: false)
             Guardian.shared.unregister(group: pid)
             ProcessReaper.shared.forget(pid)
         } catch {

@@ -71,7 +71,9 @@ struct DetachedSupervisor {
             result = OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)"))
         }
         if let result, result.ok || keepOnFailure {
-            if watchFiles { await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources) }
+            if watchFiles, let watch = await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources) {
+                report.progress("watching files for " + watch.targets.map(\.service).joined(separator: ", ") + " (up -d --no-watch turns it off)")
+            }
             report.finish(result)
             Task { await signals.wait(); _ = await host.shutdown() }
             await host.waitUntilShutDown()

@@ -9,6 +9,10 @@ struct DetachedUp {
     let services: [String]
     let timeout: Duration
     let keepOnFailure: Bool
+    /// Act on `watch:` rules (false with --no-watch).
+    var watchFiles = true
+    /// `--watch`: also every service's source files.
+    var watchSources = false
 
     /// Progress goes to stdout, or to stderr for `run`, whose command owns stdout.
     var console: Console = .standardOutput
@@ -80,7 +84,7 @@ struct DetachedUp {
         let pid = ProcessSpawner.forkDetached(reportFD: pipe.write, logFD: logFD)
         if pid == 0 {
             return DetachedSupervisor(stack: stack, project: paths.project, services: services, profiles: global.profiles,
-                                      timeout: timeout, keepOnFailure: keepOnFailure)
+                                      timeout: timeout, keepOnFailure: keepOnFailure, watchFiles: watchFiles, watchSources: watchSources)
         }
         close(pipe.write)
         close(logFD)
@@ -98,6 +102,8 @@ struct DetachedUp {
         var arguments = ["__supervise"] + stack.files.flatMap { ["-f", StackLoader.absolute($0)] } + ["-p", paths.project,
                          "--timeout", DurationParser.format(timeout)]
         if keepOnFailure { arguments.append("--keep-on-failure") }
+        if !watchFiles { arguments.append("--no-watch") }
+        if watchSources { arguments.append("--watch") }
         for profile in global.profiles.sorted() { arguments += ["--profile", profile] }
         return arguments + services
     }

@@ -9,6 +9,8 @@ import MusterKit
 struct InteractiveUp {
     let global: GlobalOptions
     let services: [String]
+    var watchFiles = true
+    var watchSources = false
 
     /// A terminal on both ends (keys in, view out), colour allowed and a capable TERM.
     static var applies: Bool {
@@ -48,6 +50,7 @@ struct InteractiveUp {
                 let result = await host.start()
                 guard result.ok else { return .failed(result) }
                 model.say("all \(count) services up; q or Ctrl-C stops them")
+                if watchFiles { await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources) }
                 await host.waitUntilShutDown()
                 return .shutDown
             },

@@ -209,11 +209,13 @@ final class InteractiveView: @unchecked Sendable {
 }
 
 /// The service table's columns: state, pid, ports, restarts, ready time, uptime.
+/// A service a file change acts on (`watch:`) has `⟳` after its name.
 struct ServiceTable {
     let nameWidth: Int
+    static let watchMark = " ⟳"
 
     init(services: [ServiceStatus]) {
-        nameWidth = max(7, services.map(\.name.count).max() ?? 0)
+        nameWidth = max(7, services.map { $0.name.count + ($0.watched == true ? Self.watchMark.count : 0) }.max() ?? 0)
     }
 
     var stateColumn: Int { 2 + nameWidth + 2 }
@@ -224,7 +226,7 @@ struct ServiceTable {
 
     func row(_ service: ServiceStatus, selected: Bool) -> String {
         let restarts = service.restartsDetected > 0 ? "\(service.restarts) (+\(service.restartsDetected))" : "\(service.restarts)"
-        let values = [service.name, service.state, service.pid.map(String.init) ?? "-",
+        let values = [service.name + (service.watched == true ? Self.watchMark : ""), service.state, service.pid.map(String.init) ?? "-",
                       service.ports.isEmpty ? "-" : service.ports.map(String.init).joined(separator: ","),
                       restarts, service.readyInS.map { String(format: "%.2fs", $0) } ?? "-",
                       service.uptimeS.map(Self.duration) ?? "-"]

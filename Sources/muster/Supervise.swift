@@ -12,6 +12,8 @@ struct Supervise: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Give up when not all ready by then.") var timeout: String?
     @Flag(help: "Keep what started when something fails.") var keepOnFailure = false
+    @Flag(help: "Do not act on file changes.") var noWatch = false
+    @Flag(help: "Also watch every service's source files.") var watch = false
     @Argument var services: [String] = []
 
     func run() async throws {
@@ -26,7 +28,7 @@ struct Supervise: AsyncParsableCommand {
             throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)
         }
         try await DetachedSupervisor(stack: stack, project: global.project, services: services, profiles: global.profiles,
-                                     timeout: limit, keepOnFailure: keepOnFailure).serve(report: report)
+                                     timeout: limit, keepOnFailure: keepOnFailure, watchFiles: !noWatch, watchSources: watch).serve(report: report)
     }
 }
 
@@ -39,6 +41,8 @@ struct DetachedSupervisor {
     let profiles: Set<String>
     let timeout: Duration?
     let keepOnFailure: Bool
+    var watchFiles = true
+    var watchSources = false
 
     func serve(report: ReportPipe) async throws {
         let signals = SignalWatcher()
@@ -67,6 +71,9 @@ struct DetachedSupervisor {
             result = OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)"))
         }
         if let result, result.ok || keepOnFailure {
+            if watchFiles, let watch = await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources) {
+                report.progress("watching files for " + watch.targets.map(\.service).joined(separator: ", ") + " (up -d --no-watch turns it off)")
+            }
             report.finish(result)
             Task { await signals.wait(); _ = await host.shutdown() }
             await host.waitUntilShutDown()

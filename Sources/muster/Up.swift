@@ -20,11 +20,16 @@ struct Up: AsyncParsableCommand {
     @Option(help: "With -d: fail when not everything is ready by then (default 120s).") var timeout: String?
     @Flag(help: "With -d: leave what started running when something fails.") var keepOnFailure = false
     @Flag(help: "On a terminal: print the plain log stream instead of the interactive view.") var noTui = false
+    @Flag(help: "Do not act on file changes (the services' watch: rules are ignored).") var noWatch = false
+    @Flag(help: "Also restart every service without watch: rules when a source file under its working_dir changes.") var watch = false
     @Argument(help: "Services to start (default: all).", completion: ServiceCompletion.kind) var services: [String] = []
 
     func validate() throws {
         if !detach, timeout != nil || keepOnFailure {
             throw ValidationError("--timeout and --keep-on-failure go with -d")
+        }
+        if watch, noWatch {
+            throw ValidationError("--watch and --no-watch contradict each other; give one")
         }
         if detach, noTui {
             throw ValidationError("--no-tui goes with a foreground up (without -d): up -d shows no interactive view")
@@ -35,7 +40,10 @@ struct Up: AsyncParsableCommand {
     func detached() throws -> DetachedUp? {
         guard detach else { return nil }
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
-        return DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure)
+        var up = DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure)
+        up.watchFiles = !noWatch
+        up.watchSources = watch
+        return up
     }
 
     func run() async throws {
@@ -44,7 +52,7 @@ struct Up: AsyncParsableCommand {
             return
         }
         if !noTui, InteractiveUp.applies {
-            try await InteractiveUp(global: global, services: services).run()
+            try await InteractiveUp(global: global, services: services, watchFiles: !noWatch, watchSources: watch).run()
             return
         }
         try await foreground()
@@ -80,6 +88,9 @@ struct Up: AsyncParsableCommand {
         if let result {
             for line in result.timeline ?? [] { console.line(prefix + line) }
             console.line(prefix + console.paint("all \(session.selected.count) services up; Ctrl-C to stop", .boldGreen))
+            if !noWatch, let watch = await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watch) {
+                console.line(prefix + "watching files for " + watch.targets.map(\.service).joined(separator: ", ") + " (--no-watch turns it off)")
+            }
             // Until a signal, or `muster down` asking through the control socket.
             _ = await raceSignal(signals) { await host.waitUntilShutDown() }
         }

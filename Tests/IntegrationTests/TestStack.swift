@@ -42,6 +42,16 @@ final class TestStack: @unchecked Sendable {
         text = text.replacingOccurrences(of: "name: default\n", with: "")
             .replacingOccurrences(of: "${MUSTER_PYTHON:-../.venv/bin/python}", with: python)
             .replacingOccurrences(of: "\"app/", with: "\"\(repoRoot)/stacks/app/")
+        // The copy runs the repository's app files, outside its folder: no watch rules.
+        var kept: [Substring] = []
+        var inWatch = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("    watch:") { inWatch = !line.contains("["); continue }
+            if inWatch, line.hasPrefix("      ") { continue }
+            inWatch = false
+            kept.append(line)
+        }
+        text = kept.joined(separator: "\n")
         return try TestStack(text, name: name)
     }
 

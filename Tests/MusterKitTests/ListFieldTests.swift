@@ -27,6 +27,8 @@ import Testing
         ("topic", ServiceParser.topicKeys),
         ("snapshot", ServiceParser.snapshotKeys),
         ("logs", LogSettings.keys),
+        ("watch rule", ServiceParser.watchRuleKeys),
+        ("watch settings", WatchSettings.keys),
     ]
 
     /// The list fields: a scalar there, and the first line it is refused with
@@ -38,6 +40,9 @@ import Testing
         Field(place: "service", key: "profiles"): ("debug", "service api.profiles must be a list, got the scalar \"debug\"; write profiles: [debug]"),
         Field(place: "engine", key: "databases"): ("shop", "service db.databases must be a list, got the scalar \"shop\"; write databases: [shop]"),
         Field(place: "engine", key: "topics"): ("orders", "service db.topics must be a list, got the scalar \"orders\"; write topics: [orders]"),
+        Field(place: "service", key: "watch"): ("app", "service api.watch must be a list, got the scalar \"app\"; write watch: [app]"),
+        Field(place: "watch rule", key: "ignore"): ("tests", "service api.watch[0].ignore must be a list, got the scalar \"tests\"; write ignore: [tests]"),
+        Field(place: "watch rule", key: "exec"): ("make", nil),
         // A string runs under /bin/sh -c (SPEC).
         Field(place: "service", key: "command"): ("sleep 1", nil),
         Field(place: "probe", key: "exec"): ("test -d /", nil),
@@ -70,6 +75,9 @@ import Testing
             return "services:\n  bus:\n    engine: kafka\n    topics:\n" + (field.key == "name" ? "      - " + line : "      - name: orders\n        " + line)
         case "snapshot":
             return "services:\n  db:\n    engine: postgres\n    snapshot:\n" + (field.key == "after" ? "" : "      after: migrate\n") + "      " + line
+        case "watch rule":
+            return api + "    watch:\n" + (field.key == "path" ? "      - " + line : "      - path: .\n        " + line)
+        case "watch settings": return "watch:\n  " + line + api
         default: return "logs:\n  " + line + api
         }
     }

@@ -71,6 +71,17 @@ int muster_epoll_create(void);
 int muster_epoll_add(int epfd, int fd, unsigned long long token);
 int muster_epoll_del(int epfd, int fd);
 int muster_epoll_wait(int epfd, unsigned long long *tokens, int max);
+/// inotify for FileWatcher: open (non-blocking, close-on-exec); watch one folder's
+/// entries (returns the watch descriptor or -errno: -ENOSPC when the kernel's limit
+/// of watches is reached); stop watching; read raw events (or -errno); and the flags
+/// an event's mask is tested against.
+int muster_inotify_open(void);
+int muster_inotify_watch_folder(int fd, const char *path);
+int muster_inotify_unwatch(int fd, int wd);
+long muster_inotify_read(int fd, void *buffer, long size);
+unsigned muster_inotify_flag_is_folder(void);
+unsigned muster_inotify_flag_self_gone(void);
+unsigned muster_inotify_flag_overflow(void);
 /// GET an https URL through libcurl, loaded on first use (see https.c). Returns 0
 /// with the status and up to body_capacity bytes of the body, or -1 with a message.
 int muster_https_get(const char *url, long timeout_ms, long *status, char *body_buffer, size_t body_capacity,

@@ -10,7 +10,7 @@ struct ServiceParser {
     static let commonKeys = [
         "command", "working_dir", "env", "env_file", "depends_on", "ready", "alive", "restart",
         "max_restarts", "stop_signal", "stop_timeout", "optional", "port", "engine", "description",
-        "profiles", "logs", "task",
+        "profiles", "logs", "task", "watch",
     ]
     static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template", "snapshot",
                              "durability"]
@@ -80,6 +80,7 @@ struct ServiceParser {
             case "logs": service.logs = try reader.logSettings(value, what: field)
             case "optional": service.optional = try reader.bool(value, what: field)
             case "task": service.task = try reader.bool(value, what: field)
+            case "watch": service.watch = try watchRules(value, what: field, warnings: &service.watchWarnings)
             case "profiles":
                 service.profiles = try reader.stringList(value, what: field).map { name, node in
                     guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {

@@ -9,7 +9,7 @@ public enum StackLoader {
     /// Deeper nesting than this is refused before parsing (stack files are shallow).
     static let maxNesting = 64
 
-    static let topLevelKeys = ["name", "env_file", "env", "logs", "services"]
+    static let topLevelKeys = ["name", "env_file", "env", "logs", "services", "watch"]
 
     /// The default stack file: `./muster.yaml`, then `./stacks/default.yaml`.
     public static func defaultPath(in directory: String = FileManager.default.currentDirectoryPath) -> String {
@@ -136,6 +136,13 @@ public enum StackLoader {
             case "env": stack.env = try reader.env(pair.value, what: "env", environment: variables)
             case "services": servicesNode = pair.value
             case "logs": stack.logs = try reader.logSettings(pair.value, what: "logs")
+            case "watch":
+                for setting in try reader.mapping(pair.value, what: "watch", allowed: WatchSettings.keys) {
+                    stack.watch.debounce = try reader.duration(setting.value, what: "watch.debounce")
+                    guard stack.watch.debounce >= .milliseconds(1), stack.watch.debounce <= .seconds(60) else {
+                        throw reader.fail("watch.debounce must be from 1ms to 60s", setting.value)
+                    }
+                }
             default: break
             }
         }
@@ -165,6 +172,7 @@ public enum StackLoader {
             let parser = ServiceParser(reader: reader, directory: directory, environment: variables)
             stack.services.append(try parser.parse(name: pair.key, keyNode: pair.keyNode, node: pair.value))
         }
+        stack.warnings += stack.services.flatMap(\.watchWarnings)
         let unset = Array(Set(reader.report.unset)).sorted()
         if !unset.isEmpty {
             stack.warnings.append("variables not set, interpolated as empty: \(unset.joined(separator: ", "))")

@@ -63,6 +63,14 @@ public struct StackRenderer {
         fields.append(("logs", [("max_size", ByteSize.format(logs.maxSize)), ("max_files", logs.maxFiles)] as [(String, Any)]))
         fields.append(("optional", service.optional))
         fields.append(("task", stack.isTask(service)))
+        if !service.watch.isEmpty {
+            fields.append(("watch", service.watch.map { rule -> Any in
+                var item: [(String, Any)] = [("path", rule.path), ("action", rule.action.name)]
+                if case let .exec(command) = rule.action { item.append(("exec", Secrets.mask(command.display))) }
+                if !rule.ignore.isEmpty { item.append(("ignore", rule.ignore)) }
+                return item
+            } as [Any]))
+        }
         return fields
     }
 

@@ -16,6 +16,8 @@ public struct StackSpec: Sendable {
     public var warnings: [String]
     /// Log rotation for every service that does not set its own (top-level `logs:`).
     public var logs = LogSettings()
+    /// The file watcher's settings (top-level `watch:`).
+    public var watch = WatchSettings()
 
     public func service(named name: String) -> ServiceSpec? {
         services.first { $0.name == name }
@@ -158,6 +160,10 @@ public struct ServiceSpec: Sendable {
     public var portLocation: SourceLocation?
     /// Its own log rotation fields; unset ones come from the stack's `logs:`.
     public var logs = LogSettings()
+    /// What a change to which files does (`watch:`), in file order.
+    public var watch: [WatchRule] = []
+    /// Warnings the rules gave (a path that matches nothing yet), with their location.
+    public var watchWarnings: [String] = []
 
     public init(name: String, workingDir: String) {
         self.name = name

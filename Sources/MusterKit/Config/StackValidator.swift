@@ -39,6 +39,7 @@ struct StackValidator {
         }
         try checkReferences()
         try checkCompletionWaits()
+        try checkWatchRules()
         try checkPorts()
         try checkProbes()
         try checkPrograms()

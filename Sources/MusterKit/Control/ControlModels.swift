@@ -23,8 +23,10 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
     public var task: Bool
     /// RFC 3339 time its last run completed (exited 0), while it is `completed`.
     public var completedAt: String?
+    /// A file change acts on it (`watch:` rules, or `up --watch`); absent when not.
+    public var watched: Bool?
 
-    init(_ snapshot: ServiceSnapshot, wanted: Bool, now: Date = Date()) {
+    init(_ snapshot: ServiceSnapshot, wanted: Bool, watched: Bool = false, now: Date = Date()) {
         name = snapshot.name
         kind = snapshot.kind.description
         state = snapshot.phase == .pending && !wanted ? "inactive" : snapshot.phase.rawValue
@@ -39,6 +41,7 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
         failure = snapshot.failure.map(Secrets.mask)
         task = snapshot.isTask
         completedAt = snapshot.completedAt.map(EventLog.timestamp)
+        self.watched = watched ? true : nil
     }
 }
 

@@ -77,6 +77,7 @@ public struct ComposeExporter {
         }
         if let dependencies = dependsOn(service) { pairs.append(dependencies) }
         pairs += lifecycle(service)
+        if let develop = ComposeWatch.export(service, projectDirectory: stack.directory) { pairs.append(develop) }
         return YAMLPair(service.name, .map(pairs))
     }
 

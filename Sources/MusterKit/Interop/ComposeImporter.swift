@@ -36,7 +36,7 @@ struct ComposeImporter {
     /// Keys the conversion reads; the rest are listed as not carried over.
     static let handledKeys: Set<String> = [
         "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "depends_on", "healthcheck",
-        "restart", "stop_signal", "stop_grace_period", "container_name", "expose", "hostname", "logging",
+        "restart", "stop_signal", "stop_grace_period", "container_name", "expose", "hostname", "logging", "develop",
     ]
 
     var composeServices: [(key: String, value: Node)] { ComposeValues.pairs(ComposeValues.value(root, "services")) }
@@ -190,6 +190,9 @@ struct ComposeImporter {
             pairs.append(YAMLPair("task", .bool(true), trailing: ComposeValues.value(service, "x-muster-task") != nil
                                   ? "x-muster-task" : "runs once; others wait for it with service_completed_successfully"))
         }
+        let watch = ComposeWatch.importRules(service)
+        if let rules = watch.rules { pairs.append(rules) }
+        header += watch.notes
         let dropped = unhandledKeys(service) + (ComposeValues.value(service, "working_dir") == nil ? [] : ["working_dir (a path in the image)"])
         if !dropped.isEmpty { header.append("Not carried over: " + dropped.joined(separator: ", ") + ".") }
         return header.map { "  # " + $0 } + YAMLText.commentedOut([YAMLPair(name, .map(pairs))], indent: 2)

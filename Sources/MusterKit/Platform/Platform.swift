@@ -32,6 +32,37 @@ protocol DescriptorWatching: AnyObject, Sendable {
     func remove(_ token: UInt64)
 }
 
+/// Tells when entries of watched folders change, for the file watcher of `watch:`
+/// rules: one kernel watch per folder (not recursive: `ChangeWatcher` adds one for
+/// every subfolder it finds), notices delivered in batches on the reactor thread.
+/// Linux: `FileWatcher` (inotify, one descriptor on the reactor's epoll set).
+protocol FileWatching: AnyObject, Sendable {
+    /// Starts watching the entries of one folder.
+    func watch(folder: String) -> FolderWatchResult
+    func unwatch(folder: String)
+    /// Stops every watch and releases the kernel's resources; no notice follows.
+    func close()
+}
+
+/// What asking to watch a folder gave.
+enum FolderWatchResult: Equatable, Sendable {
+    case watching
+    /// The kernel's limit of watches per user is reached; the number is the limit.
+    case limitReached(Int)
+    /// The folder is gone (or not a folder, or not readable).
+    case unavailable
+}
+
+/// One change the kernel reported.
+enum FileNotice: Equatable, Sendable {
+    /// An entry of a watched folder was created, written, moved in or out, or removed.
+    case entry(path: String, isFolder: Bool)
+    /// A watched folder itself was removed or moved away.
+    case folderGone(String)
+    /// The kernel dropped notices: everything must be looked at again.
+    case overflow
+}
+
 /// The process table: liveness without `kill(pid, 0)` (a zombie is gone), process
 /// groups and sessions in one pass, children, start times and command lines.
 /// Linux: `ProcessTable` (/proc, parsed in procstat.c; pidfd to wait for an exit).
@@ -87,3 +118,4 @@ extension ProcessReaper: ChildReaping {}
 extension FDReactor: DescriptorWatching {}
 extension ProcessTable: ProcessListing {}
 extension Guardian: OrphanGuarding {}
+extension FileWatcher: FileWatching {}

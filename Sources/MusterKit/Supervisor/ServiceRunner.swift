@@ -43,6 +43,7 @@ actor ServiceRunner {
     var scanForStragglers = true
     var startTimer: Task<Void, Never>?
     var restartTimer: Task<Void, Never>?
+    var nextRestartReason: String?
     var stopTimer: Task<Void, Never>?
     /// While a stop command is out, the stop timer waits for the stop signal.
     var askingToStop = false
@@ -108,6 +109,10 @@ actor ServiceRunner {
         return snapshot
     }
 
+    /// Why the next restart happens, told in its `restarted` event instead of
+    /// `restart requested` (a file change: `files changed: app/api.py`).
+    func setNextRestartReason(_ reason: String?) { nextRestartReason = reason }
+
     func send(_ event: ServiceLifecycle.Event) async {
         revision += 1
         if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
@@ -161,8 +166,14 @@ actor ServiceRunner {
         if record.kind == .exited || record.kind == .failed {
             tail = lastLines(20)
             exitTail = tail
+        } else if record.kind == .stopping, reason == "restart requested", let override = nextRestartReason {
+            reason = "restart requested: " + override
         } else if record.kind == .restarted {
             tail = exitTail  // the incarnation that ended, not the one just started
+            if let override = nextRestartReason {
+                reason = override
+                nextRestartReason = nil
+            }
             reason = plan.restartReason(reason)
         }
         return ServiceEvent(service: plan.name, type: EventKind(record.kind), pid: record.pid, previousPid: record.previousPid,

@@ -13,6 +13,9 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
     private var shutdownTask: Task<OperationResult, Never>?
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     private var isClosing = false
+    private var watch: StackWatch?
+    /// Process groups of `watch:` build steps under way, killed by a shutdown.
+    private var builds = Set<pid_t>()
 
     /// Snapshots, restores and clones of the stack's Postgres databases.
     public let desk: DatabaseDesk
@@ -20,6 +23,32 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
     public init(session: StackSession) {
         self.session = session
         desk = DatabaseDesk(stack: session.stack, paths: session.paths, outputs: session.outputs)
+    }
+
+    func noteBuild(_ group: pid_t, running: Bool) {
+        lock.lock()
+        if running { builds.insert(group) } else { builds.remove(group) }
+        let kill = running && isClosing
+        lock.unlock()
+        if kill { ProcessTable.signalGroup(group, SIGKILL) }
+    }
+
+    func setWatch(_ watch: StackWatch) {
+        lock.lock()
+        self.watch = watch
+        lock.unlock()
+    }
+
+    /// The file watcher of `watch:` rules, when watching.
+    public var fileWatch: StackWatch? {
+        lock.lock()
+        defer { lock.unlock() }
+        return watch
+    }
+
+    /// Runs `body` when no other operation (start, stop, restart) is under way.
+    func runExclusively(_ body: () async -> Void) async {
+        await gate.run { await body() }
     }
 
     public var closing: Bool {
@@ -118,10 +147,18 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
         defer { lock.unlock() }
         isClosing = true
         if let existing = shutdownTask { return existing }
+        let watch = self.watch
+        self.watch = nil
+        let builds = self.builds
         let task = Task {
+            // No change acts once the stack goes down; an action under way ends with it,
+            // and a build step under way is killed.
+            watch?.stopWatching()
+            for group in builds { ProcessTable.signalGroup(group, SIGKILL) }
             // What ran, as it was before the stop: `down` checks these ports and groups.
             let before = await self.session.supervisor.statuses()
             let leftovers = await self.session.stop()
+            await watch?.finish()
             var result = OperationResult(ok: true)
             result.services = before
             result.groups = await self.session.supervisor.groupsSeen.sorted()

@@ -38,6 +38,8 @@ public actor Supervisor {
     var blocked: [String: String] = [:]
     /// Services that should be up: what `start` asked for, less what `stop` took away.
     var wanted = Set<String>()
+    /// Services a file change acts on, for `ps --json` and the interactive view.
+    var watched = Set<String>()
     private var changeWaiters: [CheckedContinuation<Void, Never>] = []
     var shuttingDown = false
     private(set) var groupsSeen = Set<pid_t>()
@@ -159,7 +161,7 @@ public actor Supervisor {
 
     /// Every service as `ps` shows it.
     public func statuses() -> [ServiceStatus] {
-        plans.map { ServiceStatus(snapshots[$0.name] ?? .initial($0), wanted: wanted.contains($0.name)) }
+        plans.map { ServiceStatus(snapshots[$0.name] ?? .initial($0), wanted: wanted.contains($0.name), watched: watched.contains($0.name)) }
     }
 
     func runner(_ name: String) -> ServiceRunner? { runners[name] }
@@ -217,6 +219,8 @@ public actor Supervisor {
         guard let runner = runners[name] else { return }
         accept(await runner.snapshot)
     }
+
+    func recordNote(_ event: ServiceEvent) { record(event) }
 
     private func record(_ event: ServiceEvent) {
         eventLog?.append(event)

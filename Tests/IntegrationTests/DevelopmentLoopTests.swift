@@ -1,0 +1,357 @@
+import Foundation
+import Testing
+@testable import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The development loop on real processes through the `muster` binary: an edit
+/// restarts the service that runs it, a migration edit re-runs the task and restarts
+/// what waits on it, a failing build step keeps the old process, metadata changes
+/// do nothing, and `down` leaves neither process nor watch.
+@Suite(.serialized) struct DevelopmentLoopTests {
+    static let yaml = """
+    services:
+      migrate:
+        command: "cat migrations/001.sql >> applied.txt"
+        task: true
+        watch:
+          - path: migrations
+            action: rerun
+      api:
+        command: "cat app/version.txt; echo up; exec sleep 300"
+        ready: { log: up }
+        depends_on: { migrate: completed }
+        watch:
+          - path: app
+            ignore: ["*.tmp"]
+      builder:
+        command: "echo up; exec sleep 300"
+        ready: { log: up }
+        watch:
+          - path: src
+            exec: "sh build.sh"
+    """
+
+    static func make(name: String = #function) throws -> TestStack {
+        let stack = try TestStack(yaml, name: name)
+        for (file, text) in [("migrations/001.sql", "create table t();\n"), ("app/version.txt", "v1\n"),
+                             ("src/main.c", "int main(){}\n"), ("build.sh", "echo built\n")] {
+            let path = stack.directory + "/" + file
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
+        }
+        return stack
+    }
+
+    func service(_ stack: TestStack, _ name: String) async -> ServiceStatus? {
+        try? await stack.status().services.first { $0.name == name }
+    }
+
+    func write(_ stack: TestStack, _ file: String, _ text: String) throws {
+        try text.write(toFile: stack.directory + "/" + file, atomically: false, encoding: .utf8)
+    }
+
+    func restartReasons(_ stack: TestStack, of name: String) -> [String] {
+        stack.events().filter { $0["service"] as? String == name && $0["type"] as? String == "restarted" }
+            .compactMap { $0["reason"] as? String }
+    }
+
+    @Test func editsRestartRerunAndBuild() async throws {
+        let stack = try Self.make()
+        defer { stack.cleanup() }
+        let up = try await stack.muster("up", "-d")
+        try #require(up.status == 0, "\(up.output)")
+        let supervisor = try await stack.status().supervisorPid
+        let api = try #require(await service(stack, "api")?.pid)
+        // ps --json (and the interactive view) mark what a change acts on.
+        let apiWatched = await service(stack, "api")?.watched
+        let migrateWatched = await service(stack, "migrate")?.watched
+        #expect(apiWatched == true && migrateWatched == true)
+
+        // An edit: api restarts with a new pid and is ready; the reason names the file.
+        try write(stack, "app/version.txt", "v2\n")
+        #expect(await eventually { let now = await service(stack, "api"); return now?.pid != api && now?.state == "ready" })
+        #expect(restartReasons(stack, of: "api").contains("files changed: app/version.txt"), "\(restartReasons(stack, of: "api"))")
+        let api2 = try #require(await service(stack, "api")?.pid)
+
+        // Metadata only, a read, an ignored file: nothing restarts.
+        let path = stack.directory + "/app/version.txt"
+        #expect(chmod(path, 0o600) == 0)
+        #expect(utimes(path, nil) == 0)
+        _ = try String(contentsOfFile: path, encoding: .utf8)
+        try write(stack, "app/notes.tmp", "scratch")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(await service(stack, "api")?.pid == api2)
+        #expect(restartReasons(stack, of: "api").count == 1)
+
+        // A migration edit: migrate runs again, then api restarts after it.
+        try write(stack, "migrations/001.sql", "create table t2();\n")
+        #expect(await eventually {
+            let applied = (try? String(contentsOfFile: stack.directory + "/applied.txt", encoding: .utf8)) ?? ""
+            let now = await service(stack, "api")
+            return applied.contains("t2") && now?.pid != api2 && now?.state == "ready"
+        })
+        #expect(restartReasons(stack, of: "api").contains { $0.hasPrefix("migrate ran again (files changed: migrations/001.sql") },
+                "\(restartReasons(stack, of: "api"))")
+
+        // A failing build keeps the old process and says why, with the build's output.
+        let builder = try #require(await service(stack, "builder")?.pid)
+        try write(stack, "build.sh", "echo 'main.c:1: error: expected ;'; exit 1\n")
+        try write(stack, "src/main.c", "int main(){ broken }\n")
+        #expect(await eventually {
+            stack.events().contains { $0["service"] as? String == "builder" && ($0["reason"] as? String)?.contains("build step failed") == true }
+        })
+        let warning = stack.events().last { $0["service"] as? String == "builder" && $0["type"] as? String == "warning" }
+        #expect((warning?["reason"] as? String)?.contains("sh build.sh exited with code 1 — last lines: main.c:1: error: expected ;") == true,
+                "\(warning ?? [:])")
+        #expect(await service(stack, "builder")?.pid == builder)
+        #expect(await service(stack, "builder")?.state == "ready")
+        // Fixed: the build passes and the service restarts.
+        try write(stack, "build.sh", "echo built\n")
+        try write(stack, "src/main.c", "int main(){ return 0; }\n")
+        #expect(await eventually { let now = await service(stack, "builder"); return now?.pid != builder && now?.state == "ready" })
+
+        // down: every process and the supervisor (with its watches) gone.
+        let pids = try await stack.status().services.compactMap(\.pid)
+        #expect(try await stack.muster("down").status == 0)
+        #expect(await eventually { !ProcessTable.isAlive(supervisor) })
+        for pid in pids { #expect(!ProcessTable.isAlive(pid)) }
+    }
+
+    @Test func noWatchLeavesEditsAlone() async throws {
+        let stack = try Self.make()
+        defer { stack.cleanup() }
+        let up = try await stack.muster("up", "-d", "--no-watch")
+        try #require(up.status == 0, "\(up.output)")
+        let api = try #require(await service(stack, "api")?.pid)
+        #expect(await service(stack, "api")?.watched == nil)
+        try write(stack, "app/version.txt", "v2\n")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(await service(stack, "api")?.pid == api)
+        #expect(try await stack.muster("down").status == 0)
+    }
+
+    /// A crash loop while the developer is mid-edit: the service gives up after
+    /// max_restarts, and the next edit starts it again with a fresh count.
+    @Test func anEditRevivesAServiceThatGaveUp() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "sh app/run.sh"
+            ready: { log: up }
+            restart: on-failure
+            max_restarts: 1
+            optional: true
+            watch: [app]
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/app", withIntermediateDirectories: true)
+        try "echo up; exec sleep 300\n".write(toFile: stack.directory + "/app/run.sh", atomically: false, encoding: .utf8)
+        let up = try await stack.muster("up", "-d")
+        try #require(up.status == 0, "\(up.output)")
+        // Broken mid-edit: it crashes, is restarted once, and gives up.
+        try "echo oops; exit 1\n".write(toFile: stack.directory + "/app/run.sh", atomically: false, encoding: .utf8)
+        let pid = try #require(await service(stack, "api")?.pid)
+        kill(pid, SIGKILL)
+        #expect(await eventually { await service(stack, "api")?.state == "failed" })
+        // Fixed: the edit starts it again.
+        try "echo up; exec sleep 301\n".write(toFile: stack.directory + "/app/run.sh", atomically: false, encoding: .utf8)
+        #expect(await eventually { await service(stack, "api")?.state == "ready" })
+        #expect(try await stack.muster("down").status == 0)
+    }
+}
+
+/// Changes while a restart is under way: exactly one more restart after it, whatever
+/// their number; never lost, never a loop.
+@Suite(.serialized) struct WatchDuringRestartTests {
+    @Test func changesDuringARestartGiveExactlyOneMore() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "trap 'sleep 0.7; exit 0' TERM; cat app/v.txt; echo up; while true; do sleep 0.05; done"
+            ready: { log: up }
+            watch: [app]
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/app", withIntermediateDirectories: true)
+        let file = stack.directory + "/app/v.txt"
+        try "v1\n".write(toFile: file, atomically: false, encoding: .utf8)
+        let up = try await stack.muster("up", "-d")
+        try #require(up.status == 0, "\(up.output)")
+        func count(_ type: String) -> Int {
+            stack.events().filter { $0["service"] as? String == "api" && $0["type"] as? String == type }.count
+        }
+        try "v2\n".write(toFile: file, atomically: false, encoding: .utf8)
+        // The stop takes 0.7 s: three more edits land while it runs.
+        #expect(await eventually { count("stopping") >= 1 })
+        for version in 3...5 {
+            try "v\(version)\n".write(toFile: file, atomically: false, encoding: .utf8)
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        #expect(await eventually { count("restarted") == 2 && count("ready") == 3 })
+        // And nothing after: no loop.
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(count("restarted") == 2)
+        let reasons = stack.events().filter { $0["type"] as? String == "restarted" }.compactMap { $0["reason"] as? String }
+        #expect(reasons == ["files changed: app/v.txt", "files changed: app/v.txt"], "\(reasons)")
+        #expect(try await stack.muster("down").status == 0)
+    }
+}
+
+/// The default stack's own rules: editing its API restarts `api`; editing its
+/// migration re-runs `migrate`, then restarts `api`.
+@Suite(.serialized) struct DefaultStackWatchTests {
+    @Test func editingTheDefaultStacksAppFiles() async throws {
+        var text = try String(contentsOfFile: TestStack.repoRoot + "/stacks/default.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "name: default\n", with: "")
+            .replacingOccurrences(of: "${MUSTER_PYTHON:-../.venv/bin/python}", with: TestStack.python)
+        let stack = try TestStack(text)
+        defer { stack.cleanup() }
+        try FileManager.default.copyItem(atPath: TestStack.repoRoot + "/stacks/app", toPath: stack.directory + "/app")
+        let up = try await stack.muster("up", "-d")
+        try #require(up.status == 0, "\(up.output)")
+        func api() async -> ServiceStatus? { try? await stack.status().services.first { $0.name == "api" } }
+        func append(_ file: String) throws {
+            let handle = try #require(FileHandle(forWritingAtPath: stack.directory + "/" + file))
+            handle.seekToEndOfFile()
+            handle.write(Data("# edited by a test\n".utf8))
+            handle.closeFile()
+        }
+        let first = try #require(await api()?.pid)
+        try append("app/api.py")
+        #expect(await eventually(within: .seconds(30)) { let now = await api(); return now?.pid != first && now?.state == "ready" })
+        let second = try #require(await api()?.pid)
+        try append("app/migrate.py")
+        #expect(await eventually(within: .seconds(30)) {
+            let migrateRan = stack.events().contains { $0["service"] as? String == "migrate" && $0["type"] as? String == "restarted" }
+            let now = await api()
+            return migrateRan && now?.pid != second && now?.state == "ready"
+        })
+        let reasons = stack.events().filter { $0["service"] as? String == "api" && $0["type"] as? String == "restarted" }
+            .compactMap { $0["reason"] as? String }
+        #expect(reasons == ["files changed: app/api.py", "migrate ran again (files changed: app/migrate.py)"], "\(reasons)")
+        let pids = try await stack.status().services.compactMap(\.pid)
+        #expect(try await stack.muster("down").status == 0)
+        for pid in pids { #expect(!ProcessTable.isAlive(pid)) }
+    }
+}
+
+/// A restart a file change caused while `muster run`'s command ran is a disruption in
+/// its report, with the change as the reason.
+@Suite(.serialized) struct WatchDuringRunTests {
+    @Test func aChangeDuringRunIsInTheReport() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "cat app/v.txt; echo up; exec sleep 300"
+            ready: { log: up }
+            watch: [app]
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/app", withIntermediateDirectories: true)
+        try "v1\n".write(toFile: stack.directory + "/app/v.txt", atomically: false, encoding: .utf8)
+        let run = try await stack.muster("run", "--", "sh", "-c", "echo v2 > app/v.txt; sleep 1.5")
+        #expect(run.output.contains("api: restarted 1×"), "\(run.output)")
+        #expect(run.output.contains("files changed: app/v.txt"), "\(run.output)")
+        #expect(RuntimeState.readAny(stack.paths) == nil || !ProcessTable.isAlive(RuntimeState.readAny(stack.paths)!.pid))
+    }
+}
+
+/// `up --watch`: a service without rules restarts when a source file under its
+/// working_dir changes, and not for other files.
+@Suite(.serialized) struct WatchSourceFilesTests {
+    @Test func upWatchRestartsOnSourceFiles() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+            working_dir: app
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/app/pkg", withIntermediateDirectories: true)
+        try "x = 1\n".write(toFile: stack.directory + "/app/pkg/main.py", atomically: false, encoding: .utf8)
+        try "notes\n".write(toFile: stack.directory + "/app/README.txt", atomically: false, encoding: .utf8)
+        #expect(try await stack.muster("up", "-d", "--watch", "--no-watch").status == 2)
+        let up = try await stack.muster("up", "-d", "--watch")
+        try #require(up.status == 0, "\(up.output)")
+        func api() async -> ServiceStatus? { try? await stack.status().services.first { $0.name == "api" } }
+        let first = try #require(await api()?.pid)
+        try "notes, edited\n".write(toFile: stack.directory + "/app/README.txt", atomically: false, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await api()?.pid == first)
+        try "x = 2\n".write(toFile: stack.directory + "/app/pkg/main.py", atomically: false, encoding: .utf8)
+        #expect(await eventually { let now = await api(); return now?.pid != first && now?.state == "ready" })
+        #expect(try await stack.muster("down").status == 0)
+    }
+}
+
+/// Past the watch limit (a small one through the seam, `MUSTER_WATCH_LIMIT`), one
+/// warning names the sysctl and the folders that did not fit are polled; an editor's
+/// rename-over save in one of them still restarts the service.
+@Suite(.serialized) struct WatchLimitTests {
+    @Test func pastTheLimitOneWarningAndPolling() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+            watch: [app]
+        """)
+        defer { stack.cleanup() }
+        for folder in ["a", "b", "c"] {
+            try FileManager.default.createDirectory(atPath: stack.directory + "/app/" + folder, withIntermediateDirectories: true)
+            try "v1\n".write(toFile: stack.directory + "/app/\(folder)/x.py", atomically: false, encoding: .utf8)
+        }
+        let up = try await CLIResult.run(command: [TestStack.binary, "up", "-d"], in: stack.directory,
+                                         environment: ["MUSTER_WATCH_LIMIT": "1"])
+        try #require(up.status == 0, "\(up.output)")
+        func warnings() -> [String] {
+            stack.events().filter { $0["type"] as? String == "warning" }.compactMap { $0["reason"] as? String }
+                .filter { $0.contains("fs.inotify.max_user_watches") }
+        }
+        #expect(await eventually { warnings().count == 1 })
+        func api() async -> ServiceStatus? { try? await stack.status().services.first { $0.name == "api" } }
+        let first = try #require(await api()?.pid)
+        // An editor's save: a new file renamed over the old one, in a polled folder.
+        let temporary = stack.directory + "/app/c/x.py.tmp"
+        try "v2\n".write(toFile: temporary, atomically: false, encoding: .utf8)
+        #expect(rename(temporary, stack.directory + "/app/c/x.py") == 0)
+        #expect(await eventually { let now = await api(); return now?.pid != first && now?.state == "ready" })
+        #expect(warnings().count == 1)
+        #expect(try await stack.muster("down").status == 0)
+    }
+}
+
+/// A build step that hangs holds up no command, and `down` kills it.
+@Suite(.serialized) struct WatchBuildStepTests {
+    @Test func aHangingBuildBlocksNothingAndDiesWithDown() async throws {
+        let stack = try TestStack("""
+        services:
+          api:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+            watch:
+              - path: src
+                exec: "echo $$$$ > build.pid; exec sleep 300"
+          other:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/src", withIntermediateDirectories: true)
+        try "a\n".write(toFile: stack.directory + "/src/main.c", atomically: false, encoding: .utf8)
+        let up = try await stack.muster("up", "-d")
+        try #require(up.status == 0, "\(up.output)")
+        try "b\n".write(toFile: stack.directory + "/src/main.c", atomically: false, encoding: .utf8)
+        let pidFile = stack.directory + "/build.pid"
+        #expect(await eventually { !readPids(pidFile).isEmpty })
+        let build = try #require(readPids(pidFile).first)
+        #expect(ProcessTable.isAlive(build))
+        // Other commands go on while it runs.
+        #expect(try await stack.muster("restart", "other").status == 0)
+        #expect(try await stack.muster("down").status == 0)
+        #expect(await eventually { !ProcessTable.isAlive(build) })
+    }
+}

@@ -13,7 +13,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         muster db snapshot db                 copy db's first database into the snapshot "default"
         muster db restore db                  replace it with a fresh copy of the snapshot
         muster db clone db --count 4          shop_gw0 ... shop_gw3, one per pytest-xdist worker
-        muster db list db                     the snapshots, with size and age
+        muster db list db                     the snapshots, with size, age and pools (ready/size)
         Snapshots live in the cluster: they survive down and go with down --volumes.
         """,
         subcommands: [Snapshot.self, Restore.self, Clone.self, List.self])
@@ -68,7 +68,8 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let result = try target.send(.restore)
-            DatabaseCommand.say("restored \((result.databases ?? []).joined(separator: ", ")) from snapshot \"\(target.name ?? "default")\" (\(DatabaseCommand.ms(result.elapsedMs)))\(DatabaseCommand.sessions(result.endedSessions))")
+            let pool = result.waitedMs.map { "; the pool was empty: waited \(DatabaseCommand.ms($0)) for a copy" } ?? ", a ready copy from the pool"
+            DatabaseCommand.say("restored \((result.databases ?? []).joined(separator: ", ")) from snapshot \"\(target.name ?? "default")\" (\(DatabaseCommand.ms(result.elapsedMs))\(pool))\(DatabaseCommand.sessions(result.endedSessions))")
         }
     }
 
@@ -84,7 +85,7 @@ struct DatabaseCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The snapshots of a Postgres service, with size and age.")
+        static let configuration = CommandConfiguration(abstract: "The snapshots of a Postgres service, with size, age and pools of ready copies.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The Postgres service.", completion: ServiceCompletion.kind) var service: String
         @Flag(help: "Machine-readable output.") var json = false
@@ -102,10 +103,11 @@ struct DatabaseCommand: AsyncParsableCommand {
                 return
             }
             guard !snapshots.isEmpty else { print("no snapshots in \(service); take one with muster db snapshot \(service)"); return }
-            var rows = [["DATABASE", "SNAPSHOT", "SIZE", "AGE", "TAKEN"]]
+            var rows = [["DATABASE", "SNAPSHOT", "SIZE", "AGE", "TAKEN", "POOL (READY/SIZE)"]]
             for snapshot in snapshots {
                 let age = EventRecord.parseTime(snapshot.taken).map { DurationParser.format(.milliseconds(Int64(Date().timeIntervalSince($0) * 1000))) } ?? "?"
-                rows.append([snapshot.database, snapshot.name, ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary), age, snapshot.taken])
+                let pools = (snapshot.pools ?? []).map { "\($0.database) \($0.ready)/\($0.size)" }.joined(separator: ", ")
+                rows.append([snapshot.database, snapshot.name, ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary), age, snapshot.taken, pools])
             }
             Table.render(rows).forEach { print($0) }
         }

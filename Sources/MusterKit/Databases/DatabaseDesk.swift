@@ -11,6 +11,8 @@ public struct DatabaseResult: Codable, Sendable {
     /// Client sessions that were ended on the databases touched.
     public var endedSessions: Int?
     public var elapsedMs: Double?
+    /// restore: the pool was empty, so the copy was made in the caller's time; how long it took.
+    public var waitedMs: Double?
 
     init(ok: Bool = true) { self.ok = ok }
 
@@ -22,8 +24,11 @@ public struct DatabaseResult: Codable, Sendable {
 }
 
 /// Orders database operations of a running stack. Operations on one database run
-/// one after the other (a restore waits for the spare a previous restore is still
-/// making); operations on different databases run at the same time.
+/// one after the other; operations on different databases run at the same time.
+/// Pools are refilled in the background, one copy at a time per snapshot (the pools
+/// of a database and of its clones queue behind one another), by a Postgres backend
+/// at the lowest CPU priority, never holding a database's turn: a restore takes a
+/// ready copy while the next one is being made.
 public actor DatabaseDesk {
     private let stack: StackSpec
     private let paths: ProjectPaths
@@ -54,30 +59,41 @@ public actor DatabaseDesk {
     private func run(_ action: DatabaseAction, _ request: DatabaseRequest) async throws -> DatabaseResult {
         let target = try resolve(request)
         let connect = target.connect
+        let spares = target.spares
         let name = request.name ?? "default"
         var result = DatabaseResult()
         switch action {
         case .list:
-            result.snapshots = try await blocking { try DatabaseSnapshots(admin: connect()).list() }
-                .filter { request.database == nil || $0.database == request.database }
+            result.snapshots = try await blocking {
+                let db = try DatabaseSnapshots(admin: connect())
+                return try db.list().map { snapshot in
+                    var snapshot = snapshot
+                    let size = spares
+                    snapshot.pools = try db.pools(of: snapshot.template, database: snapshot.database)
+                        .map { .init(database: $0.database, ready: $0.ready, size: size) }
+                    return snapshot
+                }
+            }.filter { request.database == nil || $0.database == request.database }
         case .snapshot:
             try Self.checkName(name)
             let database = target.database
-            let (snapshot, ended) = try await locked(database) {
+            // The pool's turn too: no spare of the snapshot being replaced may be in the making.
+            let (snapshot, ended) = try await locked(database, Self.poolKey(DatabaseSnapshots.snapshotDatabase(of: database, name: name))) {
                 try DatabaseSnapshots(admin: connect()).snapshot(database, name: name)
             }
             result.snapshot = snapshot
             result.endedSessions = ended
-            prepareSpare(for: database, template: snapshot.template, connect: connect)
+            refill(database, template: snapshot.template, connect: connect, size: spares)
         case .restore:
             let database = target.database
             let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
-            let (ended, old) = try await locked(database) {
+            let (ended, old, waited) = try await locked(database) {
                 try DatabaseSnapshots(admin: connect()).swapIn(database, snapshot: template)
             }
             result.databases = [database]
             result.endedSessions = ended
-            prepareSpare(for: database, template: template, connect: connect, dropping: old)
+            result.waitedMs = waited
+            refill(database, template: template, connect: connect, size: spares, dropping: old)
         case .clone:
             let count = request.count ?? 1
             guard (1...64).contains(count) else { throw MusterError(.usage, "--count must be 1 to 64, not \(count)") }
@@ -103,7 +119,7 @@ public actor DatabaseDesk {
                     return 0
                 }
                 made.append(clone)
-                prepareSpare(for: clone, template: template, connect: connect)
+                refill(clone, template: template, connect: connect, size: spares)
             }
             result.databases = made
             result.endedSessions = ended
@@ -115,6 +131,8 @@ public actor DatabaseDesk {
         var service: String
         var database: String
         var connect: @Sendable () throws -> PostgresConnection
+        /// The size of each pool of the service's snapshots.
+        var spares: Int
     }
 
     private func resolve(_ request: DatabaseRequest) throws -> Target {
@@ -140,7 +158,7 @@ public actor DatabaseDesk {
             let connection = try PostgresConnection(conninfo)
             connection.statementTimeout = PostgresConnection.provisioningTimeout
             return connection
-        })
+        }, spares: engine.snapshot?.spares ?? SnapshotSpec.defaultSpares)
     }
 
     static func checkName(_ name: String) throws {
@@ -167,10 +185,17 @@ public actor DatabaseDesk {
 
     // MARK: - Ordering
 
-    private func locked<T: Sendable>(_ key: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        await acquire(key)
-        defer { release(key) }
+    /// The turn of the pools of one snapshot (a database's and its clones').
+    static func poolKey(_ template: String) -> String { "pool " + template }
+
+    private func locked<T: Sendable>(_ keys: String..., body: @escaping @Sendable () throws -> T) async throws -> T {
+        for key in keys { await acquire(key) }
+        defer { keys.reversed().forEach(release) }
         return try await blocking(body)
+    }
+
+    private func locked<T: Sendable>(_ key: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await locked(key, body: body)
     }
 
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -193,18 +218,32 @@ public actor DatabaseDesk {
         }
     }
 
-    /// Drops what a restore swapped out and makes the next spare, in the background but
-    /// in order with other operations on the database.
-    private func prepareSpare(for database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
-                              dropping old: String? = nil) {
-        // Unstructured on purpose: the answer goes out now; the next operation on this
-        // database queues behind this one through the per-database lock.
+    /// Drops what a restore swapped out and fills `database`'s pool back up to its size,
+    /// in the background, on the pool's turn (not the database's: restores go on
+    /// taking ready copies meanwhile).
+    private func refill(_ database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
+                        size: Int, dropping old: String? = nil) {
+        // Unstructured on purpose: the answer goes out now.
         Task {
-            _ = try? await self.locked(database) {
-                let db = try DatabaseSnapshots(admin: connect())
+            _ = try? await self.locked(Self.poolKey(template)) {
+                let admin = try connect()
+                Self.lowerPriority(of: admin)
+                let db = DatabaseSnapshots(admin: admin)
                 if let old { try db.drop(old) }
-                try db.prepareSpare(for: database, snapshot: template, owner: try db.owner(of: database))
+                try db.fill(database, snapshot: template, size: size)
             }
         }
+    }
+
+    /// Puts the Postgres backend behind `admin` at the lowest CPU priority (nice 19),
+    /// so copies for the pools yield to the tests; where that is not allowed, the copy
+    /// runs at the backend's own priority.
+    static func lowerPriority(of admin: PostgresConnection) {
+        guard let text = try? admin.value("SELECT pg_backend_pid()"), let pid = id_t(text) else { return }
+        #if canImport(Glibc)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), pid, 19)
+        #else
+        _ = setpriority(PRIO_PROCESS, pid, 19)
+        #endif
     }
 }

@@ -6,7 +6,9 @@ public struct DatabaseResult: Codable, Sendable {
     public var error: String?
     public var snapshot: DatabaseSnapshots.Snapshot?
     public var snapshots: [DatabaseSnapshots.Snapshot]?
-    /// The databases restored or cloned.
+    /// list: the failed tests' databases kept.
+    public var kept: [DatabaseSnapshots.KeptDatabase]?
+    /// The databases restored, cloned, kept (the kept name) or dropped.
     public var databases: [String]?
     /// Client sessions that were ended on the databases touched.
     public var endedSessions: Int?
@@ -34,6 +36,8 @@ public actor DatabaseDesk {
     private let paths: ProjectPaths
     private let outputs: [String: [String: String]]
     private var held = Set<String>()
+    /// The databases whose pool a refill is queued or copying for.
+    private let refills = RefillsUnderWay()
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     public init(stack: StackSpec, paths: ProjectPaths, outputs: [String: [String: String]]) {
@@ -59,6 +63,7 @@ public actor DatabaseDesk {
     private func run(_ action: DatabaseAction, _ request: DatabaseRequest) async throws -> DatabaseResult {
         let target = try resolve(request)
         let connect = target.connect
+        let refills = self.refills
         let spares = target.spares
         let name = request.name ?? "default"
         var result = DatabaseResult()
@@ -74,6 +79,8 @@ public actor DatabaseDesk {
                     return snapshot
                 }
             }.filter { request.database == nil || $0.database == request.database }
+            result.kept = try await blocking { try DatabaseSnapshots(admin: connect()).keptList() }
+                .filter { request.database == nil || $0.database == request.database }
         case .snapshot:
             try Self.checkName(name)
             let database = target.database
@@ -88,12 +95,53 @@ public actor DatabaseDesk {
             let database = target.database
             let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
             let (ended, old, waited) = try await locked(database) {
-                try DatabaseSnapshots(admin: connect()).swapIn(database, snapshot: template)
+                try DatabaseSnapshots(admin: connect()).swapIn(database, snapshot: template, refilling: { refills.contains(database) })
             }
             result.databases = [database]
             result.endedSessions = ended
             result.waitedMs = waited
             refill(database, template: template, connect: connect, size: spares, dropping: old)
+        case .keep:
+            let database = target.database
+            let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
+            let service = target.service
+            let (ended, kept, waited) = try await locked(database) { () throws -> (Int, String, Double?) in
+                let db = try DatabaseSnapshots(admin: connect())
+                guard try db.exists(database) else {
+                    throw MusterError(.usage, "database \(database) does not exist in service \(service); there is nothing to keep")
+                }
+                let name: String
+                if let exact = request.keepAs {
+                    try Self.checkDatabaseName(exact)
+                    guard try !db.exists(exact) else {
+                        throw MusterError(.usage, "database \(exact) exists in service \(service); keep \(database) under another name (--as), or drop it first with muster db drop \(service) \(exact)")
+                    }
+                    name = exact
+                } else {
+                    name = try DatabaseSnapshots.keptName(for: database, test: request.test ?? "test", isTaken: db.exists)
+                }
+                let note = DatabaseSnapshots.Note(muster: "kept", database: database, name: request.test ?? name, taken: EventLog.timestamp(Date()))
+                let swapped = try db.swapIn(database, snapshot: template, keeping: (name, note), refilling: { refills.contains(database) })
+                return (swapped.ended, name, swapped.waitedMs)
+            }
+            result.databases = [kept]
+            result.endedSessions = ended
+            result.waitedMs = waited
+            refill(database, template: template, connect: connect, size: spares)
+        case .drop:
+            let name = target.database
+            let service = target.service
+            result.endedSessions = try await locked(name) {
+                let db = try DatabaseSnapshots(admin: connect())
+                guard try db.note(of: name)?.muster == "kept" else {
+                    let kept = try db.keptList().map(\.name)
+                    throw MusterError(.usage, "\(name) is not a database muster kept in service \(service) (muster db drop drops only those); kept: \(kept.isEmpty ? "none" : kept.joined(separator: ", "))")
+                }
+                let ended = try db.endSessions(on: name)
+                try db.drop(name)
+                return ended
+            }
+            result.databases = [name]
         case .clone:
             let count = request.count ?? 1
             guard (1...64).contains(count) else { throw MusterError(.usage, "--count must be 1 to 64, not \(count)") }
@@ -142,13 +190,7 @@ public actor DatabaseDesk {
             throw MusterError(.usage, "\"\(request.service)\" is not a Postgres service of this stack; Postgres services: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
         }
         let database = request.database ?? engine.databases.first ?? "postgres"
-        // Postgres cuts longer names to 63 bytes: a restore must never reach another database.
-        guard !database.isEmpty, database.utf8.count <= 63, !database.utf8.contains(0) else {
-            throw MusterError(.usage, "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
-        }
-        guard !database.hasPrefix("muster_") else {
-            throw MusterError(.usage, "\(database) is one of muster's own databases (snapshots and spares); name the database they stand for")
-        }
+        try Self.checkDatabaseName(database)
         guard let port = outputs[service.name]?["port"] else {
             throw MusterError(.notRunning, "service \(service.name) has no port yet; start it first")
         }
@@ -161,6 +203,16 @@ public actor DatabaseDesk {
         }, spares: engine.snapshot?.spares ?? SnapshotSpec.defaultSpares)
     }
 
+    static func checkDatabaseName(_ database: String) throws {
+        // Postgres cuts longer names to 63 bytes: a restore must never reach another database.
+        guard !database.isEmpty, database.utf8.count <= 63, !database.utf8.contains(0) else {
+            throw MusterError(.usage, "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
+        }
+        guard !database.hasPrefix("muster_") else {
+            throw MusterError(.usage, "\(database) is one of muster's own databases (snapshots and spares); name the database they stand for")
+        }
+    }
+
     static func checkName(_ name: String) throws {
         guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw MusterError(.usage, "snapshot name \(ControlRequests.shown(name)) must be 1 to 40 letters, digits, '-', '_' or '.'")
@@ -171,7 +223,11 @@ public actor DatabaseDesk {
     /// clone (`shop_gw1`) the snapshot it was cloned from.
     static func template(for database: String, name: String?, in db: DatabaseSnapshots, service: String) throws -> String {
         var base = database
-        if let note = try db.note(of: database), note.muster == "clone" {
+        let note = try db.note(of: database)
+        if let note, note.muster == "kept" {
+            throw MusterError(.usage, "\(database) is a failed test's database muster kept (for \(note.name)); it is never restored over: drop it with muster db drop \(service) \(database)")
+        }
+        if let note, note.muster == "clone" {
             if name == nil, try db.exists(note.name) { return note.name }
             base = note.database
         }
@@ -225,10 +281,17 @@ public actor DatabaseDesk {
                         size: Int, dropping old: String? = nil) {
         // Unstructured on purpose: the answer goes out now.
         Task {
+            let refills = self.refills
+            refills.begin(database)
+            defer { refills.end(database) }
             _ = try? await self.locked(Self.poolKey(template)) {
                 let admin = try connect()
                 Self.lowerPriority(of: admin)
                 let db = DatabaseSnapshots(admin: admin)
+                // The copy a restore may be waiting for first, then the drop.
+                if size > 0, try db.spares(for: database, snapshot: template).count < size {
+                    try db.addSpare(for: database, snapshot: template, owner: try db.owner(of: database))
+                }
                 if let old { try db.drop(old) }
                 try db.fill(database, snapshot: template, size: size)
             }
@@ -246,4 +309,22 @@ public actor DatabaseDesk {
         _ = setpriority(PRIO_PROCESS, pid, 19)
         #endif
     }
+}
+
+/// Which pools a refill is queued or copying for, read by restores that found their
+/// pool empty: they wait for that copy rather than make a second one beside it.
+final class RefillsUnderWay: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+
+    func begin(_ database: String) { lock.withLock { counts[database, default: 0] += 1 } }
+
+    func end(_ database: String) {
+        lock.withLock {
+            counts[database, default: 1] -= 1
+            if counts[database] == 0 { counts[database] = nil }
+        }
+    }
+
+    func contains(_ database: String) -> Bool { lock.withLock { counts[database] != nil } }
 }

@@ -24,11 +24,11 @@ public struct DatabaseSnapshots {
 
     /// What a muster database's comment says.
     struct Note: Codable, Equatable {
-        /// `snapshot`, `spare` or `clone`.
+        /// `snapshot`, `spare`, `clone` or `kept`.
         var muster: String
-        /// snapshot: the database it copies; spare and clone: the database they stand for.
+        /// snapshot: the database it copies; spare and clone: the database they stand for; kept: the database it was.
         var database: String
-        /// snapshot: its name; spare and clone: the snapshot database they copy.
+        /// snapshot: its name; spare and clone: the snapshot database they copy; kept: the test.
         var name: String
         var taken: String?
     }
@@ -220,25 +220,34 @@ public struct DatabaseSnapshots {
     /// Swaps a spare from the pool in for `database`, or with the pool empty a copy made
     /// now; returns the sessions it ended, the old database's new name (to drop
     /// afterwards), if there was one, and how long the copy took when the pool was empty.
-    func swapIn(_ database: String, snapshot template: String) throws -> (ended: Int, old: String?, waitedMs: Double?) {
+    /// `keeping`: the old database is renamed to that name, with that note, and kept.
+    /// `refilling`: whether a refill of the pool is under way (worth waiting for).
+    func swapIn(_ database: String, snapshot template: String,
+                keeping kept: (name: String, note: Note)? = nil,
+                refilling: () -> Bool = { false }) throws -> (ended: Int, old: String?, waitedMs: Double?) {
         let owner = try owner(of: database)
         var waitedMs: Double?
-        let spare: String
-        if let ready = try spares(for: database, snapshot: template).first {
-            spare = ready
-        } else {
+        var spare = try spares(for: database, snapshot: template).first
+        if spare == nil {
+            // Empty: wait for the copy a refill is making (a second copy beside it would
+            // only slow both), else make one now.
             let begin = Date()
-            spare = try addSpare(for: database, snapshot: template, owner: owner)
+            while spare == nil, refilling(), Date().timeIntervalSince(begin) < 60 {
+                usleep(2_000)
+                spare = try spares(for: database, snapshot: template).first
+            }
+            if spare == nil { spare = try addSpare(for: database, snapshot: template, owner: owner) }
             waitedMs = (Date().timeIntervalSince(begin) * 1_000_000).rounded() / 1000
         }
+        guard let spare else { throw MusterError(.serviceFailed, "no copy of the snapshot for \(database)") }
         let keep = try note(of: database)  // a clone stays a clone
         var old: String?
         var ended = 0
         if try exists(database) {
-            let trash = "muster_trash_" + ProjectPaths.hash(database + "\(Date().timeIntervalSince1970)\(UInt64.random(in: 0...UInt64.max))")
+            let trash = kept?.name ?? "muster_trash_" + ProjectPaths.hash(database + "\(Date().timeIntervalSince1970)\(UInt64.random(in: 0...UInt64.max))")
             ended = try endSessions(on: database)
             try whileInUse(database, "ALTER DATABASE \(admin.identifier(database)) RENAME TO \(admin.identifier(trash))")
-            old = trash
+            if let kept { try comment(kept.name, kept.note) } else { old = trash }
         }
         try admin.query("ALTER DATABASE \(admin.identifier(spare)) RENAME TO \(admin.identifier(database))")
         try comment(database, keep)

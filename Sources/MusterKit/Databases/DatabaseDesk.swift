@@ -28,9 +28,11 @@ public struct DatabaseResult: Codable, Sendable {
 /// Orders database operations of a running stack. Operations on one database run
 /// one after the other; operations on different databases run at the same time.
 /// Pools are refilled in the background, one copy at a time per snapshot (the pools
-/// of a database and of its clones queue behind one another), by a Postgres backend
-/// at the lowest CPU priority, never holding a database's turn: a restore takes a
-/// ready copy while the next one is being made.
+/// of a database and of its clones queue behind one another), never holding a
+/// database's turn: a restore takes a ready copy while the next one is being made.
+/// A copy into an empty pool runs at the Postgres backend's own priority (a restore
+/// may be waiting for it: on a busy machine the lowest priority starves it); copies
+/// made ahead of need run at the lowest CPU priority.
 public actor DatabaseDesk {
     private let stack: StackSpec
     private let paths: ProjectPaths
@@ -285,15 +287,27 @@ public actor DatabaseDesk {
             refills.begin(database)
             defer { refills.end(database) }
             _ = try? await self.locked(Self.poolKey(template)) {
-                let admin = try connect()
-                Self.lowerPriority(of: admin)
-                let db = DatabaseSnapshots(admin: admin)
-                // The copy a restore may be waiting for first, then the drop.
-                if size > 0, try db.spares(for: database, snapshot: template).count < size {
-                    try db.addSpare(for: database, snapshot: template, owner: try db.owner(of: database))
+                let db = try DatabaseSnapshots(admin: connect())
+                var background: DatabaseSnapshots?
+                var old = old
+                guard try db.exists(template) else { return }
+                let owner = try db.owner(of: database)
+                while try db.spares(for: database, snapshot: template).count < size {
+                    // Into an empty pool at the backend's own priority (a restore may be
+                    // waiting for it); ahead of need at the lowest.
+                    if try db.spares(for: database, snapshot: template).isEmpty {
+                        try db.addSpare(for: database, snapshot: template, owner: owner)
+                    } else {
+                        if background == nil {
+                            let admin = try connect()
+                            Self.lowerPriority(of: admin)
+                            background = DatabaseSnapshots(admin: admin)
+                        }
+                        try background?.addSpare(for: database, snapshot: template, owner: owner)
+                    }
+                    if let trash = old { try db.drop(trash); old = nil }  // after the first copy
                 }
-                if let old { try db.drop(old) }
-                try db.fill(database, snapshot: template, size: size)
+                if let trash = old { try db.drop(trash) }
             }
         }
     }

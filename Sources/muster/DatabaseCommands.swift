@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import MusterKit
 
-/// `muster db snapshot|restore|clone|list`: test databases reset in milliseconds.
+/// `muster db snapshot|restore|clone|list|keep|drop`: test databases reset in milliseconds.
 /// Each is one request to the running supervisor (`/v1/db/...`), so a test fixture
 /// can do the same with the control API and start no process.
 struct DatabaseCommand: AsyncParsableCommand {
@@ -13,10 +13,14 @@ struct DatabaseCommand: AsyncParsableCommand {
         muster db snapshot db                 copy db's first database into the snapshot "default"
         muster db restore db                  replace it with a fresh copy of the snapshot
         muster db clone db --count 4          shop_gw0 ... shop_gw3, one per pytest-xdist worker
-        muster db list db                     the snapshots, with size and age
-        Snapshots live in the cluster: they survive down and go with down --volumes.
+        muster db list db                     the snapshots, with size, age and pools (ready/size), and kept databases
+        muster db keep db --database shop_gw1 --test test_checkout
+                                              keep shop_gw1 as shop_gw1_failed_test_checkout (or --as NAME)
+        muster db drop db shop_gw1_failed_test_checkout
+                                              drop a kept database
+        Snapshots and kept databases live in the cluster: they survive down and go with down --volumes.
         """,
-        subcommands: [Snapshot.self, Restore.self, Clone.self, List.self])
+        subcommands: [Snapshot.self, Restore.self, Clone.self, List.self, Keep.self, Drop.self])
 
     struct Target: ParsableArguments {
         @OptionGroup var global: GlobalOptions
@@ -25,10 +29,15 @@ struct DatabaseCommand: AsyncParsableCommand {
         @Option(help: "The snapshot's name (default: default).") var name: String?
 
         func send(_ action: DatabaseAction, count: Int? = nil) throws -> DatabaseResult {
+            try DatabaseCommand.send(action, DatabaseRequest(service: service, database: database, name: name, count: count), global: global)
+        }
+    }
+
+    static func send(_ action: DatabaseAction, _ request: DatabaseRequest, global: GlobalOptions) throws -> DatabaseResult {
+            let service = request.service
             let (stack, paths) = try global.resolveRunning()
             try global.checkServices([service], in: stack)
             let client = try global.runningClient(paths)
-            let request = DatabaseRequest(service: service, database: database, name: name, count: count)
             let response = try client.request("POST", "/v1/db/" + action.rawValue, body: ControlJSON.encode(request), timeout: .seconds(600))
             let result = try ControlJSON.decode(DatabaseResult.self, from: response.body)
             guard result.ok else {
@@ -36,7 +45,6 @@ struct DatabaseCommand: AsyncParsableCommand {
                 throw MusterError(code, result.error ?? "\(action.rawValue) failed")
             }
             return result
-        }
     }
 
     static func say(_ text: String) {
@@ -68,7 +76,8 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let result = try target.send(.restore)
-            DatabaseCommand.say("restored \((result.databases ?? []).joined(separator: ", ")) from snapshot \"\(target.name ?? "default")\" (\(DatabaseCommand.ms(result.elapsedMs)))\(DatabaseCommand.sessions(result.endedSessions))")
+            let pool = result.waitedMs.map { "; the pool was empty: waited \(DatabaseCommand.ms($0)) for a copy" } ?? ", a ready copy from the pool"
+            DatabaseCommand.say("restored \((result.databases ?? []).joined(separator: ", ")) from snapshot \"\(target.name ?? "default")\" (\(DatabaseCommand.ms(result.elapsedMs))\(pool))\(DatabaseCommand.sessions(result.endedSessions))")
         }
     }
 
@@ -84,7 +93,7 @@ struct DatabaseCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The snapshots of a Postgres service, with size and age.")
+        static let configuration = CommandConfiguration(abstract: "The snapshots of a Postgres service, with size, age and pools of ready copies.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The Postgres service.", completion: ServiceCompletion.kind) var service: String
         @Flag(help: "Machine-readable output.") var json = false
@@ -101,13 +110,55 @@ struct DatabaseCommand: AsyncParsableCommand {
                 print(String(decoding: ControlJSON.encode(snapshots), as: UTF8.self))
                 return
             }
+            defer { Self.printKept(result.kept ?? []) }
             guard !snapshots.isEmpty else { print("no snapshots in \(service); take one with muster db snapshot \(service)"); return }
-            var rows = [["DATABASE", "SNAPSHOT", "SIZE", "AGE", "TAKEN"]]
+            var rows = [["DATABASE", "SNAPSHOT", "SIZE", "AGE", "TAKEN", "POOL (READY/SIZE)"]]
             for snapshot in snapshots {
                 let age = EventRecord.parseTime(snapshot.taken).map { DurationParser.format(.milliseconds(Int64(Date().timeIntervalSince($0) * 1000))) } ?? "?"
-                rows.append([snapshot.database, snapshot.name, ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary), age, snapshot.taken])
+                let pools = (snapshot.pools ?? []).map { "\($0.database) \($0.ready)/\($0.size)" }.joined(separator: ", ")
+                rows.append([snapshot.database, snapshot.name, ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary), age, snapshot.taken, pools])
             }
             Table.render(rows).forEach { print($0) }
+        }
+
+        static func printKept(_ kept: [DatabaseSnapshots.KeptDatabase]) {
+            guard !kept.isEmpty else { return }
+            var rows = [["KEPT DATABASE", "WAS", "FOR", "SIZE", "KEPT"]]
+            for database in kept {
+                rows.append([database.name, database.database, database.test,
+                             ByteCountFormatter.string(fromByteCount: Int64(database.sizeBytes), countStyle: .binary), database.kept])
+            }
+            print("")
+            Table.render(rows).forEach { print($0) }
+        }
+    }
+
+    struct Keep: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Keep a database as it is (a failed test's) under a name of its own; a fresh copy of the snapshot takes its place.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The Postgres service.", completion: ServiceCompletion.kind) var service: String
+        @Option(help: "The database to keep (default: the service's first).") var database: String?
+        @Option(name: .customLong("as"), help: "The kept database's exact name (refused when a database has it).") var keptName: String?
+        @Option(help: "The test it is kept for: kept as DATABASE_failed_TEST, cut to 63 bytes and made unique.") var test: String?
+        @Option(help: "The snapshot that takes its place (default: default).") var name: String?
+
+        func run() async throws {
+            let request = DatabaseRequest(service: service, database: database, name: name, test: test, keepAs: keptName)
+            let result = try DatabaseCommand.send(.keep, request, global: global)
+            DatabaseCommand.say("kept \(database ?? "the database") as \((result.databases ?? []).joined(separator: ", ")); a fresh copy took its place (\(DatabaseCommand.ms(result.elapsedMs)))\(DatabaseCommand.sessions(result.endedSessions))")
+        }
+    }
+
+    struct Drop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Drop a database muster kept (muster db keep, --muster-keep-failed).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The Postgres service.", completion: ServiceCompletion.kind) var service: String
+        @Argument(help: "The kept database (muster db list shows them).") var database: String
+
+        func run() async throws {
+            let result = try DatabaseCommand.send(.drop, DatabaseRequest(service: service, database: database), global: global)
+            DatabaseCommand.say("dropped \(database) (\(DatabaseCommand.ms(result.elapsedMs)))\(DatabaseCommand.sessions(result.endedSessions))")
         }
     }
 }

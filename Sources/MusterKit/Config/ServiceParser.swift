@@ -23,7 +23,7 @@ struct ServiceParser {
     static let kafkaProbeKeys = ["group", "topic"]
     static let dependencyKeys = ["condition"]
     static let topicKeys = ["name", "partitions", "replication_factor"]
-    static let snapshotKeys = ["after", "name", "database"]
+    static let snapshotKeys = ["after", "name", "database", "spares"]
 
     func parse(name: String, keyNode: Node, node: Node) throws -> ServiceSpec {
         let what = "service \(name)"
@@ -323,6 +323,10 @@ struct ServiceParser {
             }
             var spec = SnapshotSpec(after: try reader.string(after.value, what: "\(what).after"), location: reader.location(after.value))
             for pair in pairs where pair.key != "after" {
+                if pair.key == "spares" {
+                    spec.spares = try reader.int(pair.value, what: "\(what).spares (ready copies kept per database)", range: SnapshotSpec.sparesRange)
+                    continue
+                }
                 let value = try reader.string(pair.value, what: "\(what).\(pair.key)")
                 if pair.key == "name" {
                     guard !value.isEmpty, value.count <= 40, value.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {

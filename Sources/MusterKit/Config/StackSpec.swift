@@ -77,7 +77,12 @@ public struct SnapshotSpec: Hashable, Sendable {
     public var name: String = "default"
     /// Default: the service's first database.
     public var database: String?
+    /// How many ready copies each database restored from this snapshot keeps (`spares:`).
+    public var spares: Int = SnapshotSpec.defaultSpares
     public var location: SourceLocation?
+
+    public static let defaultSpares = 2
+    public static let sparesRange = 0...32
 }
 
 public struct TopicSpec: Hashable, Sendable {

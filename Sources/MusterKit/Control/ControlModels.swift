@@ -129,10 +129,10 @@ public enum ControlJSON {
 }
 
 public enum DatabaseAction: String, Sendable, CaseIterable {
-    case snapshot, restore, clone, list
+    case snapshot, restore, clone, list, keep, drop
 }
 
-/// `POST /v1/db/{snapshot,restore,clone}` and `GET /v1/db/snapshots?service=S`.
+/// `POST /v1/db/{snapshot,restore,clone,keep,drop}` and `GET /v1/db/snapshots?service=S`.
 public struct DatabaseRequest: Codable, Sendable, Equatable {
     public var service: String
     /// Default: the service's first database.
@@ -141,8 +141,15 @@ public struct DatabaseRequest: Codable, Sendable, Equatable {
     public var name: String?
     /// clone: how many copies, named `DATABASE_gw0` ... like pytest-xdist's workers.
     public var count: Int?
+    /// keep: the test the database is kept for; it is kept as `DATABASE_failed_TEST` (made unique).
+    public var test: String?
+    /// keep: the exact name to keep it as (refused when a database has it).
+    public var keepAs: String?
 
-    public init(service: String, database: String? = nil, name: String? = nil, count: Int? = nil) {
+    public init(service: String, database: String? = nil, name: String? = nil, count: Int? = nil,
+                test: String? = nil, keepAs: String? = nil) {
+        self.test = test
+        self.keepAs = keepAs
         self.service = service
         self.database = database
         self.name = name

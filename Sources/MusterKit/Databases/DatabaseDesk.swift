@@ -6,11 +6,15 @@ public struct DatabaseResult: Codable, Sendable {
     public var error: String?
     public var snapshot: DatabaseSnapshots.Snapshot?
     public var snapshots: [DatabaseSnapshots.Snapshot]?
-    /// The databases restored or cloned.
+    /// list: the failed tests' databases kept.
+    public var kept: [DatabaseSnapshots.KeptDatabase]?
+    /// The databases restored, cloned, kept (the kept name) or dropped.
     public var databases: [String]?
     /// Client sessions that were ended on the databases touched.
     public var endedSessions: Int?
     public var elapsedMs: Double?
+    /// restore: the pool was empty, so the copy was made in the caller's time; how long it took.
+    public var waitedMs: Double?
 
     init(ok: Bool = true) { self.ok = ok }
 
@@ -22,13 +26,20 @@ public struct DatabaseResult: Codable, Sendable {
 }
 
 /// Orders database operations of a running stack. Operations on one database run
-/// one after the other (a restore waits for the spare a previous restore is still
-/// making); operations on different databases run at the same time.
+/// one after the other; operations on different databases run at the same time.
+/// Pools are refilled in the background, one copy at a time per snapshot (the pools
+/// of a database and of its clones queue behind one another), never holding a
+/// database's turn: a restore takes a ready copy while the next one is being made.
+/// A copy into an empty pool runs at the Postgres backend's own priority (a restore
+/// may be waiting for it: on a busy machine the lowest priority starves it); copies
+/// made ahead of need run at the lowest CPU priority.
 public actor DatabaseDesk {
     private let stack: StackSpec
     private let paths: ProjectPaths
     private let outputs: [String: [String: String]]
     private var held = Set<String>()
+    /// The databases whose pool a refill is queued or copying for.
+    private let refills = RefillsUnderWay()
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     public init(stack: StackSpec, paths: ProjectPaths, outputs: [String: [String: String]]) {
@@ -54,30 +65,85 @@ public actor DatabaseDesk {
     private func run(_ action: DatabaseAction, _ request: DatabaseRequest) async throws -> DatabaseResult {
         let target = try resolve(request)
         let connect = target.connect
+        let refills = self.refills
+        let spares = target.spares
         let name = request.name ?? "default"
         var result = DatabaseResult()
         switch action {
         case .list:
-            result.snapshots = try await blocking { try DatabaseSnapshots(admin: connect()).list() }
+            result.snapshots = try await blocking {
+                let db = try DatabaseSnapshots(admin: connect())
+                return try db.list().map { snapshot in
+                    var snapshot = snapshot
+                    let size = spares
+                    snapshot.pools = try db.pools(of: snapshot.template, database: snapshot.database)
+                        .map { .init(database: $0.database, ready: $0.ready, size: size) }
+                    return snapshot
+                }
+            }.filter { request.database == nil || $0.database == request.database }
+            result.kept = try await blocking { try DatabaseSnapshots(admin: connect()).keptList() }
                 .filter { request.database == nil || $0.database == request.database }
         case .snapshot:
             try Self.checkName(name)
             let database = target.database
-            let (snapshot, ended) = try await locked(database) {
+            // The pool's turn too: no spare of the snapshot being replaced may be in the making.
+            let (snapshot, ended) = try await locked(database, Self.poolKey(DatabaseSnapshots.snapshotDatabase(of: database, name: name))) {
                 try DatabaseSnapshots(admin: connect()).snapshot(database, name: name)
             }
             result.snapshot = snapshot
             result.endedSessions = ended
-            prepareSpare(for: database, template: snapshot.template, connect: connect)
+            refill(database, template: snapshot.template, connect: connect, size: spares)
         case .restore:
             let database = target.database
             let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
-            let (ended, old) = try await locked(database) {
-                try DatabaseSnapshots(admin: connect()).swapIn(database, snapshot: template)
+            let (ended, old, waited) = try await locked(database) {
+                try DatabaseSnapshots(admin: connect()).swapIn(database, snapshot: template, refilling: { refills.contains(database) })
             }
             result.databases = [database]
             result.endedSessions = ended
-            prepareSpare(for: database, template: template, connect: connect, dropping: old)
+            result.waitedMs = waited
+            refill(database, template: template, connect: connect, size: spares, dropping: old)
+        case .keep:
+            let database = target.database
+            let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
+            let service = target.service
+            let (ended, kept, waited) = try await locked(database) { () throws -> (Int, String, Double?) in
+                let db = try DatabaseSnapshots(admin: connect())
+                guard try db.exists(database) else {
+                    throw MusterError(.usage, "database \(database) does not exist in service \(service); there is nothing to keep")
+                }
+                let name: String
+                if let exact = request.keepAs {
+                    try Self.checkDatabaseName(exact)
+                    guard try !db.exists(exact) else {
+                        throw MusterError(.usage, "database \(exact) exists in service \(service); keep \(database) under another name (--as), or drop it first with muster db drop \(service) \(exact)")
+                    }
+                    name = exact
+                } else {
+                    name = try DatabaseSnapshots.keptName(for: database, test: request.test ?? "test", isTaken: db.exists)
+                }
+                let note = DatabaseSnapshots.Note(muster: "kept", database: database, name: request.test ?? name, taken: EventLog.timestamp(Date()))
+                let swapped = try db.swapIn(database, snapshot: template, keeping: (name, note), refilling: { refills.contains(database) })
+                return (swapped.ended, name, swapped.waitedMs)
+            }
+            result.databases = [kept]
+            result.endedSessions = ended
+            result.waitedMs = waited
+            refill(database, template: template, connect: connect, size: spares)
+        case .drop:
+            let name = target.database
+            let service = target.service
+            result.endedSessions = try await locked(name) {
+                let db = try DatabaseSnapshots(admin: connect())
+                guard try db.note(of: name)?.muster == "kept" else {
+                    let kept = try db.keptList().map(\.name)
+                    throw MusterError(.usage, "\(name) is not a database muster kept in service \(service) (muster db drop drops only those); kept: \(kept.isEmpty ? "none" : kept.joined(separator: ", "))")
+                }
+                let ended = try db.endSessions(on: name)
+                try db.drop(name)
+                return ended
+            }
+            result.databases = [name]
         case .clone:
             let count = request.count ?? 1
             guard (1...64).contains(count) else { throw MusterError(.usage, "--count must be 1 to 64, not \(count)") }
@@ -103,7 +169,7 @@ public actor DatabaseDesk {
                     return 0
                 }
                 made.append(clone)
-                prepareSpare(for: clone, template: template, connect: connect)
+                refill(clone, template: template, connect: connect, size: spares)
             }
             result.databases = made
             result.endedSessions = ended
@@ -115,6 +181,8 @@ public actor DatabaseDesk {
         var service: String
         var database: String
         var connect: @Sendable () throws -> PostgresConnection
+        /// The size of each pool of the service's snapshots.
+        var spares: Int
     }
 
     private func resolve(_ request: DatabaseRequest) throws -> Target {
@@ -124,13 +192,7 @@ public actor DatabaseDesk {
             throw MusterError(.usage, "\"\(request.service)\" is not a Postgres service of this stack; Postgres services: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
         }
         let database = request.database ?? engine.databases.first ?? "postgres"
-        // Postgres cuts longer names to 63 bytes: a restore must never reach another database.
-        guard !database.isEmpty, database.utf8.count <= 63, !database.utf8.contains(0) else {
-            throw MusterError(.usage, "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
-        }
-        guard !database.hasPrefix("muster_") else {
-            throw MusterError(.usage, "\(database) is one of muster's own databases (snapshots and spares); name the database they stand for")
-        }
+        try Self.checkDatabaseName(database)
         guard let port = outputs[service.name]?["port"] else {
             throw MusterError(.notRunning, "service \(service.name) has no port yet; start it first")
         }
@@ -140,7 +202,17 @@ public actor DatabaseDesk {
             let connection = try PostgresConnection(conninfo)
             connection.statementTimeout = PostgresConnection.provisioningTimeout
             return connection
-        })
+        }, spares: engine.snapshot?.spares ?? SnapshotSpec.defaultSpares)
+    }
+
+    static func checkDatabaseName(_ database: String) throws {
+        // Postgres cuts longer names to 63 bytes: a restore must never reach another database.
+        guard !database.isEmpty, database.utf8.count <= 63, !database.utf8.contains(0) else {
+            throw MusterError(.usage, "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
+        }
+        guard !database.hasPrefix("muster_") else {
+            throw MusterError(.usage, "\(database) is one of muster's own databases (snapshots and spares); name the database they stand for")
+        }
     }
 
     static func checkName(_ name: String) throws {
@@ -153,7 +225,11 @@ public actor DatabaseDesk {
     /// clone (`shop_gw1`) the snapshot it was cloned from.
     static func template(for database: String, name: String?, in db: DatabaseSnapshots, service: String) throws -> String {
         var base = database
-        if let note = try db.note(of: database), note.muster == "clone" {
+        let note = try db.note(of: database)
+        if let note, note.muster == "kept" {
+            throw MusterError(.usage, "\(database) is a failed test's database muster kept (for \(note.name)); it is never restored over: drop it with muster db drop \(service) \(database)")
+        }
+        if let note, note.muster == "clone" {
             if name == nil, try db.exists(note.name) { return note.name }
             base = note.database
         }
@@ -167,10 +243,17 @@ public actor DatabaseDesk {
 
     // MARK: - Ordering
 
-    private func locked<T: Sendable>(_ key: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        await acquire(key)
-        defer { release(key) }
+    /// The turn of the pools of one snapshot (a database's and its clones').
+    static func poolKey(_ template: String) -> String { "pool " + template }
+
+    private func locked<T: Sendable>(_ keys: String..., body: @escaping @Sendable () throws -> T) async throws -> T {
+        for key in keys { await acquire(key) }
+        defer { keys.reversed().forEach(release) }
         return try await blocking(body)
+    }
+
+    private func locked<T: Sendable>(_ key: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await locked(key, body: body)
     }
 
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -193,18 +276,69 @@ public actor DatabaseDesk {
         }
     }
 
-    /// Drops what a restore swapped out and makes the next spare, in the background but
-    /// in order with other operations on the database.
-    private func prepareSpare(for database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
-                              dropping old: String? = nil) {
-        // Unstructured on purpose: the answer goes out now; the next operation on this
-        // database queues behind this one through the per-database lock.
+    /// Drops what a restore swapped out and fills `database`'s pool back up to its size,
+    /// in the background, on the pool's turn (not the database's: restores go on
+    /// taking ready copies meanwhile).
+    private func refill(_ database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
+                        size: Int, dropping old: String? = nil) {
+        // Unstructured on purpose: the answer goes out now.
         Task {
-            _ = try? await self.locked(database) {
+            let refills = self.refills
+            refills.begin(database)
+            defer { refills.end(database) }
+            _ = try? await self.locked(Self.poolKey(template)) {
                 let db = try DatabaseSnapshots(admin: connect())
-                if let old { try db.drop(old) }
-                try db.prepareSpare(for: database, snapshot: template, owner: try db.owner(of: database))
+                var background: DatabaseSnapshots?
+                var old = old
+                guard try db.exists(template) else { return }
+                let owner = try db.owner(of: database)
+                while try db.spares(for: database, snapshot: template).count < size {
+                    // Into an empty pool at the backend's own priority (a restore may be
+                    // waiting for it); ahead of need at the lowest.
+                    if try db.spares(for: database, snapshot: template).isEmpty {
+                        try db.addSpare(for: database, snapshot: template, owner: owner)
+                    } else {
+                        if background == nil {
+                            let admin = try connect()
+                            Self.lowerPriority(of: admin)
+                            background = DatabaseSnapshots(admin: admin)
+                        }
+                        try background?.addSpare(for: database, snapshot: template, owner: owner)
+                    }
+                    if let trash = old { try db.drop(trash); old = nil }  // after the first copy
+                }
+                if let trash = old { try db.drop(trash) }
             }
         }
     }
+
+    /// Puts the Postgres backend behind `admin` at the lowest CPU priority (nice 19),
+    /// so copies for the pools yield to the tests; where that is not allowed, the copy
+    /// runs at the backend's own priority.
+    static func lowerPriority(of admin: PostgresConnection) {
+        guard let text = try? admin.value("SELECT pg_backend_pid()"), let pid = id_t(text) else { return }
+        #if canImport(Glibc)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), pid, 19)
+        #else
+        _ = setpriority(PRIO_PROCESS, pid, 19)
+        #endif
+    }
+}
+
+/// Which pools a refill is queued or copying for, read by restores that found their
+/// pool empty: they wait for that copy rather than make a second one beside it.
+final class RefillsUnderWay: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+
+    func begin(_ database: String) { lock.withLock { counts[database, default: 0] += 1 } }
+
+    func end(_ database: String) {
+        lock.withLock {
+            counts[database, default: 1] -= 1
+            if counts[database] == 0 { counts[database] = nil }
+        }
+    }
+
+    func contains(_ database: String) -> Bool { lock.withLock { counts[database] != nil } }
 }

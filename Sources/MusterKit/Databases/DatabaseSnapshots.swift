@@ -6,10 +6,11 @@ import Foundation
 /// in the cluster, so it survives `down` and goes with `down --volumes`.
 ///
 /// Restore is a swap, not a copy: for each database with a snapshot, muster keeps a
-/// *spare*, a copy made ahead of time in the background. A restore ends the sessions
-/// on the database, renames it away and renames the spare into its place (each a
-/// catalog update of milliseconds), then drops the old one and makes the next spare
-/// in the background. Drop-and-copy alone (what testcontainers' Restore does) spends
+/// *pool* of spares, copies made ahead of time in the background (`snapshot: { spares:
+/// N }`, 2 by default). A restore ends the sessions on the database, renames it away
+/// and renames the oldest spare into its place (each a catalog update of
+/// milliseconds), then drops the old one and refills the pool in the background. With
+/// the pool empty, the restore makes the copy itself and says how long that took. Drop-and-copy alone (what testcontainers' Restore does) spends
 /// the copy's whole time in the caller's path.
 ///
 /// These are the SQL steps on one admin connection; `DatabaseDesk` orders them.
@@ -23,11 +24,11 @@ public struct DatabaseSnapshots {
 
     /// What a muster database's comment says.
     struct Note: Codable, Equatable {
-        /// `snapshot`, `spare` or `clone`.
+        /// `snapshot`, `spare`, `clone` or `kept`.
         var muster: String
-        /// snapshot: the database it copies; spare and clone: the database they stand for.
+        /// snapshot: the database it copies; spare and clone: the database they stand for; kept: the database it was.
         var database: String
-        /// snapshot: its name; spare and clone: the snapshot database they copy.
+        /// snapshot: its name; spare and clone: the snapshot database they copy; kept: the test.
         var name: String
         var taken: String?
     }
@@ -39,14 +40,28 @@ public struct DatabaseSnapshots {
         public var template: String
         public var taken: String
         public var sizeBytes: Int
+        /// The pools of ready copies of this snapshot: the database's and each clone's.
+        public var pools: [SparePool]?
+    }
+
+    /// The ready copies of a snapshot kept for one database (`ready` of `size`).
+    public struct SparePool: Codable, Sendable, Equatable {
+        public var database: String
+        public var ready: Int
+        public var size: Int
     }
 
     static func snapshotDatabase(of database: String, name: String) -> String {
         "muster_snap_" + ProjectPaths.hash(database + "/" + name)
     }
 
-    static func spareDatabase(for database: String, snapshot: String) -> String {
+    /// What the names of a pool's spares start with; each spare adds `_` and a random suffix.
+    static func sparePrefix(for database: String, snapshot: String) -> String {
         "muster_spare_" + ProjectPaths.hash(database + "/" + snapshot)
+    }
+
+    static func newSpareName(for database: String, snapshot: String) -> String {
+        sparePrefix(for: database, snapshot: snapshot) + "_" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
     }
 
     // MARK: - Reading
@@ -63,6 +78,31 @@ public struct DatabaseSnapshots {
 
     func owner(of database: String) throws -> String? {
         try admin.value("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \(admin.literal(database))")
+    }
+
+    /// The ready spares of `database`'s pool, oldest first. A spare still being copied
+    /// is not there yet: `CREATE DATABASE` shows its row only once it has committed.
+    func spares(for database: String, snapshot template: String) throws -> [String] {
+        let pattern = Self.sparePrefix(for: database, snapshot: template).replacingOccurrences(of: "_", with: "\\_") + "%"
+        return try admin.query("SELECT datname FROM pg_database WHERE datname LIKE \(admin.literal(pattern)) ORDER BY oid")
+            .compactMap { $0.first ?? nil }
+    }
+
+    /// Every database muster made a copy of `template` for (`shop` and its clones),
+    /// with the ready spares of each.
+    func pools(of template: String, database: String) throws -> [(database: String, ready: Int)] {
+        let rows = try admin.query("""
+            SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
+            WHERE shobj_description(oid, 'pg_database') LIKE '%"muster":"clone"%' OR shobj_description(oid, 'pg_database') LIKE '%"muster":"spare"%'
+            """)
+        var clones: [String] = []
+        var ready: [String: Int] = [:]
+        for row in rows {
+            guard row.count == 2, let name = row[0], let text = row[1],
+                  let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)), note.name == template else { continue }
+            if note.muster == "clone" { clones.append(name) } else if note.muster == "spare" { ready[note.database, default: 0] += 1 }
+        }
+        return ([database] + clones.sorted()).map { ($0, ready[$0] ?? 0) }
     }
 
     /// Every snapshot in the cluster, oldest first.
@@ -149,29 +189,68 @@ public struct DatabaseSnapshots {
         return (Snapshot(database: database, name: name, template: template, taken: taken, sizeBytes: size), ended)
     }
 
-    /// Makes the spare for `database` unless it is there.
-    func prepareSpare(for database: String, snapshot template: String, owner: String?) throws {
-        let spare = Self.spareDatabase(for: database, snapshot: template)
-        if try exists(spare) { return }
+    /// Copies one more spare into `database`'s pool; returns its name.
+    @discardableResult
+    func addSpare(for database: String, snapshot template: String, owner: String?) throws -> String {
+        let spare = Self.newSpareName(for: database, snapshot: template)
         try copy(template, to: spare, owner: owner, note: Note(muster: "spare", database: database, name: template))
+        return spare
     }
 
-    /// Swaps the spare in for `database`; returns the sessions it ended and the old
-    /// database's new name (to drop afterwards), if there was one.
-    func swapIn(_ database: String, snapshot template: String) throws -> (ended: Int, old: String?) {
+    /// Makes a spare for `database` unless its pool has one.
+    func prepareSpare(for database: String, snapshot template: String, owner: String?) throws {
+        if try spares(for: database, snapshot: template).isEmpty {
+            try addSpare(for: database, snapshot: template, owner: owner)
+        }
+    }
+
+    /// Copies spares into `database`'s pool until it holds `size`; returns how many it made.
+    @discardableResult
+    func fill(_ database: String, snapshot template: String, size: Int) throws -> Int {
+        guard try exists(template) else { return 0 }
         let owner = try owner(of: database)
-        try prepareSpare(for: database, snapshot: template, owner: owner)
+        var made = 0
+        while try spares(for: database, snapshot: template).count < size {
+            try addSpare(for: database, snapshot: template, owner: owner)
+            made += 1
+        }
+        return made
+    }
+
+    /// Swaps a spare from the pool in for `database`, or with the pool empty a copy made
+    /// now; returns the sessions it ended, the old database's new name (to drop
+    /// afterwards), if there was one, and how long the copy took when the pool was empty.
+    /// `keeping`: the old database is renamed to that name, with that note, and kept.
+    /// `refilling`: whether a refill of the pool is under way (worth waiting for).
+    func swapIn(_ database: String, snapshot template: String,
+                keeping kept: (name: String, note: Note)? = nil,
+                refilling: () -> Bool = { false }) throws -> (ended: Int, old: String?, waitedMs: Double?) {
+        let owner = try owner(of: database)
+        var waitedMs: Double?
+        var spare = try spares(for: database, snapshot: template).first
+        if spare == nil {
+            // Empty: wait for the copy a refill is making (a second copy beside it would
+            // only slow both), else make one now.
+            let begin = Date()
+            while spare == nil, refilling(), Date().timeIntervalSince(begin) < 60 {
+                usleep(2_000)
+                spare = try spares(for: database, snapshot: template).first
+            }
+            if spare == nil { spare = try addSpare(for: database, snapshot: template, owner: owner) }
+            waitedMs = (Date().timeIntervalSince(begin) * 1_000_000).rounded() / 1000
+        }
+        guard let spare else { throw MusterError(.serviceFailed, "no copy of the snapshot for \(database)") }
         let keep = try note(of: database)  // a clone stays a clone
         var old: String?
         var ended = 0
         if try exists(database) {
-            let trash = "muster_trash_" + ProjectPaths.hash(database + "\(Date().timeIntervalSince1970)\(UInt64.random(in: 0...UInt64.max))")
+            let trash = kept?.name ?? "muster_trash_" + ProjectPaths.hash(database + "\(Date().timeIntervalSince1970)\(UInt64.random(in: 0...UInt64.max))")
             ended = try endSessions(on: database)
             try whileInUse(database, "ALTER DATABASE \(admin.identifier(database)) RENAME TO \(admin.identifier(trash))")
-            old = trash
+            if let kept { try comment(kept.name, kept.note) } else { old = trash }
         }
-        try admin.query("ALTER DATABASE \(admin.identifier(Self.spareDatabase(for: database, snapshot: template))) RENAME TO \(admin.identifier(database))")
+        try admin.query("ALTER DATABASE \(admin.identifier(spare)) RENAME TO \(admin.identifier(database))")
         try comment(database, keep)
-        return (ended, old)
+        return (ended, old, waitedMs)
     }
 }

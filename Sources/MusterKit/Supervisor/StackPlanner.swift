@@ -103,7 +103,8 @@ public struct StackPlanner {
         return plan
     }
 
-    /// `snapshot: { after: TASK }`: the snapshot, and the spare for the first restore.
+    /// `snapshot: { after: TASK }`: the snapshot, and its pool of ready copies, so the
+    /// first restores after `up -d` take one each.
     func snapshotStep(of postgres: ServiceSpec, lookup: @escaping (String, String) -> String?) -> PreStartStep {
         let spec = postgres.engine!.snapshot!
         let database = spec.database ?? postgres.engine?.databases.first ?? "postgres"
@@ -118,7 +119,7 @@ public struct StackPlanner {
                     let snapshots = DatabaseSnapshots(admin: admin)
                     let begin = Date()
                     let (snapshot, _) = try snapshots.snapshot(database, name: spec.name)
-                    try snapshots.prepareSpare(for: database, snapshot: snapshot.template, owner: try snapshots.owner(of: database))
+                    try snapshots.fill(database, snapshot: snapshot.template, size: spec.spares)
                     return String(format: "muster: snapshot \"%@\" of %@ taken after %@ completed (%.0f ms)\n",
                                   spec.name, database, task, Date().timeIntervalSince(begin) * 1000)
                 }

@@ -15,6 +15,12 @@ under ``muster run`` (which names the control socket in MUSTER_CONTROL_SOCKET):
 
 Without ``-n`` the one database is the service's own. Without a snapshot muster says
 so in one line, and the test that asked for a restore errors with it.
+
+With ``--muster-keep-failed``, a test that used the database and failed has it kept
+(``POST /v1/db/keep``): renamed to ``NAME_gwK_failed_TEST`` (63 bytes at most, made
+unique by muster), never restored over, while a fresh copy takes its place; the test's
+``muster`` report section says its name and connection string. ``muster db list``
+shows kept databases, ``muster db drop SERVICE NAME`` drops one.
 """
 
 from __future__ import annotations
@@ -78,6 +84,7 @@ class WorkerDatabases:
                 "stack, and run pytest under `muster run`"
             )
         self.clone_error = None
+        self.keep_failed = bool(config.getoption("muster_keep_failed", False))
         if self.worker:
             # The worker's own database, before test modules read the variables.
             self.name = f"{self.base}_{self.worker}"
@@ -102,6 +109,29 @@ class WorkerDatabases:
                 self.restore()
             except MusterDatabaseError as error:
                 pytest.fail(f"muster_restore: {error}", pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if self.keep_failed and report.when == "call" and report.failed and self._uses_database(item):
+            report.sections.append(("muster", self._keep(item)))
+        return report
+
+    @staticmethod
+    def _uses_database(item) -> bool:
+        return "muster_db" in getattr(item, "fixturenames", ()) or item.get_closest_marker("muster_restore") is not None
+
+    def _keep(self, item) -> str:
+        """Keeps the failed test's database; the line for its report."""
+        try:
+            answer = self._post("/v1/db/keep", {"service": self.service, "database": self.name, "test": item.name})
+        except MusterDatabaseError as error:
+            return f"could not keep the failed test's database {self.name}: {error}"
+        kept = (answer.get("databases") or ["?"])[0]
+        url = os.environ.get(self.url_var, "")
+        where = with_database(url, kept) if url else f"database {kept} of service {self.service}"
+        return (f"kept the failed test's database as {kept}: {where}\n"
+                f"(never restored over; drop it with: muster db drop {self.service} {kept})")
 
     def clone_for(self, count: int) -> None:
         answer = self._post("/v1/db/clone", {"service": self.service, "database": self.base, "count": count})

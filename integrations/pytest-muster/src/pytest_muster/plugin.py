@@ -32,6 +32,14 @@ def pytest_addoption(parser):
         help="under `muster run`: give each pytest-xdist worker its own copy of SERVICE's database "
         "(cloned from its muster snapshot) and let the muster_db fixture restore it before a test",
     )
+    group.addoption(
+        "--muster-keep-failed",
+        dest="muster_keep_failed",
+        action="store_true",
+        default=False,
+        help="with --muster-db: keep the database of a test that failed under a name that says which test "
+        "(DATABASE_failed_TEST), never restored over, and print how to connect to it in the test's muster section",
+    )
     parser.addini("muster_db", "like --muster-db: the Postgres service whose database each worker gets", default="")
 
 

@@ -67,7 +67,8 @@ import Testing
         #expect(sequential.output.contains("12 passed"), "\(sequential.output)")
 
         // The clones exist, each a database of the cluster.
-        #expect(try await stack.muster("up", "-d").status == 0)
+        let again = try await stack.muster("up", "-d")
+        try #require(again.status == 0, "\(again.output)")
         let db = try await DatabaseSnapshotTests.connect(stack, database: "postgres")
         let names = try db.value("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'shop%'")
         #expect(names == "shop,shop_gw0,shop_gw1,shop_gw2,shop_gw3", "\(names ?? "none")")

@@ -164,10 +164,13 @@ import Testing
         #expect(tree.recorder.said.count == 1)
     }
 
-    /// 100 000 files in 1 000 folders: watching starts (one watch per folder), an edit
-    /// deep in the tree is seen, and the idle watcher costs next to no CPU.
+    /// 100 000 files in 1 000 folders: watching starts (one watch per folder) and an
+    /// edit deep in the tree is seen. The tree lives in memory (/dev/shm) where there is
+    /// one: made and deleted on this disk it stalled the Postgres of tests running beside
+    /// it. Its idle CPU and start time are measured by `scripts/bench --only watch`.
     @Test func aTreeOf100000Files() async throws {
-        let root = NSTemporaryDirectory() + "muster-bigtree-\(UInt32.random(in: 0...UInt32.max))"
+        let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
+        let root = base + "muster-bigtree-\(UInt32.random(in: 0...UInt32.max))"
         // By hand: FileManager takes minutes to remove 100 000 files.
         defer {
             for folder in 0..<1000 {
@@ -193,16 +196,9 @@ import Testing
         watcher.start()
         defer { watcher.stop() }
         #expect(watcher.counts.watched + watcher.counts.polled == 1011)
-        // Idle: the watcher has no thread of its own and no timer while under the limit.
-        func cpu() -> Double {
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        }
-        let before = cpu()
-        try await Task.sleep(for: .seconds(2))
-        let idle = cpu() - before
-        #expect(idle < 0.2, "the idle watcher used \(idle)s of CPU in 2s")
+        // Nothing happened, nothing is reported: no timer fires a batch of its own.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(recorder.all.isEmpty, "\(recorder.all.prefix(3))")
         let deep = root + "/pkg9/mod999/f99.py"
         try "x = 'edited'\n".write(toFile: deep, atomically: false, encoding: .utf8)
         _ = await Self.settle { !recorder.all.isEmpty }

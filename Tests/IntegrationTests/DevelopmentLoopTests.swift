@@ -169,7 +169,7 @@ import Glibc
         let stack = try TestStack("""
         services:
           api:
-            command: "trap 'sleep 3; exit 0' TERM; cat app/v.txt; echo up; while true; do sleep 0.05; done"
+            command: "trap 'while [ ! -f release ]; do sleep 0.05; done; exit 0' TERM; cat app/v.txt; echo up; while true; do sleep 0.05; done"
             ready: { log: up }
             watch: [app]
         """)
@@ -183,13 +183,15 @@ import Glibc
             stack.events().filter { $0["service"] as? String == "api" && $0["type"] as? String == type }.count
         }
         try "v2\n".write(toFile: file, atomically: false, encoding: .utf8)
-        // The stop takes 3 s: three more edits land while it runs (however loaded the machine).
-        #expect(await eventually { count("stopping") >= 1 })
+        // The stop lasts until the test lets it end: three more edits land while it runs,
+        // however loaded the machine.
+        #expect(await eventually(within: .seconds(30)) { count("stopping") >= 1 })
         for version in 3...5 {
             try "v\(version)\n".write(toFile: file, atomically: false, encoding: .utf8)
             try await Task.sleep(for: .milliseconds(150))
         }
         try #require(count("restarted") == 0, "the edits were meant to land while the first restart's stop ran")
+        FileManager.default.createFile(atPath: stack.directory + "/release", contents: nil)
         #expect(await eventually(within: .seconds(30)) { count("restarted") == 2 && count("ready") == 3 })
         // And nothing after: no loop.
         try await Task.sleep(for: .milliseconds(1500))

@@ -49,6 +49,8 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
         """
 
     private func sampleNow() -> [MonitorFinding] {
+        // The identity a look finds held at least until the look was sent: its `since`.
+        let sent = Date()
         var row: String?
         do {
             row = try fetch()
@@ -76,7 +78,7 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
         // No checkpointer yet: Postgres is between reinitialising and running again.
         guard fields.count == 4, !fields[1].isEmpty else { return [] }
         var findings: [MonitorFinding] = []
-        if let previous = identity.observe(fields[0] + "|" + fields[1]), !reportedReinit {
+        if let previous = identity.observe(fields[0] + "|" + fields[1], at: sent), !reportedReinit {
             let oldStart = previous.split(separator: "|").first.map(String.init)
             let reason = oldStart == fields[0]
                 ? "postgres reinitialised in place after a crash (same postmaster, new checkpointer; every connection was dropped)"
@@ -129,12 +131,15 @@ final class RedisMonitor: ServiceMonitor, @unchecked Sendable {
     }
 
     private func sampleNow() -> [MonitorFinding] {
+        // The identity a look finds held at least until the look was sent: its `since`
+        // (a time taken after the answer could fall after the restart on a loaded machine).
+        let sent = Date()
         var runID = try? fetch()
         if runID == nil {
             client = nil
             runID = try? fetch()
         }
-        guard let runID, let previous = identity.observe(runID) else { return [] }
+        guard let runID, let previous = identity.observe(runID, at: sent) else { return [] }
         return [.restartDetected(reason: "redis restarted (run_id \(previous.prefix(8))… → \(runID.prefix(8))…)", previousPid: nil,
                                  since: identity.previousSeenAt)]
     }

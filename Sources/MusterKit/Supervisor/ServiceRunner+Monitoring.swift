@@ -57,9 +57,10 @@ extension ServiceRunner {
             var failures = 0
             while !Task.isCancelled {
                 guard (try? await clock.sleep(for: spec.interval)) != nil else { return }
+                let sent = Date()
                 let outcome = await check.check()
                 guard !Task.isCancelled else { return }
-                if case let .passed(identity?) = outcome, let previous = self.observeAliveIdentity(identity) {
+                if case let .passed(identity?) = outcome, let previous = self.observeAliveIdentity(identity, at: sent) {
                     await self.note(.restartDetected(reason: "its alive probe reports a new identity (\(previous) → \(identity))",
                                                      previousPid: nil, since: self.aliveIdentitySince()))
                 }
@@ -69,8 +70,9 @@ extension ServiceRunner {
         }
     }
 
-    func observeAliveIdentity(_ identity: String) -> String? {
-        aliveIdentity.observe(identity)
+    /// `sent`: when the look was sent; the identity it found held at least until then.
+    func observeAliveIdentity(_ identity: String, at sent: Date) -> String? {
+        aliveIdentity.observe(identity, at: sent)
     }
 
     func aliveIdentitySince() -> Date? { aliveIdentity.previousSeenAt }

@@ -20,16 +20,7 @@ import Testing
     """
 
     /// The command under test: one test fails on its own, one fails while notifier restarts.
-    static let suite = #"""
-    import datetime, json, os, signal, sys, time
-
-    def iso(t):
-        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
-
-    def readies():
-        with open(os.environ["MUSTER_EVENTS"]) as events:
-            return sum('"service":"notifier","type":"ready"' in line for line in events)
-
+    static let suite = RunScripts.preamble + #"""
     def record(id, outcome, start, end):
         with open(os.environ["MUSTER_TESTS_FILE"], "a") as out:
             out.write(json.dumps({"id": id, "outcome": outcome, "start": iso(start), "end": iso(end), "worker": "main",

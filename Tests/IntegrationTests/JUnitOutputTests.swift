@@ -18,16 +18,7 @@ import Testing
     """#
 
     /// Five pytest-like records around a kill of notifier; only test_during fails while it restarts.
-    static let script = #"""
-    import datetime, json, os, signal, sys, time
-
-    def iso(t):
-        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
-
-    def readies():
-        with open(os.environ["MUSTER_EVENTS"]) as events:
-            return sum('"service":"notifier","type":"ready"' in line for line in events)
-
+    static let script = RunScripts.preamble + #"""
     t1 = time.time(); time.sleep(0.3); t2 = time.time()
     seen = readies()
     t3 = time.time()

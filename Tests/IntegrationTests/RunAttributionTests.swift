@@ -22,16 +22,7 @@ import Glibc
 
     /// Records four tests around a kill of notifier: "before" and "after" fail on
     /// their own, "during" fails while notifier restarts, "spanning" passes across it.
-    static let script = #"""
-    import datetime, json, os, signal, sys, time
-
-    def iso(t):
-        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
-
-    def readies():
-        with open(os.environ["MUSTER_EVENTS"]) as events:
-            return sum('"service":"notifier","type":"ready"' in line for line in events)
-
+    static let script = RunScripts.preamble + #"""
     def result(start, end, status, worker):
         return {"workerIndex": worker, "status": status, "duration": round((end - start) * 1000, 3),
                 "retry": 0, "startTime": iso(start), "errors": []}

@@ -209,3 +209,19 @@ struct Handed<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
+
+/// The start of the Python scripts that stand in for a test runner around a kill of
+/// `notifier`: RFC 3339 times, and how many times notifier has been ready so far.
+enum RunScripts {
+    static let preamble = #"""
+    import datetime, json, os, signal, sys, time
+
+    def iso(t):
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+    def readies():
+        with open(os.environ["MUSTER_EVENTS"]) as events:
+            return sum('"service":"notifier","type":"ready"' in line for line in events)
+
+    """#
+}

@@ -5,18 +5,23 @@ import Foundation
 enum PortOwners: PortOwnerLookup {
     /// `port 5432 is in use by pid 812 (postgres -D /var/lib/...)`, as far as /proc shows.
     static func describeHolder(of port: Int) -> String {
-        guard let inode = listeningInode(port: port) else { return "port \(port) is in use" }
+        guard listeningInode(port: port) != nil else { return "port \(port) is in use" }
+        guard let pid = holder(of: port) else { return "port \(port) is in use (by a process this user cannot see)" }
+        let command = ProcessTable.commandLine(pid) ?? "?"
+        return "port \(port) is in use by pid \(pid) (\(command.prefix(120)))"
+    }
+
+    /// The process listening on `port`, as far as /proc shows.
+    static func holder(of port: Int) -> Int32? {
+        guard let inode = listeningInode(port: port) else { return nil }
         for pid in ProcessTable.allPids() {
             let fdDir = "/proc/\(pid)/fd"
             guard let fds = try? FileManager.default.contentsOfDirectory(atPath: fdDir) else { continue }
-            for fd in fds {
-                if (try? FileManager.default.destinationOfSymbolicLink(atPath: fdDir + "/" + fd)) == "socket:[\(inode)]" {
-                    let command = ProcessTable.commandLine(pid) ?? "?"
-                    return "port \(port) is in use by pid \(pid) (\(command.prefix(120)))"
-                }
+            for fd in fds where (try? FileManager.default.destinationOfSymbolicLink(atPath: fdDir + "/" + fd)) == "socket:[\(inode)]" {
+                return pid
             }
         }
-        return "port \(port) is in use (by a process this user cannot see)"
+        return nil
     }
 
     /// The socket inode listening on `port`, from /proc/net/tcp and tcp6.

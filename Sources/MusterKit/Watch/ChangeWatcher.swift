@@ -179,8 +179,9 @@ public final class ChangeWatcher: @unchecked Sendable {
         if firstPending == nil { firstPending = now }
         let wait = DispatchTimeInterval.nanoseconds(Int(debounce.components.seconds) * 1_000_000_000
                                                     + Int(debounce.components.attoseconds / 1_000_000_000))
-        // A tree that never settles still gets a batch every so often.
-        let cap = (firstPending ?? now) + .seconds(2)
+        // A tree that never settles (a build writing into it) still gets a batch every
+        // so often; a burst that merely takes long (a checkout on a slow disk) stays one.
+        let cap = (firstPending ?? now) + .seconds(10)
         let at = min(now + wait, cap)
         flushItem?.cancel()
         let item = DispatchWorkItem { [weak self] in self?.flush() }

@@ -8,12 +8,22 @@ import Testing
     let base = ProjectPaths.runtimeBase
     let me = ProjectPaths(directory: "/tmp/muster-runtime-test-\(getpid())", project: "me")
 
-    func plant(_ name: String, pid: Int32, stackFile: String, ports: [String: Int]) throws {
+    /// `heldLock`: the lock is taken before the state is written and its descriptor
+    /// returned, so another test's clean-up (which runs under that lock) never removes
+    /// the folder in between.
+    @discardableResult
+    func plant(_ name: String, pid: Int32, stackFile: String, ports: [String: Int], heldLock: Bool = false) throws -> Int32 {
         let dir = base + "/" + name
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: dir + "/lock", contents: nil)
+        var fd: Int32 = -1
+        if heldLock {
+            fd = open(dir + "/lock", O_RDWR)
+            #expect(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        }
         let state = RuntimeState(pid: pid, project: name, stackFile: stackFile, outputs: [:], ports: ports)
         try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: dir + "/status.json"))
+        return fd
     }
 
     @Test func abandonedRuntimeDirsAreRemovedAndLiveOnesCounted() throws {
@@ -47,10 +57,8 @@ import Testing
     @Test func aHeldLockKeepsTheDir() throws {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         let name = "gc\(getpid())held\(Int.random(in: 0..<1_000_000))"
-        try plant(name, pid: 2_147_483_000, stackFile: "/nonexistent/\(name).yaml", ports: [:])
+        let fd = try plant(name, pid: 2_147_483_000, stackFile: "/nonexistent/\(name).yaml", ports: [:], heldLock: true)
         defer { try? FileManager.default.removeItem(atPath: base + "/" + name) }
-        let fd = open(base + "/" + name + "/lock", O_RDWR)
-        #expect(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
         // flock is per open file description: a second open of the lock conflicts.
         _ = RuntimeState.portsOfOtherProjects(than: me)
         #expect(FileManager.default.fileExists(atPath: base + "/" + name + "/status.json"))

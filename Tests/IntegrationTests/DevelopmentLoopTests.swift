@@ -189,7 +189,7 @@ import Glibc
             try await Task.sleep(for: .milliseconds(150))
         }
         try #require(count("restarted") == 0, "the edits were meant to land while the first restart's stop ran")
-        FileManager.default.createFile(atPath: stack.directory + "/release", contents: nil)
+        _ = FileManager.default.createFile(atPath: stack.directory + "/release", contents: nil)
         #expect(await eventually(within: .seconds(30)) { count("restarted") == 2 && count("ready") == 3 })
         // And nothing after: no loop.
         try await Task.sleep(for: .milliseconds(1500))

@@ -14,7 +14,7 @@ import Testing
             try Data(repeating: 7, count: bytes / 2).write(to: URL(fileURLWithPath: cache + "/" + key + "/base"))
             try Data(repeating: 7, count: bytes / 2).write(to: URL(fileURLWithPath: cache + "/" + key + ".spares/spare-1/base"))
             try "files".write(toFile: cache + "/" + key + ".manifest", atomically: true, encoding: .utf8)
-            FileManager.default.createFile(atPath: cache + "/" + key + ".lock", contents: nil)
+            _ = FileManager.default.createFile(atPath: cache + "/" + key + ".lock", contents: nil)
             var times = [timeval(tv_sec: time(nil) - days * 86_400, tv_usec: 0), timeval(tv_sec: time(nil) - days * 86_400, tv_usec: 0)]
             utimes(cache + "/" + key + ".lock", &times)
         }

@@ -25,8 +25,12 @@ import Glibc
         let client = try PostgresConnection("host=127.0.0.1 port=\(port) user=postgres dbname=postgres")
         let backendText = try client.value("SELECT pg_backend_pid()")
         let backend = try #require(backendText.flatMap { Int32($0) })
-        // Let the monitor take its first look before the crash.
-        try await Task.sleep(for: .seconds(1))
+        // The monitor's first look (its connection, kept open, is in pg_stat_activity) before the crash.
+        let looked = await eventually(within: .seconds(30)) {
+            (try? client.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'muster-monitor'")) == "1"
+        }
+        try #require(looked, "the monitor never connected")
+        try await Task.sleep(for: .milliseconds(300))
         let crashedAt = Date()
         kill(backend, SIGKILL)
         // A bounded wait (one monitor interval is 500 ms; a loaded machine needs slack).

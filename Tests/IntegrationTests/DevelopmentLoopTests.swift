@@ -169,6 +169,7 @@ import Glibc
           api:
             command: "trap 'while [ ! -f release ]; do sleep 0.05; done; exit 0' TERM; cat app/v.txt; echo up; while true; do sleep 0.05; done"
             ready: { log: up }
+            stop_timeout: 2m
             watch: [app]
         """)
         defer { stack.cleanup() }

@@ -54,7 +54,7 @@ struct Report: ParsableCommand {
         if merge {
             let merged = try ReportMerge.merge(paths: reports)
             timeline = merged.timeline
-            if let output, !FileManager.default.createFile(atPath: output, contents: merged.json + Data("\n".utf8)) {
+            if let output, !FileManager.default.createFile(atPath: output, contents: merged.json) {
                 throw MusterError(.usage, "cannot write the merged report to \(output); check the folder exists and is writable")
             }
             for line in merged.lines { Output.note(line) }

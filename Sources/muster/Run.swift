@@ -52,6 +52,10 @@ struct Run: AsyncParsableCommand {
         // Before CMD runs, so its exit code is never traded for these.
         if let html { try HTMLReport.checkWritable(html) }
         if let junit { try HTMLReport.checkWritable(junit, what: "JUnit report") }
+        // A merged report draws a shard's lanes as SHARD/SERVICE: a "/" in the name would mix two shards.
+        if let name = shard ?? ProcessInfo.processInfo.environment["MUSTER_SHARD"], name.contains("/") {
+            throw MusterError(.usage, "shard name \"\(name)\" has a \"/\"; name a shard with letters, digits, '-', '_' or '.'")
+        }
         // A running stack is used as it was resolved; only starting one reads the whole file.
         let (_, paths) = try global.resolveRunning()
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
@@ -98,15 +102,21 @@ struct Run: AsyncParsableCommand {
         var result = Self.report(command: command, started: started, ended: ended, exitCode: exitCode, paths: paths,
                                  status: status, firstSeq: firstSeq, tests: tests.records, postgres: postgres)
         result.shard = shard ?? ProcessInfo.processInfo.environment["MUSTER_SHARD"].flatMap { $0.isEmpty ? nil : $0 }
+        result.host = Self.hostName()
         // Problems after CMD are told, and exit 2, but never hide CMD's own failure.
         var problems = tests.problems
-        if let report, !FileManager.default.createFile(atPath: report, contents: result.json + Data("\n".utf8)) {
+        let json = result.json
+        if let report, !FileManager.default.createFile(atPath: report, contents: json + Data("\n".utf8)) {
             problems.append(MusterError(.usage, "cannot write the report to \(report); check the folder exists and is writable"))
         }
         if html != nil || junit != nil {
-            let timeline = try RunTimeline.decode(result.json, name: "the run report")
-            if let html { try HTMLReport.write(timeline, to: html) }
-            if let junit { try JUnitReport.write(timeline, to: junit) }
+            do {
+                let timeline = try RunTimeline.decode(json, name: "the run report")
+                if let html { try HTMLReport.write(timeline, to: html) }
+                if let junit { try JUnitReport.write(timeline, to: junit) }
+            } catch {
+                problems.append(error as? MusterError ?? MusterError(.usage, "\(error)"))
+            }
         }
         summarize(result, seconds: ended.timeIntervalSince(started), err: err)
         // One-shots that may want `task: true`, unless up told them before CMD ran.
@@ -146,4 +156,12 @@ struct Run: AsyncParsableCommand {
     static func annotationEscaped(_ text: String) -> String {
         text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
     }
+
+    /// This machine's name, for merged reports (gethostname: no name lookups).
+    static func hostName() -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, 255) == 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
 }

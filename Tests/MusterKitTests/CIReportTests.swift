@@ -104,6 +104,7 @@ import Testing
         #expect(merged.timeline.tests.map { "\($0.shard ?? "?") \($0.id)" } == ["shard-1 t::a", "shard-2 t::a"])
         #expect(Set(merged.timeline.services.keys) == ["shard-1/db", "shard-2/db", "nightly/db"])
         // The same file twice is one shard twice.
-        #expect(throws: MusterError.self) { try ReportMerge.merge(paths: [first, first]) }
+        let twice = #expect(throws: MusterError.self) { try ReportMerge.merge(paths: [first, first]) }
+        #expect(twice?.message.contains("are both shard \"shard-1\"") == true, "\(twice?.message ?? "")")
     }
 }

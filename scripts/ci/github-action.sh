@@ -83,7 +83,7 @@ run() {
 }
 
 summary() {
-    local target="${GITHUB_STEP_SUMMARY:-$state/summary.md}"
+    local target="${GITHUB_STEP_SUMMARY:-$state/step-summary.md}"
     if [ ! -f "$report" ]; then
         printf '### muster: no run report\n\n`%s` was not written: the stack did not come up or the run did not start. See the log of the up step.\n' \
             "$report" >>"$target"

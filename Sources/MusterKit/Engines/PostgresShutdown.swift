@@ -21,13 +21,11 @@ enum PostgresShutdown {
     /// Read from `postmaster.pid`, which a clean shutdown removes and which names the
     /// SysV shared memory segment every Postgres process keeps attached until it exits.
     static func holder(of dataDir: String) -> String? {
-        guard let text = try? String(contentsOfFile: dataDir + "/postmaster.pid", encoding: .utf8) else { return nil }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if let pid = lines.first.flatMap({ Int32($0) }), let entry = ProcessTable.entry(pid),
-           entry.state != "Z", entry.state != "X", (ProcessTable.commandLine(pid) ?? entry.name).contains("postgres") {
-            return "the postmaster (pid \(pid), \(ProcessTable.describeState(entry))) still runs on \(dataDir)"
+        guard let file = PostmasterFile(dataDir: dataDir) else { return nil }
+        if let entry = file.postmaster, entry.state != "Z", entry.state != "X" {
+            return "the postmaster (pid \(entry.pid), \(ProcessTable.describeState(entry))) still runs on \(dataDir)"
         }
-        guard lines.count > 6, let shmid = lines[6].split(separator: " ").last.flatMap({ Int32($0) }),
+        guard let shmid = file.sharedMemoryID,
               let attached = SharedMemorySegments.attachedCount(shmid: shmid), attached > 0 else { return nil }
         return "\(attached) process\(attached == 1 ? " is" : "es are") still attached to the shared memory of \(dataDir)"
     }
@@ -37,11 +35,8 @@ enum PostgresShutdown {
     /// immediate shutdown or a kill) are waited for, up to `previousLimit`, so the new
     /// postmaster does not fail on "pre-existing shared memory block is still in use".
     static func awaitPrevious(dataDir: String, logFD: Int32) async throws {
-        if let text = try? String(contentsOfFile: dataDir + "/postmaster.pid", encoding: .utf8),
-           let pid = Int32(text.split(separator: "\n").first ?? ""), let entry = ProcessTable.entry(pid),
-           entry.isAlive, !["D", "T", "t"].contains(entry.state),
-           (ProcessTable.commandLine(pid) ?? "").contains("postgres") {
-            throw MusterError(.serviceFailed, "a postgres (pid \(pid)) already runs on \(dataDir); stop it first")
+        if let entry = PostmasterFile(dataDir: dataDir)?.postmaster, entry.isAlive, !["D", "T", "t"].contains(entry.state) {
+            throw MusterError(.serviceFailed, "a postgres (pid \(entry.pid)) already runs on \(dataDir); stop it first")
         }
         guard var held = holder(of: dataDir) else { return }
         writeAll(logFD, "muster: waiting for the previous Postgres to let go of \(dataDir): \(held)\n")
@@ -59,5 +54,26 @@ enum PostgresShutdown {
         }
         throw MusterError(.serviceFailed, "the previous Postgres has not let go of \(dataDir) after \(DurationParser.format(previousLimit)): \(held); "
             + "its processes are stuck exiting (a hung disk?); wait for them, then start again")
+    }
+}
+
+/// `postmaster.pid`: line 1 the postmaster's pid, line 7 the SysV shared memory key and id.
+struct PostmasterFile {
+    let lines: [Substring]
+
+    init?(dataDir: String) {
+        guard let text = try? String(contentsOfFile: dataDir + "/postmaster.pid", encoding: .utf8) else { return nil }
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    /// The process under the recorded pid, when it is a postgres (a pid may have been reused).
+    var postmaster: ProcessInfoEntry? {
+        guard let pid = lines.first.flatMap({ Int32($0) }), let entry = ProcessTable.entry(pid),
+              (ProcessTable.commandLine(pid) ?? entry.name).contains("postgres") else { return nil }
+        return entry
+    }
+
+    var sharedMemoryID: Int32? {
+        lines.count > 6 ? lines[6].split(separator: " ").last.flatMap { Int32($0) } : nil
     }
 }

@@ -70,7 +70,6 @@ public struct RunReport: Codable, Sendable {
         self.tests = attribution.tests
         self.postgres = postgres
         musterVersion = BuildInfo.version
-        host = ProcessInfo.processInfo.hostName
     }
 
     /// Milliseconds the service was down or unavailable inside the window: its

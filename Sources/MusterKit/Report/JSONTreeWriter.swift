@@ -16,7 +16,7 @@ enum JSONTreeWriter {
     static func write(_ value: Any, indent: Int, to out: inout String) {
         switch value {
         case let string as String:
-            quote(string, to: &out)
+            out += JSONText.string(string)
         case let object as [String: Any]:
             guard !object.isEmpty else { out += "{}"; return }
             let inner = String(repeating: "  ", count: indent + 1)
@@ -24,7 +24,7 @@ enum JSONTreeWriter {
             for (index, key) in object.keys.sorted().enumerated() {
                 if index > 0 { out += ",\n" }
                 out += inner
-                quote(key, to: &out)
+                out += JSONText.string(key)
                 out += ": "
                 write(object[key]!, indent: indent + 1, to: &out)
             }
@@ -58,25 +58,5 @@ enum JSONTreeWriter {
             }
         }
         return "null"
-    }
-
-    static func quote(_ string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
     }
 }

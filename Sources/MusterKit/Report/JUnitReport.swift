@@ -135,7 +135,7 @@ public enum JUnitReport {
 
     /// `2026-05-01T08:00:01.123` (UTC).
     static func caseTimestamp(_ date: Date) -> String {
-        String(EventLog.timestamp(date).prefix(19)) + "." + Clock.time(date).suffix(3)
+        String(EventLog.timestamp(date).prefix(23))
     }
 
     /// Text content: `&`, `<`, `>` escaped, characters XML 1.0 cannot carry replaced.

@@ -78,30 +78,20 @@ extension ServiceRunner {
     func awaitRelease(_ release: ReleaseCheck) async {
         survivors = []
         var check = release
-        var pending = check.pending()
-        guard !pending.isEmpty else { return }
+        guard !check.pending().isEmpty else { return }
         for member in check.members { ProcessTable.signal(member, SIGKILL) }
         let begin = clock.now
-        var delay: Duration = .milliseconds(1)
-        var noticed = false
-        while !pending.isEmpty {
-            let waited = clock.now - begin
-            if waited >= Self.releaseLimit {
-                survivors = pending
-                warn("still there \(DurationParser.format(waited)) after its main process exited, and after SIGKILL: "
-                    + pending.joined(separator: "; "))
-                return
-            }
-            if !noticed, waited >= Self.releaseNotice {
-                noticed = true
-                warn("waiting for \(pending.joined(separator: "; ")) before it counts as stopped "
-                    + "(up to \(DurationParser.format(Self.releaseLimit)))")
-            }
-            try? await clock.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(50))
-            pending = check.pending()
+        var pending = await check.waitUntilReleased(within: Self.releaseNotice)
+        guard !pending.isEmpty else { return }
+        warn("waiting for \(pending.joined(separator: "; ")) before it counts as stopped (up to \(DurationParser.format(Self.releaseLimit)))")
+        pending = await check.waitUntilReleased(within: Self.releaseLimit - Self.releaseNotice)
+        if pending.isEmpty {
+            warn("every process of it is gone after \(DurationParser.format(clock.now - begin))")
+        } else {
+            survivors = pending
+            warn("still there \(DurationParser.format(clock.now - begin)) after its main process exited, and after SIGKILL: "
+                + pending.joined(separator: "; "))
         }
-        if noticed { warn("every process of it is gone after \(DurationParser.format(clock.now - begin))") }
     }
 
     /// What is still there of the last incarnation, once muster stopped waiting.
@@ -119,6 +109,21 @@ struct ReleaseCheck {
         members = members.filter { !ProcessTable.isGone($0) }
         var left = members.sorted { $0.pid < $1.pid }.map(ProcessTable.describe)
         if let held = extra?() { left.append(held) }
+        return left
+    }
+
+    /// Looks again (after 1 ms, doubling to 50 ms) until everything is released or
+    /// `limit` passed; returns what is still there.
+    mutating func waitUntilReleased(within limit: Duration) async -> [String] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var delay: Duration = .milliseconds(1)
+        var left = pending()
+        while !left.isEmpty, clock.now < deadline {
+            try? await clock.sleep(for: min(delay, max(deadline - clock.now, .zero)))
+            delay = min(delay * 2, .milliseconds(50))
+            left = pending()
+        }
         return left
     }
 }
@@ -139,15 +144,7 @@ public enum ProcessSweep {
             }
         }
         var check = ReleaseCheck(members: Set(found.map(ProcessInstance.init)), extra: nil)
-        let clock = ContinuousClock()
-        let begin = clock.now
-        var delay: Duration = .milliseconds(1)
-        var pending = check.pending()
-        while !pending.isEmpty, clock.now - begin < limit {
-            try? await clock.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(50))
-            pending = check.pending()
-        }
-        return notes + pending.map { "\($0) is still there \(DurationParser.format(clock.now - begin)) after SIGKILL" }
+        let pending = await check.waitUntilReleased(within: limit)
+        return notes + pending.map { "\($0) is still there \(DurationParser.format(limit)) after SIGKILL" }
     }
 }

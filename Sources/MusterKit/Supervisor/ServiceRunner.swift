@@ -319,7 +319,6 @@ actor ServiceRunner {
         // Whatever the leader left behind in its group goes with it.
         if scanForStragglers { ProcessTable.signalGroup(pid, SIGKILL) } else { kill(-pid, SIGKILL) }
         stopTimer?.cancel()
-        // The service is down only once every process of it is gone (and what it held is free).
         // A stop is over only once every process of it is gone (and what it held is
         // free). An exit nobody asked for is reported at once, as it happened; what the
         // main process left behind is waited for before the next start (`spawn`) and

@@ -57,6 +57,26 @@ import Glibc
             .compactMap { $0["reason"] as? String }
     }
 
+    /// A task's rule without an action runs the task again (a task cannot restart):
+    /// it once did nothing, the restart refused and the refusal swallowed.
+    @Test func aTasksPlainRuleRunsItAgain() async throws {
+        let stack = try TestStack("""
+        services:
+          migrate:
+            command: "cat migrations/001.sql >> applied.txt"
+            task: true
+            watch: [migrations]
+        """)
+        defer { stack.cleanup() }
+        try FileManager.default.createDirectory(atPath: stack.directory + "/migrations", withIntermediateDirectories: true)
+        try write(stack, "migrations/001.sql", "one\n")
+        try #require(try await stack.muster("up", "-d").status == 0)
+        try write(stack, "migrations/001.sql", "two\n")
+        let applied = { (try? String(contentsOfFile: stack.directory + "/applied.txt", encoding: .utf8)) ?? "" }
+        #expect(await eventually(within: .seconds(30)) { applied() == "one\ntwo\n" }, "\(applied())")
+        #expect(try await stack.muster("down").status == 0)
+    }
+
     @Test func editsRestartRerunAndBuild() async throws {
         let stack = try Self.make()
         defer { stack.cleanup() }

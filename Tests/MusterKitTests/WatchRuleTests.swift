@@ -86,14 +86,6 @@ import Testing
         #expect(!GlobMatcher.covers(file, file: "/p/app/api.pyc", projectDirectory: project))
     }
 
-    @Test func alwaysIgnoredNames() {
-        #expect(GlobMatcher.isAlwaysIgnored(relative: "app/.git/index"))
-        #expect(GlobMatcher.isAlwaysIgnored(relative: "node_modules/x/index.js"))
-        #expect(GlobMatcher.isAlwaysIgnored(relative: "app/.api.py.swp"))
-        #expect(GlobMatcher.isAlwaysIgnored(relative: "app/api.py~"))
-        #expect(!GlobMatcher.isAlwaysIgnored(relative: "app/api.py"))
-    }
-
     @Test func gitignoreRules() throws {
         let directory = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: directory) }

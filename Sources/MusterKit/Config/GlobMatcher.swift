@@ -48,14 +48,6 @@ public enum GlobMatcher {
             || name.hasPrefix(".#") || name == "4913" || name.hasSuffix("___jb_tmp___") || name.hasSuffix("___jb_old___")
     }
 
-    /// Whether any segment of `relative` is an ignored folder or the name an editor's scratch file.
-    public static func isAlwaysIgnored(relative: String) -> Bool {
-        let parts = relative.split(separator: "/")
-        if let last = parts.last, isEditorScratch(String(last)) { return true }
-        return parts.dropLast().contains { ignoredFolders.contains(String($0)) }
-            || parts.last.map { ignoredFolders.contains(String($0)) } == true
-    }
-
     /// The folder to watch for a rule, and whether its subfolders count.
     public static func root(of rule: WatchRule) -> (folder: String, recursive: Bool) {
         if rule.isGlob { return (existingAncestor(globBase(rule.absolutePath)), true) }

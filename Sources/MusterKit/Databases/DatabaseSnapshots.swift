@@ -197,13 +197,6 @@ public struct DatabaseSnapshots {
         return spare
     }
 
-    /// Makes a spare for `database` unless its pool has one.
-    func prepareSpare(for database: String, snapshot template: String, owner: String?) throws {
-        if try spares(for: database, snapshot: template).isEmpty {
-            try addSpare(for: database, snapshot: template, owner: owner)
-        }
-    }
-
     /// Copies spares into `database`'s pool until it holds `size`; returns how many it made.
     @discardableResult
     func fill(_ database: String, snapshot template: String, size: Int) throws -> Int {

@@ -56,12 +56,6 @@ final class FileWatcher: @unchecked Sendable {
         _ = muster_inotify_unwatch(fd, wd)
     }
 
-    var watchedCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return descriptors.count
-    }
-
     func close() {
         lock.lock()
         guard !closed else { lock.unlock(); return }

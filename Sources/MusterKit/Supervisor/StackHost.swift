@@ -39,13 +39,6 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
         lock.unlock()
     }
 
-    /// The file watcher of `watch:` rules, when watching.
-    public var fileWatch: StackWatch? {
-        lock.lock()
-        defer { lock.unlock() }
-        return watch
-    }
-
     /// Runs `body` when no other operation (start, stop, restart) is under way.
     func runExclusively(_ body: () async -> Void) async {
         await gate.run { await body() }

@@ -7,17 +7,15 @@ extension Supervisor {
     /// `restarted` events carry `reason`. A failed or given-up service starts again:
     /// its failures-in-a-row count starts from zero, so an edit that fixes a crash
     /// loop is never refused because of `max_restarts`.
+    /// A task cannot restart (it runs once): for it a change means running it again.
     public func restart(_ names: [String], because reason: String) async throws -> [String] {
+        if names.count == 1, isTask(names[0]) { return try await rerun(names[0], because: reason) }
         for name in names { await runners[name]?.setNextRestartReason(reason) }
-        do {
-            let restarted = try await restart(names)
-            for name in names { await runners[name]?.setNextRestartReason(nil) }
-            return restarted
-        } catch {
-            // Not left for a later restart (a crash) to tell as its reason.
-            for name in names { await runners[name]?.setNextRestartReason(nil) }
-            throw error
-        }
+        // Not left for a later restart (a crash) to tell as its reason, whatever happens.
+        let outcome: Result<[String], Error>
+        do { outcome = .success(try await restart(names)) } catch { outcome = .failure(error) }
+        for name in names { await runners[name]?.setNextRestartReason(nil) }
+        return try outcome.get()
     }
 
     /// Runs a completed (or failed) task again, then restarts the running services
@@ -28,11 +26,11 @@ extension Supervisor {
         await runners[task]?.setNextRestartReason(reason)
         do {
             try await start([task], rerunTasks: true)
-            await runners[task]?.setNextRestartReason(nil)
         } catch {
             await runners[task]?.setNextRestartReason(nil)
             throw error
         }
+        await runners[task]?.setNextRestartReason(nil)
         let waiting = plans.filter { plan in
             plan.dependsOn.contains { $0.service == task && $0.condition == .completed }
                 && !(snapshots[plan.name]?.phase.isDown ?? true)
@@ -44,7 +42,7 @@ extension Supervisor {
 
     /// Records an event that changes no phase (a build step that failed).
     public func note(_ event: ServiceEvent) {
-        recordNote(event)
+        record(event)
     }
 
     func markWatched(_ names: [String]) { watched = Set(names) }

@@ -220,9 +220,7 @@ public actor Supervisor {
         accept(await runner.snapshot)
     }
 
-    func recordNote(_ event: ServiceEvent) { record(event) }
-
-    private func record(_ event: ServiceEvent) {
+    func record(_ event: ServiceEvent) {
         eventLog?.append(event)
         eventObservers.forEach { $0(event) }
         guard options.statusLines, let console = options.console else { return }

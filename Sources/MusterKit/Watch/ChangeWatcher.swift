@@ -224,6 +224,11 @@ public final class ChangeWatcher: @unchecked Sendable {
 
     private func poll() {
         guard !stopped else { return }
+        // Recorded files by folder once per tick: a scan of every recorded file per polled
+        // folder cost polled folders × files each second, in exactly the big trees that poll.
+        let recorded = Dictionary(grouping: known.keys.filter { polled.contains(($0 as NSString).deletingLastPathComponent) }) {
+            ($0 as NSString).deletingLastPathComponent
+        }
         for folder in polled {
             let names = Set((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             for name in names {
@@ -242,8 +247,7 @@ public final class ChangeWatcher: @unchecked Sendable {
                     }
                 }
             }
-            for path in known.keys where (path as NSString).deletingLastPathComponent == folder
-                && !names.contains((path as NSString).lastPathComponent) {
+            for path in recorded[folder] ?? [] where !names.contains((path as NSString).lastPathComponent) {
                 pending.insert(path)
             }
         }

@@ -46,17 +46,15 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        if let html { try HTMLReport.checkWritable(html) }
-        if let junit { try HTMLReport.checkWritable(junit, what: "JUnit report") }
-        if let output { try HTMLReport.checkWritable(output, what: "merged report") }
-        if let markdown { try HTMLReport.checkWritable(markdown, what: "Markdown summary") }
+        if let html { try ReportFile.checkWritable(html, what: "HTML report") }
+        if let junit { try ReportFile.checkWritable(junit, what: "JUnit report") }
+        if let output { try ReportFile.checkWritable(output, what: "merged report") }
+        if let markdown { try ReportFile.checkWritable(markdown, what: "Markdown summary") }
         let timeline: RunTimeline
         if merge {
             let merged = try ReportMerge.merge(paths: reports)
             timeline = merged.timeline
-            if let output, !FileManager.default.createFile(atPath: output, contents: merged.json) {
-                throw MusterError(.usage, "cannot write the merged report to \(output); check the folder exists and is writable")
-            }
+            if let output { try ReportFile.write(merged.json, to: output, what: "merged report") }
             for line in merged.lines { Output.note(line) }
         } else {
             timeline = try RunTimeline.load(path: reports[0])

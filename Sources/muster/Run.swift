@@ -50,8 +50,8 @@ struct Run: AsyncParsableCommand {
         let command = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
         guard !command.isEmpty else { throw MusterError(.usage, "no command to run; write muster run -- CMD [ARG...]") }
         // Before CMD runs, so its exit code is never traded for these.
-        if let html { try HTMLReport.checkWritable(html) }
-        if let junit { try HTMLReport.checkWritable(junit, what: "JUnit report") }
+        if let html { try ReportFile.checkWritable(html, what: "HTML report") }
+        if let junit { try ReportFile.checkWritable(junit, what: "JUnit report") }
         // A merged report draws a shard's lanes as SHARD/SERVICE: a "/" in the name would mix two shards.
         if let name = shard ?? ProcessInfo.processInfo.environment["MUSTER_SHARD"], name.contains("/") {
             throw MusterError(.usage, "shard name \"\(name)\" has a \"/\"; name a shard with letters, digits, '-', '_' or '.'")
@@ -106,8 +106,8 @@ struct Run: AsyncParsableCommand {
         // Problems after CMD are told, and exit 2, but never hide CMD's own failure.
         var problems = tests.problems
         let json = result.json
-        if let report, !FileManager.default.createFile(atPath: report, contents: json + Data("\n".utf8)) {
-            problems.append(MusterError(.usage, "cannot write the report to \(report); check the folder exists and is writable"))
+        if let report {
+            do { try ReportFile.write(json + Data("\n".utf8), to: report, what: "report") } catch { problems.append(error as? MusterError ?? MusterError(.usage, "\(error)")) }
         }
         if html != nil || junit != nil {
             do {

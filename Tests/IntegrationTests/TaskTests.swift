@@ -90,13 +90,7 @@ import Glibc
     /// started gets one warning line: in the event log (`events`, `watch`) and from
     /// `muster run`.
     @Test func unmarkedOneShotGetsTheTaskHint() async throws {
-        let stack = try TestStack("""
-        services:
-          web:
-            command: ["sh", "-c", "echo $$$$ > web.pid; exec sleep 1000"]
-          once:
-            command: ["sh", "-c", "echo migrated"]
-        """)
+        let stack = try TestStack(Self.unmarkedOneShot)
         defer { stack.cleanup() }
         // run starts the stack, CMD waits until the hint is in the log; run prints it
         // (during the start or after CMD, whichever came first) and then stops the stack.
@@ -129,20 +123,15 @@ import Glibc
 
     /// The foreground `up` prints the hint among its status lines.
     @Test func foregroundUpShowsTheHint() async throws {
-        let stack = try TestStack("""
-        services:
-          web:
-            command: ["sh", "-c", "exec sleep 1000"]
-          once:
-            command: ["sh", "-c", "echo migrated"]
-        """)
+        let stack = try TestStack(Self.unmarkedOneShot)
         defer { stack.cleanup() }
         let output = stack.directory + "/up.out"
         let pid = try await CLIResult.spawn([TestStack.binary, "up", "--no-tui"], in: stack.directory, output: output)
         let shown = await eventually(within: .seconds(60)) {
             ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("set task: true")
         }
-        let groups = (try? await stack.status().groups) ?? []
+        let groups = try await stack.status().groups
+        try #require(!groups.isEmpty, "no process groups to check afterwards")
         kill(pid, SIGTERM)
         let status = await ProcessReaper.shared.exitStatus(of: pid)
         ProcessReaper.shared.forget(pid)
@@ -152,6 +141,15 @@ import Glibc
         #expect(status == .exited(0), "\(text)")
         Self.expectGone(groups)
     }
+
+    /// `web` (its pid in web.pid) beside `once`, a one-shot not marked as a task.
+    static let unmarkedOneShot = """
+    services:
+      web:
+        command: ["sh", "-c", "echo $$$$ > web.pid; exec sleep 1000"]
+      once:
+        command: ["sh", "-c", "echo migrated"]
+    """
 
     static func expectGone(_ pids: [Int32], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         for pid in pids {

@@ -207,7 +207,7 @@ public actor DatabaseDesk {
 
     static func checkDatabaseName(_ database: String) throws {
         // Postgres cuts longer names to 63 bytes: a restore must never reach another database.
-        guard !database.isEmpty, database.utf8.count <= 63, !database.utf8.contains(0) else {
+        guard !database.isEmpty, database.utf8.count <= DatabaseSnapshots.nameLimit, !database.utf8.contains(0) else {
             throw MusterError(.usage, "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
         }
         guard !database.hasPrefix("muster_") else {
@@ -250,10 +250,6 @@ public actor DatabaseDesk {
         for key in keys { await acquire(key) }
         defer { keys.reversed().forEach(release) }
         return try await blocking(body)
-    }
-
-    private func locked<T: Sendable>(_ key: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await locked(key, body: body)
     }
 
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -226,7 +226,7 @@ public struct DatabaseSnapshots {
             // only slow both), else make one now.
             let begin = Date()
             while spare == nil, refilling(), Date().timeIntervalSince(begin) < 60 {
-                usleep(2_000)
+                usleep(10_000)  // a copy takes 100 ms or more: no need to ask the catalog more often
                 spare = try spares(for: database, snapshot: template).first
             }
             if spare == nil { spare = try addSpare(for: database, snapshot: template, owner: owner) }

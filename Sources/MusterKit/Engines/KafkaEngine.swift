@@ -18,7 +18,6 @@ struct KafkaEngine: Engine {
         plan.preStart.append { _ in try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true) }
         switch implementation {
         case let .tansu(binary):
-            plan.kind = .kafka(.tansu)
             plan.executable = binary
             let listener = "tcp://127.0.0.1:\(context.port)"
             plan.argv = [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
@@ -26,7 +25,6 @@ struct KafkaEngine: Engine {
             // Tansu waits ~5 s on SIGTERM while clients are connected; SIGINT stops it at once.
             if service.stopSignal == SIGTERM { plan.policy.stopSignal = SIGINT }
         case let .apache(home):
-            plan.kind = .kafka(.apache)
             let config = ApacheKafkaConfig(port: context.port, controllerPort: try PortPreflight.freePort(avoiding: [context.port]),
                                            logDir: dataDir + "/logs", settings: context.engine.settings)
             let properties = dataDir + "/server.properties"
@@ -40,13 +38,13 @@ struct KafkaEngine: Engine {
                                                        environment: environment, logFD: context.logFD)
             }
         case let .redpanda(binary):
-            plan.kind = .kafka(.redpanda)
             plan.executable = binary
             plan.argv = [binary, "redpanda", "start", "--mode", "dev-container", "--smp", "1", "--overprovisioned",
                          "--kafka-addr", "127.0.0.1:\(context.port)", "--advertise-kafka-addr", "127.0.0.1:\(context.port)",
                          "--rpc-addr", "127.0.0.1:\(try PortPreflight.freePort(avoiding: [context.port]))",
                          "--config", dataDir + "/redpanda.yaml"]
         }
+        plan.kind = .kafka(implementation.kind)
         plan.lostOnRestart = implementation.kind.lostOnRestart
         plan.ready = try probe(.readyDefaults(.kafka(group: nil, topic: nil)), service: service, context: context)
     }

@@ -18,22 +18,7 @@ public enum HTMLReport {
 
     /// Writes the page; a folder that does not exist or cannot be written is a usage error.
     public static func write(_ run: RunTimeline, to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(render(run).utf8)) else {
-            throw MusterError(.usage, "cannot write the HTML report to \(path); check the folder exists and is writable")
-        }
-    }
-
-    /// Refuses, before anything runs, a page that could not be written: its folder is
-    /// missing or not writable, or the file itself is not writable.
-    public static func checkWritable(_ path: String, what: String = "HTML report") throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        var isFolder: ObjCBool = false
-        let folderOK = FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder) && isFolder.boolValue
-            && FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder)
-        let fileOK = !FileManager.default.fileExists(atPath: path) || FileManager.default.isWritableFile(atPath: path)
-        guard folderOK, fileOK else {
-            throw MusterError(.usage, "cannot write the \(what) to \(path); check the folder exists and is writable")
-        }
+        try ReportFile.write(Data(render(run).utf8), to: path, what: "HTML report")
     }
 
     /// Everything the template prints, as dictionaries of strings (no reflection, and

@@ -43,9 +43,7 @@ public enum JUnitReport {
     }
 
     public static func write(_ run: RunTimeline, to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(render(run).utf8)) else {
-            throw MusterError(.usage, "cannot write the JUnit report to \(path); check the folder exists and is writable")
-        }
+        try ReportFile.write(Data(render(run).utf8), to: path, what: "JUnit report")
     }
 
     /// `pytest` or, in a merged report, `shard-2 pytest`.

@@ -59,9 +59,7 @@ public enum MarkdownSummary {
     }
 
     public static func write(_ run: RunTimeline, to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(render(run).utf8)) else {
-            throw MusterError(.usage, "cannot write the Markdown summary to \(path); check the folder exists and is writable")
-        }
+        try ReportFile.write(Data(render(run).utf8), to: path, what: "Markdown summary")
     }
 
     static func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }

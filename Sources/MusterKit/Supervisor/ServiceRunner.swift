@@ -116,8 +116,8 @@ actor ServiceRunner {
     func send(_ event: ServiceLifecycle.Event) async {
         revision += 1
         if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
-        let wasCompleted = machine.phase == .completed
         let phaseBefore = machine.phase
+        let wasCompleted = phaseBefore == .completed
         let actions = machine.handle(event)
         if (machine.phase == .ready || machine.phase == .completed), readyAt == nil { readyAt = clock.now }
         // A one-shot that is not a task is "ready" the moment it spawns; what counts is when it completed.

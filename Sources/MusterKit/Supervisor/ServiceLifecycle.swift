@@ -1,125 +1,12 @@
-/// Where a service is in its life.
-public enum ServicePhase: String, Sendable, Codable, CaseIterable {
-    case pending, starting, ready, completed, exited, backoff, stopping, stopped, failed
+import Foundation
 
-    /// No process of this incarnation runs and none is about to.
-    public var isDown: Bool { [.pending, .completed, .exited, .stopped, .failed].contains(self) }
-}
-
-/// What the state machine wants recorded (the event log and the console).
-public struct LifecycleRecord: Equatable, Sendable {
-    public enum Kind: String, Sendable {
-        case starting, ready, completed, exited, restarted, failed, stopping, stopped
-    }
-
-    public var kind: Kind
-    public var reason: String?
-    public var pid: Int32?
-    public var previousPid: Int32?
-    public var restarts: Int
-}
-
-/// How far a stop has gone.
-public enum StopStage: Sendable, Equatable {
-    /// The stop signal (or command) was sent.
-    case asked
-    /// The server's own harder stop was sent.
-    case escalated
-    /// SIGKILL went to every process of the service.
-    case killed
-}
-
-/// The lifecycle of one service as a value: `handle(event)` changes the phase and
+/// The lifecycle of one service as a value: `handle(event, at:)` changes the phase and
 /// returns the actions the runner must perform. No I/O, no clocks: the runner turns
-/// timers and processes into events, so every transition is testable on its own.
+/// timers and processes into events and says when each happened, so every rule (the
+/// stop command's protocol and the stop ladder, when a task counts as ready, failures
+/// of the alive probe in a row, restarts muster did not cause, why a restart happened)
+/// is a transition testable on its own.
 public struct ServiceLifecycle: Sendable {
-    public enum Event: Equatable, Sendable {
-        /// Its dependencies are met (or a user started it).
-        case start
-        case spawned(pid: Int32, generation: Int)
-        case spawnFailed(String)
-        case readyPassed(generation: Int)
-        /// The ready probe did not pass within start_timeout.
-        case startTimedOut(String)
-        case exited(ExitStatus, uptime: Duration, generation: Int)
-        case backoffElapsed
-        case stop
-        case stopTimedOut(generation: Int)
-        case restart
-        /// Asked to start again once its dependencies allow: a stopped, failed, exited or
-        /// completed service waits as `pending`, so nobody takes it for down meanwhile.
-        case queue
-        /// One look of the alive probe of a ready service, with the failures in a row so far.
-        case aliveChecked(passed: Bool, failures: Int, threshold: Int, reason: String?)
-    }
-
-    public enum Action: Equatable, Sendable {
-        /// Run pre-start steps and spawn a new incarnation with this generation.
-        case spawn(generation: Int)
-        case watchReadiness(generation: Int)
-        case armStartTimer
-        case cancelStartTimer
-        /// Start the alive probe (if any) and the restart monitors.
-        case watchAliveness(generation: Int)
-        case stopProbes
-        case scheduleRestart(after: Duration)
-        case cancelRestart
-        case signalGroup(Int32)
-        case armStopTimer(Duration, generation: Int)
-        case killGroup
-        case record(LifecycleRecord)
-        /// The service stopped (false) or started again (true) answering its alive probe.
-        case announceAvailability(Bool, reason: String?)
-        /// A line for the event log that changes no phase (a stop that escalates).
-        case warn(String)
-    }
-
-    /// How the service was configured; fixed for its lifetime.
-    public struct Policy: Sendable {
-        public var hasReadyProbe: Bool
-        public var hasAliveProbe: Bool
-        public var restart: RestartPolicy
-        public var maxRestarts: Int?
-        public var stopSignal: Int32
-        public var stopTimeout: Duration
-        /// A second, harder stop the server itself offers, between the stop signal and
-        /// SIGKILL (Postgres: immediate shutdown after fast shutdown).
-        public var escalation: StopEscalation?
-        /// Runs once and must exit 0 (`task: true`, or waited for with `completed`):
-        /// it is up when it has completed, not when it spawned, and any other exit fails it.
-        public var isTask: Bool
-
-        public init(hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
-                    stopSignal: Int32, stopTimeout: Duration, escalation: StopEscalation? = nil, isTask: Bool = false) {
-            self.hasReadyProbe = hasReadyProbe
-            self.hasAliveProbe = hasAliveProbe
-            self.restart = restart
-            self.maxRestarts = maxRestarts
-            self.stopSignal = stopSignal
-            self.stopTimeout = stopTimeout
-            self.escalation = escalation
-            self.isTask = isTask
-        }
-    }
-
-    /// The server's own last resort before SIGKILL: a signal it handles by ending
-    /// every process of it at once, and how long it gets to do so.
-    public struct StopEscalation: Equatable, Sendable {
-        public var signal: Int32
-        public var grace: Duration
-        /// What the stop signal is called for this server (`fast shutdown`).
-        public var stopName: String
-        /// What the escalation is called (`immediate shutdown`).
-        public var name: String
-
-        public init(signal: Int32, grace: Duration, stopName: String, name: String) {
-            self.signal = signal
-            self.grace = grace
-            self.stopName = stopName
-            self.name = name
-        }
-    }
-
     /// Why a process is being stopped: decides the phase once it has exited.
     enum Intent: Equatable, Sendable {
         case stop
@@ -157,13 +44,95 @@ public struct ServiceLifecycle: Sendable {
     public private(set) var stopStage: StopStage = .asked
     var previousPid: Int32?
     var isRestart = false
+    /// When things happened, as moments of the runner's timebase.
+    public private(set) var times = Times()
+    /// The moment of the event being handled.
+    private var now: Duration = .zero
+    /// The last lines of output of the incarnation that ended last.
+    public private(set) var lastExitTail: [String] = []
+    /// Why the next restart happens, when something other than a request caused it.
+    var pendingRestartReason: String?
+    /// The stop command's answer, for the line that says the stop signal followed.
+    var commandOutcome: StopCommand.Outcome?
+    /// What the last failed look of the ready probe said.
+    public private(set) var lastProbeError: String?
+    var aliveIdentity = IdentityTracker()
+    var aliveFailures = 0
+    /// Restarts muster did not cause, seen by monitors or the alive probe's identity.
+    public private(set) var restartsDetected = 0
+    /// The `task: true` hint is given once per supervisor.
+    var suggestedTask = false
+
+    /// Moments of the runner's timebase.
+    public struct Times: Sendable, Equatable {
+        /// The current incarnation was asked for (start or restart).
+        public var started: Duration?
+        /// It was found ready, or, for a one-shot without a probe, completed.
+        public var ready: Duration?
+        /// Its process was spawned.
+        public var spawned: Duration?
+        /// Its last run completed (exit 0).
+        public var completed: Duration?
+        /// It stopped answering its alive probe.
+        public var unavailable: Duration?
+    }
+
+    /// The stop command gets a short grace to bring an exit: 100 ms, or half a second
+    /// when the server closed the connection as it does on its way out.
+    public static let stopCommandGrace: Duration = .milliseconds(100)
+    public static let stopCommandClosedGrace: Duration = .milliseconds(500)
 
     public init(policy: Policy) {
         self.policy = policy
     }
 
-    public mutating func handle(_ event: Event) -> [Action] {
+    /// Handles `event`, which happened at moment `now` of the runner's timebase.
+    public mutating func handle(_ event: Event, at now: Duration = .zero) -> [Action] {
+        self.now = now
+        let before = phase
+        if event == .start || event == .restart { times.started = now; times.ready = nil }
+        if case let .exited(_, _, gen, tail) = event, gen == generation { lastExitTail = tail }
+        var actions = transition(event)
+        if phase == .ready || phase == .completed, times.ready == nil { times.ready = now }
+        if phase == .completed, before != .completed {
+            // A one-shot that is not a task is "ready" the moment it spawns; what counts is when it completed.
+            if !policy.hasReadyProbe { times.ready = now }
+            times.completed = now
+            if case let .exited(status, uptime, _, _) = event, !suggestedTask,
+               let hint = TaskSuggestion.reason(policy: policy, status: status, uptime: uptime) {
+                suggestedTask = true
+                actions.append(.warn(hint))
+            }
+        }
+        return actions
+    }
+
+    private mutating func transition(_ event: Event) -> [Action] {
         switch (phase, event) {
+        case let (_, .restartReason(reason)):
+            pendingRestartReason = reason
+            return []
+
+        case let (.starting, .readyProbeFailed(reason)):
+            lastProbeError = reason
+            return []
+
+        case let (.ready, .aliveLooked(outcome, sentAt)):
+            return aliveLooked(outcome, sentAt: sentAt)
+
+        case let (.ready, .monitorFound(finding)):
+            return monitorFound(finding)
+
+        case let (.stopping, .stopCommandAnswered(outcome, gen)) where gen == generation && stopStage == .commanded:
+            commandOutcome = outcome
+            switch outcome {
+            case .refused: return signalAfterCommand(grace: .zero)
+            case .closed: return [.armStopGrace(Self.stopCommandClosedGrace, generation: generation)]
+            case .ignored: return [.armStopGrace(Self.stopCommandGrace, generation: generation)]
+            }
+        case let (.stopping, .stopGraceElapsed(gen)) where gen == generation && stopStage == .commanded:
+            return signalAfterCommand(grace: commandOutcome == .closed ? Self.stopCommandClosedGrace : Self.stopCommandGrace)
+
         case (.pending, .start), (.completed, .start), (.exited, .start), (.stopped, .start), (.failed, .start):
             return begin(restart: phase != .pending || queuedFrom != nil)
 
@@ -175,16 +144,18 @@ public struct ServiceLifecycle: Sendable {
         case let (.ready, .aliveChecked(passed, failures, threshold, reason)):
             if available, !passed, failures >= threshold {
                 available = false
+                times.unavailable = now
                 return [.announceAvailability(false, reason: reason)]
             }
             if !available, passed {
                 available = true
-                return [.announceAvailability(true, reason: nil)]
+                return [.announceAvailability(true, reason: nil, after: times.unavailable.map { now - $0 })]
             }
             return []
 
         case (.starting, let .spawned(pid, gen)) where gen == generation:
             self.pid = pid
+            times.spawned = now
             available = true
             wasEverStarted = true
             let kind: LifecycleRecord.Kind = isRestart ? .restarted : .starting
@@ -206,8 +177,8 @@ public struct ServiceLifecycle: Sendable {
             if phase == .backoff { return [.cancelRestart] + fail(reason) }
             return beginStop(.fail(reason))
 
-        case (.starting, let .exited(status, uptime, gen)) where gen == generation,
-             (.ready, let .exited(status, uptime, gen)) where gen == generation:
+        case (.starting, let .exited(status, uptime, gen, _)) where gen == generation,
+             (.ready, let .exited(status, uptime, gen, _)) where gen == generation:
             return processExited(status, uptime: uptime)
 
         case (.backoff, .backoffElapsed):
@@ -225,12 +196,16 @@ public struct ServiceLifecycle: Sendable {
         case (.stopping, let .spawned(pid, gen)) where gen == generation:
             // A stop arrived while the process was being spawned: stop it now.
             self.pid = pid
+            times.spawned = now
             wasEverStarted = true
-            return [.signalGroup(policy.stopSignal)]
+            guard stopStage == .commanded else { return [.signalGroup(policy.stopSignal)] }
+            // The stop command found no process to ask: the signal, and the stop timer with it.
+            stopStage = .asked
+            return [.signalGroup(policy.stopSignal), .armStopTimer(policy.stopTimeout, generation: generation)]
         case (.stopping, .spawnFailed):
             return finishStop()
 
-        case (.stopping, let .exited(status, _, gen)) where gen == generation:
+        case (.stopping, let .exited(status, _, gen, _)) where gen == generation:
             lastExit = status
             return finishStop()
         case (.stopping, let .stopTimedOut(gen)) where gen == generation:
@@ -279,6 +254,8 @@ public struct ServiceLifecycle: Sendable {
     private mutating func becomeReady() -> [Action] {
         phase = .ready
         wasEverReady = true
+        aliveIdentity = IdentityTracker()
+        aliveFailures = 0
         // Watching starts for every service: the alive probe where there is one,
         // and the monitors that notice restarts muster did not cause.
         return [.cancelStartTimer, .record(record(.ready)), .watchAliveness(generation: generation)]
@@ -287,16 +264,30 @@ public struct ServiceLifecycle: Sendable {
     private mutating func beginStop(_ intent: Intent) -> [Action] {
         self.intent = intent
         phase = .stopping
-        stopStage = .asked
         var actions: [Action] = [.stopProbes]
         if case .stop = intent { actions.append(.cancelStartTimer) }
         if case .fail = intent { actions.append(.cancelStartTimer) }
-        actions += [
-            .record(record(.stopping, reason: stopReason(intent))),
+        actions.append(.record(record(.stopping, reason: stopReason(intent))))
+        if policy.stopCommand != nil {
+            stopStage = .commanded
+            commandOutcome = nil
+            return actions + [.sendStopCommand(generation: generation)]
+        }
+        stopStage = .asked
+        return actions + [.signalGroup(policy.stopSignal), .armStopTimer(policy.stopTimeout, generation: generation)]
+    }
+
+    /// The stop command brought no exit within `grace` (zero: it was refused): the stop
+    /// signal goes now, and only then does the stop timeout run.
+    private mutating func signalAfterCommand(grace: Duration) -> [Action] {
+        stopStage = .asked
+        let why = commandOutcome == .refused ? "could not be sent or was refused"
+            : "brought no exit within \(DurationParser.format(grace))"
+        return [
             .signalGroup(policy.stopSignal),
             .armStopTimer(policy.stopTimeout, generation: generation),
+            .warn("\(policy.stopCommand ?? "the stop command") \(why); sent \(SignalName.name(of: policy.stopSignal))"),
         ]
-        return actions
     }
 
     /// The stop timed out: the server's own escalation if it has one and it was not
@@ -318,7 +309,7 @@ public struct ServiceLifecycle: Sendable {
                 .warn("\(escalation.name) did not end it within \(DurationParser.format(escalation.grace)); sent SIGKILL to every process of it"),
                 .killGroup,
             ]
-        case (.killed, _):
+        case (.killed, _), (.commanded, _):
             return []
         default:
             stopStage = .killed
@@ -330,7 +321,7 @@ public struct ServiceLifecycle: Sendable {
     private func stopReason(_ intent: Intent) -> String? {
         switch intent {
         case .stop: return nil
-        case .restart: return "restart requested"
+        case .restart: return "restart requested" + (pendingRestartReason.map { ": " + $0 } ?? "")
         case let .fail(reason): return reason
         }
     }
@@ -383,15 +374,46 @@ public struct ServiceLifecycle: Sendable {
         return [.stopProbes, .record(record(.exited, reason: lastExitReason))]
     }
 
+    /// One look of the alive probe: a new identity is a restart muster did not cause;
+    /// `policy.aliveFailures` failures in a row make the service unavailable.
+    private mutating func aliveLooked(_ outcome: ProbeOutcome, sentAt: Date) -> [Action] {
+        var actions: [Action] = []
+        if case let .passed(identity?) = outcome, let previous = aliveIdentity.observe(identity, at: sentAt) {
+            actions += monitorFound(.restartDetected(reason: "its alive probe reports a new identity (\(previous) → \(identity))",
+                                                     previousPid: nil, since: aliveIdentity.previousSeenAt))
+        }
+        aliveFailures = outcome.passed ? 0 : aliveFailures + 1
+        var reason: String?
+        if case let .failed(why) = outcome { reason = "alive probe failed \(aliveFailures) times: \(why)" }
+        return actions + transition(.aliveChecked(passed: outcome.passed, failures: aliveFailures,
+                                                  threshold: policy.aliveFailures, reason: reason))
+    }
+
+    private mutating func monitorFound(_ finding: MonitorFinding) -> [Action] {
+        switch finding {
+        case let .restartDetected(reason, previousPid, since):
+            restartsDetected += 1
+            return [.restartDetected(reason: reason, previousPid: previousPid, since: since)]
+        case let .warning(text):
+            return [.warn(text)]
+        }
+    }
+
     private mutating func fail(_ reason: String) -> [Action] {
         phase = .failed
         failure = reason
         return [.cancelStartTimer, .record(record(.failed, reason: reason))]
     }
 
-    private func record(_ kind: LifecycleRecord.Kind, reason: String? = nil) -> LifecycleRecord {
-        LifecycleRecord(kind: kind, reason: reason, pid: pid,
-                        previousPid: kind == .restarted ? previousPid : nil, restarts: restarts)
+    private mutating func record(_ kind: LifecycleRecord.Kind, reason: String? = nil) -> LifecycleRecord {
+        var reason = reason
+        if kind == .restarted, let cause = pendingRestartReason {
+            reason = cause
+            pendingRestartReason = nil
+        }
+        let tail = [.exited, .failed, .restarted].contains(kind) ? lastExitTail : []
+        return LifecycleRecord(kind: kind, reason: reason, pid: pid,
+                               previousPid: kind == .restarted ? previousPid : nil, restarts: restarts, logTail: tail)
     }
 
     /// `exited with code 1 after 3.2s; was ready`.

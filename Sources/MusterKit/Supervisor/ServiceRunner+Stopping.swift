@@ -10,42 +10,6 @@ extension ServiceRunner {
     static let releaseLimit: Duration = .seconds(30)
     /// Past this, a line says what the stop still waits for.
     static let releaseNotice: Duration = .seconds(1)
-    static let stopCommandGrace: Duration = .milliseconds(100)
-
-    func armStopTimer(_ timeout: Duration, generation: Int) {
-        stopTimer?.cancel()
-        let deadline = TimerDeadline(timers, after: timeout)
-        stopTimer = Task {
-            guard (try? await deadline.wait()) != nil else { return }
-            await self.send(.stopTimedOut(generation: generation))
-        }
-    }
-
-    /// The stop command gets a short grace to bring an exit: 100 ms, or half a second when
-    /// the server closed the connection as it does on its way out. Without an exit by
-    /// then, the stop signal goes at once and only then does the stop timeout run, so
-    /// a program on the port that ignores the command costs a fraction of a second.
-    func askToStop(group: pid_t, signal: Int32, command: StopCommand) async {
-        let begin = clock.now
-        let outcome = await command.send(Self.stopCommandGrace)
-        let grace: Duration = outcome == .closed ? .milliseconds(500) : outcome == .ignored ? Self.stopCommandGrace : .zero
-        while liveGroup == group, reapedGroup != group, clock.now - begin < grace {
-            try? await clock.sleep(for: .milliseconds(5))
-        }
-        askingToStop = false
-        guard liveGroup == group, reapedGroup != group else {
-            deferredStopTimer = nil
-            return
-        }
-        ProcessTable.signalGroup(group, signal)
-        let why = outcome == .refused ? "could not be sent or was refused"
-            : "brought no exit within \(DurationParser.format(grace))"
-        warn("\(command.name) \(why); sent \(SignalName.name(of: signal))")
-        if let timer = deferredStopTimer {
-            deferredStopTimer = nil
-            armStopTimer(timer.timeout, generation: timer.generation)
-        }
-    }
 
     /// Adds the leader's descendants to what belongs to this incarnation. Postgres's
     /// children leave the leader's process group (`setsid`), so the group alone would
@@ -66,8 +30,7 @@ extension ServiceRunner {
     }
 
     func warn(_ text: String) {
-        outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .warning, pid: machine.pid,
-                                             restarts: machine.restarts, reason: text)))
+        if let event = tell(.warn(text)) { outbox.yield((snapshot, event)) }
     }
 
     /// After the leader exited: SIGKILL what it left behind, then wait until every
@@ -80,16 +43,16 @@ extension ServiceRunner {
         var check = release
         guard !check.pending().isEmpty else { return }
         for member in check.members { ProcessTable.signal(member, SIGKILL) }
-        let begin = clock.now
-        var pending = await check.waitUntilReleased(within: Self.releaseNotice)
+        let begin = time.now
+        var pending = await check.waitUntilReleased(within: Self.releaseNotice, on: time)
         guard !pending.isEmpty else { return }
         warn("waiting for \(pending.joined(separator: "; ")) before it counts as stopped (up to \(DurationParser.format(Self.releaseLimit)))")
-        pending = await check.waitUntilReleased(within: Self.releaseLimit - Self.releaseNotice)
+        pending = await check.waitUntilReleased(within: Self.releaseLimit - Self.releaseNotice, on: time)
         if pending.isEmpty {
-            warn("every process of it is gone after \(DurationParser.format(clock.now - begin))")
+            warn("every process of it is gone after \(DurationParser.format(time.now - begin))")
         } else {
             survivors = pending
-            warn("still there \(DurationParser.format(clock.now - begin)) after its main process exited, and after SIGKILL: "
+            warn("still there \(DurationParser.format(time.now - begin)) after its main process exited, and after SIGKILL: "
                 + pending.joined(separator: "; "))
         }
     }
@@ -114,13 +77,12 @@ struct ReleaseCheck {
 
     /// Looks again (after 1 ms, doubling to 50 ms) until everything is released or
     /// `limit` passed; returns what is still there.
-    mutating func waitUntilReleased(within limit: Duration) async -> [String] {
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
+    mutating func waitUntilReleased(within limit: Duration, on time: Timebase) async -> [String] {
+        let deadline = time.deadline(after: limit)
         var delay: Duration = .milliseconds(1)
         var left = pending()
-        while !left.isEmpty, clock.now < deadline {
-            try? await clock.sleep(for: min(delay, max(deadline - clock.now, .zero)))
+        while !left.isEmpty, time.now < deadline {
+            try? await time.sleep(for: min(delay, max(deadline - time.now, .zero)))
             delay = min(delay * 2, .milliseconds(50))
             left = pending()
         }
@@ -134,7 +96,8 @@ public enum ProcessSweep {
     /// SIGKILLs each of `found` (those already exiting are only waited for), waits
     /// until all are gone or `limit` passed, and returns one phrase per finding:
     /// what was killed, and what is still there.
-    public static func killAndAwait(_ found: [ProcessInfoEntry], within limit: Duration) async -> [String] {
+    public static func killAndAwait(_ found: [ProcessInfoEntry], within limit: Duration,
+                                    on time: Timebase = .continuous()) async -> [String] {
         var notes: [String] = []
         for entry in found {
             let instance = ProcessInstance(entry)
@@ -144,7 +107,7 @@ public enum ProcessSweep {
             }
         }
         var check = ReleaseCheck(members: Set(found.map(ProcessInstance.init)), extra: nil)
-        let pending = await check.waitUntilReleased(within: limit)
+        let pending = await check.waitUntilReleased(within: limit, on: time)
         return notes + pending.map { "\($0) is still there \(DurationParser.format(limit)) after SIGKILL" }
     }
 }

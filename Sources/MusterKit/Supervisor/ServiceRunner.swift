@@ -2,9 +2,12 @@ import CMusterShims
 import Foundation
 
 /// Runs one service: feeds events to its `ServiceLifecycle` and performs the
-/// actions it returns. It alone holds the service's pid, and signals only the
-/// process group of an incarnation it has not yet seen exit, so a reused pid is
-/// never hit.
+/// actions it returns. The lifecycle decides everything (phases, the stop ladder,
+/// when a task counts as ready, alive-probe failures, detected restarts); the runner
+/// holds only the service's processes and the tasks that wait on them, and reports
+/// what happened, with when, on its timebase. It alone holds the service's pid, and
+/// signals only the process group of an incarnation it has not yet seen exit, so a
+/// reused pid is never hit.
 actor ServiceRunner {
     typealias Listener = @Sendable (ServiceSnapshot, ServiceEvent?) async -> Void
 
@@ -13,10 +16,11 @@ actor ServiceRunner {
     let paths: ProjectPaths
     let console: Console?
     let prefix: LinePrefix?
-    let clock = ContinuousClock()
-    /// What the start, restart and stop timers wait on: injected, so tests run them in virtual time.
-    let timers: any _Concurrency.Clock<Duration>
-    let origin: ContinuousClock.Instant
+    /// What every wait takes and every time is stamped with: injected, so tests run
+    /// timers, probes and monitors in virtual time.
+    let time: Timebase
+    /// The runner's own tasks (spawns, exits, timers, release waits); cancelled as one.
+    let scope = TaskScope()
     /// Changes go out through one queue, in the order they happened: awaiting the
     /// listener inside `send` would let another event overtake this one.
     let outbox: AsyncStream<(ServiceSnapshot, ServiceEvent?)>.Continuation
@@ -26,32 +30,18 @@ actor ServiceRunner {
 
     var pump: OutputPump?
     var liveGroup: pid_t?
-    var spawnedAt: ContinuousClock.Instant?
     var processStartedAt: Date?
-    var startedAt: ContinuousClock.Instant?
-    var readyAt: ContinuousClock.Instant?
-    /// When the service last became unavailable (for the `available` event's duration).
-    var unavailableSince: ContinuousClock.Instant?
-    var readiness: Task<Void, Never>?
-    var aliveness: Task<Void, Never>?
-    var monitoring: [Task<Void, Never>] = []
-    /// Restarts muster did not cause, seen by monitors or the alive probe's identity.
-    var detected = 0
-    var aliveIdentity = IdentityTracker()
-    var exitTail: [String] = []
+    /// The ready probe, the alive probe and the monitors of the current incarnation:
+    /// one scope, cancelled as one when the lifecycle stops watching.
+    var watching: TaskScope?
     /// Off during a whole-stack shutdown, whose final sweep covers every group at once.
     var scanForStragglers = true
-    var startTimer: Task<Void, Never>?
-    var restartTimer: Task<Void, Never>?
-    var nextRestartReason: String?
-    var stopTimer: Task<Void, Never>?
-    /// While a stop command is out, the stop timer waits for the stop signal.
-    var askingToStop = false
-    var deferredStopTimer: (timeout: Duration, generation: Int)?
+    var startTimer: ScopedTask?
+    var restartTimer: ScopedTask?
+    var stopTimer: ScopedTask?
     var reapedGroup: pid_t?
     var notifySocket: NotifySocket?
     var signalProbe: SignalProbe?
-    var lastProbeError: String?
     var downWaiters: [CheckedContinuation<Void, Never>] = []
     /// Every process of the current incarnation seen so far: the leader and its
     /// descendants, looked up when it became ready and at each step of a stop.
@@ -59,25 +49,23 @@ actor ServiceRunner {
     /// Processes that were still there when muster gave up waiting for them.
     var survivors: [String] = []
     /// The wait for what an incarnation that exited by itself left behind.
-    var releasing: Task<Void, Never>?
+    var releasing: ScopedTask?
     var revision = 0
-    /// When its last run completed (exit 0), for `ps`.
-    var completedAt: Date?
-    /// The `task: true` hint is given once per supervisor.
-    var suggestedTask = false
 
     init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
-         origin: ContinuousClock.Instant, timers: any _Concurrency.Clock<Duration> = ContinuousClock(), listener: @escaping Listener) {
+         time: Timebase, listener: @escaping Listener) {
         self.plan = plan
-        self.timers = timers
-        self.machine = ServiceLifecycle(policy: plan.policy)
+        self.time = time
+        var policy = plan.policy
+        policy.stopCommand = plan.stopCommand?.name
+        if case let .polling(_, spec)? = plan.alive { policy.aliveFailures = spec.failures }
+        self.machine = ServiceLifecycle(policy: policy)
         self.paths = paths
         self.console = console
         self.prefix = prefix
-        self.origin = origin
         let (updates, outbox) = AsyncStream.makeStream(of: (ServiceSnapshot, ServiceEvent?).self)
         self.outbox = outbox
-        Task {
+        scope.launch {
             for await (snapshot, event) in updates { await listener(snapshot, event) }
         }
         self.log = RotatingLog(path: paths.logFile(for: plan.name), limit: plan.logLimit)
@@ -85,17 +73,19 @@ actor ServiceRunner {
 
     deinit {
         outbox.finish()
+        watching?.cancelAll()
     }
 
     var snapshot: ServiceSnapshot {
-        ServiceSnapshot(
+        let times = machine.times
+        return ServiceSnapshot(
             name: plan.name, phase: machine.phase, pid: machine.phase.isDown ? nil : machine.pid,
             restarts: machine.restarts, port: plan.port, wasEverStarted: machine.wasEverStarted,
             wasEverReady: machine.wasEverReady, optional: plan.optional, failure: machine.failure,
-            startedAt: startedAt.map { seconds(since: origin, to: $0) },
-            readyAt: readyAt.map { seconds(since: origin, to: $0) },
-            processStartedAt: processStartedAt, available: machine.available, kind: plan.kind, restartsDetected: detected,
-            revision: revision, isTask: plan.policy.isTask, completedAt: machine.phase == .completed ? completedAt : nil)
+            startedAt: times.started?.seconds, readyAt: times.ready?.seconds,
+            processStartedAt: processStartedAt, available: machine.available, kind: plan.kind,
+            restartsDetected: machine.restartsDetected, revision: revision, isTask: plan.policy.isTask,
+            completedAt: machine.phase == .completed ? times.completed.map(time.date(at:)) : nil)
     }
 
     func lastLines(_ count: Int) -> [String] {
@@ -109,30 +99,23 @@ actor ServiceRunner {
         return snapshot
     }
 
-    /// Why the next restart happens, told in its `restarted` event instead of
-    /// `restart requested` (a file change: `files changed: app/api.py`).
-    func setNextRestartReason(_ reason: String?) { nextRestartReason = reason }
+    /// Why the next restart happens, told in its events instead of `restart requested`
+    /// (a file change: `files changed: app/api.py`).
+    func setNextRestartReason(_ reason: String?) { _ = machine.handle(.restartReason(reason), at: time.now) }
 
+    /// Hands `event` to the lifecycle with the moment it happened, performs the actions
+    /// it returns, then tells what it has to tell, in its order.
     func send(_ event: ServiceLifecycle.Event) async {
         revision += 1
-        if event == .start || event == .restart { startedAt = clock.now; readyAt = nil }
         let phaseBefore = machine.phase
-        let wasCompleted = phaseBefore == .completed
-        let actions = machine.handle(event)
-        if (machine.phase == .ready || machine.phase == .completed), readyAt == nil { readyAt = clock.now }
-        // A one-shot that is not a task is "ready" the moment it spawns; what counts is when it completed.
-        if machine.phase == .completed, !wasCompleted, !plan.policy.hasReadyProbe { readyAt = clock.now }
-        let hint = noteCompletion(of: event, wasCompleted: wasCompleted)
-        var records: [LifecycleRecord] = []
+        let actions = machine.handle(event, at: time.now)
+        var news: [ServiceEvent] = []
         for action in actions {
-            if case let .record(record) = action { records.append(record) } else { perform(action) }
+            if let told = tell(action) { news.append(told) } else { perform(action) }
         }
-        for record in records {
-            outbox.yield((snapshot, serviceEvent(for: record)))
-        }
-        if let hint { outbox.yield((snapshot, hint)) }
+        for told in news { outbox.yield((snapshot, told)) }
         // An event that changed nothing (most alive-probe looks) tells the supervisor nothing.
-        if records.isEmpty, !actions.isEmpty || machine.phase != phaseBefore { outbox.yield((snapshot, nil)) }
+        if news.isEmpty, !actions.isEmpty || machine.phase != phaseBefore { outbox.yield((snapshot, nil)) }
         if machine.phase.isDown {
             let waiters = downWaiters
             downWaiters = []
@@ -145,7 +128,7 @@ actor ServiceRunner {
         Trace.mark("\(plan.name) stop asked")
         await send(.stop)
         await untilDown()
-        await releasing?.value
+        await releasing?.finished()
     }
 
     func skipStragglerScan() { scanForStragglers = false }
@@ -160,24 +143,26 @@ actor ServiceRunner {
         await withCheckedContinuation { downWaiters.append($0) }
     }
 
-    func serviceEvent(for record: LifecycleRecord) -> ServiceEvent {
-        var tail: [String] = []
-        var reason = record.reason
-        if record.kind == .exited || record.kind == .failed {
-            tail = lastLines(20)
-            exitTail = tail
-        } else if record.kind == .stopping, reason == "restart requested", let override = nextRestartReason {
-            reason = "restart requested: " + override
-        } else if record.kind == .restarted {
-            tail = exitTail  // the incarnation that ended, not the one just started
-            if let override = nextRestartReason {
-                reason = override
-                nextRestartReason = nil
-            }
-            reason = plan.restartReason(reason)
+    /// The event an action tells, or nil for an action to perform.
+    func tell(_ action: ServiceLifecycle.Action) -> ServiceEvent? {
+        let pid = machine.pid, restarts = machine.restarts
+        switch action {
+        case let .record(record):
+            let reason = record.kind == .restarted ? plan.restartReason(record.reason) : record.reason
+            return ServiceEvent(service: plan.name, type: EventKind(record.kind), pid: record.pid, previousPid: record.previousPid,
+                                restarts: record.restarts, reason: reason, logTail: record.logTail)
+        case let .warn(text):
+            return ServiceEvent(service: plan.name, type: .warning, pid: pid, restarts: restarts, reason: text)
+        case let .announceAvailability(available, reason, after):
+            return available
+                ? ServiceEvent(service: plan.name, type: .available, pid: pid, restarts: restarts, durationMs: after.map(\.milliseconds))
+                : ServiceEvent(service: plan.name, type: .unavailable, pid: pid, restarts: restarts, reason: reason)
+        case let .restartDetected(reason, previousPid, since):
+            return ServiceEvent(service: plan.name, type: .restartDetected, pid: pid, previousPid: previousPid, restarts: restarts,
+                                reason: plan.restartReason(reason), since: since)
+        default:
+            return nil
         }
-        return ServiceEvent(service: plan.name, type: EventKind(record.kind), pid: record.pid, previousPid: record.previousPid,
-                            restarts: record.restarts, reason: reason, logTail: tail)
     }
 
     // MARK: - Actions
@@ -185,73 +170,68 @@ actor ServiceRunner {
     func perform(_ action: ServiceLifecycle.Action) {
         switch action {
         case let .spawn(generation):
-            Task { await self.spawn(generation: generation) }
+            scope.launch { await self.spawn(generation: generation) }
         case let .watchReadiness(generation):
             watchReadiness(generation: generation)
         case .armStartTimer:
-            startTimer?.cancel()
             guard let spec = plan.ready?.spec else { return }
-            let deadline = TimerDeadline(timers, after: spec.startTimeout)
-            startTimer = Task {
-                guard (try? await deadline.wait()) != nil else { return }
-                let detail = self.lastProbeError.map { ": \($0)" } ?? ""
-                await self.send(.startTimedOut("not ready after \(DurationParser.format(spec.startTimeout)) (probe \(spec.kind.display)\(detail))"))
+            startTimer = arm(startTimer, after: spec.startTimeout) {
+                let detail = await self.machine.lastProbeError.map { ": \($0)" } ?? ""
+                return .startTimedOut("not ready after \(DurationParser.format(spec.startTimeout)) (probe \(spec.kind.display)\(detail))")
             }
         case .cancelStartTimer:
             startTimer?.cancel()
             startTimer = nil
-        case let .watchAliveness(generation):
+        case .watchAliveness:
             gatherMembers()
-            watchAliveness(generation: generation)
+            watchAliveness()
             startMonitors()
         case .stopProbes:
-            readiness?.cancel()
-            aliveness?.cancel()
-            readiness = nil
-            aliveness = nil
-            monitoring.forEach { $0.cancel() }
-            monitoring = []
+            watching?.cancelAll()
+            watching = nil
             pump?.observeLines(nil)
         case let .scheduleRestart(delay):
-            restartTimer?.cancel()
-            let deadline = TimerDeadline(timers, after: delay)
-            restartTimer = Task {
-                guard (try? await deadline.wait()) != nil else { return }
-                await self.send(.backoffElapsed)
-            }
+            restartTimer = arm(restartTimer, after: delay) { .backoffElapsed }
         case .cancelRestart:
             restartTimer?.cancel()
             restartTimer = nil
         case let .signalGroup(signal):
             guard let group = liveGroup else { return }
             gatherMembers()
-            if signal == plan.policy.stopSignal, machine.stopStage == .asked, let command = plan.stopCommand {
-                askingToStop = true
-                Task { await self.askToStop(group: group, signal: signal, command: command) }
-            } else {
-                ProcessTable.signalGroup(group, signal)
+            ProcessTable.signalGroup(group, signal)
+        case let .sendStopCommand(generation):
+            guard liveGroup != nil, let command = plan.stopCommand else { return }
+            scope.launch {
+                let outcome = await command.send(ServiceLifecycle.stopCommandGrace)
+                await self.send(.stopCommandAnswered(outcome, generation: generation))
             }
+        case let .armStopGrace(grace, generation):
+            stopTimer = arm(stopTimer, after: grace) { .stopGraceElapsed(generation: generation) }
         case let .armStopTimer(timeout, generation):
-            if askingToStop {
-                deferredStopTimer = (timeout, generation)
-            } else {
-                armStopTimer(timeout, generation: generation)
-            }
+            stopTimer = arm(stopTimer, after: timeout) { .stopTimedOut(generation: generation) }
         case .killGroup:
             killEveryMember()
-        case let .warn(text):
-            warn(text)
-        case let .announceAvailability(available, reason):
-            announce(available: available, reason: reason)
-        case .record:
-            break
+        case .record, .warn, .announceAvailability, .restartDetected:
+            break  // told, not performed (`tell`)
+        }
+    }
+
+    /// A timer on the timebase: cancels `previous`, and sends what `event` makes once
+    /// `duration` from now has passed. The deadline is fixed now, when it is armed.
+    func arm(_ previous: ScopedTask?, after duration: Duration,
+             _ event: @escaping @Sendable () async -> ServiceLifecycle.Event) -> ScopedTask {
+        previous?.cancel()
+        let deadline = time.deadline(after: duration)
+        return scope.launch { [time] in
+            guard (try? await time.sleep(until: deadline)) != nil else { return }
+            await self.send(await event())
         }
     }
 
     func spawn(generation: Int) async {
         Trace.mark("\(plan.name) spawn begins")
         // What the last incarnation left behind goes first (Postgres: its shared memory).
-        await releasing?.value
+        await releasing?.finished()
         do {
             let context = PreStartContext(service: plan.name, logFD: logFD)
             for step in plan.preStart { try await step(context) }
@@ -305,9 +285,8 @@ actor ServiceRunner {
         self.pump = pump
         liveGroup = pid
         members = ProcessTable.instance(pid).map { [$0] } ?? []
-        spawnedAt = clock.now
-        processStartedAt = Date()
-        Task { await self.watchExit(pid: pid, generation: generation, pump: pump) }
+        processStartedAt = time.date
+        scope.launch { await self.watchExit(pid: pid, generation: generation, pump: pump) }
         await send(.spawned(pid: pid, generation: generation))
     }
 
@@ -327,14 +306,15 @@ actor ServiceRunner {
         if machine.phase == .stopping {
             await awaitRelease(check)
         } else {
-            releasing = Task { await self.awaitRelease(check) }
+            releasing = scope.launch { await self.awaitRelease(check) }
         }
         await pump.waitForEOF(timeout: .milliseconds(200))
         Trace.mark("\(plan.name) output closed")
         Guardian.shared.unregister(group: pid)
-        let uptime = spawnedAt.map { clock.now - $0 } ?? .zero
+        let uptime = machine.times.spawned.map { time.now - $0 } ?? .zero
         if liveGroup == pid { liveGroup = nil }
-        await send(.exited(await afterCompletion(status), uptime: uptime, generation: generation))
+        let outcome = await afterCompletion(status)
+        await send(.exited(outcome, uptime: uptime, generation: generation, tail: pump.lastLines(20)))
     }
 
     /// Runs the plan's after-completion steps when a task ended well; a step that
@@ -353,23 +333,30 @@ actor ServiceRunner {
         }
     }
 
+    /// The scope of the current incarnation's probes and monitors, made on first use.
+    func watchScope() -> TaskScope {
+        if let watching { return watching }
+        let scope = TaskScope()
+        watching = scope
+        return scope
+    }
+
     func watchReadiness(generation: Int) {
-        readiness?.cancel()
         guard let ready = plan.ready else { return }
         let probe = signalProbe
-        readiness = Task { [clock] in
+        watchScope().launch { [time] in
             switch ready {
             case .log, .notify:
                 await probe?.wait()
             case let .polling(check, spec):
-                let begin = clock.now
+                let begin = time.now
                 let schedule = ProbeSchedule(interval: spec.interval)
                 while !Task.isCancelled {
                     let outcome = await check.check()
                     if outcome.passed { break }
-                    if case let .failed(reason) = outcome { self.noteProbeError(reason) }
-                    let delay = schedule.delay(afterWaiting: clock.now - begin)
-                    guard (try? await clock.sleep(for: delay)) != nil else { return }
+                    if case let .failed(reason) = outcome { await self.send(.readyProbeFailed(reason)) }
+                    let delay = schedule.delay(afterWaiting: time.now - begin)
+                    guard (try? await time.sleep(for: delay)) != nil else { return }
                 }
             }
             guard !Task.isCancelled else { return }
@@ -379,21 +366,5 @@ actor ServiceRunner {
 
     func describe(_ error: Error) -> String {
         (error as? MusterError)?.message ?? "\(error)"
-    }
-
-    func seconds(since start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Double {
-        (end - start).seconds
-    }
-}
-
-/// A timer's deadline on the injected clock, fixed when the timer is armed (not when
-/// its task first runs), so a test that moves the clock right after seeing the phase
-/// change still fires it at the right moment.
-struct TimerDeadline: Sendable {
-    let wait: @Sendable () async throws -> Void
-
-    init<C: _Concurrency.Clock>(_ clock: C, after duration: Duration) where C.Duration == Duration {
-        let deadline = clock.now.advanced(by: duration)
-        wait = { try await clock.sleep(until: deadline, tolerance: nil) }
     }
 }

@@ -59,7 +59,7 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
 
     /// Starts the selected services; fails after `timeout` when given.
     public func start(timeout: Duration? = nil) async -> OperationResult {
-        let deadline = timeout.map { ContinuousClock.now + $0 }
+        let deadline = timeout.map { session.supervisor.time.deadline(after: $0) }
         return await gate.run {
             do {
                 try await session.start(deadline: deadline)
@@ -91,7 +91,7 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
 
     public func perform(_ action: ControlAction, _ request: OperationRequest) async -> OperationResult {
         if closing { return OperationResult(MusterError(.notRunning, "project \(paths.project) is shutting down")) }
-        let deadline = request.timeoutMs.map { ContinuousClock.now + .milliseconds($0) }
+        let deadline = request.timeoutMs.map { session.supervisor.time.deadline(after: .milliseconds($0)) }
         let supervisor = session.supervisor
         return await gate.run {
             do {

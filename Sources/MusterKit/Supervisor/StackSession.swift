@@ -86,7 +86,7 @@ public final class StackSession: @unchecked Sendable {
 
     /// Starts everything; on a required failure, the error carries the failing
     /// service's last 20 log lines as details (the caller tears down).
-    public func start(deadline: ContinuousClock.Instant? = nil) async throws {
+    public func start(deadline: Timebase.Moment? = nil) async throws {
         await supervisor.onNewGroup { [weak self] groups in self?.noteGroups(groups) }
         do {
             try await supervisor.start(selected, deadline: deadline)

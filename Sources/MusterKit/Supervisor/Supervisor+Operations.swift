@@ -72,7 +72,7 @@ extension Supervisor {
     /// the dependents that were restarted with them are ready again. Returns the
     /// dependents that were restarted.
     @discardableResult
-    public func restart(_ names: [String], withDependents: Bool = true, deadline: ContinuousClock.Instant? = nil) async throws -> [String] {
+    public func restart(_ names: [String], withDependents: Bool = true, deadline: Timebase.Moment? = nil) async throws -> [String] {
         try checkNames(names)
         for name in names where isTask(name) {
             throw MusterError(.usage, "cannot restart \(name): it is a task, which runs once per up; restart what depends on it, or run muster start \(name) to run it again")

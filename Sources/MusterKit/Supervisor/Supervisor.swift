@@ -10,8 +10,9 @@ public actor Supervisor {
         public var statusLines: Bool
         /// Copies every service's output to the console, prefixed with its name.
         public var mirrorOutput: Bool
-        /// The clock the services' timers wait on (start timeout, restart backoff, stop
-        /// escalation); tests give one whose time they move.
+        /// The clock everything waits on (probes, monitors, the start, restart and stop
+        /// timers, the stop command's grace, the wait for an outcome) and times are
+        /// stamped with; tests give one whose time they move.
         public var timers: any _Concurrency.Clock<Duration>
         public init(console: Console?, statusLines: Bool = true, mirrorOutput: Bool = true,
                     timers: any _Concurrency.Clock<Duration> = ContinuousClock()) {
@@ -30,7 +31,8 @@ public actor Supervisor {
     private let dependencyTable: [String: [Dependency]]
     private let options: Options
     private let eventLog: EventLog?
-    private let origin = ContinuousClock.now
+    /// The supervisor's one clock (`Options.timers`); deadlines are its moments.
+    public nonisolated let time: Timebase
     var runners: [String: ServiceRunner] = [:]
     var snapshots: [String: ServiceSnapshot] = [:]
     var started = Set<String>()
@@ -51,6 +53,7 @@ public actor Supervisor {
         self.paths = paths
         self.options = options
         self.eventLog = eventLog
+        self.time = Timebase(options.timers)
         let names = plans.map(\.name)
         let deps = Dictionary(uniqueKeysWithValues: plans.map { plan in
             (plan.name, plan.dependsOn.map(\.service).filter(names.contains))
@@ -80,7 +83,7 @@ public actor Supervisor {
     /// Services already running are left alone; stopped, failed or exited ones in
     /// the set start again, and a completed task runs again only when named and
     /// `rerunTasks` is set.
-    public func start(_ names: [String], rerunTasks: Bool = false, deadline: ContinuousClock.Instant? = nil) async throws {
+    public func start(_ names: [String], rerunTasks: Bool = false, deadline: Timebase.Moment? = nil) async throws {
         prepareRunners()
         let closure = graph.closure(of: names)
         for name in closure {
@@ -113,8 +116,7 @@ public actor Supervisor {
             let prefix = options.mirrorOutput ? console.map {
                 LinePrefix(name: plan.name, width: max(width, 6), style: Console.palette[index % Console.palette.count], console: $0)
             } : nil
-            let runner = ServiceRunner(plan: plan, paths: paths, console: console, prefix: prefix, origin: origin,
-                                       timers: options.timers) { [weak self] snapshot, event in
+            let runner = ServiceRunner(plan: plan, paths: paths, console: console, prefix: prefix, time: time) { [weak self] snapshot, event in
                 await self?.changed(snapshot, event: event)
             }
             runners[plan.name] = runner
@@ -123,11 +125,11 @@ public actor Supervisor {
     }
 
     /// Waits until every service of `names` is up or one has failed; nil means up.
-    func waitForOutcome(of names: Set<String>, deadline: ContinuousClock.Instant?) async -> MusterError? {
+    func waitForOutcome(of names: Set<String>, deadline: Timebase.Moment?) async -> MusterError? {
         var timer: Task<Void, Never>?
         if let deadline {
-            timer = Task { [weak self] in
-                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+            timer = Task { [weak self, time] in
+                guard (try? await time.sleep(until: deadline)) != nil else { return }
                 await self?.wakeWaiters()
             }
         }
@@ -135,12 +137,12 @@ public actor Supervisor {
         while true {
             if shuttingDown { return MusterError(.serviceFailed, "the stack is shutting down") }
             if let outcome = outcome(of: names) { return outcome }
-            if let deadline, ContinuousClock.now >= deadline { return notReadyError(names, deadline: deadline) }
+            if let deadline, time.now >= deadline { return notReadyError(names) }
             await withCheckedContinuation { changeWaiters.append($0) }
         }
     }
 
-    private func notReadyError(_ names: Set<String>, deadline: ContinuousClock.Instant) -> MusterError {
+    private func notReadyError(_ names: Set<String>) -> MusterError {
         let waiting = plans.filter { names.contains($0.name) }.compactMap { plan -> String? in
             guard let snapshot = snapshots[plan.name], snapshot.phase != .completed,
                   snapshot.phase != .ready || plan.policy.isTask else { return nil }

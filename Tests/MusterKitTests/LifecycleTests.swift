@@ -209,8 +209,10 @@ import Glibc
                 == [.announceAvailability(false, reason: "refused")])
         #expect(!m.available && m.phase == .ready)
         #expect(m.handle(.aliveChecked(passed: false, failures: 4, threshold: 3, reason: "refused")) == [])
-        // The first pass makes it available again.
-        #expect(m.handle(.aliveChecked(passed: true, failures: 0, threshold: 3, reason: nil)) == [.announceAvailability(true, reason: nil)])
+        // The first pass makes it available again, and says for how long it was not
+        // (since the third miss, at moment 0).
+        #expect(m.handle(.aliveChecked(passed: true, failures: 0, threshold: 3, reason: nil), at: .milliseconds(7500))
+                == [.announceAvailability(true, reason: nil, after: .milliseconds(7500))])
         #expect(m.available)
         // A new incarnation starts available; a look outside `ready` is ignored.
         _ = m.handle(.aliveChecked(passed: false, failures: 3, threshold: 3, reason: "refused"))

@@ -27,8 +27,8 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
         conninfo = "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=\(PostgresEngine.superuser) dbname=postgres connect_timeout=2 application_name=muster-monitor"
     }
 
-    func sample(leader: Int32) async -> [MonitorFinding] {
-        await offload { self.sampleNow() }
+    func sample(leader: Int32, at look: Date) async -> [MonitorFinding] {
+        await offload { self.sampleNow(sent: look) }
     }
 
     func close() {
@@ -48,9 +48,8 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
           FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1) t
         """
 
-    private func sampleNow() -> [MonitorFinding] {
+    private func sampleNow(sent: Date) -> [MonitorFinding] {
         // The identity a look finds held at least until the look was sent: its `since`.
-        let sent = Date()
         var row: String?
         do {
             row = try fetch()
@@ -122,18 +121,17 @@ final class RedisMonitor: ServiceMonitor, @unchecked Sendable {
         self.interval = interval
     }
 
-    func sample(leader: Int32) async -> [MonitorFinding] {
-        await offload { self.sampleNow() }
+    func sample(leader: Int32, at look: Date) async -> [MonitorFinding] {
+        await offload { self.sampleNow(sent: look) }
     }
 
     func close() {
         client = nil
     }
 
-    private func sampleNow() -> [MonitorFinding] {
+    private func sampleNow(sent: Date) -> [MonitorFinding] {
         // The identity a look finds held at least until the look was sent: its `since`
         // (a time taken after the answer could fall after the restart on a loaded machine).
-        let sent = Date()
         var runID = try? fetch()
         if runID == nil {
             client = nil

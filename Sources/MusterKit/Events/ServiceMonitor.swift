@@ -17,8 +17,9 @@ public enum MonitorFinding: Sendable, Equatable {
 public protocol ServiceMonitor: AnyObject, Sendable {
     /// How often `sample` runs.
     var interval: Duration { get }
-    /// One look at the service whose process-group leader is `leader`.
-    func sample(leader: Int32) async -> [MonitorFinding]
+    /// One look at the service whose process-group leader is `leader`, sent at `look`
+    /// (the runner's timebase): what it finds held at least until then.
+    func sample(leader: Int32, at look: Date) async -> [MonitorFinding]
     /// Releases connections; called when the incarnation ends.
     func close()
 }
@@ -70,9 +71,9 @@ public final class ProcessIdentityMonitor: ServiceMonitor, @unchecked Sendable {
         self.interval = interval
     }
 
-    public func sample(leader: Int32) async -> [MonitorFinding] {
+    public func sample(leader: Int32, at look: Date) async -> [MonitorFinding] {
         guard let found = Self.mainProcess(of: leader) else { return [] }
-        let now = Date()
+        let now = look
         let lastSeen = mainSeenAt
         defer { main = found; mainSeenAt = now }
         guard let main, main.pid != found.pid || main.startTime != found.startTime else { return [] }

@@ -15,7 +15,7 @@ extension ServiceRunner {
                 var lastLook: Date?
                 while !Task.isCancelled {
                     let look = time.date
-                    let findings = await monitor.sample(leader: leader)
+                    let findings = await monitor.sample(leader: leader, at: look)
                     guard !Task.isCancelled else { return }
                     for finding in findings {
                         // A monitor that cannot say when it last saw the old identity: its previous look did.

@@ -143,8 +143,14 @@ actor ServiceRunner {
         await withCheckedContinuation { downWaiters.append($0) }
     }
 
-    /// The event an action tells, or nil for an action to perform.
+    /// The event an action tells, stamped with the timebase's time; nil for an action to perform.
     func tell(_ action: ServiceLifecycle.Action) -> ServiceEvent? {
+        var event = self.event(for: action)
+        event?.time = time.date
+        return event
+    }
+
+    private func event(for action: ServiceLifecycle.Action) -> ServiceEvent? {
         let pid = machine.pid, restarts = machine.restarts
         switch action {
         case let .record(record):

@@ -42,6 +42,8 @@ extension Supervisor {
 
     /// Records an event that changes no phase (a build step that failed).
     public func note(_ event: ServiceEvent) {
+        var event = event
+        event.time = time.date
         record(event)
     }
 

@@ -244,7 +244,7 @@ public actor Supervisor {
                     && (!started.contains(dependency.service) || dep.phase == .pending)
                 if !pending, let reason = blocked[dependency.service] ?? impossible(dep, dependency.condition) {
                     blocked[name] = "dependency \(dependency.service) \(reason)"
-                    record(ServiceEvent(service: name, type: .failed, reason: blocked[name]))
+                    record(ServiceEvent(service: name, type: .failed, reason: blocked[name], time: time.date))
                     ready = false
                     break
                 }

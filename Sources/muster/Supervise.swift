@@ -120,7 +120,7 @@ final class ReportPipe: @unchecked Sendable {
     func close() {
         lock.lock()
         defer { lock.unlock() }
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        if fd >= 0 { POSIX.close(fd); fd = -1 }
     }
 
     private func send(_ data: Data) {
@@ -137,7 +137,7 @@ final class ReportPipe: @unchecked Sendable {
             }
             return true
         }
-        if !ok { Glibc.close(fd); fd = -1 }  // the up -d went away: carry on without it
+        if !ok { POSIX.close(fd); fd = -1 }  // the up -d went away: carry on without it
     }
 }
 

@@ -30,7 +30,9 @@ import Glibc
             (try? client.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'muster-monitor'")) == "1"
         }
         try #require(looked, "the monitor never connected")
-        try await Task.sleep(for: .milliseconds(300))
+        // Two finished looks: the identity before the crash is what the monitor last saw.
+        let looks = PostgresMonitorLooks(port: port)
+        #expect(await looks.waitForMore(2), "the monitor never looked")
         let crashedAt = Date()
         kill(backend, SIGKILL)
         // A bounded wait (one monitor interval is 500 ms; a loaded machine needs slack).
@@ -51,8 +53,10 @@ import Glibc
         #expect(detectedAt >= crashedAt.addingTimeInterval(-1), "detected after the crash")
         #expect(event?["pid"] as? Int == Int(postmaster), "the postmaster pid is unchanged")
         #expect(await stack.snapshot("db")?.pid == postmaster)
-        // Exactly one event for one crash, even after recovery brings a new checkpointer.
-        try await Task.sleep(for: .seconds(1.5))
+        // Exactly one event for one crash, even after recovery brings a new checkpointer:
+        // counted once the monitor has looked three more times at the recovered Postgres
+        // (each look's findings are written before the next look begins).
+        #expect(await looks.waitForMore(3), "the monitor never looked at the recovered Postgres")
         #expect(events(stack, "restart_detected", service: "db").count == 1)
         await stack.finish()
     }
@@ -69,7 +73,8 @@ import Glibc
         try await stack.start()
         let port = try #require(stack.session?.outputs["cache"]?["port"].flatMap { Int($0) })
         let pid = try #require(await stack.snapshot("cache")?.pid)
-        try await Task.sleep(for: .seconds(1))
+        // Two looks of the monitor: it has seen the run_id before the restart.
+        #expect(try await RedisMonitorLooks(port: port).waitForMore(2), "the monitor never looked")
         let client = try RESPClient(host: "127.0.0.1", port: port, timeout: .seconds(5))
         _ = try? client.command(["DEBUG", "RESTART"])
         // The bound for `since`, taken once the server has dropped this client to re-execute:
@@ -95,9 +100,18 @@ import Glibc
         """)
         try await stack.start()
         let leader = try #require(await stack.snapshot("looper")?.pid)
-        // The monitor counts a child as the main process once it has lived a second, then compares later looks.
-        try await Task.sleep(for: .seconds(2.5))
-        let child = try #require(ProcessTable.children(of: leader).first)
+        // The monitor counts a child as the main process once it has lived a second, then
+        // compares later looks. Its looks (at /proc, once a second) leave no trace outside
+        // muster, so the test waits for what the monitor needs, a child over a second old,
+        // then for two of its intervals: the one fixed wait left in these tests.
+        var child: Int32 = 0
+        let grown = await eventually(within: .seconds(30)) {
+            guard let found = ProcessTable.children(of: leader).first, let entry = ProcessTable.entry(found) else { return false }
+            child = found
+            return ProcessTable.age(of: entry) >= 1
+        }
+        try #require(grown, "the wrapped program never ran for a second")
+        try await Task.sleep(for: ProcessIdentityMonitor().interval * 2)
         kill(child, SIGKILL)
         // The bound for `since`: once the child is seen gone, no later look can have seen it
         // (a time taken before kill() could precede a look made while the kill was under way).
@@ -122,7 +136,8 @@ import Glibc
             command: "while true; do echo tick; sleep 2; done"
         """)
         try await stack.start()
-        // Long enough for the monitor to see several turns, each sleep over a second old.
+        // The subject is that nothing happens: long enough for the monitor (a look a second)
+        // to see several turns of the loop, each `sleep` over a second old.
         try await Task.sleep(for: .seconds(5))
         #expect(events(stack, "restart_detected", service: "ticker").isEmpty,
                 "\(events(stack, "restart_detected", service: "ticker"))")
@@ -148,16 +163,20 @@ import Glibc
                 return all
             }
         }
+        let looks = PostgresMonitorLooks(port: port)
         var held = await open170()
         #expect(held.count == 170)
         #expect(await eventually(within: .seconds(5)) { !events(stack, "warning", service: "db").isEmpty })
-        try await Task.sleep(for: .seconds(1.5))
+        // Three more looks while usage stays high (each look's findings are written before
+        // the next begins): still one warning.
+        #expect(await looks.waitForMore(3), "the monitor stopped looking")
         let first = events(stack, "warning", service: "db")
         #expect(first.count == 1, "one warning while usage stays high, got \(first.count)")
         #expect((first.first?["reason"] as? String)?.contains("pressure-test") == true, "the warning names who holds the connections")
 
         held.removeAll()
-        try await Task.sleep(for: .seconds(1.5))
+        // Three looks with the connections closed: usage has fallen, no new warning.
+        #expect(await looks.waitForMore(3), "the monitor stopped looking")
         #expect(events(stack, "warning", service: "db").count == 1)
         held = await open170()
         #expect(await eventually(within: .seconds(5)) { events(stack, "warning", service: "db").count == 2 })

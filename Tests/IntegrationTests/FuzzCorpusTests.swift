@@ -75,7 +75,8 @@ import Testing
             #expect(try client.metadata(topics: ["notifications"]).topic("notifications")?.partitions.count == 3)
             _ = try client.metadata(topics: nil)
             _ = try client.createTopics([(name: "fuzz-seed", partitions: 2, replicationFactor: 1)])
-            _ = try client.createTopics([(name: "fuzz-seed", partitions: 2, replicationFactor: 1)])  // TOPIC_ALREADY_EXISTS
+            // Again: TOPIC_ALREADY_EXISTS.
+            _ = try client.createTopics([(name: "fuzz-seed", partitions: 2, replicationFactor: 1)])
             _ = try client.findCoordinator(group: "notifier")
             _ = try client.describeGroupsOnThisBroker(["notifier", "no-such-group"])
             client.close()

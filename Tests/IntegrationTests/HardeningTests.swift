@@ -49,6 +49,7 @@ import Glibc
                ProcessTable.signal(ProcessInstance(entry), SIGKILL) {
                 killed.append((name, pid))
             }
+            // A random pause between kills is the chaos itself, not a wait for anything.
             try await Task.sleep(for: .milliseconds(Int.random(in: 0...2000, using: &generator)))
         }
         #expect(killed.count >= 3)

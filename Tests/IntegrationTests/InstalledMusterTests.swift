@@ -207,7 +207,16 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: cluster), "down --volumes must remove the cluster")
     }
 
-    @Test func doctorNamesAMissingServerWithItsInstallCommand() async throws {
+    /// A Tansu every muster finds whatever its PATH and HOME (installed machine-wide, or
+    /// in the site-packages of the system's python3), or nil.
+    static var machineWideTansu: String? {
+        let environment = ["HOME": "/nonexistent", "PATH": "/usr/bin:/bin"]
+        let places = ["/usr/local/lib/muster/tansu"] + KafkaServers.sitePackagesCandidates(path: environment["PATH"], environment: environment)
+        return places.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    @Test(.enabled(if: machineWideTansu == nil, "this machine has a Tansu where every muster finds it, so none is missing"))
+    func doctorNamesAMissingServerWithItsInstallCommand() async throws {
         // A muster with no install folder beside it, and a PATH and HOME without Tansu.
         let prefix = try Self.folder("bare", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: prefix) }
@@ -217,11 +226,6 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: project) }
         try "services:\n  bus: { engine: kafka, port: auto }\n".write(toFile: project + "/muster.yaml", atomically: true, encoding: .utf8)
         let environment = ["HOME": project, "PATH": "/usr/bin:/bin", "NO_COLOR": "1"]
-        let machineWide = ["/usr/local/lib/muster/tansu"]
-            + KafkaServers.sitePackagesCandidates(path: environment["PATH"], environment: environment)
-        guard !machineWide.contains(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            return  // this machine has a Tansu where every muster finds it
-        }
         let doctor = try await Self.run([prefix + "/bin/muster", "doctor"], in: project, environment: environment)
         #expect(doctor.status == 1, "\(doctor.output)")
         #expect(doctor.output.contains("kafka is missing"), "\(doctor.output)")

@@ -186,17 +186,20 @@ import Glibc
             settings: { max_connections: 30 }
         """)
         defer { stack.cleanup() }
-        // Holds 25 connections until muster's sampler has looked a few times.
+        // Holds 25 connections until muster's sampler has looked three times: each look is
+        // one query on its own connection, a new query_start there once it has finished.
         let script = """
-        import os, time, psycopg2
+        import os, sys, time, psycopg2
         held = [psycopg2.connect(os.environ["DB_URL"], application_name="pressure-test") for _ in range(25)]
+        held[0].autocommit = True  # each look at pg_stat_activity a fresh one, not the transaction's
         cursor = held[0].cursor()
-        while True:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'muster-run'")
-            if cursor.fetchone()[0] > 0:
-                break
-            time.sleep(0.05)
-        time.sleep(1)
+        looks, deadline = set(), time.time() + 60
+        while len(looks) < 3:
+            if time.time() > deadline:
+                sys.exit("muster's sampler did not look three times within 60 s")
+            cursor.execute("SELECT pid || ' ' || query_start FROM pg_stat_activity WHERE application_name = 'muster-run' AND state = 'idle'")
+            looks.update(row[0] for row in cursor.fetchall())
+            time.sleep(0.02)
         """
         try script.write(toFile: stack.directory + "/hold.py", atomically: true, encoding: .utf8)
         let run = try await stack.muster("run", "--report", "r.json", "--", TestStack.python, "hold.py")

@@ -126,9 +126,13 @@ import Glibc
         let postmasterGone = await eventually(within: .seconds(10)) { ProcessTable.isGone(tree.all[0]) }
         try #require(postmasterGone, "the guardian ends the postmaster with its supervisor")
         #expect(!ProcessTable.isGone(checkpointer), "the stopped checkpointer outlives its postmaster")
-        // Let it go a moment after the next up began: it then sees its postmaster gone and exits.
+        // Let it go once the next up waits for it (its log says so): it then sees its
+        // postmaster gone and exits.
+        let logPath = stack.paths.logFile(for: "db")
         let resume = Task {
-            try? await Task.sleep(for: .milliseconds(700))
+            _ = await eventually(within: .seconds(60)) {
+                ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("waiting for the previous Postgres to let go")
+            }
             ProcessTable.signal(checkpointer, SIGCONT)
         }
         let again = try await stack.muster("up", "-d")

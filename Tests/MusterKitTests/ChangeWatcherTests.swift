@@ -40,16 +40,38 @@ import Testing
             try text.write(toFile: path, atomically: false, encoding: .utf8)
         }
 
-        /// Waits for at least `count` batches, then a while longer for any stray one.
-        func batches(atLeast count: Int) async -> [[String]] {
-            _ = await settle { recorder.all.count >= count }
-            try? await Task.sleep(for: .milliseconds(400))
-            return recorder.all
+        /// Waits for at least `count` batches, then for a barrier: a file written now in
+        /// `folder` (the root when nil). Notices come in order, so a stray batch of the
+        /// earlier changes comes before the barrier's, or in it. Barrier files are left
+        /// out of what is returned.
+        func batches(atLeast count: Int, barrierIn folder: String? = nil) async -> [[String]] {
+            _ = await settle { ChangeWatcherTests.withoutBarriers(recorder.all).count >= count }
+            return await ChangeWatcherTests.barrier(recorder, in: folder.map { root + "/" + $0 } ?? root)
         }
 
         func finish() {
             watcher.stop()
             try? FileManager.default.removeItem(atPath: root)
+        }
+    }
+
+    static let barrierPrefix = "muster-test-barrier-"
+
+    /// Writes a barrier file in `folder` (kept: removing it would be one more change),
+    /// waits for the batch naming it, and returns every batch so far without barriers.
+    static func barrier(_ recorder: Recorder, in folder: String) async -> [[String]] {
+        let path = folder + "/" + barrierPrefix + "\(UInt32.random(in: 0...UInt32.max))"
+        try? "barrier\n".write(toFile: path, atomically: false, encoding: .utf8)
+        let arrived = await settle { recorder.all.contains { $0.contains(path) } }
+        #expect(arrived, "the barrier \(path) was never reported")
+        return withoutBarriers(recorder.all)
+    }
+
+    /// The batches without barrier files, and without batches that held nothing else.
+    static func withoutBarriers(_ batches: [[String]]) -> [[String]] {
+        batches.compactMap { batch in
+            let rest = batch.filter { !($0 as NSString).lastPathComponent.hasPrefix(barrierPrefix) }
+            return rest.isEmpty && !batch.isEmpty ? nil : rest
         }
     }
 
@@ -150,8 +172,7 @@ import Testing
         try tree.write(".git/HEAD", "ref: other")
         try tree.write("app/api.py", "print('v9')\n")
         _ = await Self.settle { !recorder.all.isEmpty }
-        try? await Task.sleep(for: .milliseconds(300))
-        #expect(recorder.all == [[tree.root + "/app/api.py"]])
+        #expect(await Self.barrier(recorder, in: tree.root) == [[tree.root + "/app/api.py"]])
     }
 
     @Test func pastTheWatchLimitFoldersArePolledAndSaidOnce() async throws {
@@ -161,7 +182,8 @@ import Testing
         #expect(tree.recorder.said.first?.contains("fs.inotify.max_user_watches") == true)
         #expect(tree.watcher.counts.watched == 1 && tree.watcher.counts.polled == 3)
         try tree.write("c/z.py", "changed = True\n")
-        let batches = await tree.batches(atLeast: 1)
+        // The barrier in the polled folder: a stray batch of its next look would come first.
+        let batches = await tree.batches(atLeast: 1, barrierIn: "c")
         #expect(batches.flatMap { $0 } == [tree.root + "/c/z.py"])
         #expect(tree.recorder.said.count == 1)
     }

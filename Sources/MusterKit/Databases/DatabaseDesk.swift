@@ -313,11 +313,7 @@ public actor DatabaseDesk {
     /// runs at the backend's own priority.
     static func lowerPriority(of admin: PostgresConnection) {
         guard let text = try? admin.value("SELECT pg_backend_pid()"), let pid = id_t(text) else { return }
-        #if canImport(Glibc)
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), pid, 19)
-        #else
-        _ = setpriority(PRIO_PROCESS, pid, 19)
-        #endif
+        ProcessPriority.setNice(19, of: pid)
     }
 }
 

@@ -61,13 +61,13 @@ public final class NotifySocket: @unchecked Sendable {
 
     public init(path: String, probe: SignalProbe) throws {
         unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = Descriptors.openSocket(family: AF_UNIX, type: Descriptors.datagramSocket)
         guard fd >= 0 else { throw MusterError(.environment, "cannot create notify socket: \(String(cString: strerror(errno)))") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            Glibc.close(fd)
+            POSIX.close(fd)
             throw MusterError(.environment, "notify socket path too long: \(path)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -79,7 +79,7 @@ public final class NotifySocket: @unchecked Sendable {
         }
         guard bound == 0 else {
             let reason = String(cString: strerror(errno))
-            Glibc.close(fd)
+            POSIX.close(fd)
             throw MusterError(.environment, "cannot bind notify socket \(path): \(reason)")
         }
         self.path = path
@@ -101,7 +101,7 @@ public final class NotifySocket: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         FDReactor.shared.remove(token)
-        Glibc.close(fd)
+        POSIX.close(fd)
         unlink(path)
     }
 }

@@ -154,7 +154,7 @@ public final class TCPConnection {
     /// Closes the socket; later calls throw. Safe to call more than once.
     public func close() {
         if fd >= 0 {
-            _ = Glibc.close(fd)
+            POSIX.close(fd)
             fd = -1
         }
     }
@@ -205,7 +205,7 @@ public final class TCPConnection {
             let left = ContinuousClock.now.duration(to: deadline)
             if left <= .zero { return false }
             var entry = pollfd(fd: socket, events: events, revents: 0)
-            let result = Glibc.poll(&entry, 1, milliseconds(left))
+            let result = POSIX.poll(&entry, 1, milliseconds(left))
             if result > 0 { return true }
             if result == 0 { continue }  // loop re-checks the deadline
             let code = errno
@@ -224,7 +224,7 @@ public final class TCPConnection {
     private static func resolve(host: String, port: Int, endpoint: String) throws -> [Address] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_socktype = Descriptors.streamSocket
         // No AI_ADDRCONFIG: it hides ::1 and 127.0.0.1 on hosts whose only
         // interface is loopback (containers, sandboxes), which is exactly where
         // dev stacks run. Unusable addresses simply fail and the next is tried.
@@ -251,17 +251,16 @@ public final class TCPConnection {
     }
 
     private static func connect(to address: Address, deadline: ContinuousClock.Instant, timeout: Duration, endpoint: String) throws -> Int32 {
-        let kind = Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue)
-        let socketFD = socket(address.family, kind, 0)
+        let socketFD = Descriptors.openSocket(family: address.family, type: Descriptors.streamSocket, nonBlocking: true)
         guard socketFD >= 0 else {
             throw NetworkError("cannot create socket for \(endpoint): \(String(cString: strerror(errno)))")
         }
         var keep = false
-        defer { if !keep { _ = Glibc.close(socketFD) } }
+        defer { if !keep { POSIX.close(socketFD) } }
 
         var storage = address.storage
         let result = withUnsafePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socketFD, $0, address.length) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { POSIX.connect(socketFD, $0, address.length) }
         }
         if result != 0 {
             let code = errno

@@ -23,7 +23,7 @@ public final class Console: @unchecked Sendable {
         defer { lock.unlock() }
         var offset = 0
         while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            let written = POSIX.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 return  // EPIPE and friends: the reader went away; never block the service on it

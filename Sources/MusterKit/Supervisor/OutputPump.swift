@@ -1,4 +1,3 @@
-import CMusterShims
 import Dispatch
 import Foundation
 
@@ -39,7 +38,7 @@ public final class OutputPump: @unchecked Sendable {
 
     public func start() {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        _ = muster_set_pipe_size(fd, 1 << 20)
+        Descriptors.enlargePipe(fd, to: 1 << 20)
         token = FDReactor.shared.add(fd) { [weak self] in
             guard let self else { return false }  // dropped without finishing: the reactor closes fd
             // At EOF, finish() has removed the registration and closed fd itself.

@@ -4,7 +4,7 @@ import Foundation
 public enum PortPreflight {
     /// Whether something already listens on (or holds) 127.0.0.1:port.
     public static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = Descriptors.openSocket(family: AF_INET, type: Descriptors.streamSocket)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var yes: Int32 = 1
@@ -23,7 +23,7 @@ public enum PortPreflight {
     /// the same port out twice.
     public static func freePort(avoiding taken: Set<Int>) throws -> Int {
         for _ in 0..<64 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = Descriptors.openSocket(family: AF_INET, type: Descriptors.streamSocket)
             guard fd >= 0 else { break }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)

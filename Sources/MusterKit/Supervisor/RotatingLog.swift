@@ -1,4 +1,3 @@
-import CMusterShims
 import Foundation
 
 /// How large one service's log may grow (resolved from the stack's `logs:` fields).
@@ -83,7 +82,7 @@ public final class RotatingLog: @unchecked Sendable {
         guard rename(path, Self.rotated(path, 1)) == 0 else { return }
         let fresh = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fresh >= 0 else { return }  // keep writing where we were rather than lose output
-        _ = muster_dup3_cloexec(fresh, fd)
+        Descriptors.duplicate(fresh, onto: fd)
         close(fresh)
         size = 0
     }

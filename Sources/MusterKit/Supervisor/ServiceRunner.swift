@@ -1,4 +1,3 @@
-import CMusterShims
 import Foundation
 
 /// Runs one service: feeds events to its `ServiceLifecycle` and performs the
@@ -245,11 +244,11 @@ actor ServiceRunner {
             await send(.spawnFailed(describe(error)))
             return
         }
-        var fds: [Int32] = [0, 0]
-        guard muster_pipe_cloexec(&fds) == 0 else {
+        guard let pipe = Descriptors.openPipe() else {
             await send(.spawnFailed("cannot create a pipe: \(String(cString: strerror(errno)))"))
             return
         }
+        let fds = [pipe.read, pipe.write]
         // Output reaches the console only when it is mirrored there (foreground up);
         // the detached supervisor's console is its own log, not the services'.
         let pump = OutputPump(fd: fds[0], log: log, prefix: prefix, console: prefix == nil ? nil : console, label: plan.name)

@@ -77,7 +77,7 @@ extension StackHost {
             return ("program \"\(argv.first ?? "")\" not found", [])
         }
         let logPath = paths.logsDir + "/\(target.service).build.log"
-        let fd = Glibc.open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = POSIX.open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return ("cannot write \(logPath)", []) }
         var request = SpawnRequest(executable: executable, arguments: argv,
                                    environment: target.environment.map { "\($0.key)=\($0.value)" }, workingDirectory: target.workingDir)
@@ -93,10 +93,10 @@ extension StackHost {
             Guardian.shared.unregister(group: pid)
             ProcessReaper.shared.forget(pid)
         } catch {
-            Glibc.close(fd)
+            POSIX.close(fd)
             return ("\(command.display) did not start: \(error)", [])
         }
-        Glibc.close(fd)
+        POSIX.close(fd)
         if status.isSuccess { return nil }
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }

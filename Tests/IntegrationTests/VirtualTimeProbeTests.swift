@@ -101,7 +101,16 @@ import Testing
           cache: { engine: redis, port: auto, stop_timeout: 20s }
         """)
         defer { stack.cleanup() }
+        // Redis's ready probe looks on the test's clock too: time moves in 5 ms steps until it is up.
+        let driver = Task {
+            while !Task.isCancelled {
+                await clock.advance(by: .milliseconds(5))
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
         try await stack.start(timers: clock)
+        driver.cancel()
+        _ = await driver.result
         let session = try #require(stack.session)
         let pid = try #require(await stack.snapshot("cache")?.pid)
         // A stopped Redis accepts the connection but never answers SHUTDOWN.

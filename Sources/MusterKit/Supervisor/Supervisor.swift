@@ -33,6 +33,8 @@ public actor Supervisor {
     private let eventLog: EventLog?
     /// The supervisor's one clock (`Options.timers`); deadlines are its moments.
     public nonisolated let time: Timebase
+    /// The supervisor's own tasks (starts it hands to runners, deadlines); cancelled as one.
+    let scope = TaskScope()
     var runners: [String: ServiceRunner] = [:]
     var snapshots: [String: ServiceSnapshot] = [:]
     var started = Set<String>()
@@ -126,9 +128,9 @@ public actor Supervisor {
 
     /// Waits until every service of `names` is up or one has failed; nil means up.
     func waitForOutcome(of names: Set<String>, deadline: Timebase.Moment?) async -> MusterError? {
-        var timer: Task<Void, Never>?
+        var timer: ScopedTask?
         if let deadline {
-            timer = Task { [weak self, time] in
+            timer = scope.launch { [weak self, time] in
                 guard (try? await time.sleep(until: deadline)) != nil else { return }
                 await self?.wakeWaiters()
             }
@@ -253,7 +255,7 @@ public actor Supervisor {
             if ready && blocked[name] == nil {
                 started.insert(name)
                 let runner = runners[name]
-                Task { await runner?.send(.start) }
+                scope.launch { await runner?.send(.start) }
             }
         }
     }

@@ -146,7 +146,11 @@ def harness(socket_dir, port, rounds, tests, workers, work_ms, out_path):
             result = suite(contender)
             result["round"] = r
             results[contender].append(result)
-            print(f"suite: round {r + 1} {contender:9s} {result['wall_s']:6.2f} s", file=sys.stderr, flush=True)
+            before = sorted(result["before_ms"]) or [0]
+            print(f"suite: round {r + 1} {contender:9s} {result['wall_s']:6.2f} s; before each test p50 "
+                  f"{before[len(before) // 2]:.1f} ms, p99 {before[min(len(before) - 1, int(0.99 * len(before)))]:.1f} ms; "
+                  f"in place {result['reset_in_place']}, pool empty {result['pool_empty']}, errors {len(result['errors'])}",
+                  file=sys.stderr, flush=True)
     # After the last restore, every worker's database equals the snapshot again.
     checks = {}
     for w in range(workers):
@@ -157,7 +161,6 @@ def harness(socket_dir, port, rounds, tests, workers, work_ms, out_path):
                   "(SELECT count(*) FROM t05 WHERE name = 'by a test')")
         checks[f"app_gw{w}"] = [str(v) for v in c.fetchone()]
         conn.close()
-    cur.execute("SELECT (SELECT count(*) FROM t05), (SELECT count(*) FROM t09), (SELECT sum(amount) FROM t07), 0")
     admin.close()
     snapshot = connect("bench_template").cursor()
     snapshot.execute("SELECT (SELECT count(*) FROM t05), (SELECT count(*) FROM t09), (SELECT sum(amount) FROM t07), 0")

@@ -92,7 +92,7 @@ def harness(socket_dir, port, rounds, tests, workers, work_ms, out_path):
         conn = connect(f"app_gw{worker}" if contender == "muster" else f"bench_gw{worker}")
         c = conn.cursor()
         c.execute("BEGIN")
-        c.execute("INSERT INTO t05 (code, name, ref_id) SELECT 'test-' || %s || '-' || g, 'by a test', 1 "
+        c.execute("INSERT INTO t05 (code, name) SELECT 'test-' || %s || '-' || g, 'by a test' "
                   "FROM generate_series(1, 5) g", (number,))
         c.execute("UPDATE t07 SET amount = amount + 1 WHERE id <= 10")
         c.execute("DELETE FROM t09 WHERE id = %s", (1 + number % 2000,))
@@ -139,17 +139,20 @@ def harness(socket_dir, port, rounds, tests, workers, work_ms, out_path):
 
     results = {c: [] for c in CONTENDERS}
     for contender in CONTENDERS:  # one unrecorded suite each: caches warm, every path taken once
-        suite(contender)
+        warm = suite(contender)
+        if warm["errors"]:
+            print(f"suite: warm-up {contender}: {len(warm['errors'])} errors {warm['errors'][:2]}", file=sys.stderr, flush=True)
     for r in range(rounds):
         shift = r % len(CONTENDERS)
         for contender in CONTENDERS[shift:] + CONTENDERS[:shift]:
             result = suite(contender)
             result["round"] = r
             results[contender].append(result)
-            before = sorted(result["before_ms"]) or [0]
+            ordered = sorted(result["before_ms"]) or [0]
             print(f"suite: round {r + 1} {contender:9s} {result['wall_s']:6.2f} s; before each test p50 "
-                  f"{before[len(before) // 2]:.1f} ms, p99 {before[min(len(before) - 1, int(0.99 * len(before)))]:.1f} ms; "
-                  f"in place {result['reset_in_place']}, pool empty {result['pool_empty']}, errors {len(result['errors'])}",
+                  f"{ordered[len(ordered) // 2]:.1f} ms, p99 {ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]:.1f} ms; "
+                  f"in place {result['reset_in_place']}, pool empty {result['pool_empty']}, errors {len(result['errors'])} "
+                  f"{result['errors'][:2]}",
                   file=sys.stderr, flush=True)
     # After the last restore, every worker's database equals the snapshot again.
     checks = {}
@@ -199,7 +202,7 @@ def suite(binary, env, root, runs, quick, log):
     finally:
         project.remove()
         shutil.rmtree(directory, ignore_errors=True)
-    data.update({"tests": TESTS, "workers": WORKERS, "work_ms": WORK_MS, "rounds": rounds})
+    data.update({"tests": TESTS, "workers": WORKERS, "work_ms": WORK_MS, "rounds": rounds, "binary": binary})
     for contender in CONTENDERS:
         walls = [r["wall_s"] for r in data["results"][contender]]
         log(f"  {contender:9s} wall {'/'.join(f'{w:.2f}' for w in walls)} s")

@@ -53,6 +53,8 @@ def rows(s, table, judge):
 def section(results, when):
     s = results["suite"]
     lines = [HEADING, "", when, ""]
+    if "/debug/" in str(s.get("binary", "")):
+        lines += ["(This part was measured with a debug build of muster, not a release build.)", ""]
     table = Table()
     rows(s, table, lambda _name, ok: INFO if ok is None else (MET if ok else MISSED))
     lines.append(table.text())
@@ -62,6 +64,9 @@ def section(results, when):
     floor = _figures(s, "none")[0]
     for contender in ("none", "muster", "truncate", "template"):
         wall, walls, p50, p99, runs = _figures(s, contender)
+        if wall is None or p50 is None:
+            lines.append(f"| {LABELS[contender]} | not measured | | | |")
+            continue
         notes = []
         if contender == "muster":
             inplace = sum(r.get("reset_in_place", 0) for r in runs)

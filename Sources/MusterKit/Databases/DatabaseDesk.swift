@@ -44,6 +44,7 @@ public actor DatabaseDesk {
     private let refills = RefillsUnderWay()
     /// What restores in place compare against.
     private let baselines = ResetBaselines()
+    private let sources = SourceConnections()
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     public init(stack: StackSpec, paths: ProjectPaths, outputs: [String: [String: String]]) {
@@ -99,22 +100,24 @@ public actor DatabaseDesk {
             refill(database, template: snapshot.template, connect: connect, size: spares)
         case .restore:
             let database = target.database
-            let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
             let baselines = self.baselines
             let connectTo = target.connectTo
+            let sources = self.sources
+            let (service, snapshotName) = (target.service, request.name)
             // In place when only rows changed since the last restore; else a copy from the pool.
-            let (ended, old, waited, reloaded) = try await locked(database) { () throws -> (Int, String?, Double?, Int?) in
+            let (ended, old, waited, reloaded, template) = try await locked(database) { () throws -> (Int, String?, Double?, Int?, String) in
                 let db = try DatabaseSnapshots(admin: connect())
-                let reset = DatabaseReset(admin: db.admin, connect: connectTo)
+                let template = try Self.template(for: database, name: snapshotName, in: db, service: service)
+                let reset = DatabaseReset(admin: db.admin, connect: connectTo, pool: sources)
                 if let baseline = baselines.take(database), baseline.template == template,
                    let sequences = try? baselines.sequences(source: baseline.source, read: { try reset.sequences(of: template) }),
                    let done = try? reset.reset(database, baseline: baseline, sequences: sequences, snapshots: db) {
                     baselines.set(database, done.baseline)
-                    return (done.ended, nil, nil, done.tables)
+                    return (done.ended, nil, nil, done.tables, template)
                 }
                 let swapped = try db.swapIn(database, snapshot: template, refilling: { refills.contains(database) })
                 baselines.set(database, try? reset.pristineBaseline(of: database, template: template))
-                return (swapped.ended, swapped.old, swapped.waitedMs, nil)
+                return (swapped.ended, swapped.old, swapped.waitedMs, nil, template)
             }
             result.databases = [database]
             result.endedSessions = ended

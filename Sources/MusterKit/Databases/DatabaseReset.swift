@@ -23,6 +23,8 @@ struct DatabaseReset {
     let admin: PostgresConnection
     /// Connects as muster's superuser to one database of the cluster.
     let connect: (String) throws -> PostgresConnection
+    /// Open connections to sources, kept between resets.
+    var pool = SourceConnections()
 
     /// The counters of a database that equals its snapshot.
     struct Baseline: Sendable, Equatable {
@@ -128,13 +130,18 @@ struct DatabaseReset {
     /// got in meanwhile); nil when only a whole copy can restore it.
     func reset(_ database: String, baseline: Baseline, sequences: [SequenceValue],
                snapshots: DatabaseSnapshots) throws -> (tables: Int, ended: Int, baseline: Baseline?)? {
-        guard try sourceOid(of: baseline.template) == baseline.source else { return nil }
         let target = try connect(database)
         defer { target.close() }
-        guard let pid = try target.value("SELECT pg_backend_pid()") else { return nil }
+        guard target.backendPid > 0 else { return nil }
+        let pid = String(target.backendPid)
         let name = admin.identifier(database)
-        try admin.query("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false")
+        // One exchange: no new connections from now, and whether the source is still the baseline's.
+        let source = try admin.value("""
+            ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false;
+            SELECT oid FROM pg_database WHERE datname = \(admin.literal(Self.sourceName(of: baseline.template)))
+            """)
         defer { _ = try? admin.query("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true") }
+        guard source == baseline.source else { return nil }
         // Sessions report their counts as they end: after this, the counts are complete.
         let ended = try snapshots.endSessions(on: database, sparing: pid)
         let now = try Self.signature(of: target)
@@ -143,7 +150,7 @@ struct DatabaseReset {
         let changed = now.tables.filter { baseline.signature.tables[$0.key] != $0.value }.keys.sorted()
         var reloaded = 0
         if changed.isEmpty {
-            try setSequences(sequences, on: target)
+            try setSequences(sequences, on: target, then: nil)
         } else {
             // The changed tables and every table whose foreign keys reach them: TRUNCATE needs them together.
             let tables = try target.query("""
@@ -157,28 +164,31 @@ struct DatabaseReset {
             guard tables.allSatisfy({ $0.count == 4 && $0[1] == "r" && $0[3] == "0" }),
                   tables.reduce(0, { $0 + (Int($1[2] ?? "") ?? 0) }) <= Self.reloadLimit else { return nil }
             let names = tables.compactMap { $0[0] }
-            let source = try connect(Self.sourceName(of: baseline.template))
-            defer { source.close() }
+            let sourceName = Self.sourceName(of: baseline.template)
+            let source = try pool.borrow(sourceName + "/" + baseline.source) { try connect(sourceName) }
             // One transaction: a failure leaves the database as it was (and the caller swaps).
             try target.query("BEGIN; SET LOCAL session_replication_role = replica; TRUNCATE \(names.map { "ONLY \($0)" }.joined(separator: ", "))")
             for table in names {
                 let rows = try source.copyOut("COPY \(table) TO STDOUT (FORMAT binary)")
                 try target.copyIn("COPY \(table) FROM STDIN (FORMAT binary)", rows)
             }
-            try setSequences(sequences, on: target)
-            try target.query("COMMIT")
+            pool.giveBack(sourceName + "/" + baseline.source, source)  // not on a failure: it may be broken
+            try setSequences(sequences, on: target, then: "COMMIT")
             reloaded = names.count
         }
         // The counts of this session's own reset, reported now rather than when it ends.
-        try target.query("SELECT pg_stat_force_next_flush()")
         let after = try Self.signature(of: target)
         let others = try admin.value("SELECT count(*) FROM pg_stat_activity WHERE datname = \(admin.literal(database)) AND pid <> \(pid)")
         return (reloaded, ended, others == "0" ? Baseline(template: baseline.template, source: baseline.source, signature: after) : nil)
     }
 
-    private func setSequences(_ sequences: [SequenceValue], on target: PostgresConnection) throws {
-        guard !sequences.isEmpty else { return }
-        try target.query("SELECT " + sequences.map { "pg_catalog.setval(\($0.oid)::regclass, \($0.lastValue), \($0.isCalled))" }.joined(separator: ", "))
+    /// Sets every sequence back, runs `then`, and has the session report its counts
+    /// when it goes idle (one exchange).
+    private func setSequences(_ sequences: [SequenceValue], on target: PostgresConnection, then: String?) throws {
+        var sql = sequences.isEmpty ? [] : ["SELECT " + sequences.map { "pg_catalog.setval(\($0.oid)::regclass, \($0.lastValue), \($0.isCalled))" }.joined(separator: ", ")]
+        if let then { sql.append(then) }
+        sql.append("SELECT pg_stat_force_next_flush()")
+        try target.query(sql.joined(separator: "; "))
     }
 }
 
@@ -190,6 +200,26 @@ extension DatabaseSnapshots {
         guard try !exists(source), let note = try note(of: template), note.muster == "snapshot" else { return }
         try copy(template, to: source, owner: nil, note: .init(muster: "source", database: note.database, name: template))
         try admin.query("REVOKE CONNECT, TEMPORARY ON DATABASE \(admin.identifier(source)) FROM PUBLIC")
+    }
+}
+
+/// Connections to snapshot sources kept open between resets (a new one costs a server
+/// process): taken by one reset at a time, given back only after a success.
+final class SourceConnections: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [String: [PostgresConnection]] = [:]
+
+    func borrow(_ key: String, open: () throws -> PostgresConnection) throws -> PostgresConnection {
+        if let connection = lock.withLock({ idle[key]?.popLast() }) { return connection }
+        return try open()
+    }
+
+    func giveBack(_ key: String, _ connection: PostgresConnection) {
+        lock.withLock {
+            // A retaken snapshot's source has another oid, so another key: its connections are dropped.
+            idle = idle.filter { $0.key == key || !$0.key.hasPrefix(key.split(separator: "/").first.map(String.init) ?? key) }
+            if idle[key, default: []].count < 8 { idle[key, default: []].append(connection) }
+        }
     }
 }
 

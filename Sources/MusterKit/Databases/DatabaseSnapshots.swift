@@ -127,6 +127,7 @@ public struct DatabaseSnapshots {
     func endSessions(on database: String, sparing: String? = nil) throws -> Int {
         let others = "datname = \(admin.literal(database)) AND pid <> pg_backend_pid()" + (sparing.map { " AND pid <> \(Int($0) ?? 0)" } ?? "")
         let ended = Int(try admin.value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE \(others)") ?? "0") ?? 0
+        if ended == 0 { return 0 }  // none was there, none to wait for
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
             let left = try admin.value("SELECT count(*) FROM pg_stat_activity WHERE \(others)")

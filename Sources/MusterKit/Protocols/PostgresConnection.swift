@@ -10,6 +10,8 @@ import Foundation
 public final class PostgresConnection {
     private let connection: TCPConnection
     private var closed = false
+    /// The server process serving this connection (from BackendKeyData), 0 before login.
+    public private(set) var backendPid: Int32 = 0
 
     /// `conninfo` is a libpq keyword string: `host` (a folder means the unix socket
     /// in it), `port`, `user`, `password`, `dbname`, `connect_timeout` (seconds),
@@ -238,9 +240,12 @@ public final class PostgresConnection {
                 case 5: throw NetworkError("the server asks for md5 authentication; muster speaks SCRAM-SHA-256 (set password_encryption and pg_hba to scram-sha-256)")
                 default: throw NetworkError("the server asks for an authentication method muster does not speak (code \(code))")
                 }
+            case "K":
+                var reader = message.reader
+                backendPid = (try? reader.int32()) ?? 0
             case "E": throw NetworkError(message.errorText())
             case "Z": return
-            default: continue  // ParameterStatus, BackendKeyData, notices
+            default: continue  // ParameterStatus, notices
             }
         }
     }

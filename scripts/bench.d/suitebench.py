@@ -92,7 +92,7 @@ def harness(socket_dir, port, rounds, tests, workers, work_ms, out_path):
         conn = connect(f"app_gw{worker}" if contender == "muster" else f"bench_gw{worker}")
         c = conn.cursor()
         c.execute("BEGIN")
-        c.execute("INSERT INTO t05 (code, name) SELECT 'test-' || %s || '-' || g, 'by a test' "
+        c.execute("INSERT INTO t05 (code, name) SELECT 'test-' || %s || '-' || g || '-' || txid_current(), 'by a test' "
                   "FROM generate_series(1, 5) g", (number,))
         c.execute("UPDATE t07 SET amount = amount + 1 WHERE id <= 10")
         c.execute("DELETE FROM t09 WHERE id = %s", (1 + number % 2000,))

@@ -95,8 +95,8 @@ def section(results, when):
     lines.append(f"- Checked after the run: every worker's database, restored once more, "
                  f"{'equals' if ok else '**does not equal**'} the snapshot (rows of `t05`, `t09`, the sum of `t07`'s "
                  f"amounts: {s['expected']}; each worker: {s['checks']}).")
-    lines.append("- For comparison, pgtestdb (Go) publishes about 10 ms per test database: a `CREATE DATABASE … "
-                 "TEMPLATE` of a template migrated once. That is the `template` contender's work without the "
-                 "`DROP`, on a faster machine; here a whole-database copy of this 32 MB database is the "
-                 "`template` row.")
+    lines.append("- For comparison, pgtestdb (Go) states about 10 ms per test database in its README: a "
+                 "`CREATE DATABASE … TEMPLATE` of a template migrated once, measured on its authors' machine, not "
+                 "here. The `template` row is that copy (with the `DROP` before it) on this 32 MB database and "
+                 "this machine.")
     return "\n".join(lines)

@@ -76,7 +76,10 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let result = try target.send(.restore)
-            let pool = result.waitedMs.map { "; the pool was empty: waited \(DatabaseCommand.ms($0)) for a copy" } ?? ", a ready copy from the pool"
+            var pool = result.waitedMs.map { "; the pool was empty: waited \(DatabaseCommand.ms($0)) for a copy" } ?? ", a ready copy from the pool"
+            if let tables = result.resetTables {
+                pool = tables == 0 ? ", reset in place: no table had changed" : ", reset in place: \(tables) table\(tables == 1 ? "" : "s") reloaded"
+            }
             DatabaseCommand.say("restored \((result.databases ?? []).joined(separator: ", ")) from snapshot \"\(target.name ?? "default")\" (\(DatabaseCommand.ms(result.elapsedMs))\(pool))\(DatabaseCommand.sessions(result.endedSessions))")
         }
     }

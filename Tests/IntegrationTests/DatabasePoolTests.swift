@@ -4,6 +4,8 @@ import Testing
 
 /// The pool of ready copies behind `muster db restore`: restores back to back take
 /// ready copies, a pool emptied by a burst fills back up, clones have pools of their own.
+/// A restore takes a copy when the schema changed (with only rows changed it resets in
+/// place, see DatabaseResetTests): these tests change the schema before each restore.
 @Suite struct DatabasePoolTests {
     static let yaml = DatabaseSnapshotTests.yaml.replacingOccurrences(
         of: "snapshot: { after: migrate }", with: "snapshot: { after: migrate, spares: 3 }")
@@ -40,7 +42,7 @@ import Testing
 
         // Three restores back to back: each takes a ready copy and brings the rows back.
         for round in 1...3 {
-            try await DatabaseSnapshotTests.connect(stack).query("DELETE FROM items WHERE id > \(round)")
+            try await DatabaseSnapshotTests.connect(stack).query("DELETE FROM items WHERE id > \(round); CREATE TABLE scratch_\(round) (x int)")
             let restore = try await stack.muster("db", "restore", "db")
             #expect(restore.status == 0, "\(restore.output)")
             #expect(restore.output.contains("a ready copy from the pool"), "round \(round): \(restore.output)")
@@ -50,6 +52,7 @@ import Testing
         // A burst (whether a restore finds a ready copy depends on the refill's pace: an
         // empty pool is checked on its own below): every restore brings the rows back.
         for _ in 1...6 {
+            try await DatabaseSnapshotTests.connect(stack).query("CREATE TABLE scratch (x int)")
             let restore = try await stack.muster("db", "restore", "db")
             #expect(restore.status == 0, "\(restore.output)")
             #expect(try await DatabaseSnapshotTests.connect(stack).value("SELECT count(*) FROM items") == "500")
@@ -67,6 +70,7 @@ import Testing
         }
         let copies = try? await Self.musterCopies(stack)
         #expect(settled, "\(String(describing: copies))")
+        try await DatabaseSnapshotTests.connect(stack).query("CREATE TABLE scratch (x int)")
         let restore = try await stack.muster("db", "restore", "db")
         #expect(restore.output.contains("a ready copy from the pool"), "\(restore.output)")
         try await Self.expectNothingLeft(stack)

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 
+import coldseq
 import probes
 import procs
 from musterstack import Project
@@ -254,6 +255,8 @@ def cold_start(binary, env, root, runs, quick, log):
                     continue
                 out[group][key].append(result)
                 log(f"  {group:4s} {key:10s} {_ms(result['total'])}")
+        log("cold: the sequences users run, deletions included")
+        out["sequences"] = coldseq.sequences(binary, env, base, log)
     finally:
         try:
             warm.remove()

@@ -5,6 +5,8 @@ without touching the other sections' figures (see merge)."""
 
 import statistics
 
+import coldseq
+import suitereport
 from report import INFO, MET, MISSED, Table, ms, paired_ratios, ratio, stats, totals
 
 HEADINGS = {
@@ -13,11 +15,12 @@ HEADINGS = {
     "tests": "## Test attribution: the pytest plugin's cost and reading big reports",
     "durability": "## Durability: fast (default) vs full",
     "watch": "## The development loop: edit to ready, and watching 100 000 files",
+    "suite": suitereport.HEADING,
 }
-ORDER = ["cold", "restore", "tests", "durability", "watch"]
+ORDER = ["cold", "restore", "suite", "tests", "durability", "watch"]
 SHORT = {"cold": "Cold start (issue 15)", "restore": "Database restore (issue 15)",
          "tests": "Test attribution cost (issue 14)", "durability": "Durability fast vs full (issue 24)",
-         "watch": "Development loop (issue 25)"}
+         "watch": "Development loop (issue 25)", "suite": suitereport.SHORT}
 
 
 def _verdict(ok):
@@ -97,6 +100,7 @@ def cold_rows(c, table, judge):
     table.add("Seed layout cold, no spare (13 copies of the template)", totals(seed.get("no_spares", [])), ms)
     table.add("Seed layout cold with MUSTER_NO_TEMPLATE=1 (13 initdb runs)", totals(seed["initdb"]), ms)
     table.add("Seed layout: spares ÷ initdb (per round)", paired_ratios(seed["template"], seed["initdb"]), ratio)
+    coldseq.rows(c, table, judge, ms, ratio)
 
 
 def cold_section(results):
@@ -135,6 +139,14 @@ def cold_section(results):
                  "Redis and Kafka (Tansu), all `port: auto`, fresh folder each run, warm template cache; with 13 "
                  "spares ready, with none, and with `MUSTER_NO_TEMPLATE=1`, where 13 `initdb` runs share the 2 cores.")
     lines.extend(seed_observations(seed_runs=c["seed"]))
+    if c.get("sequences"):
+        lines.append("- **Sequences, deletions included** (rows `sequences:`, after the rounds above, in a template "
+                     "cache of their own made once first): five new projects in a row (each brought down, its data "
+                     "kept), then one project's `down --volumes && up -d` ten times, then three times a new project "
+                     "right after another project's `up -d` and `down --volumes`. Each cold `up -d` is judged "
+                     "against the median warm `up -d` of the same stack (seven runs); the target holds when the "
+                     "slowest start of a sequence is within 1.3×. Errors: "
+                     + ("; ".join(c["sequences"].get("errors") or []) or "none") + ".")
     for missing in c.get("spares_missing") or []:
         lines.append(f"- spares not ready in time: {missing}")
     lines.extend(_problems(c))
@@ -420,8 +432,10 @@ def watch_section(results):
 import durabilityreport  # noqa: E402  (here: it reads _when and _problems of this module)
 
 SECTIONS = {"cold": cold_section, "restore": restore_section, "tests": tests_section,
-            "durability": durabilityreport.section, "watch": watch_section}
-ROWS = {"cold": cold_rows, "restore": restore_rows, "tests": tests_rows, "durability": durabilityreport.rows, "watch": watch_rows}
+            "durability": durabilityreport.section, "watch": watch_section,
+            "suite": lambda results: suitereport.section(results, _when(results, "suite"))}
+ROWS = {"cold": cold_rows, "restore": restore_rows, "tests": tests_rows, "durability": durabilityreport.rows, "watch": watch_rows,
+        "suite": suitereport.rows}
 
 
 def add_to_summary(results, summary, judge, sections):
@@ -432,10 +446,10 @@ def add_to_summary(results, summary, judge, sections):
             sections.append(SECTIONS[part](results))
 
 
-REPRODUCE = ("MUSTER_BIN=.build/release/muster scripts/bench --only cold,restore,tests,durability   # only these "
+REPRODUCE = ("MUSTER_BIN=.build/release/muster scripts/bench --only cold,restore,suite,tests,durability   # only these "
              "sections, merged into BENCHMARKS.md")
 PARTS_LINE = ("scripts/bench --only startup,detect        # parts: startup, detect, cost, logs, scale, cold, restore, "
-              "tests, durability")
+              "suite, tests, durability")
 
 
 def merge(existing, results):

@@ -15,6 +15,8 @@ public struct DatabaseResult: Codable, Sendable {
     public var elapsedMs: Double?
     /// restore: the pool was empty, so the copy was made in the caller's time; how long it took.
     public var waitedMs: Double?
+    /// restore: reset in place (no copy swapped in); how many tables were reloaded.
+    public var resetTables: Int?
 
     init(ok: Bool = true) { self.ok = ok }
 
@@ -40,6 +42,9 @@ public actor DatabaseDesk {
     private var held = Set<String>()
     /// The databases whose pool a refill is queued or copying for.
     private let refills = RefillsUnderWay()
+    /// What restores in place compare against.
+    private let baselines = ResetBaselines()
+    private let sources = SourceConnections()
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     public init(stack: StackSpec, paths: ProjectPaths, outputs: [String: [String: String]]) {
@@ -95,20 +100,39 @@ public actor DatabaseDesk {
             refill(database, template: snapshot.template, connect: connect, size: spares)
         case .restore:
             let database = target.database
-            let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
-            let (ended, old, waited) = try await locked(database) {
-                try DatabaseSnapshots(admin: connect()).swapIn(database, snapshot: template, refilling: { refills.contains(database) })
+            let baselines = self.baselines
+            let connectTo = target.connectTo
+            let sources = self.sources
+            let (service, snapshotName) = (target.service, request.name)
+            // In place when only rows changed since the last restore; else a copy from the pool.
+            let (ended, old, waited, reloaded, template) = try await locked(database) { () throws -> (Int, String?, Double?, Int?, String) in
+                let db = try DatabaseSnapshots(admin: connect())
+                let template = try Self.template(for: database, name: snapshotName, in: db, service: service)
+                let reset = DatabaseReset(admin: db.admin, connect: connectTo, pool: sources)
+                if let baseline = baselines.take(database), baseline.template == template,
+                   let sequences = try? baselines.sequences(source: baseline.source, read: { try reset.sequences(of: template) }),
+                   let done = try? reset.reset(database, baseline: baseline, sequences: sequences, snapshots: db) {
+                    baselines.set(database, done.baseline)
+                    return (done.ended, nil, nil, done.tables, template)
+                }
+                let swapped = try db.swapIn(database, snapshot: template, refilling: { refills.contains(database) })
+                baselines.set(database, try? reset.pristineBaseline(of: database, template: template))
+                return (swapped.ended, swapped.old, swapped.waitedMs, nil, template)
             }
             result.databases = [database]
             result.endedSessions = ended
             result.waitedMs = waited
-            refill(database, template: template, connect: connect, size: spares, dropping: old)
+            result.resetTables = reloaded
+            if reloaded == nil { refill(database, template: template, connect: connect, size: spares, dropping: old) }
         case .keep:
             let database = target.database
             let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
             let service = target.service
+            let baselines = self.baselines
+            let connectTo = target.connectTo
             let (ended, kept, waited) = try await locked(database) { () throws -> (Int, String, Double?) in
                 let db = try DatabaseSnapshots(admin: connect())
+                baselines.set(database, nil)
                 guard try db.exists(database) else {
                     throw MusterError(.usage, "database \(database) does not exist in service \(service); there is nothing to keep")
                 }
@@ -124,6 +148,7 @@ public actor DatabaseDesk {
                 }
                 let note = DatabaseSnapshots.Note(muster: "kept", database: database, name: request.test ?? name, taken: EventLog.timestamp(Date()))
                 let swapped = try db.swapIn(database, snapshot: template, keeping: (name, note), refilling: { refills.contains(database) })
+                baselines.set(database, try? DatabaseReset(admin: db.admin, connect: connectTo).pristineBaseline(of: database, template: template))
                 return (swapped.ended, name, swapped.waitedMs)
             }
             result.databases = [kept]
@@ -181,6 +206,8 @@ public actor DatabaseDesk {
         var service: String
         var database: String
         var connect: @Sendable () throws -> PostgresConnection
+        /// The same, to another database of the cluster.
+        var connectTo: @Sendable (String) throws -> PostgresConnection
         /// The size of each pool of the service's snapshots.
         var spares: Int
     }
@@ -197,12 +224,14 @@ public actor DatabaseDesk {
             throw MusterError(.notRunning, "service \(service.name) has no port yet; start it first")
         }
         let socketDir = PostgresEngine.socketDirectory(paths: paths, service: service.name)
-        let conninfo = "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
-        return Target(service: service.name, database: database, connect: {
-            let connection = try PostgresConnection(conninfo)
+        let conninfo = "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres connect_timeout=5 application_name=muster"
+        let open: @Sendable (String) throws -> PostgresConnection = { database in
+            let connection = try PostgresConnection(conninfo + " dbname=" + PostgresConnection.conninfoValue(database))
             connection.statementTimeout = PostgresConnection.provisioningTimeout
             return connection
-        }, spares: engine.snapshot?.spares ?? SnapshotSpec.defaultSpares)
+        }
+        return Target(service: service.name, database: database, connect: { try open("postgres") }, connectTo: open,
+                      spares: engine.snapshot?.spares ?? SnapshotSpec.defaultSpares)
     }
 
     static func checkDatabaseName(_ database: String) throws {
@@ -287,6 +316,7 @@ public actor DatabaseDesk {
                 var background: DatabaseSnapshots?
                 var old = old
                 guard try db.exists(template) else { return }
+                try db.ensureSource(of: template)  // what restores in place read
                 let owner = try db.owner(of: database)
                 while try db.spares(for: database, snapshot: template).count < size {
                     // Into an empty pool at the backend's own priority (a restore may be

@@ -24,7 +24,7 @@ public struct DatabaseSnapshots {
 
     /// What a muster database's comment says.
     struct Note: Codable, Equatable {
-        /// `snapshot`, `spare`, `clone` or `kept`.
+        /// `snapshot`, `spare`, `clone`, `kept` or `source` (the snapshot's copy a reset in place reads).
         var muster: String
         /// snapshot: the database it copies; spare and clone: the database they stand for; kept: the database it was.
         var database: String
@@ -121,17 +121,16 @@ public struct DatabaseSnapshots {
 
     // MARK: - Writing
 
-    /// Ends every other session on `database`, waits until they are gone (up to 5 s),
-    /// and returns how many there were.
+    /// Ends every other session on `database` (but `sparing`, a backend pid), waits
+    /// until they are gone (up to 5 s), and returns how many there were.
     @discardableResult
-    func endSessions(on database: String) throws -> Int {
-        let ended = Int(try admin.value("""
-            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-            WHERE datname = \(admin.literal(database)) AND pid <> pg_backend_pid()
-            """) ?? "0") ?? 0
+    func endSessions(on database: String, sparing: String? = nil) throws -> Int {
+        let others = "datname = \(admin.literal(database)) AND pid <> pg_backend_pid()" + (sparing.map { " AND pid <> \(Int($0) ?? 0)" } ?? "")
+        let ended = Int(try admin.value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE \(others)") ?? "0") ?? 0
+        if ended == 0 { return 0 }  // none was there, none to wait for
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
-            let left = try admin.value("SELECT count(*) FROM pg_stat_activity WHERE datname = \(admin.literal(database)) AND pid <> pg_backend_pid()")
+            let left = try admin.value("SELECT count(*) FROM pg_stat_activity WHERE \(others)")
             if left == "0" { break }
             usleep(2_000)
         }
@@ -175,9 +174,10 @@ public struct DatabaseSnapshots {
     func snapshot(_ database: String, name: String) throws -> (Snapshot, ended: Int) {
         let template = Self.snapshotDatabase(of: database, name: name)
         let ended = try endSessions(on: database)
-        // Spares copied from the snapshot being replaced (of the database and its clones) are stale.
+        // Spares copied from the snapshot being replaced (of the database and its clones), and its source, are stale.
         let spares = try admin.query("""
             SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%"muster":"spare"%'
+                OR shobj_description(oid, 'pg_database') LIKE '%"muster":"source"%'
             """).compactMap { $0.first ?? nil }
         for spare in spares where try note(of: spare)?.name == template { try drop(spare) }
         try drop(template)

@@ -21,7 +21,7 @@ func fuzzHTTP(_ bytes: [UInt8]) {
 /// Lines of events.jsonl read back, and the human line `events` prints for each.
 func fuzzEvents(_ bytes: [UInt8]) {
     for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-        guard let record = EventRecord.parse(String(line)) else { continue }
+        guard let record = ServiceEvent.parse(String(line)) else { continue }
         _ = record.humanLine(timeZone: TimeZone(identifier: "UTC")!)
         _ = record.date
     }

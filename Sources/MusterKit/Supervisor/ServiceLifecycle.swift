@@ -6,19 +6,6 @@ public enum ServicePhase: String, Sendable, Codable, CaseIterable {
     public var isDown: Bool { [.pending, .completed, .exited, .stopped, .failed].contains(self) }
 }
 
-/// What the state machine wants recorded (the event log and the console).
-public struct LifecycleRecord: Equatable, Sendable {
-    public enum Kind: String, Sendable {
-        case starting, ready, completed, exited, restarted, failed, stopping, stopped
-    }
-
-    public var kind: Kind
-    public var reason: String?
-    public var pid: Int32?
-    public var previousPid: Int32?
-    public var restarts: Int
-}
-
 /// How far a stop has gone.
 public enum StopStage: Sendable, Equatable {
     /// The stop signal (or command) was sent.
@@ -67,7 +54,8 @@ public struct ServiceLifecycle: Sendable {
         case signalGroup(Int32)
         case armStopTimer(Duration, generation: Int)
         case killGroup
-        case record(LifecycleRecord)
+        /// An event for the log and the console, without name or time (`ServiceEvent.lifecycle`).
+        case record(ServiceEvent)
         /// The service stopped (false) or started again (true) answering its alive probe.
         case announceAvailability(Bool, reason: String?)
         /// A line for the event log that changes no phase (a stop that escalates).
@@ -187,7 +175,7 @@ public struct ServiceLifecycle: Sendable {
             self.pid = pid
             available = true
             wasEverStarted = true
-            let kind: LifecycleRecord.Kind = isRestart ? .restarted : .starting
+            let kind: EventKind = isRestart ? .restarted : .starting
             var actions: [Action] = [.record(record(kind, reason: isRestart ? (lastExitReason ?? lastExit?.description) : nil))]
             if policy.hasReadyProbe {
                 actions.append(.watchReadiness(generation: generation))
@@ -389,9 +377,8 @@ public struct ServiceLifecycle: Sendable {
         return [.cancelStartTimer, .record(record(.failed, reason: reason))]
     }
 
-    private func record(_ kind: LifecycleRecord.Kind, reason: String? = nil) -> LifecycleRecord {
-        LifecycleRecord(kind: kind, reason: reason, pid: pid,
-                        previousPid: kind == .restarted ? previousPid : nil, restarts: restarts)
+    private func record(_ kind: EventKind, reason: String? = nil) -> ServiceEvent {
+        .lifecycle(kind, pid: pid, previousPid: kind == .restarted ? previousPid : nil, restarts: restarts, reason: reason)
     }
 
     /// `exited with code 1 after 3.2s; was ready`.

@@ -89,7 +89,7 @@ extension ServiceRunner {
     /// The lifecycle decided the service became unavailable or available again.
     func announce(available: Bool, reason: String?) {
         if available {
-            let duration = unavailableSince.map { (clock.now - $0).milliseconds }
+            let duration = unavailableSince.map { Int((clock.now - $0).milliseconds) }
             outbox.yield((snapshot, ServiceEvent(service: plan.name, type: .available, pid: machine.pid,
                                                   restarts: machine.restarts, durationMs: duration)))
         } else {

@@ -123,7 +123,7 @@ actor ServiceRunner {
         // A one-shot that is not a task is "ready" the moment it spawns; what counts is when it completed.
         if machine.phase == .completed, !wasCompleted, !plan.policy.hasReadyProbe { readyAt = clock.now }
         let hint = noteCompletion(of: event, wasCompleted: wasCompleted)
-        var records: [LifecycleRecord] = []
+        var records: [ServiceEvent] = []
         for action in actions {
             if case let .record(record) = action { records.append(record) } else { perform(action) }
         }
@@ -160,15 +160,15 @@ actor ServiceRunner {
         await withCheckedContinuation { downWaiters.append($0) }
     }
 
-    func serviceEvent(for record: LifecycleRecord) -> ServiceEvent {
+    func serviceEvent(for record: ServiceEvent) -> ServiceEvent {
         var tail: [String] = []
         var reason = record.reason
-        if record.kind == .exited || record.kind == .failed {
+        if record.type == .exited || record.type == .failed {
             tail = lastLines(20)
             exitTail = tail
-        } else if record.kind == .stopping, reason == "restart requested", let override = nextRestartReason {
+        } else if record.type == .stopping, reason == "restart requested", let override = nextRestartReason {
             reason = "restart requested: " + override
-        } else if record.kind == .restarted {
+        } else if record.type == .restarted {
             tail = exitTail  // the incarnation that ended, not the one just started
             if let override = nextRestartReason {
                 reason = override
@@ -176,8 +176,10 @@ actor ServiceRunner {
             }
             reason = plan.restartReason(reason)
         }
-        return ServiceEvent(service: plan.name, type: EventKind(record.kind), pid: record.pid, previousPid: record.previousPid,
-                            restarts: record.restarts, reason: reason, logTail: tail)
+        var event = record.stamped(service: plan.name, at: Date())
+        event.reason = reason
+        event.logTail = tail
+        return event
     }
 
     // MARK: - Actions

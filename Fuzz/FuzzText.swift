@@ -73,4 +73,8 @@ func fuzzTestReports(_ bytes: [UInt8]) {
     }
     let foundation = (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil
     precondition(ours == foundation, "JSONCursor \(ours ? "accepts" : "refuses") what JSONSerialization \(foundation ? "accepts" : "refuses")")
+    // JSONValue reads what the cursor accepts, and its compact text reads back as the same value.
+    let value = try? JSONValue.parse(data)
+    precondition((value != nil) == ours, "JSONValue \(value != nil ? "reads" : "refuses") what JSONCursor \(ours ? "accepts" : "refuses")")
+    if let value { precondition((try? JSONValue.parse(Data(value.text.utf8))) == value, "JSONValue's text reads back as another value") }
 }

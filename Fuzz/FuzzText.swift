@@ -21,7 +21,7 @@ func fuzzHTTP(_ bytes: [UInt8]) {
 /// Lines of events.jsonl read back, and the human line `events` prints for each.
 func fuzzEvents(_ bytes: [UInt8]) {
     for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-        guard let record = EventRecord.parse(String(line)) else { continue }
+        guard let record = ServiceEvent.parse(String(line)) else { continue }
         _ = record.humanLine(timeZone: TimeZone(identifier: "UTC")!)
         _ = record.date
     }
@@ -73,4 +73,8 @@ func fuzzTestReports(_ bytes: [UInt8]) {
     }
     let foundation = (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil
     precondition(ours == foundation, "JSONCursor \(ours ? "accepts" : "refuses") what JSONSerialization \(foundation ? "accepts" : "refuses")")
+    // JSONValue reads what the cursor accepts, and its compact text reads back as the same value.
+    let value = try? JSONValue.parse(data)
+    precondition((value != nil) == ours, "JSONValue \(value != nil ? "reads" : "refuses") what JSONCursor \(ours ? "accepts" : "refuses")")
+    if let value { precondition((try? JSONValue.parse(Data(value.text.utf8))) == value, "JSONValue's text reads back as another value") }
 }

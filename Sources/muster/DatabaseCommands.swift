@@ -117,7 +117,7 @@ struct DatabaseCommand: AsyncParsableCommand {
             guard !snapshots.isEmpty else { print("no snapshots in \(service); take one with muster db snapshot \(service)"); return }
             var rows = [["DATABASE", "SNAPSHOT", "SIZE", "AGE", "TAKEN", "POOL (READY/SIZE)"]]
             for snapshot in snapshots {
-                let age = EventRecord.parseTime(snapshot.taken).map { DurationParser.format(.milliseconds(Int64(Date().timeIntervalSince($0) * 1000))) } ?? "?"
+                let age = RFC3339.time(snapshot.taken).map { DurationParser.format(.milliseconds(Int64(Date().timeIntervalSince($0) * 1000))) } ?? "?"
                 let pools = (snapshot.pools ?? []).map { "\($0.database) \($0.ready)/\($0.size)" }.joined(separator: ", ")
                 rows.append([snapshot.database, snapshot.name, ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary), age, snapshot.taken, pools])
             }

@@ -127,7 +127,7 @@ struct DetachedUp {
         let result = try client.perform("/v1/start", request, timeout: timeout + .seconds(30))
         try check(result)
         let ready = (result.services ?? []).filter(\.ready).count
-        let started = (try? client.status()).flatMap { EventRecord.parseTime($0.started) }
+        let started = (try? client.status()).flatMap { RFC3339.time($0.started) }
         for hint in TaskSuggestion.recorded(in: paths.eventsFile, since: started) {
             hintsTold.insert(hint.service)
             console.line(prefix + console.paint(TaskSuggestion.line(hint), .yellow))

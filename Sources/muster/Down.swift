@@ -40,7 +40,7 @@ struct Down: AsyncParsableCommand {
             Trace.mark("down: shutdown answered")
             // What the stop had to do beyond asking (an escalation, a wait for a process
             // still exiting) is said here too, not only in the event log.
-            for event in FileTail.lastLines(of: paths.eventsFile, count: 400).compactMap(EventRecord.parse)
+            for event in FileTail.lastLines(of: paths.eventsFile, count: 400).compactMap(ServiceEvent.parse)
             where event.seq >= firstSeq && event.type == .warning {
                 out.line(prefix + "\(event.service): \(event.reason ?? "warning")")
             }

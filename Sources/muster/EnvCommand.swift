@@ -16,7 +16,7 @@ struct EnvCommand: AsyncParsableCommand {
         let variables = values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         switch format {
         case .json:
-            print(JSONText.value(Dictionary(uniqueKeysWithValues: variables.map { ($0.0, $0.1 as Any) })))
+            print(JSONValue.object(variables.map { .init($0.0, .string($0.1)) }).text)
         case .dotenv:
             for (key, value) in variables { print("\(key)=\(ShellQuote.quote(value))") }
         case .shell:

@@ -19,7 +19,7 @@ struct Events: AsyncParsableCommand {
         let cutoff = try since.map(Self.parseSince)
         var unclean = false
         let print: (String) -> Void = { line in
-            guard let event = EventRecord.parse(line) else { return }
+            guard let event = ServiceEvent.parse(line) else { return }
             if let cutoff, let date = event.date, date <= cutoff { return }
             if event.isDisruptive { unclean = true }
             Swift.print(json ? line : event.humanLine())
@@ -38,7 +38,7 @@ struct Events: AsyncParsableCommand {
 
     /// RFC 3339, or a duration meaning that long ago.
     static func parseSince(_ text: String) throws -> Date {
-        if let date = EventRecord.parseTime(text) { return date }
+        if let date = RFC3339.time(text) { return date }
         if case let .success(duration) = DurationParser.parse(text) {
             return Date().addingTimeInterval(-Double(duration.milliseconds) / 1000)
         }
@@ -64,7 +64,7 @@ struct Watch: AsyncParsableCommand {
             fflush(nil)  // before the stream blocks: a pipe or file would hold it back (nil: every stream)
         }
         try EventStream.follow(client, since: EventLog.lastSeq(in: paths.eventsFile)) { line in
-            guard let event = EventRecord.parse(line) else { return }
+            guard let event = ServiceEvent.parse(line) else { return }
             print(json ? line : event.humanLine())
         }
     }

@@ -47,7 +47,7 @@ struct Ps: AsyncParsableCommand {
     static func taskState(_ service: ServiceStatus) -> String? {
         guard service.task else { return nil }
         if service.state == "starting", service.pid != nil { return "running (task)" }
-        if let text = service.completedAt, let date = EventRecord.parseTime(text) {
+        if let text = service.completedAt, let date = RFC3339.time(text) {
             let formatter = DateFormatter()
             formatter.dateFormat = Calendar.current.isDateInToday(date) ? "HH:mm:ss" : "yyyy-MM-dd HH:mm:ss"
             return "completed \(formatter.string(from: date)) (task)"

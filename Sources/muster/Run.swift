@@ -120,7 +120,7 @@ struct Run: AsyncParsableCommand {
         }
         summarize(result, seconds: ended.timeIntervalSince(started), err: err)
         // One-shots that may want `task: true`, unless up told them before CMD ran.
-        for hint in TaskSuggestion.recorded(in: paths.eventsFile, since: EventRecord.parseTime(status.started))
+        for hint in TaskSuggestion.recorded(in: paths.eventsFile, since: RFC3339.time(status.started))
             where !up.hintsTold.contains(hint.service) {
             err.line(err.paint("muster │ ", .bold) + err.paint(TaskSuggestion.line(hint), .yellow))
         }

@@ -52,7 +52,7 @@ extension Run {
     /// earlier lives of the project, whose open ends would never close.
     static func report(command: [String], started: Date, ended: Date, exitCode: Int32, paths: ProjectPaths, status: StatusReport,
                        firstSeq: Int, tests: [TestRecord], postgres: [String: PostgresPressure]) -> RunReport {
-        let all = EventRecord.read(paths.eventsFile)
+        let all = ServiceEvent.read(paths.eventsFile)
         let since = RFC3339.seconds(status.started) ?? 0
         let lifetime = all.filter { (RFC3339.seconds($0.time) ?? 0) >= since }
         let disruptions = Disruption.overlapping(lifetime, from: started, to: ended)

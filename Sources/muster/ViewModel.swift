@@ -121,7 +121,7 @@ final class ViewModel: @unchecked Sendable {
                 while let newline = pending.firstIndex(of: 10) {
                     let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                     pending = Data(pending[pending.index(after: newline)...])
-                    if let event = EventRecord.parse(line) {
+                    if let event = ServiceEvent.parse(line) {
                         batch.append(LogLine(service: event.service, text: "▸ " + event.humanLine(), isEvent: true))
                     }
                 }

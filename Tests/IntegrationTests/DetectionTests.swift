@@ -7,8 +7,8 @@ import Glibc
 
 /// Restarts muster did not cause, connection pressure, and the event log's seq.
 @Suite(.serialized) struct DetectionTests {
-    func events(_ stack: TestStack, _ type: String, service: String) -> [[String: Any]] {
-        stack.events().filter { $0["type"] as? String == type && $0["service"] as? String == service }
+    func events(_ stack: TestStack, _ type: String, service: String) -> [ServiceEvent] {
+        stack.events().filter { $0.type.rawValue == type && $0.service == service }
     }
 
     @Test func postgresCrashReinitIsDetected() async throws {
@@ -44,14 +44,14 @@ import Glibc
         // `since`: the last look that still saw the old identity. A look right after the
         // kill may still see it (the postmaster has not begun its reinit yet), so since
         // lies before the event, and no look before the crash came later than it.
-        let since = try #require((event?["since"] as? String).flatMap { EventRecord.parseTime($0) }, "\(event ?? [:])")
-        let detectedAt = try #require((event?["time"] as? String).flatMap { EventRecord.parseTime($0) })
+        let since = try #require(event?.since.flatMap { RFC3339.time($0) }, "\(String(describing: event))")
+        let detectedAt = try #require(event.map(\.time).flatMap { RFC3339.time($0) })
         #expect(since < detectedAt)
         // A loaded machine may delay the monitor's looks by seconds, so the only firm
         // lower bound is the incarnation's start: since is a look at this Postgres.
         #expect(since >= startedAt, "since is a look at this Postgres, not an older time")
         #expect(detectedAt >= crashedAt.addingTimeInterval(-1), "detected after the crash")
-        #expect(event?["pid"] as? Int == Int(postmaster), "the postmaster pid is unchanged")
+        #expect(event?.pid.map(Int.init) == Int(postmaster), "the postmaster pid is unchanged")
         #expect(await stack.snapshot("db")?.pid == postmaster)
         // Exactly one event for one crash, even after recovery brings a new checkpointer:
         // counted once the monitor has looked three more times at the recovered Postgres
@@ -85,8 +85,8 @@ import Glibc
         }
         #expect(detected, "no restart_detected after DEBUG RESTART")
         #expect(await stack.snapshot("cache")?.pid == pid, "DEBUG RESTART keeps the pid")
-        #expect((events(stack, "restart_detected", service: "cache").first?["reason"] as? String)?.contains("run_id") == true)
-        let since = (events(stack, "restart_detected", service: "cache").first?["since"] as? String).flatMap { EventRecord.parseTime($0) }
+        #expect(events(stack, "restart_detected", service: "cache").first?.reason?.contains("run_id") == true)
+        let since = events(stack, "restart_detected", service: "cache").first?.since.flatMap { RFC3339.time($0) }
         #expect(since.map { $0 <= restartedAt } == true, "since is the last look before the restart: \(String(describing: since))")
         #expect(events(stack, "restarted", service: "cache").isEmpty, "muster did not restart it")
         await stack.finish()
@@ -122,9 +122,9 @@ import Glibc
         }
         #expect(detected, "no restart_detected after the wrapped program was replaced")
         let event = events(stack, "restart_detected", service: "looper").first
-        #expect((event?["reason"] as? String)?.contains("main process changed from pid \(child)") == true, "\(event ?? [:])")
-        let since = (event?["since"] as? String).flatMap { EventRecord.parseTime($0) }
-        #expect(since.map { $0 <= killedAt } == true, "since is the last look that saw pid \(child): \(event ?? [:])")
+        #expect(event?.reason?.contains("main process changed from pid \(child)") == true, "\(String(describing: event))")
+        let since = event?.since.flatMap { RFC3339.time($0) }
+        #expect(since.map { $0 <= killedAt } == true, "since is the last look that saw pid \(child): \(String(describing: event))")
         await stack.finish()
     }
 
@@ -172,7 +172,7 @@ import Glibc
         #expect(await looks.waitForMore(3), "the monitor stopped looking")
         let first = events(stack, "warning", service: "db")
         #expect(first.count == 1, "one warning while usage stays high, got \(first.count)")
-        #expect((first.first?["reason"] as? String)?.contains("pressure-test") == true, "the warning names who holds the connections")
+        #expect(first.first?.reason?.contains("pressure-test") == true, "the warning names who holds the connections")
 
         held.removeAll()
         // Three looks with the connections closed: usage has fallen, no new warning.
@@ -194,7 +194,7 @@ import Glibc
         await stack.finish(keepFiles: true)
         try await stack.start()
         await stack.finish(keepFiles: true)
-        let seqs = stack.events().compactMap { $0["seq"] as? Int }
+        let seqs = stack.events().map(\.seq)
         #expect(seqs.count >= 8)
         #expect(seqs == Array(1...seqs.count), "seq must count 1, 2, 3, ... without gaps: \(seqs)")
         stack.cleanup()
@@ -205,8 +205,8 @@ import Glibc
 /// change of identity in place (the same process) is a detected restart, answered
 /// chunked, with a length, or HTTP/1.0 ending at the close. Chunked answers once hid it.
 @Suite struct IdentityFramingTests {
-    func events(_ stack: TestStack, _ type: String, service: String) -> [[String: Any]] {
-        stack.events().filter { $0["type"] as? String == type && $0["service"] as? String == service }
+    func events(_ stack: TestStack, _ type: String, service: String) -> [ServiceEvent] {
+        stack.events().filter { $0.type.rawValue == type && $0.service == service }
     }
 
     @Test(arguments: ["chunked", "length", "close"])
@@ -236,7 +236,7 @@ import Glibc
             !events(stack, "restart_detected", service: "app").isEmpty
         }
         #expect(detected, "a \(framing) health endpoint changed its identity and nothing was reported")
-        let reason = events(stack, "restart_detected", service: "app").first?["reason"] as? String
+        let reason = events(stack, "restart_detected", service: "app").first?.reason
         #expect(reason?.contains("new identity (1 → 2)") == true, "\(reason ?? "none")")
         #expect(await stack.snapshot("app")?.pid == pid, "the same process: a restart in place")
         await stack.finish()

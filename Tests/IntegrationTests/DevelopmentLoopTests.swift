@@ -53,8 +53,8 @@ import Glibc
     }
 
     func restartReasons(_ stack: TestStack, of name: String) -> [String] {
-        stack.events().filter { $0["service"] as? String == name && $0["type"] as? String == "restarted" }
-            .compactMap { $0["reason"] as? String }
+        stack.events().filter { $0.service == name && $0.type.rawValue == "restarted" }
+            .compactMap { $0.reason }
     }
 
     /// A task's rule without an action runs the task again (a task cannot restart):
@@ -119,11 +119,11 @@ import Glibc
         try write(stack, "build.sh", "echo 'main.c:1: error: expected ;'; exit 1\n")
         try write(stack, "src/main.c", "int main(){ broken }\n")
         #expect(await eventually {
-            stack.events().contains { $0["service"] as? String == "builder" && ($0["reason"] as? String)?.contains("build step failed") == true }
+            stack.events().contains { $0.service == "builder" && $0.reason?.contains("build step failed") == true }
         })
-        let warning = stack.events().last { $0["service"] as? String == "builder" && $0["type"] as? String == "warning" }
-        #expect((warning?["reason"] as? String)?.contains("sh build.sh exited with code 1 — last lines: main.c:1: error: expected ;") == true,
-                "\(warning ?? [:])")
+        let warning = stack.events().last { $0.service == "builder" && $0.type.rawValue == "warning" }
+        #expect(warning?.reason?.contains("sh build.sh exited with code 1 — last lines: main.c:1: error: expected ;") == true,
+                "\(String(describing: warning))")
         #expect(await service(stack, "builder")?.pid == builder)
         #expect(await service(stack, "builder")?.state == "ready")
         // Fixed: the build passes and the service restarts.
@@ -200,7 +200,7 @@ import Glibc
         let up = try await stack.muster("up", "-d")
         try #require(up.status == 0, "\(up.output)")
         func count(_ type: String) -> Int {
-            stack.events().filter { $0["service"] as? String == "api" && $0["type"] as? String == type }.count
+            stack.events().filter { $0.service == "api" && $0.type.rawValue == type }.count
         }
         try "v2\n".write(toFile: file, atomically: false, encoding: .utf8)
         // The stop lasts until the test lets it end: three more edits land while it runs,
@@ -217,7 +217,7 @@ import Glibc
         // And nothing after, no loop: the next restart is the one another file's edit causes.
         try "w\n".write(toFile: stack.directory + "/app/w.txt", atomically: false, encoding: .utf8)
         #expect(await eventually(within: .seconds(30)) { count("restarted") >= 3 && count("ready") >= 4 })
-        let reasons = stack.events().filter { $0["type"] as? String == "restarted" }.compactMap { $0["reason"] as? String }
+        let reasons = stack.events().filter { $0.type.rawValue == "restarted" }.compactMap { $0.reason }
         #expect(reasons == ["files changed: app/v.txt", "files changed: app/v.txt", "files changed: app/w.txt"], "\(reasons)")
         #expect(try await stack.muster("down").status == 0)
     }
@@ -248,12 +248,12 @@ import Glibc
         let second = try #require(await api()?.pid)
         try append("app/migrate.py")
         #expect(await eventually(within: .seconds(30)) {
-            let migrateRan = stack.events().contains { $0["service"] as? String == "migrate" && $0["type"] as? String == "restarted" }
+            let migrateRan = stack.events().contains { $0.service == "migrate" && $0.type.rawValue == "restarted" }
             let now = await api()
             return migrateRan && now?.pid != second && now?.state == "ready"
         })
-        let reasons = stack.events().filter { $0["service"] as? String == "api" && $0["type"] as? String == "restarted" }
-            .compactMap { $0["reason"] as? String }
+        let reasons = stack.events().filter { $0.service == "api" && $0.type.rawValue == "restarted" }
+            .compactMap { $0.reason }
         #expect(reasons == ["files changed: app/api.py", "migrate ran again (files changed: app/migrate.py)"], "\(reasons)")
         let pids = try await stack.status().services.compactMap(\.pid)
         #expect(try await stack.muster("down").status == 0)
@@ -307,7 +307,7 @@ import Glibc
         try "notes, edited\n".write(toFile: stack.directory + "/app/README.txt", atomically: false, encoding: .utf8)
         try "x = 2\n".write(toFile: stack.directory + "/app/pkg/main.py", atomically: false, encoding: .utf8)
         #expect(await eventually { let now = await api(); return now?.pid != first && now?.state == "ready" })
-        let reasons = stack.events().filter { $0["type"] as? String == "restarted" }.compactMap { $0["reason"] as? String }
+        let reasons = stack.events().filter { $0.type == .restarted }.compactMap { $0.reason }
         #expect(reasons.count == 1 && reasons.allSatisfy { $0.contains("main.py") && !$0.contains("README") }, "\(reasons)")
         #expect(try await stack.muster("down").status == 0)
     }
@@ -334,7 +334,7 @@ import Glibc
                                          environment: ["MUSTER_WATCH_LIMIT": "1"])
         try #require(up.status == 0, "\(up.output)")
         func warnings() -> [String] {
-            stack.events().filter { $0["type"] as? String == "warning" }.compactMap { $0["reason"] as? String }
+            stack.events().filter { $0.type.rawValue == "warning" }.compactMap { $0.reason }
                 .filter { $0.contains("fs.inotify.max_user_watches") }
         }
         #expect(await eventually { warnings().count == 1 })

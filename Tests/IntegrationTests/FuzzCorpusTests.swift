@@ -106,7 +106,7 @@ import Testing
         await stack.finish(keepFiles: true)
         // events.jsonl as muster wrote it for this run, every line parsed back.
         let events = try String(contentsOfFile: stack.paths.eventsFile, encoding: .utf8)
-        #expect(events.split(separator: "\n").allSatisfy { EventRecord.parse(String($0)) != nil })
+        #expect(events.split(separator: "\n").allSatisfy { ServiceEvent.parse(String($0)) != nil })
         corpus["events", default: [:]]["captured-default-stack"] = Array(events.utf8)
         // Stack files: the shipped ones and the valid fixtures.
         for folder in [TestStack.repoRoot + "/stacks", TestStack.repoRoot + "/Tests/Fixtures/valid"] {

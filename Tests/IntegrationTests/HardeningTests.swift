@@ -74,19 +74,19 @@ import Glibc
         // itself on a fatal broker error): then it carries its own exit code, and the
         // kill changed nothing, so the test may not expect more than one ending.
         let events = stack.events()
-        let endings = events.filter { ["exited", "failed", "stopped"].contains($0["type"] as? String ?? "") }
-        let sigkills = endings.filter { ($0["reason"] as? String ?? "").contains("SIGKILL") }
+        let endings = events.filter { ["exited", "failed", "stopped"].contains($0.type.rawValue) }
+        let sigkills = endings.filter { ($0.reason ?? "").contains("SIGKILL") }
         for victim in killed {
-            let matching = endings.filter { $0["pid"] as? Int == Int(victim.pid) && $0["service"] as? String == victim.service }
-            let about = events.filter { $0["pid"] as? Int == Int(victim.pid) || $0["previous_pid"] as? Int == Int(victim.pid) }
+            let matching = endings.filter { $0.pid.map(Int.init) == Int(victim.pid) && $0.service == victim.service }
+            let about = events.filter { $0.pid.map(Int.init) == Int(victim.pid) || $0.previousPid.map(Int.init) == Int(victim.pid) }
             #expect(matching.count == 1, "kill of \(victim.service) pid \(victim.pid) ended \(matching.count) times; its events: \(about)")
         }
         #expect(!sigkills.isEmpty, "no kill of the storm was recorded as a SIGKILL")
         let killedNumbers = Set(killed.map { Int($0.pid) })
         for event in sigkills {
-            #expect(killedNumbers.contains(event["pid"] as? Int ?? -1), "an exit by SIGKILL nobody sent: \(event)")
+            #expect(killedNumbers.contains(event.pid.map(Int.init) ?? -1), "an exit by SIGKILL nobody sent: \(event)")
         }
-        let seqs = events.compactMap { $0["seq"] as? Int }
+        let seqs = events.map(\.seq)
         #expect(seqs == Array(1...seqs.count), "seq has gaps")
 
         // The data survived.

@@ -90,8 +90,8 @@ import Glibc
         defer { stack.cleanup() }
         let up = try await stack.muster("up", "-d")
         #expect(up.status == 1, "\(up.output)")
-        let failed = stack.events().first { $0["type"] as? String == "failed" }
-        let reason = failed?["reason"] as? String ?? ""
+        let failed = stack.events().first { $0.type.rawValue == "failed" }
+        let reason = failed?.reason ?? ""
         #expect(reason.hasPrefix("not ready after 3s (probe "), "\(reason)")
         for text in Self.expected(protocolName, mode) {
             #expect(up.output.contains(text), "\(protocolName) \(mode): \(text) not in: \(up.output)")
@@ -116,7 +116,7 @@ import Glibc
         let up = try await stack.muster("up", "-d")
         #expect(up.status == 1, "\(up.output)")
         #expect(up.output.contains("not ready after 2s (probe redis: redis: no reply: timed out"), "\(up.output)")
-        let warnings = stack.events().filter { $0["type"] as? String == "warning" }.compactMap { $0["reason"] as? String }
+        let warnings = stack.events().filter { $0.type.rawValue == "warning" }.compactMap { $0.reason }
         #expect(warnings.contains("SHUTDOWN brought no exit within 100ms; sent SIGTERM"), "\(warnings)")
         #expect(!warnings.contains { $0.contains("SIGKILL") }, "\(warnings)")
         let log = try String(contentsOfFile: stack.paths.logFile(for: "cache"), encoding: .utf8)
@@ -133,7 +133,7 @@ import Glibc
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
         #expect(try await stack.muster("down").status == 0)
-        #expect(!stack.events().contains { $0["type"] as? String == "warning" }, "\(stack.events())")
+        #expect(!stack.events().contains { $0.type.rawValue == "warning" }, "\(stack.events())")
         let log = try String(contentsOfFile: stack.paths.logFile(for: "cache"), encoding: .utf8)
         #expect(log.contains("User requested shutdown") && !log.contains("Received SIG"), "\(log)")
     }

@@ -29,9 +29,9 @@ import Testing
         #expect(!pytest.output.contains(" skipped") && !pytest.output.contains(" failed"), "\(pytest.output)")
 
         // The suite's `muster restart bus` is a `restarted` event that says what was lost.
-        let restarts = stack.events().filter { $0["service"] as? String == "bus" && $0["type"] as? String == "restarted" }
+        let restarts = stack.events().filter { $0.service == "bus" && $0.type.rawValue == "restarted" }
         #expect(restarts.count == 1, "\(restarts)")
-        let reason = restarts.first?["reason"] as? String ?? ""
+        let reason = restarts.first?.reason ?? ""
         #expect(reason == "restart requested; the broker keeps messages in memory: every message is gone", "\(reason)")
 
         // doctor names the broker that runs and what it lacks.

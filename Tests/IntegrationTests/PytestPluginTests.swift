@@ -153,13 +153,13 @@ struct Outage: CustomStringConvertible {
         start <= window.end && (end.map { $0 >= window.start } ?? true)
     }
 
-    static func all(of service: String, in events: [[String: Any]]) -> [Outage] {
+    static func all(of service: String, in events: [ServiceEvent]) -> [Outage] {
         var result: [Outage] = []
         var open: Outage?
-        for event in events where event["service"] as? String == service {
-            guard let type = event["type"] as? String, let time = event["time"] as? String else { continue }
+        for event in events where event.service == service {
+            let (type, time) = (event.type.rawValue, event.time)
             if ["exited", "restarted", "failed", "stopping", "unavailable"].contains(type), open == nil {
-                open = Outage(seq: event["seq"] as? Int ?? -1, start: time, end: nil)
+                open = Outage(seq: event.seq, start: time, end: nil)
             } else if ["ready", "available"].contains(type), var current = open {
                 current.end = time
                 result.append(current)

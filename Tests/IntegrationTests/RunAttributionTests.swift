@@ -150,7 +150,7 @@ import Glibc
         let pid = try #require(readPids(stack.directory + "/notifier.pid").first)
         kill(pid, SIGKILL)
         let back = await eventually(within: .seconds(20)) {
-            stack.events().filter { $0["service"] as? String == "notifier" && $0["type"] as? String == "ready" }.count >= 2
+            stack.events().filter { $0.service == "notifier" && $0.type.rawValue == "ready" }.count >= 2
         }
         #expect(back)
         let after = EventLog.timestamp(Date().addingTimeInterval(1))

@@ -19,8 +19,9 @@ import Glibc
         restart: on-failure
     """
 
-    func report(_ path: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    /// The run report read with its own type (its events as `ServiceEvent`s).
+    func report(_ path: String) throws -> RunReport {
+        try ControlJSON.decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
     @Test func restartDuringTheCommandFailsTheWindow() async throws {
@@ -36,19 +37,19 @@ import Glibc
         #expect(killed.status == 3, "\(killed.output)")
         #expect(killed.output.contains("consumer"))
         let bad = try report(stack.directory + "/killed.json")
-        #expect(bad["clean"] as? Bool == false)
-        #expect(bad["exit_code"] as? Int == 0)
-        let entry = try #require((bad["services"] as? [String: Any])?["consumer"] as? [String: Any])
-        #expect(entry["restarts"] as? Int == 1)
-        let reasons = (entry["events"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
+        #expect(bad.clean == false)
+        #expect(bad.exitCode == 0)
+        let entry = try #require(bad.services["consumer"])
+        #expect(entry.restarts == 1)
+        let reasons = entry.events.compactMap(\.reason)
         #expect(reasons.contains { $0.contains("killed by SIGKILL") }, "\(reasons)")
-        #expect(((bad["services"] as? [String: Any])?["cache"] as? [String: Any])?["restarts"] as? Int == 0)
+        #expect(bad.services["cache"]?.restarts == 0)
 
         // The same without the kill: exit 0, clean; the environment reaches the command.
         let quiet = try await stack.muster("run", "--fail-on-restart", "--report", "quiet.json", "--",
                                            "sh", "-c", "echo \"$CACHE_URL $MUSTER_PROJECT $MUSTER_EVENTS\" > env.txt")
         #expect(quiet.status == 0, "\(quiet.output)")
-        #expect(try report(stack.directory + "/quiet.json")["clean"] as? Bool == true)
+        #expect(try report(stack.directory + "/quiet.json").clean == true)
         let env = try String(contentsOfFile: stack.directory + "/env.txt", encoding: .utf8)
         #expect(env.hasPrefix("redis://127.0.0.1:"))
         #expect(env.contains(stack.project) && env.contains("events.jsonl"))

@@ -68,7 +68,7 @@ import Glibc
         #expect(snapshot.phase == .failed)
         #expect(snapshot.restarts == 2)
         #expect(snapshot.failure?.contains("restarted 2 times in a row") == true)
-        let types = stack.events().filter { $0["service"] as? String == "flaky" }.compactMap { $0["type"] as? String }
+        let types = stack.events().filter { $0.service == "flaky" }.compactMap { $0.type.rawValue }
         #expect(types.filter { $0 == "restarted" }.count == 2)
         #expect(types.last == "failed")
         let log = try String(contentsOfFile: stack.paths.logFile(for: "flaky"), encoding: .utf8)
@@ -93,9 +93,9 @@ import Glibc
         defer { stack.cleanup() }
         #expect(!ProcessTable.isAlive(leader))
         #expect(!kids.contains(where: ProcessTable.isAlive))
-        let stopped = stack.events().last { $0["service"] as? String == "stubborn" }
-        #expect(stopped?["type"] as? String == "stopped")
-        #expect(stopped?["reason"] as? String == "killed by SIGKILL")
+        let stopped = stack.events().last { $0.service == "stubborn" }
+        #expect(stopped?.type.rawValue == "stopped")
+        #expect(stopped?.reason == "killed by SIGKILL")
     }
 
     @Test func chattyServiceNeverBlocksAndItsLogIsComplete() async throws {

@@ -32,8 +32,8 @@ import Glibc
         var report = try await stack.status()
         let migrate = try #require(report.services.first { $0.name == "migrate" })
         #expect(migrate.task && migrate.state == "completed" && migrate.ready, "\(migrate)")
-        let completedAt = try #require(migrate.completedAt.flatMap(EventRecord.parseTime), "ps --json gives its exit time")
-        let startedAt = try #require(EventRecord.parseTime(report.started))
+        let completedAt = try #require(migrate.completedAt.flatMap(RFC3339.time), "ps --json gives its exit time")
+        let startedAt = try #require(RFC3339.time(report.started))
         #expect(completedAt >= startedAt)
         #expect(report.services.first { $0.name == "web" }?.task == false)
         let table = try await stack.muster("ps")
@@ -108,12 +108,12 @@ import Glibc
         let events = try await stack.muster("events")
         let lines = events.output.split(separator: "\n").filter { $0.contains("set task: true") }
         #expect(lines.count == 1 && lines.first?.contains("once warning: exited with code 0") == true, "\(events.output)")
-        let json = stack.events().filter { $0["type"] as? String == "warning" }
-        #expect(json.count == 1 && json.first?["service"] as? String == "once", "\(json)")
+        let json = stack.events().filter { $0.type.rawValue == "warning" }
+        #expect(json.count == 1 && json.first?.service == "once", "\(json)")
 
         // A second up -d of a running stack prints what is known.
         #expect(try await stack.muster("up", "-d").status == 0)
-        #expect(await eventually(within: .seconds(30)) { stack.events().filter { $0["type"] as? String == "warning" }.count == 2 })
+        #expect(await eventually(within: .seconds(30)) { stack.events().filter { $0.type.rawValue == "warning" }.count == 2 })
         let again = try await stack.muster("up", "-d")
         #expect(again.status == 0 && again.output.contains("warning: once exited with code 0"), "\(again.output)")
         let report = try await stack.status()

@@ -105,11 +105,9 @@ final class TestStack: @unchecked Sendable {
 
     var paths: ProjectPaths { ProjectPaths(directory: directory, project: project) }
 
-    func events() -> [[String: Any]] {
-        guard let text = try? String(contentsOfFile: paths.eventsFile, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+    /// The project's event log as muster reads it back.
+    func events() -> [ServiceEvent] {
+        ServiceEvent.read(paths.eventsFile)
     }
 
     /// Stops everything and checks that nothing is left: no leftovers had to be

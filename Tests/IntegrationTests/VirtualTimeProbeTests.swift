@@ -89,8 +89,8 @@ import Testing
         FileManager.default.createFile(atPath: stack.directory + "/healthy", contents: nil)
         await clock.advance(by: .seconds(1))
         #expect(await eventually(within: .seconds(60)) { await stack.snapshot("app")?.available == true })
-        let available = stack.events().last { $0["type"] as? String == "available" }
-        #expect(available?["duration_ms"] as? Int == 2000, "measured on the injected clock: \(String(describing: available))")
+        let available = stack.events().last { $0.type == .available }
+        #expect(available?.durationMs == 2000, "measured on the injected clock: \(String(describing: available))")
         _ = await stack.session?.stop()
     }
 
@@ -117,7 +117,7 @@ import Testing
         kill(pid, SIGSTOP)
         let stopping = Task { try await session.supervisor.stop(["cache"]) }
         func warnings() -> [String] {
-            stack.events().filter { $0["type"] as? String == "warning" }.compactMap { $0["reason"] as? String }
+            stack.events().filter { $0.type == .warning }.compactMap { $0.reason }
         }
         #expect(await eventually(within: .seconds(60)) { await stack.snapshot("cache")?.phase == .stopping })
         // The command's own answer limit is real time (a socket read); its grace is the clock's.

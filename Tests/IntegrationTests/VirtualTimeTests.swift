@@ -84,7 +84,7 @@ import Testing
         _ = try await stopping.value
         #expect(await stack.snapshot("stubborn")?.phase == .stopped)
         #expect(!ProcessTable.isAlive(pid))
-        let reasons = stack.events().compactMap { $0["reason"] as? String }
+        let reasons = stack.events().compactMap { $0.reason }
         #expect(reasons.contains { $0.contains("did not stop within 20s of SIGTERM; sent SIGKILL") }, "\(reasons)")
         _ = await session.stop()
     }

@@ -34,7 +34,7 @@ import Glibc
                 "watch did not show the restart: \(read("watch.out"))")
         #expect(await eventually { read("events.out").contains("\"type\":\"restarted\"") })
         // The JSON lines parse and keep their order.
-        let seqs = read("events.out").split(separator: "\n").compactMap { EventRecord.parse(String($0))?.seq }
+        let seqs = read("events.out").split(separator: "\n").compactMap { ServiceEvent.parse(String($0))?.seq }
         #expect(seqs == seqs.sorted() && !seqs.isEmpty)
 
         // The stored log: --fail-on-restart sees the restart; --since filters; bad input is exit 2.

@@ -4,7 +4,7 @@ import Testing
 
 /// JUnit XML, the Markdown summary and the merged report's geometry, without processes.
 @Suite struct CIReportTests {
-    let start = EventRecord.parseTime("2026-12-03T08:00:00Z")!
+    let start = RFC3339.time("2026-12-03T08:00:00Z")!
 
     func test(_ id: String, _ worker: String, _ from: Double, _ to: Double, _ outcome: String = "passed",
               hits: [Int] = [], shard: String? = nil) -> RunTimeline.Test {
@@ -58,24 +58,6 @@ import Testing
         #expect(junit.contains("<testsuite name=\"a pytest\"") && junit.contains("<testsuite name=\"b pytest\""))
         #expect(junit.components(separatedBy: "<system-err>").count == 2, "only shard a's t1 carries the restart")
         #expect(junit.contains("hostname=\"h1\""))
-    }
-}
-
-/// The merged report's writer gives back what JSONSerialization read, types included.
-@Suite struct JSONTreeWriterTests {
-    @Test func whatJSONSerializationReadIsWrittenBackTheSame() throws {
-        let text = #"{"b": true, "f": false, "i": 7, "n": -3, "d": 1.5, "z": null, "s": "a\"b\\c\nd\u0001é/", "a": [1, "x", {"k": []}], "o": {}}"#
-        let read = try JSONSerialization.jsonObject(with: Data(text.utf8))
-        let written = JSONTreeWriter.data(read)
-        let again = try #require(try JSONSerialization.jsonObject(with: written) as? NSDictionary)
-        #expect(again == (read as? NSDictionary))
-        let out = String(decoding: written, as: UTF8.self)
-        #expect(out.contains("\"b\": true") && out.contains("\"f\": false") && out.contains("\"i\": 7") && out.contains("\"d\": 1.5"), "\(out)")
-        #expect(out.contains(#""s": "a\"b\\c\nd\u0001é/""#), "\(out)")
-        #expect(out.range(of: "\"a\"")!.lowerBound < out.range(of: "\"b\"")!.lowerBound, "keys sorted")
-        // Swift's own values too, as the merge adds them.
-        let own = String(decoding: JSONTreeWriter.data(["t": true, "n": 3, "d": 0.25, "l": ["x"]] as [String: Any]), as: UTF8.self)
-        #expect(own.contains("\"t\": true") && own.contains("\"n\": 3") && own.contains("\"d\": 0.25"), "\(own)")
     }
 }
 

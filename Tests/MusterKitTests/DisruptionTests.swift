@@ -9,8 +9,8 @@ import Testing
     static func at(_ seconds: Double) -> String { EventLog.timestamp(Date(timeIntervalSince1970: base + seconds)) }
 
     static func event(_ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil,
-                      logTail: [String]? = nil, since: Double? = nil) -> EventRecord {
-        EventRecord(seq: seq, time: at(seconds), service: service, type: EventKind(rawValue: type), reason: reason, logTail: logTail, since: since.map(at))
+                      logTail: [String]? = nil, since: Double? = nil) -> ServiceEvent {
+        ServiceEvent(seq: seq, time: at(seconds), service: service, type: EventKind(rawValue: type), reason: reason, logTail: logTail ?? [], since: since.map(at))
     }
 
     static let events = [
@@ -126,21 +126,19 @@ import Testing
         let open = Disruption.overlapping(Self.events, from: Date(timeIntervalSince1970: Self.base + 1000), to: nil)
         #expect(open.map(\.seq) == [10])
         let data = ControlJSON.encode(DisruptionsReport(disruptions: open))
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let first = try #require((object["disruptions"] as? [[String: Any]])?.first)
-        #expect(first["end"] is NSNull)
-        #expect(Set(first.keys) == ["seq", "service", "kind", "start", "end", "reason", "log_tail"])
+        let first = try #require(try JSONValue.parse(data)["disruptions"]?.arrayValue?.first)
+        #expect(first["end"] == .null)
+        #expect(Set((first.objectMembers ?? []).map(\.key)) == ["seq", "service", "kind", "start", "end", "reason", "log_tail"])
         let back = try ControlJSON.decode(DisruptionsReport.self, from: data)
         #expect(back.disruptions == open)
     }
 
     @Test func sinceIsWrittenAndReadBack() throws {
         let when = Date(timeIntervalSince1970: Self.base + 3)
-        let line = EventLog.encode(ServiceEvent(service: "db", type: .restartDetected, reason: "x", time: when.addingTimeInterval(0.5),
-                                                since: when), seq: 7)
+        let line = ServiceEvent(service: "db", type: .restartDetected, reason: "x", time: when.addingTimeInterval(0.5), since: when).line
         #expect(line.contains("\"since\":\"2026-12-03T08:00:03.000000Z\""))
-        #expect(EventRecord.parse(line)?.since == "2026-12-03T08:00:03.000000Z")
-        let plain = EventLog.encode(ServiceEvent(service: "db", type: .ready, time: when), seq: 8)
+        #expect(ServiceEvent.parse(line)?.since == "2026-12-03T08:00:03.000000Z")
+        let plain = ServiceEvent(service: "db", type: .ready, time: when).line
         #expect(!plain.contains("since"))
         var tracker = IdentityTracker()
         _ = tracker.observe("a", at: when)
@@ -159,6 +157,6 @@ import Testing
         for bad in ["", "yesterday", "2026-13-03T08:00:00Z", "2026-12-03T08:00:00Q", "2026-12-03T08:00Z", "2026-12-03T08:00:00.Z"] {
             #expect(RFC3339.seconds(bad) == nil, "\(bad)")
         }
-        #expect(EventRecord.parseTime("2026-12-03T08:00:00.5Z")?.timeIntervalSince1970 == 1_796_284_800.5)
+        #expect(RFC3339.time("2026-12-03T08:00:00.5Z")?.timeIntervalSince1970 == 1_796_284_800.5)
     }
 }

@@ -17,7 +17,7 @@ import Glibc
         return ServiceLifecycle(policy: policy)
     }
 
-    func records(_ actions: [ServiceLifecycle.Action]) -> [LifecycleRecord] {
+    func records(_ actions: [ServiceLifecycle.Action]) -> [ServiceEvent] {
         actions.compactMap { if case let .record(record) = $0 { return record } else { return nil } }
     }
 
@@ -52,7 +52,7 @@ import Glibc
         ready(&m)
         _ = m.handle(.stop)
         #expect(m.handle(.stopCommandAnswered(.closed, generation: 1)) == [.armStopGrace(.milliseconds(500), generation: 1)])
-        #expect(records(m.handle(.exited(.exited(0), uptime: .seconds(3), generation: 1))).map(\.kind) == [.stopped])
+        #expect(records(m.handle(.exited(.exited(0), uptime: .seconds(3), generation: 1))).map(\.type) == [.stopped])
         #expect(m.phase == .stopped)
         #expect(m.handle(.stopGraceElapsed(generation: 1)) == [], "a grace that ends after the exit changes nothing")
     }
@@ -141,7 +141,7 @@ import Glibc
         #expect(records(m.handle(.restart)).map(\.reason) == ["restart requested: files changed: app/api.py"])
         _ = m.handle(.exited(.signaled(SIGTERM), uptime: .seconds(2), generation: 1, tail: ["bye"]))
         let restarted = records(m.handle(.spawned(pid: 11, generation: 2)))
-        #expect(restarted.first?.kind == .restarted)
+        #expect(restarted.first?.type == .restarted)
         #expect(restarted.first?.reason == "files changed: app/api.py")
         #expect(restarted.first?.logTail == ["bye"], "the restart carries the output of the incarnation that ended")
         // The reason was used up: the next restart is an ordinary request.
@@ -182,7 +182,7 @@ import Glibc
         _ = m.handle(.start)
         _ = m.handle(.spawned(pid: 10, generation: 1))
         let failed = records(m.handle(.exited(.exited(3), uptime: .seconds(1), generation: 1, tail: ["ModuleNotFoundError"])))
-        #expect(failed.map(\.kind) == [.failed])
+        #expect(failed.map(\.type) == [.failed])
         #expect(failed.first?.logTail == ["ModuleNotFoundError"])
     }
 }

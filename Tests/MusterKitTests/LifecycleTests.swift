@@ -11,7 +11,7 @@ import Glibc
     }
 
     func kinds(_ actions: [ServiceLifecycle.Action]) -> [String] {
-        actions.compactMap { if case let .record(record) = $0 { return record.kind.rawValue } else { return nil } }
+        actions.compactMap { if case let .record(record) = $0 { return record.type.rawValue } else { return nil } }
     }
 
     @Test func startToReady() {
@@ -77,7 +77,7 @@ import Glibc
         #expect(m.handle(.backoffElapsed) == [.spawn(generation: 2)])
         let actions = m.handle(.spawned(pid: 11, generation: 2))
         guard case let .record(record)? = actions.first else { Issue.record("no record"); return }
-        #expect(record.kind == .restarted)
+        #expect(record.type == .restarted)
         #expect(record.pid == 11)
         #expect(record.previousPid == 10)
         #expect(record.restarts == 1)
@@ -298,7 +298,7 @@ import Glibc
         #expect(m.handle(.start) == [.spawn(generation: 2)])
         let spawned = m.handle(.spawned(pid: 12, generation: 2))
         guard case let .record(record)? = spawned.first else { Issue.record("no record"); return }
-        #expect(record.kind == .restarted && record.reason == "run again on request")
+        #expect(record.type == .restarted && record.reason == "run again on request")
         #expect(m.phase == .starting)
         _ = m.handle(.exited(.exited(0), uptime: .seconds(1), generation: 2))
         #expect(m.phase == .completed && m.restarts == 1)

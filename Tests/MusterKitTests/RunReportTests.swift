@@ -3,10 +3,10 @@ import Testing
 @testable import MusterKit
 
 @Suite struct RunReportTests {
-    let start = EventRecord.parseTime("2026-11-22T10:00:00Z")!
+    let start = RFC3339.time("2026-11-22T10:00:00Z")!
 
-    func event(_ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil) -> EventRecord {
-        EventRecord(seq: seq, time: EventLog.timestamp(start.addingTimeInterval(seconds)), service: service, type: EventKind(rawValue: type), reason: reason)
+    func event(_ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil) -> ServiceEvent {
+        ServiceEvent(seq: seq, time: EventLog.timestamp(start.addingTimeInterval(seconds)), service: service, type: EventKind(rawValue: type), reason: reason)
     }
 
     @Test func quietWindowIsClean() {

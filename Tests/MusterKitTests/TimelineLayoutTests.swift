@@ -11,7 +11,7 @@ import Testing
         return url.appendingPathComponent("Fixtures/reports").path
     }()
 
-    let start = EventRecord.parseTime("2026-12-03T08:00:00Z")!
+    let start = RFC3339.time("2026-12-03T08:00:00Z")!
 
     func at(_ seconds: Double) -> String { EventLog.timestamp(start.addingTimeInterval(seconds)) }
 
@@ -101,11 +101,11 @@ import Testing
 
     @Test func serviceLaneStatesFollowTheEvents() {
         let events = [
-            EventRecord(seq: 41, time: at(2), service: "notifier", type: .exited, reason: "killed by signal 9"),
-            EventRecord(seq: 42, time: at(2.5), service: "notifier", type: .restarted, reason: "killed by signal 9"),
-            EventRecord(seq: 43, time: at(3), service: "notifier", type: .ready),
-            EventRecord(seq: 44, time: at(6), service: "notifier", type: .unavailable),
-            EventRecord(seq: 45, time: at(7), service: "notifier", type: .available),
+            ServiceEvent(seq: 41, time: at(2), service: "notifier", type: .exited, reason: "killed by signal 9"),
+            ServiceEvent(seq: 42, time: at(2.5), service: "notifier", type: .restarted, reason: "killed by signal 9"),
+            ServiceEvent(seq: 43, time: at(3), service: "notifier", type: .ready),
+            ServiceEvent(seq: 44, time: at(6), service: "notifier", type: .unavailable),
+            ServiceEvent(seq: 45, time: at(7), service: "notifier", type: .available),
         ]
         let pieces = ServiceStates.pieces(events: events, disruptions: [], from: start, to: start.addingTimeInterval(10))
         #expect(pieces.map(\.state) == ["ready", "down", "starting", "ready", "unavailable", "ready"])

@@ -10,75 +10,80 @@ public struct StackRenderer {
         self.project = project
     }
 
-    func env(_ entries: [EnvEntry]) -> [(String, Any)] {
-        entries.map { ($0.key, Secrets.display(key: $0.key, value: $0.value.description) as Any) }
+    func env(_ entries: [EnvEntry]) -> JSONValue {
+        .object(entries.map { .init($0.key, .string(Secrets.display(key: $0.key, value: $0.value.description))) })
     }
 
-    func probe(_ spec: ProbeSpec?) -> Any {
-        guard let spec else { return Optional<Any>.none as Any }
-        var fields: [(String, Any)] = [("check", spec.kind.name), ("target", Secrets.mask(spec.kind.display))]
-        fields += [("interval", DurationParser.format(spec.interval)), ("timeout", DurationParser.format(spec.timeout)),
-                   ("start_timeout", DurationParser.format(spec.startTimeout)), ("failures", spec.failures)]
-        return fields
+    func probe(_ spec: ProbeSpec?) -> JSONValue {
+        guard let spec else { return .null }
+        return [
+            "check": .string(spec.kind.name), "target": .string(Secrets.mask(spec.kind.display)),
+            "interval": .string(DurationParser.format(spec.interval)), "timeout": .string(DurationParser.format(spec.timeout)),
+            "start_timeout": .string(DurationParser.format(spec.startTimeout)), "failures": .int(spec.failures),
+        ]
     }
 
-    func service(_ service: ServiceSpec) -> [(String, Any)] {
-        var fields: [(String, Any)] = [("name", service.name)]
+    static func strings(_ list: [String]) -> JSONValue { .array(list.map(JSONValue.string)) }
+
+    func service(_ service: ServiceSpec) -> [JSONValue.Member] {
+        var fields: [JSONValue.Member] = [.init("name", .string(service.name))]
+        func add(_ key: String, _ value: JSONValue) { fields.append(.init(key, value)) }
         if let engine = service.engine {
-            fields.append(("engine", engine.kind.rawValue))
-            if engine.kind == .kafka { fields.append(("implementation", engine.implementation.rawValue)) }
+            add("engine", .string(engine.kind.rawValue))
+            if engine.kind == .kafka { add("implementation", .string(engine.implementation.rawValue)) }
             if !engine.settings.isEmpty {
-                fields.append(("settings", engine.settings.map { ($0.key, Secrets.display(key: $0.key, value: $0.value) as Any) }))
+                add("settings", .object(engine.settings.map { .init($0.key, .string(Secrets.display(key: $0.key, value: $0.value))) }))
             }
-            if !engine.databases.isEmpty { fields.append(("databases", engine.databases)) }
-            if let user = engine.user { fields.append(("user", user)) }
-            if engine.password != nil { fields.append(("password", Secrets.mask)) }
-            if engine.kind == .postgres && !engine.template { fields.append(("template", false)) }
-            if engine.kind == .postgres && engine.durability != .fast { fields.append(("durability", engine.durability.rawValue)) }
+            if !engine.databases.isEmpty { add("databases", Self.strings(engine.databases)) }
+            if let user = engine.user { add("user", .string(user)) }
+            if engine.password != nil { add("password", .string(Secrets.mask)) }
+            if engine.kind == .postgres && !engine.template { add("template", false) }
+            if engine.kind == .postgres && engine.durability != .fast { add("durability", .string(engine.durability.rawValue)) }
             if !engine.topics.isEmpty {
-                fields.append(("topics", engine.topics.map { [("name", $0.name), ("partitions", $0.partitions)] as [(String, Any)] } as [Any]))
+                add("topics", .array(engine.topics.map { ["name": .string($0.name), "partitions": .int($0.partitions)] }))
             }
         }
         if let command = service.command {
             switch command {
-            case let .shell(template): fields.append(("command", Secrets.mask(template.description)))
-            case let .exec(list): fields.append(("command", list.map { Secrets.mask($0.description) }))
+            case let .shell(template): add("command", .string(Secrets.mask(template.description)))
+            case let .exec(list): add("command", Self.strings(list.map { Secrets.mask($0.description) }))
             }
         }
-        fields.append(("working_dir", service.workingDir))
+        add("working_dir", .string(service.workingDir))
         switch service.port {
-        case let .fixed(port)?: fields.append(("port", port))
-        case .auto?: fields.append(("port", "auto"))
+        case let .fixed(port)?: add("port", .int(Int(port)))
+        case .auto?: add("port", "auto")
         case nil: break
         }
-        fields.append(("env", env(service.envFileValues + service.env)))
-        fields.append(("depends_on", service.dependsOn.map { ($0.service, $0.condition.rawValue as Any) }))
-        fields.append(("ready", probe(service.ready)))
-        fields.append(("alive", probe(service.alive)))
-        fields.append(("restart", service.restart.rawValue))
-        fields.append(("max_restarts", service.maxRestarts.map { $0 as Any } ?? (Optional<Any>.none as Any)))
-        fields.append(("stop_signal", SignalName.name(of: service.stopSignal)))
-        fields.append(("stop_timeout", DurationParser.format(service.stopTimeout)))
+        add("env", env(service.envFileValues + service.env))
+        add("depends_on", .object(service.dependsOn.map { .init($0.service, .string($0.condition.rawValue)) }))
+        add("ready", probe(service.ready))
+        add("alive", probe(service.alive))
+        add("restart", .string(service.restart.rawValue))
+        add("max_restarts", service.maxRestarts.map { .int($0) } ?? .null)
+        add("stop_signal", .string(SignalName.name(of: service.stopSignal)))
+        add("stop_timeout", .string(DurationParser.format(service.stopTimeout)))
         let logs = service.logs.resolved(over: stack.logs)
-        fields.append(("logs", [("max_size", ByteSize.format(logs.maxSize)), ("max_files", logs.maxFiles)] as [(String, Any)]))
-        fields.append(("optional", service.optional))
-        fields.append(("task", stack.isTask(service)))
+        add("logs", ["max_size": .string(ByteSize.format(logs.maxSize)), "max_files": .int(logs.maxFiles)])
+        add("optional", .bool(service.optional))
+        add("task", .bool(stack.isTask(service)))
         if !service.watch.isEmpty {
-            fields.append(("watch", service.watch.map { rule -> Any in
-                var item: [(String, Any)] = [("path", rule.path), ("action", rule.action.name)]
-                if case let .exec(command) = rule.action { item.append(("exec", Secrets.mask(command.display))) }
-                if !rule.ignore.isEmpty { item.append(("ignore", rule.ignore)) }
+            add("watch", .array(service.watch.map { rule in
+                var item: JSONValue = ["path": .string(rule.path), "action": .string(rule.action.name)]
+                if case let .exec(command) = rule.action { item["exec"] = .string(Secrets.mask(command.display)) }
+                if !rule.ignore.isEmpty { item["ignore"] = Self.strings(rule.ignore) }
                 return item
-            } as [Any]))
+            }))
         }
         return fields
     }
 
     public func json() -> String {
-        JSONText.object([
-            ("name", project ?? stack.name), ("file", stack.file), ("env", env(stack.env)),
-            ("services", stack.services.map { service($0) as Any }),
-        ])
+        let root: JSONValue = [
+            "name": .string(project ?? stack.name), "file": .string(stack.file), "env": env(stack.env),
+            "services": .array(stack.services.map { .object(service($0)) }),
+        ]
+        return root.text
     }
 
     /// YAML-shaped text for people.
@@ -86,32 +91,35 @@ public struct StackRenderer {
         var lines = ["name: \(project ?? stack.name)", "file: \(stack.file)"]
         if !stack.env.isEmpty {
             lines.append("env:")
-            for (key, value) in env(stack.env) { lines.append("  \(key): \(value)") }
+            for entry in env(stack.env).objectMembers ?? [] { render(entry.key, entry.value, indent: 2, into: &lines) }
         }
         lines.append("services:")
         for spec in stack.services {
             lines.append("  \(spec.name):")
-            for (key, value) in service(spec).dropFirst() { render(key, value, indent: 4, into: &lines) }
+            for field in service(spec).dropFirst() { render(field.key, field.value, indent: 4, into: &lines) }
         }
         return lines.joined(separator: "\n")
     }
 
-    private func render(_ key: String, _ value: Any, indent: Int, into lines: inout [String]) {
+    /// Nested fields indented, a list of texts on one line, other lists one item (as JSON) a line, nothing for null.
+    private func render(_ key: String, _ value: JSONValue, indent: Int, into lines: inout [String]) {
         let pad = String(repeating: " ", count: indent)
         switch value {
-        case let fields as [(String, Any)]:
+        case let .object(fields):
             if fields.isEmpty { return }
             lines.append("\(pad)\(key):")
-            for (k, v) in fields { render(k, v, indent: indent + 2, into: &lines) }
-        case let list as [String]:
-            lines.append("\(pad)\(key): [\(list.map { JSONText.string($0) }.joined(separator: ", "))]")
-        case let list as [Any]:
+            for field in fields { render(field.key, field.value, indent: indent + 2, into: &lines) }
+        case let .array(list) where list.allSatisfy({ $0.stringValue != nil }):
+            lines.append("\(pad)\(key): [\(list.map(\.text).joined(separator: ", "))]")
+        case let .array(list):
             lines.append("\(pad)\(key):")
-            for item in list { lines.append("\(pad)  - \(JSONText.value(item))") }
-        case Optional<Any>.none:
+            for item in list { lines.append("\(pad)  - \(item.text)") }
+        case .null:
             return
+        case let .string(text):
+            lines.append("\(pad)\(key): \(text)")
         default:
-            lines.append("\(pad)\(key): \(value)")
+            lines.append("\(pad)\(key): \(value.text)")
         }
     }
 }

@@ -117,7 +117,7 @@ public final class ControlServer: @unchecked Sendable {
     /// life, so test plugins never re-implement it.
     private func disruptions(from: Double?, to: Double?) async -> Response {
         let since = RFC3339.seconds(await handler.status().started) ?? 0
-        let events = EventRecord.read(handler.paths.eventsFile).filter { (RFC3339.seconds($0.time) ?? 0) >= since }
+        let events = ServiceEvent.read(handler.paths.eventsFile).filter { (RFC3339.seconds($0.time) ?? 0) >= since }
         let found = Disruption.from(events).filter { $0.overlaps(from: from, to: to) }
         return Self.json(DisruptionsReport(disruptions: found))
     }

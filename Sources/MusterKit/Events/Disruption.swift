@@ -42,7 +42,7 @@ public struct Disruption: Codable, Sendable, Equatable {
 
     /// Every disruption in `events` (any order; they are taken in `seq` order),
     /// sorted by `seq`.
-    public static func from(_ events: [EventRecord]) -> [Disruption] {
+    public static func from(_ events: [ServiceEvent]) -> [Disruption] {
         var result: [Disruption] = []
         var open: [String: Int] = [:]
         for event in events.sorted(by: { $0.seq < $1.seq }) {
@@ -59,7 +59,7 @@ public struct Disruption: Codable, Sendable, Equatable {
                 if let index = open[event.service] {
                     if event.type == .restarted { result[index].kind = .restarted }
                     if result[index].reason == nil { result[index].reason = event.reason }
-                    if result[index].logTail.isEmpty, let tail = event.logTail, !tail.isEmpty { result[index].logTail = tail }
+                    if result[index].logTail.isEmpty, !event.logTail.isEmpty { result[index].logTail = event.logTail }
                 } else {
                     var disruption = Disruption(seq: event.seq, service: event.service, kind: event.type, start: event.time, end: nil,
                                                 reason: event.reason, logTail: event.logTail)
@@ -81,7 +81,7 @@ public struct Disruption: Codable, Sendable, Equatable {
     }
 
     /// The disruptions of `events` that intersect `[from, to]`.
-    public static func overlapping(_ events: [EventRecord], from: Date?, to: Date?) -> [Disruption] {
+    public static func overlapping(_ events: [ServiceEvent], from: Date?, to: Date?) -> [Disruption] {
         let low = from?.timeIntervalSince1970
         let high = to?.timeIntervalSince1970
         return Self.from(events).filter { $0.overlaps(from: low, to: high) }

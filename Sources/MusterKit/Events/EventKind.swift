@@ -17,12 +17,7 @@ public struct EventKind: RawRepresentable, Hashable, Codable, Sendable, CustomSt
         self.rawValue = rawValue
     }
 
-    /// The lifecycle's records (`ServiceLifecycle`), by the same names.
-    public init(_ kind: LifecycleRecord.Kind) {
-        rawValue = kind.rawValue
-    }
-
-    // Written by the lifecycle (LifecycleRecord.Kind).
+    // Written by the lifecycle (ServiceLifecycle).
     public static let starting = EventKind(rawValue: "starting")
     public static let ready = EventKind(rawValue: "ready")
     public static let completed = EventKind(rawValue: "completed")

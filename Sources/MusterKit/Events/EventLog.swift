@@ -21,13 +21,17 @@ public final class EventLog: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Appends one event and returns its `seq`.
+    /// Appends one event (numbered, its reason and log lines masked) and returns its `seq`.
     @discardableResult
     public func append(_ event: ServiceEvent) -> Int {
         lock.lock()
         defer { lock.unlock() }
         seq += 1
-        var line = Self.encode(event, seq: seq)
+        var written = event
+        written.seq = seq
+        written.reason = event.reason.map(Secrets.mask)
+        written.logTail = event.logTail.map(Secrets.mask)
+        var line = written.line
         line.append("\n")
         line.withUTF8 { _ = writeAll(fd, UnsafeRawBufferPointer($0)) }
         return seq
@@ -65,55 +69,9 @@ public final class EventLog: @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func encode(_ event: ServiceEvent, seq: Int) -> String {
-        var fields: [(String, Any)] = [
-            ("seq", seq), ("time", timestamp(event.time)), ("service", event.service), ("type", event.type.rawValue),
-        ]
-        if let pid = event.pid { fields.append(("pid", Int(pid))) }
-        if let previous = event.previousPid { fields.append(("previous_pid", Int(previous))) }
-        fields.append(("restarts", event.restarts))
-        if let reason = event.reason { fields.append(("reason", Secrets.mask(reason))) }
-        if let since = event.since { fields.append(("since", timestamp(since))) }
-        if let duration = event.durationMs { fields.append(("duration_ms", Int(duration))) }
-        if !event.logTail.isEmpty { fields.append(("log_tail", event.logTail.map(Secrets.mask))) }
-        return JSONText.object(fields)
-    }
-
     /// The highest `seq` already in the file (its last complete line).
     public static func lastSeq(in path: String) -> Int {
         // A line cut short by a crash mid-write does not parse and is skipped.
-        FileTail.lastLines(of: path, count: 64).reversed().lazy.compactMap(EventRecord.parse).first?.seq ?? 0
+        FileTail.lastLines(of: path, count: 64).reversed().lazy.compactMap(ServiceEvent.parse).first?.seq ?? 0
     }
-}
-
-/// Small, ordered JSON writing: keys stay in the order given, for stable output.
-public enum JSONText {
-    public static func object(_ fields: [(String, Any)]) -> String {
-        "{" + fields.map { "\(string($0.0)):\(value($0.1))" }.joined(separator: ",") + "}"
-    }
-
-    public static func value(_ value: Any) -> String {
-        switch value {
-        case let text as String: return string(text)
-        case let flag as Bool: return flag ? "true" : "false"
-        case let number as Int: return String(number)
-        case let number as Int32: return String(number)
-        case let number as Int64: return String(number)
-        case let number as Double: return number.isFinite ? String(format: "%.3f", number) : "null"
-        case let list as [String]: return "[" + list.map(string).joined(separator: ",") + "]"
-        // Before [Any]: a list of pairs is an object, and would otherwise cast to [Any].
-        case let fields as [(String, Any)]: return object(fields)
-        case let list as [Any]: return "[" + list.map(Self.value).joined(separator: ",") + "]"
-        case let dictionary as [String: Any]: return object(dictionary.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-        case Optional<Any>.none: return "null"
-        default: return "null"
-        }
-    }
-
-    /// A JSON string. YAML's double-quoted form, with its escapes, is valid JSON, so
-    /// both writers share one quoting routine.
-    public static func string(_ text: String) -> String {
-        YAMLText.quoted(text)
-    }
-
 }

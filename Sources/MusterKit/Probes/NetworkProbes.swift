@@ -122,8 +122,9 @@ public struct HTTPProbe: PollingProbe {
     static func outcome(status: Int, body: Data?, url: String, identityField: String?) -> ProbeOutcome {
         guard (200..<400).contains(status) else { return .failed("GET \(url) answered \(status)") }
         guard let identityField, let body else { return .passed(identity: nil) }
-        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        return .passed(identity: object?[identityField].map { "\($0)" })
+        // A string is itself; a number, flag or structure is its JSON text.
+        let value = (try? JSONValue.parse(body))?[identityField]
+        return .passed(identity: value.map { $0.stringValue ?? $0.text })
     }
 
     private func checkWithCurl() async -> ProbeOutcome {

@@ -23,7 +23,7 @@ public enum HTMLReport {
 
     /// Everything the template prints, as dictionaries of strings (no reflection, and
     /// coordinates already rounded).
-    static func page(_ run: RunTimeline, layout: TimelineLayout) -> [String: Any] {
+    static func page(_ run: RunTimeline, layout: TimelineLayout) -> TemplateFields {
         let failing = run.tests.indices.filter { run.tests[$0].failed }
             .sorted { (run.tests[$0].disruptions.isEmpty ? 1 : 0, run.tests[$0].start) < (run.tests[$1].disruptions.isEmpty ? 1 : 0, run.tests[$1].start) }
         let bySeq = Dictionary(run.disruptions.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
@@ -57,7 +57,7 @@ public enum HTMLReport {
         ]
     }
 
-    static func svg(_ layout: TimelineLayout) -> [String: Any] {
+    static func svg(_ layout: TimelineLayout) -> TemplateFields {
         let lanes = layout.serviceLanes.map { lane($0, kind: "service") } + layout.workerLanes.map { lane($0, kind: "worker") }
             + layout.gauges.map { lane($0.lane, kind: "gauge") }
         return [
@@ -65,38 +65,38 @@ public enum HTMLReport {
             "plotLeft": f(TimelineLayout.plotLeft), "plotRight": f(TimelineLayout.plotRight), "plotWidth": f(TimelineLayout.plotRight - TimelineLayout.plotLeft),
             "chartTop": f(layout.chartTop), "chartBottom": f(layout.chartBottom),
             "shardRules": layout.shardTops.map { ["y": f($0)] },
-            "ticks": layout.ticks.map { ["x": f($0.x), "label": $0.label] as [String: Any] },
-            "headings": layout.headings.map { ["y": f($0.y), "text": $0.text] as [String: Any] },
+            "ticks": layout.ticks.map { ["x": f($0.x), "label": $0.label] as TemplateFields },
+            "headings": layout.headings.map { ["y": f($0.y), "text": $0.text] as TemplateFields },
             "lanes": lanes,
             "bands": layout.bands.map { band in
                 ["seq": band.seq, "x": f(band.x), "width": f(band.width), "y": f(band.columnY), "height": f(band.columnHeight),
                  "laneY": f(band.laneY - 1), "laneHeight": f(band.laneHeight + 2), "start": band.startMs,
-                 "end": band.endMs.map(String.init) ?? "", "title": band.title] as [String: Any]
+                 "end": band.endMs.map(String.init) ?? "", "title": band.title] as TemplateFields
             },
             "spans": layout.spans.map { span in
                 ["state": span.state, "x": f(span.x), "y": f(span.y), "width": f(span.width), "height": f(span.height),
-                 "start": span.startMs, "end": span.endMs, "title": span.title] as [String: Any]
+                 "start": span.startMs, "end": span.endMs, "title": span.title] as TemplateFields
             },
             "markers": layout.markers.map { marker in
                 ["kind": marker.kind.rawValue, "x": f(marker.x), "y": f(marker.y), "bottom": f(marker.y + marker.height),
                  "head": "M\(f(marker.x - 4.5)),\(f(marker.y - 5))h9l-4.5,7z", "at": marker.atMs,
-                 "hasSeq": marker.seq != nil, "seq": marker.seq.map(String.init) ?? "", "title": marker.title] as [String: Any]
+                 "hasSeq": marker.seq != nil, "seq": marker.seq.map(String.init) ?? "", "title": marker.title] as TemplateFields
             },
             "gauges": layout.gauges.map { gauge in
                 ["points": gauge.points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "),
                  "hasLimit": gauge.limitY != nil, "limitY": f(gauge.limitY ?? 0), "limitLabelY": f((gauge.limitY ?? 0) - 3),
                  "limitLabel": gauge.limit.map { "max_connections \($0)" } ?? "",
-                 "baseY": f(gauge.lane.y + gauge.lane.height)] as [String: Any]
+                 "baseY": f(gauge.lane.y + gauge.lane.height)] as TemplateFields
             },
             "bars": layout.bars.map { bar in
                 ["index": bar.index, "outcome": bar.outcome, "x": f(bar.x), "y": f(bar.y), "width": f(bar.width),
                  "height": f(bar.height), "start": bar.startMs, "end": bar.endMs, "failed": bar.failed,
-                 "disruptions": bar.disruptions.map(String.init).joined(separator: " "), "title": bar.title] as [String: Any]
+                 "disruptions": bar.disruptions.map(String.init).joined(separator: " "), "title": bar.title] as TemplateFields
             },
         ]
     }
 
-    static func lane(_ lane: TimelineLayout.Lane, kind: String) -> [String: Any] {
+    static func lane(_ lane: TimelineLayout.Lane, kind: String) -> TemplateFields {
         ["kind": kind, "small": lane.height < 12, "label": lane.label, "detail": lane.detail ?? "", "hasDetail": lane.detail != nil,
          "y": f(lane.y), "height": f(lane.height), "textY": f(lane.y + lane.height / 2 + (lane.height < 12 ? 3 : 4)),
          // Tall lanes (the connection gauge) put the detail under the label, thin ones at the gutter's left.
@@ -106,8 +106,8 @@ public enum HTMLReport {
          "plotWidth": f(TimelineLayout.plotRight - TimelineLayout.plotLeft)]
     }
 
-    static func failureRow(_ test: RunTimeline.Test, index: Int, disruptions: [Int: RunTimeline.Disruption]) -> [String: Any] {
-        let hits = test.disruptions.map { seq -> [String: Any] in
+    static func failureRow(_ test: RunTimeline.Test, index: Int, disruptions: [Int: RunTimeline.Disruption]) -> TemplateFields {
+        let hits = test.disruptions.map { seq -> TemplateFields in
             guard let d = disruptions[seq] else { return ["seq": seq, "text": "disruption \(seq)"] }
             return ["seq": seq, "text": "\(d.service) \(d.kind.rawValue) at \(Clock.time(d.start))" + (d.reason.map { " (\($0))" } ?? "")]
         }
@@ -117,7 +117,7 @@ public enum HTMLReport {
                 "seqs": test.disruptions.map(String.init).joined(separator: " ")]
     }
 
-    static func disruptionRow(_ d: RunTimeline.Disruption, tests: [RunTimeline.Test]) -> [String: Any] {
+    static func disruptionRow(_ d: RunTimeline.Disruption, tests: [RunTimeline.Test]) -> TemplateFields {
         let hit = tests.filter { $0.disruptions.contains(d.seq) }
         return ["seq": d.seq, "service": d.service, "kind": d.kind.rawValue, "start": Clock.time(d.start),
                 "end": d.end.map(Clock.time) ?? "still open", "reason": d.reason ?? "", "logTail": d.logTail.suffix(5).joined(separator: "\n"),
@@ -132,3 +132,14 @@ public enum HTMLReport {
         return text
     }
 }
+
+/// What the page template prints: texts, numbers, flags (a section shown or not), lists
+/// (a section repeated) and rows of named values; nothing else reaches the template.
+protocol TemplateValue {}
+typealias TemplateFields = [String: any TemplateValue]
+extension String: TemplateValue {}
+extension Int: TemplateValue {}
+extension Int64: TemplateValue {}
+extension Bool: TemplateValue {}
+extension Array: TemplateValue where Element: TemplateValue {}
+extension Dictionary: TemplateValue where Key == String, Value == any TemplateValue {}

@@ -19,7 +19,8 @@ public enum ReportMerge {
     struct Shard {
         var path: String
         var name: String
-        var object: [String: Any]
+        /// The report as read, carried into the merge field by field.
+        var report: JSONValue
         var timeline: RunTimeline
     }
 
@@ -34,11 +35,11 @@ public enum ReportMerge {
 
     static func read(_ path: String) throws -> Shard {
         let timeline = try RunTimeline.load(path: path)
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let data = FileManager.default.contents(atPath: path), let report = try? JSONValue.parse(data),
+              report.objectMembers != nil else {
             throw MusterError(.usage, "\(path): cannot be read; pass the JSON file written by muster run --report")
         }
-        if object["shards"] != nil {
+        if report["shards"] != nil {
             throw MusterError(.usage, "\(path): already a merged report; merge the shards' own reports (muster run --report) instead")
         }
         guard let version = timeline.musterVersion else {
@@ -47,7 +48,7 @@ public enum ReportMerge {
         guard version == BuildInfo.version else {
             throw MusterError(.usage, "\(path): written by muster \(version), and this is muster \(BuildInfo.version); merge reports of one muster version (run that shard with \(BuildInfo.version), or merge with muster \(version))")
         }
-        return Shard(path: path, name: timeline.shard ?? "", object: object, timeline: timeline)
+        return Shard(path: path, name: timeline.shard ?? "", report: report, timeline: timeline)
     }
 
     /// Shards without `--shard` are named after their file (`shard-2.json` is `shard-2`),
@@ -71,31 +72,32 @@ public enum ReportMerge {
     }
 
     static func join(_ shards: [Shard]) throws -> Result {
-        var services: [String: Any] = [:]
-        var postgres: [String: Any] = [:]
-        var disruptions: [[String: Any]] = []
-        var tests: [[String: Any]] = []
-        var list: [[String: Any]] = []
+        var services: [JSONValue.Member] = []
+        var postgres: [JSONValue.Member] = []
+        var disruptions: [JSONValue] = []
+        var tests: [JSONValue] = []
+        var list: [JSONValue] = []
         var nextSeq = 1
         // The merged timeline is built beside the JSON, from the shards' own (reading 50 000 tests back costs seconds).
         var drawn = RunTimeline(command: [], started: Date(), ended: Date(), exitCode: 0, services: [:])
         for shard in shards {
             let prefix = shard.name + "/"
-            for (name, value) in shard.object["services"] as? [String: Any] ?? [:] {
-                guard var summary = value as? [String: Any] else { continue }
-                summary["shard"] = shard.name
-                summary["service"] = name
-                services[prefix + name] = summary
+            for entry in shard.report["services"]?.objectMembers ?? [] {
+                var summary = entry.value
+                guard summary.objectMembers != nil else { continue }
+                summary["shard"] = .string(shard.name)
+                summary["service"] = .string(entry.key)
+                services.append(.init(prefix + entry.key, summary))
             }
-            for (name, value) in shard.object["postgres"] as? [String: Any] ?? [:] { postgres[prefix + name] = value }
+            for entry in shard.report["postgres"]?.objectMembers ?? [] { postgres.append(.init(prefix + entry.key, entry.value)) }
             var seqs: [Int: Int] = [:]
-            for case var disruption as [String: Any] in shard.object["disruptions"] as? [Any] ?? [] {
-                guard let seq = disruption["seq"] as? Int, let service = disruption["service"] as? String else { continue }
+            for var disruption in shard.report["disruptions"]?.arrayValue ?? [] {
+                guard let seq = disruption["seq"]?.intValue, let service = disruption["service"]?.stringValue else { continue }
                 seqs[seq] = nextSeq
-                disruption["seq"] = nextSeq
-                disruption["shard_seq"] = seq
-                disruption["shard"] = shard.name
-                disruption["service"] = prefix + service
+                disruption["seq"] = .int(nextSeq)
+                disruption["shard_seq"] = .int(seq)
+                disruption["shard"] = .string(shard.name)
+                disruption["service"] = .string(prefix + service)
                 disruptions.append(disruption)
                 nextSeq += 1
             }
@@ -123,40 +125,41 @@ public enum ReportMerge {
             drawn.shards.append(RunTimeline.Shard(name: shard.name, host: own.host, started: own.started, ended: own.ended,
                                                   exitCode: own.exitCode))
             var count = 0
-            for case var test as [String: Any] in shard.object["tests"] as? [Any] ?? [] {
-                test["shard"] = shard.name
-                test["disruptions"] = (test["disruptions"] as? [Int] ?? []).compactMap { seqs[$0] }
+            for var test in shard.report["tests"]?.arrayValue ?? [] where test.objectMembers != nil {
+                test["shard"] = .string(shard.name)
+                test["disruptions"] = .array((test["disruptions"]?.arrayValue ?? []).compactMap { $0.intValue.flatMap { seqs[$0] } }.map(JSONValue.int))
                 tests.append(test)
                 count += 1
             }
-            var entry: [String: Any] = ["name": shard.name, "file": shard.path, "tests": count,
-                                        "started": EventLog.timestamp(shard.timeline.started),
-                                        "ended": EventLog.timestamp(shard.timeline.ended)]
-            for key in ["host", "command", "exit_code", "clean"] { entry[key] = shard.object[key] }
+            var entry: JSONValue = ["name": .string(shard.name), "file": .string(shard.path), "tests": .int(count),
+                                    "started": .string(EventLog.timestamp(shard.timeline.started)),
+                                    "ended": .string(EventLog.timestamp(shard.timeline.ended))]
+            for key in ["host", "command", "exit_code", "clean"] { entry[key] = shard.report[key] }
             list.append(entry)
         }
         let started = shards.map(\.timeline.started).min()!
         let ended = shards.map(\.timeline.ended).max()!
         let commands = shards.map { $0.timeline.command }
         let exitCode = shards.compactMap(\.timeline.exitCode).first { $0 != 0 } ?? 0
-        let outcomes = Dictionary(grouping: tests, by: { $0["outcome"] as? String ?? "unknown" }).mapValues(\.count)
-        let failing = tests.filter { ["failed", "error"].contains($0["outcome"] as? String ?? "") }
-        let summary: [String: Any] = [
-            "shards": shards.count, "tests": tests.count, "outcomes": outcomes, "disruptions": disruptions.count,
-            "failing": failing.count,
-            "failing_overlapped_disruption": failing.filter { !($0["disruptions"] as? [Int] ?? []).isEmpty }.count,
+        let outcomes = Dictionary(grouping: tests, by: { $0["outcome"]?.stringValue ?? "unknown" }).mapValues(\.count)
+        let failing = tests.filter { ["failed", "error"].contains($0["outcome"]?.stringValue ?? "") }
+        let summary: JSONValue = [
+            "shards": .int(shards.count), "tests": .int(tests.count),
+            "outcomes": .object(outcomes.map { .init($0.key, .int($0.value)) }), "disruptions": .int(disruptions.count),
+            "failing": .int(failing.count),
+            "failing_overlapped_disruption": .int(failing.filter { !($0["disruptions"]?.arrayValue ?? []).isEmpty }.count),
         ]
         let command = Set(commands.map { $0.joined(separator: "\u{0}") }).count == 1 ? commands[0] : ["(\(shards.count) shards)"]
-        let merged: [String: Any] = [
-            "muster_version": BuildInfo.version,
-            "command": command,
-            "started": EventLog.timestamp(started), "ended": EventLog.timestamp(ended),
-            "exit_code": Int(exitCode),
-            "clean": shards.allSatisfy { $0.object["clean"] as? Bool ?? true },
-            "shards": list, "services": services, "disruptions": disruptions, "tests": tests, "postgres": postgres,
-            "summary": summary,
+        let merged: JSONValue = [
+            "muster_version": .string(BuildInfo.version),
+            "command": .array(command.map(JSONValue.string)),
+            "started": .string(EventLog.timestamp(started)), "ended": .string(EventLog.timestamp(ended)),
+            "exit_code": .int(Int(exitCode)),
+            "clean": .bool(shards.allSatisfy { $0.report["clean"]?.boolValue ?? true }),
+            "shards": .array(list), "services": .object(services), "disruptions": .array(disruptions), "tests": .array(tests),
+            "postgres": .object(postgres), "summary": summary,
         ]
-        let json = JSONTreeWriter.data(merged)
+        let json = Data(merged.prettyText.utf8)
         drawn.command = command
         drawn.started = started
         drawn.ended = ended

@@ -64,7 +64,7 @@ public struct RunTimeline: Sendable {
     public var ended: Date
     public var exitCode: Int32?
     /// Every service of the stack, by name, with the events of the run window.
-    public var services: [String: [EventRecord]]
+    public var services: [String: [ServiceEvent]]
     public var disruptions: [Disruption]
     public var tests: [Test]
     public var postgres: [Connections]
@@ -77,7 +77,7 @@ public struct RunTimeline: Sendable {
     /// The machine it ran on (`host`).
     public var host: String?
 
-    public init(command: [String], started: Date, ended: Date, exitCode: Int32?, services: [String: [EventRecord]],
+    public init(command: [String], started: Date, ended: Date, exitCode: Int32?, services: [String: [ServiceEvent]],
                 disruptions: [Disruption] = [], tests: [Test] = [], postgres: [Connections] = []) {
         self.command = command
         self.started = started
@@ -99,13 +99,13 @@ public struct RunTimeline: Sendable {
     }
 
     public static func decode(_ data: Data, name: String) throws -> RunTimeline {
-        guard let object = try? JSONSerialization.jsonObject(with: data) else {
+        guard let kind = JSONCursor.kind(ofWhole: data) else {
             throw MusterError(.usage, "\(name): not JSON; pass the file written by muster run --report")
         }
-        guard object is [String: Any], let raw = try? ControlJSON.decode(RawReport.self, from: data) else {
+        guard kind == .object, let raw = try? ControlJSON.decode(RawReport.self, from: data) else {
             throw MusterError(.usage, "\(name): not a muster run report (expected an object with command, started and ended)")
         }
-        guard let started = raw.started.flatMap(EventRecord.parseTime), let ended = raw.ended.flatMap(EventRecord.parseTime) else {
+        guard let started = raw.started.flatMap(RFC3339.time), let ended = raw.ended.flatMap(RFC3339.time) else {
             throw MusterError(.usage, "\(name): not a muster run report (no valid started and ended times)")
         }
         return RunTimeline(raw, started: started, ended: ended)
@@ -118,20 +118,20 @@ public struct RunTimeline: Sendable {
         exitCode = raw.exitCode
         services = (raw.services ?? [:]).mapValues { ($0.value?.events ?? []).compactMap(\.value) }
         disruptions = (raw.disruptions ?? []).compactMap(\.value).compactMap { entry in
-            guard let seq = entry.seq, let service = entry.service, let start = entry.start.flatMap(EventRecord.parseTime) else { return nil }
+            guard let seq = entry.seq, let service = entry.service, let start = entry.start.flatMap(RFC3339.time) else { return nil }
             return Disruption(seq: seq, service: service, kind: EventKind(rawValue: entry.kind ?? "disrupted"), start: start,
-                              end: entry.end.flatMap(EventRecord.parseTime), reason: entry.reason, logTail: entry.logTail ?? [],
+                              end: entry.end.flatMap(RFC3339.time), reason: entry.reason, logTail: entry.logTail ?? [],
                               shard: entry.shard)
         }
         tests = (raw.tests ?? []).compactMap(\.value).compactMap { entry in
-            guard let id = entry.id, let start = entry.start.flatMap(EventRecord.parseTime),
-                  let end = entry.end.flatMap(EventRecord.parseTime) else { return nil }
+            guard let id = entry.id, let start = entry.start.flatMap(RFC3339.time),
+                  let end = entry.end.flatMap(RFC3339.time) else { return nil }
             return Test(id: id, outcome: entry.outcome ?? "unknown", start: start, end: max(start, end),
                         worker: entry.worker ?? "main", source: entry.source, disruptions: entry.disruptions ?? [], shard: entry.shard)
         }
         shards = (raw.shards ?? []).compactMap(\.value).compactMap { entry in
-            guard let name = entry.name, let started = entry.started.flatMap(EventRecord.parseTime),
-                  let ended = entry.ended.flatMap(EventRecord.parseTime) else { return nil }
+            guard let name = entry.name, let started = entry.started.flatMap(RFC3339.time),
+                  let ended = entry.ended.flatMap(RFC3339.time) else { return nil }
             return Shard(name: name, host: entry.host, started: started, ended: max(started, ended), exitCode: entry.exitCode)
         }
         musterVersion = raw.musterVersion
@@ -140,7 +140,7 @@ public struct RunTimeline: Sendable {
         postgres = (raw.postgres ?? [:]).keys.sorted().compactMap { name in
             guard let entry = raw.postgres?[name]?.value else { return nil }
             let samples = (entry.samples ?? []).compactMap(\.value).compactMap { sample -> ConnectionSample? in
-                guard let time = sample.time.flatMap(EventRecord.parseTime), let total = sample.total else { return nil }
+                guard let time = sample.time.flatMap(RFC3339.time), let total = sample.total else { return nil }
                 return ConnectionSample(time: time, total: total)
             }
             return Connections(service: name, maxConnections: entry.maxConnections, peak: entry.peak,
@@ -151,7 +151,7 @@ public struct RunTimeline: Sendable {
 
 /// The report as JSON has it: every field optional, so that absence is decided above.
 private struct RawReport: Decodable {
-    struct Service: Decodable { var events: [Lenient<EventRecord>]? }
+    struct Service: Decodable { var events: [Lenient<ServiceEvent>]? }
     struct Test: Decodable {
         var id: String?, outcome: String?, start: String?, end: String?, worker: String?, source: String?
         var disruptions: [Int]?

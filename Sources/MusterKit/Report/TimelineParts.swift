@@ -62,7 +62,7 @@ enum ServiceStates {
         return kind == .unavailable ? "unavailable" : nil
     }
 
-    static func pieces(events: [EventRecord], disruptions: [RunTimeline.Disruption], from start: Date, to end: Date) -> [Piece] {
+    static func pieces(events: [ServiceEvent], disruptions: [RunTimeline.Disruption], from start: Date, to end: Date) -> [Piece] {
         var current = Piece(state: "ready", start: start, end: start)
         if let open = disruptions.first(where: { $0.start < start && ($0.end ?? .distantFuture) > start }) {
             current.state = open.kind == .unavailable ? "unavailable" : "down"

@@ -8,21 +8,6 @@ public enum ServicePhase: String, Sendable, Codable, CaseIterable {
     public var isDown: Bool { [.pending, .completed, .exited, .stopped, .failed].contains(self) }
 }
 
-/// What the state machine wants recorded (the event log and the console).
-public struct LifecycleRecord: Equatable, Sendable {
-    public enum Kind: String, Sendable {
-        case starting, ready, completed, exited, restarted, failed, stopping, stopped
-    }
-
-    public var kind: Kind
-    public var reason: String?
-    public var pid: Int32?
-    public var previousPid: Int32?
-    public var restarts: Int
-    /// The last lines of output of the incarnation that ended (exited, failed, restarted).
-    public var logTail: [String] = []
-}
-
 /// How far a stop has gone.
 public enum StopStage: Sendable, Equatable {
     /// The service's own stop command was sent (Redis `SHUTDOWN`); the stop signal
@@ -90,7 +75,8 @@ extension ServiceLifecycle {
         case armStopGrace(Duration, generation: Int)
         case armStopTimer(Duration, generation: Int)
         case killGroup
-        case record(LifecycleRecord)
+        /// An event for the log and the console, without name or time (`ServiceEvent.lifecycle`).
+        case record(ServiceEvent)
         /// The service stopped (false) or started again (true) answering its alive probe;
         /// `after`: how long it was unavailable.
         case announceAvailability(Bool, reason: String?, after: Duration? = nil)

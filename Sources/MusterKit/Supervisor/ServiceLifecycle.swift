@@ -158,7 +158,7 @@ public struct ServiceLifecycle: Sendable {
             times.spawned = now
             available = true
             wasEverStarted = true
-            let kind: LifecycleRecord.Kind = isRestart ? .restarted : .starting
+            let kind: EventKind = isRestart ? .restarted : .starting
             var actions: [Action] = [.record(record(kind, reason: isRestart ? (lastExitReason ?? lastExit?.description) : nil))]
             if policy.hasReadyProbe {
                 actions.append(.watchReadiness(generation: generation))
@@ -405,15 +405,16 @@ public struct ServiceLifecycle: Sendable {
         return [.cancelStartTimer, .record(record(.failed, reason: reason))]
     }
 
-    private mutating func record(_ kind: LifecycleRecord.Kind, reason: String? = nil) -> LifecycleRecord {
+    private mutating func record(_ kind: EventKind, reason: String? = nil) -> ServiceEvent {
         var reason = reason
         if kind == .restarted, let cause = pendingRestartReason {
             reason = cause
             pendingRestartReason = nil
         }
-        let tail = [.exited, .failed, .restarted].contains(kind) ? lastExitTail : []
-        return LifecycleRecord(kind: kind, reason: reason, pid: pid,
-                               previousPid: kind == .restarted ? previousPid : nil, restarts: restarts, logTail: tail)
+        var event = ServiceEvent.lifecycle(kind, pid: pid, previousPid: kind == .restarted ? previousPid : nil,
+                                           restarts: restarts, reason: reason)
+        if [.exited, .failed, .restarted].contains(kind) { event.logTail = lastExitTail }
+        return event
     }
 
     /// `exited with code 1 after 3.2s; was ready`.

@@ -145,22 +145,22 @@ actor ServiceRunner {
     /// The event an action tells, stamped with the timebase's time; nil for an action to perform.
     func tell(_ action: ServiceLifecycle.Action) -> ServiceEvent? {
         var event = self.event(for: action)
-        event?.time = time.date
+        event?.time = EventLog.timestamp(time.date)
         return event
     }
 
     private func event(for action: ServiceLifecycle.Action) -> ServiceEvent? {
         let pid = machine.pid, restarts = machine.restarts
         switch action {
-        case let .record(record):
-            let reason = record.kind == .restarted ? plan.restartReason(record.reason) : record.reason
-            return ServiceEvent(service: plan.name, type: EventKind(record.kind), pid: record.pid, previousPid: record.previousPid,
-                                restarts: record.restarts, reason: reason, logTail: record.logTail)
+        case var .record(record):
+            record.service = plan.name
+            if record.type == .restarted { record.reason = plan.restartReason(record.reason) }
+            return record
         case let .warn(text):
             return ServiceEvent(service: plan.name, type: .warning, pid: pid, restarts: restarts, reason: text)
         case let .announceAvailability(available, reason, after):
             return available
-                ? ServiceEvent(service: plan.name, type: .available, pid: pid, restarts: restarts, durationMs: after.map(\.milliseconds))
+                ? ServiceEvent(service: plan.name, type: .available, pid: pid, restarts: restarts, durationMs: after.map { Int($0.milliseconds) })
                 : ServiceEvent(service: plan.name, type: .unavailable, pid: pid, restarts: restarts, reason: reason)
         case let .restartDetected(reason, previousPid, since):
             return ServiceEvent(service: plan.name, type: .restartDetected, pid: pid, previousPid: previousPid, restarts: restarts,

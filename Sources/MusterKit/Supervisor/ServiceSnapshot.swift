@@ -43,32 +43,3 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
         return readyAt - startedAt
     }
 }
-
-/// A lifecycle change, as the event log and the console see it.
-public struct ServiceEvent: Sendable {
-    public var service: String
-    public var type: EventKind
-    public var pid: Int32?
-    public var previousPid: Int32?
-    public var restarts: Int
-    public var reason: String?
-    public var logTail: [String]
-    public var durationMs: Int64?
-    public var time: Date
-    /// restart_detected: when a check last saw the old identity.
-    public var since: Date?
-
-    public init(service: String, type: EventKind, pid: Int32? = nil, previousPid: Int32? = nil, restarts: Int = 0,
-                reason: String? = nil, logTail: [String] = [], durationMs: Int64? = nil, time: Date = Date(), since: Date? = nil) {
-        self.service = service
-        self.type = type
-        self.pid = pid
-        self.previousPid = previousPid
-        self.restarts = restarts
-        self.reason = reason
-        self.logTail = logTail
-        self.durationMs = durationMs
-        self.time = time
-        self.since = since
-    }
-}

@@ -43,7 +43,7 @@ extension Supervisor {
     /// Records an event that changes no phase (a build step that failed).
     public func note(_ event: ServiceEvent) {
         var event = event
-        event.time = time.date
+        event.time = EventLog.timestamp(time.date)
         record(event)
     }
 

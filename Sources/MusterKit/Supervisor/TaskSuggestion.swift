@@ -30,14 +30,14 @@ public enum TaskSuggestion {
 
     /// The hints in an event log, oldest first, from `since` on (a supervisor's start:
     /// those of earlier lives of the project are old news).
-    public static func recorded(in eventsFile: String, since: Date?) -> [EventRecord] {
-        EventRecord.read(eventsFile).filter { event in
+    public static func recorded(in eventsFile: String, since: Date?) -> [ServiceEvent] {
+        ServiceEvent.read(eventsFile).filter { event in
             event.type == .warning && isSuggestion(event.reason) && (since.map { (event.date ?? .distantPast) >= $0 } ?? true)
         }
     }
 
     /// `warning: migrate exited with code 0 0.3s after it started ...`, for the end of a command.
-    public static func line(_ event: EventRecord) -> String {
+    public static func line(_ event: ServiceEvent) -> String {
         "warning: \(event.service) \(event.reason ?? "")"
     }
 }

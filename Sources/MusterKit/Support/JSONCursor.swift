@@ -253,6 +253,35 @@ struct JSONCursor {
         return whole
     }
 
+    /// A number value, with the Int it is when written as a whole number (no fraction,
+    /// no exponent) that fits one: `JSONValue` keeps `7` an integer and `7.0` a double.
+    mutating func wholeOrFractional() throws -> (value: Double, whole: Int?) {
+        skipSpace()
+        let start = index
+        let integral = try scanNumber().integral
+        let end = index
+        index = start
+        let value = try number()
+        guard integral else { return (value, nil) }
+        var whole = 0
+        for offset in start..<end where bytes[offset] != UInt8(ascii: "-") {
+            let (times, overflowed) = whole.multipliedReportingOverflow(by: 10)
+            let (sum, carried) = times.addingReportingOverflow(Int(bytes[offset] - UInt8(ascii: "0")))
+            if overflowed || carried { return (value, nil) }
+            whole = sum
+        }
+        return (value, bytes[start] == UInt8(ascii: "-") ? -whole : whole)
+    }
+
+    /// What `data` holds when it is one well-formed JSON value; nil when it is not JSON.
+    static func kind(ofWhole data: Data) -> Kind? {
+        data.withUnsafeBytes { bytes in
+            var cursor = JSONCursor(bytes)
+            guard let kind = cursor.kind(), (try? cursor.skip()) != nil, (try? cursor.end()) != nil else { return nil }
+            return kind
+        }
+    }
+
     mutating func bool() throws -> Bool {
         skipSpace()
         if try literal("true") { return true }

@@ -18,6 +18,15 @@ public enum RFC3339 {
         seconds(text, localIfNoZone: zone).map { Date(timeIntervalSince1970: $0) }
     }
 
+    /// A time muster wrote or reads back (events, reports, status): RFC 3339 with or
+    /// without fractional seconds, within the years 1 to 9999; nil for anything else.
+    public static func time(_ text: String) -> Date? {
+        // RFC3339 alone: ICU's ISO8601DateFormatter died with SIGFPE on a mangled time
+        // (found by the `events` fuzz target), and muster writes nothing else.
+        guard let date = date(text), abs(date.timeIntervalSince1970) < 253_402_300_800 else { return nil }
+        return date
+    }
+
     private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, zone: TimeZone?) -> Double? {
         var index = 0
         func number(_ digits: Int) -> Int? {

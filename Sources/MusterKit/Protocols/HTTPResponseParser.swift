@@ -62,6 +62,10 @@ struct HTTPResponseParser {
     private var anyByte = false
     private var closeDelimited = false
     private var keepAlive = false
+    /// Where the search for the end of the head (and of its status line) goes on: bytes
+    /// before it were searched, so a head arriving a byte at a time is scanned once.
+    private var headScan = 0
+    private var lineScan = 0
 
     private enum State: Equatable {
         case head
@@ -82,6 +86,8 @@ struct HTTPResponseParser {
     mutating func append(_ bytes: some Collection<UInt8>) {
         if offset > 0, offset >= buffer.count / 2 {
             buffer.removeFirst(offset)
+            headScan = max(0, headScan - offset)
+            lineScan = max(0, lineScan - offset)
             offset = 0
         }
         buffer.append(contentsOf: bytes)
@@ -197,8 +203,16 @@ struct HTTPResponseParser {
         return piece
     }
 
-    private func find(_ needle: [UInt8]) -> Int? {
-        buffer[offset...].firstRange(of: needle)?.lowerBound
+    /// Where `needle` (CRLF or a blank line: both begin with CR) starts, searching from
+    /// `start`; nil when it is not (wholly) in yet.
+    private func find(_ needle: [UInt8], from start: Int? = nil) -> Int? {
+        var index = max(offset, start ?? 0)
+        while index < buffer.count, let cr = buffer[index...].firstIndex(of: 13) {
+            guard cr + needle.count <= buffer.count else { return nil }
+            if buffer[cr..<(cr + needle.count)].elementsEqual(needle) { return cr }
+            index = cr + 1
+        }
+        return nil
     }
 
     static let crlf: [UInt8] = [13, 10]
@@ -208,12 +222,16 @@ struct HTTPResponseParser {
     private mutating func readHead() throws(Failure) -> Head? {
         while true {
             // A status line that is not HTTP fails at once, without waiting for more.
-            if let lineEnd = find(Self.crlf) {
+            if let lineEnd = find(Self.crlf, from: lineScan) {
                 try Self.checkStatusLine(buffer[offset..<lineEnd], received: Array(buffer[offset...].prefix(64)))
-            } else if available >= 12, !buffer[offset...].starts(with: Array("HTTP/1.".utf8)) {
-                throw Failure(problem: .malformed, text: "not an HTTP/1.x status line", received: Array(buffer[offset...].prefix(64)), notHTTP: true)
+            } else {
+                lineScan = max(offset, buffer.count - 1)
+                if available >= 12, !buffer[offset...].starts(with: Array("HTTP/1.".utf8)) {
+                    throw Failure(problem: .malformed, text: "not an HTTP/1.x status line", received: Array(buffer[offset...].prefix(64)), notHTTP: true)
+                }
             }
-            guard let headEnd = find(Self.blankLine) else {
+            guard let headEnd = find(Self.blankLine, from: headScan) else {
+                headScan = max(offset, buffer.count - 3)
                 if available > limits.head + 3 {  // + a partial blank line
                     let what = sawStatusLine ? "no end of the headers" : "no status line"
                     throw Failure(problem: .tooLarge, text: "\(what) within \(limits.head >> 10) KiB")
@@ -229,6 +247,7 @@ struct HTTPResponseParser {
             }
             let text = String(decoding: buffer[offset..<headEnd], as: UTF8.self)
             offset = headEnd + Self.blankLine.count
+            (headScan, lineScan) = (offset, offset)
             var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
             let statusLine = lines.removeFirst()
             let status = Int(statusLine.dropFirst(9).prefix(3)) ?? 0

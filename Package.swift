@@ -25,8 +25,8 @@ let package = Package(
     ],
     targets: [
         // fork/exec with setsid, dropped privileges and PR_SET_PDEATHSIG; the orphan guardian.
-        // Also libcurl, loaded with dlopen only when an https probe needs it: linked (as
-        // FoundationNetworking is), it cost every muster process ~2 ms of loading.
+        // Also TLS for https probes through the system's OpenSSL 3, loaded with dlopen only
+        // when one runs (tls.c): linked, libssl and libcrypto would load into every process.
         .target(name: "CMusterShims", linkerSettings: [.linkedLibrary("dl")]),
         // ncurses (wide-character build, Debian's libncurses-dev) for the interactive view.
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),

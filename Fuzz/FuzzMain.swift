@@ -15,6 +15,7 @@ enum FuzzTargets {
         "kafka-describe-groups": { fuzzKafka(.describeGroups, $0) },
         "resp": fuzzRESP,
         "http": fuzzHTTP,
+        "http-response": fuzzHTTPResponse,
         "events": fuzzEvents,
         "stack": fuzzStack,
         "test-reports": fuzzTestReports,

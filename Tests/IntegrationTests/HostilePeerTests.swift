@@ -77,7 +77,7 @@ import Glibc
         case ("kafka", .close): return ["kafka: ApiVersions v2 re"]
         case ("http", .garbage): return ["http: GET http://127.0.0.1:", "not an HTTP response (got \"SSH-2.0-OpenSSH_9.2\\r\\n\")"]
         case ("http", .half): return ["http: GET http://127.0.0.1:", "11 bytes and no complete status line"]
-        case ("http", .huge): return ["http: GET http://127.0.0.1:", "no status line within 256 KiB"]
+        case ("http", .huge): return ["http: GET http://127.0.0.1:", "no status line within 64 KiB"]
         default: return ["http: GET http://127.0.0.1:"]
         }
     }

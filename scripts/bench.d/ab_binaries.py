@@ -10,7 +10,10 @@ Each binary gets a project folder of its own under a temp dir; a first untimed
 each `up -d` the supervisor's VmRSS and PSS (/proc/PID/status, smaps_rollup) are
 read, the pid being `supervisor_pid` of `muster ps --json`; then the Redis server
 is SIGKILLed and the detection latency is the `exited` event's own time in
-events.jsonl less the moment of the kill (both wall clock). Everything is
+events.jsonl less the moment of the kill (both wall clock). The CLI's own cost on
+the running stack: the wall time of `muster --version` (start-up alone), `muster ps`
+and `muster env` (start-up, one request to the supervisor, the answer printed), each
+the median of 5 runs in the round. Everything is
 brought down with `down --volumes` at the end and the folders deleted.
 Prints a Markdown table (medians, min, max, and the per-round ratio AFTER ÷ BEFORE).
 """
@@ -60,11 +63,24 @@ def one_round(binary, folder):
     pid = status["supervisor_pid"]
     rss = kb(pid, "VmRSS")
     pss = kb(pid, "Pss", "smaps_rollup")
+    cli = [cli_wall(binary, folder, *command) for command in (["--version"], ["ps"], ["env"])]
     detection = detect_kill(folder, next(s["pid"] for s in status["services"] if s["name"] == "cache"))
     down = run(binary, folder, "down")
     if down.returncode != 0:
         raise SystemExit(f"{binary}: down exited {down.returncode}: {down.stderr[-400:]}")
-    return elapsed, rss, pss, detection
+    return (elapsed, rss, pss, detection, *cli)
+
+
+def cli_wall(binary, folder, *args, runs=5):
+    """Median wall seconds of a CLI command on the running stack."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = run(binary, folder, *args)
+        times.append(time.perf_counter() - t0)
+        if result.returncode != 0:
+            raise SystemExit(f"{binary} {' '.join(args)} exited {result.returncode}: {result.stderr[-400:]}")
+    return statistics.median(times)
 
 
 def detect_kill(folder, pid):
@@ -117,7 +133,10 @@ def main():
         rows = [("warm `up -d`", 0, lambda v: f"{v * 1000:.0f} ms"),
                 ("supervisor RSS after ready", 1, lambda v: f"{v / 1024:.1f} MB"),
                 ("supervisor PSS after ready", 2, lambda v: f"{v / 1024:.1f} MB"),
-                ("SIGKILL → `exited` event", 3, lambda v: f"{v * 1000:.2f} ms")]
+                ("SIGKILL → `exited` event", 3, lambda v: f"{v * 1000:.2f} ms"),
+                ("`muster --version` (CLI start-up)", 4, lambda v: f"{v * 1000:.2f} ms"),
+                ("`muster ps` on the running stack", 5, lambda v: f"{v * 1000:.2f} ms"),
+                ("`muster env` on the running stack", 6, lambda v: f"{v * 1000:.2f} ms")]
         print(f"| Figure | {args.label_a} (median, min–max) | {args.label_b} (median, min–max) | {args.label_b} ÷ {args.label_a} per round (median, min–max) |")
         print("|---|---|---|---|")
         for name, field, fmt in rows:

@@ -82,10 +82,20 @@ long muster_inotify_read(int fd, void *buffer, long size);
 unsigned muster_inotify_flag_is_folder(void);
 unsigned muster_inotify_flag_self_gone(void);
 unsigned muster_inotify_flag_overflow(void);
-/// GET an https URL through libcurl, loaded on first use (see https.c). Returns 0
-/// with the status and up to body_capacity bytes of the body, or -1 with a message.
-int muster_https_get(const char *url, long timeout_ms, long *status, char *body_buffer, size_t body_capacity,
-                     size_t *body_length, char *error, size_t error_capacity);
+/// TLS over a connected non-blocking socket through the system's OpenSSL 3, loaded on
+/// first use (see tls.c). open checks the peer's certificate against the system's trusted
+/// ones (or only those in ca_file) and the host name or IP; NULL with a message when it
+/// cannot start. handshake, read and write return 1 or the bytes moved, 0 at the peer's
+/// close_notify, MUSTER_TLS_WANT_READ or _WRITE to poll and call again, or
+/// MUSTER_TLS_FAILED with a message.
+#define MUSTER_TLS_WANT_READ (-2)
+#define MUSTER_TLS_WANT_WRITE (-3)
+#define MUSTER_TLS_FAILED (-1)
+void *muster_tls_open(int fd, const char *host, int host_is_ip, const char *ca_file, char *error, size_t capacity);
+long muster_tls_handshake(void *tls, char *error, size_t capacity);
+long muster_tls_read(void *tls, void *buffer, int size, char *error, size_t capacity);
+long muster_tls_write(void *tls, const void *buffer, int size, char *error, size_t capacity);
+void muster_tls_close(void *tls);
 
 /// The fields muster uses from /proc/PID/stat.
 typedef struct {

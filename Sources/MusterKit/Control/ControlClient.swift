@@ -1,9 +1,13 @@
 import Foundation
 
-/// The CLI's side of the control API: HTTP/1.1 requests over the project's unix
-/// socket, one connection per request.
+/// The CLI's side of the control API: HTTP/1.1 on the project's unix socket, through
+/// muster's one HTTP client (`HTTPClient`). A GET leaves its connection open for the
+/// next one (the interactive view asks for the status twice a second; `ps` and `env`
+/// reuse the connection that found the supervisor); operations and streams have a
+/// connection of their own.
 public struct ControlClient: Sendable {
     public let socketPath: String
+    private let idle = IdleConnection()
 
     public init(socketPath: String) {
         self.socketPath = socketPath
@@ -13,7 +17,9 @@ public struct ControlClient: Sendable {
     /// running, or a stale socket left by one that died).
     public static func connect(_ paths: ProjectPaths) -> ControlClient? {
         let client = ControlClient(socketPath: paths.controlSocket)
-        return (try? TCPConnection(unixSocket: client.socketPath, timeout: .seconds(2))) == nil ? nil : client
+        guard let connection = try? TCPConnection(unixSocket: client.socketPath, timeout: .seconds(2)) else { return nil }
+        client.idle.put(connection)
+        return client
     }
 
     public struct Response: Sendable {
@@ -24,12 +30,19 @@ public struct ControlClient: Sendable {
     /// Sends one request and reads the whole answer. `timeout` bounds each read,
     /// so a long operation (a restart waiting for ready) needs a long one.
     public func request(_ method: String, _ path: String, body: Data? = nil, timeout: Duration = .seconds(30)) throws -> Response {
-        var collected = Data()
-        let status = try stream(method, path, body: body, timeout: timeout) { chunk in
-            collected.append(chunk)
-            return true
+        let request = HTTPClient.Request(method: method, target: path, host: "muster", body: body.map { Array($0) }, keepAlive: method == "GET")
+        do {
+            if method == "GET", let reused = idle.take() {
+                do {
+                    return try fetch(request, on: reused, timeout: timeout)
+                } catch let failure as HTTPClient.Failure where failure.nothingReceived {
+                    // The supervisor closed the idle connection: a GET is safe to send again.
+                }
+            }
+            return try fetch(request, on: open(timeout: timeout), timeout: timeout)
+        } catch let failure as HTTPClient.Failure {
+            throw stoppedAnswering(failure)
         }
-        return Response(status: status, body: collected)
     }
 
     public func status() throws -> StatusReport {
@@ -53,105 +66,61 @@ public struct ControlClient: Sendable {
     @discardableResult
     public func stream(_ method: String, _ path: String, body: Data? = nil, timeout: Duration,
                        onData: (Data) -> Bool) throws -> Int {
-        let connection: TCPConnection
+        let connection = try open(timeout: timeout)
+        defer { connection.close() }
+        let request = HTTPClient.Request(method: method, target: path, host: "muster", body: body.map { Array($0) })
         do {
-            connection = try TCPConnection(unixSocket: socketPath, timeout: timeout)
+            let (head, _) = try HTTPClient.exchange(request, on: connection, limits: .stream) { onData(Data($0)) }
+            return head.status
+        } catch {
+            throw stoppedAnswering(error)
+        }
+    }
+
+    private func open(timeout: Duration) throws -> TCPConnection {
+        do {
+            return try TCPConnection(unixSocket: socketPath, timeout: timeout)
         } catch {
             throw MusterError(.notRunning, "cannot reach the supervisor at \(socketPath): \(error)")
         }
-        defer { connection.close() }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: muster\r\nConnection: close\r\n"
-        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
-        head += "\r\n"
+    }
+
+    /// One exchange; the connection goes back to the idle slot when it can carry another.
+    private func fetch(_ request: HTTPClient.Request, on connection: TCPConnection, timeout: Duration) throws -> Response {
+        connection.timeout = timeout
+        let response: HTTPClient.Response
         do {
-            try connection.write(Array(head.utf8) + Array(body ?? Data()))
-            var reader = HTTPResponseReader(connection: connection)
-            let status = try reader.readHead()
-            try reader.readBody(onData)
-            return status
-        } catch let error as NetworkError {
-            throw MusterError(.environment, "the supervisor at \(socketPath) stopped answering: \(error)")
+            response = try HTTPClient.fetch(request, on: connection, limits: .stream)
+        } catch {
+            connection.close()
+            throw error
         }
+        if request.keepAlive && response.reusable { idle.put(connection) } else { connection.close() }
+        return Response(status: response.head.status, body: Data(response.body))
+    }
+
+    private func stoppedAnswering(_ failure: HTTPClient.Failure) -> MusterError {
+        MusterError(.environment, "the supervisor at \(socketPath) stopped answering: \(failure)")
     }
 }
 
-/// Reads one HTTP/1.1 response: the head, then a body framed by Content-Length,
-/// chunked encoding, or the end of the connection.
-struct HTTPResponseReader {
-    let connection: TCPConnection
-    private var buffer: [UInt8] = []
-    private var contentLength: Int?
-    private var chunked = false
+/// At most one open connection to the supervisor, kept between requests.
+private final class IdleConnection: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connection: TCPConnection?
 
-    init(connection: TCPConnection) {
-        self.connection = connection
-    }
-
-    mutating func readHead() throws -> Int {
-        let statusLine = try readLine()
-        let parts = statusLine.split(separator: " ")
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
-            throw NetworkError("not an HTTP response: \(statusLine.prefix(60))")
-        }
-        while true {
-            let line = try readLine()
-            if line.isEmpty { break }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if name == "content-length" { contentLength = Int(value) }
-            if name == "transfer-encoding", value.lowercased().contains("chunked") { chunked = true }
-        }
-        return status
-    }
-
-    mutating func readBody(_ onData: (Data) -> Bool) throws {
-        if chunked {
-            while true {
-                let sizeLine = try readLine()
-                guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else {
-                    throw NetworkError("bad chunk size \"\(sizeLine.prefix(20))\"")
-                }
-                if size == 0 { return }
-                let chunk = try take(size)
-                _ = try readLine()
-                if !onData(Data(chunk)) { return }
-            }
-        } else if let contentLength {
-            _ = onData(Data(try take(contentLength)))
-        } else {
-            if !buffer.isEmpty, !onData(Data(buffer)) { return }
-            buffer = []
-            while true {
-                let more = try connection.readSome(max: 64 * 1024)
-                if more.isEmpty || !onData(Data(more)) { return }
-            }
+    func take() -> TCPConnection? {
+        lock.withLock {
+            defer { connection = nil }
+            return connection
         }
     }
 
-    private mutating func fill() throws {
-        let more = try connection.readSome(max: 64 * 1024)
-        if more.isEmpty { throw NetworkError("connection closed mid-response") }
-        buffer += more
-    }
-
-    private mutating func readLine() throws -> String {
-        while true {
-            if let newline = buffer.firstIndex(of: 10) {
-                var line = buffer[..<newline]
-                if line.last == 13 { line = line.dropLast() }
-                let text = String(decoding: line, as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return text
-            }
-            try fill()
+    func put(_ connection: TCPConnection) {
+        let replaced = lock.withLock {
+            defer { self.connection = connection }
+            return self.connection
         }
-    }
-
-    private mutating func take(_ count: Int) throws -> [UInt8] {
-        while buffer.count < count { try fill() }
-        let bytes = Array(buffer[..<count])
-        buffer.removeSubrange(..<count)
-        return bytes
+        replaced?.close()
     }
 }

@@ -159,13 +159,17 @@ public final class TCPConnection {
         }
     }
 
-    // MARK: - Private
+    /// The socket, for TLS layered on this connection (`TLSConnection`).
+    var descriptor: Int32 { fd }
 
-    private func callDeadline() -> ContinuousClock.Instant {
+    /// The end of a call starting now: its own timeout, or the connection's deadline.
+    func callDeadline() -> ContinuousClock.Instant {
         let own = ContinuousClock.now.advanced(by: timeout)
         guard let deadline else { return own }
         return min(own, deadline)
     }
+
+    // MARK: - Private
 
     private func openDescriptor() throws -> Int32 {
         guard fd >= 0 else { throw NetworkError("connection to \(endpoint) is closed") }
@@ -192,7 +196,7 @@ public final class TCPConnection {
     }
 
     /// Waits until the socket is ready for `events` or the deadline passes.
-    private func wait(for events: Int16, deadline: ContinuousClock.Instant, doing action: String) throws {
+    func wait(for events: Int16, deadline: ContinuousClock.Instant, doing action: String) throws {
         let socket = try openDescriptor()
         if try !TCPConnection.poll(socket, events: events, deadline: deadline) {
             throw NetworkError("timed out after \(TCPConnection.format(timeout)) \(action) \(endpoint)")

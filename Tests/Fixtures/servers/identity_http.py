@@ -6,12 +6,15 @@ the framing named on the command line, as real servers do:
   close    HTTP/1.0, no length: the body ends when the connection closes
 
 The identity is read from the file `instance` in the working folder at each request,
-and each request served is one line of `requests.log`.
-usage: identity_http.py FRAMING PORT"""
+and each request served is one line of `requests.log`. With CERT and KEY (PEM files)
+it answers https.
+usage: identity_http.py FRAMING PORT [CERT KEY]"""
 import socketserver
+import ssl
 import sys
 
 FRAMING, PORT = sys.argv[1], int(sys.argv[2])
+TLS = sys.argv[3:5]
 
 
 def body():
@@ -44,5 +47,9 @@ class Handler(socketserver.StreamRequestHandler):
 
 socketserver.TCPServer.allow_reuse_address = True
 with socketserver.TCPServer(("127.0.0.1", PORT), Handler) as server:
-    print("serving", FRAMING, flush=True)
+    if TLS:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS[0], TLS[1])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    print("serving", FRAMING, "over TLS" if TLS else "", flush=True)
     server.serve_forever()

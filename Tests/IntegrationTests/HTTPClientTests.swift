@@ -28,7 +28,7 @@ import Testing
         #expect(restart.status == 0, "\(restart.output)")
         let status = try await follower.value
         #expect(status == 200)
-        let types = lines.text.split(separator: "\n").compactMap { EventRecord.parse(String($0))?.type.rawValue }
+        let types = lines.text.split(separator: "\n").compactMap { ServiceEvent.parse(String($0))?.type.rawValue }
         #expect(types.contains("restarted") && types.last == "ready", "\(types)")
         let down = try await stack.muster("down")
         #expect(down.status == 0, "\(down.output)")

@@ -78,10 +78,10 @@ import Testing
         #expect(await eventually(within: .seconds(30)) { served() >= seen + 2 }, "the alive probe never looked")
         try "2\n".write(toFile: stack.directory + "/instance", atomically: true, encoding: .utf8)
         let detected = await eventually(within: .seconds(30)) {
-            stack.events().contains { $0["type"] as? String == "restart_detected" && $0["service"] as? String == "app" }
+            stack.events().contains { $0.type == .restartDetected && $0.service == "app" }
         }
         #expect(detected, "an https health endpoint changed its identity and nothing was reported")
-        let reason = stack.events().first { $0["type"] as? String == "restart_detected" }?["reason"] as? String
+        let reason = stack.events().first { $0.type == .restartDetected }?.reason
         #expect(reason?.contains("new identity (1 → 2)") == true, "\(reason ?? "none")")
         let down = try await stack.muster("down")
         #expect(down.status == 0, "\(down.output)")

@@ -22,6 +22,7 @@ struct Up: AsyncParsableCommand {
     @Flag(help: "On a terminal: print the plain log stream instead of the interactive view.") var noTui = false
     @Flag(help: "Do not act on file changes (the services' watch: rules are ignored).") var noWatch = false
     @Flag(help: "Also restart every service without watch: rules when a source file under its working_dir changes.") var watch = false
+    @Option(help: ArgumentHelp(CacheOption.help, valueName: "DIR")) var cache: String?
     @Argument(help: "Services to start (default: all).", completion: ServiceCompletion.kind) var services: [String] = []
 
     func validate() throws {
@@ -47,6 +48,7 @@ struct Up: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try CacheOption.apply(cache)
         if let detached = try detached() {
             try await detached.run()
             return

@@ -42,6 +42,8 @@ public struct ServiceLifecycle: Sendable {
         /// The ready probe did not pass within start_timeout.
         case startTimedOut(String)
         case exited(ExitStatus, uptime: Duration, generation: Int)
+        /// A task that did not need to run (its keyed snapshot is current): completed, with why.
+        case skipped(String, generation: Int)
         case backoffElapsed
         case stop
         case stopTimedOut(generation: Int)
@@ -209,6 +211,10 @@ public struct ServiceLifecycle: Sendable {
         case (.starting, let .exited(status, uptime, gen)) where gen == generation,
              (.ready, let .exited(status, uptime, gen)) where gen == generation:
             return processExited(status, uptime: uptime)
+
+        case (.starting, let .skipped(reason, gen)) where gen == generation:
+            phase = .completed
+            return [.cancelStartTimer, .record(record(.completed, reason: reason))]
 
         case (.backoff, .backoffElapsed):
             return spawnAgain()

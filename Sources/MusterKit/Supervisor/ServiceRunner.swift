@@ -65,6 +65,8 @@ actor ServiceRunner {
     var completedAt: Date?
     /// The `task: true` hint is given once per supervisor.
     var suggestedTask = false
+    /// Why its last run was skipped (`skipped: snapshot for key 3f2a… is current`).
+    var skippedReason: String?
 
     init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
          origin: ContinuousClock.Instant, timers: any _Concurrency.Clock<Duration> = ContinuousClock(), listener: @escaping Listener) {
@@ -95,7 +97,8 @@ actor ServiceRunner {
             startedAt: startedAt.map { seconds(since: origin, to: $0) },
             readyAt: readyAt.map { seconds(since: origin, to: $0) },
             processStartedAt: processStartedAt, available: machine.available, kind: plan.kind, restartsDetected: detected,
-            revision: revision, isTask: plan.policy.isTask, completedAt: machine.phase == .completed ? completedAt : nil)
+            revision: revision, isTask: plan.policy.isTask, completedAt: machine.phase == .completed ? completedAt : nil,
+            skipped: machine.phase == .completed ? skippedReason : nil)
     }
 
     func lastLines(_ count: Int) -> [String] {
@@ -252,6 +255,14 @@ actor ServiceRunner {
         Trace.mark("\(plan.name) spawn begins")
         // What the last incarnation left behind goes first (Postgres: its shared memory).
         await releasing?.value
+        // A task's first run is skipped when what it would make is already there.
+        if generation == 1, let check = plan.skipCheck,
+           let reason = await check(PreStartContext(service: plan.name, logFD: logFD)) {
+            skippedReason = reason
+            await send(.skipped(reason, generation: generation))
+            return
+        }
+        skippedReason = nil
         do {
             let context = PreStartContext(service: plan.name, logFD: logFD)
             for step in plan.preStart { try await step(context) }

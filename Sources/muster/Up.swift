@@ -39,6 +39,7 @@ struct Up: AsyncParsableCommand {
 
     /// What `up -d` does; nil for a foreground `up`.
     func detached() throws -> DetachedUp? {
+        try CacheOption.apply(cache)  // before up -d forks its supervisor (Entry), which inherits it
         guard detach else { return nil }
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
         var up = DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure)
@@ -48,7 +49,6 @@ struct Up: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try CacheOption.apply(cache)
         if let detached = try detached() {
             try await detached.run()
             return

@@ -17,12 +17,13 @@ import Glibc
         databases: [shop]
         snapshot: { after: migrate, key: [migrations/*.sql] }
       migrate:
-        command: ["sh", "-c", "echo ran >> runs.txt && for f in migrations/*.sql; do psql \\"$DATABASE_URL\\" -v ON_ERROR_STOP=1 -qf $f || exit 1; done"]
+        command: ["sh", "-c", "echo ran >> runs.txt && for f in migrations/*.sql; do psql \\"$$DATABASE_URL\\" -v ON_ERROR_STOP=1 -qf $$f || exit 1; done"]
         env: { DATABASE_URL: "${db.url}" }
         depends_on: { db: ready }
     """
 
-    static let migration = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g;\n"
+    /// Each migration may run again over a migrated database (as a real project's tool would skip it).
+    static let migration = "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g ON CONFLICT DO NOTHING;\n"
 
     static func makeStack(name: String = #function) throws -> TestStack {
         let stack = try TestStack(yaml, name: name)
@@ -87,7 +88,7 @@ import Glibc
 
         // A changed migration: a new key, the task runs, a new snapshot is taken.
         let original = try String(contentsOfFile: stack.directory + "/migrations/001.sql", encoding: .utf8)
-        try "CREATE TABLE extra (id int);\n".write(toFile: stack.directory + "/migrations/002.sql", atomically: true, encoding: .utf8)
+        try "CREATE TABLE IF NOT EXISTS extra (id int);\n".write(toFile: stack.directory + "/migrations/002.sql", atomically: true, encoding: .utf8)
         postmaster = try await Self.up(stack)
         #expect(Self.runs(stack) == 2)
         #expect(try await Self.migrateStatus(stack).skipped == nil)

@@ -13,7 +13,7 @@ import Testing
         databases: [shop]
         snapshot: { after: migrate, key: [migrations/*.sql, schema.txt] }
       migrate:
-        command: ["sh", "-c", "psql \\"$DATABASE_URL\\" -f migrations/001.sql"]
+        command: ["sh", "-c", "psql \\"$$DATABASE_URL\\" -f migrations/001.sql"]
         env: { DATABASE_URL: "${db.url}", LOG_DIR: "HERE/logs" }
         depends_on: { db: ready }
     """

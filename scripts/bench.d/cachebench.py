@@ -36,7 +36,7 @@ services:
     databases: [app]
     snapshot: {{ after: migrate, key: [migrations/*.sql] }}
   migrate:
-    command: ["sh", "-c", "echo ran >> runs.txt && exec {psql} \\"$DATABASE_URL\\" -v ON_ERROR_STOP=1 -q -f migrations/001.sql"]
+    command: ["sh", "-c", "echo ran >> runs.txt && exec {psql} \\"$$DATABASE_URL\\" -v ON_ERROR_STOP=1 -q -f migrations/001.sql"]
     env: {{ DATABASE_URL: "${{db.url}}" }}
     depends_on: {{ db: ready }}
 """

@@ -113,13 +113,17 @@ struct DatabaseCommand: AsyncParsableCommand {
                 print(String(decoding: ControlJSON.encode(snapshots), as: UTF8.self))
                 return
             }
-            defer { Self.printKept(result.kept ?? []) }
+            defer {
+                Self.printKept(result.kept ?? [])
+                KeyListing.printSetAside(result.keyed ?? [])
+                KeyListing.printCache(service: service)
+            }
             guard !snapshots.isEmpty else { print("no snapshots in \(service); take one with muster db snapshot \(service)"); return }
-            var rows = [["DATABASE", "SNAPSHOT", "SIZE", "AGE", "TAKEN", "POOL (READY/SIZE)"]]
+            var rows = [["DATABASE", "SNAPSHOT", "KEY", "SIZE", "AGE", "TAKEN", "POOL (READY/SIZE)"]]
             for snapshot in snapshots {
-                let age = RFC3339.time(snapshot.taken).map { DurationParser.format(.milliseconds(Int64(Date().timeIntervalSince($0) * 1000))) } ?? "?"
                 let pools = (snapshot.pools ?? []).map { "\($0.database) \($0.ready)/\($0.size)" }.joined(separator: ", ")
-                rows.append([snapshot.database, snapshot.name, ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary), age, snapshot.taken, pools])
+                rows.append([snapshot.database, snapshot.name, KeyListing.short(snapshot.key), ByteCountFormatter.string(fromByteCount: Int64(snapshot.sizeBytes), countStyle: .binary),
+                             KeyListing.age(snapshot.taken), snapshot.taken, pools])
             }
             Table.render(rows).forEach { print($0) }
         }

@@ -50,7 +50,7 @@ struct Ps: AsyncParsableCommand {
         if let text = service.completedAt, let date = RFC3339.time(text) {
             let formatter = DateFormatter()
             formatter.dateFormat = Calendar.current.isDateInToday(date) ? "HH:mm:ss" : "yyyy-MM-dd HH:mm:ss"
-            return "completed \(formatter.string(from: date)) (task)"
+            return "completed \(formatter.string(from: date)) (task\(service.skipped.map { ", " + $0 } ?? ""))"
         }
         return service.state + " (task)"
     }

@@ -36,6 +36,7 @@ struct Run: AsyncParsableCommand {
                                valueName: "NAME"))
     var shard: String?
     @Option(help: "How long the stack may take to become ready (default 120s).") var timeout: String?
+    @Option(help: ArgumentHelp(CacheOption.help, valueName: "DIR")) var cache: String?
     @Option(name: .customLong("tests"), help: ArgumentHelp("A test report CMD writes: Playwright JSON, JUnit XML or go test -json (repeatable).",
                                                             valueName: "FILE"))
     var testReports: [String] = []
@@ -52,6 +53,7 @@ struct Run: AsyncParsableCommand {
         // Before CMD runs, so its exit code is never traded for these.
         if let html { try ReportFile.checkWritable(html, what: "HTML report") }
         if let junit { try ReportFile.checkWritable(junit, what: "JUnit report") }
+        try CacheOption.apply(cache)
         // A merged report draws a shard's lanes as SHARD/SERVICE: a "/" in the name would mix two shards.
         if let name = shard ?? ProcessInfo.processInfo.environment["MUSTER_SHARD"], name.contains("/") {
             throw MusterError(.usage, "shard name \"\(name)\" has a \"/\"; name a shard with letters, digits, '-', '_' or '.'")

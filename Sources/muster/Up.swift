@@ -22,6 +22,7 @@ struct Up: AsyncParsableCommand {
     @Flag(help: "On a terminal: print the plain log stream instead of the interactive view.") var noTui = false
     @Flag(help: "Do not act on file changes (the services' watch: rules are ignored).") var noWatch = false
     @Flag(help: "Also restart every service without watch: rules when a source file under its working_dir changes.") var watch = false
+    @Option(help: ArgumentHelp(CacheOption.help, valueName: "DIR")) var cache: String?
     @Argument(help: "Services to start (default: all).", completion: ServiceCompletion.kind) var services: [String] = []
 
     func validate() throws {
@@ -38,6 +39,7 @@ struct Up: AsyncParsableCommand {
 
     /// What `up -d` does; nil for a foreground `up`.
     func detached() throws -> DetachedUp? {
+        try CacheOption.apply(cache)  // before up -d forks its supervisor (Entry), which inherits it
         guard detach else { return nil }
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
         var up = DetachedUp(global: global, services: services, timeout: limit, keepOnFailure: keepOnFailure)

@@ -27,15 +27,16 @@ import durabilitybench  # noqa: E402
 import extras  # noqa: E402
 import restorebench  # noqa: E402
 import suitebench  # noqa: E402
+import cachebench  # noqa: E402
 import testbench  # noqa: E402
 import watchbench  # noqa: E402
 import procs  # noqa: E402
 import report  # noqa: E402
 import stackbench  # noqa: E402
 
-PARTS = ["startup", "detect", "cost", "logs", "scale", "cold", "restore", "suite", "tests", "durability", "watch"]
+PARTS = ["startup", "detect", "cost", "logs", "scale", "cold", "restore", "suite", "tests", "durability", "watch", "cache"]
 # Parts whose sections can be merged into an existing BENCHMARKS.md on their own.
-MERGEABLE = {"cold", "restore", "suite", "tests", "durability", "watch"}
+MERGEABLE = {"cold", "restore", "suite", "tests", "durability", "watch", "cache"}
 
 
 def log(message):
@@ -293,7 +294,8 @@ def main():
                            ("suite", lambda: suitebench.suite(binary, env, root, runs, args.quick, log)),
                            ("tests", lambda: testbench.tests(binary, env, root, runs, args.quick, log)),
                            ("durability", lambda: durabilitybench.durability(binary, env, root, runs, args.quick, log)),
-                           ("watch", lambda: watchbench.watch(binary, env, root, runs, args.quick, log))):
+                           ("watch", lambda: watchbench.watch(binary, env, root, runs, args.quick, log)),
+                           ("cache", lambda: cachebench.cache(binary, env, root, runs, args.quick, log))):
             if part not in parts:
                 continue
             log(f"part {part}; load {loadavg()}")

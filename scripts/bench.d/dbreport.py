@@ -16,11 +16,12 @@ HEADINGS = {
     "durability": "## Durability: fast (default) vs full",
     "watch": "## The development loop: edit to ready, and watching 100 000 files",
     "suite": suitereport.HEADING,
+    "cache": "## CI cold start: the migrated cluster from the snapshot cache",
 }
-ORDER = ["cold", "restore", "suite", "tests", "durability", "watch"]
+ORDER = ["cold", "restore", "suite", "tests", "durability", "watch", "cache"]
 SHORT = {"cold": "Cold start (issue 15)", "restore": "Database restore (issue 15)",
          "tests": "Test attribution cost (issue 14)", "durability": "Durability fast vs full (issue 24)",
-         "watch": "Development loop (issue 25)", "suite": suitereport.SHORT}
+         "watch": "Development loop (issue 25)", "suite": suitereport.SHORT, "cache": "Snapshot cache cold start (issue 28)"}
 
 
 def _verdict(ok):
@@ -430,12 +431,13 @@ def watch_section(results):
 
 
 import durabilityreport  # noqa: E402  (here: it reads _when and _problems of this module)
+import cachereport  # noqa: E402  (the same)
 
 SECTIONS = {"cold": cold_section, "restore": restore_section, "tests": tests_section,
-            "durability": durabilityreport.section, "watch": watch_section,
+            "durability": durabilityreport.section, "watch": watch_section, "cache": cachereport.section,
             "suite": lambda results: suitereport.section(results, _when(results, "suite"))}
 ROWS = {"cold": cold_rows, "restore": restore_rows, "tests": tests_rows, "durability": durabilityreport.rows, "watch": watch_rows,
-        "suite": suitereport.rows}
+        "suite": suitereport.rows, "cache": cachereport.rows}
 
 
 def add_to_summary(results, summary, judge, sections):

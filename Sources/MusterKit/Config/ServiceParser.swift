@@ -23,7 +23,7 @@ struct ServiceParser {
     static let kafkaProbeKeys = ["group", "topic"]
     static let dependencyKeys = ["condition"]
     static let topicKeys = ["name", "partitions", "replication_factor"]
-    static let snapshotKeys = ["after", "name", "database", "spares"]
+    static let snapshotKeys = ["after", "name", "database", "spares", "key"]
 
     func parse(name: String, keyNode: Node, node: Node) throws -> ServiceSpec {
         let what = "service \(name)"
@@ -325,6 +325,11 @@ struct ServiceParser {
             for pair in pairs where pair.key != "after" {
                 if pair.key == "spares" {
                     spec.spares = try reader.int(pair.value, what: "\(what).spares (ready copies kept per database)", range: SnapshotSpec.sparesRange)
+                    continue
+                }
+                if pair.key == "key" {
+                    spec.key = try keyGlobs(pair.value, what: "\(what).key")
+                    spec.keyBase = directory
                     continue
                 }
                 let value = try reader.string(pair.value, what: "\(what).\(pair.key)")

@@ -173,6 +173,7 @@ public enum StackLoader {
             stack.services.append(try parser.parse(name: pair.key, keyNode: pair.keyNode, node: pair.value))
         }
         stack.warnings += stack.services.flatMap(\.watchWarnings)
+        stack.warnings += SnapshotKeyFiles.warnings(for: stack.services)
         let unset = Array(Set(reader.report.unset)).sorted()
         if !unset.isEmpty {
             stack.warnings.append("variables not set, interpolated as empty: \(unset.joined(separator: ", "))")

@@ -80,9 +80,26 @@ public struct SnapshotSpec: Hashable, Sendable {
     /// How many ready copies each database restored from this snapshot keeps (`spares:`).
     public var spares: Int = SnapshotSpec.defaultSpares
     public var location: SourceLocation?
+    /// `key: [GLOBS]`: the files whose contents (with the task's command and environment
+    /// and the Postgres build) name the snapshot; with a key, a task whose snapshot is
+    /// current is not run again (`SnapshotKey`). Empty: no key, the task always runs.
+    public var key: [KeyGlob] = []
+    /// The folder the key's globs are relative to: the stack file's.
+    public var keyBase: String = ""
 
     public static let defaultSpares = 2
     public static let sparesRange = 0...32
+}
+
+/// One glob of `snapshot.key`, as written, relative to the stack file's folder.
+public struct KeyGlob: Hashable, Sendable {
+    public var pattern: String
+    public var location: SourceLocation?
+
+    public init(pattern: String, location: SourceLocation? = nil) {
+        self.pattern = pattern
+        self.location = location
+    }
 }
 
 public struct TopicSpec: Hashable, Sendable {

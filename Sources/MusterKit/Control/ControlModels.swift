@@ -23,6 +23,8 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
     public var task: Bool
     /// RFC 3339 time its last run completed (exited 0), while it is `completed`.
     public var completedAt: String?
+    /// Why a completed task did not run (`skipped: snapshot for key 3f2a… is current`); absent when it ran.
+    public var skipped: String?
     /// A file change acts on it (`watch:` rules, or `up --watch`); absent when not.
     public var watched: Bool?
 
@@ -41,6 +43,7 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
         failure = snapshot.failure.map(Secrets.mask)
         task = snapshot.isTask
         completedAt = snapshot.completedAt.map(EventLog.timestamp)
+        skipped = snapshot.skipped
         self.watched = watched ? true : nil
     }
 }

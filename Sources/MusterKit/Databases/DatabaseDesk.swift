@@ -8,6 +8,8 @@ public struct DatabaseResult: Codable, Sendable {
     public var snapshots: [DatabaseSnapshots.Snapshot]?
     /// list: the failed tests' databases kept.
     public var kept: [DatabaseSnapshots.KeptDatabase]?
+    /// list: keyed snapshots set aside for going back to their key (`KeyedSnapshots`).
+    public var keyed: [DatabaseSnapshots.KeyedSnapshot]?
     /// The databases restored, cloned, kept (the kept name) or dropped.
     public var databases: [String]?
     /// Client sessions that were ended on the databases touched.
@@ -88,6 +90,7 @@ public actor DatabaseDesk {
             }.filter { request.database == nil || $0.database == request.database }
             result.kept = try await blocking { try DatabaseSnapshots(admin: connect()).keptList() }
                 .filter { request.database == nil || $0.database == request.database }
+            result.keyed = try await blocking { try DatabaseSnapshots(admin: connect()).keyedList(database: request.database) }
         case .snapshot:
             try Self.checkName(name)
             let database = target.database

@@ -31,6 +31,8 @@ public struct DatabaseSnapshots {
         /// snapshot: its name; spare and clone: the snapshot database they copy; kept: the test.
         var name: String
         var taken: String?
+        /// A keyed snapshot's key (`SnapshotKey.hex`).
+        var key: String?
     }
 
     public struct Snapshot: Codable, Sendable, Equatable {
@@ -42,6 +44,8 @@ public struct DatabaseSnapshots {
         public var sizeBytes: Int
         /// The pools of ready copies of this snapshot: the database's and each clone's.
         public var pools: [SparePool]?
+        /// A keyed snapshot's key (`snapshot: { key: [...] }`).
+        public var key: String?
     }
 
     /// The ready copies of a snapshot kept for one database (`ready` of `size`).
@@ -115,7 +119,7 @@ public struct DatabaseSnapshots {
             guard row.count == 3, let datname = row[0], let text = row[1],
                   let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)), note.muster == "snapshot" else { return nil }
             return Snapshot(database: note.database, name: note.name, template: datname, taken: note.taken ?? "",
-                            sizeBytes: Int(row[2] ?? "") ?? 0)
+                            sizeBytes: Int(row[2] ?? "") ?? 0, key: note.key)
         }.sorted { $0.taken < $1.taken }
     }
 
@@ -171,7 +175,7 @@ public struct DatabaseSnapshots {
     }
 
     /// Takes the snapshot (replacing one of the same name); returns the sessions it ended.
-    func snapshot(_ database: String, name: String) throws -> (Snapshot, ended: Int) {
+    func snapshot(_ database: String, name: String, key: String? = nil) throws -> (Snapshot, ended: Int) {
         let template = Self.snapshotDatabase(of: database, name: name)
         let ended = try endSessions(on: database)
         // Spares copied from the snapshot being replaced (of the database and its clones), and its source, are stale.
@@ -183,10 +187,10 @@ public struct DatabaseSnapshots {
         try drop(template)
         let taken = EventLog.timestamp(Date())
         try copy(database, to: template, owner: try owner(of: database),
-                 note: Note(muster: "snapshot", database: database, name: name, taken: taken))
+                 note: Note(muster: "snapshot", database: database, name: name, taken: taken, key: key))
         try admin.query("ALTER DATABASE \(admin.identifier(template)) WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
         let size = Int(try admin.value("SELECT pg_database_size(\(admin.literal(template)))") ?? "") ?? 0
-        return (Snapshot(database: database, name: name, template: template, taken: taken, sizeBytes: size), ended)
+        return (Snapshot(database: database, name: name, template: template, taken: taken, sizeBytes: size, key: key), ended)
     }
 
     /// Copies one more spare into `database`'s pool; returns its name.

@@ -32,6 +32,8 @@ extension ServiceLifecycle {
         case startTimedOut(String)
         /// `tail`: its last lines of output, told with the exit and the restart that follows.
         case exited(ExitStatus, uptime: Duration, generation: Int, tail: [String] = [])
+        /// A task that did not need to run (its keyed snapshot is current): completed, with why.
+        case skipped(String, generation: Int)
         case backoffElapsed
         case stop
         case stopTimedOut(generation: Int)

@@ -62,6 +62,8 @@ public struct ServiceLifecycle: Sendable {
     public private(set) var restartsDetected = 0
     /// The `task: true` hint is given once per supervisor.
     var suggestedTask = false
+    /// Why its last run was skipped (`skipped: snapshot for key 3f2a… is current`).
+    public private(set) var skipped: String?
 
     /// Moments of the runner's timebase.
     public struct Times: Sendable, Equatable {
@@ -167,6 +169,11 @@ public struct ServiceLifecycle: Sendable {
             }  // a task without a probe stays starting until it exits
             return actions
 
+        case (.starting, let .skipped(reason, gen)) where gen == generation:
+            phase = .completed
+            skipped = reason
+            return [.cancelStartTimer, .record(record(.completed, reason: reason))]
+
         case (.starting, let .spawnFailed(reason)):
             return fail(reason)
 
@@ -240,6 +247,7 @@ public struct ServiceLifecycle: Sendable {
 
     private mutating func startIncarnation() -> [Action] {
         phase = .starting
+        skipped = nil
         generation += 1
         return [.spawn(generation: generation)]
     }

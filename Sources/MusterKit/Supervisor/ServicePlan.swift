@@ -36,6 +36,9 @@ public struct ServicePlan: Sendable {
     /// Steps after a task exits successfully and before it counts as completed (a
     /// Postgres snapshot taken after a migration). A step that throws fails the task.
     public var afterCompletion: [PreStartStep] = []
+    /// Asked before a task's first run: a reason to skip it (its keyed snapshot is
+    /// current and was restored), or nil to run it.
+    public var skipCheck: (@Sendable (PreStartContext) async -> String?)?
     public var ready: ResolvedProbe?
     public var alive: ResolvedProbe?
     public var policy: ServiceLifecycle.Policy

@@ -84,7 +84,8 @@ actor ServiceRunner {
             startedAt: times.started?.seconds, readyAt: times.ready?.seconds,
             processStartedAt: processStartedAt, available: machine.available, kind: plan.kind,
             restartsDetected: machine.restartsDetected, revision: revision, isTask: plan.policy.isTask,
-            completedAt: machine.phase == .completed ? times.completed.map(time.date(at:)) : nil)
+            completedAt: machine.phase == .completed ? times.completed.map(time.date(at:)) : nil,
+            skipped: machine.phase == .completed ? machine.skipped : nil)
     }
 
     func lastLines(_ count: Int) -> [String] {
@@ -237,6 +238,12 @@ actor ServiceRunner {
         Trace.mark("\(plan.name) spawn begins")
         // What the last incarnation left behind goes first (Postgres: its shared memory).
         await releasing?.finished()
+        // A task's first run is skipped when what it would make is already there.
+        if generation == 1, let check = plan.skipCheck,
+           let reason = await check(PreStartContext(service: plan.name, logFD: logFD)) {
+            await send(.skipped(reason, generation: generation))
+            return
+        }
         do {
             let context = PreStartContext(service: plan.name, logFD: logFD)
             for step in plan.preStart { try await step(context) }

@@ -27,6 +27,8 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
     public var isTask = false
     /// Wall-clock time its last run completed (exited 0), while it is `completed`.
     public var completedAt: Date?
+    /// While `completed`: why the task did not run (its keyed snapshot was current).
+    public var skipped: String?
 
     /// A service that has not been started.
     static func initial(_ plan: ServicePlan) -> ServiceSnapshot {

@@ -97,8 +97,22 @@ public struct StackPlanner {
         if let alive = service.alive { plan.alive = try resolve(alive, service: service, env: env, lookup: lookup, plan: plan) }
         plan.policy.hasReadyProbe = plan.ready != nil
         plan.policy.hasAliveProbe = plan.alive != nil
+        let keys = KeyHolder()
+        var keyed: [KeyedTarget] = []
+        var unkeyed = false
         for postgres in stack.services where postgres.engine?.snapshot?.after == service.name {
-            plan.afterCompletion.append(snapshotStep(of: postgres, lookup: lookup))
+            if let target = keyedTarget(postgres, lookup: lookup) {
+                keyed.append(target)
+                plan.afterCompletion.append(keyedSnapshotStep(target, task: service.name, keys: keys))
+            } else {
+                unkeyed = true
+                plan.afterCompletion.append(snapshotStep(of: postgres, lookup: lookup))
+            }
+        }
+        if !keyed.isEmpty, !unkeyed { plan.skipCheck = skipCheck(for: service, targets: keyed, keys: keys) }
+        if service.engine?.snapshot != nil, let target = keyedTarget(service, lookup: lookup),
+           let seed = seedStep(target, dataDir: plan.workingDir, credentials: plan.credentials) {
+            plan.preStart.insert(seed, at: 0)
         }
         return plan
     }

@@ -1,0 +1,207 @@
+import Foundation
+
+/// Migrated clusters kept across projects and machines (`MUSTER_CACHE_DIR`, or `--cache
+/// DIR` on `up` and `run`), one per snapshot key. After a keyed snapshot is taken (and
+/// its pool filled), the whole cluster is copied into the cache while it runs, with
+/// `pg_basebackup` (a consistent copy: Postgres replays the little WAL written during
+/// the copy when it starts from it). A project whose cluster does not exist yet (a CI
+/// job's fresh checkout, after `down --volumes`) starts from that copy instead of an
+/// empty cluster: the snapshot, its ready copies and the migrated database are there,
+/// and the task is skipped. Nothing in an entry depends on the project's folder, so a
+/// cache folder moved elsewhere (as a CI cache is restored) still hits.
+///
+/// Layout: `DIR/postgres/NAME/` (the cluster) and `DIR/postgres/NAME.json` (what it
+/// is), NAME being `SERVICE-KEY-CLUSTER`: the service, the key's first 16 digits and
+/// a hash of the cluster's initdb settings. Both are written under temporary names and
+/// renamed into place, the description last, so a cut-short copy is never used. At
+/// most `keep` keys are kept per snapshot, the least recently used go first.
+public struct SnapshotCache: Sendable {
+    /// The cache's own folder for Postgres clusters.
+    public let folder: String
+    public static let keep = 3
+
+    public init(directory: String) {
+        folder = directory + "/postgres"
+    }
+
+    /// `MUSTER_CACHE_DIR` when set (relative paths from the current folder).
+    public static func directory(_ environment: [String: String]) -> String? {
+        guard let value = environment["MUSTER_CACHE_DIR"], !value.isEmpty else { return nil }
+        return value.hasPrefix("/") ? value : FileManager.default.currentDirectoryPath + "/" + value
+    }
+
+    /// Makes the cache folder and checks that a file can be written and renamed in it;
+    /// else a usage error naming it (exit 2), before anything starts.
+    public static func prepare(_ directory: String, option: String) throws {
+        let cache = SnapshotCache(directory: directory)
+        let fail = { (why: String) in
+            MusterError(.usage, "the snapshot cache \(directory) (\(option)) is not writable: \(why); make it writable or point \(option) at another folder")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: cache.folder, withIntermediateDirectories: true)
+        } catch {
+            throw fail(String(cString: strerror(errno == 0 ? EACCES : errno)))
+        }
+        let probe = cache.folder + "/.write-check-\(getpid())"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw fail(String(cString: strerror(errno))) }
+        close(fd)
+        let renamed = probe + ".done"
+        defer { unlink(probe); unlink(renamed) }
+        guard rename(probe, renamed) == 0 else { throw fail(String(cString: strerror(errno))) }
+    }
+
+    /// What an entry is, in `NAME.json`.
+    public struct Entry: Codable, Sendable, Equatable {
+        public var key: String
+        public var service: String
+        public var database: String
+        public var snapshot: String
+        /// RFC 3339: when it was made, and when a project last started from it.
+        public var taken: String
+        public var used: String
+        public var cluster: String
+        public var sizeBytes: Int?
+        /// The entry's name (not stored).
+        public var name: String?
+    }
+
+    static func entryName(service: String, key: String, cluster: String) -> String {
+        "\(service)-\(key.prefix(16))-\(cluster.prefix(8))"
+    }
+
+    /// The cluster's identity besides the key: its initdb settings.
+    static func clusterIdentity(withPassword: Bool) -> String {
+        ProjectPaths.hash(PostgresEngine.initdbArguments(withPassword: withPassword).joined(separator: " "))
+    }
+
+    public func entries() -> [Entry] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.compactMap { file -> Entry? in
+            let name = String(file.dropLast(5))
+            guard let data = FileManager.default.contents(atPath: folder + "/" + file),
+                  var entry = try? JSONDecoder().decode(Entry.self, from: data),
+                  FileManager.default.fileExists(atPath: folder + "/" + name + "/global/pg_control") else { return nil }
+            entry.name = name
+            return entry
+        }.sorted { $0.used < $1.used }
+    }
+
+    /// The cluster folder for `key`, when the cache holds a complete one.
+    func cluster(service: String, key: String, cluster: String) -> String? {
+        let name = Self.entryName(service: service, key: key, cluster: cluster)
+        guard let data = FileManager.default.contents(atPath: folder + "/" + name + ".json"),
+              let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.key == key, entry.cluster == cluster,
+              FileManager.default.fileExists(atPath: folder + "/" + name + "/global/pg_control") else { return nil }
+        return folder + "/" + name
+    }
+
+    /// Notes that a project started from `name` (it is then pruned last).
+    func noteUse(_ name: String) {
+        let path = folder + "/" + name + ".json"
+        guard let data = FileManager.default.contents(atPath: path), var entry = try? JSONDecoder().decode(Entry.self, from: data) else { return }
+        entry.used = EventLog.timestamp(Date())
+        try? write(entry, name: name)
+    }
+
+    private func write(_ entry: Entry, name: String) throws {
+        var stored = entry
+        stored.name = nil
+        let temporary = folder + "/.\(name).json.\(getpid())"
+        try ControlJSON.encode(stored).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, folder + "/" + name + ".json") == 0 else {
+            unlink(temporary)
+            throw MusterError(.environment, "cannot write \(folder)/\(name).json: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Copies the running cluster into the cache for `entry` with `pg_basebackup`.
+    func store(_ entry: Entry, bin: String, socketDir: String, port: String, logFD: Int32) async throws {
+        let name = Self.entryName(service: entry.service, key: entry.key, cluster: entry.cluster)
+        guard let basebackup = Self.program("pg_basebackup", besides: bin) else {
+            throw MusterError(.environment, "pg_basebackup is not beside \(bin)/postgres; the snapshot is not cached")
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let staging = folder + "/.\(name).making-\(getpid())"
+        try? FileManager.default.removeItem(atPath: staging)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let argv = [basebackup, "-D", staging, "-h", socketDir, "-p", port, "-U", PostgresEngine.superuser,
+                    "-X", "stream", "-c", "fast", "--no-sync", "--no-manifest"]
+        var request = SpawnRequest(executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C", "PGAPPNAME=muster"])
+        request.outputFD = logFD
+        let pid = try await ProcessSpawner.shared.spawn(request)
+        Guardian.shared.register(group: pid)
+        let status = await ProcessReaper.shared.exitStatus(of: pid)
+        ProcessReaper.shared.forget(pid)
+        Guardian.shared.unregister(group: pid)
+        guard status.isSuccess else {
+            throw MusterError(.environment, "pg_basebackup \(status); the snapshot is not cached (its output is above)")
+        }
+        let final = folder + "/" + name
+        let old = folder + "/.\(name).old-\(getpid())"
+        unlink(final + ".json")  // a description never stands beside a cluster it does not describe
+        _ = rename(final, old)
+        guard rename(staging, final) == 0 else {
+            throw MusterError(.environment, "cannot move the cached cluster into \(final): \(String(cString: strerror(errno)))")
+        }
+        try? FileManager.default.removeItem(atPath: old)
+        var described = entry
+        described.sizeBytes = TemplateCache.diskUsage(final)
+        try write(described, name: name)
+    }
+
+    /// Makes `dataDir` (which must not exist) a copy of the cached `cluster`, owned by
+    /// `credentials` when muster is root. False when the copy failed (nothing is left).
+    func seed(_ dataDir: String, from cluster: String, credentials: ServicePlan.Credentials?, logFD: Int32) async -> Bool {
+        let staging = dataDir + ".copying"
+        try? FileManager.default.removeItem(atPath: staging)
+        var commands = [["/bin/cp", "-a", "--reflink=auto", cluster, staging]]
+        if let credentials { commands.append(["/bin/chown", "-R", "\(credentials.uid):\(credentials.gid)", staging]) }
+        for argv in commands {
+            var request = SpawnRequest(executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
+            request.outputFD = logFD
+            guard let pid = try? await ProcessSpawner.shared.spawn(request) else { break }
+            let status = await ProcessReaper.shared.exitStatus(of: pid)
+            ProcessReaper.shared.forget(pid)
+            guard status.isSuccess else {
+                writeAll(logFD, "muster: copying the cached cluster \(cluster) failed (\(argv[0]) \(status)); making an empty cluster instead\n")
+                try? FileManager.default.removeItem(atPath: staging)
+                return false
+            }
+        }
+        chmod(staging, 0o700)
+        guard rename(staging, dataDir) == 0 else {
+            try? FileManager.default.removeItem(atPath: staging)
+            return false
+        }
+        noteUse((cluster as NSString).lastPathComponent)
+        return true
+    }
+
+    /// Removes the entries of one snapshot beyond `keep`, least recently used first;
+    /// never `sparing`. The description goes first, so a half-removed entry is never used.
+    @discardableResult
+    func prune(service: String, database: String, snapshot: String, keep: Int = SnapshotCache.keep, sparing: String? = nil) -> [String] {
+        let mine = entries().filter { $0.service == service && $0.database == database && $0.snapshot == snapshot }
+        var removed: [String] = []
+        for entry in mine.dropLast(max(0, keep)) {
+            guard let name = entry.name, name != sparing else { continue }
+            unlink(folder + "/" + name + ".json")
+            try? FileManager.default.removeItem(atPath: folder + "/" + name)
+            removed.append(name)
+        }
+        return removed
+    }
+
+    /// A client program of the Postgres build: beside `postgres` (its real folder,
+    /// when `postgres` is a link), else on PATH.
+    static func program(_ name: String, besides bin: String) -> String? {
+        var folders = [bin]
+        if let real = realpath(bin + "/postgres", nil) {
+            folders.append((String(cString: real) as NSString).deletingLastPathComponent)
+            free(real)
+        }
+        folders += (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        return folders.map { $0 + "/" + name }.first(where: ProgramLocator.isExecutableFile)
+    }
+}

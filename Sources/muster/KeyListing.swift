@@ -10,7 +10,7 @@ enum KeyListing {
 
     /// `3m12s` since an RFC 3339 time, `?` when it does not read.
     static func age(_ time: String) -> String {
-        EventRecord.parseTime(time).map { DurationParser.format(.milliseconds(Int64(Date().timeIntervalSince($0) * 1000))) } ?? "?"
+        RFC3339.time(time).map { DurationParser.format(.milliseconds(Int64(Date().timeIntervalSince($0) * 1000))) } ?? "?"
     }
 
     static func printSetAside(_ keyed: [DatabaseSnapshots.KeyedSnapshot]) {

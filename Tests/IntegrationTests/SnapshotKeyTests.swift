@@ -80,8 +80,8 @@ import Glibc
         let reason = try #require(migrate.skipped, "\(migrate)")
         #expect(reason.hasPrefix("skipped: snapshot for key ") && reason.hasSuffix("… is current"), "\(reason)")
         #expect(try await Self.count(stack) == "500")
-        let completed = stack.events().last { $0["service"] as? String == "migrate" && $0["type"] as? String == "completed" }
-        #expect((completed?["reason"] as? String) == reason, "\(String(describing: completed))")
+        let completed = stack.events().last { $0.service == "migrate" && $0.type == .completed }
+        #expect(completed?.reason == reason, "\(String(describing: completed))")
         let ps = try await stack.muster("ps")
         #expect(ps.output.contains("(task, skipped: snapshot for key "), "\(ps.output)")
         try await Self.down(stack, postmaster: postmaster)

@@ -53,7 +53,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MusterKitTests", dependencies: ["MusterKit"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MusterKit", .product(name: "Clocks", package: "swift-clocks")]),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["MusterKit", .product(name: "Clocks", package: "swift-clocks")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -47,8 +47,12 @@ private func check(_ route: ControlRoute, method: String, path: String) {
 }
 
 private func roundTrip(_ route: ControlRoute, method: String, path: String, body: Data) {
-    guard case let .success(again) = ControlRequests.route(method: method, path: path, query: ControlQuery([]), body: Array(body)) else {
-        preconditionFailure("\(method) \(path): the body encoded again is refused: \(String(decoding: body, as: UTF8.self))")
+    guard
+        case let .success(again) = ControlRequests.route(
+            method: method, path: path, query: ControlQuery([]), body: Array(body))
+    else {
+        preconditionFailure(
+            "\(method) \(path): the body encoded again is refused: \(String(decoding: body, as: UTF8.self))")
     }
     precondition(again == route, "\(method) \(path): \(again) != \(route)")
 }

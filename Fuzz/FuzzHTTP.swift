@@ -24,7 +24,9 @@ private enum Reading: Equatable {
     case waiting
 }
 
-private func readResponse(_ bytes: [UInt8], pieces size: Int, limits: HTTPResponseParser.Limits, closed: Bool) -> Reading {
+private func readResponse(_ bytes: [UInt8], pieces size: Int, limits: HTTPResponseParser.Limits, closed: Bool)
+    -> Reading
+{
     var parser = HTTPResponseParser(limits: limits)
     var position = 0
     var status = 0
@@ -35,7 +37,9 @@ private func readResponse(_ bytes: [UInt8], pieces size: Int, limits: HTTPRespon
             while let event = try parser.next() {
                 switch event {
                 case let .head(head):
-                    precondition((0...999).contains(head.status) && !(100...199).contains(head.status) || head.status == 101, "status \(head.status)")
+                    precondition(
+                        (0...999).contains(head.status) && !(100...199).contains(head.status) || head.status == 101,
+                        "status \(head.status)")
                     status = head.status
                 case let .body(piece):
                     precondition(!piece.isEmpty, "an empty piece of body")

@@ -12,7 +12,8 @@ func fuzzKafka(_ api: KafkaAPI, _ bytes: [UInt8]) {
     guard let size = try? KafkaFrame.responseSize(Array(frame.prefix(4))) else { return }
     let payload = Array(frame.dropFirst(4).prefix(size))
     guard payload.count >= 4 else { return }
-    let correlationID = Int32(bitPattern: UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16 | UInt32(payload[2]) << 8 | UInt32(payload[3]))
+    let correlationID = Int32(
+        bitPattern: UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16 | UInt32(payload[2]) << 8 | UInt32(payload[3]))
     guard var decoder = try? KafkaFrame.responseBody(payload, expecting: correlationID) else { return }
     switch api {
     case .apiVersions:

@@ -6,7 +6,9 @@ import Foundation
 func fuzzPostgres(_ bytes: [UInt8]) {
     var offset = 0
     while bytes.count - offset >= 5 {
-        guard let (type, length) = try? PostgresConnection.Message.header(Array(bytes[offset..<(offset + 5)])) else { return }
+        guard let (type, length) = try? PostgresConnection.Message.header(Array(bytes[offset..<(offset + 5)])) else {
+            return
+        }
         let end = offset + 1 + length
         guard end <= bytes.count else { return }
         let message = PostgresConnection.Message(type: type, body: Array(bytes[(offset + 5)..<end]))
@@ -34,7 +36,8 @@ func fuzzSCRAM(_ bytes: [UInt8]) {
     let client = SCRAMClient(password: "fuzz", clientNonce: String(lines[0]))
     let serverFirst = String(lines[1])
     guard let fields = try? client.serverFirstFields(serverFirst), fields.iterations <= 4096,
-          let (final, signature) = try? client.clientFinal(serverFirst: serverFirst) else { return }
+        let (final, signature) = try? client.clientFinal(serverFirst: serverFirst)
+    else { return }
     precondition(final.hasPrefix("c=biws,r=" + fields.nonce + ",p="))
     if lines.count >= 3 { _ = lines[2] == "v=" + signature }
 }

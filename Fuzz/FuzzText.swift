@@ -30,7 +30,8 @@ func fuzzEvents(_ bytes: [UInt8]) {
 /// A stack file's text through the loader (YAML, interpolation, validation).
 func fuzzStack(_ bytes: [UInt8]) {
     let text = String(decoding: bytes, as: UTF8.self)
-    _ = try? StackLoader.parse(yaml: text, file: "fuzz.yaml", directory: FuzzTargets.scratch, environment: ["HOME": FuzzTargets.scratch])
+    _ = try? StackLoader.parse(
+        yaml: text, file: "fuzz.yaml", directory: FuzzTargets.scratch, environment: ["HOME": FuzzTargets.scratch])
 }
 
 extension FuzzTargets {
@@ -57,9 +58,12 @@ func fuzzTestReports(_ bytes: [UInt8]) {
             preconditionFailure("not a MusterError: \(error)")
         }
     }
-    let comparable = bytes.allSatisfy { $0 == 9 || $0 == 10 || $0 == 13 || (0x20..<0x7F).contains($0) }
+    let comparable =
+        bytes.allSatisfy { $0 == 9 || $0 == 10 || $0 == 13 || (0x20..<0x7F).contains($0) }
         && bytes.count(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "{") }) < JSONCursor.maxDepth
-        && !bytes.withUnsafeBytes { TestReportReader.contains($0, Array("\\ud".utf8)) || TestReportReader.contains($0, Array("\\uD".utf8)) }
+        && !bytes.withUnsafeBytes {
+            TestReportReader.contains($0, Array("\\ud".utf8)) || TestReportReader.contains($0, Array("\\uD".utf8))
+        }
     guard comparable else { return }
     let ours = bytes.withUnsafeBytes { raw -> Bool in
         var cursor = JSONCursor(raw)
@@ -72,9 +76,16 @@ func fuzzTestReports(_ bytes: [UInt8]) {
         }
     }
     let foundation = (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil
-    precondition(ours == foundation, "JSONCursor \(ours ? "accepts" : "refuses") what JSONSerialization \(foundation ? "accepts" : "refuses")")
+    precondition(
+        ours == foundation,
+        "JSONCursor \(ours ? "accepts" : "refuses") what JSONSerialization \(foundation ? "accepts" : "refuses")")
     // JSONValue reads what the cursor accepts, and its compact text reads back as the same value.
     let value = try? JSONValue.parse(data)
-    precondition((value != nil) == ours, "JSONValue \(value != nil ? "reads" : "refuses") what JSONCursor \(ours ? "accepts" : "refuses")")
-    if let value { precondition((try? JSONValue.parse(Data(value.text.utf8))) == value, "JSONValue's text reads back as another value") }
+    precondition(
+        (value != nil) == ours,
+        "JSONValue \(value != nil ? "reads" : "refuses") what JSONCursor \(ours ? "accepts" : "refuses")")
+    if let value {
+        precondition(
+            (try? JSONValue.parse(Data(value.text.utf8))) == value, "JSONValue's text reads back as another value")
+    }
 }

@@ -5,11 +5,14 @@ import MusterKit
 /// `MUSTER_CACHE_DIR` for everything this command starts. The folder, from either,
 /// is made and checked writable before anything starts (else one line, exit 2).
 enum CacheOption {
-    static let help = "Keep migrated Postgres clusters here, one per snapshot key, and start from them (also MUSTER_CACHE_DIR)."
+    static let help =
+        "Keep migrated Postgres clusters here, one per snapshot key, and start from them (also MUSTER_CACHE_DIR)."
 
     static func apply(_ option: String?) throws {
         if let option {
-            guard !option.isEmpty else { throw MusterError(.usage, "--cache needs a folder, as in --cache .muster-cache") }
+            guard !option.isEmpty else {
+                throw MusterError(.usage, "--cache needs a folder, as in --cache .muster-cache")
+            }
             let absolute = option.hasPrefix("/") ? option : FileManager.default.currentDirectoryPath + "/" + option
             setenv("MUSTER_CACHE_DIR", absolute, 1)
         }

@@ -7,10 +7,10 @@ struct Completion: ParsableCommand {
         commandName: "completion",
         abstract: "Print a shell completion script (bash, zsh or fish), with service names from the stack file.",
         discussion: """
-        bash:  source <(muster completion bash)        (or save it under /etc/bash_completion.d/muster)
-        zsh:   muster completion zsh > "${fpath[1]}/_muster"
-        fish:  muster completion fish > ~/.config/fish/completions/muster.fish
-        """)
+            bash:  source <(muster completion bash)        (or save it under /etc/bash_completion.d/muster)
+            zsh:   muster completion zsh > "${fpath[1]}/_muster"
+            fish:  muster completion fish > ~/.config/fish/completions/muster.fish
+            """)
 
     enum Shell: String, ExpressibleByArgument, CaseIterable { case bash, zsh, fish }
 

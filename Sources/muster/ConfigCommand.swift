@@ -2,7 +2,8 @@ import ArgumentParser
 import MusterKit
 
 struct ConfigCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "config", abstract: "Print the validated, fully resolved stack, secrets masked.")
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Print the validated, fully resolved stack, secrets masked.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Machine-readable JSON.") var json = false

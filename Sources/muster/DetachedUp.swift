@@ -76,15 +76,17 @@ struct DetachedUp {
         guard let (stack, paths) = try? resolved() else { return nil }
         // Running already, or no pipe or log: run() attaches, or tries again and says why.
         guard ControlClient.connect(paths) == nil, !ProjectLock.isHeld(paths),
-              let (pipe, logFD, logPath) = try? Self.openReportPipeAndLog(paths) else {
+            let (pipe, logFD, logPath) = try? Self.openReportPipeAndLog(paths)
+        else {
             early = Early(stack: stack, paths: paths, launch: nil)
             return nil
         }
         Trace.mark("up -d: forking the supervisor")
         let pid = ProcessSpawner.forkDetached(reportFD: pipe.write, logFD: logFD)
         if pid == 0 {
-            return DetachedSupervisor(stack: stack, project: paths.project, services: services, profiles: global.profiles,
-                                      timeout: timeout, keepOnFailure: keepOnFailure, watchFiles: watchFiles, watchSources: watchSources)
+            return DetachedSupervisor(
+                stack: stack, project: paths.project, services: services, profiles: global.profiles,
+                timeout: timeout, keepOnFailure: keepOnFailure, watchFiles: watchFiles, watchSources: watchSources)
         }
         close(pipe.write)
         close(logFD)
@@ -99,8 +101,11 @@ struct DetachedUp {
 
     /// The arguments of `muster __supervise` for this stack and these options.
     private func supervisorArguments(stack: StackSpec, paths: ProjectPaths) -> [String] {
-        var arguments = ["__supervise"] + stack.files.flatMap { ["-f", StackLoader.absolute($0)] } + ["-p", paths.project,
-                         "--timeout", DurationParser.format(timeout)]
+        var arguments =
+            ["__supervise"] + stack.files.flatMap { ["-f", StackLoader.absolute($0)] } + [
+                "-p", paths.project,
+                "--timeout", DurationParser.format(timeout),
+            ]
         if keepOnFailure { arguments.append("--keep-on-failure") }
         if !watchFiles { arguments.append("--no-watch") }
         if watchSources { arguments.append("--watch") }
@@ -136,7 +141,9 @@ struct DetachedUp {
     }
 
     /// The supervisor's report pipe and its log (`.muster/PROJECT/supervisor.log`).
-    private static func openReportPipeAndLog(_ paths: ProjectPaths) throws -> (pipe: (read: Int32, write: Int32), logFD: Int32, logPath: String) {
+    private static func openReportPipeAndLog(_ paths: ProjectPaths) throws -> (
+        pipe: (read: Int32, write: Int32), logFD: Int32, logPath: String
+    ) {
         let pipe = try ProcessSpawner.makePipe()
         let logPath = paths.stateDir + "/supervisor.log"
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -153,9 +160,10 @@ struct DetachedUp {
         Trace.mark("up -d: spawning the supervisor")
         let (pipe, logFD, logPath) = try Self.openReportPipeAndLog(paths)
         let executable = ProcessSpawner.currentExecutable
-        var request = SpawnRequest(executable: executable, arguments: [executable] + supervisorArguments(stack: stack, paths: paths),
-                                   environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
-                                   workingDirectory: FileManager.default.currentDirectoryPath)
+        var request = SpawnRequest(
+            executable: executable, arguments: [executable] + supervisorArguments(stack: stack, paths: paths),
+            environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" },
+            workingDirectory: FileManager.default.currentDirectoryPath)
         request.outputFD = logFD
         request.fd3 = pipe.write
         request.parentDeathSignal = 0
@@ -178,10 +186,14 @@ struct DetachedUp {
             kill(pid, SIGTERM)
         }
         // A live view on a terminal; plain lines otherwise.
-        let view = console.isInteractive
-            ? ProgressView(services: DependencyGraph(stack: stack).startOrder(of: services.isEmpty ? Set(stack.serviceNames)
-                                                                                   : DependencyGraph(stack: stack).closure(of: services)),
-                           console: console)
+        let view =
+            console.isInteractive
+            ? ProgressView(
+                services: DependencyGraph(stack: stack).startOrder(
+                    of: services.isEmpty
+                        ? Set(stack.serviceNames)
+                        : DependencyGraph(stack: stack).closure(of: services)),
+                console: console)
             : nil
         view?.start()
         let result = await readReport(fd: launch.reportFD, view: view)
@@ -189,12 +201,17 @@ struct DetachedUp {
         close(launch.reportFD)
         guard let result else {
             let tail = FileTail.lastLines(of: logPath, count: 20)
-            throw MusterError(.serviceFailed, "the supervisor (pid \(pid)) exited before the stack was ready; see \(logPath)",
-                              details: tail.map { "  " + $0 })
+            throw MusterError(
+                .serviceFailed, "the supervisor (pid \(pid)) exited before the stack was ready; see \(logPath)",
+                details: tail.map { "  " + $0 })
         }
         try check(result)
         for line in result.timeline ?? [] { console.line(prefix + line) }
-        console.line(prefix + console.paint("project \(paths.project) is up: \((result.services ?? []).filter(\.ready).count) services ready (supervisor pid \(pid)); muster down stops it", .boldGreen))
+        console.line(
+            prefix
+                + console.paint(
+                    "project \(paths.project) is up: \((result.services ?? []).filter(\.ready).count) services ready (supervisor pid \(pid)); muster down stops it",
+                    .boldGreen))
     }
 
     /// Prints progress lines as they come and returns the result, or nil when the
@@ -217,7 +234,10 @@ struct DetachedUp {
                         buffer = Data(buffer[buffer.index(after: newline)...])
                         guard let decoded = try? ControlJSON.decode(ReportLine.self, from: Data(line)) else { continue }
                         if decoded.type == .warning, let service = decoded.service,
-                           decoded.progress?.hasSuffix(TaskSuggestion.advice) == true { hintsTold.insert(service) }
+                            decoded.progress?.hasSuffix(TaskSuggestion.advice) == true
+                        {
+                            hintsTold.insert(service)
+                        }
                         if let view, decoded.type == .warning, let text = decoded.progress {
                             view.note(text)
                         } else if let view, let service = decoded.service, let type = decoded.type {

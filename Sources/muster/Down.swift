@@ -7,10 +7,10 @@ struct Down: AsyncParsableCommand {
         commandName: "down",
         abstract: "Stop the stack in reverse dependency order and check that nothing is left.",
         discussion: """
-        Afterwards no process of the stack may remain and no port it used may accept a connection; \
-        anything that survives is killed and reported, and down exits 1. Data is kept unless --volumes is given. \
-        With nothing running, down exits 0.
-        """)
+            Afterwards no process of the stack may remain and no port it used may accept a connection; \
+            anything that survives is killed and reported, and down exits 1. Data is kept unless --volumes is given. \
+            With nothing running, down exits 0.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Also delete the project's data (databases and the like).") var volumes = false
@@ -56,7 +56,8 @@ struct Down: AsyncParsableCommand {
             // Its guardian follows it out once the supervisor's pipe closes.
             // (Only a process that is still a guardian: pids are reused.)
             if let guardian = state?.guardian, ProcessTable.entry(guardian)?.name == "muster-guardian",
-               !ProcessTable.waitForExit(guardian, within: .seconds(5)) {
+                !ProcessTable.waitForExit(guardian, within: .seconds(5))
+            {
                 kill(guardian, SIGKILL)
                 problems.append("the supervisor's guardian (pid \(guardian)) did not exit; killed it")
             }
@@ -84,18 +85,25 @@ struct Down: AsyncParsableCommand {
         if state == nil && groups.isEmpty {
             out.line(prefix + "project \(paths.project) is not running; nothing to stop")
         } else if problems.isEmpty {
-            out.line(prefix + out.paint("stopped \(stopped) services; no process left; \(ports.isEmpty ? "no ports" : "ports \(ports.sorted().map(String.init).joined(separator: ", ")) closed")", .boldGreen))
+            out.line(
+                prefix
+                    + out.paint(
+                        "stopped \(stopped) services; no process left; \(ports.isEmpty ? "no ports" : "ports \(ports.sorted().map(String.init).joined(separator: ", ")) closed")",
+                        .boldGreen))
         }
         if !problems.isEmpty {
-            throw MusterError(.serviceFailed, "down had to clean up after the stack: \(problems[0])",
-                              details: problems.dropFirst().map { "  " + $0 })
+            throw MusterError(
+                .serviceFailed, "down had to clean up after the stack: \(problems[0])",
+                details: problems.dropFirst().map { "  " + $0 })
         }
     }
 
     /// Ports of the stack that still accept connections, with who holds them.
     static func busyPorts(_ ports: Set<Int>) -> [String] {
         ports.sorted().compactMap { port in
-            guard (try? TCPConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(300))) != nil else { return nil }
+            guard (try? TCPConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(300))) != nil else {
+                return nil
+            }
             return "port \(port) still accepts connections: \(PortPreflight.describeHolder(of: port))"
         }
     }

@@ -65,37 +65,43 @@ enum Entry {
 struct Muster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "muster",
-        abstract: "Boot a whole development stack as native processes, wait until it is really ready, and tear it down leaving nothing behind.",
+        abstract:
+            "Boot a whole development stack as native processes, wait until it is really ready, and tear it down leaving nothing behind.",
         discussion: """
-        Examples:
-          muster up                      start stacks/default.yaml (or ./muster.yaml) in the foreground
-          muster up api                  start api and what it depends on
-          muster up -d                   start in the background; returns once all are ready
-          muster attach                  the live view of a stack started with up -d (q detaches)
-          muster ps                      state, pid, restarts and ports of every service
-          muster logs -f --tail 20 api   follow a service's output
-          muster restart db              restart db, then what depends on it
-          muster run --fail-on-restart --report r.json -- pytest
-                                         run tests against the ready stack; exit 3 if a service restarted
-          muster report --html r.html r.json
-                                         draw a saved run report as one HTML page
-          muster watch                   live health and restart events, including restarts muster did not cause
-          muster down                    stop everything; check no process or port is left
-          muster check -f stack.yaml     validate a stack file
-          muster doctor                  can the stack start here? servers found, ports, user, kernel
-          muster config --json           the resolved stack, secrets masked
-          muster env --format dotenv     connection variables of the running stack
-        """,
+            Examples:
+              muster up                      start stacks/default.yaml (or ./muster.yaml) in the foreground
+              muster up api                  start api and what it depends on
+              muster up -d                   start in the background; returns once all are ready
+              muster attach                  the live view of a stack started with up -d (q detaches)
+              muster ps                      state, pid, restarts and ports of every service
+              muster logs -f --tail 20 api   follow a service's output
+              muster restart db              restart db, then what depends on it
+              muster run --fail-on-restart --report r.json -- pytest
+                                             run tests against the ready stack; exit 3 if a service restarted
+              muster report --html r.html r.json
+                                             draw a saved run report as one HTML page
+              muster watch                   live health and restart events, including restarts muster did not cause
+              muster down                    stop everything; check no process or port is left
+              muster check -f stack.yaml     validate a stack file
+              muster doctor                  can the stack start here? servers found, ports, user, kernel
+              muster config --json           the resolved stack, secrets masked
+              muster env --format dotenv     connection variables of the running stack
+            """,
         version: BuildInfo.line,
-        subcommands: [Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
-                      Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Completion.self, Supervise.self,
-                      Import.self, Export.self, Report.self, Doctor.self, DatabaseCommand.self, Attach.self]
+        subcommands: [
+            Up.self, Down.self, Ps.self, Logs.self, Restart.self, Stop.self, Start.self,
+            Run.self, Events.self, Watch.self, EnvCommand.self, ConfigCommand.self, Check.self, Completion.self,
+            Supervise.self,
+            Import.self, Export.self, Report.self, Doctor.self, DatabaseCommand.self, Attach.self,
+        ]
     )
 }
 
 /// `-f`, `-p` and `-v`, shared by every subcommand.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("file")], help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml); repeat to merge overrides in order.")
+    @Option(
+        name: [.short, .customLong("file")],
+        help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml); repeat to merge overrides in order.")
     var files: [String] = []
 
     /// The first stack file named, if any.
@@ -107,7 +113,8 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Also print the supervisor's own log lines.")
     var verbose = false
 
-    @Option(name: .customLong("profile"), help: "Enable services of this profile (repeatable; also MUSTER_PROFILES=a,b).")
+    @Option(
+        name: .customLong("profile"), help: "Enable services of this profile (repeatable; also MUSTER_PROFILES=a,b).")
     var profileOptions: [String] = []
 
     /// `--profile` values and `MUSTER_PROFILES`, as compose does with COMPOSE_PROFILES.

@@ -2,7 +2,8 @@ import ArgumentParser
 import MusterKit
 
 struct EnvCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "env", abstract: "Print the connection variables of the running stack.")
+    static let configuration = CommandConfiguration(
+        commandName: "env", abstract: "Print the connection variables of the running stack.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case shell, dotenv, json }
 

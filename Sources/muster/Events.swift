@@ -5,7 +5,9 @@ import MusterKit
 struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
-        abstract: "Print the event log: starts, readiness, exits, restarts (also those muster did not cause), availability, warnings.")
+        abstract:
+            "Print the event log: starts, readiness, exits, restarts (also those muster did not cause), availability, warnings."
+    )
 
     @OptionGroup var files: FollowingGlobalOptions
     @Option(help: "Only events after TIME: RFC 3339 (2026-11-22T10:00:00Z) or a duration ago (10m).") var since: String?
@@ -42,14 +44,17 @@ struct Events: AsyncParsableCommand {
         if case let .success(duration) = DurationParser.parse(text) {
             return Date().addingTimeInterval(-Double(duration.milliseconds) / 1000)
         }
-        throw MusterError(.usage, "--since \(text): not a time; use RFC 3339 (2026-11-22T10:00:00Z) or a duration ago (10m)")
+        throw MusterError(
+            .usage, "--since \(text): not a time; use RFC 3339 (2026-11-22T10:00:00Z) or a duration ago (10m)")
     }
 }
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Attach to the running stack and print health and restart events live, including restarts muster did not cause.")
+        abstract:
+            "Attach to the running stack and print health and restart events live, including restarts muster did not cause."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "One JSON object per line, as stored.") var json = false
@@ -59,7 +64,9 @@ struct Watch: AsyncParsableCommand {
         let client = try global.runningClient(paths)
         if !json {
             let status = try client.status()
-            let summary = status.services.map { "\($0.name) \($0.state)" + ($0.restarts > 0 ? " (\($0.restarts) restarts)" : "") }
+            let summary = status.services.map {
+                "\($0.name) \($0.state)" + ($0.restarts > 0 ? " (\($0.restarts) restarts)" : "")
+            }
             print("watching \(paths.project): " + summary.joined(separator: ", "))
             fflush(nil)  // before the stream blocks: a pipe or file would hold it back (nil: every stream)
         }

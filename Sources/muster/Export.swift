@@ -8,10 +8,10 @@ struct Export: AsyncParsableCommand {
         commandName: "export",
         abstract: "Print the stack as a Compose file or Kubernetes manifests.",
         discussion: """
-        Engines become their official images (postgres:15, redis:7, apache/kafka) with the same settings; probes become healthchecks or readiness probes; app services keep their command, environment and port under a placeholder image to replace.
+            Engines become their official images (postgres:15, redis:7, apache/kafka) with the same settings; probes become healthchecks or readiness probes; app services keep their command, environment and port under a placeholder image to replace.
 
-        Examples: muster export compose > compose.yaml; muster export kubernetes | kubectl apply -f -
-        """
+            Examples: muster export compose > compose.yaml; muster export kubernetes | kubectl apply -f -
+            """
     )
 
     enum Target: String, ExpressibleByArgument, CaseIterable {

@@ -9,12 +9,12 @@ struct Import: AsyncParsableCommand {
         commandName: "import",
         abstract: "Turn a docker-compose.yml, a process-compose.yaml or a Procfile into a muster stack file.",
         discussion: """
-        Postgres, Redis and Kafka images become engines; services built from a Dockerfile or from other images become commented-out placeholders that need a command to run natively. Compose's include: is followed.
+            Postgres, Redis and Kafka images become engines; services built from a Dockerfile or from other images become commented-out placeholders that need a command to run natively. Compose's include: is followed.
 
-        process-compose processes become services that run as written; those whose command runs postgres, redis-server, a Kafka broker, Redpanda or Tansu become engines. What muster has no equal for is kept as a comment.
+            process-compose processes become services that run as written; those whose command runs postgres, redis-server, a Kafka broker, Redpanda or Tansu become engines. What muster has no equal for is kept as a comment.
 
-        Writes muster.yaml beside FILE unless -o says otherwise, and never overwrites without --force.
-        """
+            Writes muster.yaml beside FILE unless -o says otherwise, and never overwrites without --force.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -30,7 +30,8 @@ struct Import: AsyncParsableCommand {
 
     func run() async throws {
         guard let path = input ?? global.file else {
-            throw MusterError(.usage, "muster import needs a FILE: a docker-compose.yml, a process-compose.yaml or a Procfile")
+            throw MusterError(
+                .usage, "muster import needs a FILE: a docker-compose.yml, a process-compose.yaml or a Procfile")
         }
         let (stack, written) = try StackImporter.run(input: path, output: output, force: force)
         // Name the file as the user would: beside FILE, spelled the way FILE was.
@@ -39,7 +40,8 @@ struct Import: AsyncParsableCommand {
         var summary = "wrote \(shown): \(stack.services.count) service\(stack.services.count == 1 ? "" : "s") to run"
         if !stack.services.isEmpty { summary += " (\(stack.services.joined(separator: ", ")))" }
         if !stack.placeholders.isEmpty {
-            summary += ", \(stack.placeholders.count) placeholder\(stack.placeholders.count == 1 ? "" : "s") to complete (\(stack.placeholders.joined(separator: ", ")))"
+            summary +=
+                ", \(stack.placeholders.count) placeholder\(stack.placeholders.count == 1 ? "" : "s") to complete (\(stack.placeholders.joined(separator: ", ")))"
         }
         print(summary)
         for warning in stack.warnings { Output.warning(warning) }

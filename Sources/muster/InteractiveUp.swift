@@ -15,7 +15,8 @@ struct InteractiveUp {
     /// A terminal on both ends (keys in, view out), colour allowed and a capable TERM.
     static var applies: Bool {
         let env = ProcessInfo.processInfo.environment
-        return Console.standardOutput.isInteractive && isatty(STDIN_FILENO) == 1 && env["NO_COLOR"] == nil && env["TERM"] != "dumb"
+        return Console.standardOutput.isInteractive && isatty(STDIN_FILENO) == 1 && env["NO_COLOR"] == nil
+            && env["TERM"] != "dumb"
     }
 
     enum Ending: Sendable { case viewEnded, signal, shutDown, failed(OperationResult) }
@@ -23,8 +24,9 @@ struct InteractiveUp {
     func run() async throws {
         let stack = try global.loadStack()
         let console = Console.standardOutput
-        let session = try StackSession(stack: stack, project: global.project, services: services, profiles: global.profiles,
-                                       options: .init(console: nil, statusLines: false, mirrorOutput: false))
+        let session = try StackSession(
+            stack: stack, project: global.project, services: services, profiles: global.profiles,
+            options: .init(console: nil, statusLines: false, mirrorOutput: false))
         for note in session.recovered { Output.warning(note) }
         let host = StackHost(session: session)
         let signals = SignalWatcher()
@@ -38,19 +40,26 @@ struct InteractiveUp {
             await Up.tearDownLines(host, console: console)
             throw error as? MusterError ?? MusterError(.environment, "\(error)")
         }
-        let model = ViewModel(client: ControlClient(socketPath: session.paths.controlSocket), project: session.paths.project,
-                              mode: .foreground)
+        let model = ViewModel(
+            client: ControlClient(socketPath: session.paths.controlSocket), project: session.paths.project,
+            mode: .foreground)
         let view = InteractiveView(model: model)
         view.begin(eventsSince: EventLog.lastSeq(in: session.paths.eventsFile))
         let count = session.selected.count
         let ending: Ending = await firstOf([
-            { @Sendable in _ = await view.waitForExit(); return .viewEnded },
-            { @Sendable in await signals.wait(); return .signal },
+            { @Sendable in
+                _ = await view.waitForExit(); return .viewEnded
+            },
+            { @Sendable in
+                await signals.wait(); return .signal
+            },
             { @Sendable in
                 let result = await host.start()
                 guard result.ok else { return .failed(result) }
                 model.say("all \(count) services up; q or Ctrl-C stops them")
-                if watchFiles { await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources) }
+                if watchFiles {
+                    await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources)
+                }
                 await host.waitUntilShutDown()
                 return .shutDown
             },

@@ -146,7 +146,10 @@ final class InteractiveView: @unchecked Sendable {
 
     private func draw() {
         let snapshot = model.withLock {
-            (model.services, model.selected, model.filtered, model.message, model.messageIsProblem, model.busy, model.supervisorGone)
+            (
+                model.services, model.selected, model.filtered, model.message, model.messageIsProblem, model.busy,
+                model.supervisorGone
+            )
         }
         let (services, selected, filtered, message, problem, busy, gone) = snapshot
         let rows = Int(muster_lines()), cols = Int(muster_cols())
@@ -159,8 +162,9 @@ final class InteractiveView: @unchecked Sendable {
         let ready = services.filter(\.ready).count
         let active = services.filter { $0.state != "inactive" }.count
         let place = model.mode == .foreground ? "foreground" : "attached"
-        Screen.put(0, " muster · \(model.project) · \(ready)/\(active) ready · \(place)", width: cols, fill: true,
-                   attributes: muster_attr_reverse() | muster_attr_bold())
+        Screen.put(
+            0, " muster · \(model.project) · \(ready)/\(active) ready · \(place)", width: cols, fill: true,
+            attributes: muster_attr_reverse() | muster_attr_bold())
 
         let table = ServiceTable(services: services)
         Screen.put(1, table.header, width: cols, attributes: muster_attr_bold())
@@ -170,16 +174,23 @@ final class InteractiveView: @unchecked Sendable {
             let service = services[index]
             let y = 2 + row
             let mark = index == selected ? muster_attr_reverse() : 0
-            Screen.put(y, table.row(service, selected: index == selected), width: cols, fill: index == selected, attributes: mark)
+            Screen.put(
+                y, table.row(service, selected: index == selected), width: cols, fill: index == selected,
+                attributes: mark)
             if index != selected, colours, let pair = Screen.statePair(service.state) {
                 Screen.put(y, service.state, x: table.stateColumn, width: cols, attributes: muster_color_pair(pair))
             }
         }
-        if services.isEmpty { Screen.put(2, "  waiting for the supervisor…", width: cols, attributes: muster_attr_dim()) }
+        if services.isEmpty {
+            Screen.put(2, "  waiting for the supervisor…", width: cols, attributes: muster_attr_dim())
+        }
 
         let separator = 2 + max(room, 1)
-        let which = filtered && services.indices.contains(selected) ? "logs of \(services[selected].name) (enter: all)" : "logs of every service (enter: the selected one)"
-        Screen.put(separator, "── \(which) " + String(repeating: "─", count: cols), width: cols, attributes: muster_attr_dim())
+        let which =
+            filtered && services.indices.contains(selected)
+            ? "logs of \(services[selected].name) (enter: all)" : "logs of every service (enter: the selected one)"
+        Screen.put(
+            separator, "── \(which) " + String(repeating: "─", count: cols), width: cols, attributes: muster_attr_dim())
 
         let logTop = separator + 1, logBottom = rows - 2
         let lines = model.visibleLines().suffix(max(0, logBottom - logTop))
@@ -193,7 +204,9 @@ final class InteractiveView: @unchecked Sendable {
             } else {
                 let index = services.firstIndex { $0.name == line.service } ?? 0
                 let label = line.service.padding(toLength: width, withPad: " ", startingAt: 0) + " │ "
-                Screen.put(y, label, width: cols, attributes: colours ? muster_color_pair(Int16(10 + index % 6)) : muster_attr_dim())
+                Screen.put(
+                    y, label, width: cols,
+                    attributes: colours ? muster_color_pair(Int16(10 + index % 6)) : muster_attr_dim())
                 Screen.put(y, line.text, x: label.count, width: cols)
             }
         }
@@ -225,17 +238,22 @@ struct ServiceTable {
     }
 
     func row(_ service: ServiceStatus, selected: Bool) -> String {
-        let restarts = service.restartsDetected > 0 ? "\(service.restarts) (+\(service.restartsDetected))" : "\(service.restarts)"
-        let values = [service.name + (service.watched == true ? Self.watchMark : ""), service.state, service.pid.map(String.init) ?? "-",
-                      service.ports.isEmpty ? "-" : service.ports.map(String.init).joined(separator: ","),
-                      restarts, service.readyInS.map { String(format: "%.2fs", $0) } ?? "-",
-                      service.uptimeS.map(Self.duration) ?? "-"]
+        let restarts =
+            service.restartsDetected > 0 ? "\(service.restarts) (+\(service.restartsDetected))" : "\(service.restarts)"
+        let values = [
+            service.name + (service.watched == true ? Self.watchMark : ""), service.state,
+            service.pid.map(String.init) ?? "-",
+            service.ports.isEmpty ? "-" : service.ports.map(String.init).joined(separator: ","),
+            restarts, service.readyInS.map { String(format: "%.2fs", $0) } ?? "-",
+            service.uptimeS.map(Self.duration) ?? "-",
+        ]
         return (selected ? "▶ " : "  ") + cells(values)
     }
 
     private func cells(_ values: [String]) -> String {
         let widths = [nameWidth, 10, 8, 12, 9, 9, 9]
-        return zip(values, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        return zip(values, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(
+            separator: "  ")
     }
 
     /// `42s`, `3m05s`, `2h03m`.
@@ -268,7 +286,9 @@ enum Screen {
             init_pair(1, Int16(COLOR_GREEN), -1)
             init_pair(2, Int16(COLOR_YELLOW), -1)
             init_pair(3, Int16(COLOR_RED), -1)
-            for (offset, colour) in [COLOR_CYAN, COLOR_YELLOW, COLOR_GREEN, COLOR_MAGENTA, COLOR_BLUE, COLOR_RED].enumerated() {
+            for (offset, colour) in [COLOR_CYAN, COLOR_YELLOW, COLOR_GREEN, COLOR_MAGENTA, COLOR_BLUE, COLOR_RED]
+                .enumerated()
+            {
                 init_pair(Int16(10 + offset), Int16(colour), -1)
             }
         }

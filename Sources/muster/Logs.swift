@@ -26,7 +26,9 @@ struct Logs: AsyncParsableCommand {
             if let tail { query.append("tail=\(tail)") }
             if follow { query.append("follow=true") }
             let out = FileHandle.standardOutput
-            let status = try client.stream("GET", "/v1/logs?" + query.joined(separator: "&"), timeout: .seconds(86_400 * 365)) { data in
+            let status = try client.stream(
+                "GET", "/v1/logs?" + query.joined(separator: "&"), timeout: .seconds(86_400 * 365)
+            ) { data in
                 out.write(data)
                 return true
             }
@@ -36,13 +38,18 @@ struct Logs: AsyncParsableCommand {
         // Not running: the files are still there (down keeps logs).
         let existing = names.filter { FileManager.default.fileExists(atPath: paths.logFile(for: $0)) }
         guard !existing.isEmpty else {
-            throw MusterError(.notRunning, "no logs for project \(paths.project): it has not run from \(stack.directory); start it with muster up -d")
+            throw MusterError(
+                .notRunning,
+                "no logs for project \(paths.project): it has not run from \(stack.directory); start it with muster up -d"
+            )
         }
         Output.note("project \(paths.project) is not running; these are its stored logs")
         let width = existing.map(\.count).max() ?? 0
         for name in existing {
             let label = existing.count > 1 ? name.padding(toLength: width, withPad: " ", startingAt: 0) + " │ " : ""
-            for line in FileTail.snapshot(ofFiles: LogFiles.all(paths.logFile(for: name)), count: tail).lines { print(label + line) }
+            for line in FileTail.snapshot(ofFiles: LogFiles.all(paths.logFile(for: name)), count: tail).lines {
+                print(label + line)
+            }
         }
     }
 }

@@ -90,7 +90,8 @@ final class ProgressView: @unchecked Sendable {
             }
             let state = entry.state.padding(toLength: 10, withPad: " ", startingAt: 0)
             let time = entry.state == "waiting" ? "" : String(format: "%.1fs", elapsed)
-            text += "\u{1B}[2K\(mark) \(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(state) \(console.paint(time, .dim))\n"
+            text +=
+                "\u{1B}[2K\(mark) \(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(state) \(console.paint(time, .dim))\n"
         }
         drawn = names.count
         console.write(text)

@@ -38,7 +38,10 @@ extension GlobalOptions {
 
     private func checkServices(_ names: [String], known: [String], file: String) throws {
         for name in names where !known.contains(name) {
-            throw MusterError(.usage, "no service \"\(name)\" in \(file)\(Suggestion.hint(for: name, in: known)); services: \(known.joined(separator: ", "))")
+            throw MusterError(
+                .usage,
+                "no service \"\(name)\" in \(file)\(Suggestion.hint(for: name, in: known)); services: \(known.joined(separator: ", "))"
+            )
         }
     }
 }
@@ -59,10 +62,15 @@ func check(_ result: OperationResult) throws {
 /// `--file` and `-p` for commands where `-f` means `--follow` (logs, events), as
 /// in `docker compose logs -f`.
 struct FollowingGlobalOptions: ParsableArguments {
-    @Option(name: .customLong("file"), help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml); repeatable.") var files: [String] = []
-    @Option(name: [.short, .customLong("project")], help: "Project name (default: the stack file's name).") var project: String?
+    @Option(
+        name: .customLong("file"), help: "Stack file (default: ./muster.yaml, then ./stacks/default.yaml); repeatable.")
+    var files: [String] = []
+    @Option(name: [.short, .customLong("project")], help: "Project name (default: the stack file's name).") var project:
+        String?
 
     var global: GlobalOptions {
-        get throws { try GlobalOptions.parse(files.flatMap { ["--file", $0] } + (project.map { ["--project", $0] } ?? [])) }
+        get throws {
+            try GlobalOptions.parse(files.flatMap { ["--file", $0] } + (project.map { ["--project", $0] } ?? []))
+        }
     }
 }

@@ -39,7 +39,8 @@ struct Ps: AsyncParsableCommand {
         let uptime: String = service.uptimeS.map { DurationParser.format(.milliseconds(Int64($0 * 1000))) } ?? "-"
         let ports: String = service.ports.isEmpty ? "-" : service.ports.map { String($0) }.joined(separator: ",")
         let readyIn: String = service.readyInS.map { String(format: "%.3fs", $0) } ?? "-"
-        let restarts = String(service.restarts) + (service.restartsDetected > 0 ? " (+\(service.restartsDetected) detected)" : "")
+        let restarts =
+            String(service.restarts) + (service.restartsDetected > 0 ? " (+\(service.restartsDetected) detected)" : "")
         return [service.name, state, pid, service.ready ? "yes" : "no", restarts, uptime, ports, readyIn]
     }
 

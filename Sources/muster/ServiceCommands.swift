@@ -20,7 +20,8 @@ extension ServiceCommand {
         let limit = try parseDurationOption(timeout ?? "120s", option: "--timeout")
         let listed: [ServiceStatus] = (try? client.status().services) ?? []
         let before = Dictionary(uniqueKeysWithValues: listed.map { ($0.name, $0) })
-        let request = OperationRequest(services: services, timeoutMs: Int(limit.milliseconds), noDeps: noDeps ? true : nil)
+        let request = OperationRequest(
+            services: services, timeoutMs: Int(limit.milliseconds), noDeps: noDeps ? true : nil)
         let result = try client.perform("/v1/" + Self.action.rawValue, request, timeout: limit + .seconds(30))
         try check(result)
         let now: [ServiceStatus] = result.services ?? []
@@ -41,7 +42,9 @@ struct Restart: ServiceCommand {
     static let configuration = CommandConfiguration(
         commandName: "restart",
         abstract: "Restart services of the running stack; what depends on them restarts after them.",
-        discussion: "Running services that depend on a restarted one are stopped first and started again once it is ready; completed tasks do not run again. --no-deps restarts only the named services.")
+        discussion:
+            "Running services that depend on a restarted one are stopped first and started again once it is ready; completed tasks do not run again. --no-deps restarts only the named services."
+    )
     static let action = ControlAction.restart
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Leave the services that depend on these alone.") var noDeps = false

@@ -27,8 +27,10 @@ struct Supervise: AsyncParsableCommand {
             report.finish(OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)")))
             throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)
         }
-        try await DetachedSupervisor(stack: stack, project: global.project, services: services, profiles: global.profiles,
-                                     timeout: limit, keepOnFailure: keepOnFailure, watchFiles: !noWatch, watchSources: watch).serve(report: report)
+        try await DetachedSupervisor(
+            stack: stack, project: global.project, services: services, profiles: global.profiles,
+            timeout: limit, keepOnFailure: keepOnFailure, watchFiles: !noWatch, watchSources: watch
+        ).serve(report: report)
     }
 }
 
@@ -49,8 +51,10 @@ struct DetachedSupervisor {
         let host: StackHost
         do {
             Trace.mark("supervisor: main")
-            let session = try StackSession(stack: stack, project: project, services: services, profiles: profiles,
-                                           options: .init(console: Console(fd: STDOUT_FILENO, interactive: false), statusLines: true, mirrorOutput: false))
+            let session = try StackSession(
+                stack: stack, project: project, services: services, profiles: profiles,
+                options: .init(
+                    console: Console(fd: STDOUT_FILENO, interactive: false), statusLines: true, mirrorOutput: false))
             for note in session.recovered { report.progress("warning: " + note) }
             host = StackHost(session: session)
             Trace.mark("supervisor: session planned")
@@ -59,8 +63,10 @@ struct DetachedSupervisor {
             throw ExitCode(error is MusterError ? (error as! MusterError).exitCode : 1)
         }
         await host.session.supervisor.onEvent { event in
-            report.send(ReportLine(progress: StatusLine.format(event, snapshot: nil, console: Console(fd: -1, interactive: false)),
-                                   service: event.service, type: event.type))
+            report.send(
+                ReportLine(
+                    progress: StatusLine.format(event, snapshot: nil, console: Console(fd: -1, interactive: false)),
+                    service: event.service, type: event.type))
         }
         // The control socket opens while the services start: nothing waits on it.
         let opening = Task { try await host.open() }
@@ -71,11 +77,18 @@ struct DetachedSupervisor {
             result = OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)"))
         }
         if let result, result.ok || keepOnFailure {
-            if watchFiles, let watch = await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources) {
-                report.progress("watching files for " + watch.targets.map(\.service).joined(separator: ", ") + " (up -d --no-watch turns it off)")
+            if watchFiles,
+                let watch = await host.startWatching(
+                    simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watchSources)
+            {
+                report.progress(
+                    "watching files for " + watch.targets.map(\.service).joined(separator: ", ")
+                        + " (up -d --no-watch turns it off)")
             }
             report.finish(result)
-            Task { await signals.wait(); _ = await host.shutdown() }
+            Task {
+                await signals.wait(); _ = await host.shutdown()
+            }
             await host.waitUntilShutDown()
         } else {
             _ = await host.shutdown()
@@ -93,7 +106,9 @@ func raceSignal<T: Sendable>(_ signals: SignalWatcher, _ body: @escaping @Sendab
     await withCheckedContinuation { continuation in
         let once = ResumeOnce<T?>(continuation)
         Task { once.resume(await body()) }
-        Task { await signals.wait(); once.resume(nil) }
+        Task {
+            await signals.wait(); once.resume(nil)
+        }
     }
 }
 

@@ -8,20 +8,22 @@ struct Up: AsyncParsableCommand {
         commandName: "up",
         abstract: "Start services (and what they depend on) in dependency order.",
         discussion: """
-        In the foreground, Ctrl-C or SIGTERM stops everything in reverse order and exits 0; a second Ctrl-C kills at once.
-        With -d, a background supervisor keeps the stack running and up returns once every service is ready.
-        On a terminal, the foreground up shows the interactive view (muster attach shows it for -d): the services \
-        above their logs; j/k select, enter filters the logs, r restarts, s stops, S starts, q quits (stopping the stack). \
-        Piped, with --no-tui, NO_COLOR or TERM=dumb, it prints the plain log stream instead.
-        """)
+            In the foreground, Ctrl-C or SIGTERM stops everything in reverse order and exits 0; a second Ctrl-C kills at once.
+            With -d, a background supervisor keeps the stack running and up returns once every service is ready.
+            On a terminal, the foreground up shows the interactive view (muster attach shows it for -d): the services \
+            above their logs; j/k select, enter filters the logs, r restarts, s stops, S starts, q quits (stopping the stack). \
+            Piped, with --no-tui, NO_COLOR or TERM=dumb, it prints the plain log stream instead.
+            """)
 
     @OptionGroup var global: GlobalOptions
-    @Flag(name: [.customShort("d"), .long], help: "Run in the background; return once everything is ready.") var detach = false
+    @Flag(name: [.customShort("d"), .long], help: "Run in the background; return once everything is ready.")
+    var detach = false
     @Option(help: "With -d: fail when not everything is ready by then (default 120s).") var timeout: String?
     @Flag(help: "With -d: leave what started running when something fails.") var keepOnFailure = false
     @Flag(help: "On a terminal: print the plain log stream instead of the interactive view.") var noTui = false
     @Flag(help: "Do not act on file changes (the services' watch: rules are ignored).") var noWatch = false
-    @Flag(help: "Also restart every service without watch: rules when a source file under its working_dir changes.") var watch = false
+    @Flag(help: "Also restart every service without watch: rules when a source file under its working_dir changes.")
+    var watch = false
     @Option(help: ArgumentHelp(CacheOption.help, valueName: "DIR")) var cache: String?
     @Argument(help: "Services to start (default: all).", completion: ServiceCompletion.kind) var services: [String] = []
 
@@ -64,8 +66,9 @@ struct Up: AsyncParsableCommand {
         let stack = try global.loadStack()
         let console = Console.standardOutput
         let prefix = console.paint("muster │ ", .bold)
-        let session = try StackSession(stack: stack, project: global.project, services: services, profiles: global.profiles,
-                                       options: .init(console: console))
+        let session = try StackSession(
+            stack: stack, project: global.project, services: services, profiles: global.profiles,
+            options: .init(console: console))
         for note in session.recovered { Output.warning(note) }
         let host = StackHost(session: session)
         let signals = SignalWatcher()
@@ -89,9 +92,14 @@ struct Up: AsyncParsableCommand {
         }
         if let result {
             for line in result.timeline ?? [] { console.line(prefix + line) }
-            console.line(prefix + console.paint("all \(session.selected.count) services up; Ctrl-C to stop", .boldGreen))
-            if !noWatch, let watch = await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watch) {
-                console.line(prefix + "watching files for " + watch.targets.map(\.service).joined(separator: ", ") + " (--no-watch turns it off)")
+            console.line(
+                prefix + console.paint("all \(session.selected.count) services up; Ctrl-C to stop", .boldGreen))
+            if !noWatch,
+                let watch = await host.startWatching(simulatedLimit: WatchOptions.simulatedLimit, sourceFiles: watch)
+            {
+                console.line(
+                    prefix + "watching files for " + watch.targets.map(\.service).joined(separator: ", ")
+                        + " (--no-watch turns it off)")
             }
             // Until a signal, or `muster down` asking through the control socket.
             _ = await raceSignal(signals) { await host.waitUntilShutDown() }
@@ -114,8 +122,10 @@ struct Up: AsyncParsableCommand {
         if leftovers.isEmpty {
             console.line(console.paint("muster │ ", .bold) + "all stopped; no process left")
         } else {
-            Output.error(MusterError(.serviceFailed, "not every process of the stack stopped cleanly: \(leftovers[0])",
-                                     details: leftovers.dropFirst().map { "  " + $0 }))
+            Output.error(
+                MusterError(
+                    .serviceFailed, "not every process of the stack stopped cleanly: \(leftovers[0])",
+                    details: leftovers.dropFirst().map { "  " + $0 }))
         }
         return leftovers.isEmpty
     }

@@ -91,7 +91,8 @@ final class ViewModel: @unchecked Sendable {
     private func followLogs(_ names: [String]) {
         let query = names.map { "service=\($0)" }.joined(separator: "&")
         var pending = Data()
-        _ = try? client.stream("GET", "/v1/logs?\(query)&tail=200&follow=true", timeout: .seconds(86_400 * 365)) { data in
+        _ = try? client.stream("GET", "/v1/logs?\(query)&tail=200&follow=true", timeout: .seconds(86_400 * 365)) {
+            data in
             pending.append(data)
             var batch: [LogLine] = []
             while let newline = pending.firstIndex(of: 10) {
@@ -115,7 +116,8 @@ final class ViewModel: @unchecked Sendable {
     private func followEvents(since: Int) {
         while !isStopped {
             var pending = Data()
-            _ = try? client.stream("GET", "/v1/events?since=\(since)&follow=true", timeout: .seconds(86_400 * 365)) { data in
+            _ = try? client.stream("GET", "/v1/events?since=\(since)&follow=true", timeout: .seconds(86_400 * 365)) {
+                data in
                 pending.append(data)
                 var batch: [LogLine] = []
                 while let newline = pending.firstIndex(of: 10) {
@@ -217,8 +219,12 @@ final class ViewModel: @unchecked Sendable {
         case .start:
             return running ? "\(service.name) is already running (\(service.state)); r restarts it" : nil
         case .restart:
-            if phase == .completed { return "\(service.name) is a task that completed: it does not restart; S runs it again" }
-            if service.task, running { return "\(service.name) is a task that is still running: it does not restart; wait until it completes" }
+            if phase == .completed {
+                return "\(service.name) is a task that completed: it does not restart; S runs it again"
+            }
+            if service.task, running {
+                return "\(service.name) is a task that is still running: it does not restart; wait until it completes"
+            }
             if phase == .stopping { return "\(service.name) is stopping; wait, then S starts it" }
             return running ? nil : "\(service.name) is \(service.state), not running: S starts it"
         }

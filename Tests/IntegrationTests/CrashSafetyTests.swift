@@ -10,16 +10,18 @@ import Glibc
     @Test func sigkillOfMusterLeavesNoChild() async throws {
         let binary = TestStack.binary
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build muster first: \(binary)")
-        let stack = try TestStack("""
-        services:
-          tree:
-            command: "sleep 300 & echo $! > tree-pids; sleep 300 & echo $! >> tree-pids; echo $$$$ >> tree-pids; wait"
-          plain:
-            command: ["sleep", "300"]
-            ready: { exec: "test -s tree-pids" }
-        """)
-        let muster = try await CLIResult.spawn([binary, "up", "-f", stack.file], in: stack.directory,
-                                               output: stack.directory + "/muster.out")
+        let stack = try TestStack(
+            """
+            services:
+              tree:
+                command: "sleep 300 & echo $! > tree-pids; sleep 300 & echo $! >> tree-pids; echo $$$$ >> tree-pids; wait"
+              plain:
+                command: ["sleep", "300"]
+                ready: { exec: "test -s tree-pids" }
+            """)
+        let muster = try await CLIResult.spawn(
+            [binary, "up", "-f", stack.file], in: stack.directory,
+            output: stack.directory + "/muster.out")
         let started = await eventually(within: .seconds(20)) {
             let text = (try? String(contentsOfFile: stack.directory + "/muster.out", encoding: .utf8)) ?? ""
             return text.contains("all 2 services up")
@@ -42,11 +44,12 @@ import Glibc
     }
 
     @Test func secondForegroundUpIsRefused() async throws {
-        let stack = try TestStack("""
-        services:
-          idle:
-            command: "sleep 60"
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              idle:
+                command: "sleep 60"
+            """)
         try await stack.start()
         do {
             _ = try StackSession(stack: try stack.load(), options: .init(console: nil))

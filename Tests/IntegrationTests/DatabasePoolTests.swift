@@ -19,9 +19,13 @@ import Testing
     /// The copies and leftovers of swapped-out databases in the cluster.
     static func musterCopies(_ stack: TestStack) async throws -> (spares: Int, trash: Int) {
         let env = try await stack.env()
-        let admin = try PostgresConnection("host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(env["DB_PORT"] ?? "") user=postgres dbname=postgres")
-        let spares = Int(try admin.value("SELECT count(*) FROM pg_database WHERE datname LIKE 'muster\\_spare\\_%'") ?? "") ?? -1
-        let trash = Int(try admin.value("SELECT count(*) FROM pg_database WHERE datname LIKE 'muster\\_trash\\_%'") ?? "") ?? -1
+        let admin = try PostgresConnection(
+            "host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(env["DB_PORT"] ?? "") user=postgres dbname=postgres"
+        )
+        let spares =
+            Int(try admin.value("SELECT count(*) FROM pg_database WHERE datname LIKE 'muster\\_spare\\_%'") ?? "") ?? -1
+        let trash =
+            Int(try admin.value("SELECT count(*) FROM pg_database WHERE datname LIKE 'muster\\_trash\\_%'") ?? "") ?? -1
         return (spares, trash)
     }
 
@@ -42,7 +46,8 @@ import Testing
 
         // Three restores back to back: each takes a ready copy and brings the rows back.
         for round in 1...3 {
-            try await DatabaseSnapshotTests.connect(stack).query("DELETE FROM items WHERE id > \(round); CREATE TABLE scratch_\(round) (x int)")
+            try await DatabaseSnapshotTests.connect(stack).query(
+                "DELETE FROM items WHERE id > \(round); CREATE TABLE scratch_\(round) (x int)")
             let restore = try await stack.muster("db", "restore", "db")
             #expect(restore.status == 0, "\(restore.output)")
             #expect(restore.output.contains("a ready copy from the pool"), "round \(round): \(restore.output)")
@@ -90,8 +95,12 @@ import Testing
         for worker in ["shop_gw0", "shop_gw1"] {
             try await DatabaseSnapshotTests.connect(stack, database: worker).query("DELETE FROM items")
             let restore = try await stack.muster("db", "restore", "db", "--database", worker)
-            #expect(restore.output.contains("restored \(worker) ") && restore.output.contains("a ready copy from the pool"), "\(restore.output)")
-            #expect(try await DatabaseSnapshotTests.connect(stack, database: worker).value("SELECT count(*) FROM items") == "500")
+            #expect(
+                restore.output.contains("restored \(worker) ") && restore.output.contains("a ready copy from the pool"),
+                "\(restore.output)")
+            #expect(
+                try await DatabaseSnapshotTests.connect(stack, database: worker).value("SELECT count(*) FROM items")
+                    == "500")
         }
 
         // A new snapshot makes every ready copy of the old one stale: restores bring the new rows.
@@ -100,19 +109,25 @@ import Testing
         for database in ["shop", "shop_gw0"] {
             try await DatabaseSnapshotTests.connect(stack, database: database).query("DELETE FROM items")
             #expect(try await stack.muster("db", "restore", "db", "--database", database).status == 0)
-            #expect(try await DatabaseSnapshotTests.connect(stack, database: database).value("SELECT count(*) FROM items") == "100")
+            #expect(
+                try await DatabaseSnapshotTests.connect(stack, database: database).value("SELECT count(*) FROM items")
+                    == "100")
         }
         try await Self.expectNothingLeft(stack)
     }
 
     @Test func spareCountsThatAreNotWholeNumbersFromZeroAreRefused() async throws {
-        for (value, message) in [("-1", "must be between 0 and 32, not -1"), ("two", "must be a whole number, not \"two\"")] {
-            let stack = try TestStack(DatabaseSnapshotTests.yaml.replacingOccurrences(
-                of: "snapshot: { after: migrate }", with: "snapshot: { after: migrate, spares: \(value) }"))
+        for (value, message) in [
+            ("-1", "must be between 0 and 32, not -1"), ("two", "must be a whole number, not \"two\""),
+        ] {
+            let stack = try TestStack(
+                DatabaseSnapshotTests.yaml.replacingOccurrences(
+                    of: "snapshot: { after: migrate }", with: "snapshot: { after: migrate, spares: \(value) }"))
             defer { stack.cleanup() }
             let check = try await stack.muster("up", "-d")
             #expect(check.status == 2)
-            #expect(check.output.contains("snapshot.spares (ready copies kept per database) \(message)"), "\(check.output)")
+            #expect(
+                check.output.contains("snapshot.spares (ready copies kept per database) \(message)"), "\(check.output)")
             #expect(check.output.contains("muster.yaml:9:41: "), "FILE:LINE:COLUMN: \(check.output)")
         }
     }
@@ -120,8 +135,9 @@ import Testing
     /// With no ready copies kept, a restore copies the snapshot itself and says the pool
     /// was empty and how long it waited; the rows come back all the same.
     @Test func anEmptyPoolIsSaidAndTheRestoreStillWorks() async throws {
-        let stack = try TestStack(DatabaseSnapshotTests.yaml.replacingOccurrences(
-            of: "snapshot: { after: migrate }", with: "snapshot: { after: migrate, spares: 0 }"))
+        let stack = try TestStack(
+            DatabaseSnapshotTests.yaml.replacingOccurrences(
+                of: "snapshot: { after: migrate }", with: "snapshot: { after: migrate, spares: 0 }"))
         defer { stack.cleanup() }
         let up = try await stack.muster("up", "-d")
         try #require(up.status == 0, "\(up.output)")

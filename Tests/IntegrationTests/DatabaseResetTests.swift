@@ -8,24 +8,25 @@ import Testing
 @Suite struct DatabaseResetTests {
     /// Items, notes that point at items, a table no test touches, and a sequence of its own.
     static let yaml = """
-    services:
-      db:
-        engine: postgres
-        port: auto
-        databases: [shop]
-        user: shop
-        password: s3cret
-        snapshot: { after: migrate }
-      migrate:
-        command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(8, 2)); CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, item_id int NOT NULL REFERENCES items(id), body text, body_length int GENERATED ALWAYS AS (length(body)) STORED); CREATE TABLE untouched (k text PRIMARY KEY); CREATE SEQUENCE tickets START 100; SELECT setval('tickets', 120); INSERT INTO items (name, price) SELECT 'item ' || g, g * 1.5 FROM generate_series(1, 500) g; INSERT INTO notes (item_id, body) SELECT 1 + g % 500, repeat('n', g % 7) FROM generate_series(1, 300) g; INSERT INTO untouched VALUES ('a'), ('b')"]
-        depends_on: { db: ready }
-    """
+        services:
+          db:
+            engine: postgres
+            port: auto
+            databases: [shop]
+            user: shop
+            password: s3cret
+            snapshot: { after: migrate }
+          migrate:
+            command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(8, 2)); CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, item_id int NOT NULL REFERENCES items(id), body text, body_length int GENERATED ALWAYS AS (length(body)) STORED); CREATE TABLE untouched (k text PRIMARY KEY); CREATE SEQUENCE tickets START 100; SELECT setval('tickets', 120); INSERT INTO items (name, price) SELECT 'item ' || g, g * 1.5 FROM generate_series(1, 500) g; INSERT INTO notes (item_id, body) SELECT 1 + g % 500, repeat('n', g % 7) FROM generate_series(1, 300) g; INSERT INTO untouched VALUES ('a'), ('b')"]
+            depends_on: { db: ready }
+        """
 
     /// Every row and every sequence, as one text to compare.
     static func contents(_ stack: TestStack, database: String = "shop") async throws -> String {
         let connection = try await DatabaseSnapshotTests.connect(stack, database: database)
         defer { connection.close() }
-        return try connection.query("""
+        return try connection.query(
+            """
             SELECT (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM items i),
                    (SELECT md5(string_agg(n::text, ',' ORDER BY id)) FROM notes n),
                    (SELECT string_agg(k, ',' ORDER BY k) FROM untouched),
@@ -33,7 +34,8 @@ import Testing
                    (SELECT last_value || '/' || is_called FROM notes_id_seq),
                    (SELECT last_value || '/' || is_called FROM tickets),
                    (SELECT string_agg(table_name || '.' || column_name, ',' ORDER BY table_name, column_name) FROM information_schema.columns WHERE table_schema = 'public')
-            """).map { $0.map { $0 ?? "NULL" }.joined(separator: " ") }.joined(separator: "\n")
+            """
+        ).map { $0.map { $0 ?? "NULL" }.joined(separator: " ") }.joined(separator: "\n")
     }
 
     static func restore(_ stack: TestStack, database: String = "shop") async throws -> String {
@@ -97,7 +99,9 @@ import Testing
         let env = try await stack.env()
         let source = DatabaseReset.sourceName(of: DatabaseSnapshots.snapshotDatabase(of: "shop", name: "default"))
         #expect(throws: (any Error).self) {
-            try PostgresConnection("host=127.0.0.1 port=\(env["DB_PORT"] ?? "") user=shop password=s3cret dbname=\(source) connect_timeout=5")
+            try PostgresConnection(
+                "host=127.0.0.1 port=\(env["DB_PORT"] ?? "") user=shop password=s3cret dbname=\(source) connect_timeout=5"
+            )
         }
         try await DatabasePoolTests.expectNothingLeft(stack)
     }
@@ -108,8 +112,10 @@ import Testing
         try #require(try await stack.muster("up", "-d").status == 0)
         let snapshot = try await Self.contents(stack)
         try await Self.untilInPlace(stack)
-        for sql in ["ALTER TABLE items ADD COLUMN extra int", "CREATE TABLE scratch (x int); INSERT INTO scratch VALUES (1)",
-                    "CREATE INDEX ON items (name); DELETE FROM items WHERE id = 499", "COMMENT ON TABLE untouched IS 'changed'"] {
+        for sql in [
+            "ALTER TABLE items ADD COLUMN extra int", "CREATE TABLE scratch (x int); INSERT INTO scratch VALUES (1)",
+            "CREATE INDEX ON items (name); DELETE FROM items WHERE id = 499", "COMMENT ON TABLE untouched IS 'changed'",
+        ] {
             let connection = try await DatabaseSnapshotTests.connect(stack)
             try connection.query(sql)
             connection.close()
@@ -117,7 +123,9 @@ import Testing
             #expect(!output.contains("reset in place"), "\(sql): \(output)")
             #expect(try await Self.contents(stack) == snapshot, "\(sql)")
             let connection2 = try await DatabaseSnapshotTests.connect(stack)
-            #expect(try connection2.value("SELECT count(*) FROM pg_class WHERE relname IN ('scratch') OR relname LIKE 'items_name%'") == "0")
+            #expect(
+                try connection2.value(
+                    "SELECT count(*) FROM pg_class WHERE relname IN ('scratch') OR relname LIKE 'items_name%'") == "0")
             #expect(try connection2.value("SELECT obj_description('untouched'::regclass)") == nil)
             connection2.close()
         }
@@ -146,7 +154,8 @@ import Testing
         let retaken = try await Self.contents(stack)
         #expect(retaken != snapshot)
         for _ in 1...3 {
-            try await DatabaseSnapshotTests.connect(stack).query("DELETE FROM notes; INSERT INTO items (name) VALUES ('x')")
+            try await DatabaseSnapshotTests.connect(stack).query(
+                "DELETE FROM notes; INSERT INTO items (name) VALUES ('x')")
             _ = try await Self.restore(stack)
             #expect(try await Self.contents(stack) == retaken)
         }

@@ -10,23 +10,24 @@ import Glibc
 @Suite struct DatabaseSnapshotTests {
     /// A migration task (psql, as a real project's script would be) and a snapshot after it.
     static let yaml = """
-    services:
-      db:
-        engine: postgres
-        port: auto
-        databases: [shop]
-        user: shop
-        password: s3cret
-        snapshot: { after: migrate }
-      migrate:
-        command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g ON CONFLICT DO NOTHING"]
-        depends_on: { db: ready }
-    """
+        services:
+          db:
+            engine: postgres
+            port: auto
+            databases: [shop]
+            user: shop
+            password: s3cret
+            snapshot: { after: migrate }
+          migrate:
+            command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g ON CONFLICT DO NOTHING"]
+            depends_on: { db: ready }
+        """
 
     static func connect(_ stack: TestStack, database: String = "shop") async throws -> PostgresConnection {
         let env = try await stack.env()
         let port = try #require(env["DB_PORT"])
-        return try PostgresConnection("host=127.0.0.1 port=\(port) user=shop password=s3cret dbname=\(database) connect_timeout=5")
+        return try PostgresConnection(
+            "host=127.0.0.1 port=\(port) user=shop password=s3cret dbname=\(database) connect_timeout=5")
     }
 
     static func snapshots(_ stack: TestStack) async throws -> [DatabaseSnapshots.Snapshot] {
@@ -76,16 +77,21 @@ import Glibc
             try db.query("DELETE FROM items WHERE id > \(index)")
         }
         for index in 0..<4 {
-            #expect(try await Self.connect(stack, database: "shop_gw\(index)").value("SELECT count(*) FROM items") == String(index))
+            #expect(
+                try await Self.connect(stack, database: "shop_gw\(index)").value("SELECT count(*) FROM items")
+                    == String(index))
         }
-        #expect(try await Self.connect(stack).value("SELECT count(*) FROM items") == "500", "the clones share nothing with shop")
+        #expect(
+            try await Self.connect(stack).value("SELECT count(*) FROM items") == "500",
+            "the clones share nothing with shop")
 
         // Four processes restore four databases at once, as four test workers would.
         var pids: [(pid_t, String)] = []
         for index in 0..<4 {
             let output = stack.directory + "/restore-\(index).out"
-            let pid = try await CLIResult.spawn([TestStack.binary, "db", "restore", "db", "--database", "shop_gw\(index)"],
-                                                in: stack.directory, output: output)
+            let pid = try await CLIResult.spawn(
+                [TestStack.binary, "db", "restore", "db", "--database", "shop_gw\(index)"],
+                in: stack.directory, output: output)
             pids.append((pid, output))
         }
         for (pid, output) in pids {
@@ -94,7 +100,8 @@ import Glibc
             #expect(status == .exited(0), "\((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
         }
         for index in 0..<4 {
-            #expect(try await Self.connect(stack, database: "shop_gw\(index)").value("SELECT count(*) FROM items") == "500")
+            #expect(
+                try await Self.connect(stack, database: "shop_gw\(index)").value("SELECT count(*) FROM items") == "500")
         }
         #expect(try await stack.muster("down").status == 0)
     }
@@ -105,14 +112,18 @@ import Glibc
         try #require(try await stack.muster("up", "-d").status == 0)
         let missing = try await stack.muster("db", "restore", "db", "--name", "nightly")
         #expect(missing.status == 2)
-        #expect(missing.output.contains("no snapshot \"nightly\" of database shop") && missing.output.contains("snapshots: shop/default"),
-                "\(missing.output)")
+        #expect(
+            missing.output.contains("no snapshot \"nightly\" of database shop")
+                && missing.output.contains("snapshots: shop/default"),
+            "\(missing.output)")
         let notPostgres = try await stack.muster("db", "snapshot", "migrate")
         #expect(notPostgres.status == 2)
         #expect(notPostgres.output.contains("not a Postgres service"), "\(notPostgres.output)")
         // A database muster did not clone is never overwritten by a clone.
         let env = try await stack.env()
-        let admin = try PostgresConnection("host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(env["DB_PORT"] ?? "") user=postgres dbname=postgres")
+        let admin = try PostgresConnection(
+            "host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(env["DB_PORT"] ?? "") user=postgres dbname=postgres"
+        )
         try admin.query("CREATE DATABASE shop_gw0")
         let clash = try await stack.muster("db", "clone", "db", "--count", "1")
         #expect(clash.status == 2)
@@ -132,7 +143,8 @@ import Glibc
         // The control API alone resets a database, as a test fixture would.
         let client = try #require(ControlClient.connect(stack.paths))
         try await Self.connect(stack).query("DELETE FROM items")
-        let response = try client.request("POST", "/v1/db/restore", body: Data(#"{"service":"db","name":"nightly"}"#.utf8))
+        let response = try client.request(
+            "POST", "/v1/db/restore", body: Data(#"{"service":"db","name":"nightly"}"#.utf8))
         #expect(response.status == 200, "\(String(decoding: response.body, as: UTF8.self))")
         #expect(try await Self.connect(stack).value("SELECT count(*) FROM items") == "500")
         let bad = try client.request("POST", "/v1/db/restore", body: Data(#"{"service":"db","name":"nope"}"#.utf8))
@@ -146,15 +158,17 @@ import Glibc
     }
 
     @Test func aSnapshotAfterAServiceThatIsNotThereIsRefused() async throws {
-        let stack = try TestStack("""
-        services:
-          db: { engine: postgres, port: auto, snapshot: { after: migrat } }
-          migrate: { command: ["true"], depends_on: { db: ready } }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db: { engine: postgres, port: auto, snapshot: { after: migrat } }
+              migrate: { command: ["true"], depends_on: { db: ready } }
+            """)
         defer { stack.cleanup() }
         let check = try await stack.muster("check")
         #expect(check.status == 2)
-        #expect(check.output.contains("snapshot after \"migrat\", which is not a service of this stack"), "\(check.output)")
+        #expect(
+            check.output.contains("snapshot after \"migrat\", which is not a service of this stack"), "\(check.output)")
         #expect(check.output.contains("migrate"), "a did-you-mean hint: \(check.output)")
     }
 }

@@ -9,34 +9,37 @@ import Glibc
 @Suite(.serialized) struct DetachedTests {
     /// A small stack without engines' start-up cost where the engines don't matter.
     static let small = """
-    services:
-      cache:
-        engine: redis
-        port: auto
-      web:
-        command: ["python3", "-m", "http.server", "--bind", "127.0.0.1", "${web.port}"]
-        port: auto
-        depends_on: [cache]
-        ready: { http: "http://127.0.0.1:${web.port}/" }
-      worker:
-        command: "echo started; while true; do echo tick; sleep 0.05; done"
-        depends_on: { web: ready }
-        ready: { log: started }
-      once:
-        command: "echo migrated"
-        depends_on: { cache: ready }
-    """
+        services:
+          cache:
+            engine: redis
+            port: auto
+          web:
+            command: ["python3", "-m", "http.server", "--bind", "127.0.0.1", "${web.port}"]
+            port: auto
+            depends_on: [cache]
+            ready: { http: "http://127.0.0.1:${web.port}/" }
+          worker:
+            command: "echo started; while true; do echo tick; sleep 0.05; done"
+            depends_on: { web: ready }
+            ready: { log: started }
+          once:
+            command: "echo migrated"
+            depends_on: { cache: ready }
+        """
 
     func status(_ stack: TestStack) async throws -> StatusReport { try await stack.status() }
 
     /// Every process group the stack used is empty and every port refuses connections.
     func expectNothingLeft(groups: [Int32], ports: [Int], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         for group in groups {
-            #expect(ProcessTable.members(ofGroup: group).isEmpty, "group \(group) still has processes", sourceLocation: sourceLocation)
+            #expect(
+                ProcessTable.members(ofGroup: group).isEmpty, "group \(group) still has processes",
+                sourceLocation: sourceLocation)
         }
         for port in ports {
-            #expect((try? TCPConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(300))) == nil,
-                    "port \(port) still accepts connections", sourceLocation: sourceLocation)
+            #expect(
+                (try? TCPConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(300))) == nil,
+                "port \(port) still accepts connections", sourceLocation: sourceLocation)
         }
     }
 
@@ -78,7 +81,9 @@ import Glibc
         }
         let logs = try await stack.muster("logs", "--tail", "5", "api")
         #expect(logs.status == 0)
-        #expect(logs.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().count == 5, "got: \(logs.output)")
+        #expect(
+            logs.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().count == 5,
+            "got: \(logs.output)")
 
         // env works against the detached stack.
         let variables = try await stack.env()
@@ -92,14 +97,17 @@ import Glibc
         let gone = await eventually(within: .seconds(1)) {
             groups.allSatisfy { ProcessTable.members(ofGroup: $0).isEmpty }
         }
-        #expect(gone, "services outlived the supervisor: \(groups.filter { !ProcessTable.members(ofGroup: $0).isEmpty })")
+        #expect(
+            gone, "services outlived the supervisor: \(groups.filter { !ProcessTable.members(ofGroup: $0).isEmpty })")
 
         // The next up -d recovers the stale state; the data is intact.
         let recovered = try await stack.muster("up", "-d")
         #expect(recovered.status == 0, "up -d after SIGKILL failed: \(recovered.output)")
         let env2 = try await stack.env()
         let conninfo2 = "host=127.0.0.1 port=\(env2["DB_PORT"] ?? "0") user=app password=app dbname=app"
-        #expect(try PostgresConnection(conninfo2).value("SELECT count(*) FROM users WHERE name = 'survives a SIGKILLed supervisor'") == "1")
+        #expect(
+            try PostgresConnection(conninfo2).value(
+                "SELECT count(*) FROM users WHERE name = 'survives a SIGKILLed supervisor'") == "1")
 
         // down twice: 0 both times; nothing left, no port listening.
         report = try await status(stack)
@@ -140,16 +148,17 @@ import Glibc
     }
 
     @Test func failingStartReportsAndLeavesNothing() async throws {
-        let stack = try TestStack("""
-        services:
-          cache:
-            engine: redis
-            port: auto
-          auth:
-            command: "echo 'Traceback (most recent call last):'; echo \\"ModuleNotFoundError: No module named 'jwt'\\"; exit 1"
-            depends_on: [cache]
-            ready: { tcp: "127.0.0.1:1" }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              cache:
+                engine: redis
+                port: auto
+              auth:
+                command: "echo 'Traceback (most recent call last):'; echo \\"ModuleNotFoundError: No module named 'jwt'\\"; exit 1"
+                depends_on: [cache]
+                ready: { tcp: "127.0.0.1:1" }
+            """)
         defer { stack.cleanup() }
         let up = try await stack.muster("up", "-d", "--timeout", "30s")
         #expect(up.status == 1)
@@ -176,12 +185,13 @@ import Glibc
         // Regression: restart once returned while the service was still stopping,
         // because the supervisor judged the outcome from the state before the restart.
         // It takes its time to stop, as servers do.
-        let stack = try TestStack("""
-        services:
-          slow:
-            command: "trap 'sleep 0.3; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
-            ready: { log: ready }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              slow:
+                command: "trap 'sleep 0.3; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+                ready: { log: ready }
+            """)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
         var previous = try #require(try await status(stack).services.first?.pid)
@@ -189,11 +199,13 @@ import Glibc
             let restart = try await stack.muster("restart", "slow")
             #expect(restart.status == 0, "\(restart.output)")
             // The answer itself says ready, with a new pid.
-            #expect(restart.output.contains(", ready") && !restart.output.contains("pid \(previous) → pid \(previous)"),
-                    "round \(round): \(restart.output)")
+            #expect(
+                restart.output.contains(", ready") && !restart.output.contains("pid \(previous) → pid \(previous)"),
+                "round \(round): \(restart.output)")
             let slow = try #require(try await status(stack).services.first)
-            #expect(slow.state == "ready" && slow.pid != previous && slow.restarts == round,
-                    "round \(round): \(slow.state), pid \(slow.pid ?? 0) (was \(previous)), restarts \(slow.restarts)")
+            #expect(
+                slow.state == "ready" && slow.pid != previous && slow.restarts == round,
+                "round \(round): \(slow.state), pid \(slow.pid ?? 0) (was \(previous)), restarts \(slow.restarts)")
             previous = slow.pid ?? previous
         }
         let report = try await status(stack)
@@ -203,16 +215,17 @@ import Glibc
 
     @Test func redisIsAskedToShutDownUnlessAStopSignalIsChosen() async throws {
         // SIGTERM makes Redis wait for its next timer tick; SHUTDOWN acts at once.
-        let stack = try TestStack("""
-        services:
-          asked:
-            engine: redis
-            port: auto
-          signalled:
-            engine: redis
-            port: auto
-            stop_signal: SIGINT
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              asked:
+                engine: redis
+                port: auto
+              signalled:
+                engine: redis
+                port: auto
+                stop_signal: SIGINT
+            """)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
         let report = try await status(stack)

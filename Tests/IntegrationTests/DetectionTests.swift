@@ -12,12 +12,13 @@ import Glibc
     }
 
     @Test func postgresCrashReinitIsDetected() async throws {
-        let stack = try TestStack("""
-        services:
-          db:
-            engine: postgres
-            port: auto
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db:
+                engine: postgres
+                port: auto
+            """)
         let startedAt = Date()
         try await stack.start()
         let port = try #require(stack.session?.outputs["db"]?["port"])
@@ -27,7 +28,8 @@ import Glibc
         let backend = try #require(backendText.flatMap { Int32($0) })
         // The monitor's first look (its connection, kept open, is in pg_stat_activity) before the crash.
         let looked = await eventually(within: .seconds(30)) {
-            (try? client.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'muster-monitor'")) == "1"
+            (try? client.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'muster-monitor'"))
+                == "1"
         }
         try #require(looked, "the monitor never connected")
         // Two finished looks: the identity before the crash is what the monitor last saw.
@@ -62,14 +64,15 @@ import Glibc
     }
 
     @Test func redisDebugRestartIsDetected() async throws {
-        let stack = try TestStack("""
-        services:
-          cache:
-            engine: redis
-            port: auto
-            settings:
-              enable-debug-command: "yes"
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              cache:
+                engine: redis
+                port: auto
+                settings:
+                  enable-debug-command: "yes"
+            """)
         try await stack.start()
         let port = try #require(stack.session?.outputs["cache"]?["port"].flatMap { Int($0) })
         let pid = try #require(await stack.snapshot("cache")?.pid)
@@ -87,17 +90,20 @@ import Glibc
         #expect(await stack.snapshot("cache")?.pid == pid, "DEBUG RESTART keeps the pid")
         #expect(events(stack, "restart_detected", service: "cache").first?.reason?.contains("run_id") == true)
         let since = events(stack, "restart_detected", service: "cache").first?.since.flatMap { RFC3339.time($0) }
-        #expect(since.map { $0 <= restartedAt } == true, "since is the last look before the restart: \(String(describing: since))")
+        #expect(
+            since.map { $0 <= restartedAt } == true,
+            "since is the last look before the restart: \(String(describing: since))")
         #expect(events(stack, "restarted", service: "cache").isEmpty, "muster did not restart it")
         await stack.finish()
     }
 
     @Test func aNewMainProcessUnderAWrapperShellIsDetectedWithSince() async throws {
-        let stack = try TestStack("""
-        services:
-          looper:
-            command: "while true; do tail -f /dev/null; done"
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              looper:
+                command: "while true; do tail -f /dev/null; done"
+            """)
         try await stack.start()
         let leader = try #require(await stack.snapshot("looper")?.pid)
         // The monitor counts a child as the main process once it has lived a second, then
@@ -106,7 +112,9 @@ import Glibc
         // then for two of its intervals: the one fixed wait left in these tests.
         var child: Int32 = 0
         let grown = await eventually(within: .seconds(30)) {
-            guard let found = ProcessTable.children(of: leader).first, let entry = ProcessTable.entry(found) else { return false }
+            guard let found = ProcessTable.children(of: leader).first, let entry = ProcessTable.entry(found) else {
+                return false
+            }
             child = found
             return ProcessTable.age(of: entry) >= 1
         }
@@ -122,42 +130,50 @@ import Glibc
         }
         #expect(detected, "no restart_detected after the wrapped program was replaced")
         let event = events(stack, "restart_detected", service: "looper").first
-        #expect(event?.reason?.contains("main process changed from pid \(child)") == true, "\(String(describing: event))")
+        #expect(
+            event?.reason?.contains("main process changed from pid \(child)") == true, "\(String(describing: event))")
         let since = event?.since.flatMap { RFC3339.time($0) }
-        #expect(since.map { $0 <= killedAt } == true, "since is the last look that saw pid \(child): \(String(describing: event))")
+        #expect(
+            since.map { $0 <= killedAt } == true,
+            "since is the last look that saw pid \(child): \(String(describing: event))")
         await stack.finish()
     }
 
     /// A shell loop that pauses in `sleep` between turns restarts nothing.
     @Test func aShellLoopThatSleepsIsNoRestart() async throws {
-        let stack = try TestStack("""
-        services:
-          ticker:
-            command: "while true; do echo tick; sleep 2; done"
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              ticker:
+                command: "while true; do echo tick; sleep 2; done"
+            """)
         try await stack.start()
         // The subject is that nothing happens: long enough for the monitor (a look a second)
         // to see several turns of the loop, each `sleep` over a second old.
         try await Task.sleep(for: .seconds(5))
-        #expect(events(stack, "restart_detected", service: "ticker").isEmpty,
-                "\(events(stack, "restart_detected", service: "ticker"))")
+        #expect(
+            events(stack, "restart_detected", service: "ticker").isEmpty,
+            "\(events(stack, "restart_detected", service: "ticker"))")
         await stack.finish()
     }
 
     @Test func connectionPressureWarnsOncePerRise() async throws {
-        let stack = try TestStack("""
-        services:
-          db:
-            engine: postgres
-            port: auto
-            settings: { max_connections: 200 }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db:
+                engine: postgres
+                port: auto
+                settings: { max_connections: 200 }
+            """)
         try await stack.start()
         let port = try #require(stack.session?.outputs["db"]?["port"])
         let conninfo = "host=127.0.0.1 port=\(port) user=postgres dbname=postgres application_name=pressure-test"
         func open170() async -> [PostgresConnection] {
             await withTaskGroup(of: Handed<PostgresConnection>?.self) { group in
-                for _ in 0..<170 { group.addTask { await offload { (try? PostgresConnection(conninfo)).map(Handed.init) } } }
+                for _ in 0..<170 {
+                    group.addTask { await offload { (try? PostgresConnection(conninfo)).map(Handed.init) } }
+                }
                 var all: [PostgresConnection] = []
                 for await held in group { if let held { all.append(held.value) } }
                 return all
@@ -185,11 +201,12 @@ import Glibc
     }
 
     @Test func seqHasNoGapsAcrossSupervisorRestarts() async throws {
-        let stack = try TestStack("""
-        services:
-          idle:
-            command: "sleep 60"
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              idle:
+                command: "sleep 60"
+            """)
         try await stack.start()
         await stack.finish(keepFiles: true)
         try await stack.start()
@@ -212,23 +229,29 @@ import Glibc
     @Test(arguments: ["chunked", "length", "close"])
     func anIdentityChangeIsDetectedWhateverTheFraming(_ framing: String) async throws {
         let script = TestStack.repoRoot + "/Tests/Fixtures/servers/identity_http.py"
-        let stack = try TestStack("""
-        services:
-          app:
-            command: ["python3", "\(script)", "\(framing)", "${app.port}"]
-            port: auto
-            ready: { http: "http://127.0.0.1:${app.port}/health" }
-            alive: { http: "http://127.0.0.1:${app.port}/health", interval: 100ms, identity: instance }
-        """, name: "identity\(framing)")
+        let stack = try TestStack(
+            """
+            services:
+              app:
+                command: ["python3", "\(script)", "\(framing)", "${app.port}"]
+                port: auto
+                ready: { http: "http://127.0.0.1:${app.port}/health" }
+                alive: { http: "http://127.0.0.1:${app.port}/health", interval: 100ms, identity: instance }
+            """, name: "identity\(framing)")
         try "1\n".write(toFile: stack.directory + "/instance", atomically: true, encoding: .utf8)
         try await stack.start()
         let pid = try #require(await stack.snapshot("app")?.pid)
         // The baseline identity is seen by the first looks of the alive probe.
         let port = try #require(stack.session?.outputs["app"]?["port"]).flatMap { Int($0) }
-        let probe = HTTPProbe(url: "http://127.0.0.1:\(port ?? 0)/health", timeout: .seconds(2), identityField: "instance")
+        let probe = HTTPProbe(
+            url: "http://127.0.0.1:\(port ?? 0)/health", timeout: .seconds(2), identityField: "instance")
         #expect(await probe.check() == .passed(identity: "1"), "the probe reads the identity from a \(framing) body")
         // Two looks of the alive probe after this one have seen identity 1 (each request is a line).
-        let served = { ((try? String(contentsOfFile: stack.directory + "/requests.log", encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let served = {
+            ((try? String(contentsOfFile: stack.directory + "/requests.log", encoding: .utf8)) ?? "").split(
+                separator: "\n"
+            ).count
+        }
         let seen = served()
         #expect(await eventually(within: .seconds(30)) { served() >= seen + 2 }, "the alive probe never looked")
         try "2\n".write(toFile: stack.directory + "/instance", atomically: true, encoding: .utf8)

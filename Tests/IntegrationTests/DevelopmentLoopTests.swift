@@ -11,34 +11,37 @@ import Glibc
 /// do nothing, and `down` leaves neither process nor watch.
 @Suite(.serialized) struct DevelopmentLoopTests {
     static let yaml = """
-    services:
-      migrate:
-        command: "cat migrations/001.sql >> applied.txt"
-        task: true
-        watch:
-          - path: migrations
-            action: rerun
-      api:
-        command: "cat app/version.txt; echo up; exec sleep 300"
-        ready: { log: up }
-        depends_on: { migrate: completed }
-        watch:
-          - path: app
-            ignore: ["*.tmp"]
-      builder:
-        command: "echo up; exec sleep 300"
-        ready: { log: up }
-        watch:
-          - path: src
-            exec: "sh build.sh"
-    """
+        services:
+          migrate:
+            command: "cat migrations/001.sql >> applied.txt"
+            task: true
+            watch:
+              - path: migrations
+                action: rerun
+          api:
+            command: "cat app/version.txt; echo up; exec sleep 300"
+            ready: { log: up }
+            depends_on: { migrate: completed }
+            watch:
+              - path: app
+                ignore: ["*.tmp"]
+          builder:
+            command: "echo up; exec sleep 300"
+            ready: { log: up }
+            watch:
+              - path: src
+                exec: "sh build.sh"
+        """
 
     static func make(name: String = #function) throws -> TestStack {
         let stack = try TestStack(yaml, name: name)
-        for (file, text) in [("migrations/001.sql", "create table t();\n"), ("app/version.txt", "v1\n"),
-                             ("src/main.c", "int main(){}\n"), ("build.sh", "echo built\n")] {
+        for (file, text) in [
+            ("migrations/001.sql", "create table t();\n"), ("app/version.txt", "v1\n"),
+            ("src/main.c", "int main(){}\n"), ("build.sh", "echo built\n"),
+        ] {
             let path = stack.directory + "/" + file
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try text.write(toFile: path, atomically: false, encoding: .utf8)
         }
         return stack
@@ -60,15 +63,17 @@ import Glibc
     /// A task's rule without an action runs the task again (a task cannot restart):
     /// it once did nothing, the restart refused and the refusal swallowed.
     @Test func aTasksPlainRuleRunsItAgain() async throws {
-        let stack = try TestStack("""
-        services:
-          migrate:
-            command: "cat migrations/001.sql >> applied.txt"
-            task: true
-            watch: [migrations]
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              migrate:
+                command: "cat migrations/001.sql >> applied.txt"
+                task: true
+                watch: [migrations]
+            """)
         defer { stack.cleanup() }
-        try FileManager.default.createDirectory(atPath: stack.directory + "/migrations", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: stack.directory + "/migrations", withIntermediateDirectories: true)
         try write(stack, "migrations/001.sql", "one\n")
         try #require(try await stack.muster("up", "-d").status == 0)
         try write(stack, "migrations/001.sql", "two\n")
@@ -91,8 +96,13 @@ import Glibc
 
         // An edit: api restarts with a new pid and is ready; the reason names the file.
         try write(stack, "app/version.txt", "v2\n")
-        #expect(await eventually { let now = await service(stack, "api"); return now?.pid != api && now?.state == "ready" })
-        #expect(restartReasons(stack, of: "api").contains("files changed: app/version.txt"), "\(restartReasons(stack, of: "api"))")
+        #expect(
+            await eventually {
+                let now = await service(stack, "api"); return now?.pid != api && now?.state == "ready"
+            })
+        #expect(
+            restartReasons(stack, of: "api").contains("files changed: app/version.txt"),
+            "\(restartReasons(stack, of: "api"))")
         let api2 = try #require(await service(stack, "api")?.pid)
 
         // Metadata only, a read, an ignored file: nothing restarts. Checked at the next
@@ -106,30 +116,40 @@ import Glibc
 
         // A migration edit: migrate runs again, then api restarts after it.
         try write(stack, "migrations/001.sql", "create table t2();\n")
-        #expect(await eventually {
-            let applied = (try? String(contentsOfFile: stack.directory + "/applied.txt", encoding: .utf8)) ?? ""
-            let now = await service(stack, "api")
-            return applied.contains("t2") && now?.pid != api2 && now?.state == "ready"
-        })
-        #expect(restartReasons(stack, of: "api") == ["files changed: app/version.txt", "migrate ran again (files changed: migrations/001.sql)"],
-                "\(restartReasons(stack, of: "api"))")
+        #expect(
+            await eventually {
+                let applied = (try? String(contentsOfFile: stack.directory + "/applied.txt", encoding: .utf8)) ?? ""
+                let now = await service(stack, "api")
+                return applied.contains("t2") && now?.pid != api2 && now?.state == "ready"
+            })
+        #expect(
+            restartReasons(stack, of: "api") == [
+                "files changed: app/version.txt", "migrate ran again (files changed: migrations/001.sql)",
+            ],
+            "\(restartReasons(stack, of: "api"))")
 
         // A failing build keeps the old process and says why, with the build's output.
         let builder = try #require(await service(stack, "builder")?.pid)
         try write(stack, "build.sh", "echo 'main.c:1: error: expected ;'; exit 1\n")
         try write(stack, "src/main.c", "int main(){ broken }\n")
-        #expect(await eventually {
-            stack.events().contains { $0.service == "builder" && $0.reason?.contains("build step failed") == true }
-        })
+        #expect(
+            await eventually {
+                stack.events().contains { $0.service == "builder" && $0.reason?.contains("build step failed") == true }
+            })
         let warning = stack.events().last { $0.service == "builder" && $0.type.rawValue == "warning" }
-        #expect(warning?.reason?.contains("sh build.sh exited with code 1 — last lines: main.c:1: error: expected ;") == true,
-                "\(String(describing: warning))")
+        #expect(
+            warning?.reason?.contains("sh build.sh exited with code 1 — last lines: main.c:1: error: expected ;")
+                == true,
+            "\(String(describing: warning))")
         #expect(await service(stack, "builder")?.pid == builder)
         #expect(await service(stack, "builder")?.state == "ready")
         // Fixed: the build passes and the service restarts.
         try write(stack, "build.sh", "echo built\n")
         try write(stack, "src/main.c", "int main(){ return 0; }\n")
-        #expect(await eventually { let now = await service(stack, "builder"); return now?.pid != builder && now?.state == "ready" })
+        #expect(
+            await eventually {
+                let now = await service(stack, "builder"); return now?.pid != builder && now?.state == "ready"
+            })
 
         // down: every process and the supervisor (with its watches) gone.
         let pids = try await stack.status().services.compactMap(\.pid)
@@ -156,26 +176,29 @@ import Glibc
     /// A crash loop while the developer is mid-edit: the service gives up after
     /// max_restarts, and the next edit starts it again with a fresh count.
     @Test func anEditRevivesAServiceThatGaveUp() async throws {
-        let stack = try TestStack("""
-        services:
-          api:
-            command: "sh app/run.sh"
-            ready: { log: up }
-            restart: on-failure
-            max_restarts: 1
-            optional: true
-            watch: [app]
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              api:
+                command: "sh app/run.sh"
+                ready: { log: up }
+                restart: on-failure
+                max_restarts: 1
+                optional: true
+                watch: [app]
+            """)
         defer { stack.cleanup() }
         try FileManager.default.createDirectory(atPath: stack.directory + "/app", withIntermediateDirectories: true)
-        try "echo up; exec sleep 300\n".write(toFile: stack.directory + "/app/run.sh", atomically: false, encoding: .utf8)
+        try "echo up; exec sleep 300\n".write(
+            toFile: stack.directory + "/app/run.sh", atomically: false, encoding: .utf8)
         let up = try await stack.muster("up", "-d")
         try #require(up.status == 0, "\(up.output)")
         // Broken mid-edit: the edit restarts it, it crashes, is restarted once, and gives up.
         try "echo oops; exit 1\n".write(toFile: stack.directory + "/app/run.sh", atomically: false, encoding: .utf8)
         #expect(await eventually(within: .seconds(30)) { await service(stack, "api")?.state == "failed" })
         // Fixed: the edit starts it again.
-        try "echo up; exec sleep 301\n".write(toFile: stack.directory + "/app/run.sh", atomically: false, encoding: .utf8)
+        try "echo up; exec sleep 301\n".write(
+            toFile: stack.directory + "/app/run.sh", atomically: false, encoding: .utf8)
         #expect(await eventually { await service(stack, "api")?.state == "ready" })
         #expect(try await stack.muster("down").status == 0)
     }
@@ -185,14 +208,15 @@ import Glibc
 /// their number; never lost, never a loop.
 @Suite(.serialized) struct WatchDuringRestartTests {
     @Test func changesDuringARestartGiveExactlyOneMore() async throws {
-        let stack = try TestStack("""
-        services:
-          api:
-            command: "trap 'while [ ! -f release ]; do sleep 0.05; done; exit 0' TERM; cat app/v.txt; echo up; while true; do sleep 0.05; done"
-            ready: { log: up }
-            stop_timeout: 2m
-            watch: [app]
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              api:
+                command: "trap 'while [ ! -f release ]; do sleep 0.05; done; exit 0' TERM; cat app/v.txt; echo up; while true; do sleep 0.05; done"
+                ready: { log: up }
+                stop_timeout: 2m
+                watch: [app]
+            """)
         defer { stack.cleanup() }
         try FileManager.default.createDirectory(atPath: stack.directory + "/app", withIntermediateDirectories: true)
         let file = stack.directory + "/app/v.txt"
@@ -218,7 +242,9 @@ import Glibc
         try "w\n".write(toFile: stack.directory + "/app/w.txt", atomically: false, encoding: .utf8)
         #expect(await eventually(within: .seconds(30)) { count("restarted") >= 3 && count("ready") >= 4 })
         let reasons = stack.events().filter { $0.type.rawValue == "restarted" }.compactMap { $0.reason }
-        #expect(reasons == ["files changed: app/v.txt", "files changed: app/v.txt", "files changed: app/w.txt"], "\(reasons)")
+        #expect(
+            reasons == ["files changed: app/v.txt", "files changed: app/v.txt", "files changed: app/w.txt"],
+            "\(reasons)")
         #expect(try await stack.muster("down").status == 0)
     }
 }
@@ -244,17 +270,22 @@ import Glibc
         }
         let first = try #require(await api()?.pid)
         try append("app/api.py")
-        #expect(await eventually(within: .seconds(30)) { let now = await api(); return now?.pid != first && now?.state == "ready" })
+        #expect(
+            await eventually(within: .seconds(30)) {
+                let now = await api(); return now?.pid != first && now?.state == "ready"
+            })
         let second = try #require(await api()?.pid)
         try append("app/migrate.py")
-        #expect(await eventually(within: .seconds(30)) {
-            let migrateRan = stack.events().contains { $0.service == "migrate" && $0.type.rawValue == "restarted" }
-            let now = await api()
-            return migrateRan && now?.pid != second && now?.state == "ready"
-        })
+        #expect(
+            await eventually(within: .seconds(30)) {
+                let migrateRan = stack.events().contains { $0.service == "migrate" && $0.type.rawValue == "restarted" }
+                let now = await api()
+                return migrateRan && now?.pid != second && now?.state == "ready"
+            })
         let reasons = stack.events().filter { $0.service == "api" && $0.type.rawValue == "restarted" }
             .compactMap { $0.reason }
-        #expect(reasons == ["files changed: app/api.py", "migrate ran again (files changed: app/migrate.py)"], "\(reasons)")
+        #expect(
+            reasons == ["files changed: app/api.py", "migrate ran again (files changed: app/migrate.py)"], "\(reasons)")
         let pids = try await stack.status().services.compactMap(\.pid)
         #expect(try await stack.muster("down").status == 0)
         for pid in pids { #expect(!ProcessTable.isAlive(pid)) }
@@ -265,20 +296,22 @@ import Glibc
 /// its report, with the change as the reason.
 @Suite(.serialized) struct WatchDuringRunTests {
     @Test func aChangeDuringRunIsInTheReport() async throws {
-        let stack = try TestStack("""
-        services:
-          api:
-            command: "cat app/v.txt; echo up; exec sleep 300"
-            ready: { log: up }
-            watch: [app]
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              api:
+                command: "cat app/v.txt; echo up; exec sleep 300"
+                ready: { log: up }
+                watch: [app]
+            """)
         defer { stack.cleanup() }
         try FileManager.default.createDirectory(atPath: stack.directory + "/app", withIntermediateDirectories: true)
         try "v1\n".write(toFile: stack.directory + "/app/v.txt", atomically: false, encoding: .utf8)
         let run = try await stack.muster("run", "--", "sh", "-c", "echo v2 > app/v.txt; sleep 1.5")
         #expect(run.output.contains("api: restarted 1×"), "\(run.output)")
         #expect(run.output.contains("files changed: app/v.txt"), "\(run.output)")
-        #expect(RuntimeState.readAny(stack.paths) == nil || !ProcessTable.isAlive(RuntimeState.readAny(stack.paths)!.pid))
+        #expect(
+            RuntimeState.readAny(stack.paths) == nil || !ProcessTable.isAlive(RuntimeState.readAny(stack.paths)!.pid))
     }
 }
 
@@ -286,13 +319,14 @@ import Glibc
 /// working_dir changes, and not for other files.
 @Suite(.serialized) struct WatchSourceFilesTests {
     @Test func upWatchRestartsOnSourceFiles() async throws {
-        let stack = try TestStack("""
-        services:
-          api:
-            command: "echo up; exec sleep 300"
-            ready: { log: up }
-            working_dir: app
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              api:
+                command: "echo up; exec sleep 300"
+                ready: { log: up }
+                working_dir: app
+            """)
         defer { stack.cleanup() }
         try FileManager.default.createDirectory(atPath: stack.directory + "/app/pkg", withIntermediateDirectories: true)
         try "x = 1\n".write(toFile: stack.directory + "/app/pkg/main.py", atomically: false, encoding: .utf8)
@@ -306,9 +340,13 @@ import Glibc
         // handled in order: a restart for README.txt would come before it, or name it).
         try "notes, edited\n".write(toFile: stack.directory + "/app/README.txt", atomically: false, encoding: .utf8)
         try "x = 2\n".write(toFile: stack.directory + "/app/pkg/main.py", atomically: false, encoding: .utf8)
-        #expect(await eventually { let now = await api(); return now?.pid != first && now?.state == "ready" })
+        #expect(
+            await eventually {
+                let now = await api(); return now?.pid != first && now?.state == "ready"
+            })
         let reasons = stack.events().filter { $0.type == .restarted }.compactMap { $0.reason }
-        #expect(reasons.count == 1 && reasons.allSatisfy { $0.contains("main.py") && !$0.contains("README") }, "\(reasons)")
+        #expect(
+            reasons.count == 1 && reasons.allSatisfy { $0.contains("main.py") && !$0.contains("README") }, "\(reasons)")
         #expect(try await stack.muster("down").status == 0)
     }
 }
@@ -318,20 +356,23 @@ import Glibc
 /// rename-over save in one of them still restarts the service.
 @Suite(.serialized) struct WatchLimitTests {
     @Test func pastTheLimitOneWarningAndPolling() async throws {
-        let stack = try TestStack("""
-        services:
-          api:
-            command: "echo up; exec sleep 300"
-            ready: { log: up }
-            watch: [app]
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              api:
+                command: "echo up; exec sleep 300"
+                ready: { log: up }
+                watch: [app]
+            """)
         defer { stack.cleanup() }
         for folder in ["a", "b", "c"] {
-            try FileManager.default.createDirectory(atPath: stack.directory + "/app/" + folder, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: stack.directory + "/app/" + folder, withIntermediateDirectories: true)
             try "v1\n".write(toFile: stack.directory + "/app/\(folder)/x.py", atomically: false, encoding: .utf8)
         }
-        let up = try await CLIResult.run(command: [TestStack.binary, "up", "-d"], in: stack.directory,
-                                         environment: ["MUSTER_WATCH_LIMIT": "1"])
+        let up = try await CLIResult.run(
+            command: [TestStack.binary, "up", "-d"], in: stack.directory,
+            environment: ["MUSTER_WATCH_LIMIT": "1"])
         try #require(up.status == 0, "\(up.output)")
         func warnings() -> [String] {
             stack.events().filter { $0.type.rawValue == "warning" }.compactMap { $0.reason }
@@ -344,7 +385,10 @@ import Glibc
         let temporary = stack.directory + "/app/c/x.py.tmp"
         try "v2\n".write(toFile: temporary, atomically: false, encoding: .utf8)
         #expect(rename(temporary, stack.directory + "/app/c/x.py") == 0)
-        #expect(await eventually { let now = await api(); return now?.pid != first && now?.state == "ready" })
+        #expect(
+            await eventually {
+                let now = await api(); return now?.pid != first && now?.state == "ready"
+            })
         #expect(warnings().count == 1)
         #expect(try await stack.muster("down").status == 0)
     }
@@ -353,18 +397,19 @@ import Glibc
 /// A build step that hangs holds up no command, and `down` kills it.
 @Suite(.serialized) struct WatchBuildStepTests {
     @Test func aHangingBuildBlocksNothingAndDiesWithDown() async throws {
-        let stack = try TestStack("""
-        services:
-          api:
-            command: "echo up; exec sleep 300"
-            ready: { log: up }
-            watch:
-              - path: src
-                exec: "echo $$$$ > build.pid; exec sleep 300"
-          other:
-            command: "echo up; exec sleep 300"
-            ready: { log: up }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              api:
+                command: "echo up; exec sleep 300"
+                ready: { log: up }
+                watch:
+                  - path: src
+                    exec: "echo $$$$ > build.pid; exec sleep 300"
+              other:
+                command: "echo up; exec sleep 300"
+                ready: { log: up }
+            """)
         defer { stack.cleanup() }
         try FileManager.default.createDirectory(atPath: stack.directory + "/src", withIntermediateDirectories: true)
         try "a\n".write(toFile: stack.directory + "/src/main.c", atomically: false, encoding: .utf8)

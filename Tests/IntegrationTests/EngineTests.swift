@@ -53,18 +53,22 @@ import Glibc
         let subscriber = try RESPClient(host: "127.0.0.1", port: redisPort, timeout: .seconds(15))
         _ = try subscriber.command(["SUBSCRIBE", "ws:42"])
         let produce = """
-        from confluent_kafka import Producer
-        p = Producer({"bootstrap.servers": "127.0.0.1:\(bus)"})
-        p.produce("notifications", b'{"user_id": 42, "body": "hello"}')
-        p.flush(10)
-        """
-        let producer = try await ProcessSpawner.shared.spawn(SpawnRequest(executable: Self.python, arguments: [Self.python, "-c", produce],
-                                                                          environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }))
+            from confluent_kafka import Producer
+            p = Producer({"bootstrap.servers": "127.0.0.1:\(bus)"})
+            p.produce("notifications", b'{"user_id": 42, "body": "hello"}')
+            p.flush(10)
+            """
+        let producer = try await ProcessSpawner.shared.spawn(
+            SpawnRequest(
+                executable: Self.python, arguments: [Self.python, "-c", produce],
+                environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }))
         #expect(await ProcessReaper.shared.exitStatus(of: producer) == .exited(0))
         ProcessReaper.shared.forget(producer)
         let reader = Handed(subscriber)
         let message = await offload { try? reader.value.readReply() }
-        guard case let .array(parts)? = message else { Issue.record("no message reached ws:42: \(String(describing: message))"); await stack.finish(); return }
+        guard case let .array(parts)? = message else {
+            Issue.record("no message reached ws:42: \(String(describing: message))"); await stack.finish(); return
+        }
         #expect(parts.first == .bulk("message"))
         #expect(parts.last == .bulk("{\"user_id\": 42, \"body\": \"hello\"}"))
         await stack.finish(keepFiles: true)
@@ -80,19 +84,29 @@ import Glibc
 
     @Test func listeningIsNotReady() async throws {
         // A port that accepts TCP but speaks no Postgres or Redis is not ready.
-        let stack = try TestStack("""
-        services:
-          db:
-            engine: postgres
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db:
+                engine: postgres
+            """)
         let spec = try stack.load()
         let planner = StackPlanner(stack: spec, paths: stack.paths)
         let listener = try PortPreflight.freePort(avoiding: [])
-        let server = try await ProcessSpawner.shared.spawn(SpawnRequest(
-            executable: "/usr/bin/env", arguments: ["/usr/bin/env", "python3", "-c",
-                "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(listener))); s.listen(); time.sleep(30)"],
-            environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }))
-        defer { kill(server, SIGKILL); Task { _ = await ProcessReaper.shared.exitStatus(of: server); ProcessReaper.shared.forget(server) } }
+        let server = try await ProcessSpawner.shared.spawn(
+            SpawnRequest(
+                executable: "/usr/bin/env",
+                arguments: [
+                    "/usr/bin/env", "python3", "-c",
+                    "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(listener))); s.listen(); time.sleep(30)",
+                ],
+                environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }))
+        defer {
+            kill(server, SIGKILL);
+            Task {
+                _ = await ProcessReaper.shared.exitStatus(of: server); ProcessReaper.shared.forget(server)
+            }
+        }
         _ = await eventually { !PortPreflight.isFree(listener) }
         let plans = try planner.plans(for: ["db"], ports: ["db": listener])
         guard case let .polling(probe, _)? = plans.first?.ready else { Issue.record("no polling probe"); return }
@@ -102,4 +116,3 @@ import Glibc
         stack.cleanup()
     }
 }
-

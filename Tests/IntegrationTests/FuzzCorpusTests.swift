@@ -30,19 +30,25 @@ import Testing
         }
         let pg = try #require(await postgres.exchanges(count: 1).first)
         let messages = try Self.postgresMessages(pg.received)
-        #expect(messages.contains { $0.type == "D" } && messages.contains { $0.type == "E" } && messages.contains { $0.type == "N" })
+        #expect(
+            messages.contains { $0.type == "D" } && messages.contains { $0.type == "E" }
+                && messages.contains { $0.type == "N" })
         corpus["postgres", default: [:]]["captured-login-and-queries"] = pg.received
         // The SCRAM exchange: our nonce (from the client's first message), the server's two messages.
         let clientFirst = String(decoding: pg.sent, as: UTF8.self)
         // SCRAMClient's nonce is 18 random bytes in base64: 24 characters (the client's next message follows at once).
-        let nonce = try #require(clientFirst.range(of: "n,,n=,r=").map { String(clientFirst[$0.upperBound...].prefix(24)) })
-        let sasl = messages.filter { $0.type == "R" }.map { $0.body }.filter { $0.count > 4 && ($0[3] == 11 || $0[3] == 12) }
+        let nonce = try #require(
+            clientFirst.range(of: "n,,n=,r=").map { String(clientFirst[$0.upperBound...].prefix(24)) })
+        let sasl = messages.filter { $0.type == "R" }.map { $0.body }.filter {
+            $0.count > 4 && ($0[3] == 11 || $0[3] == 12)
+        }
         try #require(sasl.count == 2, "the login went through SCRAM-SHA-256")
         let serverFirst = String(decoding: sasl[0].dropFirst(4), as: UTF8.self)
         let serverFinal = String(decoding: sasl[1].dropFirst(4), as: UTF8.self)
         let (_, signature) = try SCRAMClient(password: "app", clientNonce: nonce).clientFinal(serverFirst: serverFirst)
         #expect(serverFinal == "v=" + signature, "swift-crypto's SCRAM proof matches what Postgres computed")
-        corpus["scram", default: [:]]["captured-postgres-login"] = Array("\(nonce)\n\(serverFirst)\n\(serverFinal)".utf8)
+        corpus["scram", default: [:]]["captured-postgres-login"] = Array(
+            "\(nonce)\n\(serverFirst)\n\(serverFinal)".utf8)
         postgres.close()
 
         // Redis: simple, error, integer, bulk, nil and array replies.
@@ -56,7 +62,10 @@ import Testing
             #expect(try client.command(["INCR", "counter"]) == .integer(1))
             _ = try client.command(["RPUSH", "list", "a", "b", "c"])
             #expect(try client.command(["LRANGE", "list", "0", "-1"]) == .array([.bulk("a"), .bulk("b"), .bulk("c")]))
-            if case .error = try client.command(["NOSUCHCOMMAND"]) {} else { Issue.record("redis accepted an unknown command") }
+            if case .error = try client.command(["NOSUCHCOMMAND"]) {
+            } else {
+                Issue.record("redis accepted an unknown command")
+            }
             guard case .bulk(let info?) = try client.command(["INFO", "server"]) else { throw NetworkError("no INFO") }
             #expect(RESPClient.infoField("redis_version", in: info) != nil)
         }
@@ -87,16 +96,24 @@ import Testing
         for (index, (request, response)) in zip(requests, responses).enumerated() {
             let key = Int16(request[4]) << 8 | Int16(request[5]), version = Int16(request[6]) << 8 | Int16(request[7])
             let api = try #require(KafkaAPI(rawValue: key))
-            let name = "kafka-" + api.name.replacingOccurrences(of: "([a-z])([A-Z])", with: "$1-$2", options: .regularExpression).lowercased()
-            corpus[name, default: [:]]["captured-\(index)-v\(version)"] = [UInt8(version - api.implementedVersions.lowerBound)] + response
+            let name =
+                "kafka-"
+                + api.name.replacingOccurrences(of: "([a-z])([A-Z])", with: "$1-$2", options: .regularExpression)
+                .lowercased()
+            corpus[name, default: [:]]["captured-\(index)-v\(version)"] =
+                [UInt8(version - api.implementedVersions.lowerBound)] + response
         }
         #expect(Set(corpus.keys.filter { $0.hasPrefix("kafka-") }).count == 5)
         bus.close()
 
         // HTTP: the API's health answer and a 404, as the probe reads them.
         let api = try RecordingProxy(forwardingTo: try #require(outputs["api"]?["port"].flatMap { Int($0) }))
-        #expect(await HTTPProbe(url: "http://127.0.0.1:\(api.port)/healthz", timeout: .seconds(5), identityField: "pid").check().passed)
-        #expect(await HTTPProbe(url: "http://127.0.0.1:\(api.port)/no-such-page", timeout: .seconds(5)).check().passed == false)
+        #expect(
+            await HTTPProbe(url: "http://127.0.0.1:\(api.port)/healthz", timeout: .seconds(5), identityField: "pid")
+                .check().passed)
+        #expect(
+            await HTTPProbe(url: "http://127.0.0.1:\(api.port)/no-such-page", timeout: .seconds(5)).check().passed
+                == false)
         for (index, exchange) in await api.exchanges(count: 2).enumerated() {
             #expect(String(decoding: exchange.received.prefix(5), as: UTF8.self) == "HTTP/")
             corpus["http", default: [:]]["captured-\(index)"] = exchange.received
@@ -110,8 +127,10 @@ import Testing
         corpus["events", default: [:]]["captured-default-stack"] = Array(events.utf8)
         // Stack files: the shipped ones and the valid fixtures.
         for folder in [TestStack.repoRoot + "/stacks", TestStack.repoRoot + "/Tests/Fixtures/valid"] {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasSuffix(".yaml") {
-                corpus["stack", default: [:]]["captured-\(name)"] = Array(try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name)))
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            where name.hasSuffix(".yaml") {
+                corpus["stack", default: [:]]["captured-\(name)"] = Array(
+                    try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name)))
             }
         }
         if Self.writing {
@@ -127,49 +146,63 @@ import Testing
     /// records each one (MUSTER_CONTROL_RECORD) while the CLI drives a stack, and each
     /// recorded request reads back as the route it was meant for.
     @Test func controlRequestsOfMustersOwnClientsSeedTheCorpus() async throws {
-        let stack = try TestStack("""
-        services:
-          db: { engine: postgres, port: auto, databases: [shop] }
-          web: { command: "echo ready; exec sleep 600", ready: { log: ready } }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db: { engine: postgres, port: auto, databases: [shop] }
+              web: { command: "echo ready; exec sleep 600", ready: { log: ready } }
+            """)
         defer { stack.cleanup() }
         let record = stack.directory + "/control-requests"
         try FileManager.default.createDirectory(atPath: record, withIntermediateDirectories: true)
         func muster(_ arguments: String...) async throws -> CLIResult {
-            try await CLIResult.run(command: [TestStack.binary] + arguments, in: stack.directory,
-                                    environment: ["MUSTER_CONTROL_RECORD": record])
+            try await CLIResult.run(
+                command: [TestStack.binary] + arguments, in: stack.directory,
+                environment: ["MUSTER_CONTROL_RECORD": record])
         }
         #expect(try await muster("up", "-d").status == 0)
-        for command in [["ps", "--json"], ["env"], ["logs", "web", "--tail", "5"], ["logs"], ["events", "--json"],
-                        ["restart", "web"], ["stop", "web"], ["start", "web"], ["db", "snapshot", "db"], ["db", "list", "db"],
-                        ["db", "restore", "db"], ["db", "clone", "db", "--count", "2"]] {
+        for command in [
+            ["ps", "--json"], ["env"], ["logs", "web", "--tail", "5"], ["logs"], ["events", "--json"],
+            ["restart", "web"], ["stop", "web"], ["start", "web"], ["db", "snapshot", "db"], ["db", "list", "db"],
+            ["db", "restore", "db"], ["db", "clone", "db", "--count", "2"],
+        ] {
             let result = try await CLIResult.run(command: [TestStack.binary] + command, in: stack.directory)
             #expect(result.status == 0, "muster \(command.joined(separator: " ")): \(result.output)")
         }
         // What the pytest plugin asks, and requests the server refuses.
         let client = try #require(ControlClient.connect(stack.paths))
-        #expect(try client.request("GET", "/v1/disruptions?from=2026-12-03T08:00:01.123456Z&to=2099-01-01T00:00:00Z").status == 200)
+        #expect(
+            try client.request("GET", "/v1/disruptions?from=2026-12-03T08:00:01.123456Z&to=2099-01-01T00:00:00Z").status
+                == 200)
         #expect(try client.request("GET", "/v1/logs?service=web&tail=abc").status == 400)
         #expect(try client.request("GET", "/v1/events?since=-1").status == 400)
-        #expect(try client.request("POST", "/v1/restart", body: Data("{\"services\":[\"web\"],\"timeout_ms\":-5}".utf8)).status == 400)
-        #expect(try client.request("POST", "/v1/db/clone", body: Data("{\"service\":\"db\",\"count\":1000}".utf8)).status == 400)
+        #expect(
+            try client.request("POST", "/v1/restart", body: Data("{\"services\":[\"web\"],\"timeout_ms\":-5}".utf8))
+                .status == 400)
+        #expect(
+            try client.request("POST", "/v1/db/clone", body: Data("{\"service\":\"db\",\"count\":1000}".utf8)).status
+                == 400)
         #expect(try await muster("down").status == 0)
 
         var corpus: [String: [UInt8]] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: record).sorted() {
             let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: record + "/" + name)))
             let input = try #require(ControlRequests.parseFuzzInput(bytes), "a recorded request reads back")
-            let route = ControlRequests.route(method: input.method, path: input.path, query: input.query, body: input.body)
+            let route = ControlRequests.route(
+                method: input.method, path: input.path, query: input.query, body: input.body)
             let key = "\(input.method)-\(input.path.dropFirst(4).replacingOccurrences(of: "/", with: "-"))"
             corpus["captured-\(key)-\(corpus.keys.filter { $0.hasPrefix("captured-\(key)-") }.count)"] = bytes
             if case let .failure(error) = route {
-                #expect(["tail=", "since=", "timeout_ms", "count"].contains { error.headline.contains($0) },
-                        "only the refused requests fail: \(error.headline)")
+                #expect(
+                    ["tail=", "since=", "timeout_ms", "count"].contains { error.headline.contains($0) },
+                    "only the refused requests fail: \(error.headline)")
             }
         }
         let paths = Set(corpus.keys.map { $0.split(separator: "-").dropFirst().dropLast().joined(separator: "-") })
-        for expected in ["GET-status", "GET-logs", "GET-events", "POST-restart", "POST-stop", "POST-start", "POST-db-snapshot",
-                         "GET-db-snapshots", "POST-db-restore", "POST-db-clone", "GET-disruptions", "POST-shutdown"] {
+        for expected in [
+            "GET-status", "GET-logs", "GET-events", "POST-restart", "POST-stop", "POST-start", "POST-db-snapshot",
+            "GET-db-snapshots", "POST-db-restore", "POST-db-clone", "GET-disruptions", "POST-shutdown",
+        ] {
             #expect(paths.contains(expected), "\(expected) was recorded: \(paths.sorted())")
         }
         if Self.writing {
@@ -196,7 +229,9 @@ import Testing
         var frames: [[UInt8]] = []
         var offset = 0
         while bytes.count - offset >= 4 {
-            let size = Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+            let size =
+                Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8
+                | Int(bytes[offset + 3])
             guard bytes.count - offset >= 4 + size else { break }
             frames.append(Array(bytes[offset..<(offset + 4 + size)]))
             offset += 4 + size

@@ -23,19 +23,27 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "not json at all".write(toFile: directory + "/broken.json", atomically: true, encoding: .utf8)
         try "{\"hello\": 1}".write(toFile: directory + "/other.json", atomically: true, encoding: .utf8)
-        for (file, says) in [("missing.json", "missing.json: does not exist"), ("broken.json", "broken.json: not JSON"),
-                             ("other.json", "other.json: not a muster run report")] {
+        for (file, says) in [
+            ("missing.json", "missing.json: does not exist"), ("broken.json", "broken.json: not JSON"),
+            ("other.json", "other.json: not a muster run report"),
+        ] {
             let result = try await CLIResult.run(["report", "--html", "out.html", file], in: directory)
             #expect(result.status == 2, "\(file): \(result.output)")
             let lines = result.output.split(separator: "\n")
             #expect(lines.count == 1 && lines.first?.contains(says) == true, "\(result.output)")
         }
         #expect(!FileManager.default.fileExists(atPath: directory + "/out.html"))
-        let unwritable = try await CLIResult.run(["report", "--html", "no/such/folder/out.html", Self.fixture], in: directory)
-        #expect(unwritable.status == 2 && unwritable.output.contains("cannot write the HTML report to no/such/folder/out.html"))
+        let unwritable = try await CLIResult.run(
+            ["report", "--html", "no/such/folder/out.html", Self.fixture], in: directory)
+        #expect(
+            unwritable.status == 2
+                && unwritable.output.contains("cannot write the HTML report to no/such/folder/out.html"))
         // muster run refuses it before starting anything or running CMD.
-        let run = try await CLIResult.run(["run", "--html", "no/such/folder/out.html", "--", "sh", "-c", "touch ran"], in: directory)
-        #expect(run.status == 2 && run.output.contains("cannot write the HTML report to no/such/folder/out.html"), "\(run.output)")
+        let run = try await CLIResult.run(
+            ["run", "--html", "no/such/folder/out.html", "--", "sh", "-c", "touch ran"], in: directory)
+        #expect(
+            run.status == 2 && run.output.contains("cannot write the HTML report to no/such/folder/out.html"),
+            "\(run.output)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/ran"))
     }
 
@@ -43,18 +51,20 @@ import Testing
     /// the page shows the restart, and is the page `muster report --html` draws from
     /// the JSON report of the same run.
     @Test func runDrawsTheRestartItSaw() async throws {
-        let stack = try TestStack("""
-        services:
-          consumer:
-            command: "echo consuming; while true; do sleep 0.1; done"
-            ready: { log: consuming }
-            restart: on-failure
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              consumer:
+                command: "echo consuming; while true; do sleep 0.1; done"
+                ready: { log: consuming }
+                restart: on-failure
+            """)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
         let consumer = try #require(try await stack.status().services.first { $0.name == "consumer" }?.pid)
-        let run = try await stack.muster("run", "--report", "run.json", "--html", "run.html", "--",
-                                         "sh", "-c", "kill -9 \(consumer); sleep 1")
+        let run = try await stack.muster(
+            "run", "--report", "run.json", "--html", "run.html", "--",
+            "sh", "-c", "kill -9 \(consumer); sleep 1")
         #expect(run.status == 0, "\(run.output)")
         let drawn = try String(contentsOfFile: stack.directory + "/run.html", encoding: .utf8)
         #expect(drawn.contains("<g class=\"marker restarted\""))
@@ -65,7 +75,10 @@ import Testing
         #expect(try await stack.muster("down").status == 0)
     }
 
-    @Test(.enabled(if: chromium != nil, "chromium is not installed (scripts/install-deps installs it; apt-get install chromium)"))
+    @Test(
+        .enabled(
+            if: chromium != nil,
+            "chromium is not installed (scripts/install-deps installs it; apt-get install chromium)"))
     func chromiumShowsTheFailedTestBesideTheRestart() async throws {
         let chromium = try #require(Self.chromium)
         let directory = try workspace()
@@ -81,12 +94,18 @@ import Testing
         try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
         let png = artifacts + "/notifier-restart.png"
         try? FileManager.default.removeItem(atPath: png)
-        let shot = try await browser(chromium, in: directory, ["--window-size=1400,1000", "--screenshot=\(png)", "file://" + page])
+        let shot = try await browser(
+            chromium, in: directory, ["--window-size=1400,1000", "--screenshot=\(png)", "file://" + page])
         #expect(FileManager.default.fileExists(atPath: png), "\(shot.output)")
-        let python = FileManager.default.isExecutableFile(atPath: TestStack.python) ? TestStack.python : "/usr/bin/python3"
-        let colours = try await CLIResult.run(command: [python, TestStack.repoRoot + "/scripts/png-colours", png,
-                                                        "#d62f2f", "#cde9d0", "#6b1512", "#ffffff"], in: directory)
-        let summary = try #require(try JSONSerialization.jsonObject(with: Data(colours.output.utf8)) as? [String: Any], "\(colours.output)")
+        let python =
+            FileManager.default.isExecutableFile(atPath: TestStack.python) ? TestStack.python : "/usr/bin/python3"
+        let colours = try await CLIResult.run(
+            command: [
+                python, TestStack.repoRoot + "/scripts/png-colours", png,
+                "#d62f2f", "#cde9d0", "#6b1512", "#ffffff",
+            ], in: directory)
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(colours.output.utf8)) as? [String: Any], "\(colours.output)")
         let near = summary["near"] as? [String: Int] ?? [:]
         #expect(summary["width"] as? Int == 1400)
         #expect((summary["distinct"] as? Int ?? 0) > 20, "a blank page has one or two colours: \(summary)")
@@ -96,8 +115,10 @@ import Testing
 
         // The DOM, as Chromium built it, after a click on a failed test that overlapped the restart.
         let probe = directory + "/probe.html"
-        try (html.replacingOccurrences(of: "</body>", with: Self.clickScript + "</body>")).write(toFile: probe, atomically: true, encoding: .utf8)
-        let dom = try await browser(chromium, in: directory, ["--dump-dom", "--virtual-time-budget=3000", "file://" + probe])
+        try (html.replacingOccurrences(of: "</body>", with: Self.clickScript + "</body>")).write(
+            toFile: probe, atomically: true, encoding: .utf8)
+        let dom = try await browser(
+            chromium, in: directory, ["--dump-dom", "--virtual-time-budget=3000", "file://" + probe])
         let restarts = Self.elements(in: dom.output, matching: "<g class=\"marker restarted")
         let failed = Self.elements(in: dom.output, matching: "<rect class=\"bar failed")
         #expect(restarts.count == 1, "\(dom.output.prefix(500))")
@@ -107,7 +128,8 @@ import Testing
         #expect(overlapping.count == 2, "failed bars overlapping the restart in time: \(overlapping)")
         #expect(overlapping.allSatisfy { $0.attributes.contains("data-disruptions=\"41\"") })
         #expect(marker.attributes.contains("data-seq=\"41\""))
-        let check = try #require(dom.output.range(of: "data-check=\"").map { dom.output[$0.upperBound...].prefix { $0 != "\"" } })
+        let check = try #require(
+            dom.output.range(of: "data-check=\"").map { dom.output[$0.upperBound...].prefix { $0 != "\"" } })
         #expect(check == "selected=1 hit-band=1 hit-marker=1 hit-row=1 dimmed-marker=0", "after the click: \(check)")
         #expect(Self.leftovers(of: directory).isEmpty, "chromium processes left: \(Self.leftovers(of: directory))")
     }
@@ -115,15 +137,15 @@ import Testing
     /// Clicks the first failed test that overlapped disruption 41, then writes what the
     /// page highlighted into `data-check` on <body> (test harness only, not in the page).
     static let clickScript = """
-    <script>
-    var bar = document.querySelector('rect.bar.failed[data-disruptions="41"]');
-    bar.dispatchEvent(new MouseEvent("click", {bubbles: true}));
-    var n = function (s) { return document.querySelectorAll(s).length; };
-    document.body.setAttribute("data-check", "selected=" + n("rect.bar.sel") + " hit-band=" + n("rect.band.hit[data-seq='41']") +
-      " hit-marker=" + n("g.marker.hit[data-seq='41']") + " hit-row=" + n("#disruptions tr.hit") +
-      " dimmed-marker=" + n("g.marker:not(.hit)"));
-    </script>
-    """
+        <script>
+        var bar = document.querySelector('rect.bar.failed[data-disruptions="41"]');
+        bar.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+        var n = function (s) { return document.querySelectorAll(s).length; };
+        document.body.setAttribute("data-check", "selected=" + n("rect.bar.sel") + " hit-band=" + n("rect.band.hit[data-seq='41']") +
+          " hit-marker=" + n("g.marker.hit[data-seq='41']") + " hit-row=" + n("#disruptions tr.hit") +
+          " dimmed-marker=" + n("g.marker:not(.hit)"));
+        </script>
+        """
 
     struct Element: CustomStringConvertible {
         var attributes: String
@@ -147,16 +169,21 @@ import Testing
 
     /// Runs headless Chromium with a profile of its own in `directory`.
     func browser(_ chromium: String, in directory: String, _ arguments: [String]) async throws -> CLIResult {
-        try await CLIResult.run(command: [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                                          "--no-first-run", "--user-data-dir=\(directory)/profile"] + arguments,
-                                in: directory, environment: ["DBUS_SESSION_BUS_ADDRESS": "disabled:"])
+        try await CLIResult.run(
+            command: [
+                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                "--no-first-run", "--user-data-dir=\(directory)/profile",
+            ] + arguments,
+            in: directory, environment: ["DBUS_SESSION_BUS_ADDRESS": "disabled:"])
     }
 
     /// Processes whose command line names `directory` (Chromium's helpers, if any outlived it).
     static func leftovers(of directory: String) -> [String] {
         let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return pids.filter { Int($0) != nil }.compactMap { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else {
+                return nil
+            }
             let line = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " ")
             return line.contains(directory + "/profile") ? "\(pid) \(line.prefix(80))" : nil
         }

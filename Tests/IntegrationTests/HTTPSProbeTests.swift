@@ -6,7 +6,8 @@ import Testing
 /// framed by the same parser as http. Real TLS servers (Python's ssl) with certificates
 /// made here by openssl.
 @Suite struct HTTPSProbeTests {
-    static let haveOpenSSL = FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")
+    static let haveOpenSSL =
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")
         && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
 
     @Test func nothingListeningIsAConnectionRefused() async {
@@ -27,15 +28,21 @@ import Testing
             Issue.record("a self-signed certificate was accepted")
             return
         }
-        #expect(message.contains("certificate verify failed: self-signed certificate"), "not a verification failure: \(message)")
+        #expect(
+            message.contains("certificate verify failed: self-signed certificate"),
+            "not a verification failure: \(message)")
     }
 
-    @Test(.enabled(if: haveOpenSSL, "needs openssl and python3 for a TLS server"), arguments: ["chunked", "length", "close"])
+    @Test(
+        .enabled(if: haveOpenSSL, "needs openssl and python3 for a TLS server"),
+        arguments: ["chunked", "length", "close"])
     func aTrustedServerPassesWithItsIdentityWhateverTheFraming(_ framing: String) async throws {
         let server = try await TLSServer(framing: framing)
         defer { server.stop() }
         let url = "https://127.0.0.1:\(server.port)/health"
-        let outcome = await offload { HTTPProbe.get(url, timeout: .seconds(5), identityField: "instance", trusting: server.certificate) }
+        let outcome = await offload {
+            HTTPProbe.get(url, timeout: .seconds(5), identityField: "instance", trusting: server.certificate)
+        }
         #expect(outcome == .passed(identity: "1"), "\(framing)")
     }
 
@@ -44,7 +51,9 @@ import Testing
         let server = try await TLSServer(framing: "length", address: "127.0.0.2")
         defer { server.stop() }
         let url = "https://127.0.0.1:\(server.port)/health"
-        let outcome = await offload { HTTPProbe.get(url, timeout: .seconds(5), identityField: nil, trusting: server.certificate) }
+        let outcome = await offload {
+            HTTPProbe.get(url, timeout: .seconds(5), identityField: nil, trusting: server.certificate)
+        }
         guard case let .failed(message) = outcome else {
             Issue.record("a certificate for 127.0.0.2 was accepted for 127.0.0.1")
             return
@@ -60,20 +69,26 @@ import Testing
         let tls = try await TLSServer.certificate()
         defer { try? FileManager.default.removeItem(atPath: tls.folder) }
         let script = TestStack.repoRoot + "/Tests/Fixtures/servers/identity_http.py"
-        let stack = try TestStack("""
-        services:
-          app:
-            command: ["python3", "\(script)", "chunked", "${app.port}", "\(tls.folder)/cert.pem", "\(tls.folder)/key.pem"]
-            port: auto
-            ready: { http: "https://127.0.0.1:${app.port}/health" }
-            alive: { http: "https://127.0.0.1:${app.port}/health", interval: 100ms, identity: instance }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              app:
+                command: ["python3", "\(script)", "chunked", "${app.port}", "\(tls.folder)/cert.pem", "\(tls.folder)/key.pem"]
+                port: auto
+                ready: { http: "https://127.0.0.1:${app.port}/health" }
+                alive: { http: "https://127.0.0.1:${app.port}/health", interval: 100ms, identity: instance }
+            """)
         defer { stack.cleanup() }
         try "1\n".write(toFile: stack.directory + "/instance", atomically: true, encoding: .utf8)
         let trusted: [String: String?] = ["SSL_CERT_FILE": tls.folder + "/cert.pem"]
-        let up = try await CLIResult.run(command: [TestStack.binary, "up", "-d"], in: stack.directory, environment: trusted)
+        let up = try await CLIResult.run(
+            command: [TestStack.binary, "up", "-d"], in: stack.directory, environment: trusted)
         try #require(up.status == 0, "\(up.output)")
-        let served = { ((try? String(contentsOfFile: stack.directory + "/requests.log", encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let served = {
+            ((try? String(contentsOfFile: stack.directory + "/requests.log", encoding: .utf8)) ?? "").split(
+                separator: "\n"
+            ).count
+        }
         let seen = served()
         #expect(await eventually(within: .seconds(30)) { served() >= seen + 2 }, "the alive probe never looked")
         try "2\n".write(toFile: stack.directory + "/instance", atomically: true, encoding: .utf8)
@@ -98,11 +113,16 @@ final class TLSServer: @unchecked Sendable {
 
     /// A key and a self-signed certificate for `address` in a new folder.
     static func certificate(address: String = "127.0.0.1") async throws -> (folder: String, status: Int32) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("muster-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "muster-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let make = try await CLIResult.run(command: ["/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                                     "-nodes", "-days", "1", "-subj", "/CN=\(address)", "-addext", "subjectAltName=IP:\(address)",
-                                                     "-keyout", "key.pem", "-out", "cert.pem"], in: folder)
+        let make = try await CLIResult.run(
+            command: [
+                "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-days", "1", "-subj", "/CN=\(address)", "-addext", "subjectAltName=IP:\(address)",
+                "-keyout", "key.pem", "-out", "cert.pem",
+            ], in: folder)
         try #require(make.status == 0, "\(make.output)")
         return (folder, make.status)
     }
@@ -112,9 +132,10 @@ final class TLSServer: @unchecked Sendable {
         port = try PortPreflight.freePort(avoiding: [])
         let script = TestStack.repoRoot + "/Tests/Fixtures/servers/identity_http.py"
         let python = "/usr/bin/python3"
-        pid = try await ProcessSpawner.shared.spawn(SpawnRequest(
-            executable: python, arguments: [python, script, framing, "\(port)", "cert.pem", "key.pem"],
-            environment: [], workingDirectory: folder))
+        pid = try await ProcessSpawner.shared.spawn(
+            SpawnRequest(
+                executable: python, arguments: [python, script, framing, "\(port)", "cert.pem", "key.pem"],
+                environment: [], workingDirectory: folder))
         let port = port
         let listening = await eventually(within: .seconds(10)) {
             (try? TCPConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(200))) != nil

@@ -15,8 +15,9 @@ import Glibc
         let stack = try TestStack.defaultStack()
         var text = try String(contentsOfFile: stack.file, encoding: .utf8)
         for engine in ["postgres", "redis", "kafka"] {
-            text = text.replacingOccurrences(of: "    engine: \(engine)\n",
-                                             with: "    engine: \(engine)\n    restart: on-failure\n    max_restarts: 1000\n")
+            text = text.replacingOccurrences(
+                of: "    engine: \(engine)\n",
+                with: "    engine: \(engine)\n    restart: on-failure\n    max_restarts: 1000\n")
         }
         text = text.replacingOccurrences(of: "max_restarts: 5", with: "max_restarts: 1000")
         try text.write(toFile: stack.file, atomically: true, encoding: .utf8)
@@ -45,8 +46,9 @@ import Glibc
             // counts only when it reached a process that was running, not already on
             // its way out, and it is sent through a pidfd so a reused pid is never hit.
             if let snapshot = await stack.snapshot(name), snapshot.phase == .ready, let pid = snapshot.pid,
-               !killed.contains(where: { $0.pid == pid }), let entry = ProcessTable.entry(pid), entry.isAlive,
-               ProcessTable.signal(ProcessInstance(entry), SIGKILL) {
+                !killed.contains(where: { $0.pid == pid }), let entry = ProcessTable.entry(pid), entry.isAlive,
+                ProcessTable.signal(ProcessInstance(entry), SIGKILL)
+            {
                 killed.append((name, pid))
             }
             // A random pause between kills is the chaos itself, not a wait for anything.
@@ -62,7 +64,8 @@ import Glibc
         let recovered = await eventually(within: .seconds(90)) {
             for name in targets {
                 guard let snapshot = await stack.snapshot(name), snapshot.phase == .ready,
-                      let pid = snapshot.pid, !killedPids.contains(pid) else { return false }
+                    let pid = snapshot.pid, !killedPids.contains(pid)
+                else { return false }
             }
             return true
         }
@@ -78,8 +81,12 @@ import Glibc
         let sigkills = endings.filter { ($0.reason ?? "").contains("SIGKILL") }
         for victim in killed {
             let matching = endings.filter { $0.pid.map(Int.init) == Int(victim.pid) && $0.service == victim.service }
-            let about = events.filter { $0.pid.map(Int.init) == Int(victim.pid) || $0.previousPid.map(Int.init) == Int(victim.pid) }
-            #expect(matching.count == 1, "kill of \(victim.service) pid \(victim.pid) ended \(matching.count) times; its events: \(about)")
+            let about = events.filter {
+                $0.pid.map(Int.init) == Int(victim.pid) || $0.previousPid.map(Int.init) == Int(victim.pid)
+            }
+            #expect(
+                matching.count == 1,
+                "kill of \(victim.service) pid \(victim.pid) ended \(matching.count) times; its events: \(about)")
         }
         #expect(!sigkills.isEmpty, "no kill of the storm was recorded as a SIGKILL")
         let killedNumbers = Set(killed.map { Int($0.pid) })
@@ -96,29 +103,34 @@ import Glibc
     }
 
     @Test func supervisorKilledAtRandomMomentsLeavesNothing() async throws {
-        let stack = try TestStack("""
-        services:
-          db:
-            engine: postgres
-            port: auto
-          cache:
-            engine: redis
-            port: auto
-          app:
-            command: "sleep 300 & sleep 300 & echo up; wait"
-            depends_on: [db, cache]
-            ready: { log: up }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db:
+                engine: postgres
+                port: auto
+              cache:
+                engine: redis
+                port: auto
+              app:
+                command: "sleep 300 & sleep 300 & echo up; wait"
+                depends_on: [db, cache]
+                ready: { log: up }
+            """)
         defer { stack.cleanup() }
         let rounds = Self.soak ? 20 : 4
         for round in 0..<rounds {
             // Start a detached supervisor and kill it after a random delay: during up,
             // once up, or while down is running.
-            let cli = try await CLIResult.spawn([TestStack.binary, "up", "-d"], in: stack.directory,
-                                                output: stack.directory + "/up-\(round).out")
+            let cli = try await CLIResult.spawn(
+                [TestStack.binary, "up", "-d"], in: stack.directory,
+                output: stack.directory + "/up-\(round).out")
             try await Task.sleep(for: .milliseconds(Int.random(in: 50...1500)))
             var down: Task<CLIResult, Error>?
-            if round % 2 == 1 { down = Task { try await stack.muster("down") } ; try await Task.sleep(for: .milliseconds(Int.random(in: 0...300))) }
+            if round % 2 == 1 {
+                down = Task { try await stack.muster("down") };
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...300)))
+            }
             let supervisor = RuntimeState.readAny(stack.paths)?.pid
             let groups = RuntimeState.readAny(stack.paths)?.groups ?? []
             if let supervisor, ProcessTable.isAlive(supervisor) { kill(supervisor, SIGKILL) }
@@ -138,13 +150,14 @@ import Glibc
     }
 
     @Test func committedRowsSurviveDownUpAndSupervisorKills() async throws {
-        let stack = try TestStack("""
-        services:
-          db:
-            engine: postgres
-            port: auto
-            databases: [keep]
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db:
+                engine: postgres
+                port: auto
+                databases: [keep]
+            """)
         defer { stack.cleanup() }
         var written = 0
         let cycles = Self.soak ? 50 : 5
@@ -152,9 +165,11 @@ import Glibc
             let up = try await stack.muster("up", "-d")
             try #require(up.status == 0, "cycle \(cycle): \(up.output)")
             let env = try await stack.env()
-            let connection = try PostgresConnection("host=127.0.0.1 port=\(env["DB_PORT"] ?? "0") user=postgres dbname=keep")
+            let connection = try PostgresConnection(
+                "host=127.0.0.1 port=\(env["DB_PORT"] ?? "0") user=postgres dbname=keep")
             try connection.query("CREATE TABLE IF NOT EXISTS rows (n int PRIMARY KEY)")
-            #expect(try connection.value("SELECT count(*) FROM rows") == String(written), "cycle \(cycle): rows were lost")
+            #expect(
+                try connection.value("SELECT count(*) FROM rows") == String(written), "cycle \(cycle): rows were lost")
             try connection.query("INSERT INTO rows SELECT g FROM generate_series(\(written + 1), \(written + 100)) g")
             written += 100
             if cycle >= cycles {
@@ -167,52 +182,62 @@ import Glibc
         }
         #expect(try await stack.muster("up", "-d").status == 0)
         let env = try await stack.env()
-        #expect(try PostgresConnection("host=127.0.0.1 port=\(env["DB_PORT"] ?? "0") user=postgres dbname=keep").value("SELECT count(*) FROM rows") == String(written))
+        #expect(
+            try PostgresConnection("host=127.0.0.1 port=\(env["DB_PORT"] ?? "0") user=postgres dbname=keep").value(
+                "SELECT count(*) FROM rows") == String(written))
         #expect(try await stack.muster("down").status == 0)
     }
 
     @Test func faultsGetOneClearLine() async throws {
         // A missing server binary.
-        let missing = try TestStack("""
-        services:
-          cache:
-            engine: redis
-            bin: /nonexistent/redis/bin
-        """)
+        let missing = try TestStack(
+            """
+            services:
+              cache:
+                engine: redis
+                bin: /nonexistent/redis/bin
+            """)
         defer { missing.cleanup() }
         let result = try await missing.muster("up", "-d", "--timeout", "20s")
         #expect(result.status == 1 || result.status == 2, "\(result.output)")
-        #expect(result.output.contains("redis-server") && result.output.contains("/nonexistent/redis/bin"), "\(result.output)")
+        #expect(
+            result.output.contains("redis-server") && result.output.contains("/nonexistent/redis/bin"),
+            "\(result.output)")
 
         // A data dir that cannot be written (a file where the folder should be).
-        let blocked = try TestStack("""
-        services:
-          db:
-            engine: postgres
-            port: auto
-        """)
+        let blocked = try TestStack(
+            """
+            services:
+              db:
+                engine: postgres
+                port: auto
+            """)
         defer { blocked.cleanup() }
         try FileManager.default.createDirectory(atPath: blocked.paths.dataDir, withIntermediateDirectories: true)
         try "not a folder".write(toFile: blocked.paths.dataDir(for: "db"), atomically: true, encoding: .utf8)
         let up = try await blocked.muster("up", "-d", "--timeout", "20s")
         #expect(up.status == 1, "\(up.output)")
         #expect(up.output.contains("db"), "\(up.output)")
-        #expect(up.output.split(separator: "\n").first { $0.hasPrefix("error:") } != nil, "one clear error line: \(up.output)")
+        #expect(
+            up.output.split(separator: "\n").first { $0.hasPrefix("error:") } != nil,
+            "one clear error line: \(up.output)")
         #expect(ControlClient.connect(blocked.paths) == nil)
     }
 
     @Test(.enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
     func aFullDiskIsNamed() async throws {
-        let stack = try TestStack("""
-        services:
-          db:
-            engine: postgres
-            port: auto
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db:
+                engine: postgres
+                port: auto
+            """)
         defer { stack.cleanup() }
         let mountPoint = stack.directory + "/.muster"
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        let mount = try await CLIResult.run(command: ["/bin/mount", "-t", "tmpfs", "-o", "size=6m,mode=755", "tmpfs", mountPoint], in: "/")
+        let mount = try await CLIResult.run(
+            command: ["/bin/mount", "-t", "tmpfs", "-o", "size=6m,mode=755", "tmpfs", mountPoint], in: "/")
         try #require(mount.status == 0, "root could not mount a tmpfs here: \(mount.output)")
         defer { _ = try? FileManager.default.removeItem(atPath: stack.directory + "/unmounted") }
         let up = try await stack.muster("up", "-d", "--timeout", "60s")
@@ -222,21 +247,28 @@ import Glibc
         #expect(ControlClient.connect(stack.paths) == nil)
     }
 
-    @Test(.enabled(if: getuid() == 0 && getpwnam("nobody") != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"),
-                   "needs root, the nobody user and python3 to act as another user"))
+    @Test(
+        .enabled(
+            if: getuid() == 0 && getpwnam("nobody") != nil
+                && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"),
+            "needs root, the nobody user and python3 to act as another user"))
     func anotherUserCannotReachTheControlSocket() async throws {
         let nobody = try #require(getpwnam("nobody")?.pointee)
-        let stack = try TestStack("""
-        services:
-          idle:
-            command: ["sleep", "300"]
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              idle:
+                command: ["sleep", "300"]
+            """)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
-        var request = SpawnRequest(executable: "/usr/bin/python3",
-                                   arguments: ["python3", "-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])",
-                                               stack.paths.controlSocket],
-                                   environment: ["PATH=/usr/bin:/bin"], workingDirectory: "/")
+        var request = SpawnRequest(
+            executable: "/usr/bin/python3",
+            arguments: [
+                "python3", "-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])",
+                stack.paths.controlSocket,
+            ],
+            environment: ["PATH=/usr/bin:/bin"], workingDirectory: "/")
         request.credentials = (nobody.pw_uid, nobody.pw_gid)
         request.parentDeathSignal = 0
         let pid = try await ProcessSpawner.shared.spawn(request)
@@ -246,10 +278,11 @@ import Glibc
 
         // muster itself listens on no TCP port.
         let supervisor = try #require(RuntimeState.readAny(stack.paths)?.pid)
-        let sockets = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(supervisor)/fd")) ?? []).compactMap { fd in
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(supervisor)/fd/\(fd)"))
-                .flatMap { $0.hasPrefix("socket:[") ? String($0.dropFirst(8).dropLast()) : nil }
-        })
+        let sockets = Set(
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(supervisor)/fd")) ?? []).compactMap { fd in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(supervisor)/fd/\(fd)"))
+                    .flatMap { $0.hasPrefix("socket:[") ? String($0.dropFirst(8).dropLast()) : nil }
+            })
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
             let lines = ((try? String(contentsOfFile: table, encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
             for line in lines {
@@ -262,19 +295,20 @@ import Glibc
     }
 
     @Test func secretsStayMaskedAndListCommandsAreNotReparsed() async throws {
-        let stack = try TestStack("""
-        services:
-          db:
-            engine: postgres
-            port: auto
-            user: shop
-            password: hunter2-very-secret
-          literal:
-            command: ["sh", "-c", "printf '%s\\\\n' \\"$0\\" > arg.txt; echo ok; sleep 300", "$(touch pwned)"]
-            env: { DATABASE_URL: "${db.url}", API_TOKEN: "tok-hunter2-very-secret" }
-            depends_on: [db]
-            ready: { log: ok }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              db:
+                engine: postgres
+                port: auto
+                user: shop
+                password: hunter2-very-secret
+              literal:
+                command: ["sh", "-c", "printf '%s\\\\n' \\"$0\\" > arg.txt; echo ok; sleep 300", "$(touch pwned)"]
+                env: { DATABASE_URL: "${db.url}", API_TOKEN: "tok-hunter2-very-secret" }
+                depends_on: [db]
+                ready: { log: ok }
+            """)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
         let secret = "hunter2-very-secret"
@@ -286,7 +320,10 @@ import Glibc
             ("events", try await stack.muster("events", "--json").output),
             ("run", run.output),
             ("report", (try? String(contentsOfFile: stack.directory + "/report.json", encoding: .utf8)) ?? "missing"),
-            ("supervisor.log", (try? String(contentsOfFile: stack.paths.stateDir + "/supervisor.log", encoding: .utf8)) ?? ""),
+            (
+                "supervisor.log",
+                (try? String(contentsOfFile: stack.paths.stateDir + "/supervisor.log", encoding: .utf8)) ?? ""
+            ),
         ] {
             #expect(!text.contains(secret), "\(what) shows a secret")
         }

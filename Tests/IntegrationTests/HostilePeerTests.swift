@@ -16,7 +16,8 @@ import Glibc
 
     /// The system python: when muster runs as root, Postgres (here: its stand-in)
     /// runs as the postgres user, who cannot enter /root.
-    static let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : TestStack.python
+    static let python =
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : TestStack.python
 
     /// A folder of stand-in server programs that all start the hostile peer.
     final class HostileBin {
@@ -25,11 +26,13 @@ import Glibc
 
         init(protocolName: String, mode: String) throws {
             let fm = FileManager.default
-            try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try fm.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             try fm.copyItem(atPath: TestStack.repoRoot + "/Tests/Fixtures/hostile/hostile_peer.py", toPath: script)
             let peer = "#!/bin/sh\nexec \(HostilePeerTests.python) \(script) \(protocolName) \(mode) \"$@\"\n"
             // initdb's stand-in makes only what muster checks for an existing cluster.
-            let initdb = "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -D ] && mkdir -p \"$2/global\" && touch \"$2/global/pg_control\"; shift; done\n"
+            let initdb =
+                "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -D ] && mkdir -p \"$2/global\" && touch \"$2/global/pg_control\"; shift; done\n"
             for (name, text) in [("redis-server", peer), ("postgres", peer), ("tansu", peer), ("initdb", initdb)] {
                 try text.write(toFile: path + "/" + name, atomically: true, encoding: .utf8)
                 chmod(path + "/" + name, 0o755)
@@ -53,7 +56,8 @@ import Glibc
         case "postgres":
             return "  peer: { engine: postgres, bin: \(bin.path), ready: { postgres: {}, \(timing) } }\n"
         case "kafka":
-            return "  peer: { engine: kafka, implementation: tansu, env: { MUSTER_TANSU: \(bin.path)/tansu }, ready: { kafka: {}, \(timing) } }\n"
+            return
+                "  peer: { engine: kafka, implementation: tansu, env: { MUSTER_TANSU: \(bin.path)/tansu }, ready: { kafka: {}, \(timing) } }\n"
         default:
             return "  peer:\n    command: [\(python), \(bin.script), http, \(mode)]\n    port: auto\n"
                 + "    ready: { http: \"http://127.0.0.1:${peer.port}/health\", \(timing) }\n"
@@ -67,15 +71,18 @@ import Glibc
         case ("redis", .half): return ["redis: reply cut short after 8 bytes (got \"$10\\r\\nhel\")"]
         case ("redis", .huge): return ["redis: bulk string of 99999999999 bytes", "above the 8 MiB muster accepts"]
         case ("redis", .close): return ["redis: "]
-        case ("postgres", .garbage): return ["postgres: 'H' message of 1414811695 bytes, above the 8 MiB muster accepts"]
+        case ("postgres", .garbage):
+            return ["postgres: 'H' message of 1414811695 bytes, above the 8 MiB muster accepts"]
         case ("postgres", .half): return ["postgres: 'R' message of 8 bytes cut short", "(1 of 4 bytes arrived)"]
         case ("postgres", .huge): return ["postgres: 'R' message of 2147483632 bytes, above the 8 MiB muster accepts"]
         case ("postgres", .close): return ["postgres", "socket"]
-        case ("kafka", .garbage): return ["kafka: ApiVersions v2 response: response size 1213486160 (bytes \"HTTP\") is above the 8 MiB"]
+        case ("kafka", .garbage):
+            return ["kafka: ApiVersions v2 response: response size 1213486160 (bytes \"HTTP\") is above the 8 MiB"]
         case ("kafka", .half): return ["kafka: ApiVersions v2 response: timed out", "(2 of 32 bytes arrived)"]
         case ("kafka", .huge): return ["kafka: ApiVersions v2 response: response size 2147483647"]
         case ("kafka", .close): return ["kafka: ApiVersions v2 re"]
-        case ("http", .garbage): return ["http: GET http://127.0.0.1:", "not an HTTP response (got \"SSH-2.0-OpenSSH_9.2\\r\\n\")"]
+        case ("http", .garbage):
+            return ["http: GET http://127.0.0.1:", "not an HTTP response (got \"SSH-2.0-OpenSSH_9.2\\r\\n\")"]
         case ("http", .half): return ["http: GET http://127.0.0.1:", "11 bytes and no complete status line"]
         case ("http", .huge): return ["http: GET http://127.0.0.1:", "no status line within 64 KiB"]
         default: return ["http: GET http://127.0.0.1:"]
@@ -85,8 +92,9 @@ import Glibc
     @Test(arguments: protocols, Mode.allCases)
     func aFailedStartNamesWhatThePeerDidWrong(_ protocolName: String, _ mode: Mode) async throws {
         let bin = try HostileBin(protocolName: protocolName, mode: mode.rawValue)
-        let stack = try TestStack("services:\n" + Self.service(protocolName, bin: bin, mode: mode.rawValue),
-                                  name: "hostile\(protocolName)\(mode.rawValue)")
+        let stack = try TestStack(
+            "services:\n" + Self.service(protocolName, bin: bin, mode: mode.rawValue),
+            name: "hostile\(protocolName)\(mode.rawValue)")
         defer { stack.cleanup() }
         let up = try await stack.muster("up", "-d")
         #expect(up.status == 1, "\(up.output)")
@@ -108,10 +116,11 @@ import Glibc
     /// command at once, and the stop timeout (10 s here) is not waited out.
     @Test func aServerThatIgnoresTheStopCommandGetsTheStopSignalAtOnce() async throws {
         let bin = try HostileBin(protocolName: "redis", mode: "silent")
-        let stack = try TestStack("""
-        services:
-          cache: { engine: redis, bin: \(bin.path), ready: { redis: {}, timeout: 500ms, start_timeout: 2s } }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              cache: { engine: redis, bin: \(bin.path), ready: { redis: {}, timeout: 500ms, start_timeout: 2s } }
+            """)
         defer { stack.cleanup() }
         let up = try await stack.muster("up", "-d")
         #expect(up.status == 1, "\(up.output)")
@@ -126,10 +135,11 @@ import Glibc
 
     /// The real Redis obeys SHUTDOWN: no stop signal, no warning.
     @Test func aRealRedisStopsOnShutdownAlone() async throws {
-        let stack = try TestStack("""
-        services:
-          cache: { engine: redis, port: auto }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              cache: { engine: redis, port: auto }
+            """)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
         #expect(try await stack.muster("down").status == 0)

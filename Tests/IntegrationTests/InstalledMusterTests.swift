@@ -11,12 +11,12 @@ import Glibc
 /// as root and as an unprivileged user, and `down` must leave nothing.
 @Suite(.serialized) struct InstalledMusterTests {
     static let stackYAML = """
-    name: outside
-    services:
-      db: { engine: postgres, port: auto, databases: [app], user: app, password: secret }
-      cache: { engine: redis, port: auto }
-      bus: { engine: kafka, port: auto, topics: [orders] }
-    """
+        name: outside
+        services:
+          db: { engine: postgres, port: auto, databases: [app], user: app, password: secret }
+          cache: { engine: redis, port: auto }
+          bus: { engine: kafka, port: auto, topics: [orders] }
+        """
 
     /// A folder of the test's own, `mode`, owned by `owner` when given.
     static func folder(_ name: String, mode: mode_t, owner: passwd? = nil) throws -> String {
@@ -29,12 +29,15 @@ import Glibc
     }
 
     /// Runs `command` with exactly `environment` (nothing inherited), as `user` when given.
-    static func run(_ command: [String], in directory: String, environment: [String: String], as user: passwd? = nil) async throws -> CLIResult {
+    static func run(_ command: [String], in directory: String, environment: [String: String], as user: passwd? = nil)
+        async throws -> CLIResult
+    {
         let output = NSTemporaryDirectory() + "muster-tests/out-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         defer { unlink(output) }
-        var request = SpawnRequest(executable: command[0], arguments: command,
-                                   environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: directory)
+        var request = SpawnRequest(
+            executable: command[0], arguments: command,
+            environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: directory)
         request.outputFD = fd
         request.parentDeathSignal = 0
         if let user { request.credentials = (user.pw_uid, user.pw_gid) }
@@ -48,8 +51,11 @@ import Glibc
     /// Installs the test build of muster into a fresh prefix with scripts/install.
     static func install() async throws -> String {
         let prefix = try folder("prefix", mode: 0o755)
-        let result = try await CLIResult.run(command: ["/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", prefix,
-                                                      "--binary", TestStack.binary], in: prefix)
+        let result = try await CLIResult.run(
+            command: [
+                "/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", prefix,
+                "--binary", TestStack.binary,
+            ], in: prefix)
         try #require(result.status == 0, "scripts/install failed: \(result.output)")
         return prefix
     }
@@ -61,50 +67,74 @@ import Glibc
     @Test func installLaysOutTheBinaryCompletionsAndTansuAndUninstallRemovesThem() async throws {
         let prefix = try await Self.install()
         defer { try? FileManager.default.removeItem(atPath: prefix) }
-        var files = ["bin/muster", "lib/muster/tansu", "share/bash-completion/completions/muster",
-                     "share/zsh/site-functions/_muster", "share/fish/vendor_completions.d/muster.fish"]
+        var files = [
+            "bin/muster", "lib/muster/tansu", "share/bash-completion/completions/muster",
+            "share/zsh/site-functions/_muster", "share/fish/vendor_completions.d/muster.fish",
+        ]
         for file in files {
             #expect(FileManager.default.fileExists(atPath: prefix + "/" + file), "\(file) was not installed")
         }
         // The pytest plugin comes along as a wheel, and doctor prints the one command that installs it.
         let shared = try FileManager.default.contentsOfDirectory(atPath: prefix + "/share/muster")
-        let wheel = try #require(shared.first { $0.hasPrefix("pytest_muster-") && $0.hasSuffix(".whl") }, "no plugin wheel: \(shared)")
+        let wheel = try #require(
+            shared.first { $0.hasPrefix("pytest_muster-") && $0.hasSuffix(".whl") }, "no plugin wheel: \(shared)")
         let home = try Self.folder("home", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let doctor = try await Self.run([prefix + "/bin/muster", "doctor"], in: home, environment: Self.plainEnvironment(home: home))
+        let doctor = try await Self.run(
+            [prefix + "/bin/muster", "doctor"], in: home, environment: Self.plainEnvironment(home: home))
         #expect(doctor.output.contains("pytest plugin: not in "), "\(doctor.output)")
         #expect(doctor.output.contains("python3 -m pip install \(prefix)/share/muster/\(wheel)"), "\(doctor.output)")
         // That wheel installs and imports (into a folder of the test's own, without pytest itself).
         let target = home + "/site"
-        let pip = try await Self.run(["/usr/bin/python3", "-m", "pip", "install", "--quiet", "--no-deps", "--target", target,
-                                      prefix + "/share/muster/" + wheel], in: home, environment: Self.plainEnvironment(home: home))
+        let pip = try await Self.run(
+            [
+                "/usr/bin/python3", "-m", "pip", "install", "--quiet", "--no-deps", "--target", target,
+                prefix + "/share/muster/" + wheel,
+            ], in: home, environment: Self.plainEnvironment(home: home))
         #expect(pip.status == 0, "\(pip.output)")
         var withPlugin = Self.plainEnvironment(home: home)
         withPlugin["PYTHONPATH"] = target
-        let imported = try await Self.run(["/usr/bin/python3", "-c", "import pytest_muster, importlib.metadata as m; print(m.entry_points(group='pytest11')['muster'].value)"],
-                                          in: home, environment: withPlugin)
+        let imported = try await Self.run(
+            [
+                "/usr/bin/python3", "-c",
+                "import pytest_muster, importlib.metadata as m; print(m.entry_points(group='pytest11')['muster'].value)",
+            ],
+            in: home, environment: withPlugin)
         #expect(imported.output.contains("pytest_muster.plugin"), "\(imported.output)")
         // The binary is installed without its debug information.
-        let sections = try await CLIResult.run(command: ["/usr/bin/readelf", "-S", "--wide", prefix + "/bin/muster"], in: prefix)
-        #expect(sections.status == 0 && !sections.output.contains(".debug_info"), "the installed binary keeps its debug information")
+        let sections = try await CLIResult.run(
+            command: ["/usr/bin/readelf", "-S", "--wide", prefix + "/bin/muster"], in: prefix)
+        #expect(
+            sections.status == 0 && !sections.output.contains(".debug_info"),
+            "the installed binary keeps its debug information")
         files.append("share/muster/" + wheel)
-        let binaryBefore = try FileManager.default.attributesOfItem(atPath: prefix + "/bin/muster")[.modificationDate] as? Date
+        let binaryBefore =
+            try FileManager.default.attributesOfItem(atPath: prefix + "/bin/muster")[.modificationDate] as? Date
         // A second run changes nothing that is already there.
-        let again = try await CLIResult.run(command: ["/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", prefix,
-                                                     "--binary", TestStack.binary], in: prefix)
+        let again = try await CLIResult.run(
+            command: [
+                "/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", prefix,
+                "--binary", TestStack.binary,
+            ], in: prefix)
         #expect(again.status == 0, "\(again.output)")
-        let binaryAfter = try FileManager.default.attributesOfItem(atPath: prefix + "/bin/muster")[.modificationDate] as? Date
+        let binaryAfter =
+            try FileManager.default.attributesOfItem(atPath: prefix + "/bin/muster")[.modificationDate] as? Date
         #expect(binaryBefore == binaryAfter, "the second install rewrote an unchanged binary")
 
         // Something of the user's own in the prefix survives the uninstall.
         try "mine".write(toFile: prefix + "/bin/other-tool", atomically: true, encoding: .utf8)
-        let removed = try await CLIResult.run(command: ["/bin/bash", TestStack.repoRoot + "/scripts/install", "--uninstall",
-                                                       "--prefix", prefix], in: prefix)
+        let removed = try await CLIResult.run(
+            command: [
+                "/bin/bash", TestStack.repoRoot + "/scripts/install", "--uninstall",
+                "--prefix", prefix,
+            ], in: prefix)
         #expect(removed.status == 0, "\(removed.output)")
         for file in files {
             #expect(!FileManager.default.fileExists(atPath: prefix + "/" + file), "\(file) survived the uninstall")
         }
-        #expect(FileManager.default.fileExists(atPath: prefix + "/bin/other-tool"), "the uninstall removed a file it did not install")
+        #expect(
+            FileManager.default.fileExists(atPath: prefix + "/bin/other-tool"),
+            "the uninstall removed a file it did not install")
     }
 
     @Test func anUnwritablePrefixIsRefusedWithOneLineAndNothingInstalled() async throws {
@@ -112,16 +142,22 @@ import Glibc
             // root writes anywhere; a file in the way stands in for an unwritable folder.
             let blocker = try Self.folder("blocker", mode: 0o755) + "/file"
             try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
-            let result = try await CLIResult.run(command: ["/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", blocker + "/sub",
-                                                          "--binary", TestStack.binary], in: "/")
+            let result = try await CLIResult.run(
+                command: [
+                    "/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", blocker + "/sub",
+                    "--binary", TestStack.binary,
+                ], in: "/")
             #expect(result.status == 2)
             #expect(result.output.contains("cannot write to \(blocker)/sub"), "\(result.output)")
             #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
             #expect(!FileManager.default.fileExists(atPath: blocker + "/sub"))
             return
         }
-        let result = try await CLIResult.run(command: ["/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", "/usr/muster-test",
-                                                      "--binary", TestStack.binary], in: "/")
+        let result = try await CLIResult.run(
+            command: [
+                "/bin/bash", TestStack.repoRoot + "/scripts/install", "--prefix", "/usr/muster-test",
+                "--binary", TestStack.binary,
+            ], in: "/")
         #expect(result.status == 2)
         #expect(result.output.contains("cannot write to /usr/muster-test"), "\(result.output)")
         #expect(!FileManager.default.fileExists(atPath: "/usr/muster-test"))
@@ -139,8 +175,11 @@ import Glibc
     @Test(.enabled(if: getuid() == 0, "as a normal user, the test above is this one"))
     func theInstalledBinaryWorksForAnUnprivilegedUser() async throws {
         if getpwnam("muster-test") == nil {
-            let made = try await CLIResult.run(command: ["/usr/sbin/useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                                                        "muster-test"], in: "/")
+            let made = try await CLIResult.run(
+                command: [
+                    "/usr/sbin/useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    "muster-test",
+                ], in: "/")
             try #require(made.status == 0, "useradd failed: \(made.output)")
         }
         let user = try #require(getpwnam("muster-test")?.pointee)
@@ -165,7 +204,9 @@ import Glibc
         let report = try ControlJSON.decode(DoctorReport.self, from: Data(doctor.output.utf8))
         #expect(report.engines.map(\.engine) == ["postgres", "redis", "kafka"])
         let kafka = report.engines.first { $0.engine == "kafka" }
-        #expect(kafka?.binary == prefix + "/lib/muster/tansu", "Tansu should come from muster's install folder: \(doctor.output)")
+        #expect(
+            kafka?.binary == prefix + "/lib/muster/tansu",
+            "Tansu should come from muster's install folder: \(doctor.output)")
 
         let up = try await run([muster, "up", "-d"], in: project, environment: environment, as: user)
         let paths = ProjectPaths(directory: project, project: "outside")
@@ -186,13 +227,16 @@ import Glibc
             guard let pid = service.pid else { continue }
             var info = stat()
             #expect(stat("/proc/\(pid)", &info) == 0)
-            let expected: uid_t = user?.pw_uid ?? (getuid() == 0 && service.name == "db" ? getpwnam("postgres")!.pointee.pw_uid : getuid())
+            let expected: uid_t =
+                user?.pw_uid
+                ?? (getuid() == 0 && service.name == "db" ? getpwnam("postgres")!.pointee.pw_uid : getuid())
             #expect(info.st_uid == expected, "\(service.name) runs as uid \(info.st_uid), expected \(expected)")
         }
         let link = paths.dataDir(for: "db")
         let cluster = (try? FileManager.default.destinationOfSymbolicLink(atPath: link)) ?? link
         if user == nil && getuid() == 0 {
-            #expect(cluster.hasPrefix(PostgresDataHome.base + "/"), "as root in a 0700 folder the cluster lives outside it")
+            #expect(
+                cluster.hasPrefix(PostgresDataHome.base + "/"), "as root in a 0700 folder the cluster lives outside it")
         }
         #expect(FileManager.default.fileExists(atPath: cluster + "/PG_VERSION"))
 
@@ -200,7 +244,9 @@ import Glibc
         #expect(down.status == 0, "down: \(down.output)")
         for pid in pids { #expect(!ProcessTable.isAlive(pid), "pid \(pid) outlived down") }
         for port in ports { #expect(PortPreflight.isFree(port), "port \(port) still taken after down") }
-        #expect(FileManager.default.fileExists(atPath: cluster + "/PG_VERSION"), "down without --volumes must keep the cluster")
+        #expect(
+            FileManager.default.fileExists(atPath: cluster + "/PG_VERSION"),
+            "down without --volumes must keep the cluster")
 
         let wipe = try await run([muster, "down", "--volumes"], in: project, environment: environment, as: user)
         #expect(wipe.status == 0, "down --volumes: \(wipe.output)")
@@ -211,11 +257,15 @@ import Glibc
     /// in the site-packages of the system's python3), or nil.
     static var machineWideTansu: String? {
         let environment = ["HOME": "/nonexistent", "PATH": "/usr/bin:/bin"]
-        let places = ["/usr/local/lib/muster/tansu"] + KafkaServers.sitePackagesCandidates(path: environment["PATH"], environment: environment)
+        let places =
+            ["/usr/local/lib/muster/tansu"]
+            + KafkaServers.sitePackagesCandidates(path: environment["PATH"], environment: environment)
         return places.first { FileManager.default.fileExists(atPath: $0) }
     }
 
-    @Test(.enabled(if: machineWideTansu == nil, "this machine has a Tansu where every muster finds it, so none is missing"))
+    @Test(
+        .enabled(
+            if: machineWideTansu == nil, "this machine has a Tansu where every muster finds it, so none is missing"))
     func doctorNamesAMissingServerWithItsInstallCommand() async throws {
         // A muster with no install folder beside it, and a PATH and HOME without Tansu.
         let prefix = try Self.folder("bare", mode: 0o755)
@@ -224,7 +274,8 @@ import Glibc
         try FileManager.default.copyItem(atPath: TestStack.binary, toPath: prefix + "/bin/muster")
         let project = try Self.folder("doctor", mode: 0o700)
         defer { try? FileManager.default.removeItem(atPath: project) }
-        try "services:\n  bus: { engine: kafka, port: auto }\n".write(toFile: project + "/muster.yaml", atomically: true, encoding: .utf8)
+        try "services:\n  bus: { engine: kafka, port: auto }\n".write(
+            toFile: project + "/muster.yaml", atomically: true, encoding: .utf8)
         let environment = ["HOME": project, "PATH": "/usr/bin:/bin", "NO_COLOR": "1"]
         let doctor = try await Self.run([prefix + "/bin/muster", "doctor"], in: project, environment: environment)
         #expect(doctor.status == 1, "\(doctor.output)")
@@ -234,7 +285,8 @@ import Glibc
         #expect(up.status != 0)
         #expect(up.output.contains("looked in KAFKA_HOME"), "\(up.output)")
 
-        try "services:\n  bus: { engine: kafka, port: auto\n".write(toFile: project + "/muster.yaml", atomically: true, encoding: .utf8)
+        try "services:\n  bus: { engine: kafka, port: auto\n".write(
+            toFile: project + "/muster.yaml", atomically: true, encoding: .utf8)
         let broken = try await Self.run([prefix + "/bin/muster", "doctor"], in: project, environment: environment)
         #expect(broken.status == 2)
         #expect(broken.output.contains("muster.yaml:"), "\(broken.output)")

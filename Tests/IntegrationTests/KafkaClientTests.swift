@@ -21,9 +21,11 @@ import Testing
 
         let pytest = try await CLIResult.run(
             command: [TestStack.python, "-m", "pytest", "-q", "."], in: Self.suite,
-            environment: ["MUSTER_KAFKA_BOOTSTRAP": bootstrap, "MUSTER_BIN": TestStack.binary,
-                          "MUSTER_KAFKA_STACK_DIR": stack.directory, "PYTHONDONTWRITEBYTECODE": "1",
-                          "MUSTER_TESTS_FILE": nil, "MUSTER_CONTROL_SOCKET": nil, "PYTEST_ADDOPTS": nil])
+            environment: [
+                "MUSTER_KAFKA_BOOTSTRAP": bootstrap, "MUSTER_BIN": TestStack.binary,
+                "MUSTER_KAFKA_STACK_DIR": stack.directory, "PYTHONDONTWRITEBYTECODE": "1",
+                "MUSTER_TESTS_FILE": nil, "MUSTER_CONTROL_SOCKET": nil, "PYTEST_ADDOPTS": nil,
+            ])
         #expect(pytest.status == 0, "the Kafka client suite failed:\n\(pytest.output)")
         #expect(pytest.output.contains(" passed"), "\(pytest.output)")
         #expect(!pytest.output.contains(" skipped") && !pytest.output.contains(" failed"), "\(pytest.output)")

@@ -8,33 +8,37 @@ import Testing
 @Suite struct KeptDatabaseTests {
     /// Eight tests over four workers; test_checkout leaves 7 rows and fails.
     static let suite = """
-    import psycopg2
-    import pytest
+        import psycopg2
+        import pytest
 
 
-    def leave(url, rows):
-        with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-            cursor.execute("DELETE FROM items WHERE id > %s", (rows,))
+        def leave(url, rows):
+            with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+                cursor.execute("DELETE FROM items WHERE id > %s", (rows,))
 
 
-    @pytest.mark.parametrize("i", range(7))
-    def test_passes(muster_db, i):
-        leave(muster_db.url, 20 + i)
+        @pytest.mark.parametrize("i", range(7))
+        def test_passes(muster_db, i):
+            leave(muster_db.url, 20 + i)
 
 
-    def test_checkout(muster_db):
-        leave(muster_db.url, 7)
-        assert False, "the checkout went wrong"
-    """
+        def test_checkout(muster_db):
+            leave(muster_db.url, 7)
+            assert False, "the checkout went wrong"
+        """
 
     static func admin(_ stack: TestStack) async throws -> PostgresConnection {
         let env = try await stack.env()
-        return try PostgresConnection("host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(env["DB_PORT"] ?? "") user=postgres dbname=postgres")
+        return try PostgresConnection(
+            "host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(env["DB_PORT"] ?? "") user=postgres dbname=postgres"
+        )
     }
 
     static func kept(_ stack: TestStack) async throws -> [String] {
-        try await admin(stack).query("SELECT datname FROM pg_database WHERE datname LIKE '%\\_failed\\_%' ORDER BY datname")
-            .compactMap { $0.first ?? nil }
+        try await admin(stack).query(
+            "SELECT datname FROM pg_database WHERE datname LIKE '%\\_failed\\_%' ORDER BY datname"
+        )
+        .compactMap { $0.first ?? nil }
     }
 
     @Test func pytestKeepsExactlyTheFailedTestsDatabase() async throws {
@@ -45,17 +49,21 @@ import Testing
         try Self.suite.write(toFile: tests + "/test_shop.py", atomically: true, encoding: .utf8)
         // This worktree's plugin, ahead of the one installed in the shared venv.
         let run = try await CLIResult.run(
-            command: [TestStack.binary, "run", "--", TestStack.python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                      "--muster-db", "db", "--muster-keep-failed", "-n", "4", "tests"],
+            command: [
+                TestStack.binary, "run", "--", TestStack.python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                "--muster-db", "db", "--muster-keep-failed", "-n", "4", "tests",
+            ],
             in: stack.directory,
             environment: ["PYTHONPATH": TestStack.repoRoot + "/integrations/pytest-muster/src"])
         #expect(run.status != 0, "\(run.output)")
         #expect(run.output.contains("1 failed, 7 passed"), "\(run.output)")
         // The test's muster section names the kept database and how to connect to it.
-        let line = try #require(run.output.split(separator: "\n").first { $0.contains("kept the failed test's database as ") },
-                                "\(run.output)")
-        let name = try #require(line.split(separator: " ").first { $0.hasSuffix("_failed_test_checkout:") }.map { String($0.dropLast()) },
-                                "\(line)")
+        let line = try #require(
+            run.output.split(separator: "\n").first { $0.contains("kept the failed test's database as ") },
+            "\(run.output)")
+        let name = try #require(
+            line.split(separator: " ").first { $0.hasSuffix("_failed_test_checkout:") }.map { String($0.dropLast()) },
+            "\(line)")
         #expect(name.hasPrefix("shop_gw"), "\(name)")
         #expect(line.contains("postgres") && line.hasSuffix("/" + name), "\(line)")
 
@@ -102,7 +110,9 @@ import Testing
         #expect(names.allSatisfy { $0.hasPrefix("shop_failed_test_checkout_") && $0.utf8.count <= 63 }, "\(names)")
         #expect(Set(names).count == 2)
         for name in names {
-            #expect(try await DatabaseSnapshotTests.connect(stack, database: name).value("SELECT count(*) FROM items") == "3")
+            #expect(
+                try await DatabaseSnapshotTests.connect(stack, database: name).value("SELECT count(*) FROM items")
+                    == "3")
         }
         // down --volumes takes them with the cluster.
         #expect(try await stack.muster("down", "--volumes").status == 0)

@@ -24,18 +24,20 @@ import Glibc
 
     @Test func aServicePrintingWithoutPauseStaysWithinItsCap() async throws {
         let cap = 1 << 20, files = 2
-        let stack = try TestStack("""
-        services:
-          chatty:
-            \(Self.chatty)
-            logs: { max_size: 1MB, max_files: \(files) }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              chatty:
+                \(Self.chatty)
+                logs: { max_size: 1MB, max_files: \(files) }
+            """)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
 
         // Follow from now on while the log rotates many times over.
         let followed = stack.directory + "/followed.out"
-        let follower = try await CLIResult.spawn([TestStack.binary, "logs", "-f", "chatty"], in: stack.directory, output: followed)
+        let follower = try await CLIResult.spawn(
+            [TestStack.binary, "logs", "-f", "chatty"], in: stack.directory, output: followed)
         var largest = 0
         _ = await eventually(within: .seconds(20)) {
             largest = max(largest, diskUsage(stack))
@@ -61,7 +63,9 @@ import Glibc
         // --tail while running: the newest lines, consecutive.
         let tail = try await stack.muster("logs", "--tail", "3", "chatty")
         let tailNumbers = numbers(tail.output.split(separator: "\n"))
-        #expect(tailNumbers.count == 3 && tailNumbers[1] == tailNumbers[0] + 1 && tailNumbers[2] == tailNumbers[1] + 1, "\(tail.output)")
+        #expect(
+            tailNumbers.count == 3 && tailNumbers[1] == tailNumbers[0] + 1 && tailNumbers[2] == tailNumbers[1] + 1,
+            "\(tail.output)")
         #expect((tailNumbers.first ?? 0) > (streamedNumbers.last ?? .max) - 1, "\(tail.output)")
 
         #expect(try await stack.muster("down").status == 0)
@@ -79,12 +83,13 @@ import Glibc
     }
 
     @Test func theLogStaysCappedAcrossDownAndUp() async throws {
-        let stack = try TestStack("""
-        logs: { max_size: 64KB, max_files: 1 }
-        services:
-          quiet:
-            command: ["sh", "-c", "echo started; exec sleep 300"]
-        """)
+        let stack = try TestStack(
+            """
+            logs: { max_size: 64KB, max_files: 1 }
+            services:
+              quiet:
+                command: ["sh", "-c", "echo started; exec sleep 300"]
+            """)
         defer { stack.cleanup() }
         let log = stack.paths.logFile(for: "quiet")
         try FileManager.default.createDirectory(atPath: stack.paths.logsDir, withIntermediateDirectories: true)

@@ -12,7 +12,8 @@ final class PostgresMonitorLooks {
     private var seen: Set<String> = []
 
     init(port: String) {
-        conninfo = "host=127.0.0.1 port=\(port) user=postgres dbname=postgres connect_timeout=2 application_name=monitor-looks"
+        conninfo =
+            "host=127.0.0.1 port=\(port) user=postgres dbname=postgres connect_timeout=2 application_name=monitor-looks"
     }
 
     /// Waits until the monitor has finished `count` looks beyond those already seen
@@ -30,7 +31,8 @@ final class PostgresMonitorLooks {
     private func poll() {
         do {
             if client == nil { client = try PostgresConnection(conninfo) }
-            let look = try client?.value("""
+            let look = try client?.value(
+                """
                 SELECT pid || ' ' || query_start FROM pg_stat_activity
                 WHERE application_name = 'muster-monitor' AND state = 'idle' AND query LIKE '%pg_postmaster_start_time%'
                 """)
@@ -56,8 +58,8 @@ final class RedisMonitorLooks {
     private func othersCalls() -> Int? {
         defer { ownCalls += 1 }
         guard case let .bulk(stats?) = try? client.command(["INFO", "commandstats"]),
-              let line = RESPClient.infoField("cmdstat_info", in: stats),
-              let calls = line.split(separator: ",").first?.split(separator: "=").last.flatMap({ Int($0) })
+            let line = RESPClient.infoField("cmdstat_info", in: stats),
+            let calls = line.split(separator: ",").first?.split(separator: "=").last.flatMap({ Int($0) })
         else { return nil }
         return calls - ownCalls
     }

@@ -10,10 +10,11 @@ import Glibc
 /// never reaches another test, and runs muster as a separate process.
 @Suite struct PostgresTemplateTests {
     static func stack(_ name: String = #function) throws -> TestStack {
-        try TestStack("""
-        services:
-          db: { engine: postgres, port: auto, databases: [shop], user: shop, password: "s3cret" }
-        """, name: name)
+        try TestStack(
+            """
+            services:
+              db: { engine: postgres, port: auto, databases: [shop], user: shop, password: "s3cret" }
+            """, name: name)
     }
 
     static func cache() throws -> String {
@@ -23,11 +24,16 @@ import Glibc
         return path
     }
 
-    static func muster(_ stack: TestStack, _ arguments: [String], cache: String?, noTemplate: Bool = false,
-                       spares: Int? = nil) async throws -> CLIResult {
-        try await CLIResult.run(command: [TestStack.binary] + arguments, in: stack.directory,
-                                environment: ["MUSTER_TEMPLATE_DIR": cache, "MUSTER_NO_TEMPLATE": noTemplate ? "1" : nil,
-                                              "MUSTER_TEMPLATE_SPARES": spares.map(String.init)])
+    static func muster(
+        _ stack: TestStack, _ arguments: [String], cache: String?, noTemplate: Bool = false,
+        spares: Int? = nil
+    ) async throws -> CLIResult {
+        try await CLIResult.run(
+            command: [TestStack.binary] + arguments, in: stack.directory,
+            environment: [
+                "MUSTER_TEMPLATE_DIR": cache, "MUSTER_NO_TEMPLATE": noTemplate ? "1" : nil,
+                "MUSTER_TEMPLATE_SPARES": spares.map(String.init),
+            ])
     }
 
     /// The spare clusters of the cache's one template, by name.
@@ -58,7 +64,8 @@ import Glibc
         let env = try await stack.env()
         let url = try #require(env["DB_URL"])
         let components = try #require(URLComponents(string: url))
-        return try PostgresConnection("host=127.0.0.1 port=\(components.port ?? 0) user=shop password=s3cret dbname=shop connect_timeout=5")
+        return try PostgresConnection(
+            "host=127.0.0.1 port=\(components.port ?? 0) user=shop password=s3cret dbname=shop connect_timeout=5")
     }
 
     static func templates(in cache: String) -> [String] {
@@ -78,7 +85,9 @@ import Glibc
         let wal = cache + "/" + Self.templates(in: cache)[0] + "/pg_wal"
         let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: wal).first { $0.count == 24 })
         var info = stat()
-        #expect(stat(wal + "/" + segment, &info) == 0 && Int(info.st_blocks) * 512 < Int(info.st_size) / 2, "\(info.st_blocks) blocks")
+        #expect(
+            stat(wal + "/" + segment, &info) == 0 && Int(info.st_blocks) * 512 < Int(info.st_size) / 2,
+            "\(info.st_blocks) blocks")
         let db = try await Self.connect(first)
         try db.query("CREATE TABLE orders (id int PRIMARY KEY, item text)")
         try db.query("INSERT INTO orders VALUES (1, 'kept across down and up')")
@@ -99,7 +108,8 @@ import Glibc
 
         #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
         #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
-        #expect(try await Self.connect(first).value("SELECT item FROM orders WHERE id = 1") == "kept across down and up")
+        #expect(
+            try await Self.connect(first).value("SELECT item FROM orders WHERE id = 1") == "kept across down and up")
         #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
         #expect(try await Self.muster(second, ["down"], cache: cache).status == 0)
     }
@@ -114,12 +124,14 @@ import Glibc
         #expect(try await Self.muster(first, ["up", "-d"], cache: cache, spares: 0).status == 0)
         #expect(try await Self.muster(first, ["down"], cache: cache, spares: 0).status == 0)
         let key = try #require(Self.templates(in: cache).first)
-        #expect(!FileManager.default.fileExists(atPath: TemplateSpares.folder(of: cache + "/" + key)),
-                "MUSTER_TEMPLATE_SPARES=0 makes no spare")
+        #expect(
+            !FileManager.default.fileExists(atPath: TemplateSpares.folder(of: cache + "/" + key)),
+            "MUSTER_TEMPLATE_SPARES=0 makes no spare")
         let template = cache + "/" + key
         let identifier = try String(contentsOfFile: template + ".manifest", encoding: .utf8)
         // Damage it: one file of the catalog loses its contents.
-        let catalog = try #require(FileManager.default.subpaths(atPath: template + "/base")?.first { $0.hasSuffix("/1259") })
+        let catalog = try #require(
+            FileManager.default.subpaths(atPath: template + "/base")?.first { $0.hasSuffix("/1259") })
         try Data().write(to: URL(fileURLWithPath: template + "/base/" + catalog))
 
         #expect(try await Self.muster(second, ["up", "-d"], cache: cache, spares: 0).status == 0)
@@ -156,24 +168,30 @@ import Glibc
         // A damaged spare (a catalog file emptied) is deleted and never started.
         let damaged = try await Self.waitForSpare(in: cache)
         #expect(try await Self.muster(second, ["down"], cache: cache).status == 0)
-        let catalog = try #require(FileManager.default.subpaths(atPath: damaged + "/base")?.first { $0.hasSuffix("/1259") })
+        let catalog = try #require(
+            FileManager.default.subpaths(atPath: damaged + "/base")?.first { $0.hasSuffix("/1259") })
         try Data().write(to: URL(fileURLWithPath: damaged + "/base/" + catalog))
         #expect(try await Self.muster(third, ["up", "-d"], cache: cache).status == 0)
         let log = try String(contentsOfFile: third.paths.logFile(for: "db"), encoding: .utf8)
         #expect(log.contains("was damaged; deleted it"), "\(log)")
         #expect(!FileManager.default.fileExists(atPath: damaged))
         // Not the damaged copy (an inode number may be reused once it is deleted): its catalog is whole.
-        let catalogSize = (try? FileManager.default.attributesOfItem(atPath: third.paths.dataDir(for: "db") + "/base/" + catalog))?[.size] as? Int
+        let catalogSize =
+            (try? FileManager.default.attributesOfItem(atPath: third.paths.dataDir(for: "db") + "/base/" + catalog))?[
+                .size] as? Int
         #expect((catalogSize ?? 0) > 0, "the third cluster's pg_class is empty: the damaged spare was started")
         #expect(try await Self.connect(third).value("SELECT to_regclass('public.t') IS NULL") == "t")
         #expect(try await Self.muster(third, ["down"], cache: cache).status == 0)
         // Stopping the stack ends a spare being made: no half-made folder stays behind.
         let folder = TemplateSpares.folder(of: cache + "/" + (Self.templates(in: cache).first ?? ""))
-        #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).allSatisfy { $0.hasPrefix("spare-") })
+        #expect(
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).allSatisfy { $0.hasPrefix("spare-") }
+        )
     }
 
     /// /dev/shm (tmpfs) is another file system than the test projects' folder.
-    static let otherFileSystem: Bool = TemplateSpares.renameWorks(from: "/dev/shm", to: NSTemporaryDirectory() + "x") == false
+    static let otherFileSystem: Bool =
+        TemplateSpares.renameWorks(from: "/dev/shm", to: NSTemporaryDirectory() + "x") == false
         && FileManager.default.isWritableFile(atPath: "/dev/shm")
 
     @Test(.enabled(if: otherFileSystem, "no writable /dev/shm on another file system than the temp folder"))
@@ -182,13 +200,16 @@ import Glibc
         let stack = try Self.stack()
         defer { stack.cleanup(); try? FileManager.default.removeItem(atPath: cache) }
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        if getuid() == 0, let postgres = getpwnam("postgres")?.pointee { chown(cache, postgres.pw_uid, postgres.pw_gid) }
+        if getuid() == 0, let postgres = getpwnam("postgres")?.pointee {
+            chown(cache, postgres.pw_uid, postgres.pw_gid)
+        }
         #expect(!TemplateSpares.renameWorks(from: cache, to: stack.directory + "/data"))
         #expect(try await Self.muster(stack, ["up", "-d"], cache: cache).status == 0)
         #expect(try await Self.connect(stack).value("SELECT 1") == "1")
         #expect(try await Self.muster(stack, ["down"], cache: cache).status == 0)
         let key = try #require(Self.templates(in: cache).first)
-        #expect(!FileManager.default.fileExists(atPath: TemplateSpares.folder(of: cache + "/" + key)), "no spare is made")
+        #expect(
+            !FileManager.default.fileExists(atPath: TemplateSpares.folder(of: cache + "/" + key)), "no spare is made")
     }
 
     @Test func noTemplateRunsInitdbForEachCluster() async throws {
@@ -201,10 +222,11 @@ import Glibc
         #expect(try await Self.connect(stack).value("SELECT 1") == "1")
         #expect(try await Self.muster(stack, ["down"], cache: cache).status == 0)
 
-        let off = try TestStack("""
-        services:
-          db: { engine: postgres, port: auto, template: false }
-        """)
+        let off = try TestStack(
+            """
+            services:
+              db: { engine: postgres, port: auto, template: false }
+            """)
         defer { off.cleanup() }
         #expect(try await Self.muster(off, ["up", "-d"], cache: cache).status == 0)
         #expect(Self.templates(in: cache).isEmpty, "template: false makes no template")

@@ -11,12 +11,12 @@ import Glibc
 /// pytest's own output and in the run report; the plugin's own unit tests run here too.
 @Suite(.serialized) struct PytestPluginTests {
     static let stackText = """
-    services:
-      ticker:
-        command: "echo ticking; exec sleep 1000"
-        ready: { log: ticking }
-        restart: on-failure
-    """
+        services:
+          ticker:
+            command: "echo ticking; exec sleep 1000"
+            ready: { log: ticking }
+            restart: on-failure
+        """
 
     @Test func attributesTheRestartSequentiallyAndUnderXdist() async throws {
         let stack = try TestStack(Self.stackText)
@@ -29,8 +29,9 @@ import Glibc
 
         let parallel = try await runSuite(in: stack, name: "par", pytestArguments: ["-n", "4", "--dist", "loadfile"])
         // Under -n 4 the two sleepers ran in other workers across the restart.
-        #expect(parallel.overlapping.isSuperset(of: ["test_kill_ticker", "test_sleeper_a", "test_sleeper_b"]),
-                "\(parallel.output)")
+        #expect(
+            parallel.overlapping.isSuperset(of: ["test_kill_ticker", "test_sleeper_a", "test_sleeper_b"]),
+            "\(parallel.output)")
         #expect(Set(parallel.workers.values).count == 4, "\(parallel.workers)")
 
         #expect(try await stack.muster("down").status == 0)
@@ -61,22 +62,28 @@ import Glibc
     /// Writes the suite to a fresh folder, runs it under `muster run` with the plugin
     /// in --muster-strict mode, and checks pytest's output and the report against the
     /// overlap computed here from the recorded test windows and the event log.
-    func runSuite(in stack: TestStack, name: String, pytestArguments: [String],
-                  sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> SuiteRun {
+    func runSuite(
+        in stack: TestStack, name: String, pytestArguments: [String],
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws -> SuiteRun {
         let suite = stack.directory + "/suite-" + name
         try PytestSuite.write(to: suite)
         let report = stack.directory + "/report-\(name).json"
         let run = try await CLIResult.run(
-            ["run", "--report", report, "--", TestStack.python, "-m", "pytest", "-p", "no:cacheprovider",
-             "--muster-strict", "-rN"] + pytestArguments + [suite], in: stack.directory)
+            [
+                "run", "--report", report, "--", TestStack.python, "-m", "pytest", "-p", "no:cacheprovider",
+                "--muster-strict", "-rN",
+            ] + pytestArguments + [suite], in: stack.directory)
         let output = run.output
         // 20 tests: the killing test errors (strict: it passed across a restart), the
         // two own bugs fail, and under -n 4 the sleepers fail too.
         try #require(run.status == 1, "\(output)", sourceLocation: sourceLocation)
 
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any],
-                                sourceLocation: sourceLocation)
-        let tests = try #require(json["tests"] as? [[String: Any]], "no tests in \(json.keys.sorted())", sourceLocation: sourceLocation)
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any],
+            sourceLocation: sourceLocation)
+        let tests = try #require(
+            json["tests"] as? [[String: Any]], "no tests in \(json.keys.sorted())", sourceLocation: sourceLocation)
         #expect(tests.count == 20, "\(tests)", sourceLocation: sourceLocation)
         let windows = tests.compactMap(TestWindow.init)
         #expect(windows.count == 20, sourceLocation: sourceLocation)
@@ -94,30 +101,41 @@ import Glibc
 
         // The report: exactly those tests carry the restart's seq.
         let seqs = Set(outages.map(\.seq))
-        let reported = Set(tests.filter { !(($0["disruptions"] as? [Int]) ?? []).isEmpty }.compactMap { TestWindow($0)?.name })
+        let reported = Set(
+            tests.filter { !(($0["disruptions"] as? [Int]) ?? []).isEmpty }.compactMap { TestWindow($0)?.name })
         #expect(reported == expected, "report \(reported) vs events \(expected)", sourceLocation: sourceLocation)
         for test in tests {
-            for seq in (test["disruptions"] as? [Int]) ?? [] { #expect(seqs.contains(seq), sourceLocation: sourceLocation) }
+            for seq in (test["disruptions"] as? [Int]) ?? [] {
+                #expect(seqs.contains(seq), sourceLocation: sourceLocation)
+            }
         }
         let ticker = (json["services"] as? [String: Any])?["ticker"] as? [String: Any]
-        let tickerTests = Set(((ticker?["tests"] as? [String]) ?? []).map { String($0.split(separator: ":").last ?? "") })
+        let tickerTests = Set(
+            ((ticker?["tests"] as? [String]) ?? []).map { String($0.split(separator: ":").last ?? "") })
         #expect(tickerTests == expected, "services.ticker.tests \(tickerTests)", sourceLocation: sourceLocation)
 
         // pytest's own output: a muster section naming the ticker on exactly those tests.
         let blocks = PytestOutput.failureBlocks(output)
         let named = Set(blocks.filter { $0.value.contains("- muster -") }.map { PytestOutput.testName($0.key) })
-        #expect(named == expected, "pytest output \(named) vs events \(expected)\n\(output)", sourceLocation: sourceLocation)
+        #expect(
+            named == expected, "pytest output \(named) vs events \(expected)\n\(output)", sourceLocation: sourceLocation
+        )
         for (headline, text) in blocks where text.contains("- muster -") {
             #expect(text.contains("ticker restarted at "), "\(headline): \(text)", sourceLocation: sourceLocation)
             #expect(text.contains("killed by SIGKILL"), "\(headline): \(text)", sourceLocation: sourceLocation)
         }
         #expect(blocks.keys.contains { $0.hasSuffix("test_own_bug_before") }, sourceLocation: sourceLocation)
-        #expect(!named.contains("test_own_bug_before") && !named.contains("test_own_bug_after"), sourceLocation: sourceLocation)
+        #expect(
+            !named.contains("test_own_bug_before") && !named.contains("test_own_bug_after"),
+            sourceLocation: sourceLocation)
         let failing = blocks.keys.map(PytestOutput.testName)
-        #expect(output.contains("muster: \(expected.count) of \(Set(failing).count) failing tests overlapped a disruption of ticker"),
-                "\(output)", sourceLocation: sourceLocation)
-        return SuiteRun(output: output, overlapping: expected,
-                        workers: Dictionary(windows.map { ($0.name, $0.worker) }, uniquingKeysWith: { a, _ in a }))
+        #expect(
+            output.contains(
+                "muster: \(expected.count) of \(Set(failing).count) failing tests overlapped a disruption of ticker"),
+            "\(output)", sourceLocation: sourceLocation)
+        return SuiteRun(
+            output: output, overlapping: expected,
+            workers: Dictionary(windows.map { ($0.name, $0.worker) }, uniquingKeysWith: { a, _ in a }))
     }
 }
 
@@ -130,7 +148,8 @@ struct TestWindow: CustomStringConvertible {
 
     init?(_ entry: [String: Any]) {
         guard let id = entry["id"] as? String, let start = entry["start"] as? String,
-              let end = entry["end"] as? String else { return nil }
+            let end = entry["end"] as? String
+        else { return nil }
         name = String(id.split(separator: ":").last ?? "")
         self.start = start
         self.end = end
@@ -210,11 +229,14 @@ enum PytestSuite {
         let files: [String: String] = [
             "pytest.ini": "[pytest]\n",
             "conftest.py": conftest,
-            "test_a_before.py": (1...6).map { "def test_quick_before_\($0)():\n    assert True\n" }.joined(separator: "\n")
+            "test_a_before.py": (1...6).map { "def test_quick_before_\($0)():\n    assert True\n" }.joined(
+                separator: "\n")
                 + "\n\nfrom conftest import marker\n\n\ndef test_own_bug_before():\n    assert 1 + 1 == 3\n\n\ndef test_zz_before_done():\n    marker('before-done')\n",
             "test_b_kill.py": killFile,
-            "test_c_sleeper.py": "from conftest import hold_across_the_kill\n\n\ndef test_sleeper_a():\n    hold_across_the_kill('a')\n",
-            "test_d_sleeper.py": "from conftest import hold_across_the_kill\n\n\ndef test_sleeper_b():\n    hold_across_the_kill('b')\n",
+            "test_c_sleeper.py":
+                "from conftest import hold_across_the_kill\n\n\ndef test_sleeper_a():\n    hold_across_the_kill('a')\n",
+            "test_d_sleeper.py":
+                "from conftest import hold_across_the_kill\n\n\ndef test_sleeper_b():\n    hold_across_the_kill('b')\n",
         ]
         for (name, text) in files {
             try text.write(toFile: folder + "/" + name, atomically: true, encoding: .utf8)
@@ -222,79 +244,79 @@ enum PytestSuite {
     }
 
     static let conftest = #"""
-    import http.client, json, os, socket, time
-    from pathlib import Path
+        import http.client, json, os, socket, time
+        from pathlib import Path
 
-    MARKERS = Path(__file__).parent / "markers"
-
-
-    class _Unix(http.client.HTTPConnection):
-        def connect(self):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect(os.environ["MUSTER_CONTROL_SOCKET"])
+        MARKERS = Path(__file__).parent / "markers"
 
 
-    def ticker():
-        conn = _Unix("muster", timeout=5)
-        try:
-            conn.request("GET", "/v1/status")
-            status = json.loads(conn.getresponse().read())
-        finally:
-            conn.close()
-        return next(s for s in status["services"] if s["name"] == "ticker")
+        class _Unix(http.client.HTTPConnection):
+            def connect(self):
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(os.environ["MUSTER_CONTROL_SOCKET"])
 
 
-    def marker(name, text=""):
-        (MARKERS / name).write_text(text)
+        def ticker():
+            conn = _Unix("muster", timeout=5)
+            try:
+                conn.request("GET", "/v1/status")
+                status = json.loads(conn.getresponse().read())
+            finally:
+                conn.close()
+            return next(s for s in status["services"] if s["name"] == "ticker")
 
 
-    def wait_for(check, what, limit=60):
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(0.02)
-        raise AssertionError(f"gave up waiting for {what}")
+        def marker(name, text=""):
+            (MARKERS / name).write_text(text)
 
 
-    def back_after(old_pid):
-        """Ready with a new pid, and its `ready` is in the event log (where the
-        outage that muster attributes ends)."""
-        state = ticker()
-        if not state["ready"] or state["pid"] in (None, old_pid):
-            return False
-        with open(os.environ["MUSTER_EVENTS"]) as handle:
-            mine = [json.loads(line) for line in handle if '"ticker"' in line]
-        return bool(mine) and mine[-1]["type"] == "ready"
+        def wait_for(check, what, limit=60):
+            deadline = time.monotonic() + limit
+            while time.monotonic() < deadline:
+                value = check()
+                if value:
+                    return value
+                time.sleep(0.02)
+            raise AssertionError(f"gave up waiting for {what}")
 
 
-    def hold_across_the_kill(name):
-        pid = ticker()["pid"]
-        marker("started-" + name)
-        killed = int(wait_for(lambda: (MARKERS / "killed").exists() and (MARKERS / "killed").read_text(), "the kill"))
-        wait_for(lambda: back_after(killed), "the ticker to come back")
-        assert ticker()["pid"] == pid, "the ticker this test talked to was replaced"
+        def back_after(old_pid):
+            """Ready with a new pid, and its `ready` is in the event log (where the
+            outage that muster attributes ends)."""
+            state = ticker()
+            if not state["ready"] or state["pid"] in (None, old_pid):
+                return False
+            with open(os.environ["MUSTER_EVENTS"]) as handle:
+                mine = [json.loads(line) for line in handle if '"ticker"' in line]
+            return bool(mine) and mine[-1]["type"] == "ready"
 
-    """#
+
+        def hold_across_the_kill(name):
+            pid = ticker()["pid"]
+            marker("started-" + name)
+            killed = int(wait_for(lambda: (MARKERS / "killed").exists() and (MARKERS / "killed").read_text(), "the kill"))
+            wait_for(lambda: back_after(killed), "the ticker to come back")
+            assert ticker()["pid"] == pid, "the ticker this test talked to was replaced"
+
+        """#
 
     static let killFile = #"""
-    import os, signal, time
-    from conftest import MARKERS, back_after, marker, ticker, wait_for
+        import os, signal, time
+        from conftest import MARKERS, back_after, marker, ticker, wait_for
 
 
-    def test_kill_ticker():
-        if os.environ.get("PYTEST_XDIST_WORKER"):
-            # Other workers: the sleepers hold the pid, test_a is finished.
-            for name in ("started-a", "started-b", "before-done"):
-                wait_for(lambda: (MARKERS / name).exists(), name)
-            time.sleep(0.2)
-        state = ticker()
-        assert state["ready"]
-        marker("killed", str(state["pid"]))
-        os.kill(state["pid"], signal.SIGKILL)
-        wait_for(lambda: back_after(state["pid"]), "the ticker to come back")
+        def test_kill_ticker():
+            if os.environ.get("PYTEST_XDIST_WORKER"):
+                # Other workers: the sleepers hold the pid, test_a is finished.
+                for name in ("started-a", "started-b", "before-done"):
+                    wait_for(lambda: (MARKERS / name).exists(), name)
+                time.sleep(0.2)
+            state = ticker()
+            assert state["ready"]
+            marker("killed", str(state["pid"]))
+            os.kill(state["pid"], signal.SIGKILL)
+            wait_for(lambda: back_after(state["pid"]), "the ticker to come back")
 
-    """# + (1...8).map { "\ndef test_quick_after_\($0)():\n    assert True\n" }.joined()
+        """# + (1...8).map { "\ndef test_quick_after_\($0)():\n    assert True\n" }.joined()
         + "\n\ndef test_own_bug_after():\n    assert 'a' == 'b'\n"
 }

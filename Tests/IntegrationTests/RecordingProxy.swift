@@ -30,7 +30,9 @@ final class RecordingProxy: @unchecked Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound, listen(fd, 8) == 0 else { throw NetworkError("proxy: cannot listen on 127.0.0.1") }
         port = Int(UInt16(bigEndian: address.sin_port))
@@ -70,7 +72,10 @@ final class RecordingProxy: @unchecked Sendable {
     private func pump(client: Int32, server: Int32) -> Exchange {
         defer { Glibc.close(client); Glibc.close(server) }
         var exchange = Exchange()
-        var fds = [pollfd(fd: client, events: Int16(POLLIN), revents: 0), pollfd(fd: server, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: client, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: server, events: Int16(POLLIN), revents: 0),
+        ]
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while poll(&fds, 2, 15_000) > 0 {
             for (index, entry) in fds.enumerated() where entry.revents != 0 {
@@ -100,7 +105,9 @@ extension TCPConnection {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
         guard connected else { Glibc.close(fd); throw NetworkError("proxy: cannot connect to 127.0.0.1:\(port)") }
         return fd

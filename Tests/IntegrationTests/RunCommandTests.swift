@@ -8,16 +8,16 @@ import Glibc
 /// `muster run`: the test window, its report and its exit code.
 @Suite(.serialized) struct RunCommandTests {
     static let stackText = """
-    services:
-      cache:
-        engine: redis
-        port: auto
-      consumer:
-        command: "echo consuming; while true; do sleep 0.1; done"
-        depends_on: { cache: ready }
-        ready: { log: consuming }
-        restart: on-failure
-    """
+        services:
+          cache:
+            engine: redis
+            port: auto
+          consumer:
+            command: "echo consuming; while true; do sleep 0.1; done"
+            depends_on: { cache: ready }
+            ready: { log: consuming }
+            restart: on-failure
+        """
 
     /// The run report read with its own type (its events as `ServiceEvent`s).
     func report(_ path: String) throws -> RunReport {
@@ -32,8 +32,9 @@ import Glibc
         let consumer = try #require(status.services.first { $0.name == "consumer" }?.pid)
 
         // Killed while the command runs: exit 3, and the report says who and why.
-        let killed = try await stack.muster("run", "--fail-on-restart", "--report", "killed.json", "--",
-                                            "sh", "-c", "kill -9 \(consumer); sleep 1")
+        let killed = try await stack.muster(
+            "run", "--fail-on-restart", "--report", "killed.json", "--",
+            "sh", "-c", "kill -9 \(consumer); sleep 1")
         #expect(killed.status == 3, "\(killed.output)")
         #expect(killed.output.contains("consumer"))
         let bad = try report(stack.directory + "/killed.json")
@@ -46,8 +47,9 @@ import Glibc
         #expect(bad.services["cache"]?.restarts == 0)
 
         // The same without the kill: exit 0, clean; the environment reaches the command.
-        let quiet = try await stack.muster("run", "--fail-on-restart", "--report", "quiet.json", "--",
-                                           "sh", "-c", "echo \"$CACHE_URL $MUSTER_PROJECT $MUSTER_EVENTS\" > env.txt")
+        let quiet = try await stack.muster(
+            "run", "--fail-on-restart", "--report", "quiet.json", "--",
+            "sh", "-c", "echo \"$CACHE_URL $MUSTER_PROJECT $MUSTER_EVENTS\" > env.txt")
         #expect(quiet.status == 0, "\(quiet.output)")
         #expect(try report(stack.directory + "/quiet.json").clean == true)
         let env = try String(contentsOfFile: stack.directory + "/env.txt", encoding: .utf8)

@@ -10,35 +10,39 @@ import Glibc
 /// it again, and a snapshot cache moved to a new project folder starts it migrated.
 @Suite struct SnapshotKeyIntegrationTests {
     static let yaml = """
-    services:
-      db:
-        engine: postgres
-        port: auto
-        databases: [shop]
-        snapshot: { after: migrate, key: [migrations/*.sql] }
-      migrate:
-        command: ["sh", "-c", "echo ran >> runs.txt && for f in migrations/*.sql; do psql \\"$$DATABASE_URL\\" -v ON_ERROR_STOP=1 -qf $$f || exit 1; done"]
-        env: { DATABASE_URL: "${db.url}" }
-        depends_on: { db: ready }
-    """
+        services:
+          db:
+            engine: postgres
+            port: auto
+            databases: [shop]
+            snapshot: { after: migrate, key: [migrations/*.sql] }
+          migrate:
+            command: ["sh", "-c", "echo ran >> runs.txt && for f in migrations/*.sql; do psql \\"$$DATABASE_URL\\" -v ON_ERROR_STOP=1 -qf $$f || exit 1; done"]
+            env: { DATABASE_URL: "${db.url}" }
+            depends_on: { db: ready }
+        """
 
     /// Each migration may run again over a migrated database (as a real project's tool would skip it).
-    static let migration = "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g ON CONFLICT DO NOTHING;\n"
+    static let migration =
+        "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g ON CONFLICT DO NOTHING;\n"
 
     static func makeStack(name: String = #function) throws -> TestStack {
         let stack = try TestStack(yaml, name: name)
-        try FileManager.default.createDirectory(atPath: stack.directory + "/migrations", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: stack.directory + "/migrations", withIntermediateDirectories: true)
         try migration.write(toFile: stack.directory + "/migrations/001.sql", atomically: true, encoding: .utf8)
         return stack
     }
 
     static func runs(_ stack: TestStack) -> Int {
-        ((try? String(contentsOfFile: stack.directory + "/runs.txt", encoding: .utf8)) ?? "").split(separator: "\n").count
+        ((try? String(contentsOfFile: stack.directory + "/runs.txt", encoding: .utf8)) ?? "").split(separator: "\n")
+            .count
     }
 
     static func count(_ stack: TestStack, _ sql: String = "SELECT count(*) FROM items") async throws -> String? {
         let port = try #require(try await stack.env()["DB_PORT"])
-        return try PostgresConnection("host=127.0.0.1 port=\(port) user=postgres dbname=shop connect_timeout=5").value(sql)
+        return try PostgresConnection("host=127.0.0.1 port=\(port) user=postgres dbname=shop connect_timeout=5").value(
+            sql)
     }
 
     static func migrateStatus(_ stack: TestStack) async throws -> ServiceStatus {
@@ -46,18 +50,26 @@ import Glibc
     }
 
     /// `up -d` with `environment`; returns the postmaster's pid, for the leak check after `down`.
-    static func up(_ stack: TestStack, _ arguments: [String] = [], environment: [String: String?] = [:],
-                   sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> Int32 {
-        let up = try await CLIResult.run(command: [TestStack.binary, "up", "-d"] + arguments, in: stack.directory, environment: environment)
+    static func up(
+        _ stack: TestStack, _ arguments: [String] = [], environment: [String: String?] = [:],
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws -> Int32 {
+        let up = try await CLIResult.run(
+            command: [TestStack.binary, "up", "-d"] + arguments, in: stack.directory, environment: environment)
         try #require(up.status == 0, "\(up.output)", sourceLocation: sourceLocation)
-        return try #require(try await stack.status().services.first { $0.name == "db" }?.pid, sourceLocation: sourceLocation)
+        return try #require(
+            try await stack.status().services.first { $0.name == "db" }?.pid, sourceLocation: sourceLocation)
     }
 
-    static func down(_ stack: TestStack, _ arguments: [String] = [], postmaster: Int32,
-                     sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    static func down(
+        _ stack: TestStack, _ arguments: [String] = [], postmaster: Int32,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws {
         let down = try await stack.muster(["down"] + arguments)
         #expect(down.status == 0, "\(down.output)", sourceLocation: sourceLocation)
-        #expect(await eventually { !ProcessTable.isAlive(postmaster) }, "postgres \(postmaster) is still there", sourceLocation: sourceLocation)
+        #expect(
+            await eventually { !ProcessTable.isAlive(postmaster) }, "postgres \(postmaster) is still there",
+            sourceLocation: sourceLocation)
     }
 
     @Test func aCurrentKeySkipsTheTaskAndAChangedFileRunsIt() async throws {
@@ -88,7 +100,8 @@ import Glibc
 
         // A changed migration: a new key, the task runs, a new snapshot is taken.
         let original = try String(contentsOfFile: stack.directory + "/migrations/001.sql", encoding: .utf8)
-        try "CREATE TABLE IF NOT EXISTS extra (id int);\n".write(toFile: stack.directory + "/migrations/002.sql", atomically: true, encoding: .utf8)
+        try "CREATE TABLE IF NOT EXISTS extra (id int);\n".write(
+            toFile: stack.directory + "/migrations/002.sql", atomically: true, encoding: .utf8)
         postmaster = try await Self.up(stack)
         #expect(Self.runs(stack) == 2)
         #expect(try await Self.migrateStatus(stack).skipped == nil)
@@ -103,7 +116,9 @@ import Glibc
         #expect(try await Self.migrateStatus(stack).skipped != nil)
         #expect(try await Self.count(stack, "SELECT to_regclass('public.extra') IS NULL") == "t")
         let list = try await stack.muster("db", "list", "db")
-        #expect(list.status == 0 && list.output.contains("KEY") && list.output.contains("SET ASIDE (KEY)"), "\(list.output)")
+        #expect(
+            list.status == 0 && list.output.contains("KEY") && list.output.contains("SET ASIDE (KEY)"), "\(list.output)"
+        )
         try await Self.down(stack, ["--volumes"], postmaster: postmaster)
     }
 
@@ -138,8 +153,9 @@ import Glibc
         #expect(dbLog.contains("cluster copied from the snapshot cache"), "\(dbLog)")
         // The pool came with the cluster: a restore works at once.
         #expect(try await second.muster("db", "restore", "db").status == 0)
-        let list = try await CLIResult.run(command: [TestStack.binary, "db", "list", "db"], in: second.directory,
-                                           environment: ["MUSTER_CACHE_DIR": moved])
+        let list = try await CLIResult.run(
+            command: [TestStack.binary, "db", "list", "db"], in: second.directory,
+            environment: ["MUSTER_CACHE_DIR": moved])
         #expect(list.output.contains("CACHED (KEY)"), "\(list.output)")
         try await Self.down(second, ["--volumes"], postmaster: postmaster)
     }
@@ -149,20 +165,29 @@ import Glibc
         defer { stack.cleanup() }
         let check = try await stack.muster("check")
         #expect(check.status == 0, "\(check.output)")
-        #expect(check.output.contains("muster.yaml:7:") && check.output.contains("snapshot.key migrations/*.sqll matches no file"), "\(check.output)")
+        #expect(
+            check.output.contains("muster.yaml:7:")
+                && check.output.contains("snapshot.key migrations/*.sqll matches no file"), "\(check.output)")
 
         // A cache folder that cannot be made (its parent is a file; root can write anywhere else).
         let blocker = stack.directory + "/not-a-folder"
         try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
-        for (arguments, environment, option) in [(["--cache", blocker + "/cache"], [String: String?](), "--cache"),
-                                                 ([], ["MUSTER_CACHE_DIR": blocker + "/cache"], "MUSTER_CACHE_DIR")] {
-            let up = try await CLIResult.run(command: [TestStack.binary, "up", "-d"] + arguments, in: stack.directory, environment: environment)
+        for (arguments, environment, option) in [
+            (["--cache", blocker + "/cache"], [String: String?](), "--cache"),
+            ([], ["MUSTER_CACHE_DIR": blocker + "/cache"], "MUSTER_CACHE_DIR"),
+        ] {
+            let up = try await CLIResult.run(
+                command: [TestStack.binary, "up", "-d"] + arguments, in: stack.directory, environment: environment)
             #expect(up.status == 2, "\(up.output)")
             let lines = up.output.split(separator: "\n").filter { !$0.hasPrefix("warning:") }
-            #expect(lines.count == 1 && lines[0].contains("the snapshot cache \(blocker)/cache (\(option)) is not writable"), "\(up.output)")
+            #expect(
+                lines.count == 1
+                    && lines[0].contains("the snapshot cache \(blocker)/cache (\(option)) is not writable"),
+                "\(up.output)")
             #expect(!FileManager.default.fileExists(atPath: stack.paths.stateDir + "/state.json"), "nothing started")
             let ps = try await stack.muster("ps", "--json")
-            #expect(ps.output.contains("\"running\":false") || ps.output.contains("\"running\" : false"), "\(ps.output)")
+            #expect(
+                ps.output.contains("\"running\":false") || ps.output.contains("\"running\" : false"), "\(ps.output)")
         }
         #expect(try String(contentsOfFile: blocker, encoding: .utf8) == "x")
     }

@@ -10,19 +10,20 @@ import Glibc
 /// immediate shutdown, SIGKILL last), so the next `up` always finds its data free.
 @Suite struct StopLadderTests {
     static let yaml = """
-    services:
-      db:
-        engine: postgres
-        port: auto
-        databases: [shop]
-        user: shop
-        password: s3cret
-        stop_timeout: 2s
-    """
+        services:
+          db:
+            engine: postgres
+            port: auto
+            databases: [shop]
+            user: shop
+            password: s3cret
+            stop_timeout: 2s
+        """
 
     static func connect(_ stack: TestStack) async throws -> PostgresConnection {
         let port = try #require(try await stack.env()["DB_PORT"])
-        return try PostgresConnection("host=127.0.0.1 port=\(port) user=shop password=s3cret dbname=shop connect_timeout=5")
+        return try PostgresConnection(
+            "host=127.0.0.1 port=\(port) user=shop password=s3cret dbname=shop connect_timeout=5")
     }
 
     /// The postmaster and every process below it, as instances (a reused pid is not theirs).
@@ -35,9 +36,10 @@ import Glibc
     }
 
     static func checkpointer(below postmaster: Int32) throws -> ProcessInstance {
-        let entry = try #require(ProcessTable.descendants(of: postmaster).first {
-            (ProcessTable.commandLine($0.pid) ?? "").contains("checkpointer")
-        }, "no checkpointer below postmaster \(postmaster)")
+        let entry = try #require(
+            ProcessTable.descendants(of: postmaster).first {
+                (ProcessTable.commandLine($0.pid) ?? "").contains("checkpointer")
+            }, "no checkpointer below postmaster \(postmaster)")
         return ProcessInstance(entry)
     }
 
@@ -63,23 +65,34 @@ import Glibc
             let connection = try await connect(stack)
             try connection.query("CREATE TABLE IF NOT EXISTS rounds (n int PRIMARY KEY)")
             try connection.query("INSERT INTO rounds VALUES (\(round))")
-            #expect(try connection.value("SELECT count(*) FROM rounds") == String(round), "lane \(lane) round \(round): rows lost")
+            #expect(
+                try connection.value("SELECT count(*) FROM rounds") == String(round),
+                "lane \(lane) round \(round): rows lost")
             let tree = try await postgresTree(stack)
             let checkpointer = try checkpointer(below: tree.postmaster)
             #expect(ProcessTable.signal(checkpointer, SIGSTOP))
             let down = try await stack.muster("down")
             let left = tree.all.filter { !ProcessTable.isGone($0) }
-            #expect(left.isEmpty, "lane \(lane) round \(round): down returned while \(left.map(ProcessTable.describe)) remained: \(down.output)")
+            #expect(
+                left.isEmpty,
+                "lane \(lane) round \(round): down returned while \(left.map(ProcessTable.describe)) remained: \(down.output)"
+            )
             #expect(down.status == 0, "lane \(lane) round \(round): \(down.output)")
-            #expect(down.output.contains("sent SIGQUIT (immediate shutdown)"), "lane \(lane) round \(round): \(down.output)")
-            #expect(!down.output.contains("sent SIGKILL"), "immediate shutdown is enough for a stopped checkpointer: \(down.output)")
+            #expect(
+                down.output.contains("sent SIGQUIT (immediate shutdown)"), "lane \(lane) round \(round): \(down.output)"
+            )
+            #expect(
+                !down.output.contains("sent SIGKILL"),
+                "immediate shutdown is enough for a stopped checkpointer: \(down.output)")
             if down.output.contains("no process left") {
                 #expect(left.isEmpty)
             }
         }
         let up = try await stack.muster("up", "-d")
         try #require(up.status == 0, "lane \(lane): last up -d failed: \(up.output)")
-        #expect(try await connect(stack).value("SELECT count(*) FROM rounds") == String(rounds), "committed rows survive immediate shutdowns")
+        #expect(
+            try await connect(stack).value("SELECT count(*) FROM rounds") == String(rounds),
+            "committed rows survive immediate shutdowns")
         let tree = try await postgresTree(stack)
         let down = try await stack.muster("down")
         #expect(down.status == 0, "\(down.output)")
@@ -95,8 +108,10 @@ import Glibc
         for round in 1...10 {
             let up = try await stack.muster("up", "-d")
             try #require(up.status == 0, "round \(round): up -d failed: \(up.output)")
-            for step in [["db", "snapshot", "db", "--name", "r"], ["db", "restore", "db", "--name", "r"],
-                         ["db", "clone", "db", "--count", "4", "--name", "r"]] {
+            for step in [
+                ["db", "snapshot", "db", "--name", "r"], ["db", "restore", "db", "--name", "r"],
+                ["db", "clone", "db", "--count", "4", "--name", "r"],
+            ] {
                 let result = try await CLIResult.run(step, in: stack.directory)
                 #expect(result.status == 0, "round \(round): \(step.joined(separator: " ")): \(result.output)")
             }
@@ -104,7 +119,9 @@ import Glibc
             let tree = try await Self.postgresTree(stack)
             let down = try await stack.muster("down")
             #expect(down.status == 0, "round \(round): \(down.output)")
-            #expect(tree.all.allSatisfy(ProcessTable.isGone), "round \(round): \(tree.all.filter { !ProcessTable.isGone($0) })")
+            #expect(
+                tree.all.allSatisfy(ProcessTable.isGone),
+                "round \(round): \(tree.all.filter { !ProcessTable.isGone($0) })")
         }
     }
 
@@ -131,13 +148,15 @@ import Glibc
         let logPath = stack.paths.logFile(for: "db")
         let resume = Task {
             _ = await eventually(within: .seconds(60)) {
-                ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("waiting for the previous Postgres to let go")
+                ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains(
+                    "waiting for the previous Postgres to let go")
             }
             ProcessTable.signal(checkpointer, SIGCONT)
         }
         let again = try await stack.muster("up", "-d")
         _ = await resume.value
-        #expect(again.status == 0, "up -d failed while the previous postmaster's processes were exiting: \(again.output)")
+        #expect(
+            again.status == 0, "up -d failed while the previous postmaster's processes were exiting: \(again.output)")
         let log = (try? String(contentsOfFile: stack.paths.logFile(for: "db"), encoding: .utf8)) ?? ""
         #expect(log.contains("waiting for the previous Postgres to let go"), "\(log.suffix(2000))")
         #expect(!log.contains("pre-existing shared memory block"), "\(log.suffix(2000))")
@@ -150,20 +169,23 @@ import Glibc
     /// children do) and ignores SIGTERM: `stop` and `down` kill it too and wait until
     /// it is gone; nothing of it is left when they say stopped.
     @Test func aChildInItsOwnSessionIsStoppedWithItsService() async throws {
-        let stack = try TestStack("""
-        services:
-          tree:
-            command: ["sh", "-c", "setsid sh -c 'trap \\"\\" TERM; echo $$$$ > escaped.pid; while :; do sleep 1; done' & wait"]
-            ready: { exec: "test -s escaped.pid" }
-            stop_timeout: 1s
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              tree:
+                command: ["sh", "-c", "setsid sh -c 'trap \\"\\" TERM; echo $$$$ > escaped.pid; while :; do sleep 1; done' & wait"]
+                ready: { exec: "test -s escaped.pid" }
+                stop_timeout: 1s
+            """)
         defer { stack.cleanup() }
         let up = try await stack.muster("up", "-d")
         try #require(up.status == 0, "\(up.output)")
         let escaped = try #require(readPids(stack.directory + "/escaped.pid").first)
         let instance = try #require(ProcessTable.instance(escaped))
         let leader = try #require(try await stack.status().services.first?.pid)
-        #expect(ProcessTable.entry(escaped)?.session != ProcessTable.entry(leader)?.session, "the child left the service's session")
+        #expect(
+            ProcessTable.entry(escaped)?.session != ProcessTable.entry(leader)?.session,
+            "the child left the service's session")
         let stop = try await stack.muster("stop", "tree")
         #expect(stop.status == 0, "\(stop.output)")
         #expect(ProcessTable.isGone(instance), "stop returned while \(ProcessTable.describe(instance)) was left")

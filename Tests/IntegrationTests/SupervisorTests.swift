@@ -8,18 +8,19 @@ import Glibc
 @Suite(.serialized) struct SupervisorTests {
     @Test func dependencyOrderIsHonoured() async throws {
         let port = try PortPreflight.freePort(avoiding: [])
-        let stack = try TestStack("""
-        services:
-          web:
-            command: ["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1"]
-            ready: { http: "http://127.0.0.1:\(port)/" }
-          init:
-            command: "echo migrating; sleep 0.2; echo migrated"
-          worker:
-            command: "echo worker up; exec sleep 60"
-            depends_on: { web: ready, init: completed }
-            ready: { log: "worker up" }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              web:
+                command: ["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1"]
+                ready: { http: "http://127.0.0.1:\(port)/" }
+              init:
+                command: "echo migrating; sleep 0.2; echo migrated"
+              worker:
+                command: "echo worker up; exec sleep 60"
+                depends_on: { web: ready, init: completed }
+                ready: { log: "worker up" }
+            """)
         try await stack.start()
         let web = try #require(await stack.snapshot("web"))
         let initTask = try #require(await stack.snapshot("init"))
@@ -31,20 +32,23 @@ import Glibc
         let workerStart = try #require(worker.startedAt)
         #expect(workerStart >= dependenciesDone)
         // Logged, not asserted: how soon the dependent started after its last dependency.
-        print("dependent started \(String(format: "%.1f", (workerStart - dependenciesDone) * 1000)) ms after its dependencies were met")
+        print(
+            "dependent started \(String(format: "%.1f", (workerStart - dependenciesDone) * 1000)) ms after its dependencies were met"
+        )
         await stack.finish()
     }
 
     @Test func crashBeforeReadyFailsAtOnceWithLogTail() async throws {
-        let stack = try TestStack("""
-        services:
-          api:
-            command: "echo booting; echo 'ModuleNotFoundError: No module named flask' >&2; exit 3"
-            ready: { tcp: "127.0.0.1:1", start_timeout: 60s }
-          after:
-            command: "sleep 60"
-            depends_on: { api: ready }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              api:
+                command: "echo booting; echo 'ModuleNotFoundError: No module named flask' >&2; exit 3"
+                ready: { tcp: "127.0.0.1:1", start_timeout: 60s }
+              after:
+                command: "sleep 60"
+                depends_on: { api: ready }
+            """)
         let error = await stack.expectStartFailure()
         #expect(error?.message == "service api failed: exited with code 3 before it was ready")
         #expect(error?.details.contains { $0.contains("ModuleNotFoundError") } == true)
@@ -55,14 +59,15 @@ import Glibc
     }
 
     @Test func onFailureRestartsWithBackoffUpToMax() async throws {
-        let stack = try TestStack("""
-        services:
-          flaky:
-            command: "echo attempt; exit 1"
-            ready: { log: "never printed" }
-            restart: on-failure
-            max_restarts: 2
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              flaky:
+                command: "echo attempt; exit 1"
+                ready: { log: "never printed" }
+                restart: on-failure
+                max_restarts: 2
+            """)
         await #expect(throws: MusterError.self) { try await stack.start() }
         let snapshot = try #require(await stack.snapshot("flaky"))
         #expect(snapshot.phase == .failed)
@@ -77,13 +82,14 @@ import Glibc
     }
 
     @Test func serviceIgnoringSIGTERMIsKilledWithItsGrandchildren() async throws {
-        let stack = try TestStack("""
-        services:
-          stubborn:
-            command: "trap '' TERM; sleep 300 & echo $! > kids; sleep 300 & echo $! >> kids; echo started; wait"
-            ready: { log: started }
-            stop_timeout: 300ms
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              stubborn:
+                command: "trap '' TERM; sleep 300 & echo $! > kids; sleep 300 & echo $! >> kids; echo started; wait"
+                ready: { log: started }
+                stop_timeout: 300ms
+            """)
         try await stack.start()
         let kids = readPids(stack.directory + "/kids")
         #expect(kids.count == 2)
@@ -101,12 +107,13 @@ import Glibc
     @Test func chattyServiceNeverBlocksAndItsLogIsComplete() async throws {
         // ~200 MB of numbered lines as fast as seq can write them.
         let count = 25_000_000
-        let stack = try TestStack("""
-        services:
-          chatty:
-            command: ["seq", "1", "\(count)"]
-            logs: { max_size: 64MB, max_files: 10 }  # rotates three times, keeps every byte
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              chatty:
+                command: ["seq", "1", "\(count)"]
+                logs: { max_size: 64MB, max_files: 10 }  # rotates three times, keeps every byte
+            """)
         let devNull = open("/dev/null", O_WRONLY)
         defer { close(devNull) }
         try await stack.start(console: Console(fd: devNull, interactive: false))
@@ -122,7 +129,9 @@ import Glibc
         }
         let logPath = stack.paths.logFile(for: "chatty")
         let files = LogFiles.all(logPath)
-        let sizes = try files.map { (try FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber)?.intValue ?? 0 }
+        let sizes = try files.map {
+            (try FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber)?.intValue ?? 0
+        }
         #expect(files.count == 4 && sizes.reduce(0, +) == expected, "\(sizes)")
         #expect(sizes.allSatisfy { $0 <= 64 << 20 + OutputPump.chunkSize }, "\(sizes)")
         let handle = try #require(FileHandle(forReadingAtPath: logPath))
@@ -133,28 +142,30 @@ import Glibc
     }
 
     @Test func startTimeoutNamesTheProbe() async throws {
-        let stack = try TestStack("""
-        services:
-          slow:
-            command: "sleep 60"
-            ready: { tcp: "127.0.0.1:1", start_timeout: 300ms, interval: 50ms }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              slow:
+                command: "sleep 60"
+                ready: { tcp: "127.0.0.1:1", start_timeout: 300ms, interval: 50ms }
+            """)
         let error = await stack.expectStartFailure()
         #expect(error?.message.hasPrefix("service slow failed: not ready after 300ms (probe tcp 127.0.0.1:1: ") == true)
         await stack.finish()
     }
 
     @Test func notifyAndExecProbes() async throws {
-        let stack = try TestStack("""
-        services:
-          notifier:
-            command: ["python3", "-c", "import os,socket,time; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET']); time.sleep(60)"]
-            ready: { notify: true }
-          checked:
-            command: "touch ok-flag; sleep 60"
-            ready: { exec: "test -f ok-flag" }
-            depends_on: [notifier]
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              notifier:
+                command: ["python3", "-c", "import os,socket,time; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET']); time.sleep(60)"]
+                ready: { notify: true }
+              checked:
+                command: "touch ok-flag; sleep 60"
+                ready: { exec: "test -f ok-flag" }
+                depends_on: [notifier]
+            """)
         try await stack.start()
         #expect(await stack.snapshot("notifier")?.phase == .ready)
         #expect(await stack.snapshot("checked")?.phase == .ready)
@@ -168,15 +179,20 @@ import Glibc
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(holder).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         listen(listener, 1)
         defer { close(listener) }
-        let stack = try TestStack("""
-        services:
-          web:
-            command: "sleep 60"
-            port: \(holder)
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              web:
+                command: "sleep 60"
+                port: \(holder)
+            """)
         let error = await stack.expectStartFailure()
         #expect(error?.code == .portInUse)
         #expect(error?.message.contains("port \(holder) is in use by pid \(getpid())") == true)
@@ -184,18 +200,19 @@ import Glibc
     }
 
     @Test func outputsAndPortReachTheService() async throws {
-        let stack = try TestStack("""
-        env: { GREETING: hello }
-        services:
-          a:
-            command: "sleep 60"
-            port: auto
-          b:
-            command: "echo \\"$$GREETING a=${a.port} own=$$PORT\\" > seen; sleep 60"
-            port: auto
-            depends_on: { a: started }
-            ready: { exec: "test -s seen" }
-        """)
+        let stack = try TestStack(
+            """
+            env: { GREETING: hello }
+            services:
+              a:
+                command: "sleep 60"
+                port: auto
+              b:
+                command: "echo \\"$$GREETING a=${a.port} own=$$PORT\\" > seen; sleep 60"
+                port: auto
+                depends_on: { a: started }
+                ready: { exec: "test -s seen" }
+            """)
         try await stack.start()
         let ports = try #require(stack.session?.ports)
         let seen = try String(contentsOfFile: stack.directory + "/seen", encoding: .utf8)

@@ -11,13 +11,13 @@ import Glibc
 @Suite(.serialized) struct TaskTests {
     /// A two-second migration that nothing waits for, beside a long-running service.
     static let migration = """
-    services:
-      web:
-        command: ["sh", "-c", "echo $$$$ > web.pid; exec sleep 1000"]
-      migrate:
-        command: ["sh", "-c", "echo migrating; sleep 2; echo $$$$ > migrated.txt; echo migrated"]
-        task: true
-    """
+        services:
+          web:
+            command: ["sh", "-c", "echo $$$$ > web.pid; exec sleep 1000"]
+          migrate:
+            command: ["sh", "-c", "echo migrating; sleep 2; echo $$$$ > migrated.txt; echo migrated"]
+            task: true
+        """
 
     @Test func upReturnsOnlyOnceTheTaskCompleted() async throws {
         let stack = try TestStack(Self.migration)
@@ -58,21 +58,26 @@ import Glibc
     }
 
     @Test func failingTaskFailsUpWithItsNameAndLastLines() async throws {
-        let stack = try TestStack("""
-        services:
-          web:
-            command: ["sh", "-c", "echo $$$$ > web.pid; exec sleep 1000"]
-          migrate:
-            command: ["sh", "-c", "echo step one; echo step two; echo 'relation users already exists' >&2; exit 3"]
-            task: true
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              web:
+                command: ["sh", "-c", "echo $$$$ > web.pid; exec sleep 1000"]
+              migrate:
+                command: ["sh", "-c", "echo step one; echo step two; echo 'relation users already exists' >&2; exit 3"]
+                task: true
+            """)
         defer { stack.cleanup() }
         let up = try await stack.muster("up", "-d")
         #expect(up.status == 1, "\(up.output)")
         let first = up.output.split(separator: "\n").first { $0.hasPrefix("error: ") }.map(String.init) ?? ""
-        #expect(first.contains("service migrate failed: exited with code 3"), "the first line names the task and its code: \(up.output)")
+        #expect(
+            first.contains("service migrate failed: exited with code 3"),
+            "the first line names the task and its code: \(up.output)")
         #expect(first.contains("a task must exit with code 0"), "\(up.output)")
-        #expect(up.output.contains("step two") && up.output.contains("relation users already exists"), "its last lines: \(up.output)")
+        #expect(
+            up.output.contains("step two") && up.output.contains("relation users already exists"),
+            "its last lines: \(up.output)")
         // Nothing is left running: a failed up -d tears down what it started.
         let ps = try await stack.muster("ps")
         #expect(ps.output.contains("is not running"), "\(ps.output)")
@@ -100,20 +105,30 @@ import Glibc
         let hints = run.output.split(separator: "\n").filter { $0.contains("set task: true") }
         #expect(hints.count == 1, "exactly one line: \(run.output)")
         // As up's status line (`once warning: exited ...`) or after CMD (`warning: once exited ...`).
-        #expect(hints.first.map { $0.contains("once warning: exited with code 0") || $0.contains("warning: once exited with code 0") } == true,
-                "\(run.output)")
-        #expect(hints.first?.contains("after it started and nothing waits for it to complete; if it is a one-shot step, set task: true so up waits until it completes") == true)
+        #expect(
+            hints.first.map {
+                $0.contains("once warning: exited with code 0") || $0.contains("warning: once exited with code 0")
+            } == true,
+            "\(run.output)")
+        #expect(
+            hints.first?.contains(
+                "after it started and nothing waits for it to complete; if it is a one-shot step, set task: true so up waits until it completes"
+            ) == true)
         Self.expectGone(readPids(stack.directory + "/web.pid"))
 
         let events = try await stack.muster("events")
         let lines = events.output.split(separator: "\n").filter { $0.contains("set task: true") }
-        #expect(lines.count == 1 && lines.first?.contains("once warning: exited with code 0") == true, "\(events.output)")
+        #expect(
+            lines.count == 1 && lines.first?.contains("once warning: exited with code 0") == true, "\(events.output)")
         let json = stack.events().filter { $0.type.rawValue == "warning" }
         #expect(json.count == 1 && json.first?.service == "once", "\(json)")
 
         // A second up -d of a running stack prints what is known.
         #expect(try await stack.muster("up", "-d").status == 0)
-        #expect(await eventually(within: .seconds(30)) { stack.events().filter { $0.type.rawValue == "warning" }.count == 2 })
+        #expect(
+            await eventually(within: .seconds(30)) {
+                stack.events().filter { $0.type.rawValue == "warning" }.count == 2
+            })
         let again = try await stack.muster("up", "-d")
         #expect(again.status == 0 && again.output.contains("warning: once exited with code 0"), "\(again.output)")
         let report = try await stack.status()
@@ -144,17 +159,18 @@ import Glibc
 
     /// `web` (its pid in web.pid) beside `once`, a one-shot not marked as a task.
     static let unmarkedOneShot = """
-    services:
-      web:
-        command: ["sh", "-c", "echo $$$$ > web.pid; exec sleep 1000"]
-      once:
-        command: ["sh", "-c", "echo migrated"]
-    """
+        services:
+          web:
+            command: ["sh", "-c", "echo $$$$ > web.pid; exec sleep 1000"]
+          once:
+            command: ["sh", "-c", "echo migrated"]
+        """
 
     static func expectGone(_ pids: [Int32], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         for pid in pids {
-            #expect(ProcessTable.members(ofGroup: pid).isEmpty && !ProcessTable.isAlive(pid), "process \(pid) is left",
-                    sourceLocation: sourceLocation)
+            #expect(
+                ProcessTable.members(ofGroup: pid).isEmpty && !ProcessTable.isAlive(pid), "process \(pid) is left",
+                sourceLocation: sourceLocation)
         }
     }
 }

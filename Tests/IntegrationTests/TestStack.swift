@@ -23,7 +23,9 @@ final class TestStack: @unchecked Sendable {
 
     /// The built `muster` binary, for tests that need a separate muster process;
     /// `MUSTER_TEST_BINARY` points at a build in another scratch path.
-    static var binary: String { ProcessInfo.processInfo.environment["MUSTER_TEST_BINARY"] ?? repoRoot + "/.build/debug/muster" }
+    static var binary: String {
+        ProcessInfo.processInfo.environment["MUSTER_TEST_BINARY"] ?? repoRoot + "/.build/debug/muster"
+    }
 
     init(_ yaml: String, name: String = #function) throws {
         let slug = String(name.filter { $0.isLetter || $0.isNumber }.prefix(24)).lowercased()
@@ -71,16 +73,20 @@ final class TestStack: @unchecked Sendable {
 
     /// `muster env --format json` of the running stack.
     func env() async throws -> [String: String] {
-        try JSONDecoder().decode([String: String].self, from: Data(try await muster("env", "--format", "json").output.utf8))
+        try JSONDecoder().decode(
+            [String: String].self, from: Data(try await muster("env", "--format", "json").output.utf8))
     }
 
     func load() throws -> StackSpec { try StackLoader.load(path: file) }
 
     /// Starts every service (or the named ones) with output kept off the terminal.
-    func start(_ services: [String] = [], console: Console? = nil,
-               timers: any _Concurrency.Clock<Duration> = ContinuousClock()) async throws {
-        let session = try StackSession(stack: try load(), services: services,
-                                       options: .init(console: console, statusLines: console != nil, timers: timers))
+    func start(
+        _ services: [String] = [], console: Console? = nil,
+        timers: any _Concurrency.Clock<Duration> = ContinuousClock()
+    ) async throws {
+        let session = try StackSession(
+            stack: try load(), services: services,
+            options: .init(console: console, statusLines: console != nil, timers: timers))
         self.session = session
         try await session.start()
     }
@@ -117,15 +123,22 @@ final class TestStack: @unchecked Sendable {
         let pids = await session.supervisor.snapshot().compactMap(\.pid)
         // Every process below each service too: Postgres's children leave the group.
         let tree = pids.flatMap { pid in
-            (ProcessTable.instance(pid).map { [$0] } ?? []) + ProcessTable.descendants(of: pid).map(ProcessInstance.init)
+            (ProcessTable.instance(pid).map { [$0] } ?? [])
+                + ProcessTable.descendants(of: pid).map(ProcessInstance.init)
         }
         let leftovers = await session.stop()
-        #expect(leftovers.isEmpty, "processes had to be killed after the orderly stop: \(leftovers)", sourceLocation: sourceLocation)
+        #expect(
+            leftovers.isEmpty, "processes had to be killed after the orderly stop: \(leftovers)",
+            sourceLocation: sourceLocation)
         for pid in pids {
-            #expect(ProcessTable.members(ofGroup: pid).isEmpty, "group \(pid) still has processes", sourceLocation: sourceLocation)
+            #expect(
+                ProcessTable.members(ofGroup: pid).isEmpty, "group \(pid) still has processes",
+                sourceLocation: sourceLocation)
         }
         let left = tree.filter { !ProcessTable.isGone($0) }
-        #expect(left.isEmpty, "still there after the stop: \(left.map(ProcessTable.describe))", sourceLocation: sourceLocation)
+        #expect(
+            left.isEmpty, "still there after the stop: \(left.map(ProcessTable.describe))",
+            sourceLocation: sourceLocation)
         self.session = nil
         if !keepFiles { cleanup() }
     }
@@ -154,7 +167,9 @@ func eventually(within limit: Duration = .seconds(10), _ condition: () async -> 
 }
 
 func readPids(_ path: String) -> [Int32] {
-    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap {
+        Int32($0)
+    }
 }
 
 /// One run of the muster binary.
@@ -171,7 +186,9 @@ struct CLIResult {
     /// Runs any program (absolute path first) in `directory`; `environment`
     /// overrides (nil removes) variables of the test's own, and NO_COLOR is set
     /// unless overridden.
-    static func run(command: [String], in directory: String, environment overrides: [String: String?] = [:]) async throws -> CLIResult {
+    static func run(command: [String], in directory: String, environment overrides: [String: String?] = [:])
+        async throws -> CLIResult
+    {
         let path = directory + "/cli-\(UInt32.random(in: 0...UInt32.max)).out"
         let pid = try await spawn(command, in: directory, output: path, environment: overrides)
         let status = await ProcessReaper.shared.exitStatus(of: pid)
@@ -183,16 +200,19 @@ struct CLIResult {
 
     /// Starts a program in the background (it outlives no one: the caller reaps it),
     /// stdout and stderr into `output`.
-    static func spawn(_ command: [String], in directory: String, output: String,
-                      environment overrides: [String: String?] = [:]) async throws -> pid_t {
+    static func spawn(
+        _ command: [String], in directory: String, output: String,
+        environment overrides: [String: String?] = [:]
+    ) async throws -> pid_t {
         let fd = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         defer { close(fd) }
         var environment = ProcessInfo.processInfo.environment
         environment["NO_COLOR"] = "1"
         for (key, value) in overrides { environment[key] = value }
-        var request = SpawnRequest(executable: command[0], arguments: command,
-                                   environment: environment.map { "\($0.key)=\($0.value)" },
-                                   workingDirectory: directory)
+        var request = SpawnRequest(
+            executable: command[0], arguments: command,
+            environment: environment.map { "\($0.key)=\($0.value)" },
+            workingDirectory: directory)
         request.outputFD = fd
         request.parentDeathSignal = 0
         return try await ProcessSpawner.shared.spawn(request)
@@ -212,14 +232,14 @@ struct Handed<T>: @unchecked Sendable {
 /// `notifier`: RFC 3339 times, and how many times notifier has been ready so far.
 enum RunScripts {
     static let preamble = #"""
-    import datetime, json, os, signal, sys, time
+        import datetime, json, os, signal, sys, time
 
-    def iso(t):
-        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+        def iso(t):
+            return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
-    def readies():
-        with open(os.environ["MUSTER_EVENTS"]) as events:
-            return sum('"service":"notifier","type":"ready"' in line for line in events)
+        def readies():
+            with open(os.environ["MUSTER_EVENTS"]) as events:
+                return sum('"service":"notifier","type":"ready"' in line for line in events)
 
-    """#
+        """#
 }

@@ -14,20 +14,21 @@ import Glibc
     /// Postgres whose role comes from a variable (empty, it is not a valid role name),
     /// and a worker that prints the value it was started with.
     static let yaml = """
-    services:
-      db:
-        engine: postgres
-        user: ${\(variable)}
-        databases: [shop]
-      worker:
-        command: ["sh", "-c", "echo connecting as $$DB_USER; exec sleep 600"]
-        env: { DB_USER: "${db.user}" }
-        depends_on: [db]
-    """
+        services:
+          db:
+            engine: postgres
+            user: ${\(variable)}
+            databases: [shop]
+          worker:
+            command: ["sh", "-c", "echo connecting as $$DB_USER; exec sleep 600"]
+            env: { DB_USER: "${db.user}" }
+            depends_on: [db]
+        """
 
     func muster(_ stack: TestStack, _ arguments: [String], set: Bool = false) async throws -> CLIResult {
-        try await CLIResult.run(command: [TestStack.binary] + arguments, in: stack.directory,
-                                environment: [Self.variable: set ? "shopper" : nil])
+        try await CLIResult.run(
+            command: [TestStack.binary] + arguments, in: stack.directory,
+            environment: [Self.variable: set ? "shopper" : nil])
     }
 
     /// The one warning line that names the unset variable.
@@ -49,21 +50,32 @@ import Glibc
         try #require(started.status == 0, "\(started.output)")
 
         // Without it, each command works and warns in one line.
-        func works(_ arguments: String..., sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> CLIResult {
+        func works(_ arguments: String..., sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws
+            -> CLIResult
+        {
             let result = try await muster(stack, arguments)
-            #expect(result.status == 0, "\(arguments.joined(separator: " ")): \(result.output)", sourceLocation: sourceLocation)
+            #expect(
+                result.status == 0, "\(arguments.joined(separator: " ")): \(result.output)",
+                sourceLocation: sourceLocation)
             let warned = warnings(result)
-            #expect(warned.count == 1 && warned[0].contains(Self.variable),
-                    "\(arguments.joined(separator: " ")) should warn once about \(Self.variable): \(result.output)", sourceLocation: sourceLocation)
+            #expect(
+                warned.count == 1 && warned[0].contains(Self.variable),
+                "\(arguments.joined(separator: " ")) should warn once about \(Self.variable): \(result.output)",
+                sourceLocation: sourceLocation)
             return result
         }
         let ps = try await works("ps", "--json")
-        let status = try ControlJSON.decode(StatusReport.self, from: Data(ps.output.split(separator: "\n").filter { !$0.hasPrefix("warning:") }.joined().utf8))
+        let status = try ControlJSON.decode(
+            StatusReport.self,
+            from: Data(ps.output.split(separator: "\n").filter { !$0.hasPrefix("warning:") }.joined().utf8))
         let pids = status.services.compactMap(\.pid)
         #expect(pids.count == 2 && status.services.allSatisfy(\.ready), "\(ps.output)")
         #expect(try await works("ps").output.contains("worker"))
         // The values are those the stack started with.
-        #expect(await eventually { (try? await muster(stack, ["logs", "worker"]))?.output.contains("connecting as shopper") == true })
+        #expect(
+            await eventually {
+                (try? await muster(stack, ["logs", "worker"]))?.output.contains("connecting as shopper") == true
+            })
         #expect(try await works("logs", "worker").output.contains("connecting as shopper"))
         #expect(try await works("env", "--format", "dotenv").output.contains("DB_USER=shopper"))
         #expect(try await works("stop", "worker").output.contains("worker"))
@@ -72,7 +84,8 @@ import Glibc
         #expect(try await works("events").output.contains("worker"))
         #expect(try await works("db", "list", "db").output.contains("no snapshots"))
         #expect(try await works("db", "snapshot", "db").output.contains("snapshot \"default\""))
-        #expect(try await works("run", "--", "sh", "-c", "test \"$DB_USER\" = shopper").output.contains("already running"))
+        #expect(
+            try await works("run", "--", "sh", "-c", "test \"$DB_USER\" = shopper").output.contains("already running"))
 
         // attach gets past the stack file to its own check (no terminal here).
         let attach = try await muster(stack, ["attach"])
@@ -80,8 +93,9 @@ import Glibc
 
         // watch streams until the stack goes away.
         let watchOutput = stack.directory + "/watch.out"
-        let watcher = try await CLIResult.spawn([TestStack.binary, "watch"], in: stack.directory, output: watchOutput,
-                                                environment: [Self.variable: nil])
+        let watcher = try await CLIResult.spawn(
+            [TestStack.binary, "watch"], in: stack.directory, output: watchOutput,
+            environment: [Self.variable: nil])
         func watched() -> String { (try? String(contentsOfFile: watchOutput, encoding: .utf8)) ?? "" }
         #expect(await eventually { watched().contains("watching") }, "\(watched())")
 
@@ -101,7 +115,8 @@ import Glibc
     @Test func aProjectNameFromAnUnsetVariableNeedsDashP() async throws {
         let stack = try TestStack("services:\n  worker:\n    command: [sleep, \"1\"]\n")
         defer { stack.cleanup() }
-        try "name: ${\(Self.variable)}\nservices:\n  worker:\n    command: [sleep, \"1\"]\n".write(toFile: stack.file, atomically: true, encoding: .utf8)
+        try "name: ${\(Self.variable)}\nservices:\n  worker:\n    command: [sleep, \"1\"]\n".write(
+            toFile: stack.file, atomically: true, encoding: .utf8)
         let ps = try await muster(stack, ["ps"])
         #expect(ps.status == 2 && ps.output.contains("pass -p NAME"), "\(ps.output)")
         let named = try await muster(stack, ["ps", "-p", stack.project])

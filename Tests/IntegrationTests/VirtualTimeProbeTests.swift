@@ -13,8 +13,10 @@ import Testing
 
     /// A step of virtual time that must bring no look: the clock moves, the runner gets
     /// time to act, the count must not have moved.
-    static func quiet(_ clock: TestClock<Duration>, _ step: Duration, _ file: String, stays count: Int,
-                      _ comment: Comment, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    static func quiet(
+        _ clock: TestClock<Duration>, _ step: Duration, _ file: String, stays count: Int,
+        _ comment: Comment, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws {
         await clock.advance(by: step)
         try await VirtualTimeTests.settle()
         #expect(lines(file) == count, comment, sourceLocation: sourceLocation)
@@ -24,20 +26,24 @@ import Testing
     /// sleep before the test moves the clock again: the look's shell has written its
     /// line, but its exit is still to be reaped and reported, which on a machine busy
     /// with the whole suite can take a few hundred milliseconds of real time.
-    static func seen(_ file: String, _ count: Int, _ comment: Comment = "",
-                     sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
-        #expect(await eventually(within: .seconds(60)) { lines(file) == count }, comment, sourceLocation: sourceLocation)
+    static func seen(
+        _ file: String, _ count: Int, _ comment: Comment = "",
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws {
+        #expect(
+            await eventually(within: .seconds(60)) { lines(file) == count }, comment, sourceLocation: sourceLocation)
         try await Task.sleep(for: .seconds(1))
     }
 
     @Test func theReadyProbeBacksOffWithTheTimeAlreadyWaited() async throws {
         let clock = TestClock()
-        let stack = try TestStack("""
-        services:
-          slow:
-            command: "exec sleep 600"
-            ready: { exec: "echo look >> looks; exit 1", interval: 1s, start_timeout: 10m }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              slow:
+                command: "exec sleep 600"
+                ready: { exec: "echo look >> looks; exit 1", interval: 1s, start_timeout: 10m }
+            """)
         defer { stack.cleanup() }
         let looks = stack.directory + "/looks"
         let start = Task { try await stack.start(timers: clock) }
@@ -66,23 +72,27 @@ import Testing
 
     @Test func theAliveProbeCountsFailuresInARowOnTheInjectedClock() async throws {
         let clock = TestClock()
-        let stack = try TestStack("""
-        services:
-          app:
-            command: "exec sleep 600"
-            alive: { exec: "echo look >> looks; test -f healthy", interval: 1s, failures: 3 }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              app:
+                command: "exec sleep 600"
+                alive: { exec: "echo look >> looks; test -f healthy", interval: 1s, failures: 3 }
+            """)
         defer { stack.cleanup() }
         let looks = stack.directory + "/looks"
         try await stack.start(timers: clock)
         for look in 1...2 {
-            try await Self.quiet(clock, .milliseconds(999), looks, stays: look - 1, "look \(look) waits its whole interval")
+            try await Self.quiet(
+                clock, .milliseconds(999), looks, stays: look - 1, "look \(look) waits its whole interval")
             await clock.advance(by: .milliseconds(1))
             try await Self.seen(looks, look)
             #expect(await stack.snapshot("app")?.available == true, "\(look) failure(s) of 3 change nothing")
         }
         await clock.advance(by: .seconds(1))
-        #expect(await eventually(within: .seconds(60)) { await stack.snapshot("app")?.available == false }, "the third failure in a row")
+        #expect(
+            await eventually(within: .seconds(60)) { await stack.snapshot("app")?.available == false },
+            "the third failure in a row")
         try await Self.seen(looks, 3)
         // One more failure, then healthy: available at the next look, 2 s (virtual) after
         // it became unavailable, and the event says so.
@@ -98,10 +108,11 @@ import Testing
 
     @Test func anIgnoredStopCommandWaitsItsGraceOnTheInjectedClock() async throws {
         let clock = TestClock()
-        let stack = try TestStack("""
-        services:
-          cache: { engine: redis, port: auto, stop_timeout: 20s }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              cache: { engine: redis, port: auto, stop_timeout: 20s }
+            """)
         defer { stack.cleanup() }
         // Redis's ready probe looks on the test's clock too: time moves in 5 ms steps until it is up.
         let driver = Task {
@@ -128,7 +139,10 @@ import Testing
         try await VirtualTimeTests.settle()
         #expect(!warnings().contains { $0.contains("SHUTDOWN brought no exit") }, "the grace is 100 ms: \(warnings())")
         await clock.advance(by: .milliseconds(1))
-        #expect(await eventually(within: .seconds(60)) { warnings().contains { $0.contains("SHUTDOWN brought no exit within 100ms; sent SIGTERM") } })
+        #expect(
+            await eventually(within: .seconds(60)) {
+                warnings().contains { $0.contains("SHUTDOWN brought no exit within 100ms; sent SIGTERM") }
+            })
         // SIGTERM waits for a stopped process; SIGKILL does not, after the stop timeout.
         await clock.advance(by: .milliseconds(19_999))
         try await VirtualTimeTests.settle()

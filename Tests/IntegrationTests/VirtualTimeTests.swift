@@ -14,23 +14,30 @@ import Testing
 
     @Test func backoffDoublesToItsCapAndMaxRestartsEndsIt() async throws {
         let clock = TestClock()
-        let stack = try TestStack("""
-        services:
-          crashy: { command: "sleep 0.05; exit 1", restart: on-failure, max_restarts: 9 }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              crashy: { command: "sleep 0.05; exit 1", restart: on-failure, max_restarts: 9 }
+            """)
         defer { stack.cleanup() }
         try await stack.start(timers: clock)
         // 100 ms doubling per failure in a row, up to 10 s: the last two wait 10 s each.
-        let delays: [Duration] = [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
-                                  .milliseconds(1600), .milliseconds(3200), .milliseconds(6400), .seconds(10), .seconds(10)]
+        let delays: [Duration] = [
+            .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
+            .milliseconds(1600), .milliseconds(3200), .milliseconds(6400), .seconds(10), .seconds(10),
+        ]
         for (index, delay) in delays.enumerated() {
-            #expect(await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.phase == .backoff }, "failure \(index + 1) waits in backoff")
+            #expect(
+                await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.phase == .backoff },
+                "failure \(index + 1) waits in backoff")
             await clock.advance(by: delay - .milliseconds(1))
             try await Self.settle()
             #expect(await stack.snapshot("crashy")?.phase == .backoff, "restart \(index + 1) waits its whole \(delay)")
             #expect(await stack.snapshot("crashy")?.restarts == index)
             await clock.advance(by: .milliseconds(1))
-            #expect(await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.restarts == index + 1 }, "restart \(index + 1) after \(delay)")
+            #expect(
+                await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.restarts == index + 1 },
+                "restart \(index + 1) after \(delay)")
         }
         // The tenth failure is one too many.
         #expect(await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.phase == .failed })
@@ -40,16 +47,18 @@ import Testing
 
     @Test func aStartTimeoutFiresAtItsDeadline() async throws {
         let clock = TestClock()
-        let stack = try TestStack("""
-        services:
-          slow: { command: "exec sleep 600", ready: { log: "never printed", start_timeout: 30s } }
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              slow: { command: "exec sleep 600", ready: { log: "never printed", start_timeout: 30s } }
+            """)
         defer { stack.cleanup() }
         let start = Task { try await stack.start(timers: clock) }
-        #expect(await eventually(within: .seconds(60)) {
-            let snapshot = await stack.snapshot("slow")
-            return snapshot?.phase == .starting && snapshot?.pid != nil
-        })
+        #expect(
+            await eventually(within: .seconds(60)) {
+                let snapshot = await stack.snapshot("slow")
+                return snapshot?.phase == .starting && snapshot?.pid != nil
+            })
         await clock.advance(by: .seconds(29))
         try await Self.settle()
         #expect(await stack.snapshot("slow")?.phase == .starting, "still waiting after 29 s of its 30")
@@ -63,13 +72,14 @@ import Testing
 
     @Test func aStopThatIsIgnoredEscalatesToSIGKILLAtStopTimeout() async throws {
         let clock = TestClock()
-        let stack = try TestStack("""
-        services:
-          stubborn:
-            command: "trap '' TERM INT; echo ready; while :; do sleep 1; done"
-            ready: { log: ready }
-            stop_timeout: 20s
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              stubborn:
+                command: "trap '' TERM INT; echo ready; while :; do sleep 1; done"
+                ready: { log: ready }
+                stop_timeout: 20s
+            """)
         defer { stack.cleanup() }
         try await stack.start(timers: clock)
         let session = try #require(stack.session)

@@ -9,29 +9,34 @@ import Glibc
 /// unix socket) and end when the supervisor goes away.
 @Suite(.serialized) struct WatchTests {
     @Test func watchAndFollowSeeALiveRestart() async throws {
-        let stack = try TestStack("""
-        services:
-          worker:
-            command: "echo up; exec sleep 300"
-            ready: { log: up }
-            restart: on-failure
-        """)
+        let stack = try TestStack(
+            """
+            services:
+              worker:
+                command: "echo up; exec sleep 300"
+                ready: { log: up }
+                restart: on-failure
+            """)
         defer { stack.cleanup() }
         #expect(try await stack.muster("up", "-d").status == 0)
         let pid = try #require(try await stack.status().services.first?.pid)
 
         // Both followers run as separate muster processes, writing to files.
         func follow(_ arguments: [String], into name: String) async throws -> pid_t {
-            try await CLIResult.spawn([TestStack.binary] + arguments, in: stack.directory, output: stack.directory + "/" + name)
+            try await CLIResult.spawn(
+                [TestStack.binary] + arguments, in: stack.directory, output: stack.directory + "/" + name)
         }
         let watcher = try await follow(["watch"], into: "watch.out")
         let follower = try await follow(["events", "-f", "--json"], into: "events.out")
-        func read(_ name: String) -> String { (try? String(contentsOfFile: stack.directory + "/" + name, encoding: .utf8)) ?? "" }
+        func read(_ name: String) -> String {
+            (try? String(contentsOfFile: stack.directory + "/" + name, encoding: .utf8)) ?? ""
+        }
         #expect(await eventually { read("watch.out").contains("watching") && read("events.out").contains("\"ready\"") })
 
         kill(pid, SIGKILL)
-        #expect(await eventually { read("watch.out").contains("worker restarted (killed by SIGKILL") },
-                "watch did not show the restart: \(read("watch.out"))")
+        #expect(
+            await eventually { read("watch.out").contains("worker restarted (killed by SIGKILL") },
+            "watch did not show the restart: \(read("watch.out"))")
         #expect(await eventually { read("events.out").contains("\"type\":\"restarted\"") })
         // The JSON lines parse and keep their order.
         let seqs = read("events.out").split(separator: "\n").compactMap { ServiceEvent.parse(String($0))?.seq }

@@ -6,10 +6,13 @@ import Testing
 @Suite struct CIReportTests {
     let start = RFC3339.time("2026-12-03T08:00:00Z")!
 
-    func test(_ id: String, _ worker: String, _ from: Double, _ to: Double, _ outcome: String = "passed",
-              hits: [Int] = [], shard: String? = nil) -> RunTimeline.Test {
-        RunTimeline.Test(id: id, outcome: outcome, start: start.addingTimeInterval(from), end: start.addingTimeInterval(to),
-                         worker: worker, source: "pytest", disruptions: hits, shard: shard)
+    func test(
+        _ id: String, _ worker: String, _ from: Double, _ to: Double, _ outcome: String = "passed",
+        hits: [Int] = [], shard: String? = nil
+    ) -> RunTimeline.Test {
+        RunTimeline.Test(
+            id: id, outcome: outcome, start: start.addingTimeInterval(from), end: start.addingTimeInterval(to),
+            worker: worker, source: "pytest", disruptions: hits, shard: shard)
     }
 
     @Test func escapingKeepsTheXMLWellFormed() {
@@ -21,9 +24,15 @@ import Testing
     }
 
     @Test func idsAreCutIntoClassAndName() {
-        #expect(JUnitReport.split("tests/api/test_orders.py::TestPay::test_card[visa]", source: "pytest") == ("tests.api.test_orders.TestPay", "test_card[visa]"))
+        #expect(
+            JUnitReport.split("tests/api/test_orders.py::TestPay::test_card[visa]", source: "pytest") == (
+                "tests.api.test_orders.TestPay", "test_card[visa]"
+            ))
         #expect(JUnitReport.split("tests/test_x.py::test_y", source: "pytest") == ("tests.test_x", "test_y"))
-        #expect(JUnitReport.split("orders.spec.ts › notify › during", source: "playwright") == ("orders.spec.ts › notify", "during"))
+        #expect(
+            JUnitReport.split("orders.spec.ts › notify › during", source: "playwright") == (
+                "orders.spec.ts › notify", "during"
+            ))
         #expect(JUnitReport.split("TestAlone", source: "go") == ("go", "TestAlone"))
     }
 
@@ -35,14 +44,22 @@ import Testing
 
     /// Two shards, each with its own `api` lane; shard a's restart is a column over shard a's group only.
     @Test func mergedShardsAreGroupsOfLanesOnOneAxis() {
-        var run = RunTimeline(command: ["pytest"], started: start, ended: start.addingTimeInterval(60), exitCode: 1,
-                              services: ["a/api": [], "b/api": [], "b/db": []],
-                              disruptions: [RunTimeline.Disruption(seq: 1, service: "a/api", kind: .restarted, start: start.addingTimeInterval(10),
-                                                                   end: start.addingTimeInterval(12), reason: nil, logTail: [], shard: "a")],
-                              tests: [test("t1", "gw0", 9, 13, "failed", hits: [1], shard: "a"), test("t2", "gw1", 0, 30, shard: "a"),
-                                      test("t1", "gw0", 9, 13, "failed", shard: "b")])
-        run.shards = [RunTimeline.Shard(name: "a", host: "h1", started: start, ended: start.addingTimeInterval(60), exitCode: 1),
-                      RunTimeline.Shard(name: "b", host: nil, started: start, ended: start.addingTimeInterval(50), exitCode: 1)]
+        var run = RunTimeline(
+            command: ["pytest"], started: start, ended: start.addingTimeInterval(60), exitCode: 1,
+            services: ["a/api": [], "b/api": [], "b/db": []],
+            disruptions: [
+                RunTimeline.Disruption(
+                    seq: 1, service: "a/api", kind: .restarted, start: start.addingTimeInterval(10),
+                    end: start.addingTimeInterval(12), reason: nil, logTail: [], shard: "a")
+            ],
+            tests: [
+                test("t1", "gw0", 9, 13, "failed", hits: [1], shard: "a"), test("t2", "gw1", 0, 30, shard: "a"),
+                test("t1", "gw0", 9, 13, "failed", shard: "b"),
+            ])
+        run.shards = [
+            RunTimeline.Shard(name: "a", host: "h1", started: start, ended: start.addingTimeInterval(60), exitCode: 1),
+            RunTimeline.Shard(name: "b", host: nil, started: start, ended: start.addingTimeInterval(50), exitCode: 1),
+        ]
         let layout = TimelineLayout(run)
         #expect(layout.headings.map(\.text) == ["shard a on h1: 2 tests", "shard b: 1 test"])
         #expect(layout.serviceLanes.map(\.label) == ["api", "api", "db"])
@@ -50,7 +67,8 @@ import Testing
         #expect(layout.shardTops.count == 2)
         let band = layout.bands[0]
         let secondTop = layout.shardTops[1]
-        #expect(band.columnY == layout.shardTops[0] && band.columnY + band.columnHeight < secondTop, "only shard a's group")
+        #expect(
+            band.columnY == layout.shardTops[0] && band.columnY + band.columnHeight < secondTop, "only shard a's group")
         #expect(band.laneY == layout.serviceLanes[0].y, "outlined in a/api's lane, not b/api's")
         let bWorker = layout.workerLanes[2]
         #expect(bWorker.y > secondTop)
@@ -67,8 +85,9 @@ import Testing
     func report(in folder: String, file: String, tests: [TestRecord]) throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let run = RunReport(command: ["pytest"], started: start, ended: start.addingTimeInterval(5), exitCode: 0,
-                            services: ["db"], events: [], disruptions: [], tests: tests)
+        let run = RunReport(
+            command: ["pytest"], started: start, ended: start.addingTimeInterval(5), exitCode: 0,
+            services: ["db"], events: [], disruptions: [], tests: tests)
         let path = folder + "/" + file
         try run.json.write(to: URL(fileURLWithPath: path))
         return path
@@ -77,7 +96,8 @@ import Testing
     @Test func shardsAreNamedAfterTheirFolderWhenTheirFilesShareAName() throws {
         let root = NSTemporaryDirectory() + "muster-tests/naming-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let test = TestRecord(id: "t::a", outcome: "passed", start: 1_800_000_001, end: 1_800_000_002, worker: "gw0", source: "pytest")
+        let test = TestRecord(
+            id: "t::a", outcome: "passed", start: 1_800_000_001, end: 1_800_000_002, worker: "gw0", source: "pytest")
         let first = try report(in: root + "/shard-1", file: "muster-report.json", tests: [test])
         let second = try report(in: root + "/shard-2", file: "muster-report.json", tests: [test])
         let third = try report(in: root, file: "nightly.json", tests: [])

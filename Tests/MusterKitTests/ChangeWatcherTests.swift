@@ -21,22 +21,27 @@ import Testing
         let recorder = Recorder()
         let watcher: ChangeWatcher
 
-        init(files: [String] = ["app/api.py", "app/util.py"], limit: Int? = nil, debounce: Duration = .milliseconds(50)) throws {
+        init(
+            files: [String] = ["app/api.py", "app/util.py"], limit: Int? = nil, debounce: Duration = .milliseconds(50)
+        ) throws {
             root = NSTemporaryDirectory() + "muster-changes-\(UInt32.random(in: 0...UInt32.max))"
             for file in files {
                 let path = root + "/" + file
-                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try "print('v1')\n".write(toFile: path, atomically: false, encoding: .utf8)
             }
             let recorder = self.recorder
-            watcher = ChangeWatcher(roots: [.init(folder: root, recursive: true)], debounce: debounce, simulatedLimit: limit,
-                                    interest: { _ in true }, onMessage: { recorder.say($0) }, onBatch: { recorder.add($0) })
+            watcher = ChangeWatcher(
+                roots: [.init(folder: root, recursive: true)], debounce: debounce, simulatedLimit: limit,
+                interest: { _ in true }, onMessage: { recorder.say($0) }, onBatch: { recorder.add($0) })
             watcher.start(gitignoreFolders: [root])
         }
 
         func write(_ file: String, _ text: String) throws {
             let path = root + "/" + file
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try text.write(toFile: path, atomically: false, encoding: .utf8)
         }
 
@@ -106,7 +111,8 @@ import Testing
     @Test func filesInANewSubfolderAreSeen() async throws {
         let tree = try Tree()
         defer { tree.finish() }
-        try FileManager.default.createDirectory(atPath: tree.root + "/app/new/deeper", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: tree.root + "/app/new/deeper", withIntermediateDirectories: true)
         try tree.write("app/new/deeper/handler.py", "x = 1\n")
         let batches = await tree.batches(atLeast: 1)
         #expect(batches.flatMap { $0 } == [tree.root + "/app/new/deeper/handler.py"])
@@ -163,8 +169,9 @@ import Testing
         // A watcher started after the .gitignore exists.
         tree.watcher.stop()
         let recorder = Recorder()
-        let watcher = ChangeWatcher(roots: [.init(folder: tree.root, recursive: true)], debounce: .milliseconds(50),
-                                    interest: { _ in true }, onMessage: { recorder.say($0) }, onBatch: { recorder.add($0) })
+        let watcher = ChangeWatcher(
+            roots: [.init(folder: tree.root, recursive: true)], debounce: .milliseconds(50),
+            interest: { _ in true }, onMessage: { recorder.say($0) }, onBatch: { recorder.add($0) })
         watcher.start(gitignoreFolders: [tree.root])
         defer { watcher.stop() }
         try tree.write("build/out.bin", "new")
@@ -215,8 +222,9 @@ import Testing
             }
         }
         let recorder = Recorder()
-        let watcher = ChangeWatcher(roots: [.init(folder: root, recursive: true)], debounce: .milliseconds(50),
-                                    interest: { _ in true }, onMessage: { recorder.say($0) }, onBatch: { recorder.add($0) })
+        let watcher = ChangeWatcher(
+            roots: [.init(folder: root, recursive: true)], debounce: .milliseconds(50),
+            interest: { _ in true }, onMessage: { recorder.say($0) }, onBatch: { recorder.add($0) })
         watcher.start()
         defer { watcher.stop() }
         #expect(watcher.counts.watched + watcher.counts.polled == 1011)

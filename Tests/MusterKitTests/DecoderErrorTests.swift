@@ -35,19 +35,27 @@ import Testing
         #expect(http?.description == "redis: not a RESP reply: got \"HTTP/1.1 400 Bad Request\" at byte 0")
         #expect(http?.problem == .malformed)
         // Garbage without a line end is refused at once, not waited for.
-        #expect(respError([0x16, 0x03, 0x01, 0x00])?.description.hasPrefix("redis: not a RESP reply: got \"\\x16\\x03") == true)
+        #expect(
+            respError([0x16, 0x03, 0x01, 0x00])?.description.hasPrefix("redis: not a RESP reply: got \"\\x16\\x03")
+                == true)
         #expect(respError(bytes(":twelve\r\n"))?.description == "redis: bad integer \"twelve\" at byte 0")
         #expect(respError(bytes("$-7\r\n"))?.problem == .malformed)
         #expect(respError(bytes("+OK\n"))?.description.contains("ends without CR") == true)
-        #expect(respError(bytes("$3\r\nabcXY"))?.description == "redis: bulk string at byte 0 does not end in CRLF after 3 bytes")
+        #expect(
+            respError(bytes("$3\r\nabcXY"))?.description
+                == "redis: bulk string at byte 0 does not end in CRLF after 3 bytes")
     }
 
     @Test func respRefusesHugeLengthsBeforeAllocating() {
         #expect(respError(bytes("$999999999999\r\n"))?.problem == .tooLarge)
-        #expect(respError(bytes("*99999999\r\n"))?.description == "redis: array of 99999999 elements at byte 0, above the 1048576 muster accepts")
+        #expect(
+            respError(bytes("*99999999\r\n"))?.description
+                == "redis: array of 99999999 elements at byte 0, above the 1048576 muster accepts")
         #expect(respError(Array(repeating: UInt8(ascii: "+"), count: 70_000))?.problem == .tooLarge)
         // Arrays nested without end would overflow the stack.
-        #expect(respError(Array(String(repeating: "*1\r\n", count: 10_000).utf8))?.description.contains("nested deeper") == true)
+        #expect(
+            respError(Array(String(repeating: "*1\r\n", count: 10_000).utf8))?.description.contains("nested deeper")
+                == true)
     }
 
     @Test func kafkaNamesTheResponseAndWhereItWasCut() throws {
@@ -59,8 +67,14 @@ import Testing
             #expect(error.description == "kafka: truncated at byte 0 of 3 (reading int32 of 4 bytes)")
         }
         let sizes: [(bytes: [UInt8], text: String)] = [
-            (bytes("HTTP"), "kafka: response size 1213486160 (bytes \"HTTP\") is above the 8 MiB muster accepts; not a Kafka broker?"),
-            ([0, 0, 0, 1], "kafka: response size 1 (bytes \"\\x00\\x00\\x00\\x01\") is too small for a response; not a Kafka broker?"),
+            (
+                bytes("HTTP"),
+                "kafka: response size 1213486160 (bytes \"HTTP\") is above the 8 MiB muster accepts; not a Kafka broker?"
+            ),
+            (
+                [0, 0, 0, 1],
+                "kafka: response size 1 (bytes \"\\x00\\x00\\x00\\x01\") is too small for a response; not a Kafka broker?"
+            ),
         ]
         for (prefix, text) in sizes {
             #expect(throws: KafkaError.self) { try KafkaFrame.responseSize(prefix) }
@@ -87,7 +101,8 @@ import Testing
             encoder.int16(0); encoder.string(name); encoder.bool(false)
             encoder.array([0]) { encoder, partition in
                 encoder.int16(0); encoder.int32(Int32(partition)); encoder.int32(1); encoder.int32(0)
-                encoder.array([1]) { $0.int32(Int32($1)) }; encoder.array([1]) { $0.int32(Int32($1)) }; encoder.array([Int]()) { $0.int32(Int32($1)) }
+                encoder.array([1]) { $0.int32(Int32($1)) }; encoder.array([1]) { $0.int32(Int32($1)) };
+                encoder.array([Int]()) { $0.int32(Int32($1)) }
             }
         }
         let whole = body.bytes
@@ -116,9 +131,14 @@ import Testing
             }
         }
         #expect(try PostgresConnection.Message.header([0x52, 0, 0, 0, 8]) == ("R", 8))
-        #expect(headerError(bytes("HTTP/")) == "postgres: 'H' message of 1414811695 bytes, above the 8 MiB muster accepts (got \"HTTP/\"); not a Postgres server?")
+        #expect(
+            headerError(bytes("HTTP/"))
+                == "postgres: 'H' message of 1414811695 bytes, above the 8 MiB muster accepts (got \"HTTP/\"); not a Postgres server?"
+        )
         #expect(headerError([0x16, 3, 1, 0, 0])?.hasPrefix("postgres: not a backend message: got \"\\x16") == true)
-        #expect(headerError([0x52, 0, 0, 0, 2]) == "postgres: 'R' message with length 2, below the 4 of its own length field")
+        #expect(
+            headerError([0x52, 0, 0, 0, 2])
+                == "postgres: 'R' message with length 2, below the 4 of its own length field")
         #expect(headerError([0x52, 0xff, 0xff, 0xff, 0xff])?.contains("below the 4") == true)
     }
 

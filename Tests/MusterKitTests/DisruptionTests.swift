@@ -8,16 +8,23 @@ import Testing
 
     static func at(_ seconds: Double) -> String { EventLog.timestamp(Date(timeIntervalSince1970: base + seconds)) }
 
-    static func event(_ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil,
-                      logTail: [String]? = nil, since: Double? = nil) -> ServiceEvent {
-        ServiceEvent(seq: seq, time: at(seconds), service: service, type: EventKind(rawValue: type), reason: reason, logTail: logTail ?? [], since: since.map(at))
+    static func event(
+        _ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil,
+        logTail: [String]? = nil, since: Double? = nil
+    ) -> ServiceEvent {
+        ServiceEvent(
+            seq: seq, time: at(seconds), service: service, type: EventKind(rawValue: type), reason: reason,
+            logTail: logTail ?? [], since: since.map(at))
     }
 
     static let events = [
         event(1, 0, "notifier", "starting"),
         event(2, 0.5, "notifier", "ready"),
-        event(3, 10, "notifier", "exited", reason: "exited with code 1 after 9.5s; was ready", logTail: ["a", "KeyError"]),
-        event(4, 10.1, "notifier", "restarted", reason: "exited with code 1 after 9.5s; was ready", logTail: ["a", "KeyError"]),
+        event(
+            3, 10, "notifier", "exited", reason: "exited with code 1 after 9.5s; was ready", logTail: ["a", "KeyError"]),
+        event(
+            4, 10.1, "notifier", "restarted", reason: "exited with code 1 after 9.5s; was ready",
+            logTail: ["a", "KeyError"]),
         event(5, 10.6, "notifier", "ready"),
         event(6, 12, "api", "unavailable", reason: "alive probe failed 3 times"),
         event(7, 13, "api", "available"),
@@ -90,12 +97,13 @@ import Testing
         #expect(result.testsByService["worker"] == ["open"])
 
         let lines = TestAttribution.summary(tests: result.tests, disruptions: Disruption.from(Self.events))
-        #expect(lines == [
-            "1 failing test overlapped an unavailability of api: across",
-            "2 failing tests overlapped a restart of notifier: inside, across",
-            "1 failing test overlapped an exit of worker: open",
-            "1 failing test overlapped no disruption (the code's own failures): before",
-        ])
+        #expect(
+            lines == [
+                "1 failing test overlapped an unavailability of api: across",
+                "2 failing tests overlapped a restart of notifier: inside, across",
+                "1 failing test overlapped an exit of worker: open",
+                "1 failing test overlapped no disruption (the code's own failures): before",
+            ])
     }
 
     @Test func manyOverlappingDisruptionsAndNoDisruptions() {
@@ -105,7 +113,8 @@ import Testing
             Self.event(2, 5, "db", "restart_detected", since: 4),
             Self.event(3, 50, "api", "available"),
         ]
-        let result = TestAttribution.attribute([Self.test("t", 4.5, 4.6), Self.test("u", 20, 21)], to: Disruption.from(events))
+        let result = TestAttribution.attribute(
+            [Self.test("t", 4.5, 4.6), Self.test("u", 20, 21)], to: Disruption.from(events))
         #expect(result.tests.map(\.disruptions) == [[1, 2], [1]])
         #expect(TestAttribution.attribute([Self.test("t", 1, 2)], to: []).tests[0].disruptions == [])
     }
@@ -114,28 +123,35 @@ import Testing
         #expect(TestAttribution.list(["a", "b", "c"], show: 5) == "a, b, c")
         #expect(TestAttribution.list(["a", "b", "c", "d", "e", "f", "g"], show: 5) == "a, b, c, d, e and 2 more")
         let tests = (1...40).map { Self.test("t\($0)", 10, 10.1, "failed") }
-        let lines = TestAttribution.summary(tests: TestAttribution.attribute(tests, to: Disruption.from(Self.events)).tests,
-                                            disruptions: Disruption.from(Self.events))
+        let lines = TestAttribution.summary(
+            tests: TestAttribution.attribute(tests, to: Disruption.from(Self.events)).tests,
+            disruptions: Disruption.from(Self.events))
         #expect(lines == ["40 failing tests overlapped a restart of notifier: t1, t2, t3, t4, t5 and 35 more"])
     }
 
     @Test func windowAndJSON() throws {
-        let found = Disruption.overlapping(Self.events, from: Date(timeIntervalSince1970: Self.base + 12.5),
-                                           to: Date(timeIntervalSince1970: Self.base + 15.5))
+        let found = Disruption.overlapping(
+            Self.events, from: Date(timeIntervalSince1970: Self.base + 12.5),
+            to: Date(timeIntervalSince1970: Self.base + 15.5))
         #expect(found.map(\.seq) == [6, 8])
         let open = Disruption.overlapping(Self.events, from: Date(timeIntervalSince1970: Self.base + 1000), to: nil)
         #expect(open.map(\.seq) == [10])
         let data = ControlJSON.encode(DisruptionsReport(disruptions: open))
         let first = try #require(try JSONValue.parse(data)["disruptions"]?.arrayValue?.first)
         #expect(first["end"] == .null)
-        #expect(Set((first.objectMembers ?? []).map(\.key)) == ["seq", "service", "kind", "start", "end", "reason", "log_tail"])
+        #expect(
+            Set((first.objectMembers ?? []).map(\.key)) == [
+                "seq", "service", "kind", "start", "end", "reason", "log_tail",
+            ])
         let back = try ControlJSON.decode(DisruptionsReport.self, from: data)
         #expect(back.disruptions == open)
     }
 
     @Test func sinceIsWrittenAndReadBack() throws {
         let when = Date(timeIntervalSince1970: Self.base + 3)
-        let line = ServiceEvent(service: "db", type: .restartDetected, reason: "x", time: when.addingTimeInterval(0.5), since: when).line
+        let line = ServiceEvent(
+            service: "db", type: .restartDetected, reason: "x", time: when.addingTimeInterval(0.5), since: when
+        ).line
         #expect(line.contains("\"since\":\"2026-12-03T08:00:03.000000Z\""))
         #expect(ServiceEvent.parse(line)?.since == "2026-12-03T08:00:03.000000Z")
         let plain = ServiceEvent(service: "db", type: .ready, time: when).line
@@ -153,8 +169,13 @@ import Testing
         #expect(RFC3339.seconds("2026-12-03T08:00:00.123456789Z")! - 1_796_284_800 > 0.1234)
         #expect(RFC3339.seconds("2026-12-03T08:00:00") == nil)
         #expect(RFC3339.seconds("2026-12-03T08:00:00", localIfNoZone: TimeZone(identifier: "UTC")) == 1_796_284_800)
-        #expect(RFC3339.seconds("2026-12-03T09:00:00", localIfNoZone: TimeZone(identifier: "Europe/Paris")) == 1_796_284_800)
-        for bad in ["", "yesterday", "2026-13-03T08:00:00Z", "2026-12-03T08:00:00Q", "2026-12-03T08:00Z", "2026-12-03T08:00:00.Z"] {
+        #expect(
+            RFC3339.seconds("2026-12-03T09:00:00", localIfNoZone: TimeZone(identifier: "Europe/Paris")) == 1_796_284_800
+        )
+        for bad in [
+            "", "yesterday", "2026-13-03T08:00:00Z", "2026-12-03T08:00:00Q", "2026-12-03T08:00Z",
+            "2026-12-03T08:00:00.Z",
+        ] {
             #expect(RFC3339.seconds(bad) == nil, "\(bad)")
         }
         #expect(RFC3339.time("2026-12-03T08:00:00.5Z")?.timeIntervalSince1970 == 1_796_284_800.5)

@@ -6,18 +6,19 @@ import Testing
 @Suite struct EnvPassThroughTests {
     @Test func plainNullPassesTheVariableThrough() throws {
         let yaml = """
-        name: e
-        services:
-          a:
-            command: ["true"]
-            env:
-              FROM_HOST:
-              TILDE: ~
-              EMPTY: ""
-              ABSENT:
-        """
-        let stack = try StackLoader.parse(yaml: yaml, file: "muster.yaml", directory: "/tmp",
-                                          environment: ["FROM_HOST": "5", "TILDE": "t"])
+            name: e
+            services:
+              a:
+                command: ["true"]
+                env:
+                  FROM_HOST:
+                  TILDE: ~
+                  EMPTY: ""
+                  ABSENT:
+            """
+        let stack = try StackLoader.parse(
+            yaml: yaml, file: "muster.yaml", directory: "/tmp",
+            environment: ["FROM_HOST": "5", "TILDE": "t"])
         let env = try #require(stack.service(named: "a")).env
         let values = Dictionary(uniqueKeysWithValues: env.map { ($0.key, $0.value.resolve { _, _ in nil }) })
         #expect(values["FROM_HOST"] == "5")

@@ -34,14 +34,20 @@ import Testing
             #expect(event.line == line)
             // What the control API and the run report encode (`ControlJSON`): the same fields, values and type string.
             let encoded = ControlJSON.encode(event)
-            #expect(Self.sortedMembers(try JSONValue.parse(encoded)) == Self.sortedMembers(try JSONValue.parse(Data(line.utf8))),
-                    "\(String(decoding: encoded, as: UTF8.self)) vs \(line)")
+            #expect(
+                Self.sortedMembers(try JSONValue.parse(encoded))
+                    == Self.sortedMembers(try JSONValue.parse(Data(line.utf8))),
+                "\(String(decoding: encoded, as: UTF8.self)) vs \(line)")
             #expect(try ControlJSON.decode(ServiceEvent.self, from: encoded) == event)
         }
-        #expect(kinds == [.starting, .ready, .completed, .exited, .restarted, .failed, .stopping, .stopped,
-                          .restartDetected, .unavailable, .available])
+        #expect(
+            kinds == [
+                .starting, .ready, .completed, .exited, .restarted, .failed, .stopping, .stopped,
+                .restartDetected, .unavailable, .available,
+            ])
         // Appended again through an event log (the first 23: one run, numbered 1...23), the file is those lines.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("muster-events-\(UUID().uuidString)").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("muster-events-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let log = try EventLog(path: folder + "/events.jsonl")
@@ -53,19 +59,24 @@ import Testing
     }
 
     @Test func theSpecExampleAndAHandWrittenLineReadBack() throws {
-        let example = #"{"seq":17,"time":"2026-11-22T10:00:01.123456Z","service":"api","type":"restarted","pid":4242,"previous_pid":4200,"restarts":1,"reason":"exited with code 1","log_tail":["..."]}"#
+        let example =
+            #"{"seq":17,"time":"2026-11-22T10:00:01.123456Z","service":"api","type":"restarted","pid":4242,"previous_pid":4200,"restarts":1,"reason":"exited with code 1","log_tail":["..."]}"#
         let event = try #require(ServiceEvent.parse(example))
-        #expect(event.type == .restarted && event.previousPid == 4200 && event.logTail == ["..."] && event.line == example)
+        #expect(
+            event.type == .restarted && event.previousPid == 4200 && event.logTail == ["..."] && event.line == example)
         // Without restarts or log_tail (by hand): read with none, written with `"restarts":0`.
-        let minimal = try #require(ServiceEvent.parse(#"{"seq":3,"time":"2026-11-22T10:00:01Z","service":"db","type":"ready"}"#))
+        let minimal = try #require(
+            ServiceEvent.parse(#"{"seq":3,"time":"2026-11-22T10:00:01Z","service":"db","type":"ready"}"#))
         #expect(minimal.restarts == 0 && minimal.logTail.isEmpty && minimal.date != nil)
         #expect(minimal.line == #"{"seq":3,"time":"2026-11-22T10:00:01Z","service":"db","type":"ready","restarts":0}"#)
         #expect(ServiceEvent.parse(#"{"seq":3,"service":"db","type":"ready"}"#) == nil, "no time: not an event")
     }
 
     @Test func whatTheLifecycleEmitsIsNamedAndStampedByTheRunner() throws {
-        var machine = ServiceLifecycle(policy: .init(hasReadyProbe: false, hasAliveProbe: false, restart: .no, maxRestarts: nil,
-                                                     stopSignal: SIGTERM, stopTimeout: .seconds(1)))
+        var machine = ServiceLifecycle(
+            policy: .init(
+                hasReadyProbe: false, hasAliveProbe: false, restart: .no, maxRestarts: nil,
+                stopSignal: SIGTERM, stopTimeout: .seconds(1)))
         _ = machine.handle(.start)
         let records = machine.handle(.spawned(pid: 42, generation: 1)).compactMap { action -> ServiceEvent? in
             if case let .record(event) = action { return event } else { return nil }
@@ -74,7 +85,10 @@ import Testing
         #expect(records.allSatisfy { $0.service.isEmpty && $0.time.isEmpty && $0.pid == 42 && $0.seq == 0 })
         let when = Date(timeIntervalSince1970: 1_790_000_000.25)
         let stamped = records[0].stamped(service: "api", at: when)
-        #expect(stamped.line == #"{"seq":0,"time":"2026-09-21T14:13:20.250000Z","service":"api","type":"starting","pid":42,"restarts":0}"#)
+        #expect(
+            stamped.line
+                == #"{"seq":0,"time":"2026-09-21T14:13:20.250000Z","service":"api","type":"starting","pid":42,"restarts":0}"#
+        )
     }
 
     @Test func aKindMusterDoesNotKnowIsKeptAsWritten() throws {

@@ -6,7 +6,9 @@ import Testing
 /// from it, found by reading the end of the file only.
 @Suite struct EventLogTests {
     func withFile(_ text: String, _ body: (String) throws -> Void) throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("events-\(getpid())-\(Int.random(in: 0..<1_000_000)).jsonl").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "events-\(getpid())-\(Int.random(in: 0..<1_000_000)).jsonl"
+        ).path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         try body(path)

@@ -16,23 +16,26 @@ import Yams
     static var python: String { ProcessInfo.processInfo.environment["MUSTER_PYTHON"] ?? root + "/.venv/bin/python" }
 
     static let composeCheck = """
-    import json, sys, yaml, jsonschema
-    schema = json.load(open(sys.argv[1]))
-    document = yaml.safe_load(open(sys.argv[2]))
-    errors = list(jsonschema.Draft7Validator(schema).iter_errors(document))
-    for error in errors:
-        print("/".join(str(p) for p in error.absolute_path), error.message[:300])
-    sys.exit(1 if errors else 0)
-    """
+        import json, sys, yaml, jsonschema
+        schema = json.load(open(sys.argv[1]))
+        document = yaml.safe_load(open(sys.argv[2]))
+        errors = list(jsonschema.Draft7Validator(schema).iter_errors(document))
+        for error in errors:
+            print("/".join(str(p) for p in error.absolute_path), error.message[:300])
+        sys.exit(1 if errors else 0)
+        """
 
     /// Runs the venv's Python on `arguments`; the status and the output.
     static func python(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try #require(FileManager.default.isExecutableFile(atPath: python), "no venv Python at \(python); run scripts/lib/python-env.sh")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: python),
+            "no venv Python at \(python); run scripts/lib/python-env.sh")
         let path = NSTemporaryDirectory() + "muster-export-\(UInt32.random(in: 0...UInt32.max)).out"
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         defer { unlink(path) }
-        var request = SpawnRequest(executable: python, arguments: [python] + arguments,
-                                   environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" })
+        var request = SpawnRequest(
+            executable: python, arguments: [python] + arguments,
+            environment: ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" })
         request.outputFD = fd
         request.parentDeathSignal = 0
         let pid = try await ProcessSpawner.shared.spawn(request)
@@ -85,7 +88,10 @@ import Yams
         let db = try #require(services["db"])
         #expect(db["image"] as? String == "postgres:15")
         #expect(db["command"] as? [String] == ["postgres", "-c", "max_connections=200"])
-        #expect(db["environment"] as? [String: String] == ["POSTGRES_USER": "app", "POSTGRES_PASSWORD": "app", "POSTGRES_DB": "app"])
+        #expect(
+            db["environment"] as? [String: String] == [
+                "POSTGRES_USER": "app", "POSTGRES_PASSWORD": "app", "POSTGRES_DB": "app",
+            ])
         let configs = try #require(try Self.tree(text)["configs"] as? [String: [String: String]])
         #expect(configs["db-initdb"]?["content"]?.contains("CREATE DATABASE \"app_test\" OWNER \"app\";") == true)
         #expect(services["cache"]?["image"] as? String == "redis:7")
@@ -119,7 +125,9 @@ import Yams
 
         let documents = try Yams.load_all(yaml: text).compactMap { $0 as? [String: Any] }
         func object(_ kind: String, _ name: String) -> [String: Any]? {
-            documents.first { $0["kind"] as? String == kind && ($0["metadata"] as? [String: Any])?["name"] as? String == name }
+            documents.first {
+                $0["kind"] as? String == kind && ($0["metadata"] as? [String: Any])?["name"] as? String == name
+            }
         }
         func pod(_ object: [String: Any]?) -> [String: Any]? {
             ((object?["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
@@ -127,16 +135,24 @@ import Yams
         #expect(object("ConfigMap", "db-initdb") != nil)
         let db = try #require((pod(object("Deployment", "db"))?["containers"] as? [[String: Any]])?.first)
         #expect(db["args"] as? [String] == ["postgres", "-c", "max_connections=200"])
-        #expect((db["volumeMounts"] as? [[String: Any]])?.first?["mountPath"] as? String == "/docker-entrypoint-initdb.d")
-        #expect(object("Service", "db") != nil && object("Service", "api") != nil && object("Service", "notifier") == nil)
+        #expect(
+            (db["volumeMounts"] as? [[String: Any]])?.first?["mountPath"] as? String == "/docker-entrypoint-initdb.d")
+        #expect(
+            object("Service", "db") != nil && object("Service", "api") != nil && object("Service", "notifier") == nil)
         #expect(object("Job", "migrate") != nil, "a task runs once, as a Job")
         #expect(object("Job", "bus-topics") != nil)
-        let waits = (pod(object("Deployment", "api"))?["initContainers"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        let waits = (pod(object("Deployment", "api"))?["initContainers"] as? [[String: Any]])?.compactMap {
+            $0["name"] as? String
+        }
         #expect(waits == ["wait-migrate", "wait-cache"])
-        let notifierWaits = (pod(object("Deployment", "notifier"))?["initContainers"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        let notifierWaits = (pod(object("Deployment", "notifier"))?["initContainers"] as? [[String: Any]])?.compactMap {
+            $0["name"] as? String
+        }
         #expect(notifierWaits == ["wait-bus", "wait-bus-topics", "wait-cache"])
         let api = try #require((pod(object("Deployment", "api"))?["containers"] as? [[String: Any]])?.first)
-        let env = Dictionary(((api["env"] as? [[String: String]]) ?? []).map { ($0["name"] ?? "", $0["value"] ?? "") }, uniquingKeysWith: { $1 })
+        let env = Dictionary(
+            ((api["env"] as? [[String: String]]) ?? []).map { ($0["name"] ?? "", $0["value"] ?? "") },
+            uniquingKeysWith: { $1 })
         #expect(env["DATABASE_URL"] == "postgresql://app:app@db:5432/app")
         let readiness = try #require(api["readinessProbe"] as? [String: Any])
         #expect((readiness["httpGet"] as? [String: Any])?["port"] as? Int == 8080)
@@ -145,45 +161,45 @@ import Yams
 
     /// Fixed ports, every probe kind, a password, odd names and `$` in values.
     static let varied = """
-    name: Varied_Stack
-    services:
-      Main_DB:
-        engine: postgres
-        port: 5544
-        settings: { statement_timeout: 30s }
-        databases: [one, two, three]
-      kv:
-        engine: redis
-        password: "p@ss w'rd"
-        settings: { maxmemory: 64mb }
-      bus:
-        engine: kafka
-        port: 9093
-        implementation: redpanda
-        settings: { log.retention.hours: "1" }
-        topics: [events]
-      web:
-        command: "exec python3 -m http.server $$PORT"
-        port: 8000
-        env: { DB: "${Main_DB.url}", CACHE: "${kv.url}", PRICE: "$$5 and $$(not a var)" }
-        depends_on: { Main_DB: ready, kv: started, bus: ready }
-        ready: { tcp: "127.0.0.1:8000", interval: 2s, timeout: 3s }
-        alive: { http: "http://localhost:8000/health?deep=1", interval: 5s, failures: 4 }
-        stop_signal: SIGINT
-        stop_timeout: 30s
-      logger:
-        command: ["sh", "-c", "echo up; sleep 1000"]
-        ready: { log: "up" }
-        restart: always
-      checker:
-        command: "true"
-        depends_on: { logger: ready, web: completed, seed: ready }
-        alive: { exec: "test -f /tmp/ok" }
-      seed:
-        command: ["sh", "-c", "echo seeded"]
-        task: true
-        depends_on: { Main_DB: ready }
-    """
+        name: Varied_Stack
+        services:
+          Main_DB:
+            engine: postgres
+            port: 5544
+            settings: { statement_timeout: 30s }
+            databases: [one, two, three]
+          kv:
+            engine: redis
+            password: "p@ss w'rd"
+            settings: { maxmemory: 64mb }
+          bus:
+            engine: kafka
+            port: 9093
+            implementation: redpanda
+            settings: { log.retention.hours: "1" }
+            topics: [events]
+          web:
+            command: "exec python3 -m http.server $$PORT"
+            port: 8000
+            env: { DB: "${Main_DB.url}", CACHE: "${kv.url}", PRICE: "$$5 and $$(not a var)" }
+            depends_on: { Main_DB: ready, kv: started, bus: ready }
+            ready: { tcp: "127.0.0.1:8000", interval: 2s, timeout: 3s }
+            alive: { http: "http://localhost:8000/health?deep=1", interval: 5s, failures: 4 }
+            stop_signal: SIGINT
+            stop_timeout: 30s
+          logger:
+            command: ["sh", "-c", "echo up; sleep 1000"]
+            ready: { log: "up" }
+            restart: always
+          checker:
+            command: "true"
+            depends_on: { logger: ready, web: completed, seed: ready }
+            alive: { exec: "test -f /tmp/ok" }
+          seed:
+            command: ["sh", "-c", "echo seeded"]
+            task: true
+            depends_on: { Main_DB: ready }
+        """
 
     @Test func variedStackValidatesInBothWorlds() async throws {
         let stack = try StackLoader.parse(yaml: Self.varied, file: "varied.yaml", directory: "/tmp", environment: [:])
@@ -195,15 +211,23 @@ import Yams
         #expect(services["Main_DB"]?["ports"] as? [String] == ["5544:5432"])
         #expect(services["bus"]?["ports"] as? [String] == ["9093:29092"])
         #expect((services["bus"]?["environment"] as? [String: String])?["KAFKA_LOG_RETENTION_HOURS"] == "1")
-        #expect((services["web"]?["environment"] as? [String: String])?["PRICE"] == "$$5 and $$(not a var)", "compose would interpolate a single $")
-        #expect((services["web"]?["environment"] as? [String: String])?["DB"] == "postgresql://postgres@Main_DB:5432/one")
-        #expect((services["web"]?["environment"] as? [String: String])?["CACHE"] == "redis://:p%40ss%20w%27rd@kv:6379/0")
+        #expect(
+            (services["web"]?["environment"] as? [String: String])?["PRICE"] == "$$5 and $$(not a var)",
+            "compose would interpolate a single $")
+        #expect(
+            (services["web"]?["environment"] as? [String: String])?["DB"] == "postgresql://postgres@Main_DB:5432/one")
+        #expect(
+            (services["web"]?["environment"] as? [String: String])?["CACHE"] == "redis://:p%40ss%20w%27rd@kv:6379/0")
         #expect(services["web"]?["stop_signal"] as? String == "SIGINT")
         #expect(compose.contains("no healthcheck: a log probe (/up/) has no compose form"))
-        #expect(((services["checker"]?["depends_on"] as? [String: [String: String]])?["logger"])?["condition"] == "service_started")
+        #expect(
+            ((services["checker"]?["depends_on"] as? [String: [String: String]])?["logger"])?["condition"]
+                == "service_started")
         #expect(services["seed"]?["x-muster-task"] as? Bool == true && services["seed"]?["restart"] as? String == "no")
-        #expect(((services["checker"]?["depends_on"] as? [String: [String: String]])?["seed"])?["condition"] == "service_completed_successfully",
-                "a task is ready when it completes")
+        #expect(
+            ((services["checker"]?["depends_on"] as? [String: [String: String]])?["seed"])?["condition"]
+                == "service_completed_successfully",
+            "a task is ready when it completes")
 
         let kubernetes = KubernetesExporter(stack: stack).render()
         let (kubernetesValid, kubernetesErrors) = try await Self.validateKubernetes(kubernetes)
@@ -220,12 +244,13 @@ import Yams
     @Test func validatorsRejectBrokenOutput() async throws {
         let (composeValid, _) = try await Self.validateCompose("services:\n  x:\n    image: a\n    bogus_key: 1\n")
         #expect(!composeValid)
-        let (kubernetesValid, _) = try await Self.validateKubernetes("""
-        apiVersion: v1
-        kind: Service
-        metadata: { name: x }
-        spec: { ports: [{ port: 80, bogusField: 1 }] }
-        """)
+        let (kubernetesValid, _) = try await Self.validateKubernetes(
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: { name: x }
+            spec: { ports: [{ port: 80, bogusField: 1 }] }
+            """)
         #expect(!kubernetesValid)
     }
 }

@@ -32,7 +32,8 @@ import Testing
     @Test func noCycle() { #expect(graph.cycle() == nil) }
 
     @Test func findsCycle() {
-        let cyclic = DependencyGraph(names: ["a", "b", "c", "d"], dependencies: ["a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]])
+        let cyclic = DependencyGraph(
+            names: ["a", "b", "c", "d"], dependencies: ["a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]])
         let cycle = cyclic.cycle()
         #expect(cycle == ["a", "b", "c", "a"])
     }

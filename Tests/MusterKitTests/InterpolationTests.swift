@@ -102,14 +102,17 @@ import Testing
     }
 
     @Test func badLineHasLocation() {
-        guard case let .failure(error) = EnvFile.parse("A=1\nnot a pair\n", file: ".env") else { Issue.record("accepted"); return }
+        guard case let .failure(error) = EnvFile.parse("A=1\nnot a pair\n", file: ".env") else {
+            Issue.record("accepted"); return
+        }
         #expect(error.location == SourceLocation(file: ".env", line: 2, column: 1))
     }
 }
 
 @Suite struct SecretsTests {
     @Test func masksURLPasswords() {
-        #expect(Secrets.mask("postgresql://app:hunter2@127.0.0.1:5432/app") == "postgresql://app:***@127.0.0.1:5432/app")
+        #expect(
+            Secrets.mask("postgresql://app:hunter2@127.0.0.1:5432/app") == "postgresql://app:***@127.0.0.1:5432/app")
         #expect(Secrets.mask("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0")
         #expect(Secrets.mask("a http://u:p@h/x and https://v:q@k") == "a http://u:***@h/x and https://v:***@k")
     }

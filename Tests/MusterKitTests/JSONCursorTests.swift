@@ -60,9 +60,12 @@ import Testing
     }
 
     @Test func nestingIsBounded() {
-        let deep = String(repeating: "[", count: JSONCursor.maxDepth + 1) + String(repeating: "]", count: JSONCursor.maxDepth + 1)
+        let deep =
+            String(repeating: "[", count: JSONCursor.maxDepth + 1)
+            + String(repeating: "]", count: JSONCursor.maxDepth + 1)
         #expect(check(deep)?.what.contains("nested deeper") == true)
-        let allowed = String(repeating: "[", count: JSONCursor.maxDepth) + String(repeating: "]", count: JSONCursor.maxDepth)
+        let allowed =
+            String(repeating: "[", count: JSONCursor.maxDepth) + String(repeating: "]", count: JSONCursor.maxDepth)
         #expect(check(allowed) == nil)
     }
 

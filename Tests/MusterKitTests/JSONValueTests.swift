@@ -6,17 +6,21 @@ import Testing
 /// text is what was parsed, types included; pretty text sorts keys, compact keeps order.
 @Suite struct JSONValueTests {
     @Test func whatItReadsFoundationReadsTheSameFromWhatItWrites() throws {
-        let text = #"{"b": true, "f": false, "i": 7, "n": -3, "d": 1.5, "e": 1e2, "z": null, "s": "a\"b\\c\nd\u0001é/\ud83d\ude00", "a": [1, "x", {"k": []}], "o": {}}"#
+        let text =
+            #"{"b": true, "f": false, "i": 7, "n": -3, "d": 1.5, "e": 1e2, "z": null, "s": "a\"b\\c\nd\u0001é/\ud83d\ude00", "a": [1, "x", {"k": []}], "o": {}}"#
         let value = try JSONValue.parse(Data(text.utf8))
-        #expect(value["i"] == .int(7) && value["n"] == .int(-3) && value["d"] == .double(1.5) && value["e"] == .double(100))
+        #expect(
+            value["i"] == .int(7) && value["n"] == .int(-3) && value["d"] == .double(1.5) && value["e"] == .double(100))
         #expect(value["z"] == .null && value["b"] == .bool(true) && value["o"] == .object([]))
         #expect(value["s"]?.stringValue == "a\"b\\c\nd\u{1}é/😀")
         let reference = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
         let pretty = value.prettyText
         #expect(try JSONSerialization.jsonObject(with: Data(pretty.utf8)) as? NSDictionary == reference)
         #expect(try JSONSerialization.jsonObject(with: Data(value.text.utf8)) as? NSDictionary == reference)
-        #expect(try JSONValue.parse(Data(pretty.utf8)) == JSONValue.object(value.objectMembers!.sorted { $0.key < $1.key }))
-        #expect(pretty.contains("\"b\": true") && pretty.contains("\"i\": 7") && pretty.contains("\"d\": 1.5"), "\(pretty)")
+        #expect(
+            try JSONValue.parse(Data(pretty.utf8)) == JSONValue.object(value.objectMembers!.sorted { $0.key < $1.key }))
+        #expect(
+            pretty.contains("\"b\": true") && pretty.contains("\"i\": 7") && pretty.contains("\"d\": 1.5"), "\(pretty)")
         #expect(pretty.contains(#""s": "a\"b\\c\nd\u0001é/😀""#), "\(pretty)")
         #expect(pretty.range(of: "\"a\"")!.lowerBound < pretty.range(of: "\"b\"")!.lowerBound, "keys sorted")
         #expect(pretty.hasPrefix("{\n  \"a\": [\n    1,\n") && pretty.hasSuffix("\n}\n"), "\(pretty)")

@@ -14,10 +14,12 @@ import Testing
 
         init(_ program: String, version: String) throws {
             let path = folder + "/" + program
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
-            _ = FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\necho '\(version)'\n".utf8),
-                                               attributes: [.posixPermissions: 0o755])
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(
+                atPath: path, contents: Data("#!/bin/sh\necho '\(version)'\n".utf8),
+                attributes: [.posixPermissions: 0o755])
         }
 
         deinit { try? FileManager.default.removeItem(atPath: folder) }
@@ -26,12 +28,14 @@ import Testing
     static let stackText = "services:\n  bus: { engine: kafka, port: auto }\n"
 
     func stack(in folder: String, environment: [String: String]) throws -> StackSpec {
-        try StackLoader.parse(yaml: Self.stackText, file: folder + "/muster.yaml", directory: folder, environment: environment)
+        try StackLoader.parse(
+            yaml: Self.stackText, file: folder + "/muster.yaml", directory: folder, environment: environment)
     }
 
     func busPlan(environment: [String: String], folder: String) throws -> ServicePlan {
         let stack = try stack(in: folder, environment: environment)
-        let planner = StackPlanner(stack: stack, paths: ProjectPaths(directory: folder, project: "limits"), environment: environment)
+        let planner = StackPlanner(
+            stack: stack, paths: ProjectPaths(directory: folder, project: "limits"), environment: environment)
         return try #require(try planner.plans(for: ["bus"], ports: ["bus": 19092]).first)
     }
 
@@ -40,7 +44,8 @@ import Testing
         let environment = ["MUSTER_TANSU": tansu.folder + "/tansu", "PATH": "/nonexistent"]
         let plan = try busPlan(environment: environment, folder: tansu.folder)
         #expect(plan.kind == .kafka(.tansu))
-        #expect(plan.restartReason("restart requested")
+        #expect(
+            plan.restartReason("restart requested")
                 == "restart requested; the broker keeps messages in memory: every message is gone")
         #expect(plan.restartReason(nil) == "the broker keeps messages in memory: every message is gone")
     }
@@ -57,15 +62,18 @@ import Testing
     @Test func doctorNamesTansuAndEachLimitWithItsFigureAndWorkaround() throws {
         let tansu = try FakeBroker("tansu", version: "tansu 0.6.0")
         let environment = ["MUSTER_TANSU": tansu.folder + "/tansu", "PATH": "/nonexistent"]
-        let report = DoctorReport(stack: try stack(in: tansu.folder, environment: environment), paths: nil, environment: environment)
+        let report = DoctorReport(
+            stack: try stack(in: tansu.folder, environment: environment), paths: nil, environment: environment)
         let kafka = try #require(report.engines.first { $0.engine == "kafka" })
         #expect(kafka.implementation == "tansu")
         #expect(kafka.note == nil)
         let limits = try #require(kafka.limits)
         #expect(limits.allSatisfy { !$0.limit.isEmpty && !$0.measured.isEmpty && !$0.workaround.isEmpty })
         let text = limits.map { "\($0.limit) \($0.measured) \($0.workaround)" }.joined(separator: "\n")
-        for fact in ["session.timeout.ms / 2", "23 s", "3 s at 6000", "session.timeout.ms=6000", "restart loses",
-                     "aiokafka's idempotent producer", "enable_idempotence=False", "read_committed", "end offset"] {
+        for fact in [
+            "session.timeout.ms / 2", "23 s", "3 s at 6000", "session.timeout.ms=6000", "restart loses",
+            "aiokafka's idempotent producer", "enable_idempotence=False", "read_committed", "end offset",
+        ] {
             #expect(text.contains(fact), "doctor's limits should say \(fact): \(text)")
         }
         // Postgres and Redis carry no implementation.
@@ -78,7 +86,8 @@ import Testing
     @Test func doctorSaysApacheAndRedpandaAreUntestedHere() throws {
         let apache = try FakeBroker("bin/kafka-server-start.sh", version: "3.9.0")
         let environment = ["KAFKA_HOME": apache.folder, "PATH": "/nonexistent"]
-        let report = DoctorReport(stack: try stack(in: apache.folder, environment: environment), paths: nil, environment: environment)
+        let report = DoctorReport(
+            stack: try stack(in: apache.folder, environment: environment), paths: nil, environment: environment)
         let kafka = try #require(report.engines.first { $0.engine == "kafka" })
         #expect(kafka.implementation == "apache")
         #expect(kafka.limits == [])

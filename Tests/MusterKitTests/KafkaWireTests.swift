@@ -53,7 +53,8 @@ private enum Recorded {
 /// orders+payments and a v1 assignment of orders [2, 0] and payments [1].
 private enum Synthetic {
     static let subscription = "00010000000200066f726465727300087061796d656e7473ffffffff00000000"
-    static let assignment = "00010000000200066f726465727300000002000000020000000000087061796d656e74730000000100000001ffffffff"
+    static let assignment =
+        "00010000000200066f726465727300000002000000020000000000087061796d656e74730000000100000001ffffffff"
     static let describeGroupsV4 = """
         0000000700000000000000010000000267310006537461626c650008636f6e73756d6572000572616e676500000001000e\
         636f6e73756d65722d312d61626300087374617469632d31000772646b61666b61000a2f3132372e302e302e310000002000\
@@ -91,7 +92,8 @@ struct KafkaPrimitiveTests {
     }
 
     @Test func decodesWhatItEncodes() throws {
-        var d = KafkaDecoder(hex("fe 8000 80000000 ffffffffffffffff 00 0003616263 ffff 00000002beef ffffffff 0000000100000007"))
+        var d = KafkaDecoder(
+            hex("fe 8000 80000000 ffffffffffffffff 00 0003616263 ffff 00000002beef ffffffff 0000000100000007"))
         #expect(try d.int8() == -2)
         #expect(try d.int16() == Int16.min)
         #expect(try d.int32() == Int32.min)
@@ -137,8 +139,9 @@ struct KafkaPrimitiveTests {
 struct KafkaRequestEncodingTests {
     /// Whole frames, byte for byte as sent to (and accepted by) Tansu.
     @Test func metadataRequestForOneTopic() {
-        let frame = KafkaFrame.request(apiKey: 3, apiVersion: 7, correlationID: 7, clientID: "muster",
-                                       body: KafkaMetadata.requestBody(topics: ["orders"], version: 7))
+        let frame = KafkaFrame.request(
+            apiKey: 3, apiVersion: 7, correlationID: 7, clientID: "muster",
+            body: KafkaMetadata.requestBody(topics: ["orders"], version: 7))
         #expect(frame == hex("0000001d000300070000000700066d75737465720000000100066f726465727300"))
     }
 
@@ -151,12 +154,17 @@ struct KafkaRequestEncodingTests {
         let body = KafkaCreateTopicsResponse.requestBody(
             topics: [KafkaNewTopic(name: "orders", partitions: 3, replicationFactor: 1)], timeoutMs: 5000, version: 4)
         let frame = KafkaFrame.request(apiKey: 19, apiVersion: 4, correlationID: 7, clientID: "muster", body: body)
-        #expect(frame == hex("0000002f001300040000000700066d75737465720000000100066f726465727300000003000100000000000000000000138800"))
+        #expect(
+            frame
+                == hex(
+                    "0000002f001300040000000700066d75737465720000000100066f726465727300000003000100000000000000000000138800"
+                ))
     }
 
     @Test func findCoordinatorRequest() {
-        let frame = KafkaFrame.request(apiKey: 10, apiVersion: 2, correlationID: 7, clientID: "muster",
-                                       body: KafkaCoordinator.requestBody(group: "g1", version: 2))
+        let frame = KafkaFrame.request(
+            apiKey: 10, apiVersion: 2, correlationID: 7, clientID: "muster",
+            body: KafkaCoordinator.requestBody(group: "g1", version: 2))
         #expect(frame == hex("00000015000a00020000000700066d75737465720002673100"))
     }
 
@@ -193,10 +201,12 @@ struct KafkaResponseDecodingTests {
     }
 
     @Test func negotiationPicksHighestCommonVersionOrFails() throws {
-        let old = KafkaAPIVersions(errorCode: 0, apis: [
-            KafkaAPIVersionRange(apiKey: 3, minVersion: 0, maxVersion: 5),
-            KafkaAPIVersionRange(apiKey: 19, minVersion: 0, maxVersion: 1),
-        ], throttleTimeMs: 0)
+        let old = KafkaAPIVersions(
+            errorCode: 0,
+            apis: [
+                KafkaAPIVersionRange(apiKey: 3, minVersion: 0, maxVersion: 5),
+                KafkaAPIVersionRange(apiKey: 19, minVersion: 0, maxVersion: 1),
+            ], throttleTimeMs: 0)
         #expect(try old.negotiate(.metadata) == 5)
         #expect(throws: KafkaError.self) { try old.negotiate(.createTopics) }
         #expect(throws: KafkaError.self) { try old.negotiate(.describeGroups) }
@@ -212,7 +222,10 @@ struct KafkaResponseDecodingTests {
         #expect(orders.errorCode == 0)
         #expect(orders.isInternal == false)
         #expect(orders.partitions.map(\.partition) == [0, 1, 2])
-        #expect(orders.partitions.allSatisfy { $0.leaderId == 111 && $0.leaderEpoch == 0 && $0.replicas == [111] && $0.isr == [111] })
+        #expect(
+            orders.partitions.allSatisfy {
+                $0.leaderId == 111 && $0.leaderEpoch == 0 && $0.replicas == [111] && $0.isr == [111]
+            })
         #expect(d.remaining == 0)
     }
 
@@ -221,7 +234,8 @@ struct KafkaResponseDecodingTests {
         let metadata = try KafkaMetadata.decode(&d, version: 4)
         let orders = try #require(metadata.topic("orders"))
         #expect(orders.partitions.count == 3)
-        #expect(orders.partitions.allSatisfy { $0.leaderId == 111 && $0.leaderEpoch == -1 && $0.offlineReplicas.isEmpty })
+        #expect(
+            orders.partitions.allSatisfy { $0.leaderId == 111 && $0.leaderEpoch == -1 && $0.offlineReplicas.isEmpty })
         #expect(d.remaining == 0)
         // The v7 bytes are not a valid v4 message: decoding must not silently succeed as v4.
         var wrong = try body(Recorded.metadataV7)
@@ -232,14 +246,20 @@ struct KafkaResponseDecodingTests {
     @Test func createTopicsAlreadyExists() throws {
         var d = try body(Recorded.createTopicsV4AlreadyExists)
         let response = try KafkaCreateTopicsResponse.decode(&d, version: 4)
-        #expect(response.topics == [KafkaCreateTopicResult(name: "orders", errorCode: 36, errorMessage: "Topic with this name already exists.")])
+        #expect(
+            response.topics == [
+                KafkaCreateTopicResult(
+                    name: "orders", errorCode: 36, errorMessage: "Topic with this name already exists.")
+            ])
         #expect(KafkaClient.errorName(response.topics[0].errorCode) == "TOPIC_ALREADY_EXISTS")
     }
 
     @Test func findCoordinatorFromTansu() throws {
         var d = try body(Recorded.findCoordinatorV2)
         let coordinator = try KafkaCoordinator.decode(&d, version: 2)
-        #expect(coordinator == KafkaCoordinator(errorCode: 0, errorMessage: "NONE", nodeId: 111, host: "127.0.0.1", port: 49092))
+        #expect(
+            coordinator
+                == KafkaCoordinator(errorCode: 0, errorMessage: "NONE", nodeId: 111, host: "127.0.0.1", port: 49092))
         #expect(d.remaining == 0)
     }
 

@@ -10,9 +10,12 @@ import Glibc
 /// restarts monitors detect, why a restart happened, when a one-shot counts as
 /// ready, and which output goes with an exit. Pure values, moments given by the test.
 @Suite struct LifecycleRulesTests {
-    func machine(probe: Bool = false, alive: Bool = false, command: String? = nil, task: Bool = false) -> ServiceLifecycle {
-        var policy = ServiceLifecycle.Policy(hasReadyProbe: probe, hasAliveProbe: alive, restart: .no, maxRestarts: nil,
-                                             stopSignal: SIGTERM, stopTimeout: .seconds(10), isTask: task, stopCommand: command)
+    func machine(probe: Bool = false, alive: Bool = false, command: String? = nil, task: Bool = false)
+        -> ServiceLifecycle
+    {
+        var policy = ServiceLifecycle.Policy(
+            hasReadyProbe: probe, hasAliveProbe: alive, restart: .no, maxRestarts: nil,
+            stopSignal: SIGTERM, stopTimeout: .seconds(10), isTask: task, stopCommand: command)
         policy.aliveFailures = 3
         return ServiceLifecycle(policy: policy)
     }
@@ -35,13 +38,20 @@ import Glibc
         let stop = m.handle(.stop)
         #expect(stop.contains(.sendStopCommand(generation: 1)))
         #expect(!stop.contains(.signalGroup(SIGTERM)), "the command goes first")
-        #expect(!stop.contains { if case .armStopTimer = $0 { return true } else { return false } }, "no stop timer yet")
+        #expect(
+            !stop.contains { if case .armStopTimer = $0 { return true } else { return false } }, "no stop timer yet")
         #expect(m.stopStage == .commanded)
-        #expect(m.handle(.stopCommandAnswered(.ignored, generation: 1)) == [.armStopGrace(.milliseconds(100), generation: 1)])
+        #expect(
+            m.handle(.stopCommandAnswered(.ignored, generation: 1)) == [
+                .armStopGrace(.milliseconds(100), generation: 1)
+            ])
         #expect(m.handle(.stopTimedOut(generation: 1)) == [], "no stop timer runs during the grace")
         let after = m.handle(.stopGraceElapsed(generation: 1))
-        #expect(after == [.signalGroup(SIGTERM), .armStopTimer(.seconds(10), generation: 1),
-                          .warn("SHUTDOWN brought no exit within 100ms; sent SIGTERM")])
+        #expect(
+            after == [
+                .signalGroup(SIGTERM), .armStopTimer(.seconds(10), generation: 1),
+                .warn("SHUTDOWN brought no exit within 100ms; sent SIGTERM"),
+            ])
         #expect(m.stopStage == .asked)
         // From here the ordinary ladder: the stop timer ends in SIGKILL.
         #expect(m.handle(.stopTimedOut(generation: 1)).contains(.killGroup))
@@ -51,7 +61,9 @@ import Glibc
         var m = machine(command: "SHUTDOWN")
         ready(&m)
         _ = m.handle(.stop)
-        #expect(m.handle(.stopCommandAnswered(.closed, generation: 1)) == [.armStopGrace(.milliseconds(500), generation: 1)])
+        #expect(
+            m.handle(.stopCommandAnswered(.closed, generation: 1)) == [.armStopGrace(.milliseconds(500), generation: 1)]
+        )
         #expect(records(m.handle(.exited(.exited(0), uptime: .seconds(3), generation: 1))).map(\.type) == [.stopped])
         #expect(m.phase == .stopped)
         #expect(m.handle(.stopGraceElapsed(generation: 1)) == [], "a grace that ends after the exit changes nothing")
@@ -61,16 +73,22 @@ import Glibc
         var m = machine(command: "SHUTDOWN")
         ready(&m)
         _ = m.handle(.stop)
-        #expect(m.handle(.stopCommandAnswered(.refused, generation: 1))
-                == [.signalGroup(SIGTERM), .armStopTimer(.seconds(10), generation: 1),
-                    .warn("SHUTDOWN could not be sent or was refused; sent SIGTERM")])
+        #expect(
+            m.handle(.stopCommandAnswered(.refused, generation: 1))
+                == [
+                    .signalGroup(SIGTERM), .armStopTimer(.seconds(10), generation: 1),
+                    .warn("SHUTDOWN could not be sent or was refused; sent SIGTERM"),
+                ])
     }
 
     @Test func aStopDuringTheSpawnSignalsTheNewProcessAndArmsTheStopTimer() {
         var m = machine(command: "SHUTDOWN")
         _ = m.handle(.start)
         _ = m.handle(.stop)
-        #expect(m.handle(.spawned(pid: 12, generation: 1)) == [.signalGroup(SIGTERM), .armStopTimer(.seconds(10), generation: 1)])
+        #expect(
+            m.handle(.spawned(pid: 12, generation: 1)) == [
+                .signalGroup(SIGTERM), .armStopTimer(.seconds(10), generation: 1),
+            ])
         #expect(m.handle(.stopCommandAnswered(.ignored, generation: 1)) == [], "a late answer changes nothing")
     }
 
@@ -91,10 +109,12 @@ import Glibc
         let sent = Date(timeIntervalSince1970: 1000)
         #expect(m.handle(.aliveLooked(.failed("refused"), sentAt: sent), at: .seconds(1)) == [])
         #expect(m.handle(.aliveLooked(.failed("refused"), sentAt: sent), at: .seconds(2)) == [])
-        #expect(m.handle(.aliveLooked(.failed("refused"), sentAt: sent), at: .seconds(3))
+        #expect(
+            m.handle(.aliveLooked(.failed("refused"), sentAt: sent), at: .seconds(3))
                 == [.announceAvailability(false, reason: "alive probe failed 3 times: refused")])
         #expect(m.handle(.aliveLooked(.failed("refused"), sentAt: sent), at: .seconds(4)) == [], "said once")
-        #expect(m.handle(.aliveLooked(.passed(identity: nil), sentAt: sent), at: .milliseconds(5500))
+        #expect(
+            m.handle(.aliveLooked(.passed(identity: nil), sentAt: sent), at: .milliseconds(5500))
                 == [.announceAvailability(true, reason: nil, after: .milliseconds(2500))])
         // A pass in between starts the count again.
         _ = m.handle(.aliveLooked(.failed("refused"), sentAt: sent))
@@ -110,8 +130,12 @@ import Glibc
         let first = Date(timeIntervalSince1970: 1000), second = first + 1, third = first + 2
         #expect(m.handle(.aliveLooked(.passed(identity: "a"), sentAt: first)) == [])
         #expect(m.handle(.aliveLooked(.passed(identity: "a"), sentAt: second)) == [])
-        #expect(m.handle(.aliveLooked(.passed(identity: "b"), sentAt: third))
-                == [.restartDetected(reason: "its alive probe reports a new identity (a → b)", previousPid: nil, since: second)])
+        #expect(
+            m.handle(.aliveLooked(.passed(identity: "b"), sentAt: third))
+                == [
+                    .restartDetected(
+                        reason: "its alive probe reports a new identity (a → b)", previousPid: nil, since: second)
+                ])
         #expect(m.restartsDetected == 1)
         // A new incarnation starts a new baseline: its first identity is no restart.
         _ = m.handle(.restart)
@@ -125,7 +149,9 @@ import Glibc
         let finding = MonitorFinding.restartDetected(reason: "new postmaster", previousPid: 9, since: nil)
         #expect(m.handle(.monitorFound(finding)) == [], "pending: nothing to detect")
         ready(&m)
-        #expect(m.handle(.monitorFound(finding)) == [.restartDetected(reason: "new postmaster", previousPid: 9, since: nil)])
+        #expect(
+            m.handle(.monitorFound(finding)) == [.restartDetected(reason: "new postmaster", previousPid: 9, since: nil)]
+        )
         #expect(m.handle(.monitorFound(.warning("connections at 85 %"))) == [.warn("connections at 85 %")])
         _ = m.handle(.stop)
         #expect(m.handle(.monitorFound(finding)) == [], "stopping: a finding is late")
@@ -159,7 +185,10 @@ import Glibc
         #expect(m.phase == .completed)
         #expect(m.times.ready == .milliseconds(1300), "what counts is when it completed")
         #expect(m.times.completed == .milliseconds(1300))
-        #expect(done.contains { if case let .warn(text) = $0 { return TaskSuggestion.isSuggestion(text) } else { return false } })
+        #expect(
+            done.contains {
+                if case let .warn(text) = $0 { return TaskSuggestion.isSuggestion(text) } else { return false }
+            })
         _ = m.handle(.start, at: .seconds(2))
         _ = m.handle(.spawned(pid: 11, generation: 2), at: .seconds(2))
         let again = m.handle(.exited(.exited(0), uptime: .milliseconds(300), generation: 2), at: .milliseconds(2300))
@@ -181,7 +210,8 @@ import Glibc
         var m = machine(probe: true)
         _ = m.handle(.start)
         _ = m.handle(.spawned(pid: 10, generation: 1))
-        let failed = records(m.handle(.exited(.exited(3), uptime: .seconds(1), generation: 1, tail: ["ModuleNotFoundError"])))
+        let failed = records(
+            m.handle(.exited(.exited(3), uptime: .seconds(1), generation: 1, tail: ["ModuleNotFoundError"])))
         #expect(failed.map(\.type) == [.failed])
         #expect(failed.first?.logTail == ["ModuleNotFoundError"])
     }

@@ -6,8 +6,10 @@ import Glibc
 
 @Suite struct ServiceLifecycleTests {
     func machine(probe: Bool = true, restart: RestartPolicy = .no, max: Int? = nil) -> ServiceLifecycle {
-        ServiceLifecycle(policy: .init(hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: max,
-                                       stopSignal: SIGTERM, stopTimeout: .seconds(10)))
+        ServiceLifecycle(
+            policy: .init(
+                hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: max,
+                stopSignal: SIGTERM, stopTimeout: .seconds(10)))
     }
 
     func kinds(_ actions: [ServiceLifecycle.Action]) -> [String] {
@@ -115,25 +117,32 @@ import Glibc
     /// Postgres's ladder: the stop signal (fast shutdown), after stop_timeout the
     /// server's own escalation (immediate shutdown) with its grace, SIGKILL only last.
     @Test func stopClimbsTheServersOwnLadderBeforeSIGKILL() {
-        let ladder = ServiceLifecycle.StopEscalation(signal: SIGQUIT, grace: .seconds(10), stopName: "fast shutdown",
-                                                     name: "immediate shutdown")
-        var m = ServiceLifecycle(policy: .init(hasReadyProbe: false, hasAliveProbe: false, restart: .no, maxRestarts: nil,
-                                               stopSignal: SIGINT, stopTimeout: .seconds(2), escalation: ladder))
+        let ladder = ServiceLifecycle.StopEscalation(
+            signal: SIGQUIT, grace: .seconds(10), stopName: "fast shutdown",
+            name: "immediate shutdown")
+        var m = ServiceLifecycle(
+            policy: .init(
+                hasReadyProbe: false, hasAliveProbe: false, restart: .no, maxRestarts: nil,
+                stopSignal: SIGINT, stopTimeout: .seconds(2), escalation: ladder))
         _ = m.handle(.start)
         _ = m.handle(.spawned(pid: 10, generation: 1))
         let stop = m.handle(.stop)
         #expect(stop.contains(.signalGroup(SIGINT)))
         #expect(stop.contains(.armStopTimer(.seconds(2), generation: 1)))
         let immediate = m.handle(.stopTimedOut(generation: 1))
-        #expect(immediate == [
-            .warn("did not stop within 2s of SIGINT (fast shutdown); sent SIGQUIT (immediate shutdown)"),
-            .signalGroup(SIGQUIT),
-            .armStopTimer(.seconds(10), generation: 1),
-        ])
+        #expect(
+            immediate == [
+                .warn("did not stop within 2s of SIGINT (fast shutdown); sent SIGQUIT (immediate shutdown)"),
+                .signalGroup(SIGQUIT),
+                .armStopTimer(.seconds(10), generation: 1),
+            ])
         #expect(!immediate.contains(.killGroup))
         #expect(m.stopStage == .escalated)
         let kill = m.handle(.stopTimedOut(generation: 1))
-        #expect(kill == [.warn("immediate shutdown did not end it within 10s; sent SIGKILL to every process of it"), .killGroup])
+        #expect(
+            kill == [
+                .warn("immediate shutdown did not end it within 10s; sent SIGKILL to every process of it"), .killGroup,
+            ])
         // A stale timer of an older incarnation changes nothing.
         #expect(m.handle(.stopTimedOut(generation: 0)).isEmpty)
         _ = m.handle(.exited(.signaled(SIGKILL), uptime: .seconds(13), generation: 1))
@@ -190,10 +199,11 @@ import Glibc
     }
 
     @Test func backoffSequence() {
-        #expect((1...8).map(ServiceLifecycle.backoff(afterFailures:)) == [
-            .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
-            .milliseconds(1600), .milliseconds(3200), .milliseconds(6400), .seconds(10),
-        ])
+        #expect(
+            (1...8).map(ServiceLifecycle.backoff(afterFailures:)) == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
+                .milliseconds(1600), .milliseconds(3200), .milliseconds(6400), .seconds(10),
+            ])
     }
 
     @Test func availabilityFollowsTheAliveProbe() {
@@ -205,13 +215,15 @@ import Glibc
         #expect(m.handle(.aliveChecked(passed: false, failures: 2, threshold: 3, reason: "refused")) == [])
         #expect(m.available)
         // The third miss makes it unavailable, once.
-        #expect(m.handle(.aliveChecked(passed: false, failures: 3, threshold: 3, reason: "refused"))
+        #expect(
+            m.handle(.aliveChecked(passed: false, failures: 3, threshold: 3, reason: "refused"))
                 == [.announceAvailability(false, reason: "refused")])
         #expect(!m.available && m.phase == .ready)
         #expect(m.handle(.aliveChecked(passed: false, failures: 4, threshold: 3, reason: "refused")) == [])
         // The first pass makes it available again, and says for how long it was not
         // (since the third miss, at moment 0).
-        #expect(m.handle(.aliveChecked(passed: true, failures: 0, threshold: 3, reason: nil), at: .milliseconds(7500))
+        #expect(
+            m.handle(.aliveChecked(passed: true, failures: 0, threshold: 3, reason: nil), at: .milliseconds(7500))
                 == [.announceAvailability(true, reason: nil, after: .milliseconds(7500))])
         #expect(m.available)
         // A new incarnation starts available; a look outside `ready` is ignored.
@@ -243,8 +255,10 @@ import Glibc
     // MARK: - Tasks
 
     func task(probe: Bool = false, restart: RestartPolicy = .no, max: Int? = nil) -> ServiceLifecycle {
-        ServiceLifecycle(policy: .init(hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: max,
-                                       stopSignal: SIGTERM, stopTimeout: .seconds(10), isTask: true))
+        ServiceLifecycle(
+            policy: .init(
+                hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: max,
+                stopSignal: SIGTERM, stopTimeout: .seconds(10), isTask: true))
     }
 
     @Test func taskIsUpOnlyOnceItCompleted() {
@@ -335,24 +349,40 @@ import Glibc
 /// The `task: true` hint for a one-shot that does not say it is one.
 @Suite struct TaskSuggestionTests {
     func policy(probe: Bool = false, restart: RestartPolicy = .no, task: Bool = false) -> ServiceLifecycle.Policy {
-        .init(hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: nil, stopSignal: SIGTERM,
-              stopTimeout: .seconds(10), isTask: task)
+        .init(
+            hasReadyProbe: probe, hasAliveProbe: false, restart: restart, maxRestarts: nil, stopSignal: SIGTERM,
+            stopTimeout: .seconds(10), isTask: task)
     }
 
     @Test func quickCleanExitOfAServiceWithoutProbeGetsOneLine() throws {
-        let reason = try #require(TaskSuggestion.reason(policy: policy(), status: .exited(0), uptime: .milliseconds(1234)))
-        #expect(reason == "exited with code 0 1.2s after it started and nothing waits for it to complete; if it is a one-shot step, set task: true so up waits until it completes")
+        let reason = try #require(
+            TaskSuggestion.reason(policy: policy(), status: .exited(0), uptime: .milliseconds(1234)))
+        #expect(
+            reason
+                == "exited with code 0 1.2s after it started and nothing waits for it to complete; if it is a one-shot step, set task: true so up waits until it completes"
+        )
         #expect(!reason.contains("\n"))
         #expect(TaskSuggestion.isSuggestion(reason))
-        #expect(TaskSuggestion.reason(policy: policy(restart: .onFailure), status: .exited(0), uptime: .seconds(1)) != nil)
+        #expect(
+            TaskSuggestion.reason(policy: policy(restart: .onFailure), status: .exited(0), uptime: .seconds(1)) != nil)
     }
 
     @Test func noHintWhereItWouldBeWrong() {
-        #expect(TaskSuggestion.reason(policy: policy(task: true), status: .exited(0), uptime: .seconds(1)) == nil, "a task already")
-        #expect(TaskSuggestion.reason(policy: policy(probe: true), status: .exited(0), uptime: .seconds(1)) == nil, "up waited for its probe")
-        #expect(TaskSuggestion.reason(policy: policy(restart: .always), status: .exited(0), uptime: .seconds(1)) == nil, "restarted, not completed")
-        #expect(TaskSuggestion.reason(policy: policy(), status: .exited(1), uptime: .seconds(1)) == nil, "a failure, not a one-shot")
-        #expect(TaskSuggestion.reason(policy: policy(), status: .exited(0), uptime: TaskSuggestion.window) == nil, "it ran a while")
+        #expect(
+            TaskSuggestion.reason(policy: policy(task: true), status: .exited(0), uptime: .seconds(1)) == nil,
+            "a task already")
+        #expect(
+            TaskSuggestion.reason(policy: policy(probe: true), status: .exited(0), uptime: .seconds(1)) == nil,
+            "up waited for its probe")
+        #expect(
+            TaskSuggestion.reason(policy: policy(restart: .always), status: .exited(0), uptime: .seconds(1)) == nil,
+            "restarted, not completed")
+        #expect(
+            TaskSuggestion.reason(policy: policy(), status: .exited(1), uptime: .seconds(1)) == nil,
+            "a failure, not a one-shot")
+        #expect(
+            TaskSuggestion.reason(policy: policy(), status: .exited(0), uptime: TaskSuggestion.window) == nil,
+            "it ran a while")
         #expect(!TaskSuggestion.isSuggestion("did not stop within 10s; sent SIGKILL"))
         #expect(!TaskSuggestion.isSuggestion(nil))
     }
@@ -391,7 +421,8 @@ import Glibc
         let program = folder + "/a) (b c"
         try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
         // Through muster's own spawner: its reaper owns every child of this process.
-        let pid = try await ProcessSpawner.shared.spawn(SpawnRequest(executable: program, arguments: [program, "30"], environment: []))
+        let pid = try await ProcessSpawner.shared.spawn(
+            SpawnRequest(executable: program, arguments: [program, "30"], environment: []))
         defer {
             kill(pid, SIGKILL)
             ProcessReaper.shared.forget(pid)

@@ -34,14 +34,32 @@ import Testing
     /// The list fields: a scalar there, and the first line it is refused with
     /// (after `FILE:LINE:COLUMN: `), or nil when the contract reads the scalar.
     static let lists: [Field: (scalar: String, refusal: String?)] = [
-        Field(place: "top", key: "env"): ("DEBUG=1", "env must be a mapping of KEY: value or a list of KEY=value, got the scalar \"DEBUG=1\"; write env: { DEBUG: 1 }"),
-        Field(place: "service", key: "env"): ("DEBUG", "service api.env must be a mapping of KEY: value or a list of KEY=value, got the scalar \"DEBUG\"; write env: { DEBUG: VALUE }"),
-        Field(place: "service", key: "depends_on"): ("db", "service api.depends_on must be a list or a mapping, got the scalar \"db\"; write depends_on: [db]"),
-        Field(place: "service", key: "profiles"): ("debug", "service api.profiles must be a list, got the scalar \"debug\"; write profiles: [debug]"),
-        Field(place: "engine", key: "databases"): ("shop", "service db.databases must be a list, got the scalar \"shop\"; write databases: [shop]"),
-        Field(place: "engine", key: "topics"): ("orders", "service db.topics must be a list, got the scalar \"orders\"; write topics: [orders]"),
-        Field(place: "service", key: "watch"): ("app", "service api.watch must be a list, got the scalar \"app\"; write watch: [app]"),
-        Field(place: "watch rule", key: "ignore"): ("tests", "service api.watch[0].ignore must be a list, got the scalar \"tests\"; write ignore: [tests]"),
+        Field(place: "top", key: "env"): (
+            "DEBUG=1",
+            "env must be a mapping of KEY: value or a list of KEY=value, got the scalar \"DEBUG=1\"; write env: { DEBUG: 1 }"
+        ),
+        Field(place: "service", key: "env"): (
+            "DEBUG",
+            "service api.env must be a mapping of KEY: value or a list of KEY=value, got the scalar \"DEBUG\"; write env: { DEBUG: VALUE }"
+        ),
+        Field(place: "service", key: "depends_on"): (
+            "db", "service api.depends_on must be a list or a mapping, got the scalar \"db\"; write depends_on: [db]"
+        ),
+        Field(place: "service", key: "profiles"): (
+            "debug", "service api.profiles must be a list, got the scalar \"debug\"; write profiles: [debug]"
+        ),
+        Field(place: "engine", key: "databases"): (
+            "shop", "service db.databases must be a list, got the scalar \"shop\"; write databases: [shop]"
+        ),
+        Field(place: "engine", key: "topics"): (
+            "orders", "service db.topics must be a list, got the scalar \"orders\"; write topics: [orders]"
+        ),
+        Field(place: "service", key: "watch"): (
+            "app", "service api.watch must be a list, got the scalar \"app\"; write watch: [app]"
+        ),
+        Field(place: "watch rule", key: "ignore"): (
+            "tests", "service api.watch[0].ignore must be a list, got the scalar \"tests\"; write ignore: [tests]"
+        ),
         Field(place: "watch rule", key: "exec"): ("make", nil),
         // A string runs under /bin/sh -c (SPEC).
         Field(place: "service", key: "command"): ("sleep 1", nil),
@@ -64,7 +82,9 @@ import Testing
             if field.key == "command" { return "services:\n  api:\n    " + line }
             return api + "    " + line
         case "engine":
-            let kind = [EngineKind.postgres, .redis, .kafka].first { ServiceParser.engineKeysByKind[$0, default: []].contains(field.key) }!
+            let kind = [EngineKind.postgres, .redis, .kafka].first {
+                ServiceParser.engineKeysByKind[$0, default: []].contains(field.key)
+            }!
             return "services:\n  db:\n    engine: \(kind.rawValue)\n    " + line
         case "probe":
             let kind = ProbeSpec.kindNames.contains(field.key) ? "" : "      exec: [\"true\"]\n"
@@ -72,9 +92,11 @@ import Testing
         case "kafka probe": return api + "    ready:\n      kafka:\n        " + line
         case "dependency": return api + "    depends_on:\n      api:\n        " + line
         case "topic":
-            return "services:\n  bus:\n    engine: kafka\n    topics:\n" + (field.key == "name" ? "      - " + line : "      - name: orders\n        " + line)
+            return "services:\n  bus:\n    engine: kafka\n    topics:\n"
+                + (field.key == "name" ? "      - " + line : "      - name: orders\n        " + line)
         case "snapshot":
-            return "services:\n  db:\n    engine: postgres\n    snapshot:\n" + (field.key == "after" ? "" : "      after: migrate\n") + "      " + line
+            return "services:\n  db:\n    engine: postgres\n    snapshot:\n"
+                + (field.key == "after" ? "" : "      after: migrate\n") + "      " + line
         case "watch rule":
             return api + "    watch:\n" + (field.key == "path" ? "      - " + line : "      - path: .\n        " + line)
         case "watch settings": return "watch:\n  " + line + api
@@ -83,7 +105,8 @@ import Testing
     }
 
     static func parse(_ yaml: String, in directory: String = NSTemporaryDirectory()) throws -> StackSpec {
-        try StackLoader.parse(yaml: yaml, file: "stack.yaml", directory: directory, environment: ProcessInfo.processInfo.environment)
+        try StackLoader.parse(
+            yaml: yaml, file: "stack.yaml", directory: directory, environment: ProcessInfo.processInfo.environment)
     }
 
     /// The 1-based line of `yaml` that holds `text`.
@@ -108,7 +131,9 @@ import Testing
         } catch let error as MusterError {
             #expect(error.exitCode == 2)
             let row = try #require(Self.line(of: "\(field.key): \(scalar)", in: yaml))
-            let column = "\(field.key): ".count + (yaml.split(separator: "\n")[row - 1].prefix { $0 == " " || $0 == "-" }.count) + 1
+            let column =
+                "\(field.key): ".count + (yaml.split(separator: "\n")[row - 1].prefix { $0 == " " || $0 == "-" }.count)
+                + 1
             #expect(error.headline == "stack.yaml:\(row):\(column): " + (refusal ?? ""))
         }
     }
@@ -118,7 +143,9 @@ import Testing
         let yaml = Self.stack(field, "[one, two]")
         do {
             _ = try Self.parse(yaml)
-            Issue.record("\(field.testDescription): [one, two] was accepted; if it is a list field, add it to ListFieldTests.lists")
+            Issue.record(
+                "\(field.testDescription): [one, two] was accepted; if it is a list field, add it to ListFieldTests.lists"
+            )
         } catch let error as MusterError {
             #expect(error.exitCode == 2)
             #expect(error.location?.line == Self.line(of: "\(field.key): [one, two]", in: yaml), "\(error.headline)")
@@ -155,8 +182,9 @@ import Testing
 
     /// `key:` with nothing after it (or `""`) is no entries, not a scalar.
     @Test func aNullListIsEmpty() throws {
-        let stack = try Self.parse("services:\n  db:\n    engine: postgres\n    databases:\n  bus:\n    engine: kafka\n    topics: \"\"\n"
-                                   + "  api:\n    command: [sleep, \"1\"]\n    profiles:\n    depends_on: ~\n")
+        let stack = try Self.parse(
+            "services:\n  db:\n    engine: postgres\n    databases:\n  bus:\n    engine: kafka\n    topics: \"\"\n"
+                + "  api:\n    command: [sleep, \"1\"]\n    profiles:\n    depends_on: ~\n")
         #expect(stack.service(named: "db")?.engine?.databases == [])
         #expect(stack.service(named: "bus")?.engine?.topics == [])
         #expect(stack.service(named: "api")?.profiles == [])
@@ -166,7 +194,9 @@ import Testing
     /// The hint writes the value as it was written: quoted when it was quoted, several
     /// comma-separated values as several items.
     @Test func theHintKeepsTheValueAsWritten() throws {
-        for (value, hint) in [("\"shop\"", "write databases: [\"shop\"]"), ("shop, shop_test", "write databases: [shop, shop_test]")] {
+        for (value, hint) in [
+            ("\"shop\"", "write databases: [\"shop\"]"), ("shop, shop_test", "write databases: [shop, shop_test]"),
+        ] {
             do {
                 _ = try Self.parse("services:\n  db:\n    engine: postgres\n    databases: \(value)\n")
                 Issue.record("\(value) was accepted")

@@ -35,12 +35,13 @@ import Testing
 
     @Test func stackAndServiceSettingsMergeFieldByField() throws {
         let folder = try Folder()
-        let stack = try StackLoader.parse(yaml: """
-            logs: { max_size: 10MB, max_files: 5 }
-            services:
-              a: { command: sleep 1, logs: { max_size: 1MB } }
-              b: { command: sleep 1 }
-            """, file: "muster.yaml", directory: folder.path, environment: [:])
+        let stack = try StackLoader.parse(
+            yaml: """
+                logs: { max_size: 10MB, max_files: 5 }
+                services:
+                  a: { command: sleep 1, logs: { max_size: 1MB } }
+                  b: { command: sleep 1 }
+                """, file: "muster.yaml", directory: folder.path, environment: [:])
         let a = try #require(stack.service(named: "a")), b = try #require(stack.service(named: "b"))
         #expect(a.logs.resolved(over: stack.logs) == (1 << 20, 5))
         #expect(b.logs.resolved(over: stack.logs) == (10 << 20, 5))
@@ -50,11 +51,15 @@ import Testing
     @Test func badSizesNameFileLineAndColumn() throws {
         let folder = try Folder()
         do {
-            _ = try StackLoader.parse(yaml: "services:\n  a:\n    command: sleep 1\n    logs: { max_size: 12 parsecs }\n",
-                                      file: "muster.yaml", directory: folder.path, environment: [:])
+            _ = try StackLoader.parse(
+                yaml: "services:\n  a:\n    command: sleep 1\n    logs: { max_size: 12 parsecs }\n",
+                file: "muster.yaml", directory: folder.path, environment: [:])
             Issue.record("a bad size was accepted")
         } catch let error as MusterError {
-            #expect(error.headline == "muster.yaml:4:23: service a.logs.max_size must be a size such as 64MB, 512KB or 1GB, not \"12 parsecs\"")
+            #expect(
+                error.headline
+                    == "muster.yaml:4:23: service a.logs.max_size must be a size such as 64MB, 512KB or 1GB, not \"12 parsecs\""
+            )
         }
     }
 

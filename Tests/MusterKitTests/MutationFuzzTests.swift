@@ -23,7 +23,8 @@ import Testing
         #expect(FuzzSeeds.all.count >= 5)
         for seed in FuzzSeeds.all {
             #expect(throws: Never.self, "seed \(seed.name) must parse") {
-                _ = try StackLoader.parse(yaml: seed.text, file: seed.name, directory: sandbox.path, environment: sandbox.environment)
+                _ = try StackLoader.parse(
+                    yaml: seed.text, file: seed.name, directory: sandbox.path, environment: sandbox.environment)
             }
         }
     }
@@ -33,7 +34,8 @@ import Testing
         let sandbox = try FuzzSandbox()
         defer { sandbox.remove() }
         let stacks = try FuzzSeeds.all.map {
-            try StackLoader.parse(yaml: $0.text, file: $0.name, directory: sandbox.path, environment: sandbox.environment)
+            try StackLoader.parse(
+                yaml: $0.text, file: $0.name, directory: sandbox.path, environment: sandbox.environment)
         }
         let services = stacks.flatMap(\.services)
         #expect(Set(services.compactMap { $0.engine?.kind }) == Set(EngineKind.allCases))
@@ -41,9 +43,19 @@ import Testing
         #expect(Set(probes.map(\.kind.name)) == Set(ProbeSpec.kindNames))
         #expect(Set(services.flatMap { $0.dependsOn.map(\.condition) }) == Set(DependencyCondition.allCases))
         #expect(Set(services.map(\.restart)) == Set(RestartPolicy.allCases))
-        #expect(services.contains { if case .shell? = $0.command { return true }; return false })
-        #expect(services.contains { if case .exec? = $0.command { return true }; return false })
-        #expect(services.contains { $0.port == .auto } && services.contains { if case .fixed? = $0.port { return true }; return false })
+        #expect(
+            services.contains {
+                if case .shell? = $0.command { return true }; return false
+            })
+        #expect(
+            services.contains {
+                if case .exec? = $0.command { return true }; return false
+            })
+        #expect(
+            services.contains { $0.port == .auto }
+                && services.contains {
+                    if case .fixed? = $0.port { return true }; return false
+                })
         #expect(Set(services.map(\.stopSignal)).count >= 5)
         #expect(services.contains { !$0.envFileValues.isEmpty })
         #expect(services.contains { $0.templates.contains { !$0.references.isEmpty } })
@@ -63,12 +75,16 @@ import Testing
         let again = (0..<20).reversed().map { FuzzCampaign(seed: 42).mutant($0) }.reversed()
         #expect(first.map(\.text) == again.map(\.text))
         #expect(Set(first.map(\.text)).count > 15)
-        #expect(FuzzCampaign(seed: 43).mutant(0).text != first[0].text || FuzzCampaign(seed: 43).mutant(1).text != first[1].text)
+        #expect(
+            FuzzCampaign(seed: 43).mutant(0).text != first[0].text
+                || FuzzCampaign(seed: 43).mutant(1).text != first[1].text)
     }
 
     @Test func mutantsAreAcceptedOrRefusedWithALocation() throws {
         let environment = ProcessInfo.processInfo.environment
-        let count = try Self.setting("MUSTER_FUZZ_MUTATIONS", in: environment).map { Int(clamping: $0) } ?? Self.defaultMutations
+        let count =
+            try Self.setting("MUSTER_FUZZ_MUTATIONS", in: environment).map { Int(clamping: $0) }
+            ?? Self.defaultMutations
         let seed = try Self.setting("MUSTER_FUZZ_SEED", in: environment) ?? Self.defaultSeed
         let only = try Self.setting("MUSTER_FUZZ_ONLY", in: environment).map { Int(clamping: $0) }
         let sandbox = try FuzzSandbox()
@@ -85,7 +101,10 @@ import Testing
             let mutant = campaign.mutant(index)
             FuzzCrashNote.set(Self.report("crashed the test process", mutant, seed: seed, index: index))
             let clock = Date()
-            guard let outcome = FuzzWatchdog.parse(mutant.text, file: mutant.file, sandbox: sandbox, limit: Self.hangLimit) else {
+            guard
+                let outcome = FuzzWatchdog.parse(
+                    mutant.text, file: mutant.file, sandbox: sandbox, limit: Self.hangLimit)
+            else {
                 failures.append(Self.report("took over \(Self.hangLimit) s (hang)", mutant, seed: seed, index: index))
                 break  // the parse thread cannot be stopped; more mutants would only pile up behind it
             }
@@ -98,13 +117,15 @@ import Testing
                     failures.append(Self.report(problem, mutant, seed: seed, index: index))
                 }
             case let .foreign(description):
-                failures.append(Self.report("threw a non-MusterError: \(description)", mutant, seed: seed, index: index))
+                failures.append(
+                    Self.report("threw a non-MusterError: \(description)", mutant, seed: seed, index: index))
             }
         }
-        print("MutationFuzzTests: \(indices.count) mutants, seed \(seed): \(accepted) accepted, \(indices.count - accepted) refused, "
-              + "\(failures.count) failures; slowest #\(slowest.index) "
-              + "(\(slowest.steps.joined(separator: ", ")): \(slowest.milliseconds) ms), "
-              + "all in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        print(
+            "MutationFuzzTests: \(indices.count) mutants, seed \(seed): \(accepted) accepted, \(indices.count - accepted) refused, "
+                + "\(failures.count) failures; slowest #\(slowest.index) "
+                + "(\(slowest.steps.joined(separator: ", ")): \(slowest.milliseconds) ms), "
+                + "all in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         for failure in failures.prefix(10) { Issue.record(Comment(rawValue: failure)) }
         #expect(failures.count == 0, "\(failures.count) of \(indices.count) mutants misbehaved (seed \(seed))")
         if only == nil {
@@ -114,18 +135,35 @@ import Testing
 
     /// Inputs the fuzzer once found to crash, hang or be refused badly, kept so they stay fixed.
     static let regressions: [(name: String, yaml: String, message: String)] = [
-        ("alias bomb as a key", "x-l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
-            + (1..<9).map { "x-l\($0): &l\($0) [" + Array(repeating: "*l\($0 - 1)", count: 10).joined(separator: ", ") + "]\n" }.joined()
-            + "? *l8\n: boom\nservices: { a: { command: sleep 1 } }\n", "alias *l8 is used as a key"),
-        ("20 000 nested defaults", "services:\n  a:\n    command: \"" + String(repeating: "${UNSET:-", count: 20_000) + "x"
-            + String(repeating: "}", count: 20_000) + "\"\n", "nested deeper than 8 levels"),
-        ("env_file that never ends", "env_file: /dev/zero\nservices: { a: { command: sleep 1 } }\n", "/dev/zero is larger than 2048 KiB"),
-        ("1 100 nested block sequences", "services:\n  a:\n    command:\n      " + String(repeating: "- ", count: 1_100) + "x\n",
-         "Maximum nesting level"),
+        (
+            "alias bomb as a key",
+            "x-l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+                + (1..<9).map {
+                    "x-l\($0): &l\($0) [" + Array(repeating: "*l\($0 - 1)", count: 10).joined(separator: ", ") + "]\n"
+                }.joined()
+                + "? *l8\n: boom\nservices: { a: { command: sleep 1 } }\n", "alias *l8 is used as a key"
+        ),
+        (
+            "20 000 nested defaults",
+            "services:\n  a:\n    command: \"" + String(repeating: "${UNSET:-", count: 20_000) + "x"
+                + String(repeating: "}", count: 20_000) + "\"\n", "nested deeper than 8 levels"
+        ),
+        (
+            "env_file that never ends", "env_file: /dev/zero\nservices: { a: { command: sleep 1 } }\n",
+            "/dev/zero is larger than 2048 KiB"
+        ),
+        (
+            "1 100 nested block sequences",
+            "services:\n  a:\n    command:\n      " + String(repeating: "- ", count: 1_100) + "x\n",
+            "Maximum nesting level"
+        ),
         ("end of a file without a final newline", "services:\n  a:\n    command: [sleep", "\"[\" is never closed"),
         ("empty document without a final newline", "---\n# nothing", "the stack file must be a mapping"),
-        ("line breaks in a quoted value", "services:\n  a:\n    command: sleep 1\n    stop_signal: |\n      TERM\n      KILL\n",
-         "unknown signal \"TERM\\nKILL\\n\""),
+        (
+            "line breaks in a quoted value",
+            "services:\n  a:\n    command: sleep 1\n    stop_signal: |\n      TERM\n      KILL\n",
+            "unknown signal \"TERM\\nKILL\\n\""
+        ),
     ]
 
     @Test(arguments: regressions.map(\.name))
@@ -134,8 +172,9 @@ import Testing
         let sandbox = try FuzzSandbox()
         defer { sandbox.remove() }
         let mutant = FuzzMutant(file: "regression.yaml", steps: [name], text: regression.yaml)
-        let outcome = try #require(FuzzWatchdog.parse(mutant.text, file: mutant.file, sandbox: sandbox, limit: Self.hangLimit),
-                                   "took over \(Self.hangLimit) s")
+        let outcome = try #require(
+            FuzzWatchdog.parse(mutant.text, file: mutant.file, sandbox: sandbox, limit: Self.hangLimit),
+            "took over \(Self.hangLimit) s")
         guard case let .refused(error) = outcome else { Issue.record("not refused: \(outcome)"); return }
         #expect(Self.problem(with: error, mutant: mutant) == nil)
         #expect(error.message.contains(regression.message), "\(FuzzMutant.escaped(error.headline, limit: 300))")
@@ -188,11 +227,14 @@ struct FuzzMutant {
     static func escaped(_ text: String, limit: Int) -> String {
         var shown = text
         if text.count > limit {
-            shown = String(text.prefix(limit * 2 / 3)) + "\n…[\(text.count - limit) characters left out]…\n" + String(text.suffix(limit / 3))
+            shown =
+                String(text.prefix(limit * 2 / 3)) + "\n…[\(text.count - limit) characters left out]…\n"
+                + String(text.suffix(limit / 3))
         }
         return shown.unicodeScalars.map { scalar in
-            scalar == "\n" || (scalar.value >= 0x20 && scalar.value != 0x7F && scalar.properties.generalCategory != .format
-                               && scalar.properties.generalCategory != .control)
+            scalar == "\n"
+                || (scalar.value >= 0x20 && scalar.value != 0x7F && scalar.properties.generalCategory != .format
+                    && scalar.properties.generalCategory != .control)
                 ? String(scalar) : "\\u{\(String(scalar.value, radix: 16))}"
         }.joined()
     }
@@ -201,12 +243,16 @@ struct FuzzMutant {
 /// The valid stacks the mutants start from: the shipped default stack and the
 /// feature-complete fixtures in `Tests/Fixtures/valid`.
 enum FuzzSeeds {
-    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static let all: [(name: String, text: String)] = {
         let folder = root.appendingPathComponent("Tests/Fixtures/valid")
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
-        let files = [root.appendingPathComponent("stacks/default.yaml")] + names.map { folder.appendingPathComponent($0) }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter {
+            $0.hasSuffix(".yaml")
+        }.sorted()
+        let files =
+            [root.appendingPathComponent("stacks/default.yaml")] + names.map { folder.appendingPathComponent($0) }
         return files.compactMap { url in
             (try? String(contentsOf: url, encoding: .utf8)).map { (url.lastPathComponent, $0) }
         }
@@ -224,7 +270,8 @@ struct FuzzSandbox {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try "# read by env_file in the fuzz seeds\nFUZZ_FROM_FILE=from-env-file\nexport FUZZ_LEVEL=ignored\n"
             .write(toFile: path + "/fuzz.env", atomically: true, encoding: .utf8)
-        try "SERVICE_ONLY='quoted value'\nSERVICE_MULTI=\"a\\nb\"\n".write(toFile: path + "/service.env", atomically: true, encoding: .utf8)
+        try "SERVICE_ONLY='quoted value'\nSERVICE_MULTI=\"a\\nb\"\n".write(
+            toFile: path + "/service.env", atomically: true, encoding: .utf8)
         environment = [
             "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": path, "MUSTER_PYTHON": "/bin/sh",
             "FUZZ_LEVEL": "debug", "FUZZ_TRACE": "1", "FUZZ_EMPTY": "",
@@ -255,7 +302,8 @@ enum FuzzWatchdog {
             let altStack = FuzzCrashNote.alternateStack()
             defer { FuzzCrashNote.release(altStack) }
             do {
-                let stack = try StackLoader.parse(yaml: text, file: file, directory: sandbox.path, environment: sandbox.environment)
+                let stack = try StackLoader.parse(
+                    yaml: text, file: file, directory: sandbox.path, environment: sandbox.environment)
                 // What `muster config` does with an accepted file must not crash either.
                 let renderer = StackRenderer(stack: stack, project: nil)
                 _ = renderer.text()
@@ -313,7 +361,9 @@ enum FuzzCrashNote {
     /// The note printed if the process dies before the next `set`.
     static func set(_ text: String) {
         let bytes = Array(("\nMutationFuzzTests: " + text + "\n").utf8.prefix(capacity))
-        bytes.withUnsafeBytes { UnsafeMutableRawPointer(note).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        bytes.withUnsafeBytes {
+            UnsafeMutableRawPointer(note).copyMemory(from: $0.baseAddress!, byteCount: bytes.count)
+        }
         length = bytes.count
     }
 
@@ -398,10 +448,13 @@ struct StackMutator {
 
     /// Mutations that mostly keep the YAML well-formed come twice, so that more mutants
     /// get past the YAML parser into the stack checks.
-    static let weighted = Mutation.allCases + [
-        .replaceValue, .emptyValue, .swapValues, .misspellKey, .otherKey, .unterminatedInterpolation, .badInterpolation,
-        .mutateDuration, .mutatePort, .mutateSignal, .mutateNumber, .mutatePath, .spliceLine, .deleteLine, .multilineValue,
-    ]
+    static let weighted =
+        Mutation.allCases + [
+            .replaceValue, .emptyValue, .swapValues, .misspellKey, .otherKey, .unterminatedInterpolation,
+            .badInterpolation,
+            .mutateDuration, .mutatePort, .mutateSignal, .mutateNumber, .mutatePath, .spliceLine, .deleteLine,
+            .multilineValue,
+        ]
 
     /// Applies one random mutation and returns its name.
     mutating func mutateOnce() -> String {
@@ -429,13 +482,21 @@ struct StackMutator {
             lines[line] = String(repeating: " ", count: newIndent) + body
         case .addTab:
             let line = anyLine()
-            if rng.chance(50) { lines[line] = "\t" + lines[line].drop { $0 == " " } }
-            else { insert("\t", intoLine: line) }
+            if rng.chance(50) {
+                lines[line] = "\t" + lines[line].drop { $0 == " " }
+            } else {
+                insert("\t", intoLine: line)
+            }
         case .removeColon:
             let line = keyLine()
             if let colon = lines[line].firstIndex(of: ":") { lines[line].remove(at: colon) }
-        case .quoteBreak: insert(rng.pick(["\"", "'", "`", "\\", "#", "&", "*", "!", "|", ">", "%", "@", "[", "]", "{", "}", ",", "? ", "- ", ": "]),
-                                 intoLine: anyLine())
+        case .quoteBreak:
+            insert(
+                rng.pick([
+                    "\"", "'", "`", "\\", "#", "&", "*", "!", "|", ">", "%", "@", "[", "]", "{", "}", ",", "? ", "- ",
+                    ": ",
+                ]),
+                intoLine: anyLine())
         case .truncate:
             let bytes = Array(text.utf8)
             text = String(decoding: bytes.prefix(rng.below(bytes.count + 1)), as: UTF8.self)
@@ -452,12 +513,19 @@ struct StackMutator {
             let bytes = (0...rng.below(4)).map { _ in UInt8(0x80 + rng.below(0x80)) }
             insertScalars(String(decoding: bytes, as: UTF8.self))
         case .insertUnicode:
-            insertScalars(rng.pick(["\u{0}", "\u{7F}", "\u{1B}[31m", "\u{FEFF}", "\u{85}", "\u{2028}", "\u{2029}", "\u{200B}", "\u{200D}",
-                                    "\u{202E}", "\u{301}", "e\u{301}", "\u{FFFD}", "\u{FFFE}", "\u{10FFFF}", "\u{1F680}", "🇫🇷", "\r",
-                                    "\u{A0}", "\u{3000}", "ー", "Ω", "ſ", "İ", "ß", "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}"]))
+            insertScalars(
+                rng.pick([
+                    "\u{0}", "\u{7F}", "\u{1B}[31m", "\u{FEFF}", "\u{85}", "\u{2028}", "\u{2029}", "\u{200B}",
+                    "\u{200D}",
+                    "\u{202E}", "\u{301}", "e\u{301}", "\u{FFFD}", "\u{FFFE}", "\u{10FFFF}", "\u{1F680}", "🇫🇷", "\r",
+                    "\u{A0}", "\u{3000}", "ー", "Ω", "ſ", "İ", "ß", "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}",
+                ]))
         case .lineEndings:
-            if rng.chance(50) { text = text.replacingOccurrences(of: "\n", with: "\r\n") }
-            else { lines[anyLine()] += rng.pick(["\r", " ", "\t", "  # comment", " #", "\\"]) }
+            if rng.chance(50) {
+                text = text.replacingOccurrences(of: "\n", with: "\r\n")
+            } else {
+                lines[anyLine()] += rng.pick(["\r", " ", "\t", "  # comment", " #", "\\"])
+            }
         case .replaceValue: setValue(rng.pick(Self.foreignValues))
         case .emptyValue: setValue("")
         case .multilineValue: setValue(rng.pick(Self.multilineValues))
@@ -477,7 +545,9 @@ struct StackMutator {
             guard let value = valueRange(line) else { break }
             let offset = rng.below(lines[line][value].count + 1)
             let at = lines[line].index(value.lowerBound, offsetBy: offset)
-            lines[line].insert(contentsOf: rng.pick(["${", "${FUZZ_LEVEL", "${db.url", "${X:-", "${X:-${Y}", "$", "${{", "$}", "${}"]), at: at)
+            lines[line].insert(
+                contentsOf: rng.pick(["${", "${FUZZ_LEVEL", "${db.url", "${X:-", "${X:-${Y}", "$", "${{", "$}", "${}"]),
+                at: at)
         case .badInterpolation: setValue(rng.pick(Self.interpolations))
         case .nestedDefaults:
             let depth = rng.pick([2, 10, 65, 300, 2_000, 20_000])
@@ -497,7 +567,9 @@ struct StackMutator {
         case .longKey:
             let line = keyLine()
             if let key = keyRange(line) {
-                lines[line].replaceSubrange(key, with: String(repeating: rng.pick(["k", "x-", "é", "_"]), count: rng.pick([100, 1_000, 20_000])))
+                lines[line].replaceSubrange(
+                    key,
+                    with: String(repeating: rng.pick(["k", "x-", "é", "_"]), count: rng.pick([100, 1_000, 20_000])))
             }
         case .mutateDuration:
             setValue(rng.pick(Self.durations), ofKeys: ["interval", "timeout", "start_timeout", "stop_timeout"])
@@ -505,7 +577,9 @@ struct StackMutator {
         case .mutateSignal: setValue(rng.pick(Self.signals), ofKeys: ["stop_signal"])
         case .mutatePath: setValue(rng.pick(Self.paths), ofKeys: ["env_file", "working_dir", "bin"])
         case .mutateNumber:
-            setValue(rng.pick(Self.numbers), ofKeys: ["max_restarts", "failures", "partitions", "replication_factor", "max_connections"])
+            setValue(
+                rng.pick(Self.numbers),
+                ofKeys: ["max_restarts", "failures", "partitions", "replication_factor", "max_connections"])
         case .yamlSyntax:
             lines.insert(rng.pick(Self.yamlSnippets), at: rng.below(lines.count + 1))
         case .aliasBomb: aliasBomb()
@@ -517,7 +591,10 @@ struct StackMutator {
             case 0: lines.insert("---", at: 0)
             case 1: lines.append(contentsOf: ["---", "services: { b: { command: \"true\" } }"])
             case 2: lines.insert("...", at: rng.below(lines.count + 1))
-            default: lines.insert(rng.pick(["%YAML 1.2", "%YAML 1.1", "%YAML 9.9", "%TAG !e! tag:example.com,2000:", "%FOO bar"]) + "\n---", at: 0)
+            default:
+                lines.insert(
+                    rng.pick(["%YAML 1.2", "%YAML 1.1", "%YAML 9.9", "%TAG !e! tag:example.com,2000:", "%FOO bar"])
+                        + "\n---", at: 0)
             }
         }
     }
@@ -537,7 +614,8 @@ struct StackMutator {
         var start = text.firstIndex { $0 != " " } ?? text.endIndex
         if text[start...].hasPrefix("- ") { start = text.index(start, offsetBy: 2) }
         guard let colon = text[start...].firstIndex(of: ":"), colon > start, !text[start...].hasPrefix("#"),
-              text[start..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }) else { return nil }
+            text[start..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) })
+        else { return nil }
         return start..<colon
     }
 
@@ -553,7 +631,9 @@ struct StackMutator {
     mutating func setValue(_ value: String, ofKeys keys: [String]? = nil) {
         var line = keyLine()
         if let keys {
-            let matching = lines.indices.filter { index in keyRange(index).map { keys.contains(String(lines[index][$0])) } ?? false }
+            let matching = lines.indices.filter { index in
+                keyRange(index).map { keys.contains(String(lines[index][$0])) } ?? false
+            }
             if !matching.isEmpty { line = rng.pick(matching) }
         }
         // Continuation lines go below the key, as a block scalar or nested block needs.
@@ -629,7 +709,9 @@ struct StackMutator {
         let levels = rng.pick([3, 6, 9])
         var definitions = ["x-l0: &l0 [" + Array(repeating: "lol", count: 10).joined(separator: ", ") + "]"]
         for level in 1..<levels {
-            definitions.append("x-l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]")
+            definitions.append(
+                "x-l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ")
+                    + "]")
         }
         let top = "*l\(levels - 1)"
         let at = lines.firstIndex { $0.hasPrefix("services:") } ?? 0
@@ -645,63 +727,88 @@ struct StackMutator {
 
     // MARK: - Vocabulary
 
-    static let knownKeys = ServiceParser.commonKeys + ServiceParser.engineKeys + StackLoader.topLevelKeys + ProbeSpec.kindNames
-        + ["interval", "timeout", "start_timeout", "failures", "identity", "condition", "name", "partitions", "replication_factor", "group", "topic"]
+    static let knownKeys =
+        ServiceParser.commonKeys + ServiceParser.engineKeys + StackLoader.topLevelKeys + ProbeSpec.kindNames
+        + [
+            "interval", "timeout", "start_timeout", "failures", "identity", "condition", "name", "partitions",
+            "replication_factor", "group", "topic",
+        ]
 
     static let foreignValues = [
         "0", "-1", "42", "3.14", "-0", "1e309", "-1e309", ".inf", "-.inf", ".nan", "0x7fffffff", "0o777", "0b101",
         "99999999999999999999999999999", "-9223372036854775808", "9223372036854775807", "18446744073709551616",
-        "[]", "[a, b]", "[[1], [2]]", "[\"\"]", "{}", "{a: 1}", "{ condition: ready }", "{condition: [x]}", "null", "~", "\"\"", "''",
-        "true", "false", "yes", "no", "on", "\"   \"", "-", "- a", "? x", "|", ">-", "|-\n  multi\n  line", "!!binary aGVsbG8=",
-        "!!int 3", "!!str", "!!map {}", "!!seq []", "!!null ''", "!custom x", "&a x", "*missing", "\"\\u0000\"", "\"\\x85\"", "\"\\e\"",
-        "…", "🚀", "http://", "127.0.0.1:", ":80", "auto", "AUTO", "sh", "/", "..", "../../../../etc", "/dev/null", "\"a\\nb\"",
+        "[]", "[a, b]", "[[1], [2]]", "[\"\"]", "{}", "{a: 1}", "{ condition: ready }", "{condition: [x]}", "null", "~",
+        "\"\"", "''",
+        "true", "false", "yes", "no", "on", "\"   \"", "-", "- a", "? x", "|", ">-", "|-\n  multi\n  line",
+        "!!binary aGVsbG8=",
+        "!!int 3", "!!str", "!!map {}", "!!seq []", "!!null ''", "!custom x", "&a x", "*missing", "\"\\u0000\"",
+        "\"\\x85\"", "\"\\e\"",
+        "…", "🚀", "http://", "127.0.0.1:", ":80", "auto", "AUTO", "sh", "/", "..", "../../../../etc", "/dev/null",
+        "\"a\\nb\"",
         "x\u{0}y", "\"#not a comment\"", "a #comment", "[a,, b]", "{a}", "{: x}", "@", "`x`", "%", "x: y", "\"x\": y",
     ]
 
     static let multilineValues = [
-        "|\nline one\n${FUZZ_UNSET", "|\necho ${oops\ndone", ">-\nfolded ${db.url}\ntext", "\"multi\nline ${\"", "|\n${a.b.c}\nx",
-        "|\n${FUZZ_UNSET:?not\nset}", "|-\n${X:-${Y}\n}", "\n- a\n- b", "\n- [a, b]\n- {c: d}", "\na: 1\nb: 2", "\n- ${db.url}\n- ${",
+        "|\nline one\n${FUZZ_UNSET", "|\necho ${oops\ndone", ">-\nfolded ${db.url}\ntext", "\"multi\nline ${\"",
+        "|\n${a.b.c}\nx",
+        "|\n${FUZZ_UNSET:?not\nset}", "|-\n${X:-${Y}\n}", "\n- a\n- b", "\n- [a, b]\n- {c: d}", "\na: 1\nb: 2",
+        "\n- ${db.url}\n- ${",
         "|\n  more indented\nless", "|2\n   explicit indent", "'single\n\n  quoted ${'", "\"\\\nescaped break\"",
     ]
 
     static let interpolations = [
         "${FUZZ_UNSET}", "${FUZZ_UNSET:?is required}", "${FUZZ_UNSET?}", "${FUZZ_EMPTY:?empty}", "${FUZZ_UNSET:+alt}",
-        "${db.url}", "${nope.url}", "${db.nope}", "${a.b.c}", "${.}", "${.x}", "${x.}", "${9x}", "${-}", "${:-x}", "${X:-${Y:-${Z}}}",
-        "${db.url:-x}", "${X:-${db.url}}", "${X!}", "${X:}", "${X:=y}", "${X%%y}", "$$", "$$$", "$", "$1", "${}", "${ X }",
-        "${X}${Y}${Z}", "${api.port}${api.port}", "${FUZZ_LEVEL:-${FUZZ_LEVEL:-${FUZZ_LEVEL}}}", "${é}", "${X\u{0}}", "$é",
+        "${db.url}", "${nope.url}", "${db.nope}", "${a.b.c}", "${.}", "${.x}", "${x.}", "${9x}", "${-}", "${:-x}",
+        "${X:-${Y:-${Z}}}",
+        "${db.url:-x}", "${X:-${db.url}}", "${X!}", "${X:}", "${X:=y}", "${X%%y}", "$$", "$$$", "$", "$1", "${}",
+        "${ X }",
+        "${X}${Y}${Z}", "${api.port}${api.port}", "${FUZZ_LEVEL:-${FUZZ_LEVEL:-${FUZZ_LEVEL}}}", "${é}", "${X\u{0}}",
+        "$é",
     ]
 
     static let durations = [
-        "0s", "0ms", "-1s", "1", "0", "1.5.5s", "1e400s", "99999999999h", "1m30", "ms", ".s", "5 s", "1µs", "1us", "1ns",
-        "9223372036854775807ns", "1s1s1s", "0.0000001ns", "NaNs", "infs", "1d", "1h1h1h1h1h1h1h1h1h1h", "18446744073709551616ms",
-        "00000000000001s", "8760h", "8761h", "525600m", "1.s", "1..s", "s", "", "[1s]", "{}", "2S", "2 seconds", "२s", "１s",
+        "0s", "0ms", "-1s", "1", "0", "1.5.5s", "1e400s", "99999999999h", "1m30", "ms", ".s", "5 s", "1µs", "1us",
+        "1ns",
+        "9223372036854775807ns", "1s1s1s", "0.0000001ns", "NaNs", "infs", "1d", "1h1h1h1h1h1h1h1h1h1h",
+        "18446744073709551616ms",
+        "00000000000001s", "8760h", "8761h", "525600m", "1.s", "1..s", "s", "", "[1s]", "{}", "2S", "2 seconds", "२s",
+        "１s",
     ]
 
     static let ports = [
-        "0", "1", "65535", "65536", "-1", "auto", "AUTO", "\" auto\"", "80.5", "0x50", "99999999999999999999", "1_000", "+80", "８０",
-        "[80]", "{}", "null", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", ":8080", "localhost:-1", "http://", "ftp://x", "https://[::1",
+        "0", "1", "65535", "65536", "-1", "auto", "AUTO", "\" auto\"", "80.5", "0x50", "99999999999999999999", "1_000",
+        "+80", "８０",
+        "[80]", "{}", "null", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", ":8080", "localhost:-1", "http://",
+        "ftp://x", "https://[::1",
     ]
 
     static let signals = [
-        "SIGFOO", "9", "0", "-9", "sigterm", "TERM", "SIG", "\"\"", "999999999999", "SIGRTMIN", "2147483648", "-2147483649",
+        "SIGFOO", "9", "0", "-9", "sigterm", "TERM", "SIG", "\"\"", "999999999999", "SIGRTMIN", "2147483648",
+        "-2147483649",
         "SIGKILL", "STOP", "ſigterm", "SIGTERM ", "[SIGTERM]", "15.0", "0x0f",
     ]
 
     static let paths = [
-        "/dev/zero", "/dev/urandom", "/dev/null", "/", ".", "..", "fuzz.env", "service.env", "missing.env", "/etc/passwd",
-        "/proc/self/status", "[fuzz.env, /dev/zero]", "[/dev/null, /]", "\"\"", "fuzz.env/", "~/x", "${HOME}/fuzz.env", "${db.url}",
+        "/dev/zero", "/dev/urandom", "/dev/null", "/", ".", "..", "fuzz.env", "service.env", "missing.env",
+        "/etc/passwd",
+        "/proc/self/status", "[fuzz.env, /dev/zero]", "[/dev/null, /]", "\"\"", "fuzz.env/", "~/x", "${HOME}/fuzz.env",
+        "${db.url}",
         "fuzz.env\u{0}", "./././fuzz.env", "../../../../../../../../dev/zero",
     ]
 
     static let numbers = [
-        "0", "-1", "1", "1000", "1001", "10000", "10001", "1000000", "1000001", "9223372036854775807", "9223372036854775808",
+        "0", "-1", "1", "1000", "1001", "10000", "10001", "1000000", "1000001", "9223372036854775807",
+        "9223372036854775808",
         "-9223372036854775809", "1.0", "1e3", "0x10", "\"5\"", "five", "", "[5]",
     ]
 
     static let yamlSnippets = [
-        "---", "...", "%YAML 1.2", "&anchor", "*undefined", "!!set", "<<: *grace", "? complex", ": value", "- item", "#", "'", "\"",
-        "|", ">", "@reserved", "`tick", "%", "!", "&", "*", "  services:", "services:", "services: {}", "services: []", "name: x y",
-        "name: \"\"", "env_file: missing.env", "env_file: /", "env_file: [fuzz.env, /dev/null]", "env: [A]", "env: [=x]",
+        "---", "...", "%YAML 1.2", "&anchor", "*undefined", "!!set", "<<: *grace", "? complex", ": value", "- item",
+        "#", "'", "\"",
+        "|", ">", "@reserved", "`tick", "%", "!", "&", "*", "  services:", "services:", "services: {}", "services: []",
+        "name: x y",
+        "name: \"\"", "env_file: missing.env", "env_file: /", "env_file: [fuzz.env, /dev/null]", "env: [A]",
+        "env: [=x]",
         "? [a, b]\n: c", "{a: 1}: b", "[a]: b", "!!map", "!<tag:yaml.org,2002:str> x", "x-ext: &x {a: 1}", "key: &a *a",
         "\t", " \t ", "\u{FEFF}name: bom", "a: b: c", "- - -", "? ? ?", "{", "}", "[", "]",
     ]

@@ -46,11 +46,14 @@ import Testing
     @Test func theListInDocsPlatformMatchesTheSources() throws {
         let listed = try Self.listed()
         let found = try Self.found()
-        #expect(Set(listed.keys) == Set(Self.vocabulary.map(\.name)),
-                "docs/platform.md lists exactly the calls of the vocabulary, each once")
+        #expect(
+            Set(listed.keys) == Set(Self.vocabulary.map(\.name)),
+            "docs/platform.md lists exactly the calls of the vocabulary, each once")
         for (name, _) in Self.vocabulary {
-            #expect(listed[name] == found[name] ?? [],
-                    "\(name): docs/platform.md says \(listed[name]?.sorted() ?? []), the sources have \((found[name] ?? []).sorted())")
+            #expect(
+                listed[name] == found[name] ?? [],
+                "\(name): docs/platform.md says \(listed[name]?.sorted() ?? []), the sources have \((found[name] ?? []).sorted())"
+            )
         }
         if listed != found.filter({ !$0.value.isEmpty }) {
             Issue.record("the list as it should read:\n\(Self.table(found))")
@@ -60,14 +63,16 @@ import Testing
     @Test func everyLinuxCallIsInPlatformOrTheShims() throws {
         for (name, files) in try Self.found() {
             for file in files.sorted() {
-                #expect(file.hasPrefix(Self.platformFolder) || file.hasPrefix(Self.shimFolder),
-                        "\(name) in \(file): move it behind a function of \(Self.platformFolder)")
+                #expect(
+                    file.hasPrefix(Self.platformFolder) || file.hasPrefix(Self.shimFolder),
+                    "\(name) in \(file): move it behind a function of \(Self.platformFolder)")
             }
         }
     }
 
     @Test func onlyPlatformCallsTheShimsOfLinuxCalls() throws {
-        let header = try String(contentsOfFile: Self.root + "/" + Self.shimFolder + "include/muster_shims.h", encoding: .utf8)
+        let header = try String(
+            contentsOfFile: Self.root + "/" + Self.shimFolder + "include/muster_shims.h", encoding: .utf8)
         let shims = Set(Self.matches(#"\bmuster_\w+(?=\s*\()"#, in: Self.code(header, language: "h")))
         #expect(shims.contains("muster_pipe_cloexec"), "the shims are read from the header")
         for file in try Self.sourceFiles() where file.hasSuffix(".swift") && !file.hasPrefix(Self.platformFolder) {
@@ -80,7 +85,8 @@ import Testing
 
     /// The search itself: comments are left out, string literals are kept.
     @Test func commentsAreLeftOutOfTheSearch() {
-        let swift = Self.code("let a = 1  // Glibc.close\n/// pipe2\nlet b = \"/proc/self\"  // \"/proc\"", language: "swift")
+        let swift = Self.code(
+            "let a = 1  // Glibc.close\n/// pipe2\nlet b = \"/proc/self\"  // \"/proc\"", language: "swift")
         #expect(swift == "let a = 1  \n\nlet b = \"/proc/self\"  ")
         let c = Self.code("int x; /* prctl(\n dup3 */ int y = \"a//b\"; // epoll_wait\n", language: "c")
         #expect(c == "int x; \n int y = \"a//b\"; \n")
@@ -94,7 +100,9 @@ import Testing
         let enumerator = try #require(FileManager.default.enumerator(atPath: sources))
         var files: [String] = []
         while let path = enumerator.nextObject() as? String {
-            if path.hasSuffix(".swift") || path.hasSuffix(".c") || path.hasSuffix(".h") { files.append("Sources/" + path) }
+            if path.hasSuffix(".swift") || path.hasSuffix(".c") || path.hasSuffix(".h") {
+                files.append("Sources/" + path)
+            }
         }
         return files.sorted()
     }
@@ -171,7 +179,13 @@ import Testing
                     if pair == "*/" { inBlock = false; index = line.index(after: next); continue }
                 } else if inString {
                     kept.append(char)
-                    if escaped { escaped = false } else if char == "\\" { escaped = true } else if char == "\"" { inString = false }
+                    if escaped {
+                        escaped = false
+                    } else if char == "\\" {
+                        escaped = true
+                    } else if char == "\"" {
+                        inString = false
+                    }
                 } else if pair == "//" {
                     break
                 } else if pair == "/*", language != "swift" {

@@ -21,11 +21,16 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
 
     @Test func digestsMatchFIPS180Vectors() {
         #expect(hex(SCRAMCrypto.hash([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(hex(SCRAMCrypto.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(hex(SCRAMCrypto.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)))
-            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            hex(SCRAMCrypto.hash(Array("abc".utf8)))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            hex(SCRAMCrypto.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         // A million 'a's: many blocks.
-        #expect(hex(SCRAMCrypto.hash([UInt8](repeating: 0x61, count: 1_000_000))) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(
+            hex(SCRAMCrypto.hash([UInt8](repeating: 0x61, count: 1_000_000)))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         // Every length around the padding boundary (55, 56, 63, 64 bytes) against sha256sum.
         for count in [55, 56, 63, 64, 65, 119, 120] {
             #expect(hex(SCRAMCrypto.hash([UInt8](repeating: 0x62, count: count))) == Self.reference[count])
@@ -34,18 +39,25 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
 
     @Test func hmacMatchesRFC4231() {
         // Test case 1 and test case 6 (a key longer than a block).
-        #expect(hex(SCRAMCrypto.hmac(key: [UInt8](repeating: 0x0b, count: 20), Array("Hi There".utf8)))
-            == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
-        #expect(hex(SCRAMCrypto.hmac(key: [UInt8](repeating: 0xaa, count: 131), Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)))
-            == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+        #expect(
+            hex(SCRAMCrypto.hmac(key: [UInt8](repeating: 0x0b, count: 20), Array("Hi There".utf8)))
+                == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+        #expect(
+            hex(
+                SCRAMCrypto.hmac(
+                    key: [UInt8](repeating: 0xaa, count: 131),
+                    Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)))
+                == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
     }
 
     @Test func pbkdf2MatchesRFC7914() throws {
         // RFC 7914 section 11, first 32 bytes of the 64 (one block).
-        #expect(hex(try SCRAMCrypto.hi(password: Array("passwd".utf8), salt: Array("salt".utf8), iterations: 1))
-            == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc")
-        #expect(hex(try SCRAMCrypto.hi(password: Array("Password".utf8), salt: Array("NaCl".utf8), iterations: 80000))
-            == "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56")
+        #expect(
+            hex(try SCRAMCrypto.hi(password: Array("passwd".utf8), salt: Array("salt".utf8), iterations: 1))
+                == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc")
+        #expect(
+            hex(try SCRAMCrypto.hi(password: Array("Password".utf8), salt: Array("NaCl".utf8), iterations: 80000))
+                == "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56")
     }
 }
 
@@ -65,14 +77,19 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
 
     @Test func scramWithTheRFCUserNameGivesTheRFCProof() throws {
         // The same computation as the RFC when the bare first message names "user".
-        let salted = try SCRAMCrypto.hi(password: Array("pencil".utf8), salt: Array(Data(base64Encoded: "W22ZaJ0SNY7soEsUEjb6gQ==")!), iterations: 4096)
+        let salted = try SCRAMCrypto.hi(
+            password: Array("pencil".utf8), salt: Array(Data(base64Encoded: "W22ZaJ0SNY7soEsUEjb6gQ==")!),
+            iterations: 4096)
         let clientKey = SCRAMCrypto.hmac(key: salted, Array("Client Key".utf8))
-        let auth = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+        let auth =
+            "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
         let signature = SCRAMCrypto.hmac(key: SCRAMCrypto.hash(clientKey), Array(auth.utf8))
         let proof = Data(zip(clientKey, signature).map { $0 ^ $1 }).base64EncodedString()
         #expect(proof == "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
         let serverKey = SCRAMCrypto.hmac(key: salted, Array("Server Key".utf8))
-        #expect(Data(SCRAMCrypto.hmac(key: serverKey, Array(auth.utf8))).base64EncodedString() == "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+        #expect(
+            Data(SCRAMCrypto.hmac(key: serverKey, Array(auth.utf8))).base64EncodedString()
+                == "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
     }
 
     @Test func scramRefusesAServerNonceThatDoesNotExtendOurs() {
@@ -83,8 +100,10 @@ private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x"
     }
 
     @Test func conninfoIsParsedAsLibpqDoes() throws {
-        let settings = try PostgresConnection.parse(conninfo: "host='/tmp/a b' port = 5433 user=app password='it\\'s \\\\ x' dbname=app")
-        #expect(settings == ["host": "/tmp/a b", "port": "5433", "user": "app", "password": "it's \\ x", "dbname": "app"])
+        let settings = try PostgresConnection.parse(
+            conninfo: "host='/tmp/a b' port = 5433 user=app password='it\\'s \\\\ x' dbname=app")
+        #expect(
+            settings == ["host": "/tmp/a b", "port": "5433", "user": "app", "password": "it's \\ x", "dbname": "app"])
         let quoted = PostgresConnection.conninfoValue("it's \\ x")
         #expect(try PostgresConnection.parse(conninfo: "password=\(quoted)")["password"] == "it's \\ x")
         #expect(throws: NetworkError.self) { try PostgresConnection.parse(conninfo: "host") }

@@ -9,7 +9,8 @@ import Yams
 /// and validator (what `muster check` runs).
 @Suite struct ProcessComposeImportTests {
     static func importFixture(_ name: String, environment: [String: String] = ["PATH": "/usr/bin:/bin"])
-        throws -> (imported: ImportedStack, stack: StackSpec, directory: String) {
+        throws -> (imported: ImportedStack, stack: StackSpec, directory: String)
+    {
         let directory = try ImportTests.scratch("process-compose/" + name)
         let imported = try StackImporter.convert(path: directory + "/process-compose.yaml", environment: environment)
         try imported.yaml.write(toFile: directory + "/muster.yaml", atomically: true, encoding: .utf8)
@@ -32,12 +33,19 @@ import Yams
     @Test func showcaseMapsEveryField() throws {
         let (imported, stack, directory) = try Self.importFixture("showcase")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        #expect(stack.serviceNames == ["listing", "seed", "worker", "web", "poller", "replicated", "calculator", "tail-log"])
+        #expect(
+            stack.serviceNames == [
+                "listing", "seed", "worker", "web", "poller", "replicated", "calculator", "tail-log",
+            ])
         let env = Dictionary(stack.env.map { ($0.key, $0.value.description) }, uniquingKeysWith: { $1 })
-        #expect(env["APP_ENV"] == "dev" && env["GREETING"] == "hello from nobody", "the global environment is for every service")
+        #expect(
+            env["APP_ENV"] == "dev" && env["GREETING"] == "hello from nobody",
+            "the global environment is for every service")
 
         let listing = stack.service(named: "listing")
-        #expect(Self.argv(listing) == ["bash", "-c", "ls -lFa --color=always"], "run by the file's shell, as process-compose runs it")
+        #expect(
+            Self.argv(listing) == ["bash", "-c", "ls -lFa --color=always"],
+            "run by the file's shell, as process-compose runs it")
         #expect(listing?.workingDir == "/")
 
         let worker = try #require(stack.service(named: "worker"))
@@ -50,25 +58,31 @@ import Yams
         #expect(imported.yaml.contains("availability.backoff_seconds 2"))
 
         let web = try #require(stack.service(named: "web"))
-        #expect(Self.argv(web) == ["bash", "-c", "python3 -m http.server 18321 --bind 127.0.0.1"], "{{.HTTP_PORT}} is expanded from vars")
+        #expect(
+            Self.argv(web) == ["bash", "-c", "python3 -m http.server 18321 --bind 127.0.0.1"],
+            "{{.HTTP_PORT}} is expanded from vars")
         #expect(Self.probe(web.ready) == "http http://127.0.0.1:18321/")
         #expect(web.ready?.interval == .seconds(2) && web.ready?.timeout == .seconds(1))
         guard case let .exec(alive)? = web.alive?.kind else { Issue.record("not an exec probe"); return }
-        #expect(alive.argv { _, _ in nil } == ["bash", "-c", "cd /tmp && curl -fsS http://127.0.0.1:18321/ > /dev/null"],
-                "the probe's working_dir becomes a cd")
+        #expect(
+            alive.argv { _, _ in nil } == ["bash", "-c", "cd /tmp && curl -fsS http://127.0.0.1:18321/ > /dev/null"],
+            "the probe's working_dir becomes a cd")
         #expect(web.alive?.interval == .seconds(5) && web.alive?.failures == 2)
         #expect(web.stopSignal == SIGINT, "signal 2 is SIGINT")
         #expect(imported.yaml.contains("is_tty: true: muster gives services no terminal"))
 
         #expect(Self.dependencies(stack.service(named: "poller")) == ["web=ready"])
         #expect(imported.yaml.contains("namespace: probes: muster has no namespaces"))
-        #expect(Self.argv(stack.service(named: "replicated"))?.last == "echo replica 0 of echoer && sleep 3600",
-                "process vars and PC_REPLICA_NUM are expanded")
+        #expect(
+            Self.argv(stack.service(named: "replicated"))?.last == "echo replica 0 of echoer && sleep 3600",
+            "process vars and PC_REPLICA_NUM are expanded")
         #expect(imported.yaml.contains("replicas: 3: muster runs one instance"))
         #expect(stack.service(named: "calculator")?.profiles == ["disabled"], "disabled: starts only when asked")
         #expect(stack.service(named: "tail-log")?.workingDir == "/tmp")
         for key in ["log_location", "log_level", "log_length", "log_configuration", "disable_ansi_colors"] {
-            #expect(imported.yaml.contains("# Not carried over: \(key)") || imported.yaml.contains("\(key): "), "\(key) is named")
+            #expect(
+                imported.yaml.contains("# Not carried over: \(key)") || imported.yaml.contains("\(key): "),
+                "\(key) is named")
         }
     }
 
@@ -78,7 +92,9 @@ import Yams
         let (imported, stack, directory) = try Self.importFixture("showcase")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(stack.service(named: "seed")?.task == true, "\(imported.yaml)")
-        #expect(stack.service(named: "listing")?.task == false, "worker waits with process_completed: any exit code will do")
+        #expect(
+            stack.service(named: "listing")?.task == false, "worker waits with process_completed: any exit code will do"
+        )
         #expect(stack.service(named: "worker")?.task == false)
         #expect(stack.service(named: "web")?.task == false)
         #expect(imported.yaml.contains("task: true  # runs once; others wait for it to complete"))
@@ -100,14 +116,21 @@ import Yams
         #expect(Self.dependencies(stack.service(named: "migrate")) == ["Postgres=ready"])
         let api = try #require(stack.service(named: "api"))
         #expect(Self.dependencies(api) == ["migrate=completed", "Postgres=ready"])
-        #expect(Self.probe(api.ready) == "http http://127.0.0.1:8080/healthz", "host, scheme and the path's slash default as process-compose's do")
+        #expect(
+            Self.probe(api.ready) == "http http://127.0.0.1:8080/healthz",
+            "host, scheme and the path's slash default as process-compose's do")
         #expect(api.workingDir == directory, "a working_dir that does not exist here is left as a comment")
         #expect(imported.yaml.contains("working_dir ./services/api does not exist here"))
         #expect(imported.yaml.contains("exit_on_failure: muster does not stop the stack"))
-        #expect(imported.yaml.contains("shutdown (command `pg_ctl -D work/db stop`) dropped: muster stops its engines itself"))
-        #expect(!imported.yaml.contains("stop_timeout") && !imported.yaml.contains("stop_signal"), "an engine's shutdown is muster's own")
-        #expect(Self.argv(stack.service(named: "migrate"))?.last == "echo migrating against $PGHOST:5433",
-                "a variable the file's environment sets is left to the shell")
+        #expect(
+            imported.yaml.contains(
+                "shutdown (command `pg_ctl -D work/db stop`) dropped: muster stops its engines itself"))
+        #expect(
+            !imported.yaml.contains("stop_timeout") && !imported.yaml.contains("stop_signal"),
+            "an engine's shutdown is muster's own")
+        #expect(
+            Self.argv(stack.service(named: "migrate"))?.last == "echo migrating against $PGHOST:5433",
+            "a variable the file's environment sets is left to the shell")
         #expect(imported.warnings.isEmpty, "\(imported.warnings)")
         #expect(imported.yaml.contains("is_daemon (muster runs the server in the foreground)"))
         #expect(imported.yaml.contains("# init-db: not carried over: it runs initdb"))
@@ -134,17 +157,20 @@ import Yams
         #expect(events.engine?.implementation == .tansu && events.profiles == ["disabled"])
         let app = try #require(stack.service(named: "app"))
         #expect(Self.argv(app)?.last == "bundle exec puma -p 3000")
-        #expect(Self.dependencies(app) == ["postgres=ready", "cache=ready", "broker=ready"],
-                "process_started on an engine waits until it is ready")
+        #expect(
+            Self.dependencies(app) == ["postgres=ready", "cache=ready", "broker=ready"],
+            "process_started on an engine waits until it is ready")
     }
 
     @Test func valkeyServerIsRunWhenInstalled() throws {
         let bin = NSTemporaryDirectory() + "muster-valkey-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: bin) }
-        _ = FileManager.default.createFile(atPath: bin + "/valkey-server", contents: Data("#!/bin/sh\n".utf8),
-                                       attributes: [.posixPermissions: 0o755])
-        let (imported, stack, directory) = try Self.importFixture("native-servers", environment: ["PATH": bin + ":/usr/bin:/bin"])
+        _ = FileManager.default.createFile(
+            atPath: bin + "/valkey-server", contents: Data("#!/bin/sh\n".utf8),
+            attributes: [.posixPermissions: 0o755])
+        let (imported, stack, directory) = try Self.importFixture(
+            "native-servers", environment: ["PATH": bin + ":/usr/bin:/bin"])
         defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(stack.service(named: "sessions")?.engine?.bin == bin + "/valkey-server")
         #expect(imported.yaml.contains("valkey-server is installed here: muster runs it"))
@@ -154,11 +180,16 @@ import Yams
         let (imported, stack, directory) = try Self.importFixture("log-ready")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(imported.yaml.contains("version \"0.9\" is not one this import knows"))
-        #expect(imported.yaml.contains("# Not carried over: telemetry: {enabled: false} (a key this import does not know"))
+        #expect(
+            imported.yaml.contains("# Not carried over: telemetry: {enabled: false} (a key this import does not know"))
         let server = try #require(stack.service(named: "server"))
-        guard case let .log(pattern)? = server.ready?.kind else { Issue.record("not a log probe: \(String(describing: server.ready))"); return }
+        guard case let .log(pattern)? = server.ready?.kind else {
+            Issue.record("not a log probe: \(String(describing: server.ready))"); return
+        }
         #expect(pattern == "ready to accept connections")
-        #expect(imported.yaml.contains("availability.exit_on_end: true not carried over (to stop everything when a command ends"))
+        #expect(
+            imported.yaml.contains(
+                "availability.exit_on_end: true not carried over (to stop everything when a command ends"))
         let client = try #require(stack.service(named: "client"))
         #expect(Self.dependencies(client) == ["server=ready"])
         #expect(imported.yaml.contains("process_log_ready (its ready_log_line is its ready: probe)"))
@@ -180,13 +211,18 @@ import Yams
     func noKeyIsDroppedSilently(fixture: String) throws {
         let (imported, _, directory) = try Self.importFixture(fixture)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let root = try #require(try Yams.compose(yaml: String(contentsOfFile: directory + "/process-compose.yaml", encoding: .utf8)))
-        for key in ComposeValues.pairs(root).map(\.key) where !["processes", "environment", "vars", "shell", "version"].contains(key) {
+        let root = try #require(
+            try Yams.compose(yaml: String(contentsOfFile: directory + "/process-compose.yaml", encoding: .utf8)))
+        for key in ComposeValues.pairs(root).map(\.key)
+        where !["processes", "environment", "vars", "shell", "version"].contains(key) {
             #expect(imported.yaml.contains(key), "top-level \(key) of \(fixture)")
         }
         for (name, process) in ComposeValues.pairs(ComposeValues.value(root, "processes")) {
-            for key in ComposeValues.pairs(process).map(\.key) where !ProcessComposeImporter.processHandled.contains(key) {
-                #expect(imported.yaml.contains(key + ":") || imported.yaml.contains(key + " ("), "\(fixture): \(name).\(key)")
+            for key in ComposeValues.pairs(process).map(\.key)
+            where !ProcessComposeImporter.processHandled.contains(key) {
+                #expect(
+                    imported.yaml.contains(key + ":") || imported.yaml.contains(key + " ("),
+                    "\(fixture): \(name).\(key)")
             }
         }
     }
@@ -194,7 +230,9 @@ import Yams
     @Test func enginesAreJudgedByTheCommand() {
         #expect(CommandEngine.recognize("initdb -D data && postgres -D data -c fsync=off")?.kind == .postgres)
         #expect(CommandEngine.recognize("FOO=1 exec /usr/bin/redis-server --port 7000")?.kind == .redis)
-        #expect(CommandEngine.recognize("/opt/kafka/bin/kafka-server-start.sh config/server.properties")?.implementation == .apache)
+        #expect(
+            CommandEngine.recognize("/opt/kafka/bin/kafka-server-start.sh config/server.properties")?.implementation
+                == .apache)
         #expect(CommandEngine.recognize("rpk redpanda start --overprovisioned")?.implementation == .redpanda)
         #expect(CommandEngine.recognize("env -i tansu broker")?.implementation == .tansu)
         #expect(CommandEngine.recognize("echo postgres is great") == nil, "a word in the arguments is not the program")
@@ -206,22 +244,29 @@ import Yams
     }
 
     @Test func notYAMLIsOneLineWithItsPlace() throws {
-        for text in ["processes:\n  web:\n    command: [\"unclosed\n", "processes:\n\tweb:\n    command: x\n",
-                     "version: \"0.5\"\nprocesses: {web: {command: x}\n"] {
+        for text in [
+            "processes:\n  web:\n    command: [\"unclosed\n", "processes:\n\tweb:\n    command: x\n",
+            "version: \"0.5\"\nprocesses: {web: {command: x}\n",
+        ] {
             do {
                 _ = try StackImporter.convert(text: text, source: "process-compose.yaml")
                 Issue.record("accepted \(text.debugDescription)")
             } catch let error as MusterError {
                 #expect(error.exitCode == 2)
                 #expect(!error.headline.contains("\n") && error.details.isEmpty, "\(error)")
-                #expect(error.headline.range(of: #"^process-compose\.yaml:\d+:\d+: YAML"#, options: .regularExpression) != nil, "\(error.headline)")
+                #expect(
+                    error.headline.range(of: #"^process-compose\.yaml:\d+:\d+: YAML"#, options: .regularExpression)
+                        != nil, "\(error.headline)")
             }
         }
-        #expect(throws: MusterError.self) { try StackImporter.convert(text: "processes: {}\n", source: "process-compose.yaml") }
+        #expect(throws: MusterError.self) {
+            try StackImporter.convert(text: "processes: {}\n", source: "process-compose.yaml")
+        }
         #expect {
             try StackImporter.convert(text: "processes:\n  - web\n", source: "process-compose.yaml")
         } throws: { error in
-            (error as? MusterError)?.headline == "process-compose.yaml: processes: must be a mapping of NAME: {command: ...}, as process-compose reads it"
+            (error as? MusterError)?.headline
+                == "process-compose.yaml: processes: must be a mapping of NAME: {command: ...}, as process-compose reads it"
         }
     }
 }

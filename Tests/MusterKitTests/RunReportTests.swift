@@ -5,15 +5,21 @@ import Testing
 @Suite struct RunReportTests {
     let start = RFC3339.time("2026-11-22T10:00:00Z")!
 
-    func event(_ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil) -> ServiceEvent {
-        ServiceEvent(seq: seq, time: EventLog.timestamp(start.addingTimeInterval(seconds)), service: service, type: EventKind(rawValue: type), reason: reason)
+    func event(_ seq: Int, _ seconds: Double, _ service: String, _ type: String, reason: String? = nil) -> ServiceEvent
+    {
+        ServiceEvent(
+            seq: seq, time: EventLog.timestamp(start.addingTimeInterval(seconds)), service: service,
+            type: EventKind(rawValue: type), reason: reason)
     }
 
     @Test func quietWindowIsClean() {
-        let report = RunReport(command: ["pytest"], started: start, ended: start.addingTimeInterval(5), exitCode: 0,
-                               services: ["api", "db"], events: [])
+        let report = RunReport(
+            command: ["pytest"], started: start, ended: start.addingTimeInterval(5), exitCode: 0,
+            services: ["api", "db"], events: [])
         #expect(report.clean)
-        #expect(report.services["api"] == RunReport.ServiceSummary(restarts: 0, restartDetected: 0, unavailableMs: 0, events: []))
+        #expect(
+            report.services["api"]
+                == RunReport.ServiceSummary(restarts: 0, restartDetected: 0, unavailableMs: 0, events: []))
         #expect(report.findings.isEmpty)
     }
 
@@ -26,8 +32,9 @@ import Testing
             event(14, 2.25, "api", "available"),
             event(15, 3.0, "db", "restart_detected", reason: "postgres reinitialised"),
         ]
-        let report = RunReport(command: ["t"], started: start, ended: start.addingTimeInterval(4), exitCode: 0,
-                               services: ["notifier", "api", "db", "cache"], events: events)
+        let report = RunReport(
+            command: ["t"], started: start, ended: start.addingTimeInterval(4), exitCode: 0,
+            services: ["notifier", "api", "db", "cache"], events: events)
         #expect(!report.clean)
         #expect(report.services["notifier"]?.restarts == 1)
         #expect(report.services["notifier"]?.unavailableMs == 500)
@@ -39,15 +46,17 @@ import Testing
     }
 
     @Test func downUntilTheEndOfTheWindow() {
-        let report = RunReport(command: ["t"], started: start, ended: start.addingTimeInterval(3), exitCode: 1,
-                               services: ["api"], events: [event(1, 1.0, "api", "exited", reason: "killed by SIGKILL")])
+        let report = RunReport(
+            command: ["t"], started: start, ended: start.addingTimeInterval(3), exitCode: 1,
+            services: ["api"], events: [event(1, 1.0, "api", "exited", reason: "killed by SIGKILL")])
         #expect(report.services["api"]?.unavailableMs == 2000)
         #expect(!report.clean)
     }
 
     @Test func jsonFollowsTheSpec() throws {
-        let report = RunReport(command: ["pytest", "-x"], started: start, ended: start.addingTimeInterval(1), exitCode: 0,
-                               services: ["api"], events: [])
+        let report = RunReport(
+            command: ["pytest", "-x"], started: start, ended: start.addingTimeInterval(1), exitCode: 0,
+            services: ["api"], events: [])
         let object = try #require(try JSONSerialization.jsonObject(with: report.json) as? [String: Any])
         #expect(object["command"] as? [String] == ["pytest", "-x"])
         #expect(object["exit_code"] as? Int == 0)
@@ -66,22 +75,31 @@ import Testing
             event(12, 1.5, "notifier", "ready"),
         ]
         let tests = [
-            TestRecord(id: "t::a", outcome: "failed", start: start.timeIntervalSince1970 + 0.5, end: start.timeIntervalSince1970 + 1.2,
-                       worker: "gw0", source: "pytest"),
-            TestRecord(id: "t::b", outcome: "failed", start: start.timeIntervalSince1970 + 2, end: start.timeIntervalSince1970 + 3,
-                       worker: "gw1", source: "pytest"),
+            TestRecord(
+                id: "t::a", outcome: "failed", start: start.timeIntervalSince1970 + 0.5,
+                end: start.timeIntervalSince1970 + 1.2,
+                worker: "gw0", source: "pytest"),
+            TestRecord(
+                id: "t::b", outcome: "failed", start: start.timeIntervalSince1970 + 2,
+                end: start.timeIntervalSince1970 + 3,
+                worker: "gw1", source: "pytest"),
         ]
         var pressure = PostgresPressure(maxConnections: 10)
         pressure.add(time: start, rows: [("api", 3), ("pytest", 6)], maxConnections: 10)
         pressure.add(time: start.addingTimeInterval(1), rows: [("api", 2)], maxConnections: 10)
-        let report = RunReport(command: ["t"], started: start, ended: start.addingTimeInterval(4), exitCode: 1,
-                               services: ["notifier", "db"], events: events, tests: tests, postgres: ["db": pressure])
+        let report = RunReport(
+            command: ["t"], started: start, ended: start.addingTimeInterval(4), exitCode: 1,
+            services: ["notifier", "db"], events: events, tests: tests, postgres: ["db": pressure])
         #expect(report.tests?.map(\.disruptions) == [[10], []])
         #expect(report.services["notifier"]?.tests == ["t::a"])
         #expect(report.services["db"]?.tests == [])
         #expect(report.disruptions?.map(\.kind) == [.restarted])
-        #expect(pressure.peak == 9 && pressure.byApplication == ["api": 3, "pytest": 6] && pressure.samples.map(\.total) == [9, 2])
-        #expect(pressure.line(service: "db") == "db: connections peaked at 9 of max_connections 10 (90 %); held by pytest (6), api (3)")
+        #expect(
+            pressure.peak == 9 && pressure.byApplication == ["api": 3, "pytest": 6]
+                && pressure.samples.map(\.total) == [9, 2])
+        #expect(
+            pressure.line(service: "db")
+                == "db: connections peaked at 9 of max_connections 10 (90 %); held by pytest (6), api (3)")
 
         let object = try #require(try JSONSerialization.jsonObject(with: report.json) as? [String: Any])
         let first = try #require((object["tests"] as? [[String: Any]])?.first)
@@ -92,7 +110,8 @@ import Testing
         // Application names are data, not keys to convert.
         #expect((db["by_application"] as? [String: Int])?.keys.sorted() == ["api", "pytest"])
         // Reports written before tests were read still decode.
-        let old = #"{"command":["t"],"started":"x","ended":"y","exit_code":0,"clean":true,"services":{"api":{"restarts":0,"restart_detected":0,"unavailable_ms":0,"events":[]}}}"#
+        let old =
+            #"{"command":["t"],"started":"x","ended":"y","exit_code":0,"clean":true,"services":{"api":{"restarts":0,"restart_detected":0,"unavailable_ms":0,"events":[]}}}"#
         let decoded = try ControlJSON.decode(RunReport.self, from: Data(old.utf8))
         #expect(decoded.tests == nil && decoded.services["api"]?.tests == nil)
     }
@@ -103,8 +122,12 @@ import Testing
         restarted.previousPid = 10
         restarted.logTail = ["a", "b", "KeyError: 'x'"]
         let line = restarted.humanLine(timeZone: TimeZone(identifier: "UTC")!)
-        #expect(line == "10:00:00.000 notifier restarted (exited with code 1 after 3.2s; was ready) pid 10 → 20 — last lines: a ⏎ b ⏎ KeyError: 'x'")
-        #expect(event(4, 0.5, "db", "restart_detected", reason: "x").humanLine(timeZone: TimeZone(identifier: "UTC")!)
+        #expect(
+            line
+                == "10:00:00.000 notifier restarted (exited with code 1 after 3.2s; was ready) pid 10 → 20 — last lines: a ⏎ b ⏎ KeyError: 'x'"
+        )
+        #expect(
+            event(4, 0.5, "db", "restart_detected", reason: "x").humanLine(timeZone: TimeZone(identifier: "UTC")!)
                 == "10:00:00.500 db restarted without muster: x")
     }
 

@@ -12,7 +12,9 @@ import Testing
     /// returned, so another test's clean-up (which runs under that lock) never removes
     /// the folder in between.
     @discardableResult
-    func plant(_ name: String, pid: Int32, stackFile: String, ports: [String: Int], heldLock: Bool = false) throws -> Int32 {
+    func plant(_ name: String, pid: Int32, stackFile: String, ports: [String: Int], heldLock: Bool = false) throws
+        -> Int32
+    {
         let dir = base + "/" + name
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: dir + "/lock", contents: nil)
@@ -41,7 +43,9 @@ import Testing
         try plant("\(tag)crashed", pid: dead, stackFile: existing, ports: ["db": 2222])
         try plant("\(tag)live", pid: getpid(), stackFile: "/nonexistent/\(tag)/other.yaml", ports: ["db": 3333])
         defer {
-            for name in ["gone", "gone.pg-db", "crashed", "live"] { try? FileManager.default.removeItem(atPath: base + "/\(tag)\(name)") }
+            for name in ["gone", "gone.pg-db", "crashed", "live"] {
+                try? FileManager.default.removeItem(atPath: base + "/\(tag)\(name)")
+            }
         }
 
         let ports = RuntimeState.portsOfOtherProjects(than: me)
@@ -49,9 +53,11 @@ import Testing
         #expect(!ports.contains(1111) && !ports.contains(2222), "a dead supervisor holds no ports")
         #expect(!FileManager.default.fileExists(atPath: base + "/\(tag)gone"), "its project is gone: removed")
         #expect(!FileManager.default.fileExists(atPath: base + "/\(tag)gone.pg-db"), "with its socket dirs")
-        #expect(FileManager.default.fileExists(atPath: base + "/\(tag)crashed/status.json"),
-                "its project still exists: kept for the next up to recover")
-        #expect(FileManager.default.fileExists(atPath: base + "/\(tag)live/status.json"), "a live supervisor's dir stays")
+        #expect(
+            FileManager.default.fileExists(atPath: base + "/\(tag)crashed/status.json"),
+            "its project still exists: kept for the next up to recover")
+        #expect(
+            FileManager.default.fileExists(atPath: base + "/\(tag)live/status.json"), "a live supervisor's dir stays")
     }
 
     @Test func aHeldLockKeepsTheDir() throws {

@@ -13,8 +13,10 @@ import Testing
 
     @Test func laterFilesOverrideKeyByKey() throws {
         let dir = try write([
-            "base.yaml": "name: m\nservices:\n  a:\n    command: [\"sleep\", \"1\"]\n    env: { A: base, B: base }\n    depends_on: [b]\n  b:\n    command: [\"sleep\", \"1\"]\n",
-            "over.yaml": "name: m2\nservices:\n  a:\n    env: { B: over }\n    depends_on: { c: started }\n  c:\n    command: \"sleep 2\"\n",
+            "base.yaml":
+                "name: m\nservices:\n  a:\n    command: [\"sleep\", \"1\"]\n    env: { A: base, B: base }\n    depends_on: [b]\n  b:\n    command: [\"sleep\", \"1\"]\n",
+            "over.yaml":
+                "name: m2\nservices:\n  a:\n    env: { B: over }\n    depends_on: { c: started }\n  c:\n    command: \"sleep 2\"\n",
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let stack = try StackLoader.load(paths: [dir + "/base.yaml", dir + "/over.yaml"], environment: [:])

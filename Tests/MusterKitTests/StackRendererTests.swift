@@ -5,12 +5,13 @@ import Testing
 /// `muster config --json`: each service is an object with its fields, secrets masked.
 @Suite struct StackRendererTests {
     @Test func everyServiceIsAnObjectWithItsFields() throws {
-        let stack = try StackLoader.parse(yaml: """
-            name: shop
-            services:
-              db: { engine: postgres, databases: [shop], password: hunter2 }
-              api: { command: ["sleep", "1"], depends_on: [db] }
-            """, file: "muster.yaml", directory: "/tmp", environment: [:])
+        let stack = try StackLoader.parse(
+            yaml: """
+                name: shop
+                services:
+                  db: { engine: postgres, databases: [shop], password: hunter2 }
+                  api: { command: ["sleep", "1"], depends_on: [db] }
+                """, file: "muster.yaml", directory: "/tmp", environment: [:])
         let text = StackRenderer(stack: stack, project: nil).json()
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let services = try #require(object["services"] as? [[String: Any]], "services must be objects: \(text)")

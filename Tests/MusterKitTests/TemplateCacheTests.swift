@@ -9,13 +9,18 @@ import Testing
     func cache(_ keys: [(String, Int, Int)]) throws -> String {
         let cache = NSTemporaryDirectory() + "muster-cache-test-\(UInt32.random(in: 0...UInt32.max))"
         for (key, bytes, days) in keys {
-            try FileManager.default.createDirectory(atPath: cache + "/" + key + ".spares/spare-1", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: cache + "/" + key + ".spares/spare-1", withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: cache + "/" + key, withIntermediateDirectories: true)
             try Data(repeating: 7, count: bytes / 2).write(to: URL(fileURLWithPath: cache + "/" + key + "/base"))
-            try Data(repeating: 7, count: bytes / 2).write(to: URL(fileURLWithPath: cache + "/" + key + ".spares/spare-1/base"))
+            try Data(repeating: 7, count: bytes / 2).write(
+                to: URL(fileURLWithPath: cache + "/" + key + ".spares/spare-1/base"))
             try "files".write(toFile: cache + "/" + key + ".manifest", atomically: true, encoding: .utf8)
             _ = FileManager.default.createFile(atPath: cache + "/" + key + ".lock", contents: nil)
-            var times = [timeval(tv_sec: time(nil) - days * 86_400, tv_usec: 0), timeval(tv_sec: time(nil) - days * 86_400, tv_usec: 0)]
+            var times = [
+                timeval(tv_sec: time(nil) - days * 86_400, tv_usec: 0),
+                timeval(tv_sec: time(nil) - days * 86_400, tv_usec: 0),
+            ]
             utimes(cache + "/" + key + ".lock", &times)
         }
         return cache
@@ -27,15 +32,20 @@ import Testing
 
     @Test func theLeastRecentlyUsedKeysGoUntilTheCacheFits() throws {
         let mb = 1 << 20
-        let cache = try cache([("old", 4 * mb, 30), ("older", 4 * mb, 60), ("recent", 4 * mb, 1), ("current", 4 * mb, 90)])
+        let cache = try cache([
+            ("old", 4 * mb, 30), ("older", 4 * mb, 60), ("recent", 4 * mb, 1), ("current", 4 * mb, 90),
+        ])
         defer { try? FileManager.default.removeItem(atPath: cache) }
         let sizes = Dictionary(uniqueKeysWithValues: TemplateCache.entries(in: cache).map { ($0.key, $0.bytes) })
         #expect(sizes.count == 4 && sizes.values.allSatisfy { $0 >= 4 * mb }, "\(sizes)")
         // Room for two keys: "current" is kept although it is the oldest; then the oldest others go.
         let removed = TemplateCache.prune(cache, limit: 9 * mb, keep: "current")
         #expect(removed == ["older", "old"])
-        #expect(names(cache) == ["recent", "recent.spares", "recent.manifest", "recent.lock",
-                                 "current", "current.spares", "current.manifest", "current.lock"])
+        #expect(
+            names(cache) == [
+                "recent", "recent.spares", "recent.manifest", "recent.lock",
+                "current", "current.spares", "current.manifest", "current.lock",
+            ])
         #expect(TemplateCache.entries(in: cache).reduce(0) { $0 + $1.bytes } <= 9 * mb)
         // Under the limit, nothing goes.
         #expect(TemplateCache.prune(cache, limit: 100 * mb, keep: nil).isEmpty)

@@ -15,18 +15,22 @@ import Testing
     static let base = RFC3339.seconds("2026-12-03T08:00:00Z")!
 
     func offsets(_ test: TestRecord) -> [Double] {
-        [((test.startSeconds - Self.base) * 1000).rounded() / 1000, ((test.endSeconds - Self.base) * 1000).rounded() / 1000]
+        [
+            ((test.startSeconds - Self.base) * 1000).rounded() / 1000,
+            ((test.endSeconds - Self.base) * 1000).rounded() / 1000,
+        ]
     }
 
     @Test func playwrightNestedSuitesTwoWorkersAndRetries() throws {
         let tests = try TestReportReader.read(Self.folder + "/playwright.json")
-        #expect(tests.map(\.id) == [
-            "checkout.spec.ts › shows the cart",
-            "checkout.spec.ts › payment › by card › charges the card",
-            "checkout.spec.ts › payment › by card › charges the card (retry 1)",
-            "checkout.spec.ts › payment › by card › refuses an expired card",
-            "login.spec.ts › is skipped here",
-        ])
+        #expect(
+            tests.map(\.id) == [
+                "checkout.spec.ts › shows the cart",
+                "checkout.spec.ts › payment › by card › charges the card",
+                "checkout.spec.ts › payment › by card › charges the card (retry 1)",
+                "checkout.spec.ts › payment › by card › refuses an expired card",
+                "login.spec.ts › is skipped here",
+            ])
         #expect(tests.map(\.outcome) == ["passed", "failed", "passed", "failed", "skipped"])
         #expect(tests.map(\.worker) == ["w0", "w1", "w1", "w0", "w1"])
         #expect(tests.map(offsets) == [[0, 1.5], [0.5, 2.5], [3, 3.25], [1.6, 31.6], [3.3, 3.3]])
@@ -35,8 +39,11 @@ import Testing
 
     @Test func junitWithTestcaseTimestamps() throws {
         let tests = try TestReportReader.read(Self.folder + "/junit-testcase-timestamps.xml")
-        #expect(tests.map(\.id) == ["tests.test_orders.test_create", "tests.test_orders.test_notify",
-                                    "tests.test_orders.test_setup_broken", "tests.test_orders.test_later"])
+        #expect(
+            tests.map(\.id) == [
+                "tests.test_orders.test_create", "tests.test_orders.test_notify",
+                "tests.test_orders.test_setup_broken", "tests.test_orders.test_later",
+            ])
         #expect(tests.map(\.outcome) == ["passed", "failed", "error", "skipped"])
         #expect(tests.map(offsets) == [[0, 1.25], [1.5, 3.5], [4, 4.1], [5, 5]])
         #expect(tests.allSatisfy { $0.source == "junit" })
@@ -45,17 +52,27 @@ import Testing
     @Test func junitWithOnlyASuiteTimestampRunsTestsOneAfterAnother() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Self.folder + "/junit-suite-timestamp.xml"))
         let tests = try JUnitReader.read(data, file: "junit-suite-timestamp.xml", zone: TimeZone(identifier: "UTC")!)
-        #expect(tests.map(\.id) == ["com.example.OrderTest.creates", "com.example.OrderTest.notifies", "com.example.OrderTest.cancels"])
+        #expect(
+            tests.map(\.id) == [
+                "com.example.OrderTest.creates", "com.example.OrderTest.notifies", "com.example.OrderTest.cancels",
+            ])
         #expect(tests.map(\.outcome) == ["passed", "failed", "passed"])
         #expect(tests.map(offsets) == [[0, 1.5], [1.5, 4], [4, 6]])
     }
 
     @Test func goTestJSON() throws {
         let tests = try TestReportReader.read(Self.folder + "/go-test.jsonl")
-        #expect(tests.map(\.id) == ["example.com/shop/orders/TestCreate", "example.com/shop/notify/TestSend",
-                                    "example.com/shop/orders/TestCreate/with_discount", "example.com/shop/notify/TestRetry"])
+        #expect(
+            tests.map(\.id) == [
+                "example.com/shop/orders/TestCreate", "example.com/shop/notify/TestSend",
+                "example.com/shop/orders/TestCreate/with_discount", "example.com/shop/notify/TestRetry",
+            ])
         #expect(tests.map(\.outcome) == ["passed", "failed", "skipped", "failed"])
-        #expect(tests.map(\.worker) == ["example.com/shop/orders", "example.com/shop/notify", "example.com/shop/orders", "example.com/shop/notify"])
+        #expect(
+            tests.map(\.worker) == [
+                "example.com/shop/orders", "example.com/shop/notify", "example.com/shop/orders",
+                "example.com/shop/notify",
+            ])
         // TestRetry never finished (the binary panicked): failed, until its package's last event.
         #expect(tests.map(offsets) == [[0.1, 1.1], [0.2, 2.7], [1.2, 1.3], [2.8, 3.1]])
     }

@@ -15,9 +15,12 @@ import Testing
 
     func at(_ seconds: Double) -> String { EventLog.timestamp(start.addingTimeInterval(seconds)) }
 
-    func test(_ id: String, _ worker: String, _ from: Double, _ to: Double, _ outcome: String = "passed", hits: [Int] = []) -> RunTimeline.Test {
-        RunTimeline.Test(id: id, outcome: outcome, start: start.addingTimeInterval(from), end: start.addingTimeInterval(to),
-                         worker: worker, source: "pytest", disruptions: hits)
+    func test(
+        _ id: String, _ worker: String, _ from: Double, _ to: Double, _ outcome: String = "passed", hits: [Int] = []
+    ) -> RunTimeline.Test {
+        RunTimeline.Test(
+            id: id, outcome: outcome, start: start.addingTimeInterval(from), end: start.addingTimeInterval(to),
+            worker: worker, source: "pytest", disruptions: hits)
     }
 
     @Test func failedTestBarAndRestartMarkerOverlapWhereTheirTimesDo() throws {
@@ -28,8 +31,11 @@ import Testing
         let failed = layout.bars.filter(\.failed)
         #expect(failed.count == 3)
         let hit = failed.filter { !$0.disruptions.isEmpty }
-        #expect(hit.map { run.tests[$0.index].id }.sorted() == ["tests/test_notifications.py::test_order_email",
-                                                                "tests/test_notifications.py::test_webhook_retry"])
+        #expect(
+            hit.map { run.tests[$0.index].id }.sorted() == [
+                "tests/test_notifications.py::test_order_email",
+                "tests/test_notifications.py::test_webhook_retry",
+            ])
         for bar in hit {
             #expect(bar.disruptions == [41])
             #expect(bar.x <= restart.x && restart.x <= bar.x + bar.width)
@@ -46,9 +52,12 @@ import Testing
 
     @Test func oneLaneperWorkerInNaturalOrder() {
         let workers = ["gw10", "gw2", "main", "gw0", "gw1"]
-        let tests = workers.enumerated().map { test("t\($0.offset)", $0.element, Double($0.offset), Double($0.offset) + 1) }
-        let run = RunTimeline(command: ["pytest"], started: start, ended: start.addingTimeInterval(6), exitCode: 0,
-                              services: [:], tests: tests)
+        let tests = workers.enumerated().map {
+            test("t\($0.offset)", $0.element, Double($0.offset), Double($0.offset) + 1)
+        }
+        let run = RunTimeline(
+            command: ["pytest"], started: start, ended: start.addingTimeInterval(6), exitCode: 0,
+            services: [:], tests: tests)
         let layout = TimelineLayout(run)
         #expect(layout.workerLanes.map(\.label) == ["main", "gw0", "gw1", "gw2", "gw10"])
         for bar in layout.bars {
@@ -62,8 +71,10 @@ import Testing
 
     @Test func thirtyTwoWorkersGetThinLanesThatDoNotOverlap() {
         let tests = (0..<32).map { test("t\($0)", "gw\($0)", 0, 1) }
-        let layout = TimelineLayout(RunTimeline(command: [], started: start, ended: start.addingTimeInterval(1), exitCode: 0,
-                                                services: [:], tests: tests))
+        let layout = TimelineLayout(
+            RunTimeline(
+                command: [], started: start, ended: start.addingTimeInterval(1), exitCode: 0,
+                services: [:], tests: tests))
         #expect(layout.workerLanes.count == 32)
         #expect(layout.workerLanes.allSatisfy { $0.height >= 6 })
         for (upper, lower) in zip(layout.workerLanes, layout.workerLanes.dropFirst()) {
@@ -74,11 +85,15 @@ import Testing
     @Test func scaleMapsTheWindowOntoThePlotAndKeepsTinyTestsVisible() {
         var tests = (0..<10_000).map { test("t\($0)", "gw\($0 % 4)", Double($0) * 0.36, Double($0) * 0.36 + 0.01) }
         tests[0].outcome = "failed"
-        let run = RunTimeline(command: [], started: start, ended: start.addingTimeInterval(3600), exitCode: 1, services: [:], tests: tests)
+        let run = RunTimeline(
+            command: [], started: start, ended: start.addingTimeInterval(3600), exitCode: 1, services: [:], tests: tests
+        )
         let layout = TimelineLayout(run)
         #expect(layout.x(start) == TimelineLayout.plotLeft)
         #expect(layout.x(start.addingTimeInterval(3600)) == TimelineLayout.plotRight)
-        #expect(abs(layout.x(start.addingTimeInterval(1800)) - (TimelineLayout.plotLeft + TimelineLayout.plotRight) / 2) < 0.001)
+        #expect(
+            abs(layout.x(start.addingTimeInterval(1800)) - (TimelineLayout.plotLeft + TimelineLayout.plotRight) / 2)
+                < 0.001)
         #expect(layout.x(start.addingTimeInterval(-5)) == TimelineLayout.plotLeft)
         #expect(layout.bars.count == 10_000)
         #expect(layout.bars.allSatisfy { $0.width >= TimelineLayout.minimumBarWidth })
@@ -107,26 +122,28 @@ import Testing
             ServiceEvent(seq: 44, time: at(6), service: "notifier", type: .unavailable),
             ServiceEvent(seq: 45, time: at(7), service: "notifier", type: .available),
         ]
-        let pieces = ServiceStates.pieces(events: events, disruptions: [], from: start, to: start.addingTimeInterval(10))
+        let pieces = ServiceStates.pieces(
+            events: events, disruptions: [], from: start, to: start.addingTimeInterval(10))
         #expect(pieces.map(\.state) == ["ready", "down", "starting", "ready", "unavailable", "ready"])
         #expect(pieces[1].reason == "killed by signal 9")
         #expect(pieces.map { $0.start.timeIntervalSince(start) } == [0, 2, 2.5, 3, 6, 7])
         // A disruption that began before the window opens the lane down.
-        let open = RunTimeline.Disruption(seq: 7, service: "db", kind: .exited, start: start.addingTimeInterval(-4), end: nil,
-                                          reason: "exited with code 1", logTail: [])
+        let open = RunTimeline.Disruption(
+            seq: 7, service: "db", kind: .exited, start: start.addingTimeInterval(-4), end: nil,
+            reason: "exited with code 1", logTail: [])
         let down = ServiceStates.pieces(events: [], disruptions: [open], from: start, to: start.addingTimeInterval(10))
         #expect(down.map(\.state) == ["down"])
     }
 
     @Test func aReportWrittenBeforeTestsAndDisruptionsStillDraws() throws {
         let json = """
-        {"command":["pytest"],"started":"\(at(0))","ended":"\(at(5))","exit_code":0,"clean":false,
-         "services":{"api":{"restarts":1,"restart_detected":0,"unavailable_ms":300,"events":[
-           {"seq":3,"time":"\(at(1))","service":"api","type":"exited","reason":"exited with code 1"},
-           {"seq":4,"time":"\(at(1.1))","service":"api","type":"restarted","reason":"exited with code 1"},
-           {"seq":5,"time":"\(at(1.3))","service":"api","type":"ready"}, {"odd": true}]},
-           "db":{"restarts":0,"restart_detected":0,"unavailable_ms":0,"events":[]}}}
-        """
+            {"command":["pytest"],"started":"\(at(0))","ended":"\(at(5))","exit_code":0,"clean":false,
+             "services":{"api":{"restarts":1,"restart_detected":0,"unavailable_ms":300,"events":[
+               {"seq":3,"time":"\(at(1))","service":"api","type":"exited","reason":"exited with code 1"},
+               {"seq":4,"time":"\(at(1.1))","service":"api","type":"restarted","reason":"exited with code 1"},
+               {"seq":5,"time":"\(at(1.3))","service":"api","type":"ready"}, {"odd": true}]},
+               "db":{"restarts":0,"restart_detected":0,"unavailable_ms":0,"events":[]}}}
+            """
         let run = try RunTimeline.decode(Data(json.utf8), name: "old.json")
         #expect(run.tests.isEmpty && run.disruptions.isEmpty && run.postgres.isEmpty)
         #expect(run.services["api"]?.count == 3)
@@ -142,13 +159,13 @@ import Testing
 
     @Test func oddEntriesAreSkippedNotFatal() throws {
         let json = """
-        {"command":["go","test"],"started":"\(at(0))","ended":"\(at(5))","exit_code":1,
-         "tests":[{"id":"a","outcome":"failed","start":"\(at(1))","end":"\(at(2))","worker":"main","disruptions":[9]},
-                  {"id":"no times","outcome":"passed"},
-                  {"id":"b","outcome":"passed","start":"\(at(2))","end":"\(at(3))"}],
-         "disruptions":[{"seq":9,"service":"api","kind":"unavailable","start":"\(at(1.5))","end":null}, {"seq":"x"}],
-         "postgres":{"db":{"max_connections":100,"samples":[{"time":"\(at(1))","total":5},{"time":"bad","total":7}]}}}
-        """
+            {"command":["go","test"],"started":"\(at(0))","ended":"\(at(5))","exit_code":1,
+             "tests":[{"id":"a","outcome":"failed","start":"\(at(1))","end":"\(at(2))","worker":"main","disruptions":[9]},
+                      {"id":"no times","outcome":"passed"},
+                      {"id":"b","outcome":"passed","start":"\(at(2))","end":"\(at(3))"}],
+             "disruptions":[{"seq":9,"service":"api","kind":"unavailable","start":"\(at(1.5))","end":null}, {"seq":"x"}],
+             "postgres":{"db":{"max_connections":100,"samples":[{"time":"\(at(1))","total":5},{"time":"bad","total":7}]}}}
+            """
         let run = try RunTimeline.decode(Data(json.utf8), name: "odd.json")
         #expect(run.tests.map(\.id) == ["a", "b"])
         #expect(run.tests[1].worker == "main")
@@ -162,13 +179,19 @@ import Testing
 
     @Test func badInputNamesTheFileAndWhatIsWrong() {
         func failure(_ text: String) -> MusterError? {
-            do { _ = try RunTimeline.decode(Data(text.utf8), name: "r.json"); return nil } catch { return error as? MusterError }
+            do { _ = try RunTimeline.decode(Data(text.utf8), name: "r.json"); return nil } catch {
+                return error as? MusterError
+            }
         }
         let notJSON = failure("<html>")
         #expect(notJSON?.code == .usage && notJSON?.message.hasPrefix("r.json: not JSON") == true)
-        for text in ["[1, 2]", "{\"command\": [\"x\"]}", "{\"started\": \"yesterday\", \"ended\": \"today\"}", "{\"command\": 3}"] {
+        for text in [
+            "[1, 2]", "{\"command\": [\"x\"]}", "{\"started\": \"yesterday\", \"ended\": \"today\"}",
+            "{\"command\": 3}",
+        ] {
             let error = failure(text)
-            #expect(error?.code == .usage && error?.message.hasPrefix("r.json: not a muster run report") == true, "\(text)")
+            #expect(
+                error?.code == .usage && error?.message.hasPrefix("r.json: not a muster run report") == true, "\(text)")
             #expect(error?.exitCode == 2)
         }
         #expect(throws: MusterError.self) { try RunTimeline.load(path: "/nonexistent/report.json") }
@@ -176,14 +199,16 @@ import Testing
 
     @Test func textFromTheReportIsEscaped() {
         let evil = test("tests/test_x.py::test_a[<script>alert(\"x\")</script>&]", "gw0", 0, 1, "failed")
-        let run = RunTimeline(command: ["sh", "-c", "echo '<b>'"], started: start, ended: start.addingTimeInterval(2), exitCode: 1,
-                              services: [:], tests: [evil])
+        let run = RunTimeline(
+            command: ["sh", "-c", "echo '<b>'"], started: start, ended: start.addingTimeInterval(2), exitCode: 1,
+            services: [:], tests: [evil])
         let html = HTMLReport.render(run)
         #expect(!html.contains("<script>alert"))
         #expect(html.contains("<code>sh -c echo &#39;&lt;b&gt;&#39;</code>"))
         #expect(html.contains("test_a[&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;]"))
         // One script of the page's own, nothing loaded from elsewhere.
         #expect(html.components(separatedBy: "<script").count == 2)
-        #expect(!html.contains("src=") && !html.contains("<link") && !html.contains("@import") && !html.contains("url("))
+        #expect(
+            !html.contains("src=") && !html.contains("<link") && !html.contains("@import") && !html.contains("url("))
     }
 }

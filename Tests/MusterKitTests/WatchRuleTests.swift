@@ -7,7 +7,8 @@ import Testing
 @Suite struct WatchRuleTests {
     static func folder() throws -> String {
         let directory = NSTemporaryDirectory() + "muster-watchrules-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory + "/app/migrations", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory + "/app/migrations", withIntermediateDirectories: true)
         for file in ["app/api.py", "app/util.py", "app/migrations/001.sql", "app/test_api.py"] {
             try "x\n".write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
         }
@@ -21,26 +22,27 @@ import Testing
     @Test func theFormsAndTheirActions() throws {
         let directory = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let stack = try Self.parse("""
-        watch:
-          debounce: 250ms
-        services:
-          migrate:
-            command: [sh, -c, "true"]
-            task: true
+        let stack = try Self.parse(
+            """
             watch:
-              - path: app/migrations
-                action: rerun
-          api:
-            command: [sh, -c, "sleep 60"]
-            depends_on: { migrate: completed }
-            watch:
-              - app/api.py
-              - path: app
-                ignore: ["test_*.py", migrations]
-              - path: "app/*.go"
-                exec: go build ./cmd/api
-        """, in: directory)
+              debounce: 250ms
+            services:
+              migrate:
+                command: [sh, -c, "true"]
+                task: true
+                watch:
+                  - path: app/migrations
+                    action: rerun
+              api:
+                command: [sh, -c, "sleep 60"]
+                depends_on: { migrate: completed }
+                watch:
+                  - app/api.py
+                  - path: app
+                    ignore: ["test_*.py", migrations]
+                  - path: "app/*.go"
+                    exec: go build ./cmd/api
+            """, in: directory)
         #expect(stack.watch.debounce == .milliseconds(250))
         let migrate = try #require(stack.service(named: "migrate"))
         #expect(migrate.watch.map(\.action) == [.rerun])
@@ -51,7 +53,9 @@ import Testing
         guard case let .exec(command) = api.watch[2].action else { Issue.record("not exec"); return }
         #expect(command.display == "go build ./cmd/api")
         // A glob that matches nothing yet is a warning with its place, not an error.
-        #expect(stack.warnings.contains { $0.hasPrefix("stack.yaml:17:") && $0.contains("matches no file yet") }, "\(stack.warnings)")
+        #expect(
+            stack.warnings.contains { $0.hasPrefix("stack.yaml:17:") && $0.contains("matches no file yet") },
+            "\(stack.warnings)")
         #expect(api.location != nil)
     }
 
@@ -89,7 +93,8 @@ import Testing
     @Test func gitignoreRules() throws {
         let directory = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try "# comment\n*.log\nbuild/\n/app/generated.py\n!keep.log\n".write(toFile: directory + "/.gitignore", atomically: true, encoding: .utf8)
+        try "# comment\n*.log\nbuild/\n/app/generated.py\n!keep.log\n".write(
+            toFile: directory + "/.gitignore", atomically: true, encoding: .utf8)
         var ignore = GitIgnore()
         ignore.load(folder: directory)
         #expect(ignore.ignores(directory + "/app/debug.log", isFolder: false))

@@ -50,8 +50,13 @@ enum GoTestReader {
             case "pass", "fail", "skip":
                 guard let started = running.removeValue(forKey: id) else { return true }
                 let outcome = action == "pass" ? "passed" : action == "fail" ? "failed" : "skipped"
-                finished.append((started.order, TestRecord(id: id, outcome: outcome, start: started.start, end: time,
-                                                           worker: package.isEmpty ? "main" : package, source: "go")))
+                finished.append(
+                    (
+                        started.order,
+                        TestRecord(
+                            id: id, outcome: outcome, start: started.start, end: time,
+                            worker: package.isEmpty ? "main" : package, source: "go")
+                    ))
             default:
                 break
             }
@@ -61,8 +66,13 @@ enum GoTestReader {
         for (id, started) in running {
             let package = started.package
             let end = lastTime[package] ?? lastTime.values.max() ?? started.start
-            finished.append((started.order, TestRecord(id: id, outcome: "failed", start: started.start, end: end,
-                                                       worker: package.isEmpty ? "main" : package, source: "go")))
+            finished.append(
+                (
+                    started.order,
+                    TestRecord(
+                        id: id, outcome: "failed", start: started.start, end: end,
+                        worker: package.isEmpty ? "main" : package, source: "go")
+                ))
         }
         guard !finished.isEmpty || order > 0 || !lastTime.isEmpty else {
             throw TestReportReader.problem(file, "has no go test -json events")

@@ -20,23 +20,26 @@ enum JUnitReader {
         var column: Int32 = 0
         let context = Unmanaged.passUnretained(collector).toOpaque()
         let status = data.withUnsafeBytes { bytes -> Int32 in
-            muster_xml_walk(bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, { context, kind, name, names, values, count, line in
-                let collector = Unmanaged<Collector>.fromOpaque(context!).takeUnretainedValue()
-                let element = name.map { String(cString: $0) } ?? ""
-                if kind == 2 { return collector.end(element) ? 0 : 1 }
-                var attributes: [String: String] = [:]
-                for index in 0..<Int(count) {
-                    attributes[String(cString: names![index]!)] = String(cString: values![index]!)
-                }
-                return collector.start(element, attributes: attributes, line: Int(line)) ? 0 : 1
-            }, context, &problem, problem.count, &line, &column)
+            muster_xml_walk(
+                bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count,
+                { context, kind, name, names, values, count, line in
+                    let collector = Unmanaged<Collector>.fromOpaque(context!).takeUnretainedValue()
+                    let element = name.map { String(cString: $0) } ?? ""
+                    if kind == 2 { return collector.end(element) ? 0 : 1 }
+                    var attributes: [String: String] = [:]
+                    for index in 0..<Int(count) {
+                        attributes[String(cString: names![index]!)] = String(cString: values![index]!)
+                    }
+                    return collector.start(element, attributes: attributes, line: Int(line)) ? 0 : 1
+                }, context, &problem, problem.count, &line, &column)
         }
         if let problem = collector.problem { throw TestReportReader.problem(file, problem) }
         switch status {
         case -1:
             throw TestReportReader.problem(file, String(nulTerminated: problem))
         case 1:
-            throw TestReportReader.problem(file, "is not well-formed XML (line \(line), column \(column): \(String(nulTerminated: problem)))")
+            throw TestReportReader.problem(
+                file, "is not well-formed XML (line \(line), column \(column): \(String(nulTerminated: problem)))")
         default:
             break
         }
@@ -112,10 +115,14 @@ enum JUnitReader {
                 guard let test = current else { return true }
                 current = nil
                 guard let start = test.start else {
-                    return fail("testcase \"\(test.id)\" on line \(test.line) has no timestamp and neither has its testsuite; muster needs one to place tests in time")
+                    return fail(
+                        "testcase \"\(test.id)\" on line \(test.line) has no timestamp and neither has its testsuite; muster needs one to place tests in time"
+                    )
                 }
-                tests.append(TestRecord(id: test.id, outcome: test.outcome, start: start, end: start + test.seconds,
-                                        worker: "main", source: "junit"))
+                tests.append(
+                    TestRecord(
+                        id: test.id, outcome: test.outcome, start: start, end: start + test.seconds,
+                        worker: "main", source: "junit"))
                 // Testcases without their own timestamp follow one another.
                 if !suiteClock.isEmpty, suiteClock[suiteClock.count - 1] != nil {
                     suiteClock[suiteClock.count - 1] = max(suiteClock[suiteClock.count - 1]!, start + test.seconds)

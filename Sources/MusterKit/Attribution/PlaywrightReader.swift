@@ -47,12 +47,21 @@ enum PlaywrightReader {
                 } catch let failure as JSONCursor.Failure {
                     let (line, column) = cursor.position(of: failure.offset)
                     if JSONCursor.isMismatch(failure) {
-                        throw TestReportReader.problem(file, "is not a Playwright JSON report: the top (line \(line), column \(column)) is not an object")
+                        throw TestReportReader.problem(
+                            file,
+                            "is not a Playwright JSON report: the top (line \(line), column \(column)) is not an object"
+                        )
                     }
-                    throw TestReportReader.problem(file, "is not valid JSON (line \(line), column \(column): \(failure.what)); expected a Playwright JSON report (reporter: [['json', {outputFile: ...}]])")
+                    throw TestReportReader.problem(
+                        file,
+                        "is not valid JSON (line \(line), column \(column): \(failure.what)); expected a Playwright JSON report (reporter: [['json', {outputFile: ...}]])"
+                    )
                 } catch let mismatch as KeyedMismatch {
                     let (line, column) = cursor.position(of: mismatch.failure.offset)
-                    throw TestReportReader.problem(file, "is not a Playwright JSON report: \"\(mismatch.key)\" (line \(line), column \(column)) \(mismatch.failure.what)")
+                    throw TestReportReader.problem(
+                        file,
+                        "is not a Playwright JSON report: \"\(mismatch.key)\" (line \(line), column \(column)) \(mismatch.failure.what)"
+                    )
                 }
             }
         }
@@ -136,7 +145,9 @@ enum PlaywrightReader {
     }
 
     /// An optional member's value (null: absent); a value of another type names the key.
-    private static func field<T>(_ cursor: inout JSONCursor, _ key: String, _ read: (inout JSONCursor) throws -> T) throws -> T? {
+    private static func field<T>(_ cursor: inout JSONCursor, _ key: String, _ read: (inout JSONCursor) throws -> T)
+        throws -> T?
+    {
         if try cursor.null() { return nil }
         do {
             return try read(&cursor)
@@ -146,7 +157,9 @@ enum PlaywrightReader {
     }
 
     /// An array of `element`s under `key` (null: absent).
-    private static func list<T>(_ cursor: inout JSONCursor, _ key: String, _ element: (inout JSONCursor) throws -> T) throws -> [T]? {
+    private static func list<T>(_ cursor: inout JSONCursor, _ key: String, _ element: (inout JSONCursor) throws -> T)
+        throws -> [T]?
+    {
         guard try !cursor.null() else { return nil }
         var elements: JSONCursor.Container
         do {
@@ -164,7 +177,12 @@ enum PlaywrightReader {
         do {
             return try cursor.beginObject()
         } catch let failure as JSONCursor.Failure where JSONCursor.isMismatch(failure) {
-            throw KeyedMismatch(key: key, failure: JSONCursor.Failure(what: "holds \(failure.what.replacingOccurrences(of: "expected an object, found ", with: "")) where an object belongs", offset: failure.offset))
+            throw KeyedMismatch(
+                key: key,
+                failure: JSONCursor.Failure(
+                    what:
+                        "holds \(failure.what.replacingOccurrences(of: "expected an object, found ", with: "")) where an object belongs",
+                    offset: failure.offset))
         }
     }
 
@@ -179,8 +197,10 @@ enum PlaywrightReader {
         }
     }
 
-    private static func walk(_ suites: [Suite], path: [String], file reportFile: String, namedProjects: Bool,
-                             into tests: inout [TestRecord]) throws {
+    private static func walk(
+        _ suites: [Suite], path: [String], file reportFile: String, namedProjects: Bool,
+        into tests: inout [TestRecord]
+    ) throws {
         for suite in suites {
             var path = path
             let title = suite.title ?? ""
@@ -204,7 +224,8 @@ enum PlaywrightReader {
 
     private static func record(_ result: Result, id: String, file: String) throws -> TestRecord {
         guard let startText = result.startTime, let start = RFC3339.seconds(startText) else {
-            throw TestReportReader.problem(file, "the result of \"\(id)\" has no startTime (RFC 3339); muster needs it to place the test in time")
+            throw TestReportReader.problem(
+                file, "the result of \"\(id)\" has no startTime (RFC 3339); muster needs it to place the test in time")
         }
         guard let duration = result.duration else {
             throw TestReportReader.problem(file, "the result of \"\(id)\" has no duration (milliseconds)")
@@ -216,8 +237,9 @@ enum PlaywrightReader {
         case "skipped"?: outcome = "skipped"
         default: outcome = "failed"  // failed, timedOut, interrupted
         }
-        return TestRecord(id: retry > 0 ? "\(id) (retry \(retry))" : id, outcome: outcome, start: start,
-                          end: start + max(0, duration) / 1000, worker: result.workerIndex.map { "w\($0)" } ?? "main",
-                          source: "playwright")
+        return TestRecord(
+            id: retry > 0 ? "\(id) (retry \(retry))" : id, outcome: outcome, start: start,
+            end: start + max(0, duration) / 1000, worker: result.workerIndex.map { "w\($0)" } ?? "main",
+            source: "playwright")
     }
 }

@@ -17,7 +17,10 @@ public struct PostgresPressure: Codable, Sendable, Equatable {
     public var byApplication: [String: Int]
     public var samples: [Sample]
 
-    public init(maxConnections: Int, peak: Int = 0, peakAt: String? = nil, byApplication: [String: Int] = [:], samples: [Sample] = []) {
+    public init(
+        maxConnections: Int, peak: Int = 0, peakAt: String? = nil, byApplication: [String: Int] = [:],
+        samples: [Sample] = []
+    ) {
         self.maxConnections = maxConnections
         self.peak = peak
         self.peakAt = peakAt
@@ -46,8 +49,11 @@ public struct PostgresPressure: Codable, Sendable, Equatable {
 
     /// `db: connections peaked at 170 of max_connections 200 (85 %) at 12:00:01; held by api (120), pytest (50)`.
     public func line(service: String) -> String {
-        let holders = byApplication.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5).map { "\($0.key) (\($0.value))" }
-        return "\(service): connections peaked at \(peak) of max_connections \(maxConnections) (\(Int((peakShare * 100).rounded())) %)"
+        let holders = byApplication.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5).map {
+            "\($0.key) (\($0.value))"
+        }
+        return
+            "\(service): connections peaked at \(peak) of max_connections \(maxConnections) (\(Int((peakShare * 100).rounded())) %)"
             + (holders.isEmpty ? "" : "; held by " + holders.joined(separator: ", "))
     }
 }
@@ -127,7 +133,8 @@ public final class PostgresPressureSampler: @unchecked Sendable {
         do {
             if connections[target.service] == nil {
                 connections[target.service] = try PostgresConnection(
-                    "host=\(PostgresConnection.conninfoValue(target.socketDir)) port=\(target.port) user=\(PostgresEngine.superuser) dbname=postgres connect_timeout=2 application_name=muster-run")
+                    "host=\(PostgresConnection.conninfoValue(target.socketDir)) port=\(target.port) user=\(PostgresEngine.superuser) dbname=postgres connect_timeout=2 application_name=muster-run"
+                )
             }
             let rows = try connections[target.service]!.query(Self.query)
             let parsed = rows.compactMap { row -> (String, Int)? in
@@ -136,7 +143,8 @@ public final class PostgresPressureSampler: @unchecked Sendable {
             }
             guard let limit = rows.first?[2].flatMap({ Int($0) }) else { return }
             lock.lock()
-            figures[target.service, default: PostgresPressure(maxConnections: limit)].add(time: Date(), rows: parsed, maxConnections: limit)
+            figures[target.service, default: PostgresPressure(maxConnections: limit)].add(
+                time: Date(), rows: parsed, maxConnections: limit)
             lock.unlock()
         } catch {
             connections[target.service] = nil

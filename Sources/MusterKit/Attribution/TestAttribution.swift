@@ -64,7 +64,9 @@ public enum TestAttribution {
                 if !(nounsByService[disruption.service]?.contains(disruption.noun) ?? false) {
                     nounsByService[disruption.service, default: []].append(disruption.noun)
                 }
-                if seen.insert(disruption.service).inserted { failingByService[disruption.service, default: []].append(test.id) }
+                if seen.insert(disruption.service).inserted {
+                    failingByService[disruption.service, default: []].append(test.id)
+                }
             }
         }
         var lines: [String] = []
@@ -74,7 +76,8 @@ public enum TestAttribution {
             lines.append("\(count(ids.count)) overlapped \(what) of \(service): \(list(ids, show: show))")
         }
         if !own.isEmpty {
-            lines.append("\(count(own.count)) overlapped no disruption (the code's own failures): \(list(own, show: show))")
+            lines.append(
+                "\(count(own.count)) overlapped no disruption (the code's own failures): \(list(own, show: show))")
         }
         return lines
     }

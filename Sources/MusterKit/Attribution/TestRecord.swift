@@ -21,18 +21,23 @@ public struct TestRecord: Codable, Sendable, Equatable {
     public var endSeconds: Double
 
     /// - Parameters: start and end are seconds since 1970; end before start is taken as start.
-    public init(id: String, outcome: String, start: Double, end: Double, worker: String, source: String, disruptions: [Int] = []) {
+    public init(
+        id: String, outcome: String, start: Double, end: Double, worker: String, source: String, disruptions: [Int] = []
+    ) {
         // To whole microseconds, as written: the numbers then compare exactly with parsed event times.
         let start = RFC3339.rounded(start)
         let end = max(start, RFC3339.rounded(end))
-        self.init(id: id, outcome: outcome, start: EventLog.timestamp(Date(timeIntervalSince1970: start)),
-                  end: EventLog.timestamp(Date(timeIntervalSince1970: end)), startSeconds: start, endSeconds: end,
-                  worker: worker, source: source, disruptions: disruptions)
+        self.init(
+            id: id, outcome: outcome, start: EventLog.timestamp(Date(timeIntervalSince1970: start)),
+            end: EventLog.timestamp(Date(timeIntervalSince1970: end)), startSeconds: start, endSeconds: end,
+            worker: worker, source: source, disruptions: disruptions)
     }
 
     /// The times as written and as parsed (no formatting: tests files hold many).
-    init(id: String, outcome: String, start: String, end: String, startSeconds: Double, endSeconds: Double,
-         worker: String, source: String, disruptions: [Int] = []) {
+    init(
+        id: String, outcome: String, start: String, end: String, startSeconds: Double, endSeconds: Double,
+        worker: String, source: String, disruptions: [Int] = []
+    ) {
         self.id = id
         self.outcome = outcome
         self.start = start
@@ -59,7 +64,8 @@ public struct TestRecord: Codable, Sendable, Equatable {
         let start = try container.decode(String.self, forKey: .start)
         let end = try container.decode(String.self, forKey: .end)
         guard let startSeconds = RFC3339.seconds(start), let endSeconds = RFC3339.seconds(end) else {
-            throw DecodingError.dataCorruptedError(forKey: .start, in: container, debugDescription: "start and end must be RFC 3339 times")
+            throw DecodingError.dataCorruptedError(
+                forKey: .start, in: container, debugDescription: "start and end must be RFC 3339 times")
         }
         id = try container.decode(String.self, forKey: .id)
         outcome = try container.decode(String.self, forKey: .outcome)
@@ -68,7 +74,8 @@ public struct TestRecord: Codable, Sendable, Equatable {
         self.startSeconds = startSeconds
         self.endSeconds = max(startSeconds, endSeconds)
         worker = try container.decodeIfPresent(String.self, forKey: .worker) ?? "main"
-        source = try container.decodeIfPresent(String.self, forKey: .source)
+        source =
+            try container.decodeIfPresent(String.self, forKey: .source)
             ?? decoder.userInfo[Self.defaultSource] as? String ?? "unknown"
         disruptions = try container.decodeIfPresent([Int].self, forKey: .disruptions) ?? []
     }
@@ -113,11 +120,13 @@ extension TestRecord {
         }
         try cursor.end()
         guard let id, let outcome, let start, let end,
-              let startSeconds = RFC3339.seconds(start), let endSeconds = RFC3339.seconds(end) else {
+            let startSeconds = RFC3339.seconds(start), let endSeconds = RFC3339.seconds(end)
+        else {
             throw cursor.fail("a test object needs id, outcome, and start and end as RFC 3339 times")
         }
-        self.init(id: id, outcome: outcome, start: start, end: end, startSeconds: startSeconds,
-                  endSeconds: max(startSeconds, endSeconds), worker: worker ?? "main", source: source ?? defaultSource,
-                  disruptions: disruptions ?? [])
+        self.init(
+            id: id, outcome: outcome, start: start, end: end, startSeconds: startSeconds,
+            endSeconds: max(startSeconds, endSeconds), worker: worker ?? "main", source: source ?? defaultSource,
+            disruptions: disruptions ?? [])
     }
 }

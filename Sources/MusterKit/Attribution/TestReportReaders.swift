@@ -13,8 +13,11 @@ import Foundation
 public enum TestReportReader {
     public static func read(_ path: String) throws -> [TestRecord] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            let why = FileManager.default.fileExists(atPath: path) ? "cannot be read (check its permissions)" : "does not exist"
-            throw problem(path, "\(why); --tests takes a Playwright JSON report, a JUnit XML file or go test -json output")
+            let why =
+                FileManager.default.fileExists(atPath: path)
+                ? "cannot be read (check its permissions)" : "does not exist"
+            throw problem(
+                path, "\(why); --tests takes a Playwright JSON report, a JUnit XML file or go test -json output")
         }
         return try read(data, file: path)
     }
@@ -39,7 +42,8 @@ public enum TestReportReader {
             if keys.contains("Action") { return try GoTestReader.read(data, file: path) }
             if keys.contains("id") && keys.contains("start") { return try testsLines(data, file: path) }
             if keys.isEmpty || keys.contains("suites") { return try PlaywrightReader.read(data, file: path) }
-            throw problem(path, "is JSON but neither a Playwright report (no \"suites\") nor go test -json (no \"Action\")")
+            throw problem(
+                path, "is JSON but neither a Playwright report (no \"suites\") nor go test -json (no \"Action\")")
         default:
             throw problem(path, "is not a Playwright JSON report, a JUnit XML file or go test -json output")
         }
@@ -69,7 +73,11 @@ public enum TestReportReader {
         var tests: [TestRecord] = []
         var skipped = 0
         forEachLine(data) { line, _ in
-            if let test = try? TestRecord(json: line, defaultSource: "pytest") { tests.append(test) } else { skipped += 1 }
+            if let test = try? TestRecord(json: line, defaultSource: "pytest") {
+                tests.append(test)
+            } else {
+                skipped += 1
+            }
             return true
         }
         return (tests, skipped)
@@ -87,7 +95,8 @@ public enum TestReportReader {
             var number = 0
             var offset = 0
             while offset < buffer.count {
-                let end = memchr(base + offset, 10, buffer.count - offset).map { UnsafeRawPointer($0) - base } ?? buffer.count
+                let end =
+                    memchr(base + offset, 10, buffer.count - offset).map { UnsafeRawPointer($0) - base } ?? buffer.count
                 number += 1
                 var first = offset
                 while first < end, buffer[first] == 9 || buffer[first] == 13 || buffer[first] == 32 { first += 1 }

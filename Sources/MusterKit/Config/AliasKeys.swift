@@ -26,8 +26,9 @@ extension StackLoader {
         guard let root else { return }
         if let alias = aliasInKey(root) {
             let name = "*" + String(String.UnicodeScalarView(alias.string.unicodeScalars.dropFirst()))
-            throw MusterError.invalid("alias \(name) is used as a key; keys must be plain names",
-                                      at: alias.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) })
+            throw MusterError.invalid(
+                "alias \(name) is used as a key; keys must be plain names",
+                at: alias.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) })
         }
     }
 

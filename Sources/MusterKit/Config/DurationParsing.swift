@@ -19,11 +19,13 @@ public enum DurationParser {
         while !rest.isEmpty {
             let number = rest.prefix { $0.isNumber || $0 == "." }
             guard !number.isEmpty, let value = Double(number) else {
-                return .failure(ParseProblem("bad duration \"\(trimmed)\"; use a number with ms, s, m or h, e.g. 1m30s"))
+                return .failure(
+                    ParseProblem("bad duration \"\(trimmed)\"; use a number with ms, s, m or h, e.g. 1m30s"))
             }
             rest = rest.dropFirst(number.count)
             guard let unit = units.first(where: { rest.hasPrefix($0.suffix) }) else {
-                return .failure(ParseProblem("bad duration \"\(trimmed)\"; use a number with ms, s, m or h, e.g. 1m30s"))
+                return .failure(
+                    ParseProblem("bad duration \"\(trimmed)\"; use a number with ms, s, m or h, e.g. 1m30s"))
             }
             rest = rest.dropFirst(unit.suffix.count)
             total += value * unit.nanos

@@ -11,13 +11,17 @@ public enum EnvFile {
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
             guard let equals = line.firstIndex(of: "=") else {
-                return .failure(.invalid("line \(offset + 1) is not KEY=value: \"\(line)\"",
-                                         at: SourceLocation(file: file, line: offset + 1, column: 1)))
+                return .failure(
+                    .invalid(
+                        "line \(offset + 1) is not KEY=value: \"\(line)\"",
+                        at: SourceLocation(file: file, line: offset + 1, column: 1)))
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
             guard !key.isEmpty, key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }) else {
-                return .failure(.invalid("line \(offset + 1) has a bad variable name \"\(key)\"",
-                                         at: SourceLocation(file: file, line: offset + 1, column: 1)))
+                return .failure(
+                    .invalid(
+                        "line \(offset + 1) has a bad variable name \"\(key)\"",
+                        at: SourceLocation(file: file, line: offset + 1, column: 1)))
             }
             var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
             if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") {
@@ -46,7 +50,10 @@ public enum EnvFile {
             return .failure(MusterError(.invalidStack, "\(display) cannot be read; check its permissions"))
         }
         guard data.count <= StackLoader.maxFileBytes else {
-            return .failure(MusterError(.invalidStack, "\(display) is larger than \(StackLoader.maxFileBytes / 1024) KiB; an env_file never needs that"))
+            return .failure(
+                MusterError(
+                    .invalidStack,
+                    "\(display) is larger than \(StackLoader.maxFileBytes / 1024) KiB; an env_file never needs that"))
         }
         guard let text = String(data: data, encoding: .utf8) else {
             return .failure(MusterError(.invalidStack, "\(display) is not UTF-8 text"))

@@ -40,12 +40,15 @@ public enum GlobPattern {
 public enum GlobMatcher {
     /// Folders never watched, whatever the rules say: version control, dependencies,
     /// caches, build output, and muster's own runtime folder (its logs change all the time).
-    public static let ignoredFolders: Set<String> = [".git", "node_modules", "__pycache__", ".venv", "target", ".muster"]
+    public static let ignoredFolders: Set<String> = [
+        ".git", "node_modules", "__pycache__", ".venv", "target", ".muster",
+    ]
 
     /// Files editors write next to the one being saved and then remove or rename.
     public static func isEditorScratch(_ name: String) -> Bool {
         name.hasSuffix("~") || name.hasSuffix(".swp") || name.hasSuffix(".swx") || name.hasSuffix(".swpx")
-            || name.hasPrefix(".#") || name == "4913" || name.hasSuffix("___jb_tmp___") || name.hasSuffix("___jb_old___")
+            || name.hasPrefix(".#") || name == "4913" || name.hasSuffix("___jb_tmp___")
+            || name.hasSuffix("___jb_old___")
     }
 
     /// The folder to watch for a rule, and whether its subfolders count.
@@ -81,7 +84,9 @@ public enum GlobMatcher {
 
     /// The source files `up --watch` watches in every service's working_dir: Python,
     /// Go, JavaScript and TypeScript, Ruby, Java and Kotlin, Rust.
-    public static let sourceExtensions = ["py", "go", "js", "mjs", "cjs", "jsx", "ts", "tsx", "rb", "java", "kt", "kts", "rs"]
+    public static let sourceExtensions = [
+        "py", "go", "js", "mjs", "cjs", "jsx", "ts", "tsx", "rb", "java", "kt", "kts", "rs",
+    ]
 
     /// `up --watch`: rules for a service's source files under its working_dir.
     public static func sourceRules(workingDir: String, isTask: Bool) -> [WatchRule] {
@@ -123,7 +128,9 @@ public enum GlobMatcher {
         if pattern.hasSuffix("/") { pattern.removeLast() }
         if pattern.contains("/") {
             let parts = relative.split(separator: "/")
-            return (1...max(parts.count, 1)).contains { GlobPattern.matches(pattern, parts.prefix($0).joined(separator: "/")) }
+            return (1...max(parts.count, 1)).contains {
+                GlobPattern.matches(pattern, parts.prefix($0).joined(separator: "/"))
+            }
         }
         return relative.split(separator: "/").contains { GlobPattern.segment(pattern, String($0)) }
     }

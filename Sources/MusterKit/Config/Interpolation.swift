@@ -26,7 +26,8 @@ public struct Interpolator: Sendable {
 
     private func interpolate(_ text: String, report: Report?, depth: Int) -> Result<Template, ParseProblem> {
         guard depth <= Self.maxNesting else {
-            return .failure(ParseProblem("\"${\" nested deeper than \(Self.maxNesting) levels; a default never needs that"))
+            return .failure(
+                ParseProblem("\"${\" nested deeper than \(Self.maxNesting) levels; a default never needs that"))
         }
         var parts: [Template.Part] = []
         var literal = ""
@@ -52,7 +53,9 @@ public struct Interpolator: Sendable {
                 index = text.index(after: next)
             } else if text[next] == "{" {
                 guard let close = matchingBrace(in: text, from: next) else {
-                    return .failure(ParseProblem("unterminated \"${\" in \"\(text)\"; close it with \"}\" or write $$ for a literal $"))
+                    return .failure(
+                        ParseProblem(
+                            "unterminated \"${\" in \"\(text)\"; close it with \"}\" or write $$ for a literal $"))
                 }
                 let body = String(text[text.index(after: next)..<close])
                 switch expand(body, report: report, depth: depth) {
@@ -105,7 +108,8 @@ public struct Interpolator: Sendable {
     }
 
     private func expand(_ body: String, report: Report?, depth: Int) -> Result<Expansion, ParseProblem> {
-        let nameEnd = body.firstIndex { !($0 == "_" || $0 == "." || $0 == "-" || $0.isLetter || $0.isNumber) } ?? body.endIndex
+        let nameEnd =
+            body.firstIndex { !($0 == "_" || $0 == "." || $0 == "-" || $0.isLetter || $0.isNumber) } ?? body.endIndex
         var name = String(body[..<nameEnd])
         var rest = String(body[nameEnd...])
         // A dash inside a plain name is the start of `-default`.
@@ -133,7 +137,8 @@ public struct Interpolator: Sendable {
         }
         let operators = [":-", ":?", ":+", "-", "?", "+"]
         guard let op = operators.first(where: { rest.hasPrefix($0) }) else {
-            return .failure(ParseProblem("bad interpolation \"${\(body)}\"; use ${VAR}, ${VAR:-default} or ${VAR:?message}"))
+            return .failure(
+                ParseProblem("bad interpolation \"${\(body)}\"; use ${VAR}, ${VAR:-default} or ${VAR:?message}"))
         }
         let argumentText = String(rest.dropFirst(op.count))
         let argument: String

@@ -50,7 +50,8 @@ public enum ByteSize {
 
     /// `64MB`, `512KB`, `100B`: the largest unit that divides evenly.
     public static func format(_ bytes: Int) -> String {
-        for (unit, size) in [("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)] where bytes >= size && bytes % size == 0 {
+        for (unit, size) in [("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)] where bytes >= size && bytes % size == 0
+        {
             return "\(bytes / size)\(unit)"
         }
         return "\(bytes)B"

@@ -61,12 +61,14 @@ public struct ProbeSpec: Hashable, Sendable {
     public var location: SourceLocation?
 
     public static func readyDefaults(_ kind: Kind) -> ProbeSpec {
-        ProbeSpec(kind: kind, interval: .milliseconds(100), timeout: .seconds(1), startTimeout: .seconds(60),
-                  failures: 1, identityField: nil, location: nil)
+        ProbeSpec(
+            kind: kind, interval: .milliseconds(100), timeout: .seconds(1), startTimeout: .seconds(60),
+            failures: 1, identityField: nil, location: nil)
     }
 
     public static func aliveDefaults(_ kind: Kind) -> ProbeSpec {
-        ProbeSpec(kind: kind, interval: .seconds(1), timeout: .seconds(1), startTimeout: .seconds(60),
-                  failures: 3, identityField: nil, location: nil)
+        ProbeSpec(
+            kind: kind, interval: .seconds(1), timeout: .seconds(1), startTimeout: .seconds(60),
+            failures: 3, identityField: nil, location: nil)
     }
 }

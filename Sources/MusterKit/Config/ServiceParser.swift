@@ -12,8 +12,10 @@ struct ServiceParser {
         "max_restarts", "stop_signal", "stop_timeout", "optional", "port", "engine", "description",
         "profiles", "logs", "task", "watch",
     ]
-    static let engineKeys = ["settings", "databases", "user", "password", "topics", "implementation", "bin", "template", "snapshot",
-                             "durability"]
+    static let engineKeys = [
+        "settings", "databases", "user", "password", "topics", "implementation", "bin", "template", "snapshot",
+        "durability",
+    ]
     static let engineKeysByKind: [EngineKind: [String]] = [
         .postgres: ["settings", "databases", "user", "password", "bin", "template", "snapshot", "durability"],
         .redis: ["settings", "password", "bin"],
@@ -34,8 +36,9 @@ struct ServiceParser {
         if let engineNode = pairs.first(where: { $0.key == "engine" })?.value {
             let text = try reader.string(engineNode, what: "\(what).engine")
             guard let kind = EngineKind(rawValue: text) else {
-                throw reader.fail("unknown engine \"\(text)\" in \(what); use postgres, redis or kafka"
-                                  + Suggestion.hint(for: text, in: EngineKind.allCases.map(\.rawValue)), engineNode)
+                throw reader.fail(
+                    "unknown engine \"\(text)\" in \(what); use postgres, redis or kafka"
+                        + Suggestion.hint(for: text, in: EngineKind.allCases.map(\.rawValue)), engineNode)
             }
             service.engine = EngineOptions(kind: kind)
         }
@@ -64,16 +67,18 @@ struct ServiceParser {
             case "restart":
                 let text = try reader.string(value, what: field)
                 guard let policy = RestartPolicy(rawValue: text) else {
-                    throw reader.fail("\(field) must be no, on-failure or always, not \"\(text)\""
-                                      + Suggestion.hint(for: text, in: RestartPolicy.allCases.map(\.rawValue)), value)
+                    throw reader.fail(
+                        "\(field) must be no, on-failure or always, not \"\(text)\""
+                            + Suggestion.hint(for: text, in: RestartPolicy.allCases.map(\.rawValue)), value)
                 }
                 service.restart = policy
             case "max_restarts": service.maxRestarts = try reader.int(value, what: field, range: 0...1_000_000)
             case "stop_signal":
                 let text = try reader.string(value, what: field)
                 guard let number = SignalName.parse(text) else {
-                    throw reader.fail("\(field): unknown signal \"\(text)\"; use e.g. SIGTERM, SIGINT or SIGQUIT"
-                                      + Suggestion.hint(for: text.uppercased(), in: SignalName.table.map(\.name)), value)
+                    throw reader.fail(
+                        "\(field): unknown signal \"\(text)\"; use e.g. SIGTERM, SIGINT or SIGQUIT"
+                            + Suggestion.hint(for: text.uppercased(), in: SignalName.table.map(\.name)), value)
                 }
                 service.stopSignal = number
             case "stop_timeout": service.stopTimeout = try reader.duration(value, what: field)
@@ -95,7 +100,8 @@ struct ServiceParser {
             case "description": _ = try reader.rawString(value, what: field)
             default:
                 guard let engine = service.engine else {
-                    throw reader.fail("\(field) only applies to engine services; add engine: postgres, redis or kafka", pair.keyNode)
+                    throw reader.fail(
+                        "\(field) only applies to engine services; add engine: postgres, redis or kafka", pair.keyNode)
                 }
                 guard Self.engineKeysByKind[engine.kind, default: []].contains(pair.key) else {
                     throw reader.fail("\(field) does not apply to engine \(engine.kind.rawValue)", pair.keyNode)
@@ -108,7 +114,8 @@ struct ServiceParser {
             throw reader.fail("\(what) needs a command (or an engine: postgres, redis or kafka)", keyNode)
         }
         if service.engine != nil, let commandNode = pairs.first(where: { $0.key == "command" }) {
-            throw reader.fail("\(what) has both engine and command; an engine service starts its own server", commandNode.keyNode)
+            throw reader.fail(
+                "\(what) has both engine and command; an engine service starts its own server", commandNode.keyNode)
         }
         if service.engine != nil && service.port == nil { service.port = .auto }
         try checkTask(service, pairs: pairs)
@@ -124,11 +131,13 @@ struct ServiceParser {
             }
             return .shell(template)
         default:
-            let items = try reader.list(node, what: what, shape: "a string (run by /bin/sh -c) or a list (exec'd as is)")
+            let items = try reader.list(
+                node, what: what, shape: "a string (run by /bin/sh -c) or a list (exec'd as is)")
             guard !items.isEmpty else { throw reader.fail("\(what) is an empty list; give the program to run", node) }
             let parts = try items.map { item in
                 guard case .scalar = item else {
-                    throw reader.fail("\(what) entries must be single values (one argument each), not \(reader.describe(item))", item)
+                    throw reader.fail(
+                        "\(what) entries must be single values (one argument each), not \(reader.describe(item))", item)
                 }
                 return try reader.template(item, what: what)
             }
@@ -142,12 +151,16 @@ struct ServiceParser {
     func envFiles(_ node: Node, what: String) throws -> [EnvEntry] {
         // One path as a plain value is compose's short form; several are a list.
         let paths: [(String, Node)]
-        if case let .scalar(scalar) = node, !YAMLReader.isNull(scalar) { paths = [(try reader.string(node, what: what), node)] }
-        else { paths = try reader.stringList(node, what: what) }
+        if case let .scalar(scalar) = node, !YAMLReader.isNull(scalar) {
+            paths = [(try reader.string(node, what: what), node)]
+        } else {
+            paths = try reader.stringList(node, what: what)
+        }
         var entries: [EnvEntry] = []
         for (path, pathNode) in paths {
             switch EnvFile.load(StackLoader.resolve(path, in: directory), display: path) {
-            case let .failure(error): throw MusterError.invalid("\(what): \(error.message)", at: reader.location(pathNode))
+            case let .failure(error):
+                throw MusterError.invalid("\(what): \(error.message)", at: reader.location(pathNode))
             case let .success(pairs): entries += pairs.map { EnvEntry(key: $0.0, value: Template(literal: $0.1)) }
             }
         }
@@ -162,7 +175,8 @@ struct ServiceParser {
                 guard case .scalar = $0 else {
                     throw reader.fail("\(what) entries must be service names, not \(reader.describe($0))", $0)
                 }
-                return Dependency(service: try reader.rawString($0, what: what), condition: .ready, location: reader.location($0))
+                return Dependency(
+                    service: try reader.rawString($0, what: what), condition: .ready, location: reader.location($0))
             }
         }
         return try reader.mapping(node, what: what).map { pair in
@@ -180,8 +194,9 @@ struct ServiceParser {
                 "healthy": .ready,
             ]
             guard let condition = DependencyCondition(rawValue: text) ?? aliases[text] else {
-                throw reader.fail("\(what).\(pair.key) must be started, ready or completed, not \"\(text)\""
-                                  + Suggestion.hint(for: text, in: DependencyCondition.allCases.map(\.rawValue)), conditionNode)
+                throw reader.fail(
+                    "\(what).\(pair.key) must be started, ready or completed, not \"\(text)\""
+                        + Suggestion.hint(for: text, in: DependencyCondition.allCases.map(\.rawValue)), conditionNode)
             }
             return Dependency(service: pair.key, condition: condition, location: reader.location(pair.keyNode))
         }
@@ -193,10 +208,12 @@ struct ServiceParser {
         let kinds = pairs.filter { ProbeSpec.kindNames.contains($0.key) }
         guard kinds.count == 1, let kindPair = kinds.first else {
             if kinds.isEmpty {
-                throw reader.fail("\(what) needs exactly one check: http, tcp, exec, log, notify, postgres, redis or kafka", node)
+                throw reader.fail(
+                    "\(what) needs exactly one check: http, tcp, exec, log, notify, postgres, redis or kafka", node)
             }
-            throw reader.fail("\(what) has \(kinds.count) checks (\(kinds.map(\.key).joined(separator: ", "))); keep exactly one",
-                              kinds[1].keyNode)
+            throw reader.fail(
+                "\(what) has \(kinds.count) checks (\(kinds.map(\.key).joined(separator: ", "))); keep exactly one",
+                kinds[1].keyNode)
         }
         var spec = defaults(try probeKind(kindPair.key, kindPair.value, what: "\(what).\(kindPair.key)"))
         spec.location = reader.location(kindPair.keyNode)
@@ -205,15 +222,20 @@ struct ServiceParser {
             switch pair.key {
             case "interval":
                 spec.interval = try reader.duration(pair.value, what: field)
-                guard spec.interval >= .milliseconds(1) else { throw reader.fail("\(field) must be at least 1ms", pair.value) }
+                guard spec.interval >= .milliseconds(1) else {
+                    throw reader.fail("\(field) must be at least 1ms", pair.value)
+                }
             case "timeout":
                 spec.timeout = try reader.duration(pair.value, what: field)
-                guard spec.timeout >= .milliseconds(1) else { throw reader.fail("\(field) must be at least 1ms", pair.value) }
+                guard spec.timeout >= .milliseconds(1) else {
+                    throw reader.fail("\(field) must be at least 1ms", pair.value)
+                }
             case "start_timeout": spec.startTimeout = try reader.duration(pair.value, what: field)
             case "failures": spec.failures = try reader.int(pair.value, what: field, range: 1...1000)
             case "identity":
                 guard case .http = spec.kind else {
-                    throw reader.fail("\(field) only applies to http probes (a JSON field of the response)", pair.keyNode)
+                    throw reader.fail(
+                        "\(field) only applies to http probes (a JSON field of the response)", pair.keyNode)
                 }
                 spec.identityField = try reader.string(pair.value, what: field)
             default: break
@@ -236,7 +258,8 @@ struct ServiceParser {
             let text = target.description
             if target.references.isEmpty {
                 guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                      (1...65535).contains(port), colon != text.startIndex else {
+                    (1...65535).contains(port), colon != text.startIndex
+                else {
                     throw reader.fail("\(what) must be HOST:PORT, e.g. 127.0.0.1:8000, not \"\(text)\"", node)
                 }
             }
@@ -268,8 +291,11 @@ struct ServiceParser {
             let pairs = try reader.mapping(node, what: what, allowed: Self.kafkaProbeKeys)
             var group: String?, topic: String?
             for pair in pairs {
-                if pair.key == "group" { group = try reader.string(pair.value, what: "\(what).group") }
-                else { topic = try reader.string(pair.value, what: "\(what).topic") }
+                if pair.key == "group" {
+                    group = try reader.string(pair.value, what: "\(what).group")
+                } else {
+                    topic = try reader.string(pair.value, what: "\(what).topic")
+                }
             }
             if topic != nil && group == nil {
                 throw reader.fail("\(what).topic needs a group: the probe waits for the group's assignment", node)
@@ -295,13 +321,16 @@ struct ServiceParser {
         case "settings":
             engine.settings = try reader.mapping(node, what: what).map { pair in
                 guard case .scalar = pair.value else {
-                    throw reader.fail("\(what).\(pair.key) must be a single value, not \(reader.describe(pair.value))", pair.value)
+                    throw reader.fail(
+                        "\(what).\(pair.key) must be a single value, not \(reader.describe(pair.value))", pair.value)
                 }
                 return (pair.key, try reader.string(pair.value, what: "\(what).\(pair.key)"))
             }
         case "databases":
             engine.databases = try reader.stringList(node, what: what).map { name, item in
-                guard isIdentifier(name) else { throw reader.fail("\(what): \"\(name)\" is not a valid database name", item) }
+                guard isIdentifier(name) else {
+                    throw reader.fail("\(what): \"\(name)\" is not a valid database name", item)
+                }
                 return name
             }
         case "user":
@@ -313,18 +342,25 @@ struct ServiceParser {
         case "durability":
             let text = try reader.string(node, what: what)
             guard let value = Durability(rawValue: text) else {
-                throw reader.fail("\(what) must be fast (no fsync: only an OS crash can lose data) or full (every commit on disk), not \"\(text)\"", node)
+                throw reader.fail(
+                    "\(what) must be fast (no fsync: only an OS crash can lose data) or full (every commit on disk), not \"\(text)\"",
+                    node)
             }
             engine.durability = value
         case "snapshot":
             let pairs = try reader.mapping(node, what: what, allowed: Self.snapshotKeys)
             guard let after = pairs.first(where: { $0.key == "after" }) else {
-                throw reader.fail("\(what) needs after: the task whose completion it waits for, as in snapshot: { after: migrate }", node)
+                throw reader.fail(
+                    "\(what) needs after: the task whose completion it waits for, as in snapshot: { after: migrate }",
+                    node)
             }
-            var spec = SnapshotSpec(after: try reader.string(after.value, what: "\(what).after"), location: reader.location(after.value))
+            var spec = SnapshotSpec(
+                after: try reader.string(after.value, what: "\(what).after"), location: reader.location(after.value))
             for pair in pairs where pair.key != "after" {
                 if pair.key == "spares" {
-                    spec.spares = try reader.int(pair.value, what: "\(what).spares (ready copies kept per database)", range: SnapshotSpec.sparesRange)
+                    spec.spares = try reader.int(
+                        pair.value, what: "\(what).spares (ready copies kept per database)",
+                        range: SnapshotSpec.sparesRange)
                     continue
                 }
                 if pair.key == "key" {
@@ -334,8 +370,11 @@ struct ServiceParser {
                 }
                 let value = try reader.string(pair.value, what: "\(what).\(pair.key)")
                 if pair.key == "name" {
-                    guard !value.isEmpty, value.count <= 40, value.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-                        throw reader.fail("\(what).name \"\(value)\" must be 1 to 40 letters, digits, '-', '_' or '.'", pair.value)
+                    guard !value.isEmpty, value.count <= 40,
+                        value.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+                    else {
+                        throw reader.fail(
+                            "\(what).name \"\(value)\" must be 1 to 40 letters, digits, '-', '_' or '.'", pair.value)
                     }
                     spec.name = value
                 } else {
@@ -352,7 +391,8 @@ struct ServiceParser {
         case "bin": engine.bin = StackLoader.resolve(try reader.string(node, what: what), in: directory)
         case "topics":
             if let topic = YAMLReader.flowMapping(node) {
-                throw reader.fail("\(what) must be a list, not a mapping; write each topic as an item: topics: [\(topic)]", node)
+                throw reader.fail(
+                    "\(what) must be a list, not a mapping; write each topic as an item: topics: [\(topic)]", node)
             }
             engine.topics = try reader.list(node, what: what).map { item in
                 if case .scalar = item {
@@ -362,19 +402,27 @@ struct ServiceParser {
                 guard let nameNode = pairs.first(where: { $0.key == "name" })?.value else {
                     throw reader.fail("a topic in \(what) needs a name", item)
                 }
-                var topic = TopicSpec(name: try reader.string(nameNode, what: "\(what).name"), partitions: 1, replicationFactor: 1)
+                var topic = TopicSpec(
+                    name: try reader.string(nameNode, what: "\(what).name"), partitions: 1, replicationFactor: 1)
                 for pair in pairs {
-                    if pair.key == "partitions" { topic.partitions = try reader.int(pair.value, what: "\(what).partitions", range: 1...10_000) }
+                    if pair.key == "partitions" {
+                        topic.partitions = try reader.int(pair.value, what: "\(what).partitions", range: 1...10_000)
+                    }
                     if pair.key == "replication_factor" {
-                        topic.replicationFactor = try reader.int(pair.value, what: "\(what).replication_factor", range: 1...10_000)
+                        topic.replicationFactor = try reader.int(
+                            pair.value, what: "\(what).replication_factor", range: 1...10_000)
                         guard topic.replicationFactor == 1 else {
-                            throw reader.fail("\(what).replication_factor must be 1 (a single-node broker), not \(topic.replicationFactor)", pair.value)
+                            throw reader.fail(
+                                "\(what).replication_factor must be 1 (a single-node broker), not \(topic.replicationFactor)",
+                                pair.value)
                         }
                     }
                 }
                 guard !topic.name.isEmpty, topic.name.count <= 249,
-                      topic.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
-                    throw reader.fail("\(what): \"\(topic.name)\" is not a valid topic name (letters, digits, . _ -)", nameNode)
+                    topic.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+                else {
+                    throw reader.fail(
+                        "\(what): \"\(topic.name)\" is not a valid topic name (letters, digits, . _ -)", nameNode)
                 }
                 return topic
             }

@@ -29,7 +29,8 @@ public enum SnapshotKeyFiles {
         }
         let folder = "/" + root.joined(separator: "/")
         let rest = absolute.split(separator: "/").dropFirst(root.count).joined(separator: "/")
-        return walk(folder).filter { GlobPattern.matches(rest, $0) }.map { relative(folder + "/" + $0, to: base) }.sorted()
+        return walk(folder).filter { GlobPattern.matches(rest, $0) }.map { relative(folder + "/" + $0, to: base) }
+            .sorted()
     }
 
     /// Every file below `folder`, relative to it, skipping the folders never watched.
@@ -60,7 +61,8 @@ public enum SnapshotKeyFiles {
             guard let snapshot = service.engine?.snapshot else { return [] }
             return snapshot.key.filter { matches($0.pattern, base: snapshot.keyBase).isEmpty }.map { glob in
                 let place = glob.location.map { "\($0): " } ?? ""
-                return "\(place)service \(service.name): snapshot.key \(glob.pattern) matches no file; the key is made without it (fix the glob, or remove it)"
+                return
+                    "\(place)service \(service.name): snapshot.key \(glob.pattern) matches no file; the key is made without it (fix the glob, or remove it)"
             }
         }
     }
@@ -71,7 +73,9 @@ extension ServiceParser {
     func keyGlobs(_ node: Node, what: String) throws -> [KeyGlob] {
         try reader.stringList(node, what: what).map { pattern, item in
             guard !pattern.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw reader.fail("\(what) has an empty glob; give paths relative to the stack file, as in key: [migrations/**]", item)
+                throw reader.fail(
+                    "\(what) has an empty glob; give paths relative to the stack file, as in key: [migrations/**]", item
+                )
             }
             return KeyGlob(pattern: pattern, location: reader.location(item))
         }

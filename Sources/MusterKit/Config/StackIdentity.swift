@@ -36,14 +36,17 @@ extension StackLoader {
     /// Reads only a stack's identity (see `StackIdentity`). A file that is missing or
     /// not YAML, or whose top level is not a mapping, is refused as by `load`; nothing
     /// past the project name and the service names is checked or interpolated.
-    public static func identify(paths: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackIdentity {
+    public static func identify(paths: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> StackIdentity
+    {
         let files = paths.isEmpty ? [defaultPath()] : paths
         let (root, sources, directory) = try composeMerged(files)
         var reader = YAMLReader(file: files[0], interpolator: Interpolator(variables: environment))
         reader.sources = sources
         let top = try reader.mapping(root, what: "the stack file")
-        var identity = StackIdentity(file: files[0], directory: directory, name: sanitizedProjectName(from: directory),
-                                     nameProblem: nil, serviceNames: [], unsetVariables: [], warnings: [])
+        var identity = StackIdentity(
+            file: files[0], directory: directory, name: sanitizedProjectName(from: directory),
+            nameProblem: nil, serviceNames: [], unsetVariables: [], warnings: [])
 
         // The top-level env_file feeds interpolation, as in `load`; here a problem with it is a warning.
         var variables = environment
@@ -74,7 +77,8 @@ extension StackLoader {
             }
         }
         if let services = top.first(where: { $0.key == "services" })?.value,
-           let pairs = try? reader.mapping(services, what: "services") {
+            let pairs = try? reader.mapping(services, what: "services")
+        {
             identity.serviceNames = pairs.map(\.key)
         }
 
@@ -85,8 +89,10 @@ extension StackLoader {
         identity.unsetVariables = unset
         if !unset.isEmpty {
             let list = unset.joined(separator: ", ")
-            identity.warnings.append("\(list) \(unset.count == 1 ? "is" : "are") not set; the stack file uses "
-                                     + "\(unset.count == 1 ? "it" : "them"), but this command reads only the running stack (up needs \(unset.count == 1 ? "it" : "them"))")
+            identity.warnings.append(
+                "\(list) \(unset.count == 1 ? "is" : "are") not set; the stack file uses "
+                    + "\(unset.count == 1 ? "it" : "them"), but this command reads only the running stack (up needs \(unset.count == 1 ? "it" : "them"))"
+            )
         }
         return identity
     }

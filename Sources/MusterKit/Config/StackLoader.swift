@@ -17,10 +17,13 @@ public enum StackLoader {
         return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
     }
 
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackSpec {
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> StackSpec
+    {
         let (absolute, text) = try readText(path)
-        var stack = try parse(yaml: text, file: path, directory: (absolute as NSString).deletingLastPathComponent,
-                              environment: environment)
+        var stack = try parse(
+            yaml: text, file: path, directory: (absolute as NSString).deletingLastPathComponent,
+            environment: environment)
         stack.files = [stack.file]
         return stack
     }
@@ -39,11 +42,13 @@ public enum StackLoader {
             throw MusterError(.usage, "stack file \(path) cannot be read; check its permissions")
         }
         guard data.count <= maxFileBytes else {
-            throw MusterError.invalid("stack file is \(data.count / 1024) KiB; the limit is \(maxFileBytes / 1024) KiB",
-                                      at: SourceLocation(file: path, line: 1, column: 1))
+            throw MusterError.invalid(
+                "stack file is \(data.count / 1024) KiB; the limit is \(maxFileBytes / 1024) KiB",
+                at: SourceLocation(file: path, line: 1, column: 1))
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw MusterError.invalid("stack file is not UTF-8 text", at: SourceLocation(file: path, line: 1, column: 1))
+            throw MusterError.invalid(
+                "stack file is not UTF-8 text", at: SourceLocation(file: path, line: 1, column: 1))
         }
         return (absolute, text)
     }
@@ -52,13 +57,17 @@ public enum StackLoader {
     public static func absolute(_ path: String) -> String { absolutePath(path) }
 
     static func absolutePath(_ path: String) -> String {
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+        let url =
+            path.hasPrefix("/")
+            ? URL(fileURLWithPath: path)
             : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
         return url.standardizedFileURL.path
     }
 
-    public static func parse(yaml: String, file: String, directory: String,
-                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackSpec {
+    public static func parse(
+        yaml: String, file: String, directory: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> StackSpec {
         do {
             return try parseStack(yaml: yaml, file: file, directory: directory, environment: environment)
         } catch var error as MusterError {
@@ -69,13 +78,17 @@ public enum StackLoader {
         }
     }
 
-    static func parseStack(yaml: String, file: String, directory: String, environment: [String: String]) throws -> StackSpec {
+    static func parseStack(yaml: String, file: String, directory: String, environment: [String: String]) throws
+        -> StackSpec
+    {
         guard let root = try compose(yaml, file: file) else {
-            throw MusterError.invalid("stack file is empty; it needs at least a services: block",
-                                      at: SourceLocation(file: file, line: 1, column: 1))
+            throw MusterError.invalid(
+                "stack file is empty; it needs at least a services: block",
+                at: SourceLocation(file: file, line: 1, column: 1))
         }
-        return try parseRoot(root, file: file, directory: directory, environment: environment, sources: nil,
-                             placeholders: { commentedServices(yaml) })
+        return try parseRoot(
+            root, file: file, directory: directory, environment: environment, sources: nil,
+            placeholders: { commentedServices(yaml) })
     }
 
     /// Services written as commented-out blocks under `services:` (what `muster import`
@@ -88,7 +101,8 @@ public enum StackLoader {
             if inServices, let first = line.first, first != " ", first != "#" { inServices = false }
             guard inServices, line.hasPrefix("  # "), line.hasSuffix(":") else { continue }
             let name = line.dropFirst(4).dropLast()
-            if !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+            if !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+            {
                 names.append(String(name))
             }
         }
@@ -108,8 +122,10 @@ public enum StackLoader {
         }
     }
 
-    static func parseRoot(_ root: Node, file: String, directory: String, environment: [String: String],
-                          sources: SourceMap?, placeholders: () -> [String] = { [] }) throws -> StackSpec {
+    static func parseRoot(
+        _ root: Node, file: String, directory: String, environment: [String: String],
+        sources: SourceMap?, placeholders: () -> [String] = { [] }
+    ) throws -> StackSpec {
         // Pass 1: the top level, to learn env_file before interpolating anything else.
         var plain = YAMLReader(file: file, interpolator: Interpolator(variables: environment))
         plain.sources = sources
@@ -118,7 +134,8 @@ public enum StackLoader {
         if let envFile = top.first(where: { $0.key == "env_file" }) {
             let written = try plain.string(envFile.value, what: "env_file")
             switch EnvFile.load(resolve(written, in: directory), display: written) {
-            case let .failure(error): throw MusterError.invalid("env_file " + error.message, at: plain.location(envFile.value))
+            case let .failure(error):
+                throw MusterError.invalid("env_file " + error.message, at: plain.location(envFile.value))
             case let .success(pairs):
                 for (key, value) in pairs where variables[key] == nil { variables[key] = value }
             }
@@ -150,8 +167,9 @@ public enum StackLoader {
             stack.name = sanitizedProjectName(from: directory)
         }
         guard let servicesNode else {
-            throw MusterError.invalid("the stack file has no services: block; add one with at least one service",
-                                      at: reader.location(root))
+            throw MusterError.invalid(
+                "the stack file has no services: block; add one with at least one service",
+                at: reader.location(root))
         }
         let empty: Bool = {
             if case let .scalar(scalar) = servicesNode { return scalar.string.isEmpty }
@@ -159,9 +177,10 @@ public enum StackLoader {
             return false
         }()
         if empty, case let commented = placeholders(), !commented.isEmpty {
-            throw reader.fail("no service is runnable yet: \(commented.joined(separator: ", ")) \(commented.count == 1 ? "is a" : "are") "
-                              + "commented-out placeholder\(commented.count == 1 ? "" : "s"); uncomment one and set its command: "
-                              + "(what runs it on this machine)", servicesNode)
+            throw reader.fail(
+                "no service is runnable yet: \(commented.joined(separator: ", ")) \(commented.count == 1 ? "is a" : "are") "
+                    + "commented-out placeholder\(commented.count == 1 ? "" : "s"); uncomment one and set its command: "
+                    + "(what runs it on this machine)", servicesNode)
         }
         let services = try reader.mapping(servicesNode, what: "services")
         guard !services.isEmpty else {
@@ -191,7 +210,8 @@ public enum StackLoader {
             switch scalar {
             case "\n": result += "\\n"
             case "\r": result += "\\r"
-            case "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}": result += "\\u{\(String(scalar.value, radix: 16))}"
+            case "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}":
+                result += "\\u{\(String(scalar.value, radix: 16))}"
             default: result.unicodeScalars.append(scalar)
             }
         }
@@ -199,7 +219,9 @@ public enum StackLoader {
     }
 
     static func resolve(_ path: String, in directory: String) -> String {
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+        let url =
+            path.hasPrefix("/")
+            ? URL(fileURLWithPath: path)
             : URL(fileURLWithPath: directory).appendingPathComponent(path)
         return url.standardizedFileURL.path
     }
@@ -233,8 +255,9 @@ public enum StackLoader {
             case "[", "{":
                 depth += 1
                 if depth > maxNesting {
-                    throw MusterError.invalid("nesting deeper than \(maxNesting) levels; a stack file never needs that",
-                                              at: SourceLocation(file: file, line: line, column: column))
+                    throw MusterError.invalid(
+                        "nesting deeper than \(maxNesting) levels; a stack file never needs that",
+                        at: SourceLocation(file: file, line: line, column: column))
                 }
             case "]", "}": depth = max(0, depth - 1)
             default: break
@@ -245,8 +268,9 @@ public enum StackLoader {
             indentLine += 1
             let indent = text.prefix { $0 == " " }.count
             if indent > maxNesting * 8 {
-                throw MusterError.invalid("nesting deeper than \(maxNesting) levels; a stack file never needs that",
-                                          at: SourceLocation(file: file, line: indentLine, column: indent + 1))
+                throw MusterError.invalid(
+                    "nesting deeper than \(maxNesting) levels; a stack file never needs that",
+                    at: SourceLocation(file: file, line: indentLine, column: indent + 1))
             }
         }
     }
@@ -267,18 +291,27 @@ public enum StackLoader {
         while index < lines.count {
             let line = lines[index]
             let indent = line.prefix { $0 == " " }.count
-            if index > mapping.line - 1, indent < mapping.column - 1, !line.trimmingCharacters(in: .whitespaces).isEmpty { break }
+            if index > mapping.line - 1, indent < mapping.column - 1, !line.trimmingCharacters(in: .whitespaces).isEmpty
+            {
+                break
+            }
             let body = line.dropFirst(indent)
-            if indent == mapping.column - 1, body.hasPrefix(key), body.dropFirst(key.count).trimmingCharacters(in: .whitespaces).hasPrefix(":") {
+            if indent == mapping.column - 1, body.hasPrefix(key),
+                body.dropFirst(key.count).trimmingCharacters(in: .whitespaces).hasPrefix(":")
+            {
                 seen += 1
                 if seen == 2 {
                     let place = mapping.column == 1 ? "the stack file" : "the mapping at line \(mapping.line)"
-                    return .invalid("duplicate key \"\(key)\" in \(place); keep one", at: SourceLocation(file: file, line: index + 1, column: indent + 1))
+                    return .invalid(
+                        "duplicate key \"\(key)\" in \(place); keep one",
+                        at: SourceLocation(file: file, line: index + 1, column: indent + 1))
                 }
             }
             index += 1
         }
-        return .invalid("duplicate key \"\(key)\" in a mapping; keep one", at: SourceLocation(file: file, line: mapping.line, column: mapping.column))
+        return .invalid(
+            "duplicate key \"\(key)\" in a mapping; keep one",
+            at: SourceLocation(file: file, line: mapping.line, column: mapping.column))
     }
 
     /// libyaml puts the end of a file that lacks a final newline (and an empty node
@@ -291,7 +324,8 @@ public enum StackLoader {
 
     static func yamlError(_ error: YamlError, file: String, yaml: String) -> MusterError {
         switch error {
-        case let .scanner(context, problem, mark, yaml), let .parser(context, problem, mark, yaml), let .composer(context, problem, mark, yaml):
+        case let .scanner(context, problem, mark, yaml), let .parser(context, problem, mark, yaml),
+            let .composer(context, problem, mark, yaml):
             var message = problem
             var at = mark
             let contextText = context?.text ?? ""
@@ -309,7 +343,8 @@ public enum StackLoader {
             } else if problem == "did not find expected key" {
                 message = problem + "; check the indentation of this line"
             }
-            return .invalid("YAML syntax error: \(message)", at: SourceLocation(file: file, line: at.line, column: at.column))
+            return .invalid(
+                "YAML syntax error: \(message)", at: SourceLocation(file: file, line: at.line, column: at.column))
         case let .reader(problem, _, _, _):
             return .invalid("YAML cannot be read: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
         case let .duplicatedKeysInMapping(duplicates, context):

@@ -23,12 +23,15 @@ extension StackLoader {
     /// does: mappings merge key by key (so one service's `env` or `ready` can be
     /// overridden alone); lists and scalars are replaced. The first file's folder is
     /// the project folder.
-    public static func load(paths: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StackSpec {
+    public static func load(paths: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> StackSpec
+    {
         guard paths.count > 1 else { return try load(path: paths.first ?? defaultPath(), environment: environment) }
         let (merged, sources, directory) = try composeMerged(paths)
         do {
-            var stack = try parseRoot(merged, file: paths[0], directory: directory,
-                                      environment: environment, sources: sources)
+            var stack = try parseRoot(
+                merged, file: paths[0], directory: directory,
+                environment: environment, sources: sources)
             stack.files = paths
             return stack
         } catch var error as MusterError {
@@ -52,7 +55,9 @@ extension StackLoader {
                 let alone = try compose(text, file: path)
                 // Then shifted below the files before it, so every line number is unique.
                 let lines = text.reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
-                if let node = offset == 0 ? alone : try compose(String(repeating: "\n", count: offset) + text, file: path) {
+                if let node = offset == 0
+                    ? alone : try compose(String(repeating: "\n", count: offset) + text, file: path)
+                {
                     merged = merged.map { merge($0, node) } ?? node
                 }
                 sources.parts.append(.init(file: path, firstLine: offset + 1, lineCount: lines))
@@ -63,9 +68,11 @@ extension StackLoader {
             }
         }
         guard let merged else {
-            throw MusterError.invalid(paths.count > 1 ? "the stack files are empty; they need at least a services: block"
-                                                      : "stack file is empty; it needs at least a services: block",
-                                      at: SourceLocation(file: paths[0], line: 1, column: 1))
+            throw MusterError.invalid(
+                paths.count > 1
+                    ? "the stack files are empty; they need at least a services: block"
+                    : "stack file is empty; it needs at least a services: block",
+                at: SourceLocation(file: paths[0], line: 1, column: 1))
         }
         return (merged, sources, (first as NSString).deletingLastPathComponent)
     }

@@ -18,7 +18,8 @@ public struct StackRenderer {
         guard let spec else { return .null }
         return [
             "check": .string(spec.kind.name), "target": .string(Secrets.mask(spec.kind.display)),
-            "interval": .string(DurationParser.format(spec.interval)), "timeout": .string(DurationParser.format(spec.timeout)),
+            "interval": .string(DurationParser.format(spec.interval)),
+            "timeout": .string(DurationParser.format(spec.timeout)),
             "start_timeout": .string(DurationParser.format(spec.startTimeout)), "failures": .int(spec.failures),
         ]
     }
@@ -32,15 +33,22 @@ public struct StackRenderer {
             add("engine", .string(engine.kind.rawValue))
             if engine.kind == .kafka { add("implementation", .string(engine.implementation.rawValue)) }
             if !engine.settings.isEmpty {
-                add("settings", .object(engine.settings.map { .init($0.key, .string(Secrets.display(key: $0.key, value: $0.value))) }))
+                add(
+                    "settings",
+                    .object(
+                        engine.settings.map { .init($0.key, .string(Secrets.display(key: $0.key, value: $0.value))) }))
             }
             if !engine.databases.isEmpty { add("databases", Self.strings(engine.databases)) }
             if let user = engine.user { add("user", .string(user)) }
             if engine.password != nil { add("password", .string(Secrets.mask)) }
             if engine.kind == .postgres && !engine.template { add("template", false) }
-            if engine.kind == .postgres && engine.durability != .fast { add("durability", .string(engine.durability.rawValue)) }
+            if engine.kind == .postgres && engine.durability != .fast {
+                add("durability", .string(engine.durability.rawValue))
+            }
             if !engine.topics.isEmpty {
-                add("topics", .array(engine.topics.map { ["name": .string($0.name), "partitions": .int($0.partitions)] }))
+                add(
+                    "topics",
+                    .array(engine.topics.map { ["name": .string($0.name), "partitions": .int($0.partitions)] }))
             }
         }
         if let command = service.command {
@@ -68,12 +76,17 @@ public struct StackRenderer {
         add("optional", .bool(service.optional))
         add("task", .bool(stack.isTask(service)))
         if !service.watch.isEmpty {
-            add("watch", .array(service.watch.map { rule in
-                var item: JSONValue = ["path": .string(rule.path), "action": .string(rule.action.name)]
-                if case let .exec(command) = rule.action { item["exec"] = .string(Secrets.mask(command.display)) }
-                if !rule.ignore.isEmpty { item["ignore"] = Self.strings(rule.ignore) }
-                return item
-            }))
+            add(
+                "watch",
+                .array(
+                    service.watch.map { rule in
+                        var item: JSONValue = ["path": .string(rule.path), "action": .string(rule.action.name)]
+                        if case let .exec(command) = rule.action {
+                            item["exec"] = .string(Secrets.mask(command.display))
+                        }
+                        if !rule.ignore.isEmpty { item["ignore"] = Self.strings(rule.ignore) }
+                        return item
+                    }))
         }
         return fields
     }

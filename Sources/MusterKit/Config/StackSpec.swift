@@ -141,7 +141,8 @@ public struct EngineOptions: Hashable, Sendable {
     public init(kind: EngineKind) { self.kind = kind }
 
     public static func == (lhs: EngineOptions, rhs: EngineOptions) -> Bool {
-        lhs.kind == rhs.kind && lhs.settings.map { "\($0.key)=\($0.value)" } == rhs.settings.map { "\($0.key)=\($0.value)" }
+        lhs.kind == rhs.kind
+            && lhs.settings.map { "\($0.key)=\($0.value)" } == rhs.settings.map { "\($0.key)=\($0.value)" }
             && lhs.databases == rhs.databases && lhs.user == rhs.user && lhs.password == rhs.password
             && lhs.topics == rhs.topics && lhs.implementation == rhs.implementation && lhs.bin == rhs.bin
             && lhs.durability == rhs.durability

@@ -10,23 +10,28 @@ struct StackValidator {
         for service in stack.services {
             if let snapshot = service.engine?.snapshot {
                 guard let task = stack.service(named: snapshot.after), task.name != service.name else {
-                    throw MusterError.invalid("service \(service.name): snapshot after \"\(snapshot.after)\", which is not a service of this stack"
-                                              + Suggestion.hint(for: snapshot.after, in: names) + "; name the task that migrates the database",
-                                              at: snapshot.location)
+                    throw MusterError.invalid(
+                        "service \(service.name): snapshot after \"\(snapshot.after)\", which is not a service of this stack"
+                            + Suggestion.hint(for: snapshot.after, in: names)
+                            + "; name the task that migrates the database",
+                        at: snapshot.location)
                 }
                 guard task.dependsOn.contains(where: { $0.service == service.name }) else {
-                    throw MusterError.invalid("service \(service.name): snapshot after \(task.name), which does not depend on \(service.name); add depends_on: { \(service.name): ready } to \(task.name)",
-                                              at: snapshot.location)
+                    throw MusterError.invalid(
+                        "service \(service.name): snapshot after \(task.name), which does not depend on \(service.name); add depends_on: { \(service.name): ready } to \(task.name)",
+                        at: snapshot.location)
                 }
             }
             for dependency in service.dependsOn {
                 if dependency.service == service.name {
-                    throw MusterError.invalid("service \(service.name) depends on itself; remove it from depends_on",
-                                              at: dependency.location)
+                    throw MusterError.invalid(
+                        "service \(service.name) depends on itself; remove it from depends_on",
+                        at: dependency.location)
                 }
                 guard names.contains(dependency.service) else {
-                    throw MusterError.invalid("service \(service.name) depends on \"\(dependency.service)\", which is not defined"
-                                              + Suggestion.hint(for: dependency.service, in: names), at: dependency.location)
+                    throw MusterError.invalid(
+                        "service \(service.name) depends on \"\(dependency.service)\", which is not defined"
+                            + Suggestion.hint(for: dependency.service, in: names), at: dependency.location)
                 }
             }
         }
@@ -34,8 +39,9 @@ struct StackValidator {
         if let cycle = graph.cycle() {
             let first = stack.service(named: cycle[0])
             let location = first?.dependsOn.first { $0.service == cycle[1] }?.location ?? first?.location
-            throw MusterError.invalid("dependency cycle: \(cycle.joined(separator: " -> ")); break it by removing one depends_on",
-                                      at: location)
+            throw MusterError.invalid(
+                "dependency cycle: \(cycle.joined(separator: " -> ")); break it by removing one depends_on",
+                at: location)
         }
         try checkReferences()
         try checkCompletionWaits()
@@ -50,15 +56,21 @@ struct StackValidator {
             for template in service.templates + stack.env.map(\.value) {
                 for reference in template.references {
                     guard let target = stack.service(named: reference.service) else {
-                        throw MusterError.invalid("${\(reference.service).\(reference.output)} refers to service \"\(reference.service)\", which is not defined"
-                                                  + Suggestion.hint(for: reference.service, in: stack.serviceNames), at: template.location)
+                        throw MusterError.invalid(
+                            "${\(reference.service).\(reference.output)} refers to service \"\(reference.service)\", which is not defined"
+                                + Suggestion.hint(for: reference.service, in: stack.serviceNames), at: template.location
+                        )
                     }
                     let outputs = OutputCatalog.names(for: target)
                     guard outputs.contains(reference.output) else {
-                        let available = outputs.isEmpty ? "it has none (declare a port to get ${\(target.name).port})"
+                        let available =
+                            outputs.isEmpty
+                            ? "it has none (declare a port to get ${\(target.name).port})"
                             : "it has " + outputs.joined(separator: ", ")
-                        throw MusterError.invalid("${\(reference.service).\(reference.output)}: service \(target.name) has no output \"\(reference.output)\"; "
-                                                  + available + Suggestion.hint(for: reference.output, in: outputs), at: template.location)
+                        throw MusterError.invalid(
+                            "${\(reference.service).\(reference.output)}: service \(target.name) has no output \"\(reference.output)\"; "
+                                + available + Suggestion.hint(for: reference.output, in: outputs), at: template.location
+                        )
                     }
                 }
             }
@@ -70,8 +82,9 @@ struct StackValidator {
         for service in stack.services {
             guard case let .fixed(port)? = service.port else { continue }
             if let other = seen[port] {
-                throw MusterError.invalid("port \(port) of service \(service.name) is already used by service \(other); give one of them another port or \"auto\"",
-                                          at: service.portLocation ?? service.location)
+                throw MusterError.invalid(
+                    "port \(port) of service \(service.name) is already used by service \(other); give one of them another port or \"auto\"",
+                    at: service.portLocation ?? service.location)
             }
             seen[port] = service.name
         }
@@ -82,15 +95,20 @@ struct StackValidator {
             for probe in [service.ready, service.alive].compactMap({ $0 }) {
                 switch probe.kind {
                 case .postgres where service.engine?.kind != .postgres,
-                     .redis where service.engine?.kind != .redis:
-                    throw MusterError.invalid("a \(probe.kind.name) probe only applies to an engine: \(probe.kind.name) service", at: probe.location)
+                    .redis where service.engine?.kind != .redis:
+                    throw MusterError.invalid(
+                        "a \(probe.kind.name) probe only applies to an engine: \(probe.kind.name) service",
+                        at: probe.location)
                 case let .kafka(group, _):
                     if service.engine?.kind == .kafka { continue }
                     guard group != nil else {
-                        throw MusterError.invalid("a kafka probe on an app service needs group: (and topic:)", at: probe.location)
+                        throw MusterError.invalid(
+                            "a kafka probe on an app service needs group: (and topic:)", at: probe.location)
                     }
                     if brokers(for: service).count != 1 {
-                        throw MusterError.invalid("service \(service.name)'s kafka probe needs exactly one kafka engine among its depends_on", at: probe.location)
+                        throw MusterError.invalid(
+                            "service \(service.name)'s kafka probe needs exactly one kafka engine among its depends_on",
+                            at: probe.location)
                     }
                 default: continue
                 }
@@ -108,12 +126,17 @@ struct StackValidator {
 
     func checkPrograms() throws {
         for service in stack.services {
-            guard case let .exec(argv)? = service.command, let program = argv.first, program.references.isEmpty else { continue }
+            guard case let .exec(argv)? = service.command, let program = argv.first, program.references.isEmpty else {
+                continue
+            }
             let name = program.description
             if ProgramLocator.find(name, workingDir: service.workingDir, path: pathVariable(for: service)) == nil {
-                let hint = name.contains("/") ? "check the path (relative paths start at working_dir)" : "install it or give its full path"
-                throw MusterError.invalid("service \(service.name): program \"\(name)\" not found or not executable; \(hint)",
-                                          at: program.location)
+                let hint =
+                    name.contains("/")
+                    ? "check the path (relative paths start at working_dir)" : "install it or give its full path"
+                throw MusterError.invalid(
+                    "service \(service.name): program \"\(name)\" not found or not executable; \(hint)",
+                    at: program.location)
             }
         }
     }

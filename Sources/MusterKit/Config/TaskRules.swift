@@ -10,20 +10,24 @@ extension ServiceParser {
         guard service.task, let taskPair = pairs.first(where: { $0.key == "task" }) else { return }
         let what = "service \(service.name)"
         if service.engine != nil {
-            throw reader.fail("\(what): task: true does not apply to an engine service (a server runs until it is stopped); remove task:",
-                              taskPair.keyNode)
+            throw reader.fail(
+                "\(what): task: true does not apply to an engine service (a server runs until it is stopped); remove task:",
+                taskPair.keyNode)
         }
         if service.restart == .always, let restart = pairs.first(where: { $0.key == "restart" }) {
-            throw reader.fail("\(what): task: true cannot go with restart: always (a task runs once; always would start it again every time it exits); use restart: on-failure to retry it until it succeeds, or remove restart:",
-                              restart.value)
+            throw reader.fail(
+                "\(what): task: true cannot go with restart: always (a task runs once; always would start it again every time it exits); use restart: on-failure to retry it until it succeeds, or remove restart:",
+                restart.value)
         }
         if let ready = pairs.first(where: { $0.key == "ready" }) {
-            throw reader.fail("\(what): task: true cannot have a ready: probe (a task is ready when it completes with exit code 0); remove ready:",
-                              ready.keyNode)
+            throw reader.fail(
+                "\(what): task: true cannot have a ready: probe (a task is ready when it completes with exit code 0); remove ready:",
+                ready.keyNode)
         }
         if let alive = pairs.first(where: { $0.key == "alive" }) {
-            throw reader.fail("\(what): task: true cannot have an alive: probe (a task is not watched: it runs once and ends); remove alive:",
-                              alive.keyNode)
+            throw reader.fail(
+                "\(what): task: true cannot have an alive: probe (a task is not watched: it runs once and ends); remove alive:",
+                alive.keyNode)
         }
     }
 }
@@ -32,19 +36,24 @@ extension StackValidator {
     /// A `completed` dependency on something that never completes would wait forever.
     func checkCompletionWaits() throws {
         for service in stack.services {
-            if let snapshot = service.engine?.snapshot, let task = stack.service(named: snapshot.after), task.restart == .always {
-                throw MusterError.invalid("service \(service.name): snapshot after \(task.name), which has restart: always and so never completes; give \(task.name) restart: on-failure or no",
-                                          at: snapshot.location)
+            if let snapshot = service.engine?.snapshot, let task = stack.service(named: snapshot.after),
+                task.restart == .always
+            {
+                throw MusterError.invalid(
+                    "service \(service.name): snapshot after \(task.name), which has restart: always and so never completes; give \(task.name) restart: on-failure or no",
+                    at: snapshot.location)
             }
             for dependency in service.dependsOn where dependency.condition == .completed {
                 guard let target = stack.service(named: dependency.service) else { continue }
                 if target.engine != nil {
-                    throw MusterError.invalid("service \(service.name) waits for \(target.name) to complete, but \(target.name) is an engine service (a server) and never completes; wait for it to be ready",
-                                              at: dependency.location)
+                    throw MusterError.invalid(
+                        "service \(service.name) waits for \(target.name) to complete, but \(target.name) is an engine service (a server) and never completes; wait for it to be ready",
+                        at: dependency.location)
                 }
                 if target.restart == .always {
-                    throw MusterError.invalid("service \(service.name) waits for \(target.name) to complete, but \(target.name) has restart: always and so never completes; give \(target.name) restart: on-failure or no (it is a task), or wait for it to be ready",
-                                              at: dependency.location)
+                    throw MusterError.invalid(
+                        "service \(service.name) waits for \(target.name) to complete, but \(target.name) has restart: always and so never completes; give \(target.name) restart: on-failure or no (it is a task), or wait for it to be ready",
+                        at: dependency.location)
                 }
             }
         }
@@ -56,7 +65,9 @@ extension StackSpec {
     /// waits for with `completed`, or one a Postgres snapshot is taken after.
     public func isTask(_ service: ServiceSpec) -> Bool {
         service.task
-            || services.contains { other in other.dependsOn.contains { $0.service == service.name && $0.condition == .completed } }
+            || services.contains { other in
+                other.dependsOn.contains { $0.service == service.name && $0.condition == .completed }
+            }
             || services.contains { $0.engine?.snapshot?.after == service.name }
     }
 }

@@ -29,7 +29,10 @@ public struct WatchRule: Hashable, Sendable {
     public var action: WatchAction = .restart
     public var location: SourceLocation?
 
-    public init(path: String, absolutePath: String, ignore: [String] = [], action: WatchAction = .restart, location: SourceLocation? = nil) {
+    public init(
+        path: String, absolutePath: String, ignore: [String] = [], action: WatchAction = .restart,
+        location: SourceLocation? = nil
+    ) {
         self.path = path
         self.absolutePath = absolutePath
         self.ignore = ignore
@@ -61,20 +64,27 @@ extension ServiceParser {
             if case .scalar = item { return try watchRule(pathNode: item, pairs: [], what: field, warnings: &warnings) }
             let pairs = try reader.mapping(item, what: field, allowed: Self.watchRuleKeys)
             guard let path = pairs.first(where: { $0.key == "path" }) else {
-                throw reader.fail("\(field) needs path: a file, folder or glob relative to the stack file, as in - path: app/", item)
+                throw reader.fail(
+                    "\(field) needs path: a file, folder or glob relative to the stack file, as in - path: app/", item)
             }
             return try watchRule(pathNode: path.value, pairs: pairs, what: field, warnings: &warnings)
         }
     }
 
-    private func watchRule(pathNode: Node, pairs: [(key: String, keyNode: Node, value: Node)], what: String,
-                           warnings: inout [String]) throws -> WatchRule {
+    private func watchRule(
+        pathNode: Node, pairs: [(key: String, keyNode: Node, value: Node)], what: String,
+        warnings: inout [String]
+    ) throws -> WatchRule {
         let written = try reader.string(pathNode, what: "\(what).path")
-        guard !written.isEmpty else { throw reader.fail("\(what).path is empty; give a file, folder or glob", pathNode) }
+        guard !written.isEmpty else {
+            throw reader.fail("\(what).path is empty; give a file, folder or glob", pathNode)
+        }
         let absolute = StackLoader.resolve(written, in: directory)
         let project = StackLoader.resolve(".", in: directory)
         guard absolute == project || absolute.hasPrefix(project == "/" ? "/" : project + "/") else {
-            throw reader.fail("\(what).path \(written) is outside the project folder (the stack file's folder); watch files of the project only", pathNode)
+            throw reader.fail(
+                "\(what).path \(written) is outside the project folder (the stack file's folder); watch files of the project only",
+                pathNode)
         }
         var rule = WatchRule(path: written, absolutePath: absolute, location: reader.location(pathNode))
         var execPair: (key: String, keyNode: Node, value: Node)?
@@ -87,26 +97,41 @@ extension ServiceParser {
             default: break
             }
         }
-        let actionText = try actionNode.map { try reader.string($0, what: "\(what).action") } ?? (execPair == nil ? "restart" : "exec")
+        let actionText =
+            try actionNode.map { try reader.string($0, what: "\(what).action") }
+            ?? (execPair == nil ? "restart" : "exec")
         switch actionText {
         case "restart", "sync+restart", "rebuild":
-            if let execPair { throw reader.fail("\(what).exec only goes with action: exec; remove action: \(actionText) or exec:", execPair.keyNode) }
+            if let execPair {
+                throw reader.fail(
+                    "\(what).exec only goes with action: exec; remove action: \(actionText) or exec:", execPair.keyNode)
+            }
             rule.action = .restart
         case "rerun":
-            if let execPair { throw reader.fail("\(what).exec only goes with action: exec; remove action: rerun or exec:", execPair.keyNode) }
+            if let execPair {
+                throw reader.fail(
+                    "\(what).exec only goes with action: exec; remove action: rerun or exec:", execPair.keyNode)
+            }
             rule.action = .rerun
         case "exec":
             guard let execPair else {
-                throw reader.fail("\(what).action exec needs exec: the build command to run before the restart, as in exec: go build ./cmd/api", actionNode ?? pathNode)
+                throw reader.fail(
+                    "\(what).action exec needs exec: the build command to run before the restart, as in exec: go build ./cmd/api",
+                    actionNode ?? pathNode)
             }
-            if case let .scalar(scalar) = execPair.value, scalar.string.trimmingCharacters(in: .whitespaces).isEmpty || YAMLReader.isNull(scalar) {
-                throw reader.fail("\(what).exec is empty; give the build command to run before the restart, as in exec: go build ./cmd/api", execPair.value)
+            if case let .scalar(scalar) = execPair.value,
+                scalar.string.trimmingCharacters(in: .whitespaces).isEmpty || YAMLReader.isNull(scalar)
+            {
+                throw reader.fail(
+                    "\(what).exec is empty; give the build command to run before the restart, as in exec: go build ./cmd/api",
+                    execPair.value)
             }
             rule.action = .exec(try command(execPair.value, what: "\(what).exec"))
         default:
             let node = actionNode ?? pathNode
-            throw reader.fail("\(what).action must be restart, rerun or exec, not \"\(actionText)\""
-                              + Suggestion.hint(for: actionText, in: ["restart", "rerun", "exec"]), node)
+            throw reader.fail(
+                "\(what).action must be restart, rerun or exec, not \"\(actionText)\""
+                    + Suggestion.hint(for: actionText, in: ["restart", "rerun", "exec"]), node)
         }
         if GlobMatcher.matchesNothing(rule, projectDirectory: project), let location = rule.location {
             warnings.append("\(location): \(what).path \(written) matches no file yet; it is watched all the same")
@@ -120,12 +145,14 @@ extension StackValidator {
     func checkWatchRules() throws {
         for service in stack.services {
             for rule in service.watch where rule.action == .rerun && !stack.isTask(service) {
-                throw MusterError.invalid("service \(service.name).watch: action rerun only applies to a task (task: true); use action: restart for a service that keeps running",
-                                          at: rule.location)
+                throw MusterError.invalid(
+                    "service \(service.name).watch: action rerun only applies to a task (task: true); use action: restart for a service that keeps running",
+                    at: rule.location)
             }
             if service.engine != nil, let rule = service.watch.first {
-                throw MusterError.invalid("service \(service.name).watch: an engine service runs a server muster installs, not your files; watch the app services that use it",
-                                          at: rule.location)
+                throw MusterError.invalid(
+                    "service \(service.name).watch: an engine service runs a server muster installs, not your files; watch the app services that use it",
+                    at: rule.location)
             }
         }
     }

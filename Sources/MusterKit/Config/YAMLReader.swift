@@ -33,12 +33,15 @@ struct YAMLReader {
         for name in unset.unset where !names.contains(name) { names.append(name) }
         guard !names.isEmpty else { return "" }
         let list = names.map { "${\($0)}" }.joined(separator: ", ")
-        return " (\(list) \(names.count == 1 ? "is" : "are") not set: export \(names.count == 1 ? "it" : "them") or add \(names.count == 1 ? "it" : "them") to an env_file)"
+        return
+            " (\(list) \(names.count == 1 ? "is" : "are") not set: export \(names.count == 1 ? "it" : "them") or add \(names.count == 1 ? "it" : "them") to an env_file)"
     }
 
     /// The pairs of a mapping, rejecting keys outside `allowed` with a suggestion.
     /// Keys starting with `x-` are extension fields and skipped, as in compose.
-    func mapping(_ node: Node, what: String, allowed: [String]? = nil) throws -> [(key: String, keyNode: Node, value: Node)] {
+    func mapping(_ node: Node, what: String, allowed: [String]? = nil) throws -> [(
+        key: String, keyNode: Node, value: Node
+    )] {
         guard case let .mapping(mapping) = node else {
             throw fail("\(what) must be a mapping of key: value, not \(describe(node))", node)
         }
@@ -93,7 +96,8 @@ struct YAMLReader {
     func string(_ node: Node, what: String) throws -> String {
         let value = try template(node, what: what)
         guard value.references.isEmpty else {
-            throw fail("\(what) cannot refer to another service's outputs; references work in command, env and probes", node)
+            throw fail(
+                "\(what) cannot refer to another service's outputs; references work in command, env and probes", node)
         }
         return value.resolve { _, _ in nil }
     }
@@ -131,14 +135,17 @@ struct YAMLReader {
     /// - Parameters:
     ///   - shape: what the field takes, for the message (`a list or a mapping`).
     ///   - write: the form to suggest for a scalar, when `KEY: [VALUE]` is not it.
-    func list(_ node: Node, what: String, shape: String = "a list", write: ((String) -> String?)? = nil) throws -> [Node] {
+    func list(_ node: Node, what: String, shape: String = "a list", write: ((String) -> String?)? = nil) throws
+        -> [Node]
+    {
         switch node {
         case let .sequence(sequence): return Array(sequence)
         case let .scalar(scalar) where Self.isNull(scalar) || scalar.string.isEmpty: return []
         case let .scalar(scalar):
             let key = Self.fieldKey(what)
             let suggestion = write?(scalar.string) ?? "\(key): [\(Self.flowItem(scalar))]"
-            throw fail("\(what) must be \(shape), got the scalar \(Self.quoted(scalar.string)); write \(suggestion)", node)
+            throw fail(
+                "\(what) must be \(shape), got the scalar \(Self.quoted(scalar.string)); write \(suggestion)", node)
         default:
             throw fail("\(what) must be \(shape), not \(describe(node))", node)
         }
@@ -147,7 +154,9 @@ struct YAMLReader {
     /// A list of single values (names, paths), each interpolated.
     func stringList(_ node: Node, what: String) throws -> [(String, Node)] {
         try list(node, what: what).map { item in
-            guard case .scalar = item else { throw fail("\(what) entries must be single values, not \(describe(item))", item) }
+            guard case .scalar = item else {
+                throw fail("\(what) entries must be single values, not \(describe(item))", item)
+            }
             return (try string(item, what: what), item)
         }
     }
@@ -201,7 +210,8 @@ struct YAMLReader {
                     // `- KEY: value` in a list: the KEY=value that was meant.
                     var meant = ""
                     if case let .mapping(mapping) = item, mapping.count == 1, let (key, value) = mapping.first,
-                       case let .scalar(keyScalar) = key, case let .scalar(valueScalar) = value {
+                        case let .scalar(keyScalar) = key, case let .scalar(valueScalar) = value
+                    {
                         meant = "; write - \(keyScalar.string)=\(valueScalar.string)"
                     }
                     throw fail("\(what) entries must be KEY=value, not \(describe(item))\(meant)", item)
@@ -232,7 +242,8 @@ struct YAMLReader {
 
     private func checkVariableName(_ key: String, _ node: Node) throws {
         guard let first = key.first, first == "_" || first.isLetter,
-              key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }) else {
+            key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber })
+        else {
             throw fail("\"\(key)\" is not a valid environment variable name; use letters, digits and _", node)
         }
     }

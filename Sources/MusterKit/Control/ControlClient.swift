@@ -17,7 +17,9 @@ public struct ControlClient: Sendable {
     /// running, or a stale socket left by one that died).
     public static func connect(_ paths: ProjectPaths) -> ControlClient? {
         let client = ControlClient(socketPath: paths.controlSocket)
-        guard let connection = try? TCPConnection(unixSocket: client.socketPath, timeout: .seconds(2)) else { return nil }
+        guard let connection = try? TCPConnection(unixSocket: client.socketPath, timeout: .seconds(2)) else {
+            return nil
+        }
         client.idle.put(connection)
         return client
     }
@@ -29,8 +31,11 @@ public struct ControlClient: Sendable {
 
     /// Sends one request and reads the whole answer. `timeout` bounds each read,
     /// so a long operation (a restart waiting for ready) needs a long one.
-    public func request(_ method: String, _ path: String, body: Data? = nil, timeout: Duration = .seconds(30)) throws -> Response {
-        let request = HTTPClient.Request(method: method, target: path, host: "muster", body: body.map { Array($0) }, keepAlive: method == "GET")
+    public func request(_ method: String, _ path: String, body: Data? = nil, timeout: Duration = .seconds(30)) throws
+        -> Response
+    {
+        let request = HTTPClient.Request(
+            method: method, target: path, host: "muster", body: body.map { Array($0) }, keepAlive: method == "GET")
         do {
             if method == "GET", let reused = idle.take() {
                 do {
@@ -56,7 +61,8 @@ public struct ControlClient: Sendable {
         do {
             return try ControlJSON.decode(OperationResult.self, from: response.body)
         } catch {
-            throw MusterError(.environment, "the supervisor answered \(path) with HTTP \(response.status) and no result")
+            throw MusterError(
+                .environment, "the supervisor answered \(path) with HTTP \(response.status) and no result")
         }
     }
 
@@ -64,8 +70,10 @@ public struct ControlClient: Sendable {
     /// arrives (chunked or not) until the body ends or `onData` returns false.
     /// Returns the HTTP status.
     @discardableResult
-    public func stream(_ method: String, _ path: String, body: Data? = nil, timeout: Duration,
-                       onData: (Data) -> Bool) throws -> Int {
+    public func stream(
+        _ method: String, _ path: String, body: Data? = nil, timeout: Duration,
+        onData: (Data) -> Bool
+    ) throws -> Int {
         let connection = try open(timeout: timeout)
         defer { connection.close() }
         let request = HTTPClient.Request(method: method, target: path, host: "muster", body: body.map { Array($0) })
@@ -86,7 +94,9 @@ public struct ControlClient: Sendable {
     }
 
     /// One exchange; the connection goes back to the idle slot when it can carry another.
-    private func fetch(_ request: HTTPClient.Request, on connection: TCPConnection, timeout: Duration) throws -> Response {
+    private func fetch(_ request: HTTPClient.Request, on connection: TCPConnection, timeout: Duration) throws
+        -> Response
+    {
         connection.timeout = timeout
         let response: HTTPClient.Response
         do {

@@ -37,7 +37,9 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
         available = snapshot.available
         restarts = snapshot.restarts
         restartsDetected = snapshot.restartsDetected
-        uptimeS = snapshot.pid == nil ? nil : snapshot.processStartedAt.map { (now.timeIntervalSince($0) * 1000).rounded() / 1000 }
+        uptimeS =
+            snapshot.pid == nil
+            ? nil : snapshot.processStartedAt.map { (now.timeIntervalSince($0) * 1000).rounded() / 1000 }
         ports = snapshot.port.map { [$0] } ?? []
         readyInS = snapshot.readyDuration.map { ($0 * 1000).rounded() / 1000 }
         failure = snapshot.failure.map(Secrets.mask)
@@ -149,8 +151,10 @@ public struct DatabaseRequest: Codable, Sendable, Equatable {
     /// keep: the exact name to keep it as (refused when a database has it).
     public var keepAs: String?
 
-    public init(service: String, database: String? = nil, name: String? = nil, count: Int? = nil,
-                test: String? = nil, keepAs: String? = nil) {
+    public init(
+        service: String, database: String? = nil, name: String? = nil, count: Int? = nil,
+        test: String? = nil, keepAs: String? = nil
+    ) {
         self.test = test
         self.keepAs = keepAs
         self.service = service

@@ -29,8 +29,10 @@ public struct ControlQuery: Sendable {
 public enum ControlRequests {
     /// Every route the server registers: method and path.
     public static let routes: [(method: String, path: String)] =
-        [("GET", "/v1/status"), ("GET", "/v1/env"), ("GET", "/v1/logs"), ("GET", "/v1/events"),
-         ("GET", "/v1/disruptions"), ("GET", "/v1/db/snapshots"), ("POST", "/v1/shutdown")]
+        [
+            ("GET", "/v1/status"), ("GET", "/v1/env"), ("GET", "/v1/logs"), ("GET", "/v1/events"),
+            ("GET", "/v1/disruptions"), ("GET", "/v1/db/snapshots"), ("POST", "/v1/shutdown"),
+        ]
         + ControlAction.allCases.map { ("POST", "/v1/" + $0.rawValue) }
         + DatabaseAction.allCases.filter { $0 != .list }.map { ("POST", "/v1/db/" + $0.rawValue) }
 
@@ -41,7 +43,9 @@ public enum ControlRequests {
     /// `tail=N` at most this many lines.
     static let tailLimit = 10_000_000
 
-    public static func route(method: String, path: String, query: ControlQuery, body: [UInt8]) -> Result<ControlRoute, MusterError> {
+    public static func route(method: String, path: String, query: ControlQuery, body: [UInt8]) -> Result<
+        ControlRoute, MusterError
+    > {
         Result { try parse(method: method, path: path, query: query, body: body) }
             .mapError { $0 as? MusterError ?? MusterError(.usage, "\(method) \(path): \($0)") }
     }
@@ -66,7 +70,8 @@ public enum ControlRequests {
             return .operation(action, try operation(body))
         }
         if method == "POST", name.hasPrefix("db/"), let action = DatabaseAction(rawValue: String(name.dropFirst(3))),
-           action != .list {
+            action != .list
+        {
             return .database(action, try database(action, body))
         }
         let known = routes.map { "\($0.method) \($0.path)" }.joined(separator: ", ")
@@ -91,7 +96,9 @@ public enum ControlRequests {
             throw MusterError(.usage, "the body must be JSON like {\"service\":\"db\",\"database\":\"shop\"}")
         }
         // The names and the count are checked where they are used (DatabaseDesk), for every caller.
-        guard !request.service.isEmpty else { throw MusterError(.usage, "name the Postgres service: {\"service\":\"db\"}") }
+        guard !request.service.isEmpty else {
+            throw MusterError(.usage, "name the Postgres service: {\"service\":\"db\"}")
+        }
         return request
     }
 
@@ -123,8 +130,10 @@ public enum ControlRequests {
         for name in ["from", "to"] {
             guard let text = query.get(name), !text.isEmpty else { bounds.append(nil); continue }
             // A `+` of an offset that was not percent-encoded arrives as a space.
-            guard let seconds = RFC3339.seconds(text) ?? RFC3339.seconds(text.replacingOccurrences(of: " ", with: "+")) else {
-                throw MusterError(.usage, "\(name)=\(shown(text)) is not an RFC 3339 time; write it like 2026-12-03T08:00:01.123456Z")
+            guard let seconds = RFC3339.seconds(text) ?? RFC3339.seconds(text.replacingOccurrences(of: " ", with: "+"))
+            else {
+                throw MusterError(
+                    .usage, "\(name)=\(shown(text)) is not an RFC 3339 time; write it like 2026-12-03T08:00:01.123456Z")
             }
             bounds.append(seconds)
         }
@@ -138,10 +147,11 @@ public enum ControlRequests {
     /// at most 80 characters, so the error stays one readable line.
     static func shown(_ text: String) -> String {
         let cut = text.count > 80 ? String(text.prefix(80)) + "…" : text
-        return "\"" + cut.unicodeScalars.map { scalar in
-            scalar.properties.generalCategory == .control || scalar == "\"" || scalar == "\\"
-                ? scalar.escaped(asASCII: false) : String(scalar)
-        }.joined() + "\""
+        return "\""
+            + cut.unicodeScalars.map { scalar in
+                scalar.properties.generalCategory == .control || scalar == "\"" || scalar == "\\"
+                    ? scalar.escaped(asASCII: false) : String(scalar)
+            }.joined() + "\""
     }
 
     static func flag(_ query: ControlQuery, _ name: String) throws -> Bool {
@@ -162,7 +172,8 @@ extension ControlRequests {
     static func record(method: String, path: String, query: ControlQuery, body: [UInt8]) {
         guard let folder = recordFolder else { return }
         let name = folder + "/\(getpid())-\(DispatchTime.now().uptimeNanoseconds)"
-        _ = FileManager.default.createFile(atPath: name, contents: Data(fuzzInput(method: method, path: path, query: query, body: body)))
+        _ = FileManager.default.createFile(
+            atPath: name, contents: Data(fuzzInput(method: method, path: path, query: query, body: body)))
     }
 
     /// The `control` target's input: "METHOD PATH\n", the query as NAME=VALUE pairs
@@ -172,15 +183,22 @@ extension ControlRequests {
     }
 
     /// Reads a `control` target's input back: nil when it has no two lines.
-    public static func parseFuzzInput(_ bytes: [UInt8]) -> (method: String, path: String, query: ControlQuery, body: [UInt8])? {
-        guard let first = bytes.firstIndex(of: 10), let second = bytes[(first + 1)...].firstIndex(of: 10) else { return nil }
+    public static func parseFuzzInput(_ bytes: [UInt8]) -> (
+        method: String, path: String, query: ControlQuery, body: [UInt8]
+    )? {
+        guard let first = bytes.firstIndex(of: 10), let second = bytes[(first + 1)...].firstIndex(of: 10) else {
+            return nil
+        }
         let line = String(decoding: bytes[..<first], as: UTF8.self)
         let space = line.firstIndex(of: " ") ?? line.endIndex
         let pairs = String(decoding: bytes[(first + 1)..<second], as: UTF8.self).split(separator: "&").map { pair in
             let equals = pair.firstIndex(of: "=") ?? pair.endIndex
             return (name: String(pair[..<equals]), value: String(pair[equals...].dropFirst()))
         }
-        return (String(line[..<space]), String(line[space...].dropFirst()), ControlQuery(pairs), Array(bytes[(second + 1)...]))
+        return (
+            String(line[..<space]), String(line[space...].dropFirst()), ControlQuery(pairs),
+            Array(bytes[(second + 1)...])
+        )
     }
 }
 

@@ -91,13 +91,16 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func respond(to request: Request, path: String) async throws -> Response {
-        let body = request.method == .post ? Array(buffer: try await request.body.collect(upTo: ControlRequests.bodyLimit)) : []
+        let body =
+            request.method == .post
+            ? Array(buffer: try await request.body.collect(upTo: ControlRequests.bodyLimit)) : []
         let query = ControlQuery(request.uri.queryParameters.map { (String($0.key), String($0.value)) })
         ControlRequests.record(method: request.method.rawValue, path: path, query: query, body: body)
         let route: ControlRoute
         switch ControlRequests.route(method: request.method.rawValue, path: path, query: query, body: body) {
         case let .failure(error):
-            return path.hasPrefix("/v1/db/") ? Self.json(DatabaseResult(error), status: .badRequest)
+            return path.hasPrefix("/v1/db/")
+                ? Self.json(DatabaseResult(error), status: .badRequest)
                 : Self.json(OperationResult(error), status: .badRequest)
         case let .success(found): route = found
         }
@@ -126,53 +129,67 @@ public final class ControlServer: @unchecked Sendable {
         let known = await handler.status().services.map(\.name)
         let services = named.isEmpty ? known : named
         for name in services where !known.contains(name) {
-            return Self.json(OperationResult(MusterError(.usage, "no service \"\(name)\"\(Suggestion.hint(for: name, in: known))")), status: .badRequest)
+            return Self.json(
+                OperationResult(MusterError(.usage, "no service \"\(name)\"\(Suggestion.hint(for: name, in: known))")),
+                status: .badRequest)
         }
         let width = services.map(\.count).max() ?? 0
-        let prefixes = Dictionary(uniqueKeysWithValues: services.map { name in
-            (name, services.count > 1 ? name.padding(toLength: width, withPad: " ", startingAt: 0) + " │ " : "")
-        })
+        let prefixes = Dictionary(
+            uniqueKeysWithValues: services.map { name in
+                (name, services.count > 1 ? name.padding(toLength: width, withPad: " ", startingAt: 0) + " │ " : "")
+            })
         let paths = handler.paths
         let handler = self.handler
-        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody { writer in
-            var followers: [(String, FileFollower)] = []
-            for name in services {
-                // Older lines from the rotated files first, then NAME.log.
-                // A running service's last line may be half written: it is shown once whole.
-                let (lines, end) = FileTail.snapshot(ofFiles: LogFiles.all(paths.logFile(for: name)), count: tail, wholeLines: true)
-                if !lines.isEmpty {
-                    try await writer.write(ByteBuffer(string: lines.map { prefixes[name]! + $0 + "\n" }.joined()))
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+            body: ResponseBody { writer in
+                var followers: [(String, FileFollower)] = []
+                for name in services {
+                    // Older lines from the rotated files first, then NAME.log.
+                    // A running service's last line may be half written: it is shown once whole.
+                    let (lines, end) = FileTail.snapshot(
+                        ofFiles: LogFiles.all(paths.logFile(for: name)), count: tail, wholeLines: true)
+                    if !lines.isEmpty {
+                        try await writer.write(ByteBuffer(string: lines.map { prefixes[name]! + $0 + "\n" }.joined()))
+                    }
+                    followers.append((name, FileFollower(path: paths.logFile(for: name), offset: end)))
                 }
-                followers.append((name, FileFollower(path: paths.logFile(for: name), offset: end)))
-            }
-            while follow, !handler.closing, !Task.isCancelled {
-                for (name, follower) in followers {
-                    let lines = follower.poll()
-                    if !lines.isEmpty { try await writer.write(ByteBuffer(string: lines.map { prefixes[name]! + $0 + "\n" }.joined())) }
+                while follow, !handler.closing, !Task.isCancelled {
+                    for (name, follower) in followers {
+                        let lines = follower.poll()
+                        if !lines.isEmpty {
+                            try await writer.write(
+                                ByteBuffer(string: lines.map { prefixes[name]! + $0 + "\n" }.joined()))
+                        }
+                    }
+                    try await Task.sleep(for: Self.followInterval)
                 }
-                try await Task.sleep(for: Self.followInterval)
-            }
-            try await writer.finish(nil)
-        })
+                try await writer.finish(nil)
+            })
     }
 
     private func events(since: Int, follow: Bool) -> Response {
         let path = handler.paths.eventsFile
         let handler = self.handler
-        return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
-            let follower = FileFollower(path: path)
-            repeat {
-                let lines = follower.poll().filter { EventLine.seq(of: $0).map { $0 > since } ?? false }
-                if !lines.isEmpty { try await writer.write(ByteBuffer(string: lines.joined(separator: "\n") + "\n")) }
-                if follow { try await Task.sleep(for: Self.followInterval) }
-            } while follow && !handler.closing && !Task.isCancelled
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson"],
+            body: ResponseBody { writer in
+                let follower = FileFollower(path: path)
+                repeat {
+                    let lines = follower.poll().filter { EventLine.seq(of: $0).map { $0 > since } ?? false }
+                    if !lines.isEmpty {
+                        try await writer.write(ByteBuffer(string: lines.joined(separator: "\n") + "\n"))
+                    }
+                    if follow { try await Task.sleep(for: Self.followInterval) }
+                } while follow && !handler.closing && !Task.isCancelled
+                try await writer.finish(nil)
+            })
     }
 
     private static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: ControlJSON.encode(value) + Data("\n".utf8))))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: ControlJSON.encode(value) + Data("\n".utf8))))
     }
 
     private static func databaseResult(_ result: DatabaseResult) -> Response {

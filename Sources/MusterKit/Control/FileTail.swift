@@ -19,7 +19,9 @@ public enum FileTail {
     /// again. `end` is the size of the last file. With `wholeLines`, a last line still
     /// being written is left out and `end` stops before it, so a follower hands it
     /// out once, whole.
-    public static func snapshot(ofFiles files: [String], count: Int?, wholeLines: Bool = false) -> (lines: [String], end: UInt64) {
+    public static func snapshot(ofFiles files: [String], count: Int?, wholeLines: Bool = false) -> (
+        lines: [String], end: UInt64
+    ) {
         var handles: [(FileHandle, UInt64)] = []
         var end: UInt64 = 0
         for file in files {

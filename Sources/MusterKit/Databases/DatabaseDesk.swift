@@ -60,7 +60,8 @@ public actor DatabaseDesk {
         do {
             var result = try await run(action, request)
             let elapsed = (ContinuousClock.now - started).components
-            result.elapsedMs = (Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15 * 1000).rounded() / 1000
+            result.elapsedMs =
+                (Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15 * 1000).rounded() / 1000
             return result
         } catch let error as MusterError {
             return DatabaseResult(error)
@@ -90,12 +91,16 @@ public actor DatabaseDesk {
             }.filter { request.database == nil || $0.database == request.database }
             result.kept = try await blocking { try DatabaseSnapshots(admin: connect()).keptList() }
                 .filter { request.database == nil || $0.database == request.database }
-            result.keyed = try await blocking { try DatabaseSnapshots(admin: connect()).keyedList(database: request.database) }
+            result.keyed = try await blocking {
+                try DatabaseSnapshots(admin: connect()).keyedList(database: request.database)
+            }
         case .snapshot:
             try Self.checkName(name)
             let database = target.database
             // The pool's turn too: no spare of the snapshot being replaced may be in the making.
-            let (snapshot, ended) = try await locked(database, Self.poolKey(DatabaseSnapshots.snapshotDatabase(of: database, name: name))) {
+            let (snapshot, ended) = try await locked(
+                database, Self.poolKey(DatabaseSnapshots.snapshotDatabase(of: database, name: name))
+            ) {
                 try DatabaseSnapshots(admin: connect()).snapshot(database, name: name)
             }
             result.snapshot = snapshot
@@ -108,13 +113,16 @@ public actor DatabaseDesk {
             let sources = self.sources
             let (service, snapshotName) = (target.service, request.name)
             // In place when only rows changed since the last restore; else a copy from the pool.
-            let (ended, old, waited, reloaded, template) = try await locked(database) { () throws -> (Int, String?, Double?, Int?, String) in
+            let (ended, old, waited, reloaded, template) = try await locked(database) {
+                () throws -> (Int, String?, Double?, Int?, String) in
                 let db = try DatabaseSnapshots(admin: connect())
                 let template = try Self.template(for: database, name: snapshotName, in: db, service: service)
                 let reset = DatabaseReset(admin: db.admin, connect: connectTo, pool: sources)
                 if let baseline = baselines.take(database), baseline.template == template,
-                   let sequences = try? baselines.sequences(source: baseline.source, read: { try reset.sequences(of: template) }),
-                   let done = try? reset.reset(database, baseline: baseline, sequences: sequences, snapshots: db) {
+                    let sequences = try? baselines.sequences(
+                        source: baseline.source, read: { try reset.sequences(of: template) }),
+                    let done = try? reset.reset(database, baseline: baseline, sequences: sequences, snapshots: db)
+                {
                     baselines.set(database, done.baseline)
                     return (done.ended, nil, nil, done.tables, template)
                 }
@@ -129,7 +137,10 @@ public actor DatabaseDesk {
             if reloaded == nil { refill(database, template: template, connect: connect, size: spares, dropping: old) }
         case .keep:
             let database = target.database
-            let template = try await blocking { try Self.template(for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
+            let template = try await blocking {
+                try Self.template(
+                    for: database, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service)
+            }
             let service = target.service
             let baselines = self.baselines
             let connectTo = target.connectTo
@@ -137,21 +148,31 @@ public actor DatabaseDesk {
                 let db = try DatabaseSnapshots(admin: connect())
                 baselines.set(database, nil)
                 guard try db.exists(database) else {
-                    throw MusterError(.usage, "database \(database) does not exist in service \(service); there is nothing to keep")
+                    throw MusterError(
+                        .usage, "database \(database) does not exist in service \(service); there is nothing to keep")
                 }
                 let name: String
                 if let exact = request.keepAs {
                     try Self.checkDatabaseName(exact)
                     guard try !db.exists(exact) else {
-                        throw MusterError(.usage, "database \(exact) exists in service \(service); keep \(database) under another name (--as), or drop it first with muster db drop \(service) \(exact)")
+                        throw MusterError(
+                            .usage,
+                            "database \(exact) exists in service \(service); keep \(database) under another name (--as), or drop it first with muster db drop \(service) \(exact)"
+                        )
                     }
                     name = exact
                 } else {
-                    name = try DatabaseSnapshots.keptName(for: database, test: request.test ?? "test", isTaken: db.exists)
+                    name = try DatabaseSnapshots.keptName(
+                        for: database, test: request.test ?? "test", isTaken: db.exists)
                 }
-                let note = DatabaseSnapshots.Note(muster: "kept", database: database, name: request.test ?? name, taken: EventLog.timestamp(Date()))
-                let swapped = try db.swapIn(database, snapshot: template, keeping: (name, note), refilling: { refills.contains(database) })
-                baselines.set(database, try? DatabaseReset(admin: db.admin, connect: connectTo).pristineBaseline(of: database, template: template))
+                let note = DatabaseSnapshots.Note(
+                    muster: "kept", database: database, name: request.test ?? name, taken: EventLog.timestamp(Date()))
+                let swapped = try db.swapIn(
+                    database, snapshot: template, keeping: (name, note), refilling: { refills.contains(database) })
+                baselines.set(
+                    database,
+                    try? DatabaseReset(admin: db.admin, connect: connectTo).pristineBaseline(
+                        of: database, template: template))
                 return (swapped.ended, name, swapped.waitedMs)
             }
             result.databases = [kept]
@@ -165,7 +186,10 @@ public actor DatabaseDesk {
                 let db = try DatabaseSnapshots(admin: connect())
                 guard try db.note(of: name)?.muster == "kept" else {
                     let kept = try db.keptList().map(\.name)
-                    throw MusterError(.usage, "\(name) is not a database muster kept in service \(service) (muster db drop drops only those); kept: \(kept.isEmpty ? "none" : kept.joined(separator: ", "))")
+                    throw MusterError(
+                        .usage,
+                        "\(name) is not a database muster kept in service \(service) (muster db drop drops only those); kept: \(kept.isEmpty ? "none" : kept.joined(separator: ", "))"
+                    )
                 }
                 let ended = try db.endSessions(on: name)
                 try db.drop(name)
@@ -176,7 +200,10 @@ public actor DatabaseDesk {
             let count = request.count ?? 1
             guard (1...64).contains(count) else { throw MusterError(.usage, "--count must be 1 to 64, not \(count)") }
             let base = target.database
-            let template = try await blocking { try Self.template(for: base, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service) }
+            let template = try await blocking {
+                try Self.template(
+                    for: base, name: request.name, in: DatabaseSnapshots(admin: connect()), service: target.service)
+            }
             var ended = 0
             var made: [String] = []
             for index in 0..<count {
@@ -185,15 +212,21 @@ public actor DatabaseDesk {
                     let db = try DatabaseSnapshots(admin: connect())
                     if try db.exists(clone) {
                         guard try db.note(of: clone)?.muster == "clone" else {
-                            throw MusterError(.usage, "database \(clone) exists and is not a clone muster made; drop it or clone another database")
+                            throw MusterError(
+                                .usage,
+                                "database \(clone) exists and is not a clone muster made; drop it or clone another database"
+                            )
                         }
                         let sessions = try db.endSessions(on: clone)
                         try db.drop(clone)
-                        try db.copy(template, to: clone, owner: try db.owner(of: base),
-                                    note: .init(muster: "clone", database: base, name: template))
+                        try db.copy(
+                            template, to: clone, owner: try db.owner(of: base),
+                            note: .init(muster: "clone", database: base, name: template))
                         return sessions
                     }
-                    try db.copy(template, to: clone, owner: try db.owner(of: base), note: .init(muster: "clone", database: base, name: template))
+                    try db.copy(
+                        template, to: clone, owner: try db.owner(of: base),
+                        note: .init(muster: "clone", database: base, name: template))
                     return 0
                 }
                 made.append(clone)
@@ -219,7 +252,10 @@ public actor DatabaseDesk {
         let postgres = stack.services.filter { $0.engine?.kind == .postgres }
         guard let service = postgres.first(where: { $0.name == request.service }), let engine = service.engine else {
             let names = postgres.map(\.name)
-            throw MusterError(.usage, "\"\(request.service)\" is not a Postgres service of this stack; Postgres services: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
+            throw MusterError(
+                .usage,
+                "\"\(request.service)\" is not a Postgres service of this stack; Postgres services: \(names.isEmpty ? "none" : names.joined(separator: ", "))"
+            )
         }
         let database = request.database ?? engine.databases.first ?? "postgres"
         try Self.checkDatabaseName(database)
@@ -227,39 +263,52 @@ public actor DatabaseDesk {
             throw MusterError(.notRunning, "service \(service.name) has no port yet; start it first")
         }
         let socketDir = PostgresEngine.socketDirectory(paths: paths, service: service.name)
-        let conninfo = "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres connect_timeout=5 application_name=muster"
+        let conninfo =
+            "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres connect_timeout=5 application_name=muster"
         let open: @Sendable (String) throws -> PostgresConnection = { database in
             let connection = try PostgresConnection(conninfo + " dbname=" + PostgresConnection.conninfoValue(database))
             connection.statementTimeout = PostgresConnection.provisioningTimeout
             return connection
         }
-        return Target(service: service.name, database: database, connect: { try open("postgres") }, connectTo: open,
-                      spares: engine.snapshot?.spares ?? SnapshotSpec.defaultSpares)
+        return Target(
+            service: service.name, database: database, connect: { try open("postgres") }, connectTo: open,
+            spares: engine.snapshot?.spares ?? SnapshotSpec.defaultSpares)
     }
 
     static func checkDatabaseName(_ database: String) throws {
         // Postgres cuts longer names to 63 bytes: a restore must never reach another database.
         guard !database.isEmpty, database.utf8.count <= DatabaseSnapshots.nameLimit, !database.utf8.contains(0) else {
-            throw MusterError(.usage, "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
+            throw MusterError(
+                .usage,
+                "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
         }
         guard !database.hasPrefix("muster_") else {
-            throw MusterError(.usage, "\(database) is one of muster's own databases (snapshots and spares); name the database they stand for")
+            throw MusterError(
+                .usage,
+                "\(database) is one of muster's own databases (snapshots and spares); name the database they stand for")
         }
     }
 
     static func checkName(_ name: String) throws {
-        guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw MusterError(.usage, "snapshot name \(ControlRequests.shown(name)) must be 1 to 40 letters, digits, '-', '_' or '.'")
+        guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+        else {
+            throw MusterError(
+                .usage, "snapshot name \(ControlRequests.shown(name)) must be 1 to 40 letters, digits, '-', '_' or '.'")
         }
     }
 
     /// The snapshot a restore or clone copies: the named one of `database`, or for a
     /// clone (`shop_gw1`) the snapshot it was cloned from.
-    static func template(for database: String, name: String?, in db: DatabaseSnapshots, service: String) throws -> String {
+    static func template(for database: String, name: String?, in db: DatabaseSnapshots, service: String) throws
+        -> String
+    {
         var base = database
         let note = try db.note(of: database)
         if let note, note.muster == "kept" {
-            throw MusterError(.usage, "\(database) is a failed test's database muster kept (for \(note.name)); it is never restored over: drop it with muster db drop \(service) \(database)")
+            throw MusterError(
+                .usage,
+                "\(database) is a failed test's database muster kept (for \(note.name)); it is never restored over: drop it with muster db drop \(service) \(database)"
+            )
         }
         if let note, note.muster == "clone" {
             if name == nil, try db.exists(note.name) { return note.name }
@@ -268,7 +317,10 @@ public actor DatabaseDesk {
         let template = DatabaseSnapshots.snapshotDatabase(of: base, name: name ?? "default")
         guard try db.exists(template) else {
             let existing = try db.list().map { "\($0.database)/\($0.name)" }
-            throw MusterError(.usage, "no snapshot \"\(name ?? "default")\" of database \(base) in service \(service); snapshots: \(existing.isEmpty ? "none" : existing.joined(separator: ", ")) (take one with muster db snapshot \(service) --database \(base))")
+            throw MusterError(
+                .usage,
+                "no snapshot \"\(name ?? "default")\" of database \(base) in service \(service); snapshots: \(existing.isEmpty ? "none" : existing.joined(separator: ", ")) (take one with muster db snapshot \(service) --database \(base))"
+            )
         }
         return template
     }
@@ -307,8 +359,10 @@ public actor DatabaseDesk {
     /// Drops what a restore swapped out and fills `database`'s pool back up to its size,
     /// in the background, on the pool's turn (not the database's: restores go on
     /// taking ready copies meanwhile).
-    private func refill(_ database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
-                        size: Int, dropping old: String? = nil) {
+    private func refill(
+        _ database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
+        size: Int, dropping old: String? = nil
+    ) {
         // Unstructured on purpose: the answer goes out now.
         Task {
             let refills = self.refills

@@ -17,15 +17,18 @@ extension DatabaseSnapshots {
 
     /// Every kept database in the cluster, oldest first.
     func keptList() throws -> [KeptDatabase] {
-        let rows = try admin.query("""
+        let rows = try admin.query(
+            """
             SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid) FROM pg_database
             WHERE shobj_description(oid, 'pg_database') LIKE '%"muster":"kept"%'
             """)
         return rows.compactMap { row -> KeptDatabase? in
             guard row.count == 3, let name = row[0], let text = row[1],
-                  let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)), note.muster == "kept" else { return nil }
-            return KeptDatabase(name: name, database: note.database, test: note.name, kept: note.taken ?? "",
-                                sizeBytes: Int(row[2] ?? "") ?? 0)
+                let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)), note.muster == "kept"
+            else { return nil }
+            return KeptDatabase(
+                name: name, database: note.database, test: note.name, kept: note.taken ?? "",
+                sizeBytes: Int(row[2] ?? "") ?? 0)
         }.sorted { ($0.kept, $0.name) < ($1.kept, $1.name) }
     }
 
@@ -47,7 +50,9 @@ extension DatabaseSnapshots {
             let name = cut(base, toBytes: nameLimit - suffix.utf8.count) + suffix
             if try !isTaken(name) { return name }
         }
-        throw MusterError(.usage, "999 databases named like \(cut(base, toBytes: nameLimit)) are kept already; drop some with muster db drop")
+        throw MusterError(
+            .usage,
+            "999 databases named like \(cut(base, toBytes: nameLimit)) are kept already; drop some with muster db drop")
     }
 
     /// `text` without the characters past `limit` bytes (never half a character).

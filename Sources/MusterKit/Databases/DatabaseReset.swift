@@ -66,7 +66,8 @@ struct DatabaseReset {
     }
 
     static func signature(of connection: PostgresConnection) throws -> Signature {
-        let rows = try connection.query("""
+        let rows = try connection.query(
+            """
             SELECT 'database', concat_ws('|', d.oid, pg_postmaster_start_time(), coalesce(s.stats_reset::text, '-'), current_setting('track_counts')),
                    (SELECT coalesce(sum(t.n_tup_ins + t.n_tup_upd + t.n_tup_del), 0) FROM pg_stat_all_tables t JOIN pg_class c ON c.oid = t.relid
                     WHERE c.relnamespace = 'pg_catalog'::regnamespace AND NOT c.relisshared
@@ -92,7 +93,9 @@ struct DatabaseReset {
             }
         }
         guard !signature.database.isEmpty, signature.catalogChanges >= 0 else {
-            throw NetworkError("the counters of \(try connection.value("SELECT current_database()") ?? "the database") could not be read")
+            throw NetworkError(
+                "the counters of \(try connection.value("SELECT current_database()") ?? "the database") could not be read"
+            )
         }
         return signature
     }
@@ -103,22 +106,26 @@ struct DatabaseReset {
         let connection = try connect(database)
         defer { connection.close() }
         let signature = try Self.signature(of: connection)
-        return signature.isPristine && signature.database.hasSuffix("|on") ? Baseline(template: template, source: source, signature: signature) : nil
+        return signature.isPristine && signature.database.hasSuffix("|on")
+            ? Baseline(template: template, source: source, signature: signature) : nil
     }
 
     /// The snapshot's sequences and their values, read from its source.
     func sequences(of template: String) throws -> [SequenceValue] {
         let source = try connect(Self.sourceName(of: template))
         defer { source.close() }
-        let names = try source.query("""
+        let names = try source.query(
+            """
             SELECT c.oid::text, format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'S' ORDER BY c.oid
-            """).compactMap { row -> (String, String)? in
+            """
+        ).compactMap { row -> (String, String)? in
             guard row.count == 2, let oid = row[0], let name = row[1] else { return nil }
             return (oid, name)
         }
         guard !names.isEmpty else { return [] }
-        let sql = names.map { "SELECT \($0.0)::text, last_value::text, is_called::text FROM \($0.1)" }.joined(separator: " UNION ALL ")
+        let sql = names.map { "SELECT \($0.0)::text, last_value::text, is_called::text FROM \($0.1)" }.joined(
+            separator: " UNION ALL ")
         return try source.query(sql).compactMap { row in
             guard row.count == 3, let oid = row[0], let value = row[1], let called = row[2] else { return nil }
             return SequenceValue(oid: oid, lastValue: value, isCalled: called == "true")
@@ -128,15 +135,18 @@ struct DatabaseReset {
     /// Resets `database` in place to the snapshot `baseline` was taken from. Returns the
     /// tables reloaded, the sessions ended and the new baseline (nil when another session
     /// got in meanwhile); nil when only a whole copy can restore it.
-    func reset(_ database: String, baseline: Baseline, sequences: [SequenceValue],
-               snapshots: DatabaseSnapshots) throws -> (tables: Int, ended: Int, baseline: Baseline?)? {
+    func reset(
+        _ database: String, baseline: Baseline, sequences: [SequenceValue],
+        snapshots: DatabaseSnapshots
+    ) throws -> (tables: Int, ended: Int, baseline: Baseline?)? {
         let target = try connect(database)
         defer { target.close() }
         guard target.backendPid > 0 else { return nil }
         let pid = String(target.backendPid)
         let name = admin.identifier(database)
         // One exchange: no new connections from now, and whether the source is still the baseline's.
-        let source = try admin.value("""
+        let source = try admin.value(
+            """
             ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false;
             SELECT oid FROM pg_database WHERE datname = \(admin.literal(Self.sourceName(of: baseline.template)))
             """)
@@ -146,14 +156,16 @@ struct DatabaseReset {
         let ended = try snapshots.endSessions(on: database, sparing: pid)
         let now = try Self.signature(of: target)
         guard now.database == baseline.signature.database, now.catalogChanges == baseline.signature.catalogChanges,
-              now.relations == baseline.signature.relations, Set(now.tables.keys) == Set(baseline.signature.tables.keys) else { return nil }
+            now.relations == baseline.signature.relations, Set(now.tables.keys) == Set(baseline.signature.tables.keys)
+        else { return nil }
         let changed = now.tables.filter { baseline.signature.tables[$0.key] != $0.value }.keys.sorted()
         var reloaded = 0
         if changed.isEmpty {
             try setSequences(sequences, on: target, then: nil)
         } else {
             // The changed tables and every table whose foreign keys reach them: TRUNCATE needs them together.
-            let tables = try target.query("""
+            let tables = try target.query(
+                """
                 WITH RECURSIVE hit(oid) AS (SELECT unnest('{\(changed.joined(separator: ","))}'::oid[])
                     UNION SELECT k.conrelid FROM pg_constraint k JOIN hit ON k.confrelid = hit.oid WHERE k.contype = 'f')
                 SELECT format('%I.%I', n.nspname, r.relname), r.relkind::text, pg_relation_size(r.oid)::text,
@@ -162,12 +174,15 @@ struct DatabaseReset {
                 """)
             // Only ordinary tables, small enough, and no trigger that would fire while they reload.
             guard tables.allSatisfy({ $0.count == 4 && $0[1] == "r" && $0[3] == "0" }),
-                  tables.reduce(0, { $0 + (Int($1[2] ?? "") ?? 0) }) <= Self.reloadLimit else { return nil }
+                tables.reduce(0, { $0 + (Int($1[2] ?? "") ?? 0) }) <= Self.reloadLimit
+            else { return nil }
             let names = tables.compactMap { $0[0] }
             let sourceName = Self.sourceName(of: baseline.template)
             let source = try pool.borrow(sourceName + "/" + baseline.source) { try connect(sourceName) }
             // One transaction: a failure leaves the database as it was (and the caller swaps).
-            try target.query("BEGIN; SET LOCAL session_replication_role = replica; TRUNCATE \(names.map { "ONLY \($0)" }.joined(separator: ", "))")
+            try target.query(
+                "BEGIN; SET LOCAL session_replication_role = replica; TRUNCATE \(names.map { "ONLY \($0)" }.joined(separator: ", "))"
+            )
             for table in names {
                 let rows = try source.copyOut("COPY \(table) TO STDOUT (FORMAT binary)")
                 try target.copyIn("COPY \(table) FROM STDIN (FORMAT binary)", rows)
@@ -178,14 +193,25 @@ struct DatabaseReset {
         }
         // The counts of this session's own reset, reported now rather than when it ends.
         let after = try Self.signature(of: target)
-        let others = try admin.value("SELECT count(*) FROM pg_stat_activity WHERE datname = \(admin.literal(database)) AND pid <> \(pid)")
-        return (reloaded, ended, others == "0" ? Baseline(template: baseline.template, source: baseline.source, signature: after) : nil)
+        let others = try admin.value(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = \(admin.literal(database)) AND pid <> \(pid)")
+        return (
+            reloaded, ended,
+            others == "0" ? Baseline(template: baseline.template, source: baseline.source, signature: after) : nil
+        )
     }
 
     /// Sets every sequence back, runs `then`, and has the session report its counts
     /// when it goes idle (one exchange).
     private func setSequences(_ sequences: [SequenceValue], on target: PostgresConnection, then: String?) throws {
-        var sql = sequences.isEmpty ? [] : ["SELECT " + sequences.map { "pg_catalog.setval(\($0.oid)::regclass, \($0.lastValue), \($0.isCalled))" }.joined(separator: ", ")]
+        var sql =
+            sequences.isEmpty
+            ? []
+            : [
+                "SELECT "
+                    + sequences.map { "pg_catalog.setval(\($0.oid)::regclass, \($0.lastValue), \($0.isCalled))" }
+                    .joined(separator: ", ")
+            ]
         if let then { sql.append(then) }
         sql.append("SELECT pg_stat_force_next_flush()")
         try target.query(sql.joined(separator: "; "))
@@ -198,7 +224,8 @@ extension DatabaseSnapshots {
     func ensureSource(of template: String) throws {
         let source = DatabaseReset.sourceName(of: template)
         guard try !exists(source), let note = try note(of: template), note.muster == "snapshot" else { return }
-        try copy(template, to: source, owner: nil, note: .init(muster: "source", database: note.database, name: template))
+        try copy(
+            template, to: source, owner: nil, note: .init(muster: "source", database: note.database, name: template))
         try admin.query("REVOKE CONNECT, TEMPORARY ON DATABASE \(admin.identifier(source)) FROM PUBLIC")
     }
 }
@@ -217,7 +244,9 @@ final class SourceConnections: @unchecked Sendable {
     func giveBack(_ key: String, _ connection: PostgresConnection) {
         lock.withLock {
             // A retaken snapshot's source has another oid, so another key: its connections are dropped.
-            idle = idle.filter { $0.key == key || !$0.key.hasPrefix(key.split(separator: "/").first.map(String.init) ?? key) }
+            idle = idle.filter {
+                $0.key == key || !$0.key.hasPrefix(key.split(separator: "/").first.map(String.init) ?? key)
+            }
             if idle[key, default: []].count < 8 { idle[key, default: []].append(connection) }
         }
     }
@@ -231,12 +260,18 @@ final class ResetBaselines: @unchecked Sendable {
     private var sequences: [String: [DatabaseReset.SequenceValue]] = [:]
 
     /// Removes and returns `database`'s baseline (a restore puts back the one it leaves).
-    func take(_ database: String) -> DatabaseReset.Baseline? { lock.withLock { baselines.removeValue(forKey: database) } }
+    func take(_ database: String) -> DatabaseReset.Baseline? {
+        lock.withLock { baselines.removeValue(forKey: database) }
+    }
 
-    func set(_ database: String, _ baseline: DatabaseReset.Baseline?) { lock.withLock { baselines[database] = baseline } }
+    func set(_ database: String, _ baseline: DatabaseReset.Baseline?) {
+        lock.withLock { baselines[database] = baseline }
+    }
 
     /// The sequences of a source, read once (nothing writes to a source).
-    func sequences(source: String, read: () throws -> [DatabaseReset.SequenceValue]) throws -> [DatabaseReset.SequenceValue] {
+    func sequences(source: String, read: () throws -> [DatabaseReset.SequenceValue]) throws -> [DatabaseReset
+        .SequenceValue]
+    {
         if let known = lock.withLock({ sequences[source] }) { return known }
         let values = try read()
         lock.withLock { sequences[source] = values }

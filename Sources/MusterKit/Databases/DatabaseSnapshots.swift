@@ -75,8 +75,12 @@ public struct DatabaseSnapshots {
     }
 
     func note(of database: String) throws -> Note? {
-        guard let text = try admin.value("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = \(admin.literal(database))"),
-              text.contains("\"muster\"") else { return nil }
+        guard
+            let text = try admin.value(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = \(admin.literal(database))"
+            ),
+            text.contains("\"muster\"")
+        else { return nil }
         return try? JSONDecoder().decode(Note.self, from: Data(text.utf8))
     }
 
@@ -87,15 +91,19 @@ public struct DatabaseSnapshots {
     /// The ready spares of `database`'s pool, oldest first. A spare still being copied
     /// is not there yet: `CREATE DATABASE` shows its row only once it has committed.
     func spares(for database: String, snapshot template: String) throws -> [String] {
-        let pattern = Self.sparePrefix(for: database, snapshot: template).replacingOccurrences(of: "_", with: "\\_") + "%"
-        return try admin.query("SELECT datname FROM pg_database WHERE datname LIKE \(admin.literal(pattern)) ORDER BY oid")
-            .compactMap { $0.first ?? nil }
+        let pattern =
+            Self.sparePrefix(for: database, snapshot: template).replacingOccurrences(of: "_", with: "\\_") + "%"
+        return try admin.query(
+            "SELECT datname FROM pg_database WHERE datname LIKE \(admin.literal(pattern)) ORDER BY oid"
+        )
+        .compactMap { $0.first ?? nil }
     }
 
     /// Every database muster made a copy of `template` for (`shop` and its clones),
     /// with the ready spares of each.
     func pools(of template: String, database: String) throws -> [(database: String, ready: Int)] {
-        let rows = try admin.query("""
+        let rows = try admin.query(
+            """
             SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
             WHERE shobj_description(oid, 'pg_database') LIKE '%"muster":"clone"%' OR shobj_description(oid, 'pg_database') LIKE '%"muster":"spare"%'
             """)
@@ -103,23 +111,31 @@ public struct DatabaseSnapshots {
         var ready: [String: Int] = [:]
         for row in rows {
             guard row.count == 2, let name = row[0], let text = row[1],
-                  let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)), note.name == template else { continue }
-            if note.muster == "clone" { clones.append(name) } else if note.muster == "spare" { ready[note.database, default: 0] += 1 }
+                let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)), note.name == template
+            else { continue }
+            if note.muster == "clone" {
+                clones.append(name)
+            } else if note.muster == "spare" {
+                ready[note.database, default: 0] += 1
+            }
         }
         return ([database] + clones.sorted()).map { ($0, ready[$0] ?? 0) }
     }
 
     /// Every snapshot in the cluster, oldest first.
     func list() throws -> [Snapshot] {
-        let rows = try admin.query("""
+        let rows = try admin.query(
+            """
             SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid) FROM pg_database
             WHERE datname LIKE 'muster\\_snap\\_%' ORDER BY datname
             """)
         return rows.compactMap { row -> Snapshot? in
             guard row.count == 3, let datname = row[0], let text = row[1],
-                  let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)), note.muster == "snapshot" else { return nil }
-            return Snapshot(database: note.database, name: note.name, template: datname, taken: note.taken ?? "",
-                            sizeBytes: Int(row[2] ?? "") ?? 0, key: note.key)
+                let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)), note.muster == "snapshot"
+            else { return nil }
+            return Snapshot(
+                database: note.database, name: note.name, template: datname, taken: note.taken ?? "",
+                sizeBytes: Int(row[2] ?? "") ?? 0, key: note.key)
         }.sorted { $0.taken < $1.taken }
     }
 
@@ -129,8 +145,12 @@ public struct DatabaseSnapshots {
     /// until they are gone (up to 5 s), and returns how many there were.
     @discardableResult
     func endSessions(on database: String, sparing: String? = nil) throws -> Int {
-        let others = "datname = \(admin.literal(database)) AND pid <> pg_backend_pid()" + (sparing.map { " AND pid <> \(Int($0) ?? 0)" } ?? "")
-        let ended = Int(try admin.value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE \(others)") ?? "0") ?? 0
+        let others =
+            "datname = \(admin.literal(database)) AND pid <> pg_backend_pid()"
+            + (sparing.map { " AND pid <> \(Int($0) ?? 0)" } ?? "")
+        let ended =
+            Int(try admin.value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE \(others)") ?? "0")
+            ?? 0
         if ended == 0 { return 0 }  // none was there, none to wait for
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
@@ -149,7 +169,9 @@ public struct DatabaseSnapshots {
             do {
                 try admin.query(sql)
                 return
-            } catch let error as NetworkError where error.message.contains("being accessed by other users") && attempt < 20 {
+            } catch let error as NetworkError
+                where error.message.contains("being accessed by other users") && attempt < 20
+            {
                 attempt += 1
                 try endSessions(on: database)
             }
@@ -165,13 +187,17 @@ public struct DatabaseSnapshots {
 
     func copy(_ template: String, to database: String, owner: String?, note: Note?) throws {
         let ownerClause = owner.map { " OWNER \(admin.identifier($0))" } ?? ""
-        try whileInUse(template, "CREATE DATABASE \(admin.identifier(database)) TEMPLATE \(admin.identifier(template)) STRATEGY \(Self.strategy)\(ownerClause)")
+        try whileInUse(
+            template,
+            "CREATE DATABASE \(admin.identifier(database)) TEMPLATE \(admin.identifier(template)) STRATEGY \(Self.strategy)\(ownerClause)"
+        )
         try comment(database, note)
     }
 
     func comment(_ database: String, _ note: Note?) throws {
         let text = note.map { String(decoding: ControlJSON.encode($0), as: UTF8.self) }
-        try admin.query("COMMENT ON DATABASE \(admin.identifier(database)) IS \(text.map { admin.literal($0) } ?? "NULL")")
+        try admin.query(
+            "COMMENT ON DATABASE \(admin.identifier(database)) IS \(text.map { admin.literal($0) } ?? "NULL")")
     }
 
     /// Takes the snapshot (replacing one of the same name); returns the sessions it ended.
@@ -179,18 +205,23 @@ public struct DatabaseSnapshots {
         let template = Self.snapshotDatabase(of: database, name: name)
         let ended = try endSessions(on: database)
         // Spares copied from the snapshot being replaced (of the database and its clones), and its source, are stale.
-        let spares = try admin.query("""
+        let spares = try admin.query(
+            """
             SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%"muster":"spare"%'
                 OR shobj_description(oid, 'pg_database') LIKE '%"muster":"source"%'
-            """).compactMap { $0.first ?? nil }
+            """
+        ).compactMap { $0.first ?? nil }
         for spare in spares where try note(of: spare)?.name == template { try drop(spare) }
         try drop(template)
         let taken = EventLog.timestamp(Date())
-        try copy(database, to: template, owner: try owner(of: database),
-                 note: Note(muster: "snapshot", database: database, name: name, taken: taken, key: key))
+        try copy(
+            database, to: template, owner: try owner(of: database),
+            note: Note(muster: "snapshot", database: database, name: name, taken: taken, key: key))
         try admin.query("ALTER DATABASE \(admin.identifier(template)) WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
         let size = Int(try admin.value("SELECT pg_database_size(\(admin.literal(template)))") ?? "") ?? 0
-        return (Snapshot(database: database, name: name, template: template, taken: taken, sizeBytes: size, key: key), ended)
+        return (
+            Snapshot(database: database, name: name, template: template, taken: taken, sizeBytes: size, key: key), ended
+        )
     }
 
     /// Copies one more spare into `database`'s pool; returns its name.
@@ -219,9 +250,11 @@ public struct DatabaseSnapshots {
     /// afterwards), if there was one, and how long the copy took when the pool was empty.
     /// `keeping`: the old database is renamed to that name, with that note, and kept.
     /// `refilling`: whether a refill of the pool is under way (worth waiting for).
-    func swapIn(_ database: String, snapshot template: String,
-                keeping kept: (name: String, note: Note)? = nil,
-                refilling: () -> Bool = { false }) throws -> (ended: Int, old: String?, waitedMs: Double?) {
+    func swapIn(
+        _ database: String, snapshot template: String,
+        keeping kept: (name: String, note: Note)? = nil,
+        refilling: () -> Bool = { false }
+    ) throws -> (ended: Int, old: String?, waitedMs: Double?) {
         let owner = try owner(of: database)
         var waitedMs: Double?
         var spare = try spares(for: database, snapshot: template).first
@@ -241,9 +274,12 @@ public struct DatabaseSnapshots {
         var old: String?
         var ended = 0
         if try exists(database) {
-            let trash = kept?.name ?? "muster_trash_" + ProjectPaths.hash(database + "\(Date().timeIntervalSince1970)\(UInt64.random(in: 0...UInt64.max))")
+            let trash =
+                kept?.name ?? "muster_trash_"
+                + ProjectPaths.hash(database + "\(Date().timeIntervalSince1970)\(UInt64.random(in: 0...UInt64.max))")
             ended = try endSessions(on: database)
-            try whileInUse(database, "ALTER DATABASE \(admin.identifier(database)) RENAME TO \(admin.identifier(trash))")
+            try whileInUse(
+                database, "ALTER DATABASE \(admin.identifier(database)) RENAME TO \(admin.identifier(trash))")
             if let kept { try comment(kept.name, kept.note) } else { old = trash }
         }
         try admin.query("ALTER DATABASE \(admin.identifier(spare)) RENAME TO \(admin.identifier(database))")

@@ -49,9 +49,11 @@ extension DatabaseSnapshots {
     func setAsideCurrent(_ database: String, name: String, pruning: Bool = true) throws {
         let template = Self.snapshotDatabase(of: database, name: name)
         guard let current = try note(of: template), current.muster == "snapshot" else { return }
-        let spares = try admin.query("""
+        let spares = try admin.query(
+            """
             SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%"muster":"spare"%'
-            """).compactMap { $0.first ?? nil }
+            """
+        ).compactMap { $0.first ?? nil }
         for spare in spares where try note(of: spare)?.name == template { try drop(spare) }
         guard let key = current.key else {
             try drop(template)
@@ -66,16 +68,20 @@ extension DatabaseSnapshots {
 
     /// Every snapshot set aside for its key, oldest first (of one database and name, or all).
     func keyedList(database: String? = nil, name: String? = nil) throws -> [KeyedSnapshot] {
-        let rows = try admin.query("""
+        let rows = try admin.query(
+            """
             SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid) FROM pg_database
             WHERE datname LIKE 'muster\\_keyed\\_%'
             """)
         return rows.compactMap { row -> KeyedSnapshot? in
-            guard row.count == 3, let text = row[1], let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)),
-                  note.muster == "keyed", let key = note.key else { return nil }
+            guard row.count == 3, let text = row[1],
+                let note = try? JSONDecoder().decode(Note.self, from: Data(text.utf8)),
+                note.muster == "keyed", let key = note.key
+            else { return nil }
             guard database == nil || note.database == database, name == nil || note.name == name else { return nil }
-            return KeyedSnapshot(database: note.database, name: note.name, key: key, taken: note.taken ?? "",
-                                 sizeBytes: Int(row[2] ?? "") ?? 0)
+            return KeyedSnapshot(
+                database: note.database, name: note.name, key: key, taken: note.taken ?? "",
+                sizeBytes: Int(row[2] ?? "") ?? 0)
         }.sorted { $0.taken < $1.taken }
     }
 

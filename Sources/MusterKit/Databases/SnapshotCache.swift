@@ -35,7 +35,10 @@ public struct SnapshotCache: Sendable {
     public static func prepare(_ directory: String, option: String) throws {
         let cache = SnapshotCache(directory: directory)
         let fail = { (why: String) in
-            MusterError(.usage, "the snapshot cache \(directory) (\(option)) is not writable: \(why); make it writable or point \(option) at another folder")
+            MusterError(
+                .usage,
+                "the snapshot cache \(directory) (\(option)) is not writable: \(why); make it writable or point \(option) at another folder"
+            )
         }
         do {
             try FileManager.default.createDirectory(atPath: cache.folder, withIntermediateDirectories: true)
@@ -80,8 +83,9 @@ public struct SnapshotCache: Sendable {
         return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.compactMap { file -> Entry? in
             let name = String(file.dropLast(5))
             guard let data = FileManager.default.contents(atPath: folder + "/" + file),
-                  var entry = try? JSONDecoder().decode(Entry.self, from: data),
-                  FileManager.default.fileExists(atPath: folder + "/" + name + "/global/pg_control") else { return nil }
+                var entry = try? JSONDecoder().decode(Entry.self, from: data),
+                FileManager.default.fileExists(atPath: folder + "/" + name + "/global/pg_control")
+            else { return nil }
             entry.name = name
             return entry
         }.sorted { $0.used < $1.used }
@@ -91,15 +95,18 @@ public struct SnapshotCache: Sendable {
     func cluster(service: String, key: String, cluster: String) -> String? {
         let name = Self.entryName(service: service, key: key, cluster: cluster)
         guard let data = FileManager.default.contents(atPath: folder + "/" + name + ".json"),
-              let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.key == key, entry.cluster == cluster,
-              FileManager.default.fileExists(atPath: folder + "/" + name + "/global/pg_control") else { return nil }
+            let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.key == key, entry.cluster == cluster,
+            FileManager.default.fileExists(atPath: folder + "/" + name + "/global/pg_control")
+        else { return nil }
         return folder + "/" + name
     }
 
     /// Notes that a project started from `name` (it is then pruned last).
     func noteUse(_ name: String) {
         let path = folder + "/" + name + ".json"
-        guard let data = FileManager.default.contents(atPath: path), var entry = try? JSONDecoder().decode(Entry.self, from: data) else { return }
+        guard let data = FileManager.default.contents(atPath: path),
+            var entry = try? JSONDecoder().decode(Entry.self, from: data)
+        else { return }
         entry.used = EventLog.timestamp(Date())
         try? write(entry, name: name)
     }
@@ -125,9 +132,12 @@ public struct SnapshotCache: Sendable {
         let staging = folder + "/.\(name).making-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        let argv = [basebackup, "-D", staging, "-h", socketDir, "-p", port, "-U", PostgresEngine.superuser,
-                    "-X", "stream", "-c", "fast", "--no-sync", "--no-manifest"]
-        var request = SpawnRequest(executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C", "PGAPPNAME=muster"])
+        let argv = [
+            basebackup, "-D", staging, "-h", socketDir, "-p", port, "-U", PostgresEngine.superuser,
+            "-X", "stream", "-c", "fast", "--no-sync", "--no-manifest",
+        ]
+        var request = SpawnRequest(
+            executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C", "PGAPPNAME=muster"])
         request.outputFD = logFD
         let pid = try await ProcessSpawner.shared.spawn(request)
         Guardian.shared.register(group: pid)
@@ -142,7 +152,8 @@ public struct SnapshotCache: Sendable {
         unlink(final + ".json")  // a description never stands beside a cluster it does not describe
         _ = rename(final, old)
         guard rename(staging, final) == 0 else {
-            throw MusterError(.environment, "cannot move the cached cluster into \(final): \(String(cString: strerror(errno)))")
+            throw MusterError(
+                .environment, "cannot move the cached cluster into \(final): \(String(cString: strerror(errno)))")
         }
         try? FileManager.default.removeItem(atPath: old)
         var described = entry
@@ -152,19 +163,25 @@ public struct SnapshotCache: Sendable {
 
     /// Makes `dataDir` (which must not exist) a copy of the cached `cluster`, owned by
     /// `credentials` when muster is root. False when the copy failed (nothing is left).
-    func seed(_ dataDir: String, from cluster: String, credentials: ServicePlan.Credentials?, logFD: Int32) async -> Bool {
+    func seed(_ dataDir: String, from cluster: String, credentials: ServicePlan.Credentials?, logFD: Int32) async
+        -> Bool
+    {
         let staging = dataDir + ".copying"
         try? FileManager.default.removeItem(atPath: staging)
         var commands = [["/bin/cp", "-a", "--reflink=auto", cluster, staging]]
         if let credentials { commands.append(["/bin/chown", "-R", "\(credentials.uid):\(credentials.gid)", staging]) }
         for argv in commands {
-            var request = SpawnRequest(executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
+            var request = SpawnRequest(
+                executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
             request.outputFD = logFD
             guard let pid = try? await ProcessSpawner.shared.spawn(request) else { break }
             let status = await ProcessReaper.shared.exitStatus(of: pid)
             ProcessReaper.shared.forget(pid)
             guard status.isSuccess else {
-                writeAll(logFD, "muster: copying the cached cluster \(cluster) failed (\(argv[0]) \(status)); making an empty cluster instead\n")
+                writeAll(
+                    logFD,
+                    "muster: copying the cached cluster \(cluster) failed (\(argv[0]) \(status)); making an empty cluster instead\n"
+                )
                 try? FileManager.default.removeItem(atPath: staging)
                 return false
             }
@@ -181,7 +198,9 @@ public struct SnapshotCache: Sendable {
     /// Removes the entries of one snapshot beyond `keep`, least recently used first;
     /// never `sparing`. The description goes first, so a half-removed entry is never used.
     @discardableResult
-    func prune(service: String, database: String, snapshot: String, keep: Int = SnapshotCache.keep, sparing: String? = nil) -> [String] {
+    func prune(
+        service: String, database: String, snapshot: String, keep: Int = SnapshotCache.keep, sparing: String? = nil
+    ) -> [String] {
         let mine = entries().filter { $0.service == service && $0.database == database && $0.snapshot == snapshot }
         var removed: [String] = []
         for entry in mine.dropLast(max(0, keep)) {
@@ -201,7 +220,8 @@ public struct SnapshotCache: Sendable {
             folders.append((String(cString: real) as NSString).deletingLastPathComponent)
             free(real)
         }
-        folders += (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        folders += (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(
+            String.init)
         return folders.map { $0 + "/" + name }.first(where: ProgramLocator.isExecutableFile)
     }
 }

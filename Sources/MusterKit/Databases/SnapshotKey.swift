@@ -16,8 +16,10 @@ public struct SnapshotKey: Sendable, Equatable {
     public var short: String { String(hex.prefix(8)) + "…" }
 
     /// `files`: the key's files as (path relative to the stack folder, contents).
-    public static func make(files: [(path: String, contents: Data)], command: String, environment: [(String, String)],
-                            postgresBuild: String) -> SnapshotKey {
+    public static func make(
+        files: [(path: String, contents: Data)], command: String, environment: [(String, String)],
+        postgresBuild: String
+    ) -> SnapshotKey {
         var hasher = SHA256()
         func add(_ text: String) {
             hasher.update(data: Data(text.utf8))
@@ -37,20 +39,29 @@ public struct SnapshotKey: Sendable, Equatable {
     /// The key of `postgres`'s snapshot now: reads the files, and takes the task's
     /// command and environment from the stack. Nil when the snapshot has no `key:`.
     public static func current(for postgres: ServiceSpec, in stack: StackSpec, postgresBuild: String) -> SnapshotKey? {
-        guard let snapshot = postgres.engine?.snapshot, !snapshot.key.isEmpty, let task = stack.service(named: snapshot.after) else {
+        guard let snapshot = postgres.engine?.snapshot, !snapshot.key.isEmpty,
+            let task = stack.service(named: snapshot.after)
+        else {
             return nil
         }
         let base = snapshot.keyBase
         var paths = Set<String>()
         for glob in snapshot.key { paths.formUnion(SnapshotKeyFiles.matches(glob.pattern, base: base)) }
         let files = paths.map { path in
-            (path: path, contents: FileManager.default.contents(atPath: path.hasPrefix("/") ? path : base + "/" + path) ?? Data())
+            (
+                path: path,
+                contents: FileManager.default.contents(atPath: path.hasPrefix("/") ? path : base + "/" + path) ?? Data()
+            )
         }
         let local = { (text: String) in text.replacingOccurrences(of: base, with: ".") }
         let command = task.command.map { local($0.templates.map(\.description).joined(separator: "\u{1}")) } ?? ""
         var environment: [String: String] = [:]
-        for entry in stack.env + task.envFileValues + task.env { environment[entry.key] = local(entry.value.description) }
-        return make(files: files, command: command, environment: environment.map { ($0.key, $0.value) }, postgresBuild: postgresBuild)
+        for entry in stack.env + task.envFileValues + task.env {
+            environment[entry.key] = local(entry.value.description)
+        }
+        return make(
+            files: files, command: command, environment: environment.map { ($0.key, $0.value) },
+            postgresBuild: postgresBuild)
     }
 }
 
@@ -66,7 +77,8 @@ enum PostgresBuild {
         _ = stat(postgres, &info)
         let binary = "\(postgres)|\(info.st_size)|\(info.st_mtim.tv_sec)"
         if let cached = lock.withLock({ known[binary] }) { return cached }
-        let version = (await ProgramOutput.run([postgres, "--version"]))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let version = (await ProgramOutput.run([postgres, "--version"]))?.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         // Without an answer, the binary itself stands for the build.
         let identity = version.flatMap { $0.isEmpty ? nil : $0 } ?? "binary " + binary
         lock.withLock { known[binary] = identity }

@@ -63,7 +63,9 @@ public struct DoctorReport: Codable, Sendable {
     }
 
     /// Examines the machine for `stack` (nil: for all three engines, no stack file).
-    public init(stack: StackSpec?, paths: ProjectPaths?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        stack: StackSpec?, paths: ProjectPaths?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         stackFile = stack?.file
         project = paths?.project
         let services = stack?.services ?? []
@@ -72,7 +74,9 @@ public struct DoctorReport: Codable, Sendable {
             let users = services.filter { $0.engine?.kind == kind }
             guard stack == nil || !users.isEmpty else { continue }
             let options = users.first?.engine ?? EngineOptions(kind: kind)
-            engines.append(Self.engineCheck(kind, options: options, services: users.map(\.name), stack: stack, environment: environment))
+            engines.append(
+                Self.engineCheck(
+                    kind, options: options, services: users.map(\.name), stack: stack, environment: environment))
         }
         self.engines = engines
         var checks = [Self.userCheck(stack: stack, paths: paths)]
@@ -86,8 +90,10 @@ public struct DoctorReport: Codable, Sendable {
         pytestPlugin = PluginCheck.examine(environment: environment)
     }
 
-    static func engineCheck(_ kind: EngineKind, options: EngineOptions, services: [String], stack: StackSpec?,
-                            environment: [String: String]) -> EngineCheck {
+    static func engineCheck(
+        _ kind: EngineKind, options: EngineOptions, services: [String], stack: StackSpec?,
+        environment: [String: String]
+    ) -> EngineCheck {
         let search: ServerSearch
         var versionArgs = ["--version"]
         var implementation: ServiceKind.Implementation?
@@ -104,11 +110,12 @@ public struct DoctorReport: Codable, Sendable {
             implementation = server?.kind
         }
         let version = search.found.flatMap { QueryProgram.firstLine([$0] + versionArgs) }.map(Self.versionNumber)
-        return EngineCheck(engine: kind.rawValue, services: services, found: search.found != nil, binary: search.found,
-                           version: version, foundIn: search.foundIn, looked: search.places,
-                           install: search.found == nil ? search.install : nil,
-                           implementation: implementation?.rawValue, limits: implementation?.limits,
-                           note: implementation?.untestedNote)
+        return EngineCheck(
+            engine: kind.rawValue, services: services, found: search.found != nil, binary: search.found,
+            version: version, foundIn: search.foundIn, looked: search.places,
+            install: search.found == nil ? search.install : nil,
+            implementation: implementation?.rawValue, limits: implementation?.limits,
+            note: implementation?.untestedNote)
     }
 
     /// `postgres (PostgreSQL) 15.18 (Debian ...)` → `15.18`; the whole line when it holds no number.
@@ -127,18 +134,27 @@ public struct DoctorReport: Codable, Sendable {
         let usesPostgres = stack.map { $0.services.contains { $0.engine?.kind == .postgres } } ?? true
         guard usesPostgres else { return Check(name: "user", ok: true, detail: "running as root") }
         guard let entry = getpwnam(PostgresEngine.superuser) else {
-            return Check(name: "user", ok: false,
-                         detail: "running as root, and there is no postgres user for Postgres to run as; create one: useradd --system --home /var/lib/postgresql postgres")
+            return Check(
+                name: "user", ok: false,
+                detail:
+                    "running as root, and there is no postgres user for Postgres to run as; create one: useradd --system --home /var/lib/postgresql postgres"
+            )
         }
-        let credentials = ServicePlan.Credentials(user: "postgres", uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
+        let credentials = ServicePlan.Credentials(
+            user: "postgres", uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
         guard let paths else {
             return Check(name: "user", ok: true, detail: "running as root: Postgres runs as the postgres user")
         }
         if (try? PostgresEngine.checkReachable(paths.dataDir + "/x", by: credentials)) != nil {
-            return Check(name: "user", ok: true, detail: "running as root: Postgres runs as the postgres user, who can reach \(paths.stateDir)")
+            return Check(
+                name: "user", ok: true,
+                detail: "running as root: Postgres runs as the postgres user, who can reach \(paths.stateDir)")
         }
-        return Check(name: "user", ok: true,
-                     detail: "running as root: the postgres user cannot enter the project folder, so clusters live in \(PostgresDataHome.base), linked from \(paths.dataDir)")
+        return Check(
+            name: "user", ok: true,
+            detail:
+                "running as root: the postgres user cannot enter the project folder, so clusters live in \(PostgresDataHome.base), linked from \(paths.dataDir)"
+        )
     }
 
     /// Fixed ports already in use, with who holds them (the project's own running
@@ -147,10 +163,19 @@ public struct DoctorReport: Codable, Sendable {
         let running = paths.map(ProjectLock.isHeld) ?? false
         return stack.services.compactMap { service -> Check? in
             guard case let .fixed(port)? = service.port else { return nil }
-            if PortPreflight.isFree(port) { return Check(name: "port \(port)", ok: true, detail: "\(service.name): port \(port) is free") }
-            if running { return Check(name: "port \(port)", ok: true, detail: "\(service.name): port \(port) is held by this project's running stack") }
-            return Check(name: "port \(port)", ok: false,
-                         detail: "\(service.name): port \(port) is in use: \(PortPreflight.describeHolder(of: port)); stop it or use port: auto")
+            if PortPreflight.isFree(port) {
+                return Check(name: "port \(port)", ok: true, detail: "\(service.name): port \(port) is free")
+            }
+            if running {
+                return Check(
+                    name: "port \(port)", ok: true,
+                    detail: "\(service.name): port \(port) is held by this project's running stack")
+            }
+            return Check(
+                name: "port \(port)", ok: false,
+                detail:
+                    "\(service.name): port \(port) is in use: \(PortPreflight.describeHolder(of: port)); stop it or use port: auto"
+            )
         }
     }
 
@@ -161,9 +186,11 @@ public struct DoctorReport: Codable, Sendable {
         let entries = TemplateCache.entries(in: cache)
         let bytes = entries.reduce(0) { $0 + $1.bytes }
         let size = String(format: "%.1f MB", Double(bytes) / Double(1 << 20))
-        return Check(name: "Postgres template cache", ok: true,
-                     detail: "\(cache): \(size) in \(entries.count) key\(entries.count == 1 ? "" : "s") (limit \(ByteSize.format(TemplateCache.limit(environment))), "
-                         + "least recently used pruned first; MUSTER_TEMPLATE_CACHE_LIMIT sets it)")
+        return Check(
+            name: "Postgres template cache", ok: true,
+            detail:
+                "\(cache): \(size) in \(entries.count) key\(entries.count == 1 ? "" : "s") (limit \(ByteSize.format(TemplateCache.limit(environment))), "
+                + "least recently used pruned first; MUSTER_TEMPLATE_CACHE_LIMIT sets it)")
     }
 
     static func runtimeCheck() -> Check {
@@ -172,8 +199,11 @@ public struct DoctorReport: Codable, Sendable {
         if lstat(base, &info) != 0 {
             let parent = (base as NSString).deletingLastPathComponent
             let ok = access(parent, W_OK | X_OK) == 0
-            return Check(name: "runtime folder", ok: ok, detail: ok ? "\(base) will be created (sockets and locks)"
-                                                                    : "\(base) cannot be created: \(parent) is not writable")
+            return Check(
+                name: "runtime folder", ok: ok,
+                detail: ok
+                    ? "\(base) will be created (sockets and locks)"
+                    : "\(base) cannot be created: \(parent) is not writable")
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid() else {
             return Check(name: "runtime folder", ok: false, detail: "\(base) is not a folder owned by you; remove it")
@@ -183,8 +213,9 @@ public struct DoctorReport: Codable, Sendable {
 
     static func kernelChecks() -> [Check] {
         KernelFeatures.all.map { feature in
-            Check(name: feature.name, ok: feature.available || !feature.required,
-                  detail: (feature.available ? "available: " : "missing: ") + feature.why)
+            Check(
+                name: feature.name, ok: feature.available || !feature.required,
+                detail: (feature.available ? "available: " : "missing: ") + feature.why)
         }
     }
 }

@@ -16,12 +16,16 @@ public struct PluginCheck: Codable, Sendable {
         let executable = executable ?? SystemPaths.executable
         let python = interpreter(environment: environment)
         let answer = python.flatMap {
-            QueryProgram.firstLine([$0, "-c", "import importlib.util as u; print('yes' if u.find_spec('pytest_muster') else 'no')"])
+            QueryProgram.firstLine([
+                $0, "-c", "import importlib.util as u; print('yes' if u.find_spec('pytest_muster') else 'no')",
+            ])
         }
         let source = executable.flatMap(shippedPlugin(besides:))
         let installed = answer == "yes"
         var install: String?
-        if !installed, let python, let source { install = "\(ShellQuote.quote(python)) -m pip install \(ShellQuote.quote(source))" }
+        if !installed, let python, let source {
+            install = "\(ShellQuote.quote(python)) -m pip install \(ShellQuote.quote(source))"
+        }
         return PluginCheck(python: python, installed: installed, source: source, install: install)
     }
 
@@ -40,9 +44,11 @@ public struct PluginCheck: Codable, Sendable {
     /// checkout (`REPO/.build/CONFIG/muster`), `REPO/integrations/pytest-muster`.
     static func shippedPlugin(besides executable: String) -> String? {
         let binFolder = (executable as NSString).deletingLastPathComponent
-        let share = ((binFolder as NSString).deletingLastPathComponent as NSString).appendingPathComponent("share/muster")
+        let share = ((binFolder as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+            "share/muster")
         if let wheel = ((try? FileManager.default.contentsOfDirectory(atPath: share)) ?? [])
-            .filter({ $0.hasPrefix("pytest_muster-") && $0.hasSuffix(".whl") }).sorted().last {
+            .filter({ $0.hasPrefix("pytest_muster-") && $0.hasSuffix(".whl") }).sorted().last
+        {
             return share + "/" + wheel
         }
         var folder = binFolder

@@ -37,19 +37,24 @@ public enum EngineCatalog {
 
     /// A protocol probe; on an app service (a kafka group probe) it talks to the
     /// broker the service depends on.
-    static func probe(_ spec: ProbeSpec, service: ServiceSpec, stack: StackSpec, planner: StackPlanner,
-                      lookup: @escaping (String, String) -> String?) throws -> ResolvedProbe {
+    static func probe(
+        _ spec: ProbeSpec, service: ServiceSpec, stack: StackSpec, planner: StackPlanner,
+        lookup: @escaping (String, String) -> String?
+    ) throws -> ResolvedProbe {
         var target = service
         if service.engine == nil, case .kafka = spec.kind,
-           let broker = StackValidator(stack: stack).brokers(for: service).first, let spec = stack.service(named: broker) {
+            let broker = StackValidator(stack: stack).brokers(for: service).first,
+            let spec = stack.service(named: broker)
+        {
             target = spec
         }
         guard let engine = target.engine else {
             throw MusterError(.invalidStack, "a \(spec.kind.name) probe needs an engine service", at: spec.location)
         }
         let port = Int(lookup(target.name, "port") ?? "") ?? 0
-        let context = EngineContext(stack: stack, service: target, engine: engine, port: port, paths: planner.paths,
-                                    environment: planner.environment, lookup: lookup, planner: planner)
+        let context = EngineContext(
+            stack: stack, service: target, engine: engine, port: port, paths: planner.paths,
+            environment: planner.environment, lookup: lookup, planner: planner)
         return try EngineCatalog.engine(for: engine.kind).probe(spec, service: service, context: context)
     }
 }

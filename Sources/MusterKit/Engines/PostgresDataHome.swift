@@ -12,7 +12,9 @@ public enum PostgresDataHome {
     public static let base = "/var/lib/muster/postgres"
 
     /// The folder Postgres uses, and the project link to create when it is elsewhere.
-    static func resolve(_ projectDataDir: String, credentials: ServicePlan.Credentials?) -> (dataDir: String, link: String?) {
+    static func resolve(_ projectDataDir: String, credentials: ServicePlan.Credentials?) -> (
+        dataDir: String, link: String?
+    ) {
         guard let credentials else { return (projectDataDir, nil) }
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: projectDataDir) {
             return (target, projectDataDir)
@@ -30,7 +32,8 @@ public enum PostgresDataHome {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
-                throw MusterError(.environment, "cannot create \(folder) for the Postgres cluster: \(error.localizedDescription)")
+                throw MusterError(
+                    .environment, "cannot create \(folder) for the Postgres cluster: \(error.localizedDescription)")
             }
             chmod(folder, 0o711)
         }
@@ -48,7 +51,8 @@ public enum PostgresDataHome {
         let fm = FileManager.default
         return ((try? fm.contentsOfDirectory(atPath: projectDataDir)) ?? []).compactMap { entry in
             guard let target = try? fm.destinationOfSymbolicLink(atPath: projectDataDir + "/" + entry),
-                  target.hasPrefix(base + "/") else { return nil }
+                target.hasPrefix(base + "/")
+            else { return nil }
             return target
         }
     }

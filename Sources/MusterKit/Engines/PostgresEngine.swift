@@ -19,23 +19,29 @@ struct PostgresEngine: Engine {
     /// `synchronous_commit` stays on, so every commit is written to the kernel before
     /// it is acknowledged: a crash or SIGKILL of Postgres (or of muster) loses nothing;
     /// only an operating-system crash or a power loss can.
-    static let fastDurability: [(String, String)] = [("fsync", "off"), ("full_page_writes", "off"), ("synchronous_commit", "on")]
+    static let fastDurability: [(String, String)] = [
+        ("fsync", "off"), ("full_page_writes", "off"), ("synchronous_commit", "on"),
+    ]
 
     func outputs(service: ServiceSpec, engine: EngineOptions, port: Int) -> [String: String] {
         let user = engine.user ?? Self.superuser
         let password = engine.password ?? ""
         let database = engine.databases.first ?? "postgres"
         let auth = password.isEmpty ? percentEncoded(user) : "\(percentEncoded(user)):\(percentEncoded(password))"
-        return ["host": "127.0.0.1", "port": String(port), "user": user, "password": password, "database": database,
-                "url": "postgresql://\(auth)@127.0.0.1:\(port)/\(percentEncoded(database))"]
+        return [
+            "host": "127.0.0.1", "port": String(port), "user": user, "password": password, "database": database,
+            "url": "postgresql://\(auth)@127.0.0.1:\(port)/\(percentEncoded(database))",
+        ]
     }
 
     /// Postgres refuses root: when muster is root, the `postgres` system user.
     static func credentials(for service: ServiceSpec) throws -> ServicePlan.Credentials? {
         guard getuid() == 0 else { return nil }
         guard let entry = getpwnam("postgres") else {
-            throw MusterError(.environment, "service \(service.name): Postgres refuses to run as root and there is no postgres user; create one (useradd --system --home /var/lib/postgresql postgres) or run muster as a normal user",
-                              at: service.location)
+            throw MusterError(
+                .environment,
+                "service \(service.name): Postgres refuses to run as root and there is no postgres user; create one (useradd --system --home /var/lib/postgresql postgres) or run muster as a normal user",
+                at: service.location)
         }
         return ServicePlan.Credentials(user: "postgres", uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
     }
@@ -53,8 +59,10 @@ struct PostgresEngine: Engine {
         let service = context.service
         let search = Self.locate(bin: context.engine.bin, environment: context.environment)
         guard let bin = search.found.map({ ($0 as NSString).deletingLastPathComponent }) else {
-            throw MusterError(.environment, search.notFound(service: service.name) + ", or set bin: to the folder with postgres and initdb",
-                              at: service.location)
+            throw MusterError(
+                .environment,
+                search.notFound(service: service.name) + ", or set bin: to the folder with postgres and initdb",
+                at: service.location)
         }
         let credentials = try Self.credentials(for: service)
         let (dataDir, link) = PostgresDataHome.resolve(context.dataDir, credentials: credentials)
@@ -66,8 +74,11 @@ struct PostgresEngine: Engine {
         let monitorPort = context.port
         plan.monitors.append { PostgresMonitor(socketDir: socketDir, port: monitorPort) }
         plan.executable = bin + "/postgres"
-        plan.argv = [plan.executable, "-D", dataDir, "-p", String(context.port),
-                     "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=\(socketDir)"]
+        plan.argv =
+            [
+                plan.executable, "-D", dataDir, "-p", String(context.port),
+                "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=\(socketDir)",
+            ]
             + settings.flatMap { ["-c", "\($0.0)=\($0.1)"] }
         plan.credentials = credentials
         plan.workingDir = dataDir
@@ -79,12 +90,14 @@ struct PostgresEngine: Engine {
         plan.releaseCheck = { PostgresShutdown.holder(of: dataDir) }
         let password = context.engine.password
         let environment = plan.environment
-        let templates = PostgresTemplate.enabled(engine: context.engine, environment: context.environment)
+        let templates =
+            PostgresTemplate.enabled(engine: context.engine, environment: context.environment)
             ? PostgresTemplate.cacheDirectory(credentials: credentials, environment: context.environment) : nil
         plan.preStart.append { context in
             if let link { try PostgresDataHome.prepareLink(link, to: dataDir) }
-            try await Self.ensureCluster(bin: bin, dataDir: dataDir, credentials: credentials, withPassword: password != nil,
-                                         environment: environment, logFD: context.logFD, templates: templates)
+            try await Self.ensureCluster(
+                bin: bin, dataDir: dataDir, credentials: credentials, withPassword: password != nil,
+                environment: environment, logFD: context.logFD, templates: templates)
             try Self.prepareDirectory(dataDir, credentials: credentials, mode: 0o700)
             try Self.prepareDirectory(socketDir, credentials: credentials, mode: 0o700)
             try await PostgresShutdown.awaitPrevious(dataDir: dataDir, logFD: context.logFD)
@@ -94,8 +107,10 @@ struct PostgresEngine: Engine {
     }
 
     func probe(_ spec: ProbeSpec, service: ServiceSpec, context: EngineContext) throws -> ResolvedProbe {
-        .polling(PostgresProbe(socketDir: socketDirectory(context), port: context.port, engine: context.engine,
-                               timeout: spec.timeout), spec)
+        .polling(
+            PostgresProbe(
+                socketDir: socketDirectory(context), port: context.port, engine: context.engine,
+                timeout: spec.timeout), spec)
     }
 
     static func prepareDirectory(_ path: String, credentials: ServicePlan.Credentials?, mode: mode_t) throws {
@@ -105,7 +120,8 @@ struct PostgresEngine: Engine {
             throw MusterError(.environment, "cannot create \(path): \(error.localizedDescription)")
         }
         if let credentials, chown(path, credentials.uid, credentials.gid) != 0 {
-            throw MusterError(.environment, "cannot hand \(path) to user \(credentials.user): \(String(cString: strerror(errno)))")
+            throw MusterError(
+                .environment, "cannot hand \(path) to user \(credentials.user): \(String(cString: strerror(errno)))")
         }
         chmod(path, mode)
     }
@@ -115,7 +131,8 @@ struct PostgresEngine: Engine {
     /// nothing of it still holding the data. Data is never touched.
     static func clearStaleLocks(dataDir: String, socketDir: String) {
         try? FileManager.default.removeItem(atPath: dataDir + "/postmaster.pid")
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: socketDir)) ?? [] where entry.hasPrefix(".s.PGSQL") {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: socketDir)) ?? []
+        where entry.hasPrefix(".s.PGSQL") {
             try? FileManager.default.removeItem(atPath: socketDir + "/" + entry)
         }
     }
@@ -124,8 +141,10 @@ struct PostgresEngine: Engine {
     /// is renamed into place only when complete, so a supervisor killed mid-initdb
     /// never leaves a half-made cluster behind; a half-made one from elsewhere is
     /// moved aside (never deleted) and a fresh one made.
-    static func ensureCluster(bin: String, dataDir: String, credentials: ServicePlan.Credentials?, withPassword: Bool,
-                              environment: [String: String], logFD: Int32, templates: String? = nil) async throws {
+    static func ensureCluster(
+        bin: String, dataDir: String, credentials: ServicePlan.Credentials?, withPassword: Bool,
+        environment: [String: String], logFD: Int32, templates: String? = nil
+    ) async throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: dataDir + "/global/pg_control") { return }
         var isFolder: ObjCBool = false
@@ -150,10 +169,12 @@ struct PostgresEngine: Engine {
         let staging = dataDir + ".initdb"
         try? fm.removeItem(atPath: staging)  // only ever an interrupted initdb: it never held data
         try prepareDirectory(staging, credentials: credentials, mode: 0o700)
-        try await runInitdb(bin: bin, dataDir: staging, arguments: arguments, credentials: credentials,
-                            environment: environment, logFD: logFD)
+        try await runInitdb(
+            bin: bin, dataDir: staging, arguments: arguments, credentials: credentials,
+            environment: environment, logFD: logFD)
         guard rename(staging, dataDir) == 0 else {
-            throw MusterError(.environment, "cannot move the new cluster into \(dataDir): \(String(cString: strerror(errno)))")
+            throw MusterError(
+                .environment, "cannot move the new cluster into \(dataDir): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -165,11 +186,17 @@ struct PostgresEngine: Engine {
             var info = stat()
             if stat(folder, &info) == 0 {
                 let mode = info.st_mode
-                let passes = info.st_uid == credentials.uid ? mode & S_IXUSR != 0
-                    : info.st_gid == credentials.gid ? mode & S_IXGRP != 0
-                    : mode & S_IXOTH != 0
+                let passes =
+                    info.st_uid == credentials.uid
+                    ? mode & S_IXUSR != 0
+                    : info.st_gid == credentials.gid
+                        ? mode & S_IXGRP != 0
+                        : mode & S_IXOTH != 0
                 guard passes else {
-                    throw MusterError(.environment, "Postgres runs as user \(credentials.user), who cannot enter \(folder) (mode \(String(mode & 0o777, radix: 8))); run chmod o+x \(folder), or keep the project where that user can reach it")
+                    throw MusterError(
+                        .environment,
+                        "Postgres runs as user \(credentials.user), who cannot enter \(folder) (mode \(String(mode & 0o777, radix: 8))); run chmod o+x \(folder), or keep the project where that user can reach it"
+                    )
                 }
             }
             folder = (folder as NSString).deletingLastPathComponent
@@ -178,15 +205,20 @@ struct PostgresEngine: Engine {
 
     /// What initdb is given besides the folder; also the key of a cluster template.
     static func initdbArguments(withPassword: Bool) -> [String] {
-        ["-U", superuser, "-E", "UTF8", "--no-locale", "--auth-local=trust",
-         "--auth-host=" + (withPassword ? "scram-sha-256" : "trust"), "--no-sync"]
+        [
+            "-U", superuser, "-E", "UTF8", "--no-locale", "--auth-local=trust",
+            "--auth-host=" + (withPassword ? "scram-sha-256" : "trust"), "--no-sync",
+        ]
     }
 
-    static func runInitdb(bin: String, dataDir: String, arguments: [String], credentials: ServicePlan.Credentials?,
-                          environment: [String: String], logFD: Int32) async throws {
+    static func runInitdb(
+        bin: String, dataDir: String, arguments: [String], credentials: ServicePlan.Credentials?,
+        environment: [String: String], logFD: Int32
+    ) async throws {
         let argv = [bin + "/initdb", "-D", dataDir] + arguments
-        var request = SpawnRequest(executable: argv[0], arguments: argv,
-                                   environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: dataDir)
+        var request = SpawnRequest(
+            executable: argv[0], arguments: argv,
+            environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: dataDir)
         request.outputFD = logFD
         if let credentials { request.credentials = (credentials.uid, credentials.gid) }
         let pid = try await ProcessSpawner.shared.spawn(request)
@@ -199,7 +231,10 @@ struct PostgresEngine: Engine {
             let log = SystemPaths.path(of: logFD) ?? ""
             let tail = FileTail.lastLines(of: log, count: 30)
             if let full = tail.last(where: { $0.contains("No space left on device") }) {
-                throw MusterError(.serviceFailed, "initdb \(status): the disk is full (\(full.trimmingCharacters(in: .whitespaces))); free some space and start again")
+                throw MusterError(
+                    .serviceFailed,
+                    "initdb \(status): the disk is full (\(full.trimmingCharacters(in: .whitespaces))); free some space and start again"
+                )
             }
             if let denied = tail.last(where: { $0.contains("Permission denied") }) {
                 throw MusterError(.serviceFailed, "initdb \(status): \(denied.trimmingCharacters(in: .whitespaces))")
@@ -227,7 +262,9 @@ struct PostgresProbe: PollingProbe {
     func checkNow() -> ProbeOutcome {
         let seconds = max(1, Int(timeout.seconds.rounded(.up)))
         do {
-            let admin = try PostgresConnection("host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=\(seconds) application_name=muster")
+            let admin = try PostgresConnection(
+                "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=\(seconds) application_name=muster"
+            )
             if try admin.value("SELECT pg_is_in_recovery()") == "t" { return .failed("postgres is in recovery") }
             let user = engine.user ?? PostgresEngine.superuser
             if let password = engine.password {
@@ -235,7 +272,8 @@ struct PostgresProbe: PollingProbe {
                 let verb = exists ? "ALTER" : "CREATE"
                 try admin.query("\(verb) ROLE \(admin.identifier(user)) WITH LOGIN PASSWORD \(admin.literal(password))")
             } else if user != PostgresEngine.superuser,
-                      try admin.value("SELECT 1 FROM pg_roles WHERE rolname = \(admin.literal(user))") == nil {
+                try admin.value("SELECT 1 FROM pg_roles WHERE rolname = \(admin.literal(user))") == nil
+            {
                 try admin.query("CREATE ROLE \(admin.identifier(user)) WITH LOGIN")
             }
             for database in engine.databases
@@ -248,7 +286,8 @@ struct PostgresProbe: PollingProbe {
             }
             let started = try admin.value("SELECT pg_postmaster_start_time()")
             let database = engine.databases.first ?? "postgres"
-            var conninfo = "host=127.0.0.1 port=\(port) user=\(PostgresConnection.conninfoValue(user)) dbname=\(PostgresConnection.conninfoValue(database)) connect_timeout=\(seconds) application_name=muster"
+            var conninfo =
+                "host=127.0.0.1 port=\(port) user=\(PostgresConnection.conninfoValue(user)) dbname=\(PostgresConnection.conninfoValue(database)) connect_timeout=\(seconds) application_name=muster"
             if let password = engine.password { conninfo += " password=\(PostgresConnection.conninfoValue(password))" }
             let app = try PostgresConnection(conninfo, total: .seconds(seconds))
             guard try app.value("SELECT 1") == "1" else { return .failed("SELECT 1 did not answer 1") }

@@ -26,8 +26,10 @@ enum PostgresShutdown {
             return "the postmaster (pid \(entry.pid), \(ProcessTable.describeState(entry))) still runs on \(dataDir)"
         }
         guard let shmid = file.sharedMemoryID,
-              let attached = SharedMemorySegments.attachedCount(shmid: shmid), attached > 0 else { return nil }
-        return "\(attached) process\(attached == 1 ? " is" : "es are") still attached to the shared memory of \(dataDir)"
+            let attached = SharedMemorySegments.attachedCount(shmid: shmid), attached > 0
+        else { return nil }
+        return
+            "\(attached) process\(attached == 1 ? " is" : "es are") still attached to the shared memory of \(dataDir)"
     }
 
     /// Before a start: a postmaster that runs on the data directory is refused; the
@@ -35,7 +37,9 @@ enum PostgresShutdown {
     /// immediate shutdown or a kill) are waited for, up to `previousLimit`, so the new
     /// postmaster does not fail on "pre-existing shared memory block is still in use".
     static func awaitPrevious(dataDir: String, logFD: Int32) async throws {
-        if let entry = PostmasterFile(dataDir: dataDir)?.postmaster, entry.isAlive, !["D", "T", "t"].contains(entry.state) {
+        if let entry = PostmasterFile(dataDir: dataDir)?.postmaster, entry.isAlive,
+            !["D", "T", "t"].contains(entry.state)
+        {
             throw MusterError(.serviceFailed, "a postgres (pid \(entry.pid)) already runs on \(dataDir); stop it first")
         }
         guard var held = holder(of: dataDir) else { return }
@@ -47,13 +51,16 @@ enum PostgresShutdown {
             try await clock.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(100))
             guard let still = holder(of: dataDir) else {
-                writeAll(logFD, "muster: the previous Postgres let go after \(DurationParser.format(clock.now - begin))\n")
+                writeAll(
+                    logFD, "muster: the previous Postgres let go after \(DurationParser.format(clock.now - begin))\n")
                 return
             }
             held = still
         }
-        throw MusterError(.serviceFailed, "the previous Postgres has not let go of \(dataDir) after \(DurationParser.format(previousLimit)): \(held); "
-            + "its processes are stuck exiting (a hung disk?); wait for them, then start again")
+        throw MusterError(
+            .serviceFailed,
+            "the previous Postgres has not let go of \(dataDir) after \(DurationParser.format(previousLimit)): \(held); "
+                + "its processes are stuck exiting (a hung disk?); wait for them, then start again")
     }
 }
 
@@ -69,7 +76,8 @@ struct PostmasterFile {
     /// The process under the recorded pid, when it is a postgres (a pid may have been reused).
     var postmaster: ProcessInfoEntry? {
         guard let pid = lines.first.flatMap({ Int32($0) }), let entry = ProcessTable.entry(pid),
-              (ProcessTable.commandLine(pid) ?? entry.name).contains("postgres") else { return nil }
+            (ProcessTable.commandLine(pid) ?? entry.name).contains("postgres")
+        else { return nil }
         return entry
     }
 

@@ -63,11 +63,14 @@ struct PostgresTemplate {
         let spares = TemplateSpares.renameWorks(from: cache, to: dataDir) ? TemplateSpares.limit(environment) : 0
         if spares > 0 {
             // A spare made ahead of time: a rename, then the same check as the template's.
-            let taken = await offload { Result { try CopyTree.install(dataDir) { TemplateSpares.take(of: template, into: $0, logFD: logFD) } } }
+            let taken = await offload {
+                Result { try CopyTree.install(dataDir) { TemplateSpares.take(of: template, into: $0, logFD: logFD) } }
+            }
             if try taken.get() {
                 Self.noteUse(template, cache: cache, environment: environment)
-                await TemplateSpares.shared.used(template, lock: lockPath, limit: spares, logFD: logFD,
-                                                 cacheLimit: TemplateCache.limit(environment))
+                await TemplateSpares.shared.used(
+                    template, lock: lockPath, limit: spares, logFD: logFD,
+                    cacheLimit: TemplateCache.limit(environment))
                 return true
             }
         }
@@ -77,7 +80,8 @@ struct PostgresTemplate {
             await Self.lock(lock, LOCK_EX)
             if await !offload({ TemplateManifest.matches(template) }) {  // another muster may have made it meanwhile
                 if FileManager.default.fileExists(atPath: template) {
-                    writeAll(logFD, "muster: the Postgres template \(template) is damaged or outdated; making it again\n")
+                    writeAll(
+                        logFD, "muster: the Postgres template \(template) is damaged or outdated; making it again\n")
                     try? FileManager.default.removeItem(atPath: template)
                 }
                 try? FileManager.default.removeItem(atPath: TemplateSpares.folder(of: template))
@@ -88,8 +92,9 @@ struct PostgresTemplate {
         // As root, cp -a keeps the template's owner (the postgres user) on the copy.
         guard try await CopyTree.copy(template, to: dataDir, logFD: logFD) else { return false }
         Self.noteUse(template, cache: cache, environment: environment)
-        await TemplateSpares.shared.used(template, lock: lockPath, limit: spares, logFD: logFD,  // nothing when 0
-                                         cacheLimit: TemplateCache.limit(environment))
+        await TemplateSpares.shared.used(
+            template, lock: lockPath, limit: spares, logFD: logFD,  // nothing when 0
+            cacheLimit: TemplateCache.limit(environment))
         return true
     }
 
@@ -113,7 +118,10 @@ struct PostgresTemplate {
         do {
             try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         } catch {
-            throw MusterError(.environment, "cannot create the Postgres template cache \(cache): \(error.localizedDescription); set MUSTER_NO_TEMPLATE=1 to run initdb instead")
+            throw MusterError(
+                .environment,
+                "cannot create the Postgres template cache \(cache): \(error.localizedDescription); set MUSTER_NO_TEMPLATE=1 to run initdb instead"
+            )
         }
         // As root the postgres user must pass through to its templates, and only that.
         chmod(cache, credentials == nil ? 0o700 : 0o711)
@@ -124,8 +132,9 @@ struct PostgresTemplate {
         let staging = template + ".making-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
         try PostgresEngine.prepareDirectory(staging, credentials: credentials, mode: 0o700)
-        try await PostgresEngine.runInitdb(bin: bin, dataDir: staging, arguments: initdbArguments, credentials: credentials,
-                                           environment: environment, logFD: logFD)
+        try await PostgresEngine.runInitdb(
+            bin: bin, dataDir: staging, arguments: initdbArguments, credentials: credentials,
+            environment: environment, logFD: logFD)
         // Blocks of zeros (most of the 16 MB WAL segment, empty pages) become holes: cp
         // keeps the holes of a sparse source, so every copy reads and writes 27 MB instead
         // of 39 MB. The bytes are the same; Postgres reads a hole as the zeros it held.
@@ -134,13 +143,17 @@ struct PostgresTemplate {
             try? FileManager.default.removeItem(atPath: staging)
             guard rename(sparse, staging) == 0 else {
                 try? FileManager.default.removeItem(atPath: sparse)
-                throw MusterError(.environment, "cannot move the new Postgres template into \(staging): \(String(cString: strerror(errno)))")
+                throw MusterError(
+                    .environment,
+                    "cannot move the new Postgres template into \(staging): \(String(cString: strerror(errno)))")
             }
         }
         try TemplateManifest.write(for: staging)
         guard rename(staging, template) == 0 else {
             try? FileManager.default.removeItem(atPath: staging)
-            throw MusterError(.environment, "cannot move the new Postgres template into \(template): \(String(cString: strerror(errno)))")
+            throw MusterError(
+                .environment,
+                "cannot move the new Postgres template into \(template): \(String(cString: strerror(errno)))")
         }
     }
 }
@@ -155,7 +168,8 @@ enum TemplateManifest {
         var lines: [String] = []
         lines.reserveCapacity(1024)
         guard list(folder, under: "", into: &lines),
-              let control = FileManager.default.contents(atPath: folder + "/global/pg_control") else { return nil }
+            let control = FileManager.default.contents(atPath: folder + "/global/pg_control")
+        else { return nil }
         lines.sort()
         lines.append("pg_control \(fnv1a(control))")
         return lines.joined(separator: "\n") + "\n"
@@ -168,7 +182,9 @@ enum TemplateManifest {
         defer { closedir(directory) }
         let fd = dirfd(directory)
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name == "." || name == ".." { continue }
             var info = stat()
             guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
@@ -198,7 +214,8 @@ enum TemplateManifest {
             throw MusterError(.environment, "cannot read the new Postgres template \(staging)")
         }
         // Named after the final folder: staging is "KEY.making-PID".
-        let final = String(staging[..<(staging.range(of: ".making-", options: .backwards)?.lowerBound ?? staging.endIndex)])
+        let final = String(
+            staging[..<(staging.range(of: ".making-", options: .backwards)?.lowerBound ?? staging.endIndex)])
         try text.write(toFile: path(for: final), atomically: true, encoding: .utf8)
     }
 
@@ -209,7 +226,8 @@ enum TemplateManifest {
     /// Whether `folder` holds exactly what the template's manifest lists (a copy of it).
     static func matches(_ folder: String, manifestOf template: String) -> Bool {
         guard let expected = try? String(contentsOfFile: path(for: template), encoding: .utf8),
-              let actual = describe(folder) else { return false }
+            let actual = describe(folder)
+        else { return false }
         return expected == actual
     }
 }
@@ -220,13 +238,16 @@ enum TemplateManifest {
 enum CopyTree {
     /// `spare`: a copy made ahead of time while the stack serves, at the lowest CPU
     /// priority; `spawned` learns its pid (to stop it), and a failure is not logged.
-    static func copy(_ source: String, to destination: String, logFD: Int32, sparse: Bool = false,
-                     spare spawned: (@Sendable (pid_t) async -> Void)? = nil) async throws -> Bool {
+    static func copy(
+        _ source: String, to destination: String, logFD: Int32, sparse: Bool = false,
+        spare spawned: (@Sendable (pid_t) async -> Void)? = nil
+    ) async throws -> Bool {
         let staging = destination + ".copying"
         try? FileManager.default.removeItem(atPath: staging)
         var argv = ["/bin/cp", "-a", sparse ? "--sparse=always" : "--reflink=auto", source, staging]
         if spawned != nil, access("/usr/bin/nice", X_OK) == 0 { argv = ["/usr/bin/nice", "-n", "19"] + argv }
-        var request = SpawnRequest(executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
+        var request = SpawnRequest(
+            executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
         request.outputFD = logFD
         let pid = try await ProcessSpawner.shared.spawn(request)
         await spawned?(pid)
@@ -252,7 +273,8 @@ enum CopyTree {
         }
         guard rename(staging, destination) == 0 else {
             try? FileManager.default.removeItem(atPath: staging)
-            throw MusterError(.environment, "cannot move the new cluster into \(destination): \(String(cString: strerror(errno)))")
+            throw MusterError(
+                .environment, "cannot move the new cluster into \(destination): \(String(cString: strerror(errno)))")
         }
         return true
     }

@@ -12,16 +12,20 @@ struct RedisEngine: Engine {
         let engine = context.engine
         let search = Self.locate(bin: engine.bin, environment: context.environment)
         guard let server = search.found else {
-            throw MusterError(.environment, search.notFound(service: context.service.name) + ", or set bin: to its folder or to the server program",
-                              at: context.service.location)
+            throw MusterError(
+                .environment,
+                search.notFound(service: context.service.name) + ", or set bin: to its folder or to the server program",
+                at: context.service.location)
         }
         let dataDir = context.dataDir
         plan.executable = server
         plan.kind = .redis
         let (monitorPort, password) = (context.port, context.engine.password)
         plan.monitors.append { RedisMonitor(port: monitorPort, password: password) }
-        var argv = [server, "--port", String(context.port), "--bind", "127.0.0.1", "--daemonize", "no",
-                    "--dir", dataDir, "--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+        var argv = [
+            server, "--port", String(context.port), "--bind", "127.0.0.1", "--daemonize", "no",
+            "--dir", dataDir, "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+        ]
         if let password = engine.password { argv += ["--requirepass", password] }
         for (key, value) in engine.settings { argv += ["--" + key] + (value.isEmpty ? [""] : [value]) }
         plan.argv = argv
@@ -30,7 +34,9 @@ struct RedisEngine: Engine {
         // 100 ms at the default hz); SHUTDOWN acts at once, with the same saving rules.
         // A stop_signal of the user's own choosing is sent as it is.
         if context.service.stopSignal == SIGTERM {
-            plan.stopCommand = StopCommand(name: "SHUTDOWN") { limit in await Self.shutdown(port: monitorPort, password: password, limit: limit) }
+            plan.stopCommand = StopCommand(name: "SHUTDOWN") { limit in
+                await Self.shutdown(port: monitorPort, password: password, limit: limit)
+            }
         }
         plan.preStart.append { _ in
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
@@ -42,7 +48,10 @@ struct RedisEngine: Engine {
     /// the connection as it exits, and answers an error when it refuses.
     static func shutdown(port: Int, password: String?, limit: Duration) async -> StopCommand.Outcome {
         await offload {
-            guard let client = try? RESPClient(host: "127.0.0.1", port: port, timeout: .milliseconds(500), password: password) else {
+            guard
+                let client = try? RESPClient(
+                    host: "127.0.0.1", port: port, timeout: .milliseconds(500), password: password)
+            else {
                 return .refused
             }
             do {
@@ -71,7 +80,8 @@ struct RedisProbe: PollingProbe {
         let (port, password, timeout) = (port, password, timeout)
         return await offload {
             do {
-                let client = try RESPClient(host: "127.0.0.1", port: port, timeout: timeout, password: password, total: timeout)
+                let client = try RESPClient(
+                    host: "127.0.0.1", port: port, timeout: timeout, password: password, total: timeout)
                 let pong = try client.command(["PING"])
                 guard pong == .simple("PONG") else { return .failed("redis: PING answered \(pong)") }
                 if case let .bulk(info?) = try client.command(["INFO", "server"]) {

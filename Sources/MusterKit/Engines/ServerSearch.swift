@@ -24,7 +24,9 @@ public struct ServerSearch: Sendable {
     /// Records that `place` was looked at; keeps the first candidate that `accept`s.
     /// Returns true once something is found, so callers can stop early.
     @discardableResult
-    mutating func look(_ place: String, _ candidates: [String], accept: (String) -> Bool = ProgramLocator.isExecutableFile) -> Bool {
+    mutating func look(
+        _ place: String, _ candidates: [String], accept: (String) -> Bool = ProgramLocator.isExecutableFile
+    ) -> Bool {
         guard found == nil else { return true }
         places.append(place)
         if let hit = candidates.first(where: accept) {
@@ -62,7 +64,9 @@ enum PackageManagerFolders {
 
     static func nix(environment: [String: String]) -> [String] {
         var folders: [String] = []
-        if let home = environment["HOME"] { folders += [home + "/.nix-profile/bin", home + "/.local/state/nix/profile/bin"] }
+        if let home = environment["HOME"] {
+            folders += [home + "/.nix-profile/bin", home + "/.local/state/nix/profile/bin"]
+        }
         if let user = environment["USER"] { folders.append("/etc/profiles/per-user/\(user)/bin") }
         return folders + ["/nix/var/nix/profiles/default/bin", "/run/current-system/sw/bin"]
     }
@@ -151,10 +155,19 @@ extension PostgresEngine {
             return search
         }
         let path = environment["PATH"]
-        if search.look("PATH (\(path ?? ""))", ServerSearch.pathFolders(path).map { $0 + "/postgres" }, accept: withInitdb) { return search }
+        if search.look(
+            "PATH (\(path ?? ""))", ServerSearch.pathFolders(path).map { $0 + "/postgres" }, accept: withInitdb)
+        {
+            return search
+        }
         if let pgConfig = ProgramLocator.find("pg_config", workingDir: "/", path: path ?? "") {
             let folder = QueryProgram.firstLine([pgConfig, "--bindir"])
-            if search.look("\(pgConfig) --bindir (\(folder ?? "no answer"))", folder.map { [$0 + "/postgres"] } ?? [], accept: withInitdb) { return search }
+            if search.look(
+                "\(pgConfig) --bindir (\(folder ?? "no answer"))", folder.map { [$0 + "/postgres"] } ?? [],
+                accept: withInitdb)
+            {
+                return search
+            }
         } else {
             search.look("pg_config --bindir (no pg_config on PATH)", [])
         }
@@ -162,7 +175,10 @@ extension PostgresEngine {
             .compactMap(Int.init).sorted(by: >).map { "/usr/lib/postgresql/\($0)/bin/postgres" }
         if search.look("/usr/lib/postgresql/N/bin", versions, accept: withInitdb) { return search }
         let brew = PackageManagerFolders.homebrew(formulas: ["postgresql"])
-        if search.look("Homebrew (\(brew.joined(separator: ", ")))", brew.map { $0 + "/postgres" }, accept: withInitdb) { return search }
+        if search.look("Homebrew (\(brew.joined(separator: ", ")))", brew.map { $0 + "/postgres" }, accept: withInitdb)
+        {
+            return search
+        }
         let nix = PackageManagerFolders.nix(environment: environment)
         search.look("Nix profiles (\(nix.joined(separator: ", ")))", nix.map { $0 + "/postgres" }, accept: withInitdb)
         return search
@@ -171,7 +187,9 @@ extension PostgresEngine {
 
 extension RedisEngine {
     /// Redis: the service's `bin:`, `PATH`, `/usr/sbin` and `/usr/local/sbin`, Homebrew and Nix.
-    public static func locate(bin: String?, environment: [String: String], program: String = "redis-server") -> ServerSearch {
+    public static func locate(bin: String?, environment: [String: String], program: String = "redis-server")
+        -> ServerSearch
+    {
         var search = ServerSearch(server: "redis", install: ServerSearch.aptInstall("redis-server"))
         if let bin {
             // bin: names a folder holding redis-server, or the server itself (valkey-server, say).
@@ -179,8 +197,14 @@ extension RedisEngine {
             return search
         }
         let path = environment["PATH"]
-        if search.look("PATH (\(path ?? ""))", ServerSearch.pathFolders(path).map { $0 + "/" + program }) { return search }
-        if search.look("/usr/sbin, /usr/local/sbin", ["/usr/sbin/" + program, "/usr/local/sbin/" + program, "/usr/bin/" + program]) { return search }
+        if search.look("PATH (\(path ?? ""))", ServerSearch.pathFolders(path).map { $0 + "/" + program }) {
+            return search
+        }
+        if search.look(
+            "/usr/sbin, /usr/local/sbin", ["/usr/sbin/" + program, "/usr/local/sbin/" + program, "/usr/bin/" + program])
+        {
+            return search
+        }
         let brew = PackageManagerFolders.homebrew(formulas: ["redis"])
         if search.look("Homebrew (\(brew.joined(separator: ", ")))", brew.map { $0 + "/" + program }) { return search }
         let nix = PackageManagerFolders.nix(environment: environment)

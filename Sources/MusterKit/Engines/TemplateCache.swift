@@ -34,9 +34,12 @@ enum TemplateCache {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: cache) else { return [] }
         return names.filter { $0.hasSuffix(".lock") }.map { String($0.dropLast(5)) }.map { key in
             var info = stat()
-            let used = stat(cache + "/" + key + ".lock", &info) == 0
+            let used =
+                stat(cache + "/" + key + ".lock", &info) == 0
                 ? Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec)) : .distantPast
-            let bytes = names.filter { $0 == key || $0.hasPrefix(key + ".") }.reduce(0) { $0 + diskUsage(cache + "/" + $1) }
+            let bytes = names.filter { $0 == key || $0.hasPrefix(key + ".") }.reduce(0) {
+                $0 + diskUsage(cache + "/" + $1)
+            }
             return Entry(key: key, bytes: bytes, lastUsed: used)
         }
     }
@@ -61,7 +64,8 @@ enum TemplateCache {
             let base = cache + "/" + oldest.key
             try? FileManager.default.removeItem(atPath: TemplateManifest.path(for: base))
             let names = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
-            for name in names where name == oldest.key || (name.hasPrefix(oldest.key + ".") && name != oldest.key + ".lock") {
+            for name in names
+            where name == oldest.key || (name.hasPrefix(oldest.key + ".") && name != oldest.key + ".lock") {
                 try? FileManager.default.removeItem(atPath: cache + "/" + name)
             }
             unlink(lockPath)
@@ -76,7 +80,8 @@ enum TemplateCache {
         var info = stat()
         guard lstat(path, &info) == 0 else { return 0 }
         var bytes = Int(info.st_blocks) * 512
-        guard (info.st_mode & S_IFMT) == S_IFDIR, let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+        guard (info.st_mode & S_IFMT) == S_IFDIR, let names = try? FileManager.default.contentsOfDirectory(atPath: path)
+        else {
             return bytes
         }
         for name in names { bytes += diskUsage(path + "/" + name) }

@@ -41,7 +41,8 @@ actor TemplateSpares {
         for name in names.sorted() where name.hasPrefix("spare-") {
             guard rename(folder + "/" + name, staging) == 0 else { continue }  // taken by another process meanwhile
             if TemplateManifest.matches(staging, manifestOf: template) { return true }
-            writeAll(logFD, "muster: a spare copy of the Postgres template (\(folder)/\(name)) was damaged; deleted it\n")
+            writeAll(
+                logFD, "muster: a spare copy of the Postgres template (\(folder)/\(name)) was damaged; deleted it\n")
             try? FileManager.default.removeItem(atPath: staging)
         }
         return false
@@ -55,7 +56,8 @@ actor TemplateSpares {
         for name in names {
             if name.hasPrefix("spare-") { ready += 1; continue }
             if name.hasPrefix(".making-"), let pid = Int32(name.dropFirst(8).prefix { $0 != "-" }),
-               pid != getpid(), !ProcessTable.isAlive(pid) {
+                pid != getpid(), !ProcessTable.isAlive(pid)
+            {
                 try? FileManager.default.removeItem(atPath: folder + "/" + name)
             }
         }
@@ -78,9 +80,11 @@ actor TemplateSpares {
     private var making = 0
 
     /// One more cluster of `template` was made here: keep one more spare of it, up to `limit`.
-    func used(_ template: String, lock: String, limit: Int, logFD: Int32, cacheLimit: Int = TemplateCache.defaultLimit) {
+    func used(_ template: String, lock: String, limit: Int, logFD: Int32, cacheLimit: Int = TemplateCache.defaultLimit)
+    {
         guard limit > 0 else { return }
-        var want = wants[template] ?? Want(template: template, lock: lock, count: 0, logFD: logFD, cacheLimit: cacheLimit)
+        var want =
+            wants[template] ?? Want(template: template, lock: lock, count: 0, logFD: logFD, cacheLimit: cacheLimit)
         want.count = min(want.count + 1, limit)
         wants[template] = want
         startIfReady()
@@ -133,15 +137,18 @@ actor TemplateSpares {
         defer { flock(lock, LOCK_UN) }
         guard await offload({ TemplateManifest.matches(want.template) }) else { return false }
         let folder = Self.folder(of: want.template)
-        guard (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil else {
+        guard (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil
+        else {
             return false
         }
         chmod(folder, 0o700)
         making += 1
         let name = "\(getpid())-\(making)-\(UInt32.random(in: 0...UInt32.max))"
         let staging = folder + "/.making-" + name
-        let copied = (try? await CopyTree.copy(want.template, to: staging, logFD: want.logFD,
-                                               spare: { await self.copyStarted($0) })) ?? false
+        let copied =
+            (try? await CopyTree.copy(
+                want.template, to: staging, logFD: want.logFD,
+                spare: { await self.copyStarted($0) })) ?? false
         copying = nil
         guard copied, rename(staging, folder + "/spare-" + name) == 0 else {
             try? FileManager.default.removeItem(atPath: staging)

@@ -28,7 +28,10 @@ public struct Disruption: Codable, Sendable, Equatable {
     /// +infinity while open.
     public var endSeconds: Double
 
-    public init(seq: Int, service: String, kind: EventKind, start: String, end: String?, reason: String? = nil, logTail: [String]? = nil) {
+    public init(
+        seq: Int, service: String, kind: EventKind, start: String, end: String?, reason: String? = nil,
+        logTail: [String]? = nil
+    ) {
         self.seq = seq
         self.service = service
         self.kind = kind
@@ -49,9 +52,10 @@ public struct Disruption: Codable, Sendable, Equatable {
             guard let seconds = RFC3339.seconds(event.time) else { continue }
             if event.type == .restartDetected {
                 let since = event.since.flatMap { RFC3339.seconds($0) }.map { min($0, seconds) }
-                var disruption = Disruption(seq: event.seq, service: event.service, kind: .restartDetected,
-                                            start: since != nil ? event.since! : event.time, end: event.time,
-                                            reason: event.reason, logTail: event.logTail)
+                var disruption = Disruption(
+                    seq: event.seq, service: event.service, kind: .restartDetected,
+                    start: since != nil ? event.since! : event.time, end: event.time,
+                    reason: event.reason, logTail: event.logTail)
                 disruption.startSeconds = since ?? seconds
                 disruption.endSeconds = seconds
                 result.append(disruption)
@@ -61,8 +65,9 @@ public struct Disruption: Codable, Sendable, Equatable {
                     if result[index].reason == nil { result[index].reason = event.reason }
                     if result[index].logTail.isEmpty, !event.logTail.isEmpty { result[index].logTail = event.logTail }
                 } else {
-                    var disruption = Disruption(seq: event.seq, service: event.service, kind: event.type, start: event.time, end: nil,
-                                                reason: event.reason, logTail: event.logTail)
+                    var disruption = Disruption(
+                        seq: event.seq, service: event.service, kind: event.type, start: event.time, end: nil,
+                        reason: event.reason, logTail: event.logTail)
                     disruption.startSeconds = seconds
                     open[event.service] = result.count
                     result.append(disruption)
@@ -101,11 +106,14 @@ public struct Disruption: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(seq: try container.decode(Int.self, forKey: .seq), service: try container.decode(String.self, forKey: .service),
-                  kind: try container.decode(EventKind.self, forKey: .kind), start: try container.decode(String.self, forKey: .start),
-                  end: try container.decodeIfPresent(String.self, forKey: .end),
-                  reason: try container.decodeIfPresent(String.self, forKey: .reason),
-                  logTail: try container.decodeIfPresent([String].self, forKey: .logTail))
+        self.init(
+            seq: try container.decode(Int.self, forKey: .seq),
+            service: try container.decode(String.self, forKey: .service),
+            kind: try container.decode(EventKind.self, forKey: .kind),
+            start: try container.decode(String.self, forKey: .start),
+            end: try container.decodeIfPresent(String.self, forKey: .end),
+            reason: try container.decodeIfPresent(String.self, forKey: .reason),
+            logTail: try container.decodeIfPresent([String].self, forKey: .logTail))
     }
 
     /// Every key is always written (`end` and `reason` as null when absent), so readers need not guess.

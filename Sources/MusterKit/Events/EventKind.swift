@@ -35,8 +35,10 @@ public struct EventKind: RawRepresentable, Hashable, Codable, Sendable, CustomSt
     public static let warning = EventKind(rawValue: "warning")
 
     /// Every kind muster writes.
-    public static let all: [EventKind] = [.starting, .ready, .completed, .exited, .restarted, .failed, .stopping, .stopped,
-                                          .restartDetected, .unavailable, .available, .warning]
+    public static let all: [EventKind] = [
+        .starting, .ready, .completed, .exited, .restarted, .failed, .stopping, .stopped,
+        .restartDetected, .unavailable, .available, .warning,
+    ]
 
     /// Begins a `Disruption` when none is open for the service.
     public var beginsDisruption: Bool { Self.beginning.contains(self) }

@@ -12,7 +12,9 @@ public struct RunReport: Codable, Sendable {
         /// Ids of the tests this service's disruptions overlapped (absent in reports written before tests were read).
         public var tests: [String]?
 
-        public init(restarts: Int, restartDetected: Int, unavailableMs: Int, events: [ServiceEvent], tests: [String]? = []) {
+        public init(
+            restarts: Int, restartDetected: Int, unavailableMs: Int, events: [ServiceEvent], tests: [String]? = []
+        ) {
             self.restarts = restarts
             self.restartDetected = restartDetected
             self.unavailableMs = unavailableMs
@@ -46,8 +48,10 @@ public struct RunReport: Codable, Sendable {
     ///   - disruptions: those overlapping the window, computed from the whole
     ///     event log (one that began before the window counts); nil: from `events`.
     ///   - tests: the tests CMD ran; they are attributed here.
-    public init(command: [String], started: Date, ended: Date, exitCode: Int32, services: [String], events: [ServiceEvent],
-                disruptions: [Disruption]? = nil, tests: [TestRecord] = [], postgres: [String: PostgresPressure]? = nil) {
+    public init(
+        command: [String], started: Date, ended: Date, exitCode: Int32, services: [String], events: [ServiceEvent],
+        disruptions: [Disruption]? = nil, tests: [TestRecord] = [], postgres: [String: PostgresPressure]? = nil
+    ) {
         self.command = command
         self.started = EventLog.timestamp(started)
         self.ended = EventLog.timestamp(ended)
@@ -77,7 +81,9 @@ public struct RunReport: Codable, Sendable {
     /// `restart_detected`, each until its end or the end of the window.
     static func downtime(_ events: [ServiceEvent], until end: Date) -> Int {
         let until = end.timeIntervalSince1970
-        let total = Disruption.from(events).filter { $0.kind != .restartDetected }.reduce(0.0) { $0 + $1.seconds(until: until) }
+        let total = Disruption.from(events).filter { $0.kind != .restartDetected }.reduce(0.0) {
+            $0 + $1.seconds(until: until)
+        }
         return Int((total * 1000).rounded())
     }
 

@@ -29,8 +29,10 @@ public struct ServiceEvent: Codable, Sendable, Equatable {
     public var logTail: [String]
 
     /// An event as read or as a test writes it.
-    public init(seq: Int, time: String, service: String, type: EventKind, pid: Int32? = nil, previousPid: Int32? = nil,
-                restarts: Int = 0, reason: String? = nil, durationMs: Int? = nil, logTail: [String] = [], since: String? = nil) {
+    public init(
+        seq: Int, time: String, service: String, type: EventKind, pid: Int32? = nil, previousPid: Int32? = nil,
+        restarts: Int = 0, reason: String? = nil, durationMs: Int? = nil, logTail: [String] = [], since: String? = nil
+    ) {
         self.seq = seq
         self.time = time
         self.service = service
@@ -45,16 +47,24 @@ public struct ServiceEvent: Codable, Sendable, Equatable {
     }
 
     /// An event happening now (or at `time`), before the event log numbers it.
-    public init(service: String, type: EventKind, pid: Int32? = nil, previousPid: Int32? = nil, restarts: Int = 0,
-                reason: String? = nil, logTail: [String] = [], durationMs: Int? = nil, time: Date = Date(), since: Date? = nil) {
-        self.init(seq: 0, time: EventLog.timestamp(time), service: service, type: type, pid: pid, previousPid: previousPid,
-                  restarts: restarts, reason: reason, durationMs: durationMs, logTail: logTail, since: since.map(EventLog.timestamp))
+    public init(
+        service: String, type: EventKind, pid: Int32? = nil, previousPid: Int32? = nil, restarts: Int = 0,
+        reason: String? = nil, logTail: [String] = [], durationMs: Int? = nil, time: Date = Date(), since: Date? = nil
+    ) {
+        self.init(
+            seq: 0, time: EventLog.timestamp(time), service: service, type: type, pid: pid, previousPid: previousPid,
+            restarts: restarts, reason: reason, durationMs: durationMs, logTail: logTail,
+            since: since.map(EventLog.timestamp))
     }
 
     /// What the pure lifecycle emits: no name, no time (it has neither a clock nor the
     /// service's name); the runner completes it with `stamped(service:at:)`.
-    static func lifecycle(_ type: EventKind, pid: Int32?, previousPid: Int32?, restarts: Int, reason: String?) -> ServiceEvent {
-        ServiceEvent(seq: 0, time: "", service: "", type: type, pid: pid, previousPid: previousPid, restarts: restarts, reason: reason)
+    static func lifecycle(_ type: EventKind, pid: Int32?, previousPid: Int32?, restarts: Int, reason: String?)
+        -> ServiceEvent
+    {
+        ServiceEvent(
+            seq: 0, time: "", service: "", type: type, pid: pid, previousPid: previousPid, restarts: restarts,
+            reason: reason)
     }
 
     /// Named after `service` and stamped with `time`.
@@ -71,8 +81,10 @@ public struct ServiceEvent: Codable, Sendable, Equatable {
     /// what `Codable` encodes (the run report, the control API), so both name a field
     /// the same way. Absent values are left out; `restarts` is always there.
     public var fields: JSONValue {
-        var members: [JSONValue.Member] = [.init("seq", .int(seq)), .init("time", .string(time)),
-                                           .init("service", .string(service)), .init("type", .string(type.rawValue))]
+        var members: [JSONValue.Member] = [
+            .init("seq", .int(seq)), .init("time", .string(time)),
+            .init("service", .string(service)), .init("type", .string(type.rawValue)),
+        ]
         if let pid { members.append(.init("pid", .int(Int(pid)))) }
         if let previousPid { members.append(.init("previous_pid", .int(Int(previousPid)))) }
         members.append(.init("restarts", .int(restarts)))
@@ -109,15 +121,17 @@ public struct ServiceEvent: Codable, Sendable, Equatable {
     /// left them out); everything else an event needs must be there.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(seq: try container.decode(Int.self, forKey: .seq), time: try container.decode(String.self, forKey: .time),
-                  service: try container.decode(String.self, forKey: .service), type: try container.decode(EventKind.self, forKey: .type),
-                  pid: try container.decodeIfPresent(Int32.self, forKey: .pid),
-                  previousPid: try container.decodeIfPresent(Int32.self, forKey: .previousPid),
-                  restarts: try container.decodeIfPresent(Int.self, forKey: .restarts) ?? 0,
-                  reason: try container.decodeIfPresent(String.self, forKey: .reason),
-                  durationMs: try container.decodeIfPresent(Int.self, forKey: .durationMs),
-                  logTail: try container.decodeIfPresent([String].self, forKey: .logTail) ?? [],
-                  since: try container.decodeIfPresent(String.self, forKey: .since))
+        self.init(
+            seq: try container.decode(Int.self, forKey: .seq), time: try container.decode(String.self, forKey: .time),
+            service: try container.decode(String.self, forKey: .service),
+            type: try container.decode(EventKind.self, forKey: .type),
+            pid: try container.decodeIfPresent(Int32.self, forKey: .pid),
+            previousPid: try container.decodeIfPresent(Int32.self, forKey: .previousPid),
+            restarts: try container.decodeIfPresent(Int.self, forKey: .restarts) ?? 0,
+            reason: try container.decodeIfPresent(String.self, forKey: .reason),
+            durationMs: try container.decodeIfPresent(Int.self, forKey: .durationMs),
+            logTail: try container.decodeIfPresent([String].self, forKey: .logTail) ?? [],
+            since: try container.decodeIfPresent(String.self, forKey: .since))
     }
 
     // MARK: - Reading
@@ -156,6 +170,8 @@ public struct ServiceEvent: Codable, Sendable, Equatable {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
         let parts = calendar.dateComponents([.hour, .minute, .second, .nanosecond], from: date)
-        return String(format: "%02d:%02d:%02d.%03d", parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0, (parts.nanosecond ?? 0) / 1_000_000)
+        return String(
+            format: "%02d:%02d:%02d.%03d", parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0,
+            (parts.nanosecond ?? 0) / 1_000_000)
     }
 }

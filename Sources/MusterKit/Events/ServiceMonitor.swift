@@ -79,8 +79,12 @@ public final class ProcessIdentityMonitor: ServiceMonitor, @unchecked Sendable {
         guard let main, main.pid != found.pid || main.startTime != found.startTime else { return [] }
         // The old one still runs: we only looked deeper into the wrapper, nothing restarted.
         if let old = ProcessTable.entry(main.pid), old.isAlive, old.startTime == main.startTime { return [] }
-        return [.restartDetected(reason: "its main process changed from pid \(main.pid) (\(main.name)) to pid \(found.pid) (\(found.name))",
-                                 previousPid: main.pid, since: lastSeen)]
+        return [
+            .restartDetected(
+                reason:
+                    "its main process changed from pid \(main.pid) (\(main.name)) to pid \(found.pid) (\(found.name))",
+                previousPid: main.pid, since: lastSeen)
+        ]
     }
 
     static func mainProcess(of leader: Int32) -> ProcessInfoEntry? {
@@ -88,7 +92,8 @@ public final class ProcessIdentityMonitor: ServiceMonitor, @unchecked Sendable {
         for _ in 0..<4 where shells.contains(entry.name) {
             let children = ProcessTable.children(of: entry.pid)
             guard children.count == 1, let child = ProcessTable.entry(children[0]), child.isAlive,
-                  !pauses.contains(child.name), ProcessTable.age(of: child) >= 1 else { break }
+                !pauses.contains(child.name), ProcessTable.age(of: child) >= 1
+            else { break }
             entry = child
         }
         return entry

@@ -12,8 +12,10 @@ public struct DependencyGraph: Sendable {
     }
 
     public init(stack: StackSpec) {
-        self.init(names: stack.serviceNames,
-                  dependencies: Dictionary(uniqueKeysWithValues: stack.services.map { ($0.name, $0.dependsOn.map(\.service)) }))
+        self.init(
+            names: stack.serviceNames,
+            dependencies: Dictionary(
+                uniqueKeysWithValues: stack.services.map { ($0.name, $0.dependsOn.map(\.service)) }))
     }
 
     /// Names that depend directly on `name`, in file order.

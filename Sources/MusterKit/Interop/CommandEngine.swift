@@ -23,7 +23,9 @@ struct CommandEngine {
         for segment in segments(of: command) {
             var words = segment[...]
             while let first = words.first,
-                  launchers.contains(first) || isAssignment(first) || (first.hasPrefix("-") && words.startIndex > segment.startIndex) {
+                launchers.contains(first) || isAssignment(first)
+                    || (first.hasPrefix("-") && words.startIndex > segment.startIndex)
+            {
                 words = words.dropFirst()
             }
             guard let program = words.first else { continue }
@@ -54,7 +56,9 @@ struct CommandEngine {
     static func isPostgresSetup(_ command: String) -> Bool {
         let programs = segments(of: command).compactMap { $0.first { !launchers.contains($0) && !isAssignment($0) } }
         return !programs.isEmpty && programs.contains { ($0 as NSString).lastPathComponent == "initdb" }
-            && programs.allSatisfy { ["initdb", "mkdir", "rm", "test", "[", "echo", "true"].contains(($0 as NSString).lastPathComponent) }
+            && programs.allSatisfy {
+                ["initdb", "mkdir", "rm", "test", "[", "echo", "true"].contains(($0 as NSString).lastPathComponent)
+            }
     }
 
     static func isAssignment(_ word: String) -> Bool {
@@ -161,7 +165,9 @@ struct CommandEngine {
                 let assignment = arguments[index]
                 index += 1
                 let key = String(assignment[..<equals])
-                if ["listeners", "advertised.listeners", "log.dirs", "node.id", "broker.id", "controller.quorum.voters"].contains(key) {
+                if [
+                    "listeners", "advertised.listeners", "log.dirs", "node.id", "broker.id", "controller.quorum.voters",
+                ].contains(key) {
                     fields.dropped.append("--override \(key) (muster sets it)")
                 } else {
                     settings.append((key, String(assignment[assignment.index(after: equals)...])))

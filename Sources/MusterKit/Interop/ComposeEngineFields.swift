@@ -10,8 +10,9 @@ struct ComposeEngineFields {
     var dropped: [String] = []
 
     init(kind: EngineKind, service: Node) {
-        self.init(kind: kind, command: ComposeValues.words(ComposeValues.value(service, "command")),
-                  environment: ComposeValues.environment(ComposeValues.value(service, "environment")))
+        self.init(
+            kind: kind, command: ComposeValues.words(ComposeValues.value(service, "command")),
+            environment: ComposeValues.environment(ComposeValues.value(service, "environment")))
     }
 
     /// From a command line and environment read elsewhere (a process-compose process).
@@ -89,7 +90,9 @@ struct ComposeEngineFields {
         }
         // The image creates a database named after POSTGRES_USER when POSTGRES_DB is unset.
         if let user, !pairs.contains(where: { $0.key == "databases" }) {
-            pairs.append(YAMLPair("databases", .flow([.string(user)]), trailing: "the image's default: POSTGRES_DB = POSTGRES_USER"))
+            pairs.append(
+                YAMLPair(
+                    "databases", .flow([.string(user)]), trailing: "the image's default: POSTGRES_DB = POSTGRES_USER"))
         }
         pairs.sort { Self.order($0.key) < Self.order($1.key) }
     }
@@ -117,7 +120,9 @@ struct ComposeEngineFields {
                     let word = words[index]
                     index += 1
                     guard word.hasPrefix("--"), word.count > 2 else {
-                        dropped.append(word.hasSuffix(".conf") ? "config file \(word) (copy its lines into settings)" : "command word \(word)")
+                        dropped.append(
+                            word.hasSuffix(".conf")
+                                ? "config file \(word) (copy its lines into settings)" : "command word \(word)")
                         continue
                     }
                     var values: [String] = []
@@ -168,7 +173,10 @@ struct ComposeEngineFields {
         if !topics.isEmpty { pairs.append(YAMLPair("topics", .list(topics))) }
         if dropped.count > 3 {
             let env = dropped.filter { $0.hasPrefix("environment ") }.count
-            dropped = dropped.filter { !$0.hasPrefix("environment ") } + ["\(env) KAFKA_* environment variables (listeners and the like are muster's)"]
+            dropped =
+                dropped.filter { !$0.hasPrefix("environment ") } + [
+                    "\(env) KAFKA_* environment variables (listeners and the like are muster's)"
+                ]
         }
     }
 }

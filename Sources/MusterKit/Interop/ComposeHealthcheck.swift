@@ -15,7 +15,9 @@ enum ComposeHealthcheck {
     /// moment compose would have called the service unhealthy.
     static func probe(_ node: Node?) -> YAMLNode? {
         guard let node else { return nil }
-        if let disable = ComposeValues.string(ComposeValues.value(node, "disable")), ["true", "yes"].contains(disable.lowercased()) {
+        if let disable = ComposeValues.string(ComposeValues.value(node, "disable")),
+            ["true", "yes"].contains(disable.lowercased())
+        {
             return nil
         }
         let test = ComposeValues.value(node, "test")
@@ -40,10 +42,13 @@ enum ComposeHealthcheck {
             pairs.append(YAMLPair("timeout", .string(timeout.text)))
         }
         if let start = ComposeValues.duration(ComposeValues.value(node, "start_period")) {
-            let retries = ComposeValues.string(ComposeValues.value(node, "retries")).flatMap { Int($0) } ?? defaultRetries
+            let retries =
+                ComposeValues.string(ComposeValues.value(node, "retries")).flatMap { Int($0) } ?? defaultRetries
             let total = start.value + (interval?.value ?? defaultInterval) * max(1, retries)
-            pairs.append(YAMLPair("start_timeout", .string(DurationParser.format(total)),
-                                  trailing: "compose: start_period \(start.text) + \(retries) retries × interval"))
+            pairs.append(
+                YAMLPair(
+                    "start_timeout", .string(DurationParser.format(total)),
+                    trailing: "compose: start_period \(start.text) + \(retries) retries × interval"))
         }
         return .map(pairs)
     }

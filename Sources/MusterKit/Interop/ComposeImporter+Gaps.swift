@@ -7,7 +7,8 @@ import Yams
 extension ComposeImporter {
     func isZookeeper(_ composeName: String) -> Bool {
         guard let service = composeServices.first(where: { $0.key == composeName })?.value,
-              let image = ComposeValues.string(ComposeValues.value(service, "image")) else { return false }
+            let image = ComposeValues.string(ComposeValues.value(service, "image"))
+        else { return false }
         return EngineImage.isZookeeper(image)
     }
 
@@ -22,12 +23,15 @@ extension ComposeImporter {
     func zookeeperNote(_ composeName: String, service: Node) -> [String]? {
         guard isZookeeper(composeName) else { return nil }
         let image = ComposeValues.string(ComposeValues.value(service, "image")) ?? ""
-        var lines = ["  # \(Self.musterName(composeName)): dropped (image \(image)): muster's Kafka runs in KRaft mode (or is"]
+        var lines = [
+            "  # \(Self.musterName(composeName)): dropped (image \(image)): muster's Kafka runs in KRaft mode (or is"
+        ]
         lines.append("  # Redpanda or Tansu) and needs no ZooKeeper.")
         if let broker = broker() {
             lines.append("  # Services that depended on it wait for \(Self.musterName(broker.key)) instead.")
         } else {
-            lines.append("  # No Kafka service here uses it: if something else needs ZooKeeper, add it as a service by hand.")
+            lines.append(
+                "  # No Kafka service here uses it: if something else needs ZooKeeper, add it as a service by hand.")
         }
         return lines
     }
@@ -37,16 +41,31 @@ extension ComposeImporter {
     func redisServer(image: String) -> (pairs: [YAMLPair], notes: [String]) {
         let repository = EngineImage.repository(of: image)
         if repository.contains("valkey") {
-            let path = environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-            if let found = ProgramLocator.find("valkey-server", workingDir: "/", path: path + ":/usr/sbin:/usr/local/sbin") {
-                return ([YAMLPair("bin", .string(found), trailing: "valkey-server is installed here: muster runs it")], [])
+            let path =
+                environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+            if let found = ProgramLocator.find(
+                "valkey-server", workingDir: "/", path: path + ":/usr/sbin:/usr/local/sbin")
+            {
+                return (
+                    [YAMLPair("bin", .string(found), trailing: "valkey-server is installed here: muster runs it")], []
+                )
             }
-            return ([], ["valkey-server is not installed here: muster runs redis-server, which speaks the same protocol and "
-                         + "takes the same flags; install Valkey and set bin: to valkey-server's path to run Valkey itself"])
+            return (
+                [],
+                [
+                    "valkey-server is not installed here: muster runs redis-server, which speaks the same protocol and "
+                        + "takes the same flags; install Valkey and set bin: to valkey-server's path to run Valkey itself"
+                ]
+            )
         }
         if repository.hasPrefix("redis/redis-stack") {
-            return ([], ["Redis Stack's modules (search, JSON, time series) are not loaded: muster runs plain redis-server; "
-                         + "add loadmodule to settings if the app needs them"])
+            return (
+                [],
+                [
+                    "Redis Stack's modules (search, JSON, time series) are not loaded: muster runs plain redis-server; "
+                        + "add loadmodule to settings if the app needs them"
+                ]
+            )
         }
         return ([], [])
     }

@@ -43,7 +43,8 @@ struct ComposeImporter {
 
     /// Compose allows `.` in names; muster takes letters, digits, `-` and `_`.
     static func musterName(_ name: String) -> String {
-        let mapped = String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") ? $0 : "-" })
+        let mapped = String(
+            name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") ? $0 : "-" })
         let trimmed = String(mapped.drop { $0 == "-" }.prefix(63))
         return trimmed.isEmpty ? "service" : trimmed
     }
@@ -52,26 +53,33 @@ struct ComposeImporter {
         var found: [String: Engine] = [:]
         for (name, service) in composeServices {
             guard let image = ComposeValues.string(ComposeValues.value(service, "image")),
-                  let match = EngineImage.recognize(image) else { continue }
+                let match = EngineImage.recognize(image)
+            else { continue }
             let target = ComposeValues.ports(ComposeValues.value(service, "ports")).first?.target
-            found[name] = Engine(name: Self.musterName(name), kind: match.kind, implementation: match.implementation,
-                                 containerPort: target ?? EngineImage.defaultPort(match.kind))
+            found[name] = Engine(
+                name: Self.musterName(name), kind: match.kind, implementation: match.implementation,
+                containerPort: target ?? EngineImage.defaultPort(match.kind))
         }
         return found
     }
 
     func convert() -> ImportedStack {
         let engines = engines()
-        let names = Dictionary(composeServices.map { ($0.key, Self.musterName($0.key)) }, uniquingKeysWith: { a, _ in a })
+        let names = Dictionary(
+            composeServices.map { ($0.key, Self.musterName($0.key)) }, uniquingKeysWith: { a, _ in a })
         var lines = [
             "# Imported by `muster import` from \(source).",
             "# Engines (Postgres, Redis, Kafka) run as native servers that muster configures and checks;",
             "# their outputs (${db.url}, ${cache.url}, ${bus.bootstrap}: see `muster env`) replace hand-written URLs.",
             "# Check it with `muster check`, start it with `muster up`.",
         ]
-        let otherKeys = ComposeValues.pairs(root).map(\.key).filter { !["services", "name", "version", "include"].contains($0) && !$0.hasPrefix("x-") }
+        let otherKeys = ComposeValues.pairs(root).map(\.key).filter {
+            !["services", "name", "version", "include"].contains($0) && !$0.hasPrefix("x-")
+        }
         if !otherKeys.isEmpty {
-            lines.append("# Not carried over: top-level \(otherKeys.joined(separator: ", ")) (no containers, so no networks or volumes).")
+            lines.append(
+                "# Not carried over: top-level \(otherKeys.joined(separator: ", ")) (no containers, so no networks or volumes)."
+            )
         }
         let warnings = unsetVariables()
         lines += warnings.map { "# Warning: " + $0 + "." }
@@ -79,7 +87,8 @@ struct ComposeImporter {
             lines += YAMLText.lines([YAMLPair("name", .string(Self.musterName(name).lowercased()))])
         }
         if !directory.isEmpty, FileManager.default.fileExists(atPath: directory + "/.env") {
-            lines += YAMLText.lines([YAMLPair("env_file", .string(".env"), trailing: "compose read it for ${VAR}s too")])
+            lines += YAMLText.lines([YAMLPair("env_file", .string(".env"), trailing: "compose read it for ${VAR}s too")]
+            )
         }
         lines.append("")
         lines.append("services:")
@@ -90,22 +99,32 @@ struct ComposeImporter {
             if let zookeeper = zookeeperNote(composeName, service: service) {
                 lines += zookeeper
             } else if let engine = engines[composeName] {
-                lines += YAMLText.lines([engineService(engine, composeName: composeName, service: service, engines: engines, names: names)], indent: 2)
+                lines += YAMLText.lines(
+                    [engineService(engine, composeName: composeName, service: service, engines: engines, names: names)],
+                    indent: 2)
                 active.append(name)
             } else {
-                lines += placeholder(name: name, composeName: composeName, service: service, engines: engines, names: names)
+                lines += placeholder(
+                    name: name, composeName: composeName, service: service, engines: engines, names: names)
                 placeholders.append(name)
             }
         }
         if active.isEmpty {
-            lines.append("  # Nothing is runnable yet: no service of \(source) maps to an engine, so every one above is a")
-            lines.append("  # placeholder. Uncomment one and set its command: (what runs it on this machine), then `muster check`.")
+            lines.append(
+                "  # Nothing is runnable yet: no service of \(source) maps to an engine, so every one above is a")
+            lines.append(
+                "  # placeholder. Uncomment one and set its command: (what runs it on this machine), then `muster check`."
+            )
         }
-        return ImportedStack(yaml: lines.joined(separator: "\n") + "\n", services: active, placeholders: placeholders, warnings: warnings)
+        return ImportedStack(
+            yaml: lines.joined(separator: "\n") + "\n", services: active, placeholders: placeholders, warnings: warnings
+        )
     }
 
-    func engineService(_ engine: Engine, composeName: String, service: Node, engines: [String: Engine],
-                       names: [String: String]) -> YAMLPair {
+    func engineService(
+        _ engine: Engine, composeName: String, service: Node, engines: [String: Engine],
+        names: [String: String]
+    ) -> YAMLPair {
         let image = ComposeValues.string(ComposeValues.value(service, "image")) ?? ""
         var notes = ["from image \(image): muster runs the \(engine.kind.rawValue) server installed on this machine"]
         if ComposeValues.value(service, "build") != nil {
@@ -113,20 +132,28 @@ struct ComposeImporter {
         }
         let fields = ComposeEngineFields(kind: engine.kind, service: service)
         var pairs = [YAMLPair("engine", .string(engine.kind.rawValue))]
-        if engine.implementation != .auto { pairs.append(YAMLPair("implementation", .string(engine.implementation.rawValue))) }
-        let published = ComposeValues.ports(ComposeValues.value(service, "ports")).first { $0.published != nil }?.published
-        pairs.append(YAMLPair("port", published.map(Self.portNode) ?? .string("auto"),
-                              trailing: published == nil ? "not published in compose: muster picks a free port" : nil))
+        if engine.implementation != .auto {
+            pairs.append(YAMLPair("implementation", .string(engine.implementation.rawValue)))
+        }
+        let published = ComposeValues.ports(ComposeValues.value(service, "ports")).first { $0.published != nil }?
+            .published
+        pairs.append(
+            YAMLPair(
+                "port", published.map(Self.portNode) ?? .string("auto"),
+                trailing: published == nil ? "not published in compose: muster picks a free port" : nil))
         let server = redisServer(image: image)
         pairs += server.pairs
         notes += server.notes
         pairs += fields.pairs
-        let dependencies = dependsOn(service, of: composeName, active: Set(engines.keys), names: names, engines: engines)
+        let dependencies = dependsOn(
+            service, of: composeName, active: Set(engines.keys), names: names, engines: engines)
         pairs += dependencies.pairs
         pairs += lifecycle(service)
         var dropped = fields.dropped + dependencies.dropped
         if ComposeValues.value(service, "healthcheck") != nil {
-            notes.append("healthcheck dropped: muster's own \(engine.kind.rawValue) check (a real protocol request) decides readiness")
+            notes.append(
+                "healthcheck dropped: muster's own \(engine.kind.rawValue) check (a real protocol request) decides readiness"
+            )
         }
         dropped += unhandledKeys(service)
         if !dropped.isEmpty { notes.append("not carried over: " + dropped.joined(separator: ", ")) }
@@ -139,12 +166,17 @@ struct ComposeImporter {
         Int(text).map { .number($0) } ?? .string(text)
     }
 
-    func placeholder(name: String, composeName: String, service: Node, engines: [String: Engine],
-                     names: [String: String]) -> [String] {
+    func placeholder(
+        name: String, composeName: String, service: Node, engines: [String: Engine],
+        names: [String: String]
+    ) -> [String] {
         var header: [String]
         if let build = ComposeValues.value(service, "build") {
-            let context = ComposeValues.string(build) ?? ComposeValues.string(ComposeValues.value(build, "context")) ?? "."
-            header = ["\(name): built from a Dockerfile (build: \(context)); muster runs programs natively, not images."]
+            let context =
+                ComposeValues.string(build) ?? ComposeValues.string(ComposeValues.value(build, "context")) ?? "."
+            header = [
+                "\(name): built from a Dockerfile (build: \(context)); muster runs programs natively, not images."
+            ]
         } else if let image = ComposeValues.string(ComposeValues.value(service, "image")) {
             header = ["\(name): image \(image) is not one muster knows (postgres, redis, kafka images become engines)."]
         } else {
@@ -157,43 +189,67 @@ struct ComposeImporter {
         let commandNode = ComposeValues.value(service, "command")
         if entrypoint.isEmpty, let text = ComposeValues.string(commandNode) {
             pairs.append(YAMLPair("command", .string(text), trailing: "from compose, where it ran inside the image"))
-        } else if let words = ComposeValues.words(commandNode).map({ entrypoint + $0 }) ?? (entrypoint.isEmpty ? nil : entrypoint) {
-            pairs.append(YAMLPair("command", .flow(words.map { .string($0) }), trailing: "from compose, where it ran inside the image"))
+        } else if let words = ComposeValues.words(commandNode).map({ entrypoint + $0 })
+            ?? (entrypoint.isEmpty ? nil : entrypoint)
+        {
+            pairs.append(
+                YAMLPair(
+                    "command", .flow(words.map { .string($0) }), trailing: "from compose, where it ran inside the image"
+                ))
         } else {
             pairs.append(YAMLPair("command", .string("TODO: the command that runs \(name)"), trailing: "TODO"))
         }
         if let port = ComposeValues.ports(ComposeValues.value(service, "ports")).first(where: { $0.published != nil }),
-           let published = port.published {
+            let published = port.published
+        {
             let differs = port.target.map { String($0) != published } ?? false
-            pairs.append(YAMLPair("port", Self.portNode(published),
-                                  trailing: differs ? "in its container it listened on \(port.target!)" : nil))
+            pairs.append(
+                YAMLPair(
+                    "port", Self.portNode(published),
+                    trailing: differs ? "in its container it listened on \(port.target!)" : nil))
         }
         let environment = ComposeValues.environment(ComposeValues.value(service, "environment"))
         if !environment.isEmpty {
-            pairs.append(YAMLPair("env", .map(environment.map { key, value in
-                // `KEY` alone passes the host's value through; `${KEY}` says the same to muster.
-                YAMLPair(key, .string(value.map { Self.rewriteHosts($0, engines: engines) } ?? "${\(key)}"))
-            })))
+            pairs.append(
+                YAMLPair(
+                    "env",
+                    .map(
+                        environment.map { key, value in
+                            // `KEY` alone passes the host's value through; `${KEY}` says the same to muster.
+                            YAMLPair(key, .string(value.map { Self.rewriteHosts($0, engines: engines) } ?? "${\(key)}"))
+                        })))
         }
         if let envFile = ComposeValues.value(service, "env_file") {
-            let paths = ComposeValues.string(envFile).map { [$0] }
+            let paths =
+                ComposeValues.string(envFile).map { [$0] }
                 ?? ComposeValues.strings(envFile)
-                ?? { if case let .sequence(items) = envFile { return items.compactMap { ComposeValues.string(ComposeValues.value($0, "path")) } }; return [] }()
+                ?? {
+                    if case let .sequence(items) = envFile {
+                        return items.compactMap { ComposeValues.string(ComposeValues.value($0, "path")) }
+                    }; return []
+                }()
             if !paths.isEmpty { pairs.append(YAMLPair("env_file", .flow(paths.map { .string($0) }))) }
         }
-        pairs += dependsOn(service, of: composeName, active: Set(composeServices.map(\.key)), names: names, engines: engines).pairs
+        pairs +=
+            dependsOn(service, of: composeName, active: Set(composeServices.map(\.key)), names: names, engines: engines)
+            .pairs
         if let probe = ComposeHealthcheck.probe(ComposeValues.value(service, "healthcheck")) {
             pairs.append(YAMLPair("ready", probe))
         }
         pairs += lifecycle(service)
         if isTask(composeName, service) {
-            pairs.append(YAMLPair("task", .bool(true), trailing: ComposeValues.value(service, "x-muster-task") != nil
-                                  ? "x-muster-task" : "runs once; others wait for it with service_completed_successfully"))
+            pairs.append(
+                YAMLPair(
+                    "task", .bool(true),
+                    trailing: ComposeValues.value(service, "x-muster-task") != nil
+                        ? "x-muster-task" : "runs once; others wait for it with service_completed_successfully"))
         }
         let watch = ComposeWatch.importRules(service)
         if let rules = watch.rules { pairs.append(rules) }
         header += watch.notes
-        let dropped = unhandledKeys(service) + (ComposeValues.value(service, "working_dir") == nil ? [] : ["working_dir (a path in the image)"])
+        let dropped =
+            unhandledKeys(service)
+            + (ComposeValues.value(service, "working_dir") == nil ? [] : ["working_dir (a path in the image)"])
         if !dropped.isEmpty { header.append("Not carried over: " + dropped.joined(separator: ", ") + ".") }
         return header.map { "  # " + $0 } + YAMLText.commentedOut([YAMLPair(name, .map(pairs))], indent: 2)
     }
@@ -215,21 +271,27 @@ struct ComposeImporter {
     }
 
     func unhandledKeys(_ service: Node) -> [String] {
-        ComposeValues.pairs(service).map(\.key).filter { !Self.handledKeys.contains($0) && $0 != "working_dir" && !$0.hasPrefix("x-") }
+        ComposeValues.pairs(service).map(\.key).filter {
+            !Self.handledKeys.contains($0) && $0 != "working_dir" && !$0.hasPrefix("x-")
+        }
     }
 
     /// `depends_on` with compose's conditions in muster's words. Compose's plain list
     /// means `service_started`; for an engine muster waits until it is `ready`, which
     /// costs nothing and spares the app connection retries.
-    func dependsOn(_ service: Node, of composeName: String, active: Set<String>, names: [String: String],
-                   engines: [String: Engine]) -> (pairs: [YAMLPair], dropped: [String]) {
+    func dependsOn(
+        _ service: Node, of composeName: String, active: Set<String>, names: [String: String],
+        engines: [String: Engine]
+    ) -> (pairs: [YAMLPair], dropped: [String]) {
         var entries: [YAMLPair] = [], dropped: [String] = []
         for (target, condition) in ComposeValues.dependencies(ComposeValues.value(service, "depends_on")) {
             if isZookeeper(target) {
                 // muster's Kafka needs no ZooKeeper: wait for the broker instead.
                 if let broker = broker(), broker.key != composeName, let name = names[broker.key],
-                   !entries.contains(where: { $0.key == name }) {
-                    entries.append(YAMLPair(name, .string("ready"), trailing: "instead of \(target) (ZooKeeper), dropped"))
+                    !entries.contains(where: { $0.key == name })
+                {
+                    entries.append(
+                        YAMLPair(name, .string("ready"), trailing: "instead of \(target) (ZooKeeper), dropped"))
                 }
                 continue
             }
@@ -241,7 +303,10 @@ struct ComposeImporter {
             case "service_healthy": entries.append(YAMLPair(name, .string("ready")))
             case "service_completed_successfully" where engines[target] != nil:
                 // muster's engine is a server: it never completes, it is ready.
-                entries.append(YAMLPair(name, .string("ready"), trailing: "compose: service_completed_successfully; muster runs \(target) as a server"))
+                entries.append(
+                    YAMLPair(
+                        name, .string("ready"),
+                        trailing: "compose: service_completed_successfully; muster runs \(target) as a server"))
             case "service_completed_successfully": entries.append(YAMLPair(name, .string("completed")))
             default:
                 if engines[target] != nil {
@@ -263,11 +328,15 @@ struct ComposeImporter {
             case "always", "unless-stopped": pairs.append(YAMLPair("restart", .string("always")))
             case "on-failure":
                 pairs.append(YAMLPair("restart", .string("on-failure")))
-                if parts.count == 2, let limit = Int(parts[1]) { pairs.append(YAMLPair("max_restarts", .number(limit))) }
+                if parts.count == 2, let limit = Int(parts[1]) {
+                    pairs.append(YAMLPair("max_restarts", .number(limit)))
+                }
             default: break
             }
         }
-        if let signal = ComposeValues.string(ComposeValues.value(service, "stop_signal")), SignalName.parse(signal) != nil {
+        if let signal = ComposeValues.string(ComposeValues.value(service, "stop_signal")),
+            SignalName.parse(signal) != nil
+        {
             pairs.append(YAMLPair("stop_signal", .string(signal)))
         }
         if let grace = ComposeValues.duration(ComposeValues.value(service, "stop_grace_period")) {
@@ -293,10 +362,14 @@ struct ComposeImporter {
         for (composeName, engine) in engines.sorted(by: { $0.key.count > $1.key.count }) {
             let host = NSRegularExpression.escapedPattern(for: composeName)
             let replacement = "\\${\(engine.name).host}:\\${\(engine.name).port}"
-            for pattern in ["(?<![A-Za-z0-9_.-])\(host):\(engine.containerPort)(?![0-9])", "(?<=@|//)\(host)(?=[/?]|$)", "^\(host)$"] {
+            for pattern in [
+                "(?<![A-Za-z0-9_.-])\(host):\(engine.containerPort)(?![0-9])", "(?<=@|//)\(host)(?=[/?]|$)",
+                "^\(host)$",
+            ] {
                 guard let regex = try? NSRegularExpression(pattern: pattern) else { continue }
                 let template = pattern == "^\(host)$" ? "\\${\(engine.name).host}" : replacement
-                result = regex.stringByReplacingMatches(in: result, range: NSRange(result.startIndex..., in: result), withTemplate: template)
+                result = regex.stringByReplacingMatches(
+                    in: result, range: NSRange(result.startIndex..., in: result), withTemplate: template)
             }
         }
         return result

@@ -36,8 +36,10 @@ enum ComposeInclude {
     }
 
     /// The services of `root` and of everything it includes, in file order.
-    static func collect(_ root: Node, file: String, shown: String, depth: Int, stack: [String],
-                        origins: inout [String: String]) throws -> [(Node, Node)] {
+    static func collect(
+        _ root: Node, file: String, shown: String, depth: Int, stack: [String],
+        origins: inout [String: String]
+    ) throws -> [(Node, Node)] {
         let folder = (file as NSString).deletingLastPathComponent
         var services: [(Node, Node)] = []
         func add(_ pairs: [(Node, Node)], from source: (String) -> String) throws {
@@ -45,7 +47,10 @@ enum ComposeInclude {
                 let source = source(ComposeValues.string(key) ?? "?")
                 let name = ComposeValues.string(key) ?? "?"
                 if let first = origins[name] {
-                    throw MusterError(.usage, "service \(name) is defined in both \(first) and \(source); compose refuses that in an include:d project too: keep one")
+                    throw MusterError(
+                        .usage,
+                        "service \(name) is defined in both \(first) and \(source); compose refuses that in an include:d project too: keep one"
+                    )
                 }
                 origins[name] = source
                 services.append((key, value))
@@ -56,12 +61,15 @@ enum ComposeInclude {
                 throw MusterError(.usage, "\(shown): an include: entry has no path; write `- path/to/compose.yaml`")
             }
             let first = StackLoader.resolve(entry.paths[0], in: folder)
-            let project = entry.projectDirectory.map { StackLoader.resolve($0, in: folder) } ?? (first as NSString).deletingLastPathComponent
+            let project =
+                entry.projectDirectory.map { StackLoader.resolve($0, in: folder) }
+                ?? (first as NSString).deletingLastPathComponent
             var variables = ProcessInfo.processInfo.environment
             let envFiles = entry.envFiles.map { StackLoader.resolve($0, in: folder) }
             for envFile in envFiles.isEmpty ? [project + "/.env"] : envFiles {
                 switch EnvFile.load(envFile, display: relative(envFile, to: folder)) {
-                case let .success(pairs): for (key, value) in pairs where variables[key] == nil { variables[key] = value }
+                case let .success(pairs):
+                    for (key, value) in pairs where variables[key] == nil { variables[key] = value }
                 case let .failure(error):
                     if !envFiles.isEmpty { throw MusterError(.usage, "\(shown): include: env_file \(error.message)") }
                 }
@@ -73,13 +81,19 @@ enum ComposeInclude {
                 let absolute = StackLoader.resolve(path, in: folder)
                 let name = relative(absolute, to: folder)
                 guard !stack.contains(absolute) else {
-                    throw MusterError(.usage, "\(shown): include: \(path) includes itself (through \(stack.map { ($0 as NSString).lastPathComponent }.joined(separator: " → "))); remove the loop")
+                    throw MusterError(
+                        .usage,
+                        "\(shown): include: \(path) includes itself (through \(stack.map { ($0 as NSString).lastPathComponent }.joined(separator: " → "))); remove the loop"
+                    )
                 }
                 guard depth < maxDepth else {
                     throw MusterError(.usage, "\(shown): include: nested deeper than \(maxDepth) files; flatten it")
                 }
                 guard FileManager.default.fileExists(atPath: absolute) else {
-                    throw MusterError(.usage, "\(shown): include: \(path) not found (looked in \((absolute as NSString).deletingLastPathComponent)); fix the path")
+                    throw MusterError(
+                        .usage,
+                        "\(shown): include: \(path) not found (looked in \((absolute as NSString).deletingLastPathComponent)); fix the path"
+                    )
                 }
                 let text = try interpolate(StackImporter.readInput(absolute, shown: name), variables: variables)
                 let included: Node
@@ -91,10 +105,13 @@ enum ComposeInclude {
                     throw StackImporter.usage(StackLoader.yamlError(error, file: name, yaml: text))
                 }
                 var inner: [String: String] = [:]
-                let own = try collect(included, file: absolute, shown: name, depth: depth + 1, stack: stack + [absolute], origins: &inner)
+                let own = try collect(
+                    included, file: absolute, shown: name, depth: depth + 1, stack: stack + [absolute], origins: &inner)
                 let rebased = own.map { key, value in (key, rebase(value, from: project, to: folder)) }
                 merged = override(merged, with: rebased)
-                for (key, _) in own { definedIn[ComposeValues.string(key) ?? "?"] = inner[ComposeValues.string(key) ?? "?"] ?? name }
+                for (key, _) in own {
+                    definedIn[ComposeValues.string(key) ?? "?"] = inner[ComposeValues.string(key) ?? "?"] ?? name
+                }
             }
             try add(merged) { definedIn[$0] ?? shown }
         }
@@ -118,12 +135,15 @@ enum ComposeInclude {
         default: items = []
         }
         return items.map { item in
-            if let path = ComposeValues.string(item) { return Entry(paths: [path], projectDirectory: nil, envFiles: []) }
+            if let path = ComposeValues.string(item) {
+                return Entry(paths: [path], projectDirectory: nil, envFiles: [])
+            }
             let pathNode = ComposeValues.value(item, "path")
             let envNode = ComposeValues.value(item, "env_file")
-            return Entry(paths: ComposeValues.string(pathNode).map { [$0] } ?? ComposeValues.strings(pathNode) ?? [],
-                         projectDirectory: ComposeValues.string(ComposeValues.value(item, "project_directory")),
-                         envFiles: ComposeValues.string(envNode).map { [$0] } ?? ComposeValues.strings(envNode) ?? [])
+            return Entry(
+                paths: ComposeValues.string(pathNode).map { [$0] } ?? ComposeValues.strings(pathNode) ?? [],
+                projectDirectory: ComposeValues.string(ComposeValues.value(item, "project_directory")),
+                envFiles: ComposeValues.string(envNode).map { [$0] } ?? ComposeValues.strings(envNode) ?? [])
         }
     }
 
@@ -131,7 +151,8 @@ enum ComposeInclude {
     static func override(_ base: [(Node, Node)], with later: [(Node, Node)]) -> [(Node, Node)] {
         var result = base
         for (key, value) in later {
-            guard let index = result.firstIndex(where: { ComposeValues.string($0.0) == ComposeValues.string(key) }) else {
+            guard let index = result.firstIndex(where: { ComposeValues.string($0.0) == ComposeValues.string(key) })
+            else {
                 result.append((key, value))
                 continue
             }
@@ -165,10 +186,16 @@ enum ComposeInclude {
             case ("env_file"?, .scalar), ("build"?, .scalar):
                 pairs.append((key, Node(moved(ComposeValues.string(value) ?? ""))))
             case ("env_file"?, let .sequence(items)):
-                pairs.append((key, .sequence(Node.Sequence(items.map { item in
-                    if let path = ComposeValues.string(item) { return Node(moved(path)) }
-                    return item
-                }))))
+                pairs.append(
+                    (
+                        key,
+                        .sequence(
+                            Node.Sequence(
+                                items.map { item in
+                                    if let path = ComposeValues.string(item) { return Node(moved(path)) }
+                                    return item
+                                }))
+                    ))
             default: pairs.append((key, value))
             }
         }
@@ -185,7 +212,8 @@ enum ComposeInclude {
     /// in `variables`; everything else is left for muster to interpolate at load.
     static func interpolate(_ text: String, variables: [String: String]) -> String {
         guard text.contains("$") else { return text }
-        let pattern = #"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^{}]|\{[^{}]*\})*))?\}|([A-Za-z_][A-Za-z0-9_]*))"#
+        let pattern =
+            #"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^{}]|\{[^{}]*\})*))?\}|([A-Za-z_][A-Za-z0-9_]*))"#
         guard let regex = try? NSRegularExpression(pattern: pattern) else { return text }
         let ns = text as NSString
         var result = ""

@@ -41,7 +41,13 @@ enum ComposeValues {
         for char in text {
             if escaped { current.append(char); escaped = false; continue }
             if let open = quote {
-                if char == open { quote = nil } else if char == "\\" && open == "\"" { escaped = true } else { current.append(char) }
+                if char == open {
+                    quote = nil
+                } else if char == "\\" && open == "\"" {
+                    escaped = true
+                } else {
+                    current.append(char)
+                }
                 continue
             }
             switch char {
@@ -133,7 +139,8 @@ enum ComposeValues {
     /// A compose or Go duration muster also reads (`1m30s`, `500ms`), else nil.
     static func duration(_ node: Node?) -> (text: String, value: Duration)? {
         guard let text = string(node)?.trimmingCharacters(in: .whitespaces), !text.isEmpty,
-              case let .success(value) = DurationParser.parse(text) else { return nil }
+            case let .success(value) = DurationParser.parse(text)
+        else { return nil }
         return (text, value)
     }
 }

@@ -12,7 +12,8 @@ import Yams
 /// `exec` as `rebuild` plus `x-muster-exec: COMMAND`.
 enum ComposeWatch {
     static func importRules(_ service: Node) -> (rules: YAMLPair?, notes: [String]) {
-        guard case let .sequence(entries)? = ComposeValues.value(ComposeValues.value(service, "develop"), "watch") else { return (nil, []) }
+        guard case let .sequence(entries)? = ComposeValues.value(ComposeValues.value(service, "develop"), "watch")
+        else { return (nil, []) }
         var items: [YAMLNode] = []
         var notes: [String] = []
         for entry in entries {
@@ -32,10 +33,14 @@ enum ComposeWatch {
                 switch action {
                 case "restart", "sync+restart": pairs.append(YAMLPair("action", .string("restart")))
                 case "rebuild":
-                    pairs.append(YAMLPair("action", .string("restart"),
-                                          trailing: "compose rebuilt the image; for a build step write exec: COMMAND instead"))
+                    pairs.append(
+                        YAMLPair(
+                            "action", .string("restart"),
+                            trailing: "compose rebuilt the image; for a build step write exec: COMMAND instead"))
                 default:
-                    notes.append("Left out of develop.watch: \(action) of \(path) (muster runs from your checkout: nothing to copy).")
+                    notes.append(
+                        "Left out of develop.watch: \(action) of \(path) (muster runs from your checkout: nothing to copy)."
+                    )
                     continue
                 }
             }
@@ -61,7 +66,8 @@ enum ComposeWatch {
             if !rule.ignore.isEmpty { pairs.append(YAMLPair("ignore", .flow(rule.ignore.map { .string($0) }))) }
             return .map(pairs)
         }
-        return YAMLPair("develop", .map([YAMLPair("watch", .list(entries))]),
-                        comments: ["muster's watch: rules (docker compose watch, or up --watch)"])
+        return YAMLPair(
+            "develop", .map([YAMLPair("watch", .list(entries))]),
+            comments: ["muster's watch: rules (docker compose watch, or up --watch)"])
     }
 }

@@ -46,7 +46,8 @@ enum EngineImage {
             if let colon = last.firstIndex(of: ":") { last = String(last[..<colon]) }
             parts.append(last)
         }
-        if parts.count > 1, let first = parts.first, first.contains(".") || first.contains(":") || first == "localhost" {
+        if parts.count > 1, let first = parts.first, first.contains(".") || first.contains(":") || first == "localhost"
+        {
             parts.removeFirst()
         }
         if parts.count > 1, parts.first == "library" { parts.removeFirst() }

@@ -29,7 +29,9 @@ enum ExportCheck {
     static func check(_ kind: ProbeSpec.Kind, service: ServiceSpec, model: ExportModel) -> ExportCheck {
         switch kind {
         case let .http(template):
-            guard let url = URL(string: model.resolve(template)), url.host != nil else { return .unsupported("an http probe with no valid URL") }
+            guard let url = URL(string: model.resolve(template)), url.host != nil else {
+                return .unsupported("an http probe with no valid URL")
+            }
             return .http(url)
         case let .tcp(template):
             let target = model.resolve(template)
@@ -44,13 +46,18 @@ enum ExportCheck {
             return argv.count == 3 && argv[0] == "/bin/sh" && argv[1] == "-c" ? .shell(argv[2]) : .exec(argv)
         case .postgres:
             let engine = service.engine ?? EngineOptions(kind: .postgres)
-            return .exec(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", engine.user ?? "postgres", "-d", model.postgresDatabase(engine)])
+            return .exec([
+                "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", engine.user ?? "postgres", "-d",
+                model.postgresDatabase(engine),
+            ])
         case .redis:
             let auth = service.engine?.password.map { "-a \(shellQuoted($0)) --no-auth-warning " } ?? ""
             return .shell("redis-cli \(auth)ping | grep -q PONG")
         case let .kafka(group, _):
             if service.engine?.kind == .kafka {
-                return .exec(["\(ExportModel.kafkaScripts)/kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--list"])
+                return .exec([
+                    "\(ExportModel.kafkaScripts)/kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--list",
+                ])
             }
             return .unsupported("a kafka consumer-group probe (group \(group ?? "?"))")
         case let .log(pattern):

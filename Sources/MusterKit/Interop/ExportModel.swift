@@ -37,8 +37,10 @@ struct ExportModel {
         case .postgres:
             let user = engine.user ?? "postgres", password = engine.password ?? "", database = postgresDatabase(engine)
             let auth = password.isEmpty ? percentEncoded(user) : "\(percentEncoded(user)):\(percentEncoded(password))"
-            values.merge(["user": user, "password": password, "database": database,
-                          "url": "postgresql://\(auth)@\(host):\(port)/\(percentEncoded(database))"]) { $1 }
+            values.merge([
+                "user": user, "password": password, "database": database,
+                "url": "postgresql://\(auth)@\(host):\(port)/\(percentEncoded(database))",
+            ]) { $1 }
         case .redis:
             let auth = engine.password.map { ":\(percentEncoded($0))@" } ?? ""
             values["url"] = "redis://\(auth)\(host):\(port)/0"
@@ -67,7 +69,11 @@ struct ExportModel {
         var result: [(key: String, value: String)] = []
         for entry in entries {
             let value = resolve(entry.value)
-            if let index = result.firstIndex(where: { $0.key == entry.key }) { result[index].value = value } else { result.append((entry.key, value)) }
+            if let index = result.firstIndex(where: { $0.key == entry.key }) {
+                result[index].value = value
+            } else {
+                result.append((entry.key, value))
+            }
         }
         if service.engine == nil, let port = containerPort(service) {
             result.removeAll { $0.key == "PORT" }
@@ -96,7 +102,9 @@ struct ExportModel {
         switch engine.kind {
         case .postgres:
             var settings = engine.settings
-            if !settings.contains(where: { $0.key == "max_connections" }) { settings.insert(("max_connections", "200"), at: 0) }
+            if !settings.contains(where: { $0.key == "max_connections" }) {
+                settings.insert(("max_connections", "200"), at: 0)
+            }
             return ["postgres"] + settings.flatMap { ["-c", "\($0.key)=\($0.value)"] }
         case .redis:
             var argv = ["redis-server", "--save", "", "--appendonly", "no"]
@@ -116,7 +124,11 @@ struct ExportModel {
         case .postgres:
             var env: [(key: String, value: String)] = []
             if let user = engine.user { env.append(("POSTGRES_USER", user)) }
-            if let password = engine.password { env.append(("POSTGRES_PASSWORD", password)) } else { env.append(("POSTGRES_HOST_AUTH_METHOD", "trust")) }
+            if let password = engine.password {
+                env.append(("POSTGRES_PASSWORD", password))
+            } else {
+                env.append(("POSTGRES_HOST_AUTH_METHOD", "trust"))
+            }
             env.append(("POSTGRES_DB", postgresDatabase(engine)))
             return env
         case .redis:
@@ -135,14 +147,20 @@ struct ExportModel {
                 ("KAFKA_NODE_ID", "1"), ("KAFKA_PROCESS_ROLES", "broker,controller"),
                 ("KAFKA_LISTENERS", listeners), ("KAFKA_ADVERTISED_LISTENERS", advertised),
                 ("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER"), ("KAFKA_INTER_BROKER_LISTENER_NAME", "PLAINTEXT"),
-                ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", protocols), ("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093"),
-                ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1"), ("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1"),
+                ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", protocols),
+                ("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093"),
+                ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1"),
+                ("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1"),
                 ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1"), ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
                 ("KAFKA_NUM_PARTITIONS", "1"), ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false"),
             ]
             for (key, value) in engine.settings {
                 let name = Self.kafkaEnvName(key)
-                if let index = env.firstIndex(where: { $0.key == name }) { env[index].value = value } else { env.append((name, value)) }
+                if let index = env.firstIndex(where: { $0.key == name }) {
+                    env[index].value = value
+                } else {
+                    env.append((name, value))
+                }
             }
             return env
         }
@@ -153,7 +171,8 @@ struct ExportModel {
 
     /// apache/kafka's rule for server.properties keys: `.` → `_`, `_` → `__`, `-` → `___`.
     static func kafkaEnvName(_ key: String) -> String {
-        "KAFKA_" + key.replacingOccurrences(of: "_", with: "__").replacingOccurrences(of: "-", with: "___")
+        "KAFKA_"
+            + key.replacingOccurrences(of: "_", with: "__").replacingOccurrences(of: "-", with: "___")
             .replacingOccurrences(of: ".", with: "_").uppercased()
     }
 
@@ -185,6 +204,8 @@ struct ExportModel {
 
 /// Single-quoted for /bin/sh, whatever the text holds.
 func shellQuoted(_ text: String) -> String {
-    if !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@,+".contains($0)) }) { return text }
+    if !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@,+".contains($0)) }) {
+        return text
+    }
     return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

@@ -35,18 +35,33 @@ public struct KubernetesExporter {
         for service in stack.services {
             let name = Self.dnsName(service.name)
             if let engine = service.engine, let sql = model.initSQL(engine) {
-                documents.append(object("v1", "ConfigMap", name: "\(name)-initdb",
-                                        body: [YAMLPair("data", .map([YAMLPair("10-databases.sql", .block(sql))]))]))
+                documents.append(
+                    object(
+                        "v1", "ConfigMap", name: "\(name)-initdb",
+                        body: [YAMLPair("data", .map([YAMLPair("10-databases.sql", .block(sql))]))]))
             }
             let pod = podSpec(service)
             waits = waits || pod.waitsForJobs
             documents.append(workload(service, pod: pod))
             if let port = model.containerPort(service) {
-                documents.append(object("v1", "Service", name: name, body: [YAMLPair("spec", .map([
-                    YAMLPair("selector", .map([YAMLPair("app.kubernetes.io/name", .string(name))])),
-                    YAMLPair("ports", .list([.map([YAMLPair("name", .string("main")), YAMLPair("port", .number(port)),
-                                                    YAMLPair("targetPort", .number(port))])])),
-                ]))]))
+                documents.append(
+                    object(
+                        "v1", "Service", name: name,
+                        body: [
+                            YAMLPair(
+                                "spec",
+                                .map([
+                                    YAMLPair("selector", .map([YAMLPair("app.kubernetes.io/name", .string(name))])),
+                                    YAMLPair(
+                                        "ports",
+                                        .list([
+                                            .map([
+                                                YAMLPair("name", .string("main")), YAMLPair("port", .number(port)),
+                                                YAMLPair("targetPort", .number(port)),
+                                            ])
+                                        ])),
+                                ]))
+                        ]))
             }
             if let topics = topicsJob(service) { documents.append(topics) }
         }
@@ -56,17 +71,22 @@ public struct KubernetesExporter {
             "Apply with `kubectl apply -f`. Engines run their official images with the stack's settings;",
             "app services need an image (see TODO). Services reach each other by their Service names.",
         ].map { "# " + $0 }
-        return header.joined(separator: "\n") + "\n" + documents.map { YAMLText.lines($0).joined(separator: "\n") + "\n" }.joined(separator: "---\n")
+        return header.joined(separator: "\n") + "\n"
+            + documents.map { YAMLText.lines($0).joined(separator: "\n") + "\n" }.joined(separator: "---\n")
     }
 
     func labels(_ name: String) -> YAMLNode {
-        .map([YAMLPair("app.kubernetes.io/name", .string(name)),
-              YAMLPair("app.kubernetes.io/part-of", .string(Self.dnsName(stack.name)))])
+        .map([
+            YAMLPair("app.kubernetes.io/name", .string(name)),
+            YAMLPair("app.kubernetes.io/part-of", .string(Self.dnsName(stack.name))),
+        ])
     }
 
     func object(_ apiVersion: String, _ kind: String, name: String, body: [YAMLPair]) -> [YAMLPair] {
-        [YAMLPair("apiVersion", .string(apiVersion)), YAMLPair("kind", .string(kind)),
-         YAMLPair("metadata", .map([YAMLPair("name", .string(name)), YAMLPair("labels", labels(name))]))] + body
+        [
+            YAMLPair("apiVersion", .string(apiVersion)), YAMLPair("kind", .string(kind)),
+            YAMLPair("metadata", .map([YAMLPair("name", .string(name)), YAMLPair("labels", labels(name))])),
+        ] + body
     }
 
     /// The pod of a service and whether an init container waits for a Job.
@@ -77,20 +97,36 @@ public struct KubernetesExporter {
 
     func workload(_ service: ServiceSpec, pod: Pod) -> [YAMLPair] {
         let name = Self.dnsName(service.name)
-        let template = YAMLPair("template", .map([YAMLPair("metadata", .map([YAMLPair("labels", labels(name))])),
-                                                  YAMLPair("spec", .map(pod.spec))]))
+        let template = YAMLPair(
+            "template",
+            .map([
+                YAMLPair("metadata", .map([YAMLPair("labels", labels(name))])),
+                YAMLPair("spec", .map(pod.spec)),
+            ]))
         if model.isTask(service) {
             let retries = service.maxRestarts ?? (service.restart == .no ? 0 : 6)
-            var job = object("batch/v1", "Job", name: name, body: [YAMLPair("spec", .map([YAMLPair("backoffLimit", .number(retries)), template]))])
+            var job = object(
+                "batch/v1", "Job", name: name,
+                body: [YAMLPair("spec", .map([YAMLPair("backoffLimit", .number(retries)), template]))])
             job[0].comments = ["\(service.name) is a task: it runs once and must succeed, so it is a Job."]
             return job
         }
-        var deployment = object("apps/v1", "Deployment", name: name, body: [YAMLPair("spec", .map([
-            YAMLPair("replicas", .number(1)),
-            YAMLPair("selector", .map([YAMLPair("matchLabels", .map([YAMLPair("app.kubernetes.io/name", .string(name))]))])),
-            YAMLPair("strategy", .map([YAMLPair("type", .string("Recreate"))]), trailing: "one instance at a time, as muster runs it"),
-            template,
-        ]))])
+        var deployment = object(
+            "apps/v1", "Deployment", name: name,
+            body: [
+                YAMLPair(
+                    "spec",
+                    .map([
+                        YAMLPair("replicas", .number(1)),
+                        YAMLPair(
+                            "selector",
+                            .map([YAMLPair("matchLabels", .map([YAMLPair("app.kubernetes.io/name", .string(name))]))])),
+                        YAMLPair(
+                            "strategy", .map([YAMLPair("type", .string("Recreate"))]),
+                            trailing: "one instance at a time, as muster runs it"),
+                        template,
+                    ]))
+            ])
         if service.restart == .no, service.command != nil {
             deployment[0].comments = ["restart: no in the stack, but a Deployment always restarts its pod."]
         }
@@ -102,8 +138,10 @@ public struct KubernetesExporter {
         var spec: [YAMLPair] = []
         if waits.jobs { spec.append(YAMLPair("serviceAccountName", .string(Self.waiterAccount))) }
         if model.isTask(service) { spec.append(YAMLPair("restartPolicy", .string("Never"))) }
-        spec.append(YAMLPair("terminationGracePeriodSeconds", .number(wholeSeconds(service.stopTimeout, minimum: 0)),
-                             trailing: "stop_timeout"))
+        spec.append(
+            YAMLPair(
+                "terminationGracePeriodSeconds", .number(wholeSeconds(service.stopTimeout, minimum: 0)),
+                trailing: "stop_timeout"))
         if !waits.containers.isEmpty {
             spec.append(YAMLPair("initContainers", .list(waits.containers), comments: waits.notes))
         } else if !waits.notes.isEmpty {
@@ -112,8 +150,15 @@ public struct KubernetesExporter {
         spec.append(YAMLPair("containers", .list([.map(container(service))])))
         if let engine = service.engine, model.initSQL(engine) != nil {
             let name = Self.dnsName(service.name)
-            spec.append(YAMLPair("volumes", .list([.map([YAMLPair("name", .string("initdb")),
-                                                         YAMLPair("configMap", .map([YAMLPair("name", .string("\(name)-initdb"))]))])])))
+            spec.append(
+                YAMLPair(
+                    "volumes",
+                    .list([
+                        .map([
+                            YAMLPair("name", .string("initdb")),
+                            YAMLPair("configMap", .map([YAMLPair("name", .string("\(name)-initdb"))])),
+                        ])
+                    ])))
         }
         return Pod(spec: spec, waitsForJobs: waits.jobs)
     }
@@ -123,19 +168,27 @@ public struct KubernetesExporter {
         var pairs = [YAMLPair("name", .string(name))]
         if let engine = service.engine {
             pairs.append(YAMLPair("image", .string(model.image(engine))))
-            if let argv = model.engineArguments(engine) { pairs.append(YAMLPair("args", .flow(argv.map(Self.literal)))) }
+            if let argv = model.engineArguments(engine) {
+                pairs.append(YAMLPair("args", .flow(argv.map(Self.literal))))
+            }
         } else {
             var image = YAMLPair("image", .string("\(name):latest"), trailing: "placeholder")
-            image.comments = ["TODO image for \(service.name): build one that holds the app and its runtime;",
-                              "muster ran it natively in \(service.workingDir), so adjust the command's paths."]
+            image.comments = [
+                "TODO image for \(service.name): build one that holds the app and its runtime;",
+                "muster ran it natively in \(service.workingDir), so adjust the command's paths.",
+            ]
             pairs.append(image)
             if let argv = model.command(service) { pairs.append(YAMLPair("command", .flow(argv.map(Self.literal)))) }
         }
         let environment = model.engineEnvironment(service) + model.environment(service)
         if !environment.isEmpty {
-            pairs.append(YAMLPair("env", .list(environment.map {
-                .map([YAMLPair("name", .string($0.key)), YAMLPair("value", Self.literal($0.value))])
-            })))
+            pairs.append(
+                YAMLPair(
+                    "env",
+                    .list(
+                        environment.map {
+                            .map([YAMLPair("name", .string($0.key)), YAMLPair("value", Self.literal($0.value))])
+                        })))
         }
         if let port = model.containerPort(service) {
             pairs.append(YAMLPair("ports", .list([.map([YAMLPair("containerPort", .number(port))])])))
@@ -155,8 +208,15 @@ public struct KubernetesExporter {
             }
         }
         if let engine = service.engine, model.initSQL(engine) != nil {
-            pairs.append(YAMLPair("volumeMounts", .list([.map([YAMLPair("name", .string("initdb")),
-                                                               YAMLPair("mountPath", .string("/docker-entrypoint-initdb.d"))])])))
+            pairs.append(
+                YAMLPair(
+                    "volumeMounts",
+                    .list([
+                        .map([
+                            YAMLPair("name", .string("initdb")),
+                            YAMLPair("mountPath", .string("/docker-entrypoint-initdb.d")),
+                        ])
+                    ])))
         }
         return pairs
     }
@@ -169,9 +229,13 @@ public struct KubernetesExporter {
         case let .http(url) where ExportCheck.isLocal(url.host ?? "", service: service, model: model):
             let secure = url.scheme == "https"
             let path = (url.path.isEmpty ? "/" : url.path) + (url.query.map { "?" + $0 } ?? "")
-            action = YAMLPair("httpGet", .map([YAMLPair("path", .string(path)),
-                                               YAMLPair("port", .number(url.port ?? (secure ? 443 : 80))),
-                                               YAMLPair("scheme", .string(secure ? "HTTPS" : "HTTP"))]))
+            action = YAMLPair(
+                "httpGet",
+                .map([
+                    YAMLPair("path", .string(path)),
+                    YAMLPair("port", .number(url.port ?? (secure ? 443 : 80))),
+                    YAMLPair("scheme", .string(secure ? "HTTPS" : "HTTP")),
+                ]))
         case let .tcp(host, port) where ExportCheck.isLocal(host, service: service, model: model):
             action = YAMLPair("tcpSocket", .map([YAMLPair("port", .number(port))]))
         case let .exec(argv):

@@ -43,9 +43,11 @@ struct ProcessComposeImporter {
 
     /// Process keys with no muster equal, and what to do instead.
     static let processNotes: [String: String] = [
-        "namespace": "muster has no namespaces; to start a group on demand, give its services the same profiles: [NAME]",
+        "namespace":
+            "muster has no namespaces; to start a group on demand, give its services the same profiles: [NAME]",
         "replicas": "muster runs one instance; copy the service (each copy with its own port) to run more",
-        "is_daemon": "the command forks into the background, but muster supervises a foreground process: run the program in the foreground (drop -d, --daemon or `start`)",
+        "is_daemon":
+            "the command forks into the background, but muster supervises a foreground process: run the program in the foreground (drop -d, --daemon or `start`)",
         "log_location": "muster keeps the service's log itself: `muster logs NAME`",
         "log_configuration": "muster writes the log as the service prints it",
         "is_tty": "muster gives services no terminal; most programs print the same without one",
@@ -68,8 +70,10 @@ struct ProcessComposeImporter {
     /// The file's `shell:` (shell_command, shell_argument), bash -c by default.
     var shell: (command: String, argument: String) {
         let node = ComposeValues.value(root, "shell")
-        return (ComposeValues.string(ComposeValues.value(node, "shell_command")) ?? "bash",
-                ComposeValues.string(ComposeValues.value(node, "shell_argument")) ?? "-c")
+        return (
+            ComposeValues.string(ComposeValues.value(node, "shell_command")) ?? "bash",
+            ComposeValues.string(ComposeValues.value(node, "shell_argument")) ?? "-c"
+        )
     }
 
     var expandsEnvironment: Bool { !Self.flag(ComposeValues.value(root, "disable_env_expansion")) }
@@ -99,7 +103,9 @@ struct ProcessComposeImporter {
     }
 
     func commandText(_ node: Node) -> String? {
-        if let text = ComposeValues.string(ComposeValues.value(node, "command")), !text.trimmingCharacters(in: .whitespaces).isEmpty {
+        if let text = ComposeValues.string(ComposeValues.value(node, "command")),
+            !text.trimmingCharacters(in: .whitespaces).isEmpty
+        {
             return text
         }
         return ComposeValues.strings(ComposeValues.value(node, "entrypoint")).map { $0.joined(separator: " ") }
@@ -115,12 +121,21 @@ struct ProcessComposeImporter {
             }
         }
         // `initdb` alone prepares Postgres' data folder, which the engine does itself.
-        let postgres = expanded.filter { if case let .engine(engine)? = roles[$0.name] { return engine.kind == .postgres }; return false }
+        let postgres = expanded.filter {
+            if case let .engine(engine)? = roles[$0.name] { return engine.kind == .postgres }; return false
+        }
         for (name, node, _) in expanded {
-            guard let command = commandText(node), CommandEngine.isPostgresSetup(command), let first = postgres.first else { continue }
-            let dependent = postgres.first { ComposeValues.dependencies(ComposeValues.value($0.node, "depends_on")).contains { $0.service == name } } ?? first
-            roles[name] = .dropped(reason: "it runs initdb, which muster's postgres engine does itself on first start",
-                                   replacement: dependent.name)
+            guard let command = commandText(node), CommandEngine.isPostgresSetup(command), let first = postgres.first
+            else { continue }
+            let dependent =
+                postgres.first {
+                    ComposeValues.dependencies(ComposeValues.value($0.node, "depends_on")).contains {
+                        $0.service == name
+                    }
+                } ?? first
+            roles[name] = .dropped(
+                reason: "it runs initdb, which muster's postgres engine does itself on first start",
+                replacement: dependent.name)
         }
         return roles
     }
@@ -128,7 +143,8 @@ struct ProcessComposeImporter {
     func convert() -> ImportedStack {
         let expanded = expandedProcesses()
         let roles = roles(expanded)
-        let names = Dictionary(expanded.map { ($0.name, ComposeImporter.musterName($0.name)) }, uniquingKeysWith: { a, _ in a })
+        let names = Dictionary(
+            expanded.map { ($0.name, ComposeImporter.musterName($0.name)) }, uniquingKeysWith: { a, _ in a })
         let dotEnv = VariableCheck.dotEnv(in: directory)
         let dotenvDisabled = Self.flag(ComposeValues.value(root, "is_dotenv_disabled"))
         let hasDotEnv = FileManager.default.fileExists(atPath: directory + "/.env")
@@ -140,8 +156,12 @@ struct ProcessComposeImporter {
             "# their outputs (${db.url}...: see `muster env`) can replace hand-written URLs.",
             "# Check it with `muster check`, start it with `muster up`.",
         ]
-        if let version = ComposeValues.string(ComposeValues.value(root, "version")), !Self.knownVersions.contains(version) {
-            lines.append("# version \"\(version)\" is not one this import knows (it knows \(Self.knownVersions.sorted().joined(separator: ", "))): keys it")
+        if let version = ComposeValues.string(ComposeValues.value(root, "version")),
+            !Self.knownVersions.contains(version)
+        {
+            lines.append(
+                "# version \"\(version)\" is not one this import knows (it knows \(Self.knownVersions.sorted().joined(separator: ", "))): keys it"
+            )
             lines.append("# does not know are kept as comments below; compare with the original.")
         }
         if !expandsEnvironment {
@@ -153,7 +173,9 @@ struct ProcessComposeImporter {
         }
         var uses: [VariableCheck.Use] = []
         if expandsEnvironment {
-            uses = VariableCheck.unset(in: ComposeValues.value(root, "environment"), place: "environment", known: environment.merging(dotEnv) { a, _ in a })
+            uses = VariableCheck.unset(
+                in: ComposeValues.value(root, "environment"), place: "environment",
+                known: environment.merging(dotEnv) { a, _ in a })
             for (name, node, _) in expanded {
                 var known = environment.merging(dotEnv) { a, _ in a }
                 for variable in shellVariables(node) where known[variable] == nil { known[variable] = "" }
@@ -169,16 +191,19 @@ struct ProcessComposeImporter {
         }
         let globalEnv = ComposeValues.environment(ComposeValues.value(root, "environment"))
         if !globalEnv.isEmpty {
-            top.append(YAMLPair("env", .map(globalEnv.map { YAMLPair($0.key, .string(escape($0.value ?? "${\($0.key)}"))) }),
-                                comments: ["process-compose's global environment: for every service."]))
+            top.append(
+                YAMLPair(
+                    "env", .map(globalEnv.map { YAMLPair($0.key, .string(escape($0.value ?? "${\($0.key)}"))) }),
+                    comments: ["process-compose's global environment: for every service."]))
         }
         lines += YAMLText.lines(top)
         lines.append("")
         lines.append("services:")
 
         var active: [String] = []
-        let converter = ProcessComposeProcess(importer: self, roles: roles, names: names,
-                                              dotEnv: hasDotEnv && !dotenvDisabled)
+        let converter = ProcessComposeProcess(
+            importer: self, roles: roles, names: names,
+            dotEnv: hasDotEnv && !dotenvDisabled)
         for (index, (name, node, unexpanded)) in expanded.enumerated() {
             if index > 0 { lines.append("") }
             let musterName = names[name] ?? name
@@ -190,17 +215,20 @@ struct ProcessComposeImporter {
                 }
                 lines.append("  # It ran: \(commandText(node) ?? "")")
             case let .engine(engine):
-                lines += YAMLText.lines([converter.engine(name: musterName, process: name, node: node, engine: engine)], indent: 2)
+                lines += YAMLText.lines(
+                    [converter.engine(name: musterName, process: name, node: node, engine: engine)], indent: 2)
                 active.append(musterName)
             case .service:
-                lines += YAMLText.lines([converter.service(name: musterName, process: name, node: node, unexpanded: unexpanded)], indent: 2)
+                lines += YAMLText.lines(
+                    [converter.service(name: musterName, process: name, node: node, unexpanded: unexpanded)], indent: 2)
                 active.append(musterName)
             }
         }
         if active.isEmpty {
             lines.append("  # Nothing is runnable yet: \(source) has no process with a command.")
         }
-        return ImportedStack(yaml: lines.joined(separator: "\n") + "\n", services: active, placeholders: [], warnings: warnings)
+        return ImportedStack(
+            yaml: lines.joined(separator: "\n") + "\n", services: active, placeholders: [], warnings: warnings)
     }
 
     /// `$` written `$$` when the file turned off variable expansion.
@@ -214,7 +242,9 @@ struct ProcessComposeImporter {
         case let .scalar(scalar): return scalar.string
         case let .sequence(items): return "[" + items.map(inline).joined(separator: ", ") + "]"
         case let .mapping(mapping):
-            return "{" + mapping.map { (ComposeValues.string($0.key) ?? "?") + ": " + inline($0.value) }.joined(separator: ", ") + "}"
+            return "{"
+                + mapping.map { (ComposeValues.string($0.key) ?? "?") + ": " + inline($0.value) }.joined(
+                    separator: ", ") + "}"
         case .alias: return "*alias"
         }
     }
@@ -225,8 +255,9 @@ enum ProcessComposeTemplates {
     static let pattern = try! NSRegularExpression(pattern: #"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}"#)
 
     static func vars(_ node: Node?) -> [String: String] {
-        Dictionary(ComposeValues.pairs(node).compactMap { pair in ComposeValues.string(pair.value).map { (pair.key, $0) } },
-                   uniquingKeysWith: { _, last in last })
+        Dictionary(
+            ComposeValues.pairs(node).compactMap { pair in ComposeValues.string(pair.value).map { (pair.key, $0) } },
+            uniquingKeysWith: { _, last in last })
     }
 
     /// `text` with each `{{.NAME}}` replaced; templates it cannot expand go to `unexpanded`.
@@ -264,7 +295,11 @@ enum ProcessComposeTemplates {
         case let .mapping(mapping):
             var pairs: [(Node, Node)] = []
             for (key, value) in mapping {
-                pairs.append((key, ComposeValues.string(key) == "vars" ? value : expand(value, vars: vars, unexpanded: &unexpanded)))
+                pairs.append(
+                    (
+                        key,
+                        ComposeValues.string(key) == "vars" ? value : expand(value, vars: vars, unexpanded: &unexpanded)
+                    ))
             }
             return .mapping(Node.Mapping(pairs))
         case let .sequence(sequence):

@@ -22,23 +22,35 @@ struct ProcessComposeProbes {
             if let directory = ComposeValues.string(ComposeValues.value(exec, "working_dir")) {
                 command = "cd \(YAMLText.shellQuoted(directory)) && " + command
             }
-            pairs.append(YAMLPair("exec", .flow([.string(shell.command), .string(shell.argument), .string(escape(command))])))
+            pairs.append(
+                YAMLPair("exec", .flow([.string(shell.command), .string(shell.argument), .string(escape(command))])))
         } else if let http = ComposeValues.value(node, "http_get") {
-            let scheme = ComposeValues.string(ComposeValues.value(http, "scheme")).flatMap { $0.isEmpty ? nil : $0.lowercased() } ?? "http"
-            let host = ComposeValues.string(ComposeValues.value(http, "host")).flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+            let scheme =
+                ComposeValues.string(ComposeValues.value(http, "scheme")).flatMap { $0.isEmpty ? nil : $0.lowercased() }
+                ?? "http"
+            let host =
+                ComposeValues.string(ComposeValues.value(http, "host")).flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
             var path = ComposeValues.string(ComposeValues.value(http, "path")).flatMap { $0.isEmpty ? nil : $0 } ?? "/"
             if !path.hasPrefix("/") { path = "/" + path }
-            let port = ComposeValues.string(ComposeValues.value(http, "port")).flatMap { $0.isEmpty ? nil : ":" + $0 } ?? ""
+            let port =
+                ComposeValues.string(ComposeValues.value(http, "port")).flatMap { $0.isEmpty ? nil : ":" + $0 } ?? ""
             pairs.append(YAMLPair("http", .string(escape("\(scheme)://\(host)\(port)\(path)"))))
             if let status = ComposeValues.string(ComposeValues.value(http, "status_code")) {
                 notes.append("status_code \(status): muster takes any 2xx or 3xx answer as success.")
             }
             if ComposeValues.value(http, "headers") != nil {
-                notes.append("headers not carried over: muster's http probe sends none; use an exec probe with curl -H if the server needs them.")
+                notes.append(
+                    "headers not carried over: muster's http probe sends none; use an exec probe with curl -H if the server needs them."
+                )
             }
         } else {
             let kinds = ComposeValues.pairs(node).map(\.key).filter { !Self.timing.contains($0) }
-            return (nil, ["\(kinds.isEmpty ? "no check" : kinds.joined(separator: ", ")) is not a check muster knows (exec, http_get): write the probe by hand."])
+            return (
+                nil,
+                [
+                    "\(kinds.isEmpty ? "no check" : kinds.joined(separator: ", ")) is not a check muster knows (exec, http_get): write the probe by hand."
+                ]
+            )
         }
         let period = seconds(node, "period_seconds")
         let delay = seconds(node, "initial_delay_seconds") ?? 0
@@ -47,13 +59,17 @@ struct ProcessComposeProbes {
         if let timeout = seconds(node, "timeout_seconds") { pairs.append(YAMLPair("timeout", .string("\(timeout)s"))) }
         if alive {
             if let failures { pairs.append(YAMLPair("failures", .number(failures))) }
-            if delay > 0 { notes.append("initial_delay_seconds \(delay): muster starts liveness checks once the service is ready.") }
+            if delay > 0 {
+                notes.append("initial_delay_seconds \(delay): muster starts liveness checks once the service is ready.")
+            }
         } else {
             // process-compose keeps probing; muster gives up at start_timeout (60s by default).
             let total = delay + (failures ?? Self.defaultFailures) * (period ?? Self.defaultPeriod)
             if total > 60 {
-                pairs.append(YAMLPair("start_timeout", .string("\(total)s"),
-                                      trailing: "initial_delay_seconds + failure_threshold × period_seconds"))
+                pairs.append(
+                    YAMLPair(
+                        "start_timeout", .string("\(total)s"),
+                        trailing: "initial_delay_seconds + failure_threshold × period_seconds"))
             }
         }
         if let success = seconds(node, "success_threshold"), success > 1 {
@@ -74,7 +90,8 @@ struct ProcessComposeProbes {
 extension YAMLText {
     /// A word for /bin/sh, single-quoted when it holds anything but plain characters.
     static func shellQuoted(_ word: String) -> String {
-        let plain = !word.isEmpty && word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@%+,".contains($0)) }
+        let plain =
+            !word.isEmpty && word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@%+,".contains($0)) }
         return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

@@ -19,7 +19,8 @@ enum ProcfileImporter {
             let name = String(line[..<colon])
             let command = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             guard !name.isEmpty, !command.isEmpty,
-                  name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else { return nil }
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+            else { return nil }
             processes.append(Process(name: name, command: command))
         }
         return processes.isEmpty ? nil : processes

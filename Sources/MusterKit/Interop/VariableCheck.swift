@@ -18,7 +18,9 @@ enum VariableCheck {
             return names(in: scalar.string).filter { known[$0] == nil }.map { Use(name: $0, place: place) }
         case let .mapping(mapping)?:
             return mapping.flatMap { key, value in
-                unset(in: value, place: place + (place.hasSuffix(": ") ? "" : ".") + (ComposeValues.string(key) ?? "?"), known: known)
+                unset(
+                    in: value, place: place + (place.hasSuffix(": ") ? "" : ".") + (ComposeValues.string(key) ?? "?"),
+                    known: known)
             }
         case let .sequence(items)?:
             return items.flatMap { unset(in: $0, place: place, known: known) }
@@ -43,7 +45,9 @@ enum VariableCheck {
                 while end < chars.count, isName(chars[end]) || chars[end] == "." { end += 1 }
                 let name = String(chars[(index + 2)..<end])
                 let rest = end < chars.count ? chars[end] : "}"
-                if !name.isEmpty, !name.contains("."), name.first?.isNumber == false, rest == "}" || rest == "?" || (rest == ":" && end + 1 < chars.count && chars[end + 1] == "?") {
+                if !name.isEmpty, !name.contains("."), name.first?.isNumber == false,
+                    rest == "}" || rest == "?" || (rest == ":" && end + 1 < chars.count && chars[end + 1] == "?")
+                {
                     found.append(name)
                 }
                 index = end

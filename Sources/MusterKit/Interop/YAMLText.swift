@@ -58,7 +58,8 @@ public enum YAMLText {
             case "\r": out += "\\r"
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
-                    || scalar.value == 0xFEFF || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                    || scalar.value == 0xFEFF || scalar.value == 0x2028 || scalar.value == 0x2029
+                {
                     out += String(format: "\\u%04X", scalar.value)
                 } else {
                     out.unicodeScalars.append(scalar)
@@ -71,7 +72,9 @@ public enum YAMLText {
     static func needsQuotes(_ text: String, flow: Bool) -> Bool {
         guard let first = text.first, let last = text.last else { return true }
         if first == " " || last == " " || reservedWords.contains(text.lowercased()) { return true }
-        if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0.value >= 0x80 }) { return true }
+        if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0.value >= 0x80 }) {
+            return true
+        }
         if "?:,[]{}#&*!|>'\"%@`".contains(first) { return true }
         if first == "-" && (text.count == 1 || text.dropFirst().first == " " || looksNumeric(text)) { return true }
         if text.contains(": ") || text.contains(" #") || last == ":" { return true }
@@ -112,7 +115,9 @@ public enum YAMLText {
                 out.append(pad + key + ": |" + (text.hasSuffix("\n") ? "" : "-") + tail)
                 let inner = String(repeating: " ", count: indent + 2)
                 let body = text.hasSuffix("\n") ? String(text.dropLast()) : text
-                out += body.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : inner + $0 }
+                out += body.split(separator: "\n", omittingEmptySubsequences: false).map {
+                    $0.isEmpty ? "" : inner + $0
+                }
             case .null:
                 out.append(pad + key + ":" + tail)
             default:
@@ -156,7 +161,9 @@ public enum YAMLText {
         case let .flow(items), let .list(items):
             return "[" + items.map { inline($0, flow: true) }.joined(separator: ", ") + "]"
         case let .map(pairs):
-            return "{" + pairs.map { scalar($0.key, flow: true) + ": " + inline($0.value, flow: true) }.joined(separator: ", ") + "}"
+            return "{"
+                + pairs.map { scalar($0.key, flow: true) + ": " + inline($0.value, flow: true) }.joined(separator: ", ")
+                + "}"
         }
     }
 

@@ -17,7 +17,9 @@ enum PortOwners: PortOwnerLookup {
         for pid in ProcessTable.allPids() {
             let fdDir = "/proc/\(pid)/fd"
             guard let fds = try? FileManager.default.contentsOfDirectory(atPath: fdDir) else { continue }
-            for fd in fds where (try? FileManager.default.destinationOfSymbolicLink(atPath: fdDir + "/" + fd)) == "socket:[\(inode)]" {
+            for fd in fds
+            where (try? FileManager.default.destinationOfSymbolicLink(atPath: fdDir + "/" + fd)) == "socket:[\(inode)]"
+            {
                 return pid
             }
         }

@@ -1,7 +1,6 @@
 import CMusterShims
 import Foundation
 
-
 /// Collects every child of muster on one thread with `waitid(P_ALL)` and hands each
 /// exit to whoever waits for that pid. With the subreaper flag set, orphaned
 /// grandchildren are reaped here too, so no zombie outlives its service.

@@ -88,8 +88,9 @@ public final class ProcessSpawner: @unchecked Sendable {
     }
 
     private func perform(_ request: SpawnRequest) -> Result<pid_t, MusterError> {
-        let argv = ([request.executable.isEmpty ? "" : request.arguments.first ?? request.executable]
-                    + request.arguments.dropFirst()).map { strdup($0) } + [nil]
+        let argv =
+            ([request.executable.isEmpty ? "" : request.arguments.first ?? request.executable]
+            + request.arguments.dropFirst()).map { strdup($0) } + [nil]
         let envp = request.environment.map { strdup($0) } + [nil]
         defer {
             argv.forEach { free($0) }
@@ -127,7 +128,11 @@ public final class ProcessSpawner: @unchecked Sendable {
         if pid > 0 { ProcessReaper.shared.track(pid) }
         Trace.mark("forked and exec'd \(request.executable)")
         guard step == 0 else {
-            if pid > 0 { Task.detached { _ = await ProcessReaper.shared.exitStatus(of: pid); ProcessReaper.shared.forget(pid) } }
+            if pid > 0 {
+                Task.detached {
+                    _ = await ProcessReaper.shared.exitStatus(of: pid); ProcessReaper.shared.forget(pid)
+                }
+            }
             return .failure(Self.describe(step: step, errno: err, request: request))
         }
         return .success(pid)

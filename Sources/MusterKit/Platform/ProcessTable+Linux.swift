@@ -28,9 +28,10 @@ public enum ProcessTable {
         let name = withUnsafeBytes(of: stat.name) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-        return ProcessInfoEntry(pid: stat.pid, state: Character(Unicode.Scalar(UInt8(bitPattern: stat.state))),
-                                ppid: stat.ppid, processGroup: stat.pgrp, session: stat.session,
-                                startTime: stat.start_time, name: name, exiting: stat.exiting != 0)
+        return ProcessInfoEntry(
+            pid: stat.pid, state: Character(Unicode.Scalar(UInt8(bitPattern: stat.state))),
+            ppid: stat.ppid, processGroup: stat.pgrp, session: stat.session,
+            startTime: stat.start_time, name: name, exiting: stat.exiting != 0)
     }
 
     public static func isAlive(_ pid: Int32) -> Bool {
@@ -76,7 +77,9 @@ public enum ProcessTable {
     public static func members(ofGroups groups: Set<Int32>) -> [ProcessInfoEntry] {
         let groups = groups.filter { $0 > 1 }
         guard !groups.isEmpty else { return [] }
-        return allPids().compactMap(entry).filter { $0.isAlive && (groups.contains($0.processGroup) || groups.contains($0.session)) }
+        return allPids().compactMap(entry).filter {
+            $0.isAlive && (groups.contains($0.processGroup) || groups.contains($0.session))
+        }
     }
 
     /// Direct children of a process, from `/proc/PID/task/*/children` (cheap: no scan of /proc).
@@ -91,7 +94,8 @@ public enum ProcessTable {
     /// Seconds a process has been running.
     public static func age(of entry: ProcessInfoEntry) -> Double {
         guard let uptime = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))?.split(separator: " ").first,
-              let seconds = Double(uptime) else { return 0 }
+            let seconds = Double(uptime)
+        else { return 0 }
         return seconds - Double(entry.startTime) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 

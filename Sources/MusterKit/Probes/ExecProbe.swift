@@ -9,7 +9,9 @@ public struct ExecProbe: PollingProbe {
     public var workingDirectory: String
     public var timeout: Duration
 
-    public init(executable: String, arguments: [String], environment: [String], workingDirectory: String, timeout: Duration) {
+    public init(
+        executable: String, arguments: [String], environment: [String], workingDirectory: String, timeout: Duration
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -18,8 +20,9 @@ public struct ExecProbe: PollingProbe {
     }
 
     public func check() async -> ProbeOutcome {
-        let request = SpawnRequest(executable: executable, arguments: arguments, environment: environment,
-                                   workingDirectory: workingDirectory)
+        let request = SpawnRequest(
+            executable: executable, arguments: arguments, environment: environment,
+            workingDirectory: workingDirectory)
         let pid: pid_t
         do { pid = try await ProcessSpawner.shared.spawn(request) } catch { return .failed("\(error)") }
         Guardian.shared.register(group: pid)
@@ -42,7 +45,10 @@ public struct ExecProbe: PollingProbe {
             return first
         }
         ProcessReaper.shared.forget(pid)
-        guard let status else { return .failed("\(arguments.joined(separator: " ")) did not finish within \(DurationParser.format(timeout))") }
+        guard let status else {
+            return .failed(
+                "\(arguments.joined(separator: " ")) did not finish within \(DurationParser.format(timeout))")
+        }
         return status.isSuccess ? .passed(identity: nil) : .failed("\(arguments.joined(separator: " ")) \(status)")
     }
 }

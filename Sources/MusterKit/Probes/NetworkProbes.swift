@@ -15,7 +15,8 @@ public struct TCPProbe: PollingProbe {
     /// Splits `HOST:PORT` (IPv6 in brackets).
     public static func parse(_ target: String) -> (String, Int)? {
         guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]),
-              (1...65535).contains(port) else { return nil }
+            (1...65535).contains(port)
+        else { return nil }
         var host = String(target[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "127.0.0.1" : host, port)
@@ -57,7 +58,9 @@ public struct HTTPProbe: PollingProbe {
 
     /// One GET, read as far as the probe needs: the head, and the body when it holds
     /// the identity. `caFile` replaces the system's trusted certificates (tests).
-    static func get(_ url: String, timeout: Duration, identityField: String?, trusting caFile: String? = nil) -> ProbeOutcome {
+    static func get(_ url: String, timeout: Duration, identityField: String?, trusting caFile: String? = nil)
+        -> ProbeOutcome
+    {
         guard let target = HTTPTarget(url) else { return .failed("bad URL \(url)") }
         let stream: ByteStream
         do {
@@ -67,10 +70,12 @@ public struct HTTPProbe: PollingProbe {
         }
         defer { stream.close() }
         stream.deadline = .now + timeout
-        let request = HTTPClient.Request(target: target.requestTarget, host: target.hostHeader, userAgent: "muster-probe")
+        let request = HTTPClient.Request(
+            target: target.requestTarget, host: target.hostHeader, userAgent: "muster-probe")
         do {
             let response = try HTTPClient.fetch(request, on: stream, limits: .probe, readBody: identityField != nil)
-            return outcome(status: response.head.status, body: Data(response.body), url: url, identityField: identityField)
+            return outcome(
+                status: response.head.status, body: Data(response.body), url: url, identityField: identityField)
         } catch {
             return .failed(describe(error, url: url).description)
         }
@@ -78,7 +83,8 @@ public struct HTTPProbe: PollingProbe {
 
     /// What a probe makes of `response`, the bytes a server sent (`closed`: and then
     /// closed the connection): the same parser as a live check.
-    static func interpret(_ response: [UInt8], url: String, identityField: String?, closed: Bool = true) -> ProbeOutcome {
+    static func interpret(_ response: [UInt8], url: String, identityField: String?, closed: Bool = true) -> ProbeOutcome
+    {
         var parser = HTTPResponseParser(limits: .probe)
         parser.append(response)
         if closed { parser.peerDidClose() }
@@ -89,7 +95,9 @@ public struct HTTPProbe: PollingProbe {
                 switch event {
                 case let .head(head):
                     status = head.status
-                    if identityField == nil { return outcome(status: head.status, body: nil, url: url, identityField: nil) }
+                    if identityField == nil {
+                        return outcome(status: head.status, body: nil, url: url, identityField: nil)
+                    }
                 case let .body(piece): body += piece
                 case .end: return outcome(status: status ?? 0, body: Data(body), url: url, identityField: identityField)
                 }
@@ -105,11 +113,14 @@ public struct HTTPProbe: PollingProbe {
     static func describe(_ failure: HTTPClient.Failure, url: String) -> ProtocolError {
         switch failure {
         case let .response(problem) where problem.notHTTP:
-            return ProtocolError("http", .malformed, "GET \(url): not an HTTP response (got \(ProtocolError.quoted(problem.received)))")
+            return ProtocolError(
+                "http", .malformed, "GET \(url): not an HTTP response (got \(ProtocolError.quoted(problem.received)))")
         case let .response(problem):
             return ProtocolError("http", problem.problem, "GET \(url): \(problem.text)")
         case let .network(error, received, sawStatusLine):
-            let got = received == 0 ? "no answer"
+            let got =
+                received == 0
+                ? "no answer"
                 : "\(received) bytes and no complete \(sawStatusLine ? "response" : "status line")"
             return ProtocolError("http", received == 0 ? .stalled : .truncated, "GET \(url): \(got): \(error.message)")
         }

@@ -62,7 +62,9 @@ public final class NotifySocket: @unchecked Sendable {
     public init(path: String, probe: SignalProbe) throws {
         unlink(path)
         let fd = Descriptors.openSocket(family: AF_UNIX, type: Descriptors.datagramSocket)
-        guard fd >= 0 else { throw MusterError(.environment, "cannot create notify socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw MusterError(.environment, "cannot create notify socket: \(String(cString: strerror(errno)))")
+        }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -75,7 +77,9 @@ public final class NotifySocket: @unchecked Sendable {
             raw[bytes.count] = 0
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0 else {
             let reason = String(cString: strerror(errno))

@@ -48,15 +48,18 @@ enum HTTPClient {
 
         var description: String {
             switch self {
-            case let .network(error, received, _): received == 0 ? error.message : "\(error.message) (\(received) bytes had arrived)"
+            case let .network(error, received, _):
+                received == 0 ? error.message : "\(error.message) (\(received) bytes had arrived)"
             case let .response(failure): failure.text
             }
         }
     }
 
     /// Sends `request` and reads its response whole (the body only when `readBody`).
-    static func fetch(_ request: Request, on stream: ByteStream, limits: HTTPResponseParser.Limits,
-                      readBody: Bool = true) throws(Failure) -> Response {
+    static func fetch(
+        _ request: Request, on stream: ByteStream, limits: HTTPResponseParser.Limits,
+        readBody: Bool = true
+    ) throws(Failure) -> Response {
         var body: [UInt8] = []
         let (head, reusable) = try exchange(request, on: stream, limits: limits, readBody: readBody) { piece in
             body += piece
@@ -69,9 +72,11 @@ enum HTTPClient {
     /// piece of the body as it arrived, until the body ends or `onBody` returns false.
     /// `reusable` is true when the whole response was read and the server keeps the
     /// connection open.
-    static func exchange(_ request: Request, on stream: ByteStream, limits: HTTPResponseParser.Limits,
-                         readBody: Bool = true,
-                         onBody: ([UInt8]) -> Bool) throws(Failure) -> (HTTPResponseParser.Head, reusable: Bool) {
+    static func exchange(
+        _ request: Request, on stream: ByteStream, limits: HTTPResponseParser.Limits,
+        readBody: Bool = true,
+        onBody: ([UInt8]) -> Bool
+    ) throws(Failure) -> (HTTPResponseParser.Head, reusable: Bool) {
         var parser = HTTPResponseParser(limits: limits)
         var received = 0
         do {
@@ -90,7 +95,9 @@ enum HTTPClient {
                     case let .body(piece):
                         if !onBody(piece), let head { return (head, false) }
                     case .end:
-                        guard let head else { throw HTTPResponseParser.Failure(problem: .malformed, text: "a response without a head") }
+                        guard let head else {
+                            throw HTTPResponseParser.Failure(problem: .malformed, text: "a response without a head")
+                        }
                         return (head, parser.reusable)
                     }
                 }
@@ -101,7 +108,9 @@ enum HTTPClient {
             do {
                 bytes = try stream.readSome(max: 16 * 1024)
             } catch {
-                throw .network(error as? NetworkError ?? NetworkError("\(error)"), received: received, sawStatusLine: parser.sawStatusLine)
+                throw .network(
+                    error as? NetworkError ?? NetworkError("\(error)"), received: received,
+                    sawStatusLine: parser.sawStatusLine)
             }
             received += bytes.count
             if bytes.isEmpty { parser.peerDidClose() } else { parser.append(bytes) }
@@ -141,8 +150,10 @@ struct HTTPTarget {
     var hostHeader: String
 
     init?(_ url: String) {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              var host = parsed.host, !host.isEmpty else { return nil }
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            scheme == "http" || scheme == "https",
+            var host = parsed.host, !host.isEmpty
+        else { return nil }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         secure = scheme == "https"
         self.host = host

@@ -25,8 +25,10 @@ enum HTTPResponseFraming {
     }
 
     /// The response, nil while incomplete, or why it is not one.
-    static func read(_ bytes: [UInt8], closed: Bool,
-                     limits: HTTPResponseParser.Limits = .probe) -> Result<Response?, HTTPResponseParser.Failure> {
+    static func read(
+        _ bytes: [UInt8], closed: Bool,
+        limits: HTTPResponseParser.Limits = .probe
+    ) -> Result<Response?, HTTPResponseParser.Failure> {
         var parser = HTTPResponseParser(limits: limits)
         parser.append(bytes)
         if closed { parser.peerDidClose() }

@@ -122,7 +122,11 @@ struct HTTPResponseParser {
                 if remaining == 0 { state = .done; continue }
                 guard available > 0 else {
                     if peerClosed {
-                        throw Failure(problem: .truncated, text: "the body was cut short: Content-Length \(bodyCount + remaining), got \(bodyCount) bytes")
+                        throw Failure(
+                            problem: .truncated,
+                            text:
+                                "the body was cut short: Content-Length \(bodyCount + remaining), got \(bodyCount) bytes"
+                        )
                     }
                     return nil
                 }
@@ -131,15 +135,23 @@ struct HTTPResponseParser {
                 return .body(take(count))
             case .chunkSize:
                 guard let lineEnd = find(Self.crlf) else {
-                    if available > 1024 + 1 { throw Failure(problem: .malformed, text: "a chunk size line longer than 1 KiB") }  // + a CR
+                    if available > 1024 + 1 {
+                        throw Failure(problem: .malformed, text: "a chunk size line longer than 1 KiB")
+                    }  // + a CR
                     if peerClosed { throw cutShortChunked() }
                     return nil
                 }
-                if lineEnd - offset > 1024 { throw Failure(problem: .malformed, text: "a chunk size line longer than 1 KiB") }
+                if lineEnd - offset > 1024 {
+                    throw Failure(problem: .malformed, text: "a chunk size line longer than 1 KiB")
+                }
                 let line = buffer[offset..<lineEnd]
                 let sizeText = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != UInt8(ascii: " ") && $0 != 9 }
-                guard !sizeText.isEmpty, sizeText.count <= 8, let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16) else {
-                    throw Failure(problem: .malformed, text: "a chunk size that is not hexadecimal: \(ProtocolError.quoted(Array(line)))")
+                guard !sizeText.isEmpty, sizeText.count <= 8,
+                    let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16)
+                else {
+                    throw Failure(
+                        problem: .malformed,
+                        text: "a chunk size that is not hexadecimal: \(ProtocolError.quoted(Array(line)))")
                 }
                 offset = lineEnd + Self.crlf.count
                 if size == 0 { state = .trailers(read: 0); continue }
@@ -162,19 +174,24 @@ struct HTTPResponseParser {
                     return nil
                 }
                 guard buffer[offset] == 13, buffer[offset + 1] == 10 else {
-                    throw Failure(problem: .malformed, text: "a chunk not followed by CRLF after \(bodyCount) bytes of body")
+                    throw Failure(
+                        problem: .malformed, text: "a chunk not followed by CRLF after \(bodyCount) bytes of body")
                 }
                 offset += 2
                 state = .chunkSize
             case let .trailers(read):
                 // Trailer fields, each a line, up to an empty line.
                 guard let lineEnd = find(Self.crlf) else {
-                    if read + available > limits.head { throw Failure(problem: .tooLarge, text: "trailers above \(limits.head >> 10) KiB") }
+                    if read + available > limits.head {
+                        throw Failure(problem: .tooLarge, text: "trailers above \(limits.head >> 10) KiB")
+                    }
                     if peerClosed { throw cutShortChunked() }
                     return nil
                 }
                 let length = lineEnd - offset
-                if read + length + 2 > limits.head { throw Failure(problem: .tooLarge, text: "trailers above \(limits.head >> 10) KiB") }
+                if read + length + 2 > limits.head {
+                    throw Failure(problem: .tooLarge, text: "trailers above \(limits.head >> 10) KiB")
+                }
                 offset = lineEnd + Self.crlf.count
                 state = length == 0 ? .done : .trailers(read: read + length + 2)
             case .untilClose:
@@ -227,7 +244,9 @@ struct HTTPResponseParser {
             } else {
                 lineScan = max(offset, buffer.count - 1)
                 if available >= 12, !buffer[offset...].starts(with: Array("HTTP/1.".utf8)) {
-                    throw Failure(problem: .malformed, text: "not an HTTP/1.x status line", received: Array(buffer[offset...].prefix(64)), notHTTP: true)
+                    throw Failure(
+                        problem: .malformed, text: "not an HTTP/1.x status line",
+                        received: Array(buffer[offset...].prefix(64)), notHTTP: true)
                 }
             }
             guard let headEnd = find(Self.blankLine, from: headScan) else {
@@ -237,8 +256,12 @@ struct HTTPResponseParser {
                     throw Failure(problem: .tooLarge, text: "\(what) within \(limits.head >> 10) KiB")
                 }
                 if peerClosed {
-                    if !anyByte { throw Failure(problem: .closed, text: "the server closed the connection without an answer") }
-                    throw Failure(problem: .truncated, text: "the headers were cut short", received: Array(buffer[offset...].prefix(64)))
+                    if !anyByte {
+                        throw Failure(problem: .closed, text: "the server closed the connection without an answer")
+                    }
+                    throw Failure(
+                        problem: .truncated, text: "the headers were cut short",
+                        received: Array(buffer[offset...].prefix(64)))
                 }
                 return nil
             }
@@ -263,7 +286,8 @@ struct HTTPResponseParser {
                 state = .chunkSize
             } else if let length = framing.contentLength {
                 if let limit = limits.body, length > limit {
-                    throw Failure(problem: .tooLarge, text: "a body of \(length) bytes, above the \(limit >> 10) KiB limit")
+                    throw Failure(
+                        problem: .tooLarge, text: "a body of \(length) bytes, above the \(limit >> 10) KiB limit")
                 }
                 state = .sized(remaining: length)
             } else {
@@ -277,9 +301,13 @@ struct HTTPResponseParser {
     private static func checkStatusLine(_ line: ArraySlice<UInt8>, received: [UInt8]) throws(Failure) {
         // HTTP/1.x SSS[ reason]
         let bytes = Array(line)
-        guard bytes.count >= 12, bytes.starts(with: Array("HTTP/1.".utf8)), (48...57).contains(bytes[7]), bytes[8] == 32,
-              bytes[9...11].allSatisfy({ (48...57).contains($0) }), bytes.count == 12 || bytes[12] == 32 else {
-            throw Failure(problem: .malformed, text: "not an HTTP/1.x status line: \(ProtocolError.quoted(bytes))", received: received, notHTTP: true)
+        guard bytes.count >= 12, bytes.starts(with: Array("HTTP/1.".utf8)), (48...57).contains(bytes[7]),
+            bytes[8] == 32,
+            bytes[9...11].allSatisfy({ (48...57).contains($0) }), bytes.count == 12 || bytes[12] == 32
+        else {
+            throw Failure(
+                problem: .malformed, text: "not an HTTP/1.x status line: \(ProtocolError.quoted(bytes))",
+                received: received, notHTTP: true)
         }
     }
 
@@ -295,7 +323,9 @@ struct HTTPResponseParser {
             var framing = Framing()
             for line in lines {
                 guard let colon = line.firstIndex(of: ":") else {
-                    throw Failure(problem: .malformed, text: "a header line without a colon: \(ProtocolError.quoted(Array(line.utf8)))")
+                    throw Failure(
+                        problem: .malformed,
+                        text: "a header line without a colon: \(ProtocolError.quoted(Array(line.utf8)))")
                 }
                 let name = line[..<colon].lowercased()
                 let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
@@ -308,15 +338,22 @@ struct HTTPResponseParser {
                 case "content-length":
                     let values = Set(value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
                     guard values.count == 1, let text = values.first, !text.isEmpty, text.count <= 18,
-                          text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber), let length = Int(text) else {
-                        throw Failure(problem: .malformed, text: "a Content-Length that is not one number: \(ProtocolError.quoted(Array(value.utf8)))")
+                        text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber), let length = Int(text)
+                    else {
+                        throw Failure(
+                            problem: .malformed,
+                            text: "a Content-Length that is not one number: \(ProtocolError.quoted(Array(value.utf8)))")
                     }
                     if let earlier = framing.contentLength, earlier != length {
-                        throw Failure(problem: .malformed, text: "two different Content-Length headers (\(earlier) and \(length))")
+                        throw Failure(
+                            problem: .malformed, text: "two different Content-Length headers (\(earlier) and \(length))"
+                        )
                     }
                     framing.contentLength = length
                 case "connection":
-                    let options = value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    let options = value.lowercased().split(separator: ",").map {
+                        $0.trimmingCharacters(in: .whitespaces)
+                    }
                     framing.connectionClose = framing.connectionClose || options.contains("close")
                     framing.connectionKeepAlive = framing.connectionKeepAlive || options.contains("keep-alive")
                 default:

@@ -26,7 +26,8 @@ public final class PostgresConnection {
         let timeout = Duration.seconds(max(1, seconds))
         let place = host.hasPrefix("/") ? "socket \"\(host)/.s.PGSQL.\(port)\"" : "\(host):\(port)"
         do {
-            connection = host.hasPrefix("/")
+            connection =
+                host.hasPrefix("/")
                 ? try TCPConnection(unixSocket: "\(host)/.s.PGSQL.\(port)", timeout: timeout)
                 : try TCPConnection(host: host, port: port, timeout: timeout)
         } catch let error as NetworkError {
@@ -34,8 +35,9 @@ public final class PostgresConnection {
         }
         if let total { connection.deadline = .now + total }
         do {
-            try startUp(user: user, database: settings["dbname"] ?? user, password: settings["password"],
-                        applicationName: settings["application_name"])
+            try startUp(
+                user: user, database: settings["dbname"] ?? user, password: settings["password"],
+                applicationName: settings["application_name"])
         } catch let error as NetworkError {
             connection.close()
             throw NetworkError("connection to server on \(place) failed: \(error.message)")
@@ -220,16 +222,20 @@ public final class PostgresConnection {
                 case 10:  // SASL: the mechanisms on offer
                     let mechanisms = reader.strings()
                     guard mechanisms.contains("SCRAM-SHA-256") else {
-                        throw NetworkError("the server offers \(mechanisms.joined(separator: ", ")); muster speaks SCRAM-SHA-256")
+                        throw NetworkError(
+                            "the server offers \(mechanisms.joined(separator: ", ")); muster speaks SCRAM-SHA-256")
                     }
                     guard let password else { throw NetworkError("the server asks for a password and none was given") }
                     let client = SCRAMClient(password: password)
                     scram = client
                     let first = Array(client.clientFirstMessage.utf8)
-                    try connection.write(Message.frame("p", Array("SCRAM-SHA-256".utf8) + [0] + Message.int32(Int32(first.count)) + first))
+                    try connection.write(
+                        Message.frame(
+                            "p", Array("SCRAM-SHA-256".utf8) + [0] + Message.int32(Int32(first.count)) + first))
                 case 11:  // SASL continue: the server's first message
                     guard let client = scram else { throw NetworkError("SCRAM: unexpected server message") }
-                    let (final, signature) = try client.clientFinal(serverFirst: String(decoding: reader.rest(), as: UTF8.self))
+                    let (final, signature) = try client.clientFinal(
+                        serverFirst: String(decoding: reader.rest(), as: UTF8.self))
                     expectedSignature = signature
                     try connection.write(Message.frame("p", Array(final.utf8)))
                 case 12:  // SASL final: the server proves it knew the password too
@@ -237,8 +243,13 @@ public final class PostgresConnection {
                     guard let expectedSignature, text == "v=" + expectedSignature else {
                         throw NetworkError("SCRAM: the server's signature does not match; not the expected server")
                     }
-                case 5: throw NetworkError("the server asks for md5 authentication; muster speaks SCRAM-SHA-256 (set password_encryption and pg_hba to scram-sha-256)")
-                default: throw NetworkError("the server asks for an authentication method muster does not speak (code \(code))")
+                case 5:
+                    throw NetworkError(
+                        "the server asks for md5 authentication; muster speaks SCRAM-SHA-256 (set password_encryption and pg_hba to scram-sha-256)"
+                    )
+                default:
+                    throw NetworkError(
+                        "the server asks for an authentication method muster does not speak (code \(code))")
                 }
             case "K":
                 var reader = message.reader
@@ -261,7 +272,8 @@ public final class PostgresConnection {
         do {
             return Message(type: type, body: try connection.read(exactly: length - 4))
         } catch let error as NetworkError {
-            throw ProtocolError("postgres", .truncated, "'\(type)' message of \(length) bytes cut short: \(error.message)")
+            throw ProtocolError(
+                "postgres", .truncated, "'\(type)' message of \(length) bytes cut short: \(error.message)")
         }
     }
 
@@ -276,14 +288,23 @@ public final class PostgresConnection {
         static func header(_ bytes: [UInt8]) throws -> (Character, Int) {
             let length = Int(Int32(bigEndian: bytes[1...4].withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }))
             let type = Character(Unicode.Scalar(bytes[0]))
-            guard (0x30...0x39).contains(bytes[0]) || (0x41...0x5a).contains(bytes[0]) || (0x61...0x7a).contains(bytes[0]) else {
-                throw ProtocolError("postgres", .malformed, "not a backend message: got \(ProtocolError.quoted(bytes)); not a Postgres server?")
+            guard
+                (0x30...0x39).contains(bytes[0]) || (0x41...0x5a).contains(bytes[0]) || (0x61...0x7a).contains(bytes[0])
+            else {
+                throw ProtocolError(
+                    "postgres", .malformed,
+                    "not a backend message: got \(ProtocolError.quoted(bytes)); not a Postgres server?")
             }
             guard length >= 4 else {
-                throw ProtocolError("postgres", .malformed, "'\(type)' message with length \(length), below the 4 of its own length field")
+                throw ProtocolError(
+                    "postgres", .malformed,
+                    "'\(type)' message with length \(length), below the 4 of its own length field")
             }
             guard length <= ProtocolError.maxMessageSize else {
-                throw ProtocolError("postgres", .tooLarge, "'\(type)' message of \(length) bytes, above the \(ProtocolError.maxMessageSize >> 20) MiB muster accepts (got \(ProtocolError.quoted(bytes))); not a Postgres server?")
+                throw ProtocolError(
+                    "postgres", .tooLarge,
+                    "'\(type)' message of \(length) bytes, above the \(ProtocolError.maxMessageSize >> 20) MiB muster accepts (got \(ProtocolError.quoted(bytes))); not a Postgres server?"
+                )
             }
             return (type, length)
         }
@@ -333,7 +354,9 @@ public final class PostgresConnection {
 
         mutating func bytes(_ count: Int) throws -> [UInt8] {
             guard count >= 0, count <= bytes.count - offset else {
-                throw ProtocolError("postgres", .truncated, "'\(type)' message truncated at byte \(offset) of \(bytes.count) (a field of \(count) bytes)")
+                throw ProtocolError(
+                    "postgres", .truncated,
+                    "'\(type)' message truncated at byte \(offset) of \(bytes.count) (a field of \(count) bytes)")
             }
             defer { offset += count }
             return Array(bytes[offset..<offset + count])

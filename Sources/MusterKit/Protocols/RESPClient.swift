@@ -54,12 +54,17 @@ public final class RESPClient {
             do {
                 chunk = try connection.readSome(max: 64 * 1024)
             } catch let error as NetworkError {
-                let what = buffer.isEmpty ? "no reply" : "reply cut short after \(buffer.count) bytes (got \(ProtocolError.quoted(buffer)))"
+                let what =
+                    buffer.isEmpty
+                    ? "no reply" : "reply cut short after \(buffer.count) bytes (got \(ProtocolError.quoted(buffer)))"
                 let reset = error.message.hasPrefix("connection reset")
-                throw ProtocolError("redis", reset ? .closed : buffer.isEmpty ? .stalled : .truncated, "\(what): \(error.message)")
+                throw ProtocolError(
+                    "redis", reset ? .closed : buffer.isEmpty ? .stalled : .truncated, "\(what): \(error.message)")
             }
             if chunk.isEmpty {
-                let detail = buffer.isEmpty ? "\(connection.endpoint) closed the connection"
+                let detail =
+                    buffer.isEmpty
+                    ? "\(connection.endpoint) closed the connection"
                     : "reply truncated at byte \(buffer.count): \(connection.endpoint) closed the connection"
                 throw ProtocolError("redis", .closed, detail)
             }
@@ -118,11 +123,15 @@ public enum RESPDecoder {
             guard let length = Int(rest), length >= -1 else { throw malformed("bulk length", rest, at: start) }
             if length == -1 { return .bulk(nil) }
             guard length <= ProtocolError.maxMessageSize else {
-                throw ProtocolError("redis", .tooLarge, "bulk string of \(length) bytes at byte \(start), above the \(ProtocolError.maxMessageSize >> 20) MiB muster accepts")
+                throw ProtocolError(
+                    "redis", .tooLarge,
+                    "bulk string of \(length) bytes at byte \(start), above the \(ProtocolError.maxMessageSize >> 20) MiB muster accepts"
+                )
             }
             guard bytes.count - offset >= length + 2 else { return nil }
             guard bytes[offset + length] == 13, bytes[offset + length + 1] == 10 else {
-                throw ProtocolError("redis", .malformed, "bulk string at byte \(start) does not end in CRLF after \(length) bytes")
+                throw ProtocolError(
+                    "redis", .malformed, "bulk string at byte \(start) does not end in CRLF after \(length) bytes")
             }
             let value = String(decoding: bytes[offset..<(offset + length)], as: UTF8.self)
             offset += length + 2
@@ -130,7 +139,9 @@ public enum RESPDecoder {
         case UInt8(ascii: "*"):
             guard let count = Int(rest), count >= -1 else { throw malformed("array length", rest, at: start) }
             guard count <= maxElements else {
-                throw ProtocolError("redis", .tooLarge, "array of \(count) elements at byte \(start), above the \(maxElements) muster accepts")
+                throw ProtocolError(
+                    "redis", .tooLarge,
+                    "array of \(count) elements at byte \(start), above the \(maxElements) muster accepts")
             }
             guard depth < maxDepth else {
                 throw ProtocolError("redis", .tooLarge, "arrays nested deeper than \(maxDepth) at byte \(start)")
@@ -142,7 +153,8 @@ public enum RESPDecoder {
             }
             return .array(items)
         default:
-            throw ProtocolError("redis", .malformed, "not a RESP reply: got \(ProtocolError.quoted(line)) at byte \(start)")
+            throw ProtocolError(
+                "redis", .malformed, "not a RESP reply: got \(ProtocolError.quoted(line)) at byte \(start)")
         }
     }
 
@@ -151,15 +163,19 @@ public enum RESPDecoder {
         let window = bytes[offset..<min(bytes.count, offset + maxLine + 2)]
         guard let newline = window.firstIndex(of: 10) else {
             if window.count > maxLine {
-                throw ProtocolError("redis", .tooLarge, "no line end within \(maxLine) bytes at byte \(offset); not a RESP reply")
+                throw ProtocolError(
+                    "redis", .tooLarge, "no line end within \(maxLine) bytes at byte \(offset); not a RESP reply")
             }
             if let kind = window.first, !"+-:$*".utf8.contains(kind) {
-                throw ProtocolError("redis", .malformed, "not a RESP reply: got \(ProtocolError.quoted(window)) at byte \(offset)")
+                throw ProtocolError(
+                    "redis", .malformed, "not a RESP reply: got \(ProtocolError.quoted(window)) at byte \(offset)")
             }
             return nil
         }
         guard newline > offset, bytes[newline - 1] == 13 else {
-            throw ProtocolError("redis", .malformed, "line at byte \(offset) ends without CR: got \(ProtocolError.quoted(bytes[offset...newline]))")
+            throw ProtocolError(
+                "redis", .malformed,
+                "line at byte \(offset) ends without CR: got \(ProtocolError.quoted(bytes[offset...newline]))")
         }
         let line = bytes[offset..<(newline - 1)]
         offset = newline + 1

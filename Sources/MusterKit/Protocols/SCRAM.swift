@@ -15,7 +15,8 @@ struct SCRAMClient {
             self.clientNonce = clientNonce
         } else {
             var generator = SystemRandomNumberGenerator()
-            self.clientNonce = Data((0..<18).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
+            self.clientNonce = Data((0..<18).map { _ in UInt8.random(in: 0...255, using: &generator) })
+                .base64EncodedString()
         }
     }
 
@@ -35,7 +36,9 @@ struct SCRAMClient {
         guard let saltText = fields["s"], let salt = Data(base64Encoded: saltText) else {
             throw NetworkError("SCRAM: the server sent no usable salt")
         }
-        guard let iterationText = fields["i"], let iterations = Int(iterationText), (1...10_000_000).contains(iterations) else {
+        guard let iterationText = fields["i"], let iterations = Int(iterationText),
+            (1...10_000_000).contains(iterations)
+        else {
             throw NetworkError("SCRAM: the server sent no usable iteration count")
         }
         return (nonce, salt, iterations)

@@ -89,8 +89,9 @@ public final class TCPConnection {
         }
         let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
         let deadline = ContinuousClock.now.advanced(by: timeout)
-        fd = try TCPConnection.connect(to: Address(family: AF_UNIX, storage: storage, length: length),
-                                       deadline: deadline, timeout: timeout, endpoint: path)
+        fd = try TCPConnection.connect(
+            to: Address(family: AF_UNIX, storage: storage, length: length),
+            deadline: deadline, timeout: timeout, endpoint: path)
     }
 
     deinit {
@@ -177,7 +178,9 @@ public final class TCPConnection {
     }
 
     /// One successful `recv` into `buffer[offset...]`; 0 means end of stream.
-    private func receive(into buffer: inout [UInt8], at offset: Int, max: Int, deadline: ContinuousClock.Instant) throws -> Int {
+    private func receive(into buffer: inout [UInt8], at offset: Int, max: Int, deadline: ContinuousClock.Instant) throws
+        -> Int
+    {
         let socket = try openDescriptor()
         while true {
             let result = buffer.withUnsafeMutableBytes { raw -> Int in
@@ -254,7 +257,9 @@ public final class TCPConnection {
         return addresses
     }
 
-    private static func connect(to address: Address, deadline: ContinuousClock.Instant, timeout: Duration, endpoint: String) throws -> Int32 {
+    private static func connect(
+        to address: Address, deadline: ContinuousClock.Instant, timeout: Duration, endpoint: String
+    ) throws -> Int32 {
         let socketFD = Descriptors.openSocket(family: address.family, type: Descriptors.streamSocket, nonBlocking: true)
         guard socketFD >= 0 else {
             throw NetworkError("cannot create socket for \(endpoint): \(String(cString: strerror(errno)))")
@@ -285,7 +290,9 @@ public final class TCPConnection {
         }
         // Probes send small request/response frames; Nagle would only add latency.
         var one: Int32 = 1
-        if address.family != AF_UNIX { _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        if address.family != AF_UNIX {
+            _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         keep = true
         return socketFD
     }

@@ -54,7 +54,8 @@ final class TLSConnection: ByteStream {
         var buffer = [UInt8](repeating: 0, count: max)
         let got = try buffer.withUnsafeMutableBytes { raw in
             let start = raw.baseAddress!
-            return try step("reading from") { session, error in muster_tls_read(session, start, Int32(max), error, 256) }
+            return try step("reading from") { session, error in muster_tls_read(session, start, Int32(max), error, 256)
+            }
         }
         return Array(buffer[0..<got])
     }
@@ -68,17 +69,22 @@ final class TLSConnection: ByteStream {
     }
 
     /// One OpenSSL call, repeated while it waits for the socket, within the call's deadline.
-    private func step(_ action: String,
-                      _ call: (UnsafeMutableRawPointer, UnsafeMutablePointer<CChar>) -> Int) throws -> Int {
+    private func step(
+        _ action: String,
+        _ call: (UnsafeMutableRawPointer, UnsafeMutablePointer<CChar>) -> Int
+    ) throws -> Int {
         guard let session else { throw NetworkError("connection to \(endpoint) is closed") }
         let deadline = socket.callDeadline()
         var error = [CChar](repeating: 0, count: 256)
         while true {
             let result = error.withUnsafeMutableBufferPointer { call(session, $0.baseAddress!) }
             switch result {
-            case Int(MUSTER_TLS_WANT_READ): try socket.wait(for: Int16(POLLIN), deadline: deadline, doing: "TLS \(action)")
-            case Int(MUSTER_TLS_WANT_WRITE): try socket.wait(for: Int16(POLLOUT), deadline: deadline, doing: "TLS \(action)")
-            case Int(MUSTER_TLS_FAILED): throw NetworkError("TLS \(action) \(endpoint): \(String(nulTerminated: error))")
+            case Int(MUSTER_TLS_WANT_READ):
+                try socket.wait(for: Int16(POLLIN), deadline: deadline, doing: "TLS \(action)")
+            case Int(MUSTER_TLS_WANT_WRITE):
+                try socket.wait(for: Int16(POLLOUT), deadline: deadline, doing: "TLS \(action)")
+            case Int(MUSTER_TLS_FAILED):
+                throw NetworkError("TLS \(action) \(endpoint): \(String(nulTerminated: error))")
             default: return result
             }
         }

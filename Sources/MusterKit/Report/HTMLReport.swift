@@ -25,7 +25,11 @@ public enum HTMLReport {
     /// coordinates already rounded).
     static func page(_ run: RunTimeline, layout: TimelineLayout) -> TemplateFields {
         let failing = run.tests.indices.filter { run.tests[$0].failed }
-            .sorted { (run.tests[$0].disruptions.isEmpty ? 1 : 0, run.tests[$0].start) < (run.tests[$1].disruptions.isEmpty ? 1 : 0, run.tests[$1].start) }
+            .sorted {
+                (run.tests[$0].disruptions.isEmpty ? 1 : 0, run.tests[$0].start) < (
+                    run.tests[$1].disruptions.isEmpty ? 1 : 0, run.tests[$1].start
+                )
+            }
         let bySeq = Dictionary(run.disruptions.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
         let outcomes = Dictionary(grouping: run.tests, by: \.outcome).mapValues(\.count)
         var counts = ["\(run.tests.count) test" + (run.tests.count == 1 ? "" : "s")]
@@ -44,84 +48,120 @@ public enum HTMLReport {
             "duration": Clock.duration(run.ended.timeIntervalSince(run.started)),
             "started": String(EventLog.timestamp(run.started).prefix(10)) + " " + Clock.time(run.started) + " UTC",
             "testCounts": run.tests.isEmpty ? "no tests recorded" : counts.joined(separator: ", "),
-            "disruptionCount": run.disruptions.isEmpty ? "no disruption"
+            "disruptionCount": run.disruptions.isEmpty
+                ? "no disruption"
                 : "\(run.disruptions.count) disruption\(run.disruptions.count == 1 ? "" : "s") ("
                     + (services.count > 6 ? "\(services.count) services" : services.joined(separator: ", ")) + ")",
-            "attribution": failing.isEmpty ? "" : "\(hitFailures) of \(failing.count) failing test\(failing.count == 1 ? "" : "s") overlapped a disruption",
+            "attribution": failing.isEmpty
+                ? ""
+                : "\(hitFailures) of \(failing.count) failing test\(failing.count == 1 ? "" : "s") overlapped a disruption",
             "svg": svg(layout),
             "failures": failing.prefix(tableLimit).map { failureRow(run.tests[$0], index: $0, disruptions: bySeq) },
             "hasFailures": !failing.isEmpty,
-            "moreFailures": failing.count > tableLimit ? "… and \(failing.count - tableLimit) more failing tests, shown in the picture" : "",
+            "moreFailures": failing.count > tableLimit
+                ? "… and \(failing.count - tableLimit) more failing tests, shown in the picture" : "",
             "disruptions": run.disruptions.map { disruptionRow($0, tests: run.tests) },
             "hasDisruptions": !run.disruptions.isEmpty,
         ]
     }
 
     static func svg(_ layout: TimelineLayout) -> TemplateFields {
-        let lanes = layout.serviceLanes.map { lane($0, kind: "service") } + layout.workerLanes.map { lane($0, kind: "worker") }
+        let lanes =
+            layout.serviceLanes.map { lane($0, kind: "service") } + layout.workerLanes.map { lane($0, kind: "worker") }
             + layout.gauges.map { lane($0.lane, kind: "gauge") }
         return [
             "width": f(TimelineLayout.width), "height": f(layout.height),
-            "plotLeft": f(TimelineLayout.plotLeft), "plotRight": f(TimelineLayout.plotRight), "plotWidth": f(TimelineLayout.plotRight - TimelineLayout.plotLeft),
+            "plotLeft": f(TimelineLayout.plotLeft), "plotRight": f(TimelineLayout.plotRight),
+            "plotWidth": f(TimelineLayout.plotRight - TimelineLayout.plotLeft),
             "chartTop": f(layout.chartTop), "chartBottom": f(layout.chartBottom),
             "shardRules": layout.shardTops.map { ["y": f($0)] },
             "ticks": layout.ticks.map { ["x": f($0.x), "label": $0.label] as TemplateFields },
             "headings": layout.headings.map { ["y": f($0.y), "text": $0.text] as TemplateFields },
             "lanes": lanes,
             "bands": layout.bands.map { band in
-                ["seq": band.seq, "x": f(band.x), "width": f(band.width), "y": f(band.columnY), "height": f(band.columnHeight),
-                 "laneY": f(band.laneY - 1), "laneHeight": f(band.laneHeight + 2), "start": band.startMs,
-                 "end": band.endMs.map(String.init) ?? "", "title": band.title] as TemplateFields
+                [
+                    "seq": band.seq, "x": f(band.x), "width": f(band.width), "y": f(band.columnY),
+                    "height": f(band.columnHeight),
+                    "laneY": f(band.laneY - 1), "laneHeight": f(band.laneHeight + 2), "start": band.startMs,
+                    "end": band.endMs.map(String.init) ?? "", "title": band.title,
+                ] as TemplateFields
             },
             "spans": layout.spans.map { span in
-                ["state": span.state, "x": f(span.x), "y": f(span.y), "width": f(span.width), "height": f(span.height),
-                 "start": span.startMs, "end": span.endMs, "title": span.title] as TemplateFields
+                [
+                    "state": span.state, "x": f(span.x), "y": f(span.y), "width": f(span.width),
+                    "height": f(span.height),
+                    "start": span.startMs, "end": span.endMs, "title": span.title,
+                ] as TemplateFields
             },
             "markers": layout.markers.map { marker in
-                ["kind": marker.kind.rawValue, "x": f(marker.x), "y": f(marker.y), "bottom": f(marker.y + marker.height),
-                 "head": "M\(f(marker.x - 4.5)),\(f(marker.y - 5))h9l-4.5,7z", "at": marker.atMs,
-                 "hasSeq": marker.seq != nil, "seq": marker.seq.map(String.init) ?? "", "title": marker.title] as TemplateFields
+                [
+                    "kind": marker.kind.rawValue, "x": f(marker.x), "y": f(marker.y),
+                    "bottom": f(marker.y + marker.height),
+                    "head": "M\(f(marker.x - 4.5)),\(f(marker.y - 5))h9l-4.5,7z", "at": marker.atMs,
+                    "hasSeq": marker.seq != nil, "seq": marker.seq.map(String.init) ?? "", "title": marker.title,
+                ] as TemplateFields
             },
             "gauges": layout.gauges.map { gauge in
-                ["points": gauge.points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "),
-                 "hasLimit": gauge.limitY != nil, "limitY": f(gauge.limitY ?? 0), "limitLabelY": f((gauge.limitY ?? 0) - 3),
-                 "limitLabel": gauge.limit.map { "max_connections \($0)" } ?? "",
-                 "baseY": f(gauge.lane.y + gauge.lane.height)] as TemplateFields
+                [
+                    "points": gauge.points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "),
+                    "hasLimit": gauge.limitY != nil, "limitY": f(gauge.limitY ?? 0),
+                    "limitLabelY": f((gauge.limitY ?? 0) - 3),
+                    "limitLabel": gauge.limit.map { "max_connections \($0)" } ?? "",
+                    "baseY": f(gauge.lane.y + gauge.lane.height),
+                ] as TemplateFields
             },
             "bars": layout.bars.map { bar in
-                ["index": bar.index, "outcome": bar.outcome, "x": f(bar.x), "y": f(bar.y), "width": f(bar.width),
-                 "height": f(bar.height), "start": bar.startMs, "end": bar.endMs, "failed": bar.failed,
-                 "disruptions": bar.disruptions.map(String.init).joined(separator: " "), "title": bar.title] as TemplateFields
+                [
+                    "index": bar.index, "outcome": bar.outcome, "x": f(bar.x), "y": f(bar.y), "width": f(bar.width),
+                    "height": f(bar.height), "start": bar.startMs, "end": bar.endMs, "failed": bar.failed,
+                    "disruptions": bar.disruptions.map(String.init).joined(separator: " "), "title": bar.title,
+                ] as TemplateFields
             },
         ]
     }
 
     static func lane(_ lane: TimelineLayout.Lane, kind: String) -> TemplateFields {
-        ["kind": kind, "small": lane.height < 12, "label": lane.label, "detail": lane.detail ?? "", "hasDetail": lane.detail != nil,
-         "y": f(lane.y), "height": f(lane.height), "textY": f(lane.y + lane.height / 2 + (lane.height < 12 ? 3 : 4)),
-         // Tall lanes (the connection gauge) put the detail under the label, thin ones at the gutter's left.
-         "detailX": f(lane.height >= 28 ? TimelineLayout.plotLeft - 8 : 8), "detailAnchor": lane.height >= 28 ? "end" : "start",
-         "detailY": f(lane.height >= 28 ? lane.y + lane.height / 2 + 16 : lane.y + lane.height / 2 + 4),
-         "labelX": f(TimelineLayout.plotLeft - 8), "plotLeft": f(TimelineLayout.plotLeft),
-         "plotWidth": f(TimelineLayout.plotRight - TimelineLayout.plotLeft)]
+        [
+            "kind": kind, "small": lane.height < 12, "label": lane.label, "detail": lane.detail ?? "",
+            "hasDetail": lane.detail != nil,
+            "y": f(lane.y), "height": f(lane.height), "textY": f(lane.y + lane.height / 2 + (lane.height < 12 ? 3 : 4)),
+            // Tall lanes (the connection gauge) put the detail under the label, thin ones at the gutter's left.
+            "detailX": f(lane.height >= 28 ? TimelineLayout.plotLeft - 8 : 8),
+            "detailAnchor": lane.height >= 28 ? "end" : "start",
+            "detailY": f(lane.height >= 28 ? lane.y + lane.height / 2 + 16 : lane.y + lane.height / 2 + 4),
+            "labelX": f(TimelineLayout.plotLeft - 8), "plotLeft": f(TimelineLayout.plotLeft),
+            "plotWidth": f(TimelineLayout.plotRight - TimelineLayout.plotLeft),
+        ]
     }
 
-    static func failureRow(_ test: RunTimeline.Test, index: Int, disruptions: [Int: RunTimeline.Disruption]) -> TemplateFields {
+    static func failureRow(_ test: RunTimeline.Test, index: Int, disruptions: [Int: RunTimeline.Disruption])
+        -> TemplateFields
+    {
         let hits = test.disruptions.map { seq -> TemplateFields in
             guard let d = disruptions[seq] else { return ["seq": seq, "text": "disruption \(seq)"] }
-            return ["seq": seq, "text": "\(d.service) \(d.kind.rawValue) at \(Clock.time(d.start))" + (d.reason.map { " (\($0))" } ?? "")]
+            return [
+                "seq": seq,
+                "text": "\(d.service) \(d.kind.rawValue) at \(Clock.time(d.start))"
+                    + (d.reason.map { " (\($0))" } ?? ""),
+            ]
         }
-        return ["index": index, "id": test.id, "outcome": test.outcome, "worker": (test.shard.map { "\($0) · " } ?? "") + test.worker,
-                "start": Clock.time(test.start),
-                "took": Clock.duration(test.end.timeIntervalSince(test.start)), "hits": hits, "hasHits": !hits.isEmpty,
-                "seqs": test.disruptions.map(String.init).joined(separator: " ")]
+        return [
+            "index": index, "id": test.id, "outcome": test.outcome,
+            "worker": (test.shard.map { "\($0) · " } ?? "") + test.worker,
+            "start": Clock.time(test.start),
+            "took": Clock.duration(test.end.timeIntervalSince(test.start)), "hits": hits, "hasHits": !hits.isEmpty,
+            "seqs": test.disruptions.map(String.init).joined(separator: " "),
+        ]
     }
 
     static func disruptionRow(_ d: RunTimeline.Disruption, tests: [RunTimeline.Test]) -> TemplateFields {
         let hit = tests.filter { $0.disruptions.contains(d.seq) }
-        return ["seq": d.seq, "service": d.service, "kind": d.kind.rawValue, "start": Clock.time(d.start),
-                "end": d.end.map(Clock.time) ?? "still open", "reason": d.reason ?? "", "logTail": d.logTail.suffix(5).joined(separator: "\n"),
-                "hasLog": !d.logTail.isEmpty, "tests": "\(hit.filter(\.failed).count) failed of \(hit.count)"]
+        return [
+            "seq": d.seq, "service": d.service, "kind": d.kind.rawValue, "start": Clock.time(d.start),
+            "end": d.end.map(Clock.time) ?? "still open", "reason": d.reason ?? "",
+            "logTail": d.logTail.suffix(5).joined(separator: "\n"),
+            "hasLog": !d.logTail.isEmpty, "tests": "\(hit.filter(\.failed).count) failed of \(hit.count)",
+        ]
     }
 
     /// SVG coordinates with two decimals at most.

@@ -24,7 +24,9 @@ public enum JUnitReport {
         }
         let all = run.tests
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<testsuites name=\"muster\(run.shards.isEmpty ? "" : " (\(run.shards.count) shards)")\"" + counts(all.indices.map { all[$0] })
+        out +=
+            "<testsuites name=\"muster\(run.shards.isEmpty ? "" : " (\(run.shards.count) shards)")\""
+            + counts(all.indices.map { all[$0] })
             + " time=\"\(seconds(run.ended.timeIntervalSince(run.started)))\" timestamp=\"\(suiteTimestamp(run.started))\">\n"
         for (number, name) in order.enumerated() {
             let tests = members[name]!.map { all[$0] }
@@ -32,7 +34,9 @@ public enum JUnitReport {
             let end = tests.map(\.end).max() ?? run.ended
             let shard = tests.first?.shard
             let host = shard.flatMap { hosts[$0] } ?? run.host ?? ""
-            out += "  <testsuite name=\"\(attribute(name))\" id=\"\(number)\" package=\"\(attribute(name))\"" + counts(tests)
+            out +=
+                "  <testsuite name=\"\(attribute(name))\" id=\"\(number)\" package=\"\(attribute(name))\""
+                + counts(tests)
                 + " time=\"\(seconds(end.timeIntervalSince(start)))\" timestamp=\"\(suiteTimestamp(start))\""
                 + " hostname=\"\(attribute(host.isEmpty ? "localhost" : host))\">\n"
             for test in tests { out += testcase(test, disruptions: bySeq) }
@@ -62,7 +66,8 @@ public enum JUnitReport {
 
     static func testcase(_ test: RunTimeline.Test, disruptions: [Int: RunTimeline.Disruption]) -> String {
         let (classname, name) = split(test.id, source: test.source)
-        var out = "    <testcase classname=\"\(attribute(classname))\" name=\"\(attribute(name))\""
+        var out =
+            "    <testcase classname=\"\(attribute(classname))\" name=\"\(attribute(name))\""
             + " time=\"\(seconds(test.end.timeIntervalSince(test.start)))\" timestamp=\"\(caseTimestamp(test.start))\""
         let hit = test.disruptions.compactMap { disruptions[$0] }
         let shardNote = test.shard.map { " (shard \($0))" } ?? ""
@@ -75,10 +80,15 @@ public enum JUnitReport {
             } else {
                 message = "\(test.outcome) while " + hit.map(clause).joined(separator: "; ") + " (muster)"
             }
-            out += ">\n      <\(element) message=\"\(attribute(message))\" type=\"\(hit.isEmpty ? test.outcome : "muster.disruption")\">"
-                + text("\(test.id) \(test.outcome) on \(test.worker)\(shardNote), \(caseTimestamp(test.start))Z–\(caseTimestamp(test.end))Z")
+            out +=
+                ">\n      <\(element) message=\"\(attribute(message))\" type=\"\(hit.isEmpty ? test.outcome : "muster.disruption")\">"
+                + text(
+                    "\(test.id) \(test.outcome) on \(test.worker)\(shardNote), \(caseTimestamp(test.start))Z–\(caseTimestamp(test.end))Z"
+                )
                 + "</\(element)>\n"
-            if !hit.isEmpty { out += "      <system-err>" + text(hit.map(details).joined(separator: "\n\n")) + "</system-err>\n" }
+            if !hit.isEmpty {
+                out += "      <system-err>" + text(hit.map(details).joined(separator: "\n\n")) + "</system-err>\n"
+            }
             out += "    </testcase>\n"
         case "skipped":
             out += ">\n      <skipped/>\n    </testcase>\n"
@@ -96,10 +106,12 @@ public enum JUnitReport {
 
     /// Everything muster knows of one disruption, a field a line, then its last log lines.
     static func details(_ d: RunTimeline.Disruption) -> String {
-        var lines = ["muster: \(d.service) \(d.kind.words) while this test ran",
-                     "  service: \(d.service)", "  kind:    \(d.kind.rawValue)",
-                     "  start:   \(EventLog.timestamp(d.start))",
-                     "  end:     \(d.end.map(EventLog.timestamp) ?? "still open when the run ended")"]
+        var lines = [
+            "muster: \(d.service) \(d.kind.words) while this test ran",
+            "  service: \(d.service)", "  kind:    \(d.kind.rawValue)",
+            "  start:   \(EventLog.timestamp(d.start))",
+            "  end:     \(d.end.map(EventLog.timestamp) ?? "still open when the run ended")",
+        ]
         if let shard = d.shard { lines.append("  shard:   \(shard)") }
         if let reason = d.reason { lines.append("  reason:  \(reason)") }
         let tail = d.logTail.suffix(logLines)
@@ -117,7 +129,8 @@ public enum JUnitReport {
             guard let range = id.range(of: separator, options: .backwards) else { continue }
             var classname = String(id[..<range.lowerBound])
             if separator == "::" {
-                classname = classname.replacingOccurrences(of: ".py::", with: ".").replacingOccurrences(of: "::", with: ".")
+                classname = classname.replacingOccurrences(of: ".py::", with: ".").replacingOccurrences(
+                    of: "::", with: ".")
                 if classname.hasSuffix(".py") { classname.removeLast(3) }
                 classname = classname.replacingOccurrences(of: "/", with: ".")
             }

@@ -15,43 +15,68 @@ public enum MarkdownSummary {
         var out: [String] = []
         let headline: String
         if run.tests.isEmpty {
-            headline = "no tests recorded, " + (run.disruptions.isEmpty ? "no disruption" : count(run.disruptions.count, "disruption"))
+            headline =
+                "no tests recorded, "
+                + (run.disruptions.isEmpty ? "no disruption" : count(run.disruptions.count, "disruption"))
         } else if failing.isEmpty {
-            headline = run.disruptions.isEmpty ? "no failing test, no disruption" : "no failing test, \(count(run.disruptions.count, "disruption"))"
+            headline =
+                run.disruptions.isEmpty
+                ? "no failing test, no disruption" : "no failing test, \(count(run.disruptions.count, "disruption"))"
         } else {
             headline = "\(count(failing.count, "failing test")), \(hit.count) overlapped a disruption"
         }
         out.append("### muster: \(headline)")
         out.append("")
         let outcomes = Dictionary(grouping: run.tests, by: \.outcome).mapValues(\.count)
-        let counts = ["failed", "error", "passed", "skipped"].filter { outcomes[$0] != nil }.map { "\(outcomes[$0]!) \($0)" }
-        var facts = ["**exit \(run.exitCode.map(String.init) ?? "?")**", Clock.duration(run.ended.timeIntervalSince(run.started)),
-                     run.tests.isEmpty ? "no tests recorded" : "\(count(run.tests.count, "test")) (\(counts.joined(separator: ", ")))"]
+        let counts = ["failed", "error", "passed", "skipped"].filter { outcomes[$0] != nil }.map {
+            "\(outcomes[$0]!) \($0)"
+        }
+        var facts = [
+            "**exit \(run.exitCode.map(String.init) ?? "?")**",
+            Clock.duration(run.ended.timeIntervalSince(run.started)),
+            run.tests.isEmpty
+                ? "no tests recorded" : "\(count(run.tests.count, "test")) (\(counts.joined(separator: ", ")))",
+        ]
         let services = Set(run.disruptions.map(\.service)).sorted()
-        facts.append(run.disruptions.isEmpty ? "no service disruption"
-                     : "\(count(run.disruptions.count, "disruption")) ("
-                        + (services.count > 6 ? "\(services.count) services" : services.map(cell).joined(separator: ", ")) + ")")
+        facts.append(
+            run.disruptions.isEmpty
+                ? "no service disruption"
+                : "\(count(run.disruptions.count, "disruption")) ("
+                    + (services.count > 6 ? "\(services.count) services" : services.map(cell).joined(separator: ", "))
+                    + ")")
         if !run.shards.isEmpty { facts.append("\(run.shards.count) shards") }
         out.append(facts.joined(separator: " · "))
         let lane = { (test: RunTimeline.Test) in cell((test.shard.map { "\($0) · " } ?? "") + test.worker) }
         if !hit.isEmpty {
-            out += ["", "#### Failing tests that overlapped a disruption", "", "| Test | Worker | Overlapped |", "|---|---|---|"]
+            out += [
+                "", "#### Failing tests that overlapped a disruption", "", "| Test | Worker | Overlapped |",
+                "|---|---|---|",
+            ]
             for test in hit.prefix(rows) {
-                let what = test.disruptions.compactMap { bySeq[$0] }.map { cell(JUnitReport.clause($0)) }.joined(separator: "<br>")
+                let what = test.disruptions.compactMap { bySeq[$0] }.map { cell(JUnitReport.clause($0)) }.joined(
+                    separator: "<br>")
                 out.append("| \(code(test.id)) | \(lane(test)) | \(what) |")
             }
             if hit.count > rows { out += ["", "… and \(hit.count - rows) more in the report"] }
         }
         if !own.isEmpty {
-            out += ["", "#### Failing tests that overlapped no disruption (the code's own failures)", "", "| Test | Worker | Outcome |", "|---|---|---|"]
+            out += [
+                "", "#### Failing tests that overlapped no disruption (the code's own failures)", "",
+                "| Test | Worker | Outcome |", "|---|---|---|",
+            ]
             for test in own.prefix(rows) { out.append("| \(code(test.id)) | \(lane(test)) | \(test.outcome) |") }
             if own.count > rows { out += ["", "… and \(own.count - rows) more in the report"] }
         }
         if !run.disruptions.isEmpty {
-            out += ["", "#### Disruptions", "", "| Service | Kind | From (UTC) | To | Reason | Failing tests |", "|---|---|---|---|---|---|"]
+            out += [
+                "", "#### Disruptions", "", "| Service | Kind | From (UTC) | To | Reason | Failing tests |",
+                "|---|---|---|---|---|---|",
+            ]
             for d in run.disruptions.prefix(rows) {
                 let failed = failing.filter { $0.disruptions.contains(d.seq) }.count
-                out.append("| \(cell(d.service)) | \(d.kind.words) | \(Clock.time(d.start)) | \(d.end.map(Clock.time) ?? "still open") | \(cell(d.reason ?? "")) | \(failed) |")
+                out.append(
+                    "| \(cell(d.service)) | \(d.kind.words) | \(Clock.time(d.start)) | \(d.end.map(Clock.time) ?? "still open") | \(cell(d.reason ?? "")) | \(failed) |"
+                )
             }
             if run.disruptions.count > rows { out += ["", "… and \(run.disruptions.count - rows) more in the report"] }
         }
@@ -76,7 +101,11 @@ public enum MarkdownSummary {
             case "&": out += "&amp;"
             case "\\", "*", "_", "`", "[", "]", "#": out += "\\" + String(character)
             default:
-                if let ascii = character.asciiValue, ascii < 0x20 || ascii == 0x7F { out += " " } else { out.append(character) }
+                if let ascii = character.asciiValue, ascii < 0x20 || ascii == 0x7F {
+                    out += " "
+                } else {
+                    out.append(character)
+                }
             }
         }
         return out

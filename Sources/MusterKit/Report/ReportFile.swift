@@ -16,7 +16,9 @@ public enum ReportFile {
     public static func checkWritable(_ path: String, what: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
         var isFolder: ObjCBool = false
-        let folderOK = FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder) && isFolder.boolValue
+        let folderOK =
+            FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder)
+            && isFolder.boolValue
             && FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder)
         let fileOK = !FileManager.default.fileExists(atPath: path) || FileManager.default.isWritableFile(atPath: path)
         guard folderOK, fileOK else {

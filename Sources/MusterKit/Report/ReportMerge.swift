@@ -26,7 +26,8 @@ public enum ReportMerge {
 
     public static func merge(paths: [String]) throws -> Result {
         guard paths.count >= 2 else {
-            throw MusterError(.usage, "--merge needs two reports or more; pass the JSON files written by muster run --report")
+            throw MusterError(
+                .usage, "--merge needs two reports or more; pass the JSON files written by muster run --report")
         }
         var shards = try paths.map(read)
         try name(&shards)
@@ -36,17 +37,25 @@ public enum ReportMerge {
     static func read(_ path: String) throws -> Shard {
         let timeline = try RunTimeline.load(path: path)
         guard let data = FileManager.default.contents(atPath: path), let report = try? JSONValue.parse(data),
-              report.objectMembers != nil else {
+            report.objectMembers != nil
+        else {
             throw MusterError(.usage, "\(path): cannot be read; pass the JSON file written by muster run --report")
         }
         if report["shards"] != nil {
-            throw MusterError(.usage, "\(path): already a merged report; merge the shards' own reports (muster run --report) instead")
+            throw MusterError(
+                .usage, "\(path): already a merged report; merge the shards' own reports (muster run --report) instead")
         }
         guard let version = timeline.musterVersion else {
-            throw MusterError(.usage, "\(path): written by a muster older than 0.6.0 (it has no muster_version); rerun that shard with muster \(BuildInfo.version)")
+            throw MusterError(
+                .usage,
+                "\(path): written by a muster older than 0.6.0 (it has no muster_version); rerun that shard with muster \(BuildInfo.version)"
+            )
         }
         guard version == BuildInfo.version else {
-            throw MusterError(.usage, "\(path): written by muster \(version), and this is muster \(BuildInfo.version); merge reports of one muster version (run that shard with \(BuildInfo.version), or merge with muster \(version))")
+            throw MusterError(
+                .usage,
+                "\(path): written by muster \(version), and this is muster \(BuildInfo.version); merge reports of one muster version (run that shard with \(BuildInfo.version), or merge with muster \(version))"
+            )
         }
         return Shard(path: path, name: timeline.shard ?? "", report: report, timeline: timeline)
     }
@@ -65,7 +74,10 @@ public enum ReportMerge {
         var seen: [String: String] = [:]
         for shard in shards {
             if let first = seen[shard.name] {
-                throw MusterError(.usage, "\(first) and \(shard.path) are both shard \"\(shard.name)\"; merge each shard's report once (muster run --shard NAME names a shard)")
+                throw MusterError(
+                    .usage,
+                    "\(first) and \(shard.path) are both shard \"\(shard.name)\"; merge each shard's report once (muster run --shard NAME names a shard)"
+                )
             }
             seen[shard.name] = shard.path
         }
@@ -89,10 +101,14 @@ public enum ReportMerge {
                 summary["service"] = .string(entry.key)
                 services.append(.init(prefix + entry.key, summary))
             }
-            for entry in shard.report["postgres"]?.objectMembers ?? [] { postgres.append(.init(prefix + entry.key, entry.value)) }
+            for entry in shard.report["postgres"]?.objectMembers ?? [] {
+                postgres.append(.init(prefix + entry.key, entry.value))
+            }
             var seqs: [Int: Int] = [:]
             for var disruption in shard.report["disruptions"]?.arrayValue ?? [] {
-                guard let seq = disruption["seq"]?.intValue, let service = disruption["service"]?.stringValue else { continue }
+                guard let seq = disruption["seq"]?.intValue, let service = disruption["service"]?.stringValue else {
+                    continue
+                }
                 seqs[seq] = nextSeq
                 disruption["seq"] = .int(nextSeq)
                 disruption["shard_seq"] = .int(seq)
@@ -122,18 +138,24 @@ public enum ReportMerge {
                 test.disruptions = test.disruptions.compactMap { seqs[$0] }
                 return test
             }
-            drawn.shards.append(RunTimeline.Shard(name: shard.name, host: own.host, started: own.started, ended: own.ended,
-                                                  exitCode: own.exitCode))
+            drawn.shards.append(
+                RunTimeline.Shard(
+                    name: shard.name, host: own.host, started: own.started, ended: own.ended,
+                    exitCode: own.exitCode))
             var count = 0
             for var test in shard.report["tests"]?.arrayValue ?? [] where test.objectMembers != nil {
                 test["shard"] = .string(shard.name)
-                test["disruptions"] = .array((test["disruptions"]?.arrayValue ?? []).compactMap { $0.intValue.flatMap { seqs[$0] } }.map(JSONValue.int))
+                test["disruptions"] = .array(
+                    (test["disruptions"]?.arrayValue ?? []).compactMap { $0.intValue.flatMap { seqs[$0] } }.map(
+                        JSONValue.int))
                 tests.append(test)
                 count += 1
             }
-            var entry: JSONValue = ["name": .string(shard.name), "file": .string(shard.path), "tests": .int(count),
-                                    "started": .string(EventLog.timestamp(shard.timeline.started)),
-                                    "ended": .string(EventLog.timestamp(shard.timeline.ended))]
+            var entry: JSONValue = [
+                "name": .string(shard.name), "file": .string(shard.path), "tests": .int(count),
+                "started": .string(EventLog.timestamp(shard.timeline.started)),
+                "ended": .string(EventLog.timestamp(shard.timeline.ended)),
+            ]
             for key in ["host", "command", "exit_code", "clean"] { entry[key] = shard.report[key] }
             list.append(entry)
         }
@@ -147,16 +169,19 @@ public enum ReportMerge {
             "shards": .int(shards.count), "tests": .int(tests.count),
             "outcomes": .object(outcomes.map { .init($0.key, .int($0.value)) }), "disruptions": .int(disruptions.count),
             "failing": .int(failing.count),
-            "failing_overlapped_disruption": .int(failing.filter { !($0["disruptions"]?.arrayValue ?? []).isEmpty }.count),
+            "failing_overlapped_disruption": .int(
+                failing.filter { !($0["disruptions"]?.arrayValue ?? []).isEmpty }.count),
         ]
-        let command = Set(commands.map { $0.joined(separator: "\u{0}") }).count == 1 ? commands[0] : ["(\(shards.count) shards)"]
+        let command =
+            Set(commands.map { $0.joined(separator: "\u{0}") }).count == 1 ? commands[0] : ["(\(shards.count) shards)"]
         let merged: JSONValue = [
             "muster_version": .string(BuildInfo.version),
             "command": .array(command.map(JSONValue.string)),
             "started": .string(EventLog.timestamp(started)), "ended": .string(EventLog.timestamp(ended)),
             "exit_code": .int(Int(exitCode)),
             "clean": .bool(shards.allSatisfy { $0.report["clean"]?.boolValue ?? true }),
-            "shards": .array(list), "services": .object(services), "disruptions": .array(disruptions), "tests": .array(tests),
+            "shards": .array(list), "services": .object(services), "disruptions": .array(disruptions),
+            "tests": .array(tests),
             "postgres": .object(postgres), "summary": summary,
         ]
         let json = Data(merged.prettyText.utf8)
@@ -173,15 +198,21 @@ public enum ReportMerge {
     static func lines(_ run: RunTimeline) -> [String] {
         let outcomes = Dictionary(grouping: run.tests, by: \.outcome).mapValues(\.count)
         let counts = outcomes.keys.sorted().map { "\(outcomes[$0]!) \($0)" }.joined(separator: ", ")
-        var lines = ["\(run.shards.count) shards (\(run.shards.map(\.name).joined(separator: ", "))): \(run.tests.count) tests"
-                     + (counts.isEmpty ? "" : " (\(counts))") + ", \(run.disruptions.count) disruption(s)"]
+        var lines = [
+            "\(run.shards.count) shards (\(run.shards.map(\.name).joined(separator: ", "))): \(run.tests.count) tests"
+                + (counts.isEmpty ? "" : " (\(counts))") + ", \(run.disruptions.count) disruption(s)"
+        ]
         let records = run.tests.map { test in
-            TestRecord(id: (test.shard.map { "[\($0)] " } ?? "") + test.id, outcome: test.outcome, start: test.start.timeIntervalSince1970,
-                       end: test.end.timeIntervalSince1970, worker: test.worker, source: test.source ?? "unknown", disruptions: test.disruptions)
+            TestRecord(
+                id: (test.shard.map { "[\($0)] " } ?? "") + test.id, outcome: test.outcome,
+                start: test.start.timeIntervalSince1970,
+                end: test.end.timeIntervalSince1970, worker: test.worker, source: test.source ?? "unknown",
+                disruptions: test.disruptions)
         }
         let disruptions = run.disruptions.map {
-            Disruption(seq: $0.seq, service: $0.service, kind: $0.kind, start: EventLog.timestamp($0.start),
-                       end: $0.end.map(EventLog.timestamp), reason: $0.reason, logTail: $0.logTail)
+            Disruption(
+                seq: $0.seq, service: $0.service, kind: $0.kind, start: EventLog.timestamp($0.start),
+                end: $0.end.map(EventLog.timestamp), reason: $0.reason, logTail: $0.logTail)
         }
         lines += TestAttribution.summary(tests: records, disruptions: disruptions)
         return lines

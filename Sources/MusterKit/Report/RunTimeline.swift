@@ -77,8 +77,10 @@ public struct RunTimeline: Sendable {
     /// The machine it ran on (`host`).
     public var host: String?
 
-    public init(command: [String], started: Date, ended: Date, exitCode: Int32?, services: [String: [ServiceEvent]],
-                disruptions: [Disruption] = [], tests: [Test] = [], postgres: [Connections] = []) {
+    public init(
+        command: [String], started: Date, ended: Date, exitCode: Int32?, services: [String: [ServiceEvent]],
+        disruptions: [Disruption] = [], tests: [Test] = [], postgres: [Connections] = []
+    ) {
         self.command = command
         self.started = started
         self.ended = ended
@@ -103,7 +105,8 @@ public struct RunTimeline: Sendable {
             throw MusterError(.usage, "\(name): not JSON; pass the file written by muster run --report")
         }
         guard kind == .object, let raw = try? ControlJSON.decode(RawReport.self, from: data) else {
-            throw MusterError(.usage, "\(name): not a muster run report (expected an object with command, started and ended)")
+            throw MusterError(
+                .usage, "\(name): not a muster run report (expected an object with command, started and ended)")
         }
         guard let started = raw.started.flatMap(RFC3339.time), let ended = raw.ended.flatMap(RFC3339.time) else {
             throw MusterError(.usage, "\(name): not a muster run report (no valid started and ended times)")
@@ -118,21 +121,29 @@ public struct RunTimeline: Sendable {
         exitCode = raw.exitCode
         services = (raw.services ?? [:]).mapValues { ($0.value?.events ?? []).compactMap(\.value) }
         disruptions = (raw.disruptions ?? []).compactMap(\.value).compactMap { entry in
-            guard let seq = entry.seq, let service = entry.service, let start = entry.start.flatMap(RFC3339.time) else { return nil }
-            return Disruption(seq: seq, service: service, kind: EventKind(rawValue: entry.kind ?? "disrupted"), start: start,
-                              end: entry.end.flatMap(RFC3339.time), reason: entry.reason, logTail: entry.logTail ?? [],
-                              shard: entry.shard)
+            guard let seq = entry.seq, let service = entry.service, let start = entry.start.flatMap(RFC3339.time) else {
+                return nil
+            }
+            return Disruption(
+                seq: seq, service: service, kind: EventKind(rawValue: entry.kind ?? "disrupted"), start: start,
+                end: entry.end.flatMap(RFC3339.time), reason: entry.reason, logTail: entry.logTail ?? [],
+                shard: entry.shard)
         }
         tests = (raw.tests ?? []).compactMap(\.value).compactMap { entry in
             guard let id = entry.id, let start = entry.start.flatMap(RFC3339.time),
-                  let end = entry.end.flatMap(RFC3339.time) else { return nil }
-            return Test(id: id, outcome: entry.outcome ?? "unknown", start: start, end: max(start, end),
-                        worker: entry.worker ?? "main", source: entry.source, disruptions: entry.disruptions ?? [], shard: entry.shard)
+                let end = entry.end.flatMap(RFC3339.time)
+            else { return nil }
+            return Test(
+                id: id, outcome: entry.outcome ?? "unknown", start: start, end: max(start, end),
+                worker: entry.worker ?? "main", source: entry.source, disruptions: entry.disruptions ?? [],
+                shard: entry.shard)
         }
         shards = (raw.shards ?? []).compactMap(\.value).compactMap { entry in
             guard let name = entry.name, let started = entry.started.flatMap(RFC3339.time),
-                  let ended = entry.ended.flatMap(RFC3339.time) else { return nil }
-            return Shard(name: name, host: entry.host, started: started, ended: max(started, ended), exitCode: entry.exitCode)
+                let ended = entry.ended.flatMap(RFC3339.time)
+            else { return nil }
+            return Shard(
+                name: name, host: entry.host, started: started, ended: max(started, ended), exitCode: entry.exitCode)
         }
         musterVersion = raw.musterVersion
         shard = raw.shard
@@ -143,8 +154,9 @@ public struct RunTimeline: Sendable {
                 guard let time = sample.time.flatMap(RFC3339.time), let total = sample.total else { return nil }
                 return ConnectionSample(time: time, total: total)
             }
-            return Connections(service: name, maxConnections: entry.maxConnections, peak: entry.peak,
-                               samples: samples.sorted { $0.time < $1.time })
+            return Connections(
+                service: name, maxConnections: entry.maxConnections, peak: entry.peak,
+                samples: samples.sorted { $0.time < $1.time })
         }
     }
 }

@@ -130,8 +130,9 @@ public struct TimelineLayout: Sendable {
         if run.shards.isEmpty {
             y = layoutServices(run, names: run.services.keys.sorted(), prefix: "", top: y, heading: "services")
             y = layoutPostgres(run, pools: run.postgres, prefix: "", top: y)
-            y = layoutTests(run, indices: Array(run.tests.indices), top: y, heading: "tests by worker",
-                            laneHeight: Self.workerLaneHeight(lanes: Set(run.tests.map(\.worker)).count))
+            y = layoutTests(
+                run, indices: Array(run.tests.indices), top: y, heading: "tests by worker",
+                laneHeight: Self.workerLaneHeight(lanes: Set(run.tests.map(\.worker)).count))
         } else {
             // A group of lanes per shard, on the one time axis: its services, its gauges, its workers.
             let lanes = Set(run.tests.map { "\($0.shard ?? "")\u{0}\($0.worker)" }).count
@@ -142,13 +143,17 @@ public struct TimelineLayout: Sendable {
                 let prefix = shard.name + "/"
                 let host = shard.host.map { " on \($0)" } ?? ""
                 let count = byShard[shard.name, default: []].count
-                headings.append(Heading(text: "shard \(shard.name)\(host): \(count) test\(count == 1 ? "" : "s")", y: y + 12))
+                headings.append(
+                    Heading(text: "shard \(shard.name)\(host): \(count) test\(count == 1 ? "" : "s")", y: y + 12))
                 shardTops.append(y)
                 y += 18
-                y = layoutServices(run, names: run.services.keys.filter { $0.hasPrefix(prefix) }.sorted(), prefix: prefix, top: y,
-                                   heading: nil)
-                y = layoutPostgres(run, pools: run.postgres.filter { $0.service.hasPrefix(prefix) }, prefix: prefix, top: y)
-                y = layoutTests(run, indices: byShard[shard.name, default: []], top: y, heading: nil, laneHeight: laneHeight)
+                y = layoutServices(
+                    run, names: run.services.keys.filter { $0.hasPrefix(prefix) }.sorted(), prefix: prefix, top: y,
+                    heading: nil)
+                y = layoutPostgres(
+                    run, pools: run.postgres.filter { $0.service.hasPrefix(prefix) }, prefix: prefix, top: y)
+                y = layoutTests(
+                    run, indices: byShard[shard.name, default: []], top: y, heading: nil, laneHeight: laneHeight)
                 shardGroups[shard.name] = (shardTops.last!, y)
                 y += 6
             }
@@ -170,7 +175,9 @@ public struct TimelineLayout: Sendable {
     }
 
     /// - Parameter prefix: the shard's `SHARD/`, left out of the labels.
-    private mutating func layoutServices(_ run: RunTimeline, names: [String], prefix: String, top: Double, heading: String?) -> Double {
+    private mutating func layoutServices(
+        _ run: RunTimeline, names: [String], prefix: String, top: Double, heading: String?
+    ) -> Double {
         guard !names.isEmpty else { return top }
         if let heading { headings.append(Heading(text: heading, y: top + 10)) }
         var y = top + (heading == nil ? 4 : 16)
@@ -180,28 +187,36 @@ public struct TimelineLayout: Sendable {
             serviceLanes.append(lane)
             serviceLaneByName[name] = lane
             let own = run.disruptions.filter { $0.service == name }
-            for piece in ServiceStates.pieces(events: run.services[name] ?? [], disruptions: own, from: start, to: end) {
+            for piece in ServiceStates.pieces(events: run.services[name] ?? [], disruptions: own, from: start, to: end)
+            {
                 let x0 = x(piece.start), x1 = x(piece.end)
-                spans.append(Span(service: name, state: piece.state, x: x0, y: y, width: max(x1 - x0, 0.5), height: laneHeight,
-                                  startMs: Self.ms(piece.start), endMs: Self.ms(piece.end),
-                                  title: "\(name) \(piece.state) \(Clock.time(piece.start))–\(Clock.time(piece.end))"
-                                      + (piece.reason.map { " (\($0))" } ?? "")))
+                spans.append(
+                    Span(
+                        service: name, state: piece.state, x: x0, y: y, width: max(x1 - x0, 0.5), height: laneHeight,
+                        startMs: Self.ms(piece.start), endMs: Self.ms(piece.end),
+                        title: "\(name) \(piece.state) \(Clock.time(piece.start))–\(Clock.time(piece.end))"
+                            + (piece.reason.map { " (\($0))" } ?? "")))
             }
             for event in run.services[name] ?? [] where event.type.isRestart {
                 guard let date = event.date else { continue }
-                let seq = event.type == .restartDetected && own.contains { $0.seq == event.seq }
+                let seq =
+                    event.type == .restartDetected && own.contains { $0.seq == event.seq }
                     ? event.seq : own.first { $0.start <= date && date <= ($0.end ?? .distantFuture) }?.seq
                 let what = event.type == .restarted ? "restarted" : "restarted without muster"
-                markers.append(Marker(service: name, kind: event.type, x: x(date), y: y - 3, height: laneHeight + 6,
-                                      atMs: Self.ms(date), seq: seq,
-                                      title: "\(name) \(what) at \(Clock.time(date))" + (event.reason.map { ": \($0)" } ?? "")))
+                markers.append(
+                    Marker(
+                        service: name, kind: event.type, x: x(date), y: y - 3, height: laneHeight + 6,
+                        atMs: Self.ms(date), seq: seq,
+                        title: "\(name) \(what) at \(Clock.time(date))" + (event.reason.map { ": \($0)" } ?? "")))
             }
             y += laneHeight + 6
         }
         return y + 4
     }
 
-    private mutating func layoutPostgres(_ run: RunTimeline, pools: [RunTimeline.Connections], prefix: String, top: Double) -> Double {
+    private mutating func layoutPostgres(
+        _ run: RunTimeline, pools: [RunTimeline.Connections], prefix: String, top: Double
+    ) -> Double {
         var y = top
         for pool in pools where !pool.samples.isEmpty || pool.maxConnections != nil {
             if gauges.isEmpty && prefix.isEmpty {
@@ -211,16 +226,23 @@ public struct TimelineLayout: Sendable {
             let laneHeight = 54.0
             let highest = max(pool.maxConnections ?? 0, pool.peak ?? 0, pool.samples.map(\.total).max() ?? 0, 1)
             let scale = { (count: Int) in y + laneHeight - Double(count) / Double(highest) * laneHeight }
-            let detail = [pool.peak.map { "peak \($0)" }, pool.maxConnections.map { "of \($0)" }].compactMap { $0 }.joined(separator: " ")
-            let lane = Lane(label: String(pool.service.dropFirst(prefix.count)), detail: detail.isEmpty ? nil : detail, y: y, height: laneHeight)
-            gauges.append(Gauge(lane: lane, points: pool.samples.map { (x($0.time), scale($0.total)) },
-                                limitY: pool.maxConnections.map(scale), limit: pool.maxConnections, peak: pool.peak))
+            let detail = [pool.peak.map { "peak \($0)" }, pool.maxConnections.map { "of \($0)" }].compactMap { $0 }
+                .joined(separator: " ")
+            let lane = Lane(
+                label: String(pool.service.dropFirst(prefix.count)), detail: detail.isEmpty ? nil : detail, y: y,
+                height: laneHeight)
+            gauges.append(
+                Gauge(
+                    lane: lane, points: pool.samples.map { (x($0.time), scale($0.total)) },
+                    limitY: pool.maxConnections.map(scale), limit: pool.maxConnections, peak: pool.peak))
             y += laneHeight + 10
         }
         return y
     }
 
-    private mutating func layoutTests(_ run: RunTimeline, indices: [Int], top: Double, heading: String?, laneHeight: Double) -> Double {
+    private mutating func layoutTests(
+        _ run: RunTimeline, indices: [Int], top: Double, heading: String?, laneHeight: Double
+    ) -> Double {
         guard !indices.isEmpty else { return top }
         var perWorker: [String: Int] = [:]
         for index in indices { perWorker[run.tests[index].worker, default: 0] += 1 }
@@ -231,8 +253,10 @@ public struct TimelineLayout: Sendable {
         var laneY: [String: Double] = [:]
         for worker in workers {
             let count = perWorker[worker]!
-            workerLanes.append(Lane(label: worker, detail: laneHeight >= 12 ? "\(count) test" + (count == 1 ? "" : "s") : nil,
-                                    y: y, height: laneHeight))
+            workerLanes.append(
+                Lane(
+                    label: worker, detail: laneHeight >= 12 ? "\(count) test" + (count == 1 ? "" : "s") : nil,
+                    y: y, height: laneHeight))
             laneY[worker] = y
             y += laneHeight + gap
         }
@@ -244,10 +268,13 @@ public struct TimelineLayout: Sendable {
             let seconds = test.end.timeIntervalSince(test.start)
             // Wide bars give up one unit at their right end, so that back-to-back tests stay apart.
             let width = x1 - x0 > 4 ? x1 - x0 - 1 : max(x1 - x0, Self.minimumBarWidth)
-            return Bar(index: index, outcome: test.outcome, failed: test.failed, x: x0, y: laneY[test.worker]!,
-                       width: width, height: laneHeight,
-                       startMs: Self.ms(test.start), endMs: Self.ms(test.end), disruptions: test.disruptions,
-                       title: "\(test.id) \(test.outcome) on \(test.shard.map { "shard \($0) " } ?? "")\(test.worker), \(Clock.time(test.start)) for \(Clock.duration(seconds))")
+            return Bar(
+                index: index, outcome: test.outcome, failed: test.failed, x: x0, y: laneY[test.worker]!,
+                width: width, height: laneHeight,
+                startMs: Self.ms(test.start), endMs: Self.ms(test.end), disruptions: test.disruptions,
+                title:
+                    "\(test.id) \(test.outcome) on \(test.shard.map { "shard \($0) " } ?? "")\(test.worker), \(Clock.time(test.start)) for \(Clock.duration(seconds))"
+            )
         }
         return y + 2
     }
@@ -261,12 +288,13 @@ public struct TimelineLayout: Sendable {
             let lane = lanes[disruption.service]
             let column = disruption.shard.flatMap { shardGroups[$0] } ?? (chartTop, chartBottom)
             let until = disruption.end.map { "–" + Clock.time($0) } ?? " (still open)"
-            return Band(seq: disruption.seq, service: disruption.service, x: x0, width: max(x(close) - x0, 2),
-                        laneY: lane?.y ?? chartTop, laneHeight: lane?.height ?? 0,
-                        columnY: column.top, columnHeight: column.bottom - column.top,
-                        startMs: Self.ms(disruption.start), endMs: disruption.end.map(Self.ms),
-                        title: "\(disruption.service) \(disruption.kind) \(Clock.time(disruption.start))\(until)"
-                            + (disruption.reason.map { ": \($0)" } ?? ""))
+            return Band(
+                seq: disruption.seq, service: disruption.service, x: x0, width: max(x(close) - x0, 2),
+                laneY: lane?.y ?? chartTop, laneHeight: lane?.height ?? 0,
+                columnY: column.top, columnHeight: column.bottom - column.top,
+                startMs: Self.ms(disruption.start), endMs: disruption.end.map(Self.ms),
+                title: "\(disruption.service) \(disruption.kind) \(Clock.time(disruption.start))\(until)"
+                    + (disruption.reason.map { ": \($0)" } ?? ""))
         }
     }
 
@@ -300,6 +328,8 @@ enum Clock {
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         if seconds < 60 { return String(format: "%.1fs", seconds) }
         let whole = Int(seconds.rounded())
-        return whole < 3600 ? "\(whole / 60)m\(String(format: "%02d", whole % 60))s" : "\(whole / 3600)h\(String(format: "%02d", whole / 60 % 60))m"
+        return whole < 3600
+            ? "\(whole / 60)m\(String(format: "%02d", whole % 60))s"
+            : "\(whole / 3600)h\(String(format: "%02d", whole / 60 % 60))m"
     }
 }

@@ -9,9 +9,11 @@ public enum TimeAxis {
         public var label: String
     }
 
-    static let steps: [Int64] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000,
-                                 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000,
-                                 10_800_000, 21_600_000, 43_200_000, 86_400_000]
+    static let steps: [Int64] = [
+        1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000,
+        60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000,
+        10_800_000, 21_600_000, 43_200_000, 86_400_000,
+    ]
 
     /// The smallest round step that gives at most `most` intervals over `spanMs`.
     static func step(spanMs: Double, most: Double = 9) -> Int64 {
@@ -62,7 +64,9 @@ enum ServiceStates {
         return kind == .unavailable ? "unavailable" : nil
     }
 
-    static func pieces(events: [ServiceEvent], disruptions: [RunTimeline.Disruption], from start: Date, to end: Date) -> [Piece] {
+    static func pieces(events: [ServiceEvent], disruptions: [RunTimeline.Disruption], from start: Date, to end: Date)
+        -> [Piece]
+    {
         var current = Piece(state: "ready", start: start, end: start)
         if let open = disruptions.first(where: { $0.start < start && ($0.end ?? .distantFuture) > start }) {
             current.state = open.kind == .unavailable ? "unavailable" : "down"

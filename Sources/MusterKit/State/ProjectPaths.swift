@@ -30,7 +30,9 @@ public struct ProjectPaths: Sendable {
     public func logFile(for service: String) -> String { logsDir + "/" + service + ".log" }
     public func dataDir(for service: String) -> String { dataDir + "/" + service }
     /// The unix socket folder of a Postgres service (short: under the runtime base).
-    public func postgresSocketDir(for service: String) -> String { Self.runtimeBase + "/" + Self.hash(stateDir) + ".pg-" + service }
+    public func postgresSocketDir(for service: String) -> String {
+        Self.runtimeBase + "/" + Self.hash(stateDir) + ".pg-" + service
+    }
 
     /// `/tmp/muster-UID`, searchable (0711) so a dropped-privilege server can reach
     /// its own socket directory inside; listing stays owner-only.
@@ -77,10 +79,12 @@ public struct ProjectPaths: Sendable {
 
     private func create(_ dir: String, mode: Int) throws {
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: mode])
+            try FileManager.default.createDirectory(
+                atPath: dir, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: mode])
         } catch {
-            throw MusterError(.environment, "cannot create \(dir): \(error.localizedDescription); check permissions and free space")
+            throw MusterError(
+                .environment, "cannot create \(dir): \(error.localizedDescription); check permissions and free space")
         }
     }
 

@@ -14,8 +14,10 @@ public struct RuntimeState: Codable, Sendable {
     /// The supervisor's guardian process, which `down` also waits for.
     public var guardian: Int32?
 
-    public init(pid: Int32, project: String, stackFile: String, outputs: [String: [String: String]], ports: [String: Int],
-                groups: [Int32] = []) {
+    public init(
+        pid: Int32, project: String, stackFile: String, outputs: [String: [String: String]], ports: [String: Int],
+        groups: [Int32] = []
+    ) {
         self.pid = pid
         self.project = project
         self.stackFile = stackFile
@@ -43,7 +45,8 @@ public struct RuntimeState: Codable, Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(self)
         let temporary = paths.statusFile + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
+        else {
             throw MusterError(.environment, "cannot write \(paths.statusFile)")
         }
         rename(temporary, paths.statusFile)
@@ -111,10 +114,12 @@ public struct RuntimeState: Codable, Sendable {
         // detached. Wait (up to 5 s) until nothing of those groups is left but zombies.
         let groups = Set(state.groups ?? []).filter { $0 > 1 }
         let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline, ProcessTable.allPids().contains(where: { pid in
-            guard let entry = ProcessTable.entry(pid), entry.state != "Z", entry.state != "X" else { return false }
-            return groups.contains(entry.processGroup) || groups.contains(entry.session)
-        }) {
+        while ContinuousClock.now < deadline,
+            ProcessTable.allPids().contains(where: { pid in
+                guard let entry = ProcessTable.entry(pid), entry.state != "Z", entry.state != "X" else { return false }
+                return groups.contains(entry.processGroup) || groups.contains(entry.session)
+            })
+        {
             usleep(5_000)
         }
         return notes
@@ -124,7 +129,8 @@ public struct RuntimeState: Codable, Sendable {
 /// POSIX shell single-quoting.
 public enum ShellQuote {
     public static func quote(_ value: String) -> String {
-        if !value.isEmpty, value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:@%+=,".contains($0)) }) {
+        if !value.isEmpty, value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:@%+=,".contains($0)) })
+        {
             return value
         }
         return "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
@@ -138,12 +144,17 @@ public final class ProjectLock {
 
     public init(_ paths: ProjectPaths) throws {
         fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw MusterError(.environment, "cannot open \(paths.lockFile): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw MusterError(.environment, "cannot open \(paths.lockFile): \(String(cString: strerror(errno)))")
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             // No close here: an initializer that throws after setting every property
             // still runs deinit, which closes fd (closing twice could hit a reused fd).
             let holder = RuntimeState.read(paths).map { " (supervisor pid \($0.pid))" } ?? ""
-            throw MusterError(.alreadyRunning, "project \(paths.project) is already running\(holder); use muster down first, or -p NAME for a second copy")
+            throw MusterError(
+                .alreadyRunning,
+                "project \(paths.project) is already running\(holder); use muster down first, or -p NAME for a second copy"
+            )
         }
     }
 

@@ -65,7 +65,8 @@ public final class OutputPump: @unchecked Sendable {
             queue.async {
                 if self.finished { resume() } else { self.eofWaiters.append(resume) }
             }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.milliseconds)), execute: resume)
+            DispatchQueue.global().asyncAfter(
+                deadline: .now() + .milliseconds(Int(timeout.milliseconds)), execute: resume)
         }
     }
 

@@ -40,7 +40,8 @@ extension ServiceKind: Codable {
         case "redis": self = .redis
         default:
             guard text.hasPrefix("kafka ("), text.hasSuffix(")"),
-                  let implementation = Implementation(rawValue: String(text.dropFirst(7).dropLast())) else { return nil }
+                let implementation = Implementation(rawValue: String(text.dropFirst(7).dropLast()))
+            else { return nil }
             self = .kafka(implementation)
         }
     }

@@ -107,9 +107,11 @@ extension ServiceLifecycle {
         /// Alive-probe failures in a row that make the service unavailable.
         public var aliveFailures: Int = 3
 
-        public init(hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
-                    stopSignal: Int32, stopTimeout: Duration, escalation: StopEscalation? = nil, isTask: Bool = false,
-                    stopCommand: String? = nil) {
+        public init(
+            hasReadyProbe: Bool, hasAliveProbe: Bool, restart: RestartPolicy, maxRestarts: Int?,
+            stopSignal: Int32, stopTimeout: Duration, escalation: StopEscalation? = nil, isTask: Bool = false,
+            stopCommand: String? = nil
+        ) {
             self.hasReadyProbe = hasReadyProbe
             self.hasAliveProbe = hasAliveProbe
             self.restart = restart

@@ -101,7 +101,8 @@ public struct ServiceLifecycle: Sendable {
             if !policy.hasReadyProbe { times.ready = now }
             times.completed = now
             if case let .exited(status, uptime, _, _) = event, !suggestedTask,
-               let hint = TaskSuggestion.reason(policy: policy, status: status, uptime: uptime) {
+                let hint = TaskSuggestion.reason(policy: policy, status: status, uptime: uptime)
+            {
                 suggestedTask = true
                 actions.append(.warn(hint))
             }
@@ -133,7 +134,8 @@ public struct ServiceLifecycle: Sendable {
             case .ignored: return [.armStopGrace(Self.stopCommandGrace, generation: generation)]
             }
         case let (.stopping, .stopGraceElapsed(gen)) where gen == generation && stopStage == .commanded:
-            return signalAfterCommand(grace: commandOutcome == .closed ? Self.stopCommandClosedGrace : Self.stopCommandGrace)
+            return signalAfterCommand(
+                grace: commandOutcome == .closed ? Self.stopCommandClosedGrace : Self.stopCommandGrace)
 
         case (.pending, .start), (.completed, .start), (.exited, .start), (.stopped, .start), (.failed, .start):
             return begin(restart: phase != .pending || queuedFrom != nil)
@@ -161,7 +163,9 @@ public struct ServiceLifecycle: Sendable {
             available = true
             wasEverStarted = true
             let kind: EventKind = isRestart ? .restarted : .starting
-            var actions: [Action] = [.record(record(kind, reason: isRestart ? (lastExitReason ?? lastExit?.description) : nil))]
+            var actions: [Action] = [
+                .record(record(kind, reason: isRestart ? (lastExitReason ?? lastExit?.description) : nil))
+            ]
             if policy.hasReadyProbe {
                 actions.append(.watchReadiness(generation: generation))
             } else if !policy.isTask {
@@ -185,7 +189,7 @@ public struct ServiceLifecycle: Sendable {
             return beginStop(.fail(reason))
 
         case (.starting, let .exited(status, uptime, gen, _)) where gen == generation,
-             (.ready, let .exited(status, uptime, gen, _)) where gen == generation:
+            (.ready, let .exited(status, uptime, gen, _)) where gen == generation:
             return processExited(status, uptime: uptime)
 
         case (.backoff, .backoffElapsed):
@@ -195,7 +199,10 @@ public struct ServiceLifecycle: Sendable {
             return beginStop(.stop)
         case (.backoff, .stop):
             phase = .stopped
-            return [.cancelRestart, .cancelStartTimer, .record(record(.stopped, reason: "stopped while waiting to restart"))]
+            return [
+                .cancelRestart, .cancelStartTimer,
+                .record(record(.stopped, reason: "stopped while waiting to restart")),
+            ]
         case (.pending, .stop):
             phase = .stopped
             return []
@@ -289,7 +296,9 @@ public struct ServiceLifecycle: Sendable {
     /// signal goes now, and only then does the stop timeout run.
     private mutating func signalAfterCommand(grace: Duration) -> [Action] {
         stopStage = .asked
-        let why = commandOutcome == .refused ? "could not be sent or was refused"
+        let why =
+            commandOutcome == .refused
+            ? "could not be sent or was refused"
             : "brought no exit within \(DurationParser.format(grace))"
         return [
             .signalGroup(policy.stopSignal),
@@ -306,23 +315,30 @@ public struct ServiceLifecycle: Sendable {
         case let (.asked, escalation?):
             stopStage = .escalated
             return [
-                .warn("did not stop within \(DurationParser.format(policy.stopTimeout)) of \(signalName) (\(escalation.stopName)); "
-                    + "sent \(SignalName.name(of: escalation.signal)) (\(escalation.name))"),
+                .warn(
+                    "did not stop within \(DurationParser.format(policy.stopTimeout)) of \(signalName) (\(escalation.stopName)); "
+                        + "sent \(SignalName.name(of: escalation.signal)) (\(escalation.name))"),
                 .signalGroup(escalation.signal),
                 .armStopTimer(escalation.grace, generation: generation),
             ]
         case let (.escalated, escalation?):
             stopStage = .killed
             return [
-                .warn("\(escalation.name) did not end it within \(DurationParser.format(escalation.grace)); sent SIGKILL to every process of it"),
+                .warn(
+                    "\(escalation.name) did not end it within \(DurationParser.format(escalation.grace)); sent SIGKILL to every process of it"
+                ),
                 .killGroup,
             ]
         case (.killed, _), (.commanded, _):
             return []
         default:
             stopStage = .killed
-            return [.warn("did not stop within \(DurationParser.format(policy.stopTimeout)) of \(signalName); sent SIGKILL to every process of it"),
-                    .killGroup]
+            return [
+                .warn(
+                    "did not stop within \(DurationParser.format(policy.stopTimeout)) of \(signalName); sent SIGKILL to every process of it"
+                ),
+                .killGroup,
+            ]
         }
     }
 
@@ -372,7 +388,8 @@ public struct ServiceLifecycle: Sendable {
             return [.stopProbes, .cancelStartTimer, .record(record(.completed, reason: status.description))]
         }
         if policy.isTask {
-            return [.stopProbes] + fail("\(status) after \(DurationParser.format(uptime)); a task must exit with code 0")
+            return [.stopProbes]
+                + fail("\(status) after \(DurationParser.format(uptime)); a task must exit with code 0")
         }
         if !wasReadyNow {
             return [.stopProbes] + fail("\(status) before it was ready")
@@ -387,14 +404,19 @@ public struct ServiceLifecycle: Sendable {
     private mutating func aliveLooked(_ outcome: ProbeOutcome, sentAt: Date) -> [Action] {
         var actions: [Action] = []
         if case let .passed(identity?) = outcome, let previous = aliveIdentity.observe(identity, at: sentAt) {
-            actions += monitorFound(.restartDetected(reason: "its alive probe reports a new identity (\(previous) → \(identity))",
-                                                     previousPid: nil, since: aliveIdentity.previousSeenAt))
+            actions += monitorFound(
+                .restartDetected(
+                    reason: "its alive probe reports a new identity (\(previous) → \(identity))",
+                    previousPid: nil, since: aliveIdentity.previousSeenAt))
         }
         aliveFailures = outcome.passed ? 0 : aliveFailures + 1
         var reason: String?
         if case let .failed(why) = outcome { reason = "alive probe failed \(aliveFailures) times: \(why)" }
-        return actions + transition(.aliveChecked(passed: outcome.passed, failures: aliveFailures,
-                                                  threshold: policy.aliveFailures, reason: reason))
+        return actions
+            + transition(
+                .aliveChecked(
+                    passed: outcome.passed, failures: aliveFailures,
+                    threshold: policy.aliveFailures, reason: reason))
     }
 
     private mutating func monitorFound(_ finding: MonitorFinding) -> [Action] {
@@ -419,8 +441,9 @@ public struct ServiceLifecycle: Sendable {
             reason = cause
             pendingRestartReason = nil
         }
-        var event = ServiceEvent.lifecycle(kind, pid: pid, previousPid: kind == .restarted ? previousPid : nil,
-                                           restarts: restarts, reason: reason)
+        var event = ServiceEvent.lifecycle(
+            kind, pid: pid, previousPid: kind == .restarted ? previousPid : nil,
+            restarts: restarts, reason: reason)
         if [.exited, .failed, .restarted].contains(kind) { event.logTail = lastExitTail }
         return event
     }

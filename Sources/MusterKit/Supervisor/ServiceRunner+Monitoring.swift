@@ -20,7 +20,9 @@ extension ServiceRunner {
                     for finding in findings {
                         // A monitor that cannot say when it last saw the old identity: its previous look did.
                         if case .restartDetected(let reason, let previousPid, nil) = finding, let lastLook {
-                            await self.send(.monitorFound(.restartDetected(reason: reason, previousPid: previousPid, since: lastLook)))
+                            await self.send(
+                                .monitorFound(
+                                    .restartDetected(reason: reason, previousPid: previousPid, since: lastLook)))
                         } else {
                             await self.send(.monitorFound(finding))
                         }

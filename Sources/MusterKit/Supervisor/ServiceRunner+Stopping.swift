@@ -46,14 +46,17 @@ extension ServiceRunner {
         let begin = time.now
         var pending = await check.waitUntilReleased(within: Self.releaseNotice, on: time)
         guard !pending.isEmpty else { return }
-        warn("waiting for \(pending.joined(separator: "; ")) before it counts as stopped (up to \(DurationParser.format(Self.releaseLimit)))")
+        warn(
+            "waiting for \(pending.joined(separator: "; ")) before it counts as stopped (up to \(DurationParser.format(Self.releaseLimit)))"
+        )
         pending = await check.waitUntilReleased(within: Self.releaseLimit - Self.releaseNotice, on: time)
         if pending.isEmpty {
             warn("every process of it is gone after \(DurationParser.format(time.now - begin))")
         } else {
             survivors = pending
-            warn("still there \(DurationParser.format(time.now - begin)) after its main process exited, and after SIGKILL: "
-                + pending.joined(separator: "; "))
+            warn(
+                "still there \(DurationParser.format(time.now - begin)) after its main process exited, and after SIGKILL: "
+                    + pending.joined(separator: "; "))
         }
     }
 
@@ -96,8 +99,10 @@ public enum ProcessSweep {
     /// SIGKILLs each of `found` (those already exiting are only waited for), waits
     /// until all are gone or `limit` passed, and returns one phrase per finding:
     /// what was killed, and what is still there.
-    public static func killAndAwait(_ found: [ProcessInfoEntry], within limit: Duration,
-                                    on time: Timebase = .continuous()) async -> [String] {
+    public static func killAndAwait(
+        _ found: [ProcessInfoEntry], within limit: Duration,
+        on time: Timebase = .continuous()
+    ) async -> [String] {
         var notes: [String] = []
         for entry in found {
             let instance = ProcessInstance(entry)

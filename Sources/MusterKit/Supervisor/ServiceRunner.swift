@@ -51,8 +51,10 @@ actor ServiceRunner {
     var releasing: ScopedTask?
     var revision = 0
 
-    init(plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
-         time: Timebase, listener: @escaping Listener) {
+    init(
+        plan: ServicePlan, paths: ProjectPaths, console: Console?, prefix: LinePrefix?,
+        time: Timebase, listener: @escaping Listener
+    ) {
         self.plan = plan
         self.time = time
         var policy = plan.policy
@@ -161,11 +163,14 @@ actor ServiceRunner {
             return ServiceEvent(service: plan.name, type: .warning, pid: pid, restarts: restarts, reason: text)
         case let .announceAvailability(available, reason, after):
             return available
-                ? ServiceEvent(service: plan.name, type: .available, pid: pid, restarts: restarts, durationMs: after.map { Int($0.milliseconds) })
+                ? ServiceEvent(
+                    service: plan.name, type: .available, pid: pid, restarts: restarts,
+                    durationMs: after.map { Int($0.milliseconds) })
                 : ServiceEvent(service: plan.name, type: .unavailable, pid: pid, restarts: restarts, reason: reason)
         case let .restartDetected(reason, previousPid, since):
-            return ServiceEvent(service: plan.name, type: .restartDetected, pid: pid, previousPid: previousPid, restarts: restarts,
-                                reason: plan.restartReason(reason), since: since)
+            return ServiceEvent(
+                service: plan.name, type: .restartDetected, pid: pid, previousPid: previousPid, restarts: restarts,
+                reason: plan.restartReason(reason), since: since)
         default:
             return nil
         }
@@ -183,7 +188,8 @@ actor ServiceRunner {
             guard let spec = plan.ready?.spec else { return }
             startTimer = arm(startTimer, after: spec.startTimeout) {
                 let detail = await self.machine.lastProbeError.map { ": \($0)" } ?? ""
-                return .startTimedOut("not ready after \(DurationParser.format(spec.startTimeout)) (probe \(spec.kind.display)\(detail))")
+                return .startTimedOut(
+                    "not ready after \(DurationParser.format(spec.startTimeout)) (probe \(spec.kind.display)\(detail))")
             }
         case .cancelStartTimer:
             startTimer?.cancel()
@@ -224,8 +230,10 @@ actor ServiceRunner {
 
     /// A timer on the timebase: cancels `previous`, and sends what `event` makes once
     /// `duration` from now has passed. The deadline is fixed now, when it is armed.
-    func arm(_ previous: ScopedTask?, after duration: Duration,
-             _ event: @escaping @Sendable () async -> ServiceLifecycle.Event) -> ScopedTask {
+    func arm(
+        _ previous: ScopedTask?, after duration: Duration,
+        _ event: @escaping @Sendable () async -> ServiceLifecycle.Event
+    ) -> ScopedTask {
         previous?.cancel()
         let deadline = time.deadline(after: duration)
         return scope.launch { [time] in
@@ -240,7 +248,8 @@ actor ServiceRunner {
         await releasing?.finished()
         // A task's first run is skipped when what it would make is already there.
         if generation == 1, let check = plan.skipCheck,
-           let reason = await check(PreStartContext(service: plan.name, logFD: logFD)) {
+            let reason = await check(PreStartContext(service: plan.name, logFD: logFD))
+        {
             await send(.skipped(reason, generation: generation))
             return
         }
@@ -258,7 +267,8 @@ actor ServiceRunner {
         let fds = [pipe.read, pipe.write]
         // Output reaches the console only when it is mirrored there (foreground up);
         // the detached supervisor's console is its own log, not the services'.
-        let pump = OutputPump(fd: fds[0], log: log, prefix: prefix, console: prefix == nil ? nil : console, label: plan.name)
+        let pump = OutputPump(
+            fd: fds[0], log: log, prefix: prefix, console: prefix == nil ? nil : console, label: plan.name)
         let probe = SignalProbe()
         var environment = plan.environment
         if case let .log(regex, _)? = plan.ready { pump.observeLines(probe.logMatcher(regex)) }
@@ -277,9 +287,10 @@ actor ServiceRunner {
         signalProbe = probe
         pump.start()
         Trace.mark("\(plan.name) prepared")
-        var request = SpawnRequest(executable: plan.executable, arguments: plan.argv,
-                                   environment: environment.map { "\($0.key)=\($0.value)" }.sorted(),
-                                   workingDirectory: plan.workingDir)
+        var request = SpawnRequest(
+            executable: plan.executable, arguments: plan.argv,
+            environment: environment.map { "\($0.key)=\($0.value)" }.sorted(),
+            workingDirectory: plan.workingDir)
         request.outputFD = fds[1]
         if let credentials = plan.credentials { request.credentials = (credentials.uid, credentials.gid) }
         let pid: pid_t
@@ -332,7 +343,9 @@ actor ServiceRunner {
     /// Runs the plan's after-completion steps when a task ended well; a step that
     /// fails turns the exit into a failure, with the reason in the service's log.
     func afterCompletion(_ status: ExitStatus) async -> ExitStatus {
-        guard status.isSuccess, !plan.afterCompletion.isEmpty, plan.policy.restart != .always, machine.phase != .stopping else {
+        guard status.isSuccess, !plan.afterCompletion.isEmpty, plan.policy.restart != .always,
+            machine.phase != .stopping
+        else {
             return status
         }
         do {

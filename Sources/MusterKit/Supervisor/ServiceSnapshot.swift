@@ -32,9 +32,10 @@ public struct ServiceSnapshot: Sendable, Codable, Equatable {
 
     /// A service that has not been started.
     static func initial(_ plan: ServicePlan) -> ServiceSnapshot {
-        var snapshot = ServiceSnapshot(name: plan.name, phase: .pending, pid: nil, restarts: 0, port: plan.port, wasEverStarted: false,
-                                       wasEverReady: false, optional: plan.optional, failure: nil, startedAt: nil, readyAt: nil,
-                                       processStartedAt: nil, available: true, kind: plan.kind)
+        var snapshot = ServiceSnapshot(
+            name: plan.name, phase: .pending, pid: nil, restarts: 0, port: plan.port, wasEverStarted: false,
+            wasEverReady: false, optional: plan.optional, failure: nil, startedAt: nil, readyAt: nil,
+            processStartedAt: nil, available: true, kind: plan.kind)
         snapshot.isTask = plan.policy.isTask
         return snapshot
     }

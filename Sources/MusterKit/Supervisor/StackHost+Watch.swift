@@ -19,7 +19,8 @@ extension StackHost {
                 rules = GlobMatcher.sourceRules(workingDir: plan.workingDir, isTask: stack.isTask(service))
             }
             guard !rules.isEmpty else { return nil }
-            return StackWatch.Target(service: service.name, rules: rules, workingDir: plan.workingDir, environment: plan.environment)
+            return StackWatch.Target(
+                service: service.name, rules: rules, workingDir: plan.workingDir, environment: plan.environment)
         }
         guard !targets.isEmpty else { return nil }
         let supervisor = session.supervisor
@@ -28,8 +29,10 @@ extension StackHost {
         let onMessage: @Sendable (String) -> Void = { message in
             Task { await supervisor.note(ServiceEvent(service: first, type: .warning, reason: message)) }
         }
-        let watch = StackWatch(targets: targets, projectDirectory: stack.directory, debounce: stack.watch.debounce,
-                               simulatedLimit: simulatedLimit, onMessage: onMessage) { [weak self] service, action, reason in
+        let watch = StackWatch(
+            targets: targets, projectDirectory: stack.directory, debounce: stack.watch.debounce,
+            simulatedLimit: simulatedLimit, onMessage: onMessage
+        ) { [weak self] service, action, reason in
             guard let self, !self.closing, await supervisor.isWanted(service) else { return }
             // The build runs outside the gate: a long one holds up no other command, and
             // `down` kills it (`killBuilds`).
@@ -39,9 +42,10 @@ extension StackHost {
                     guard !self.closing else { return }
                     // The output's last lines go in the reason: a warning carries no log tail.
                     let said = failure.output.suffix(3).map { Secrets.mask($0) }.joined(separator: " ⏎ ")
-                    let event = ServiceEvent(service: service, type: .warning,
-                                             reason: "build step failed, the running process is kept (\(reason)): \(failure.headline)"
-                                                 + (said.isEmpty ? "" : " — last lines: " + said), logTail: failure.output)
+                    let event = ServiceEvent(
+                        service: service, type: .warning,
+                        reason: "build step failed, the running process is kept (\(reason)): \(failure.headline)"
+                            + (said.isEmpty ? "" : " — last lines: " + said), logTail: failure.output)
                     await supervisor.note(event)
                     return
                 }
@@ -72,15 +76,18 @@ extension StackHost {
         let outputs = session.outputs
         let argv = command.argv { service, output in outputs[service]?[output] }
         guard let program = argv.first,
-              let executable = ProgramLocator.find(program, workingDir: target.workingDir,
-                                                   path: target.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin") else {
+            let executable = ProgramLocator.find(
+                program, workingDir: target.workingDir,
+                path: target.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        else {
             return ("program \"\(argv.first ?? "")\" not found", [])
         }
         let logPath = paths.logsDir + "/\(target.service).build.log"
         let fd = POSIX.open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return ("cannot write \(logPath)", []) }
-        var request = SpawnRequest(executable: executable, arguments: argv,
-                                   environment: target.environment.map { "\($0.key)=\($0.value)" }, workingDirectory: target.workingDir)
+        var request = SpawnRequest(
+            executable: executable, arguments: argv,
+            environment: target.environment.map { "\($0.key)=\($0.value)" }, workingDirectory: target.workingDir)
         request.outputFD = fd
         let status: ExitStatus
         do {
@@ -99,7 +106,9 @@ extension StackHost {
         POSIX.close(fd)
         if status.isSuccess { return nil }
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter {
+            !$0.isEmpty
+        }
         return ("\(command.display) \(status)", Array(lines.suffix(20)))
     }
 }

@@ -75,9 +75,10 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
 
     public func status() async -> StatusReport {
         let groups = await session.supervisor.groupsSeen
-        return StatusReport(project: paths.project, running: true, supervisorPid: getpid(), stackFile: session.stack.file,
-                            started: EventLog.timestamp(session.startedAt),
-                            services: await session.supervisor.statuses(), groups: groups.sorted())
+        return StatusReport(
+            project: paths.project, running: true, supervisorPid: getpid(), stackFile: session.stack.file,
+            started: EventLog.timestamp(session.startedAt),
+            services: await session.supervisor.statuses(), groups: groups.sorted())
     }
 
     public func database(_ action: DatabaseAction, _ request: DatabaseRequest) async -> DatabaseResult {
@@ -101,8 +102,11 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
                     // None named: everything, as a second `up -d` means; completed tasks stay done.
                     let profiles = Set(request.profiles ?? [])
                     let planned = Set(supervisor.plans.map(\.name))
-                    let names = request.services.isEmpty
-                        ? session.stack.services.filter { $0.isEnabled(profiles: profiles) && planned.contains($0.name) }.map(\.name)
+                    let names =
+                        request.services.isEmpty
+                        ? session.stack.services.filter {
+                            $0.isEnabled(profiles: profiles) && planned.contains($0.name)
+                        }.map(\.name)
                         : request.services
                     try await supervisor.checkNames(names)
                     try await supervisor.start(names, rerunTasks: !request.services.isEmpty, deadline: deadline)
@@ -116,8 +120,9 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
                     guard !request.services.isEmpty else {
                         throw MusterError(.usage, "name the services to restart")
                     }
-                    result.affected = try await supervisor.restart(request.services, withDependents: !(request.noDeps ?? false),
-                                                                   deadline: deadline)
+                    result.affected = try await supervisor.restart(
+                        request.services, withDependents: !(request.noDeps ?? false),
+                        deadline: deadline)
                 }
                 result.services = await supervisor.statuses()
                 return result
@@ -182,7 +187,9 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
             lock.lock()
             if let task = shutdownTask {
                 lock.unlock()
-                Task { _ = await task.value; continuation.resume() }
+                Task {
+                    _ = await task.value; continuation.resume()
+                }
                 return
             }
             shutdownWaiters.append(continuation)

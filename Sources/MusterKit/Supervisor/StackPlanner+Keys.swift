@@ -28,7 +28,9 @@ extension StackPlanner {
         var seededMarker: String
 
         func admin() throws -> DatabaseSnapshots {
-            let connection = try PostgresConnection("host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster")
+            let connection = try PostgresConnection(
+                "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
+            )
             connection.statementTimeout = PostgresConnection.provisioningTimeout
             return DatabaseSnapshots(admin: connection)
         }
@@ -36,26 +38,32 @@ extension StackPlanner {
 
     func keyedTarget(_ postgres: ServiceSpec, lookup: (String, String) -> String?) -> KeyedTarget? {
         guard let engine = postgres.engine, let spec = engine.snapshot, !spec.key.isEmpty,
-              let found = PostgresEngine.locate(bin: engine.bin, environment: environment).found else { return nil }
-        return KeyedTarget(postgres: postgres, spec: spec, database: spec.database ?? engine.databases.first ?? "postgres",
-                           bin: (found as NSString).deletingLastPathComponent,
-                           socketDir: PostgresEngine.socketDirectory(paths: paths, service: postgres.name),
-                           port: lookup(postgres.name, "port") ?? "0",
-                           cache: SnapshotCache.directory(environment).map(SnapshotCache.init(directory:)),
-                           cluster: SnapshotCache.clusterIdentity(withPassword: engine.password != nil),
-                           seededMarker: paths.dataDir(for: postgres.name) + ".seeded-key")
+            let found = PostgresEngine.locate(bin: engine.bin, environment: environment).found
+        else { return nil }
+        return KeyedTarget(
+            postgres: postgres, spec: spec, database: spec.database ?? engine.databases.first ?? "postgres",
+            bin: (found as NSString).deletingLastPathComponent,
+            socketDir: PostgresEngine.socketDirectory(paths: paths, service: postgres.name),
+            port: lookup(postgres.name, "port") ?? "0",
+            cache: SnapshotCache.directory(environment).map(SnapshotCache.init(directory:)),
+            cluster: SnapshotCache.clusterIdentity(withPassword: engine.password != nil),
+            seededMarker: paths.dataDir(for: postgres.name) + ".seeded-key")
     }
 
     /// Before the task's first run: every snapshot taken after it is keyed, and the
     /// cluster holds each one's current key; each is then restored (unless the cluster
     /// was just copied from the cache, migrated as it is) and the task is skipped.
-    func skipCheck(for task: ServiceSpec, targets: [KeyedTarget], keys: KeyHolder) -> @Sendable (PreStartContext) async -> String? {
+    func skipCheck(for task: ServiceSpec, targets: [KeyedTarget], keys: KeyHolder)
+        -> @Sendable (PreStartContext) async -> String?
+    {
         let stack = self.stack
         return { context in
             var found: [(KeyedTarget, SnapshotKey)] = []
             for target in targets {
                 let build = await PostgresBuild.identity(of: target.bin + "/postgres")
-                guard let key = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build) else { return nil }
+                guard let key = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build) else {
+                    return nil
+                }
                 keys.set(key, for: target.postgres.name)
                 found.append((target, key))
             }
@@ -66,7 +74,10 @@ extension StackPlanner {
                     for (target, key) in current {
                         let db = try target.admin()
                         guard try db.activate(target.database, name: target.spec.name, key: key.hex) else {
-                            writeAll(context.logFD, "muster: no snapshot of \(target.database) for key \(key.short); running \(task.name)\n")
+                            writeAll(
+                                context.logFD,
+                                "muster: no snapshot of \(target.database) for key \(key.short); running \(task.name)\n"
+                            )
                             return nil
                         }
                     }
@@ -80,9 +91,12 @@ extension StackPlanner {
                             if let old { try db.drop(old) }
                         }
                         try db.fill(target.database, snapshot: template, size: target.spec.spares)
-                        writeAll(context.logFD, String(format: "muster: snapshot of %@ for key %@ is current; %@ (%.0f ms); %@ not run\n",
-                                                       target.database, key.short, seeded ? "the cluster came from the cache" : "restored",
-                                                       Date().timeIntervalSince(begin) * 1000, task.name))
+                        writeAll(
+                            context.logFD,
+                            String(
+                                format: "muster: snapshot of %@ for key %@ is current; %@ (%.0f ms); %@ not run\n",
+                                target.database, key.short, seeded ? "the cluster came from the cache" : "restored",
+                                Date().timeIntervalSince(begin) * 1000, task.name))
                     }
                     let shown = current.map(\.1.short).joined(separator: ", ")
                     return "skipped: snapshot for key \(shown) is current"
@@ -91,7 +105,8 @@ extension StackPlanner {
             switch result {
             case let .success(reason): return reason
             case let .failure(error):
-                writeAll(context.logFD, "muster: could not look for a keyed snapshot (\(error)); running \(task.name)\n")
+                writeAll(
+                    context.logFD, "muster: could not look for a keyed snapshot (\(error)); running \(task.name)\n")
                 return nil
             }
         }
@@ -107,7 +122,9 @@ extension StackPlanner {
                 key = known
             } else {
                 let build = await PostgresBuild.identity(of: target.bin + "/postgres")
-                guard let now = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build) else { return }
+                guard let now = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build) else {
+                    return
+                }
                 key = now
             }
             let begin = Date()
@@ -121,20 +138,29 @@ extension StackPlanner {
                     try db.fill(target.database, snapshot: snapshot.template, size: target.spec.spares)
                 }
             }.get()
-            writeAll(context.logFD, String(format: "muster: snapshot \"%@\" of %@ taken after %@ completed, key %@ (%.0f ms)\n",
-                                           target.spec.name, target.database, task, key.short, Date().timeIntervalSince(begin) * 1000))
+            writeAll(
+                context.logFD,
+                String(
+                    format: "muster: snapshot \"%@\" of %@ taken after %@ completed, key %@ (%.0f ms)\n",
+                    target.spec.name, target.database, task, key.short, Date().timeIntervalSince(begin) * 1000))
             guard let cache = target.cache else { return }
             let copying = Date()
             let now = EventLog.timestamp(Date())
-            let entry = SnapshotCache.Entry(key: key.hex, service: target.postgres.name, database: target.database,
-                                            snapshot: target.spec.name, taken: now, used: now, cluster: target.cluster)
+            let entry = SnapshotCache.Entry(
+                key: key.hex, service: target.postgres.name, database: target.database,
+                snapshot: target.spec.name, taken: now, used: now, cluster: target.cluster)
             do {
-                try await cache.store(entry, bin: target.bin, socketDir: target.socketDir, port: target.port, logFD: context.logFD)
+                try await cache.store(
+                    entry, bin: target.bin, socketDir: target.socketDir, port: target.port, logFD: context.logFD)
                 let name = SnapshotCache.entryName(service: entry.service, key: entry.key, cluster: entry.cluster)
-                let pruned = cache.prune(service: entry.service, database: entry.database, snapshot: entry.snapshot, sparing: name)
-                writeAll(context.logFD, String(format: "muster: cluster cached in %@ for key %@ (%.0f ms)%@\n", cache.folder, key.short,
-                                               Date().timeIntervalSince(copying) * 1000,
-                                               pruned.isEmpty ? "" : "; older keys removed: " + pruned.joined(separator: ", ")))
+                let pruned = cache.prune(
+                    service: entry.service, database: entry.database, snapshot: entry.snapshot, sparing: name)
+                writeAll(
+                    context.logFD,
+                    String(
+                        format: "muster: cluster cached in %@ for key %@ (%.0f ms)%@\n", cache.folder, key.short,
+                        Date().timeIntervalSince(copying) * 1000,
+                        pruned.isEmpty ? "" : "; older keys removed: " + pruned.joined(separator: ", ")))
             } catch {
                 // The stack works without the cache: the next run migrates again.
                 writeAll(context.logFD, "muster: \((error as? MusterError)?.message ?? "\(error)")\n")
@@ -152,19 +178,28 @@ extension StackPlanner {
             guard !FileManager.default.fileExists(atPath: dataDir + "/global/pg_control") else { return }
             let build = await PostgresBuild.identity(of: target.bin + "/postgres")
             guard let key = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build),
-                  let cluster = cache.cluster(service: target.postgres.name, key: key.hex, cluster: target.cluster) else {
+                let cluster = cache.cluster(service: target.postgres.name, key: key.hex, cluster: target.cluster)
+            else {
                 writeAll(context.logFD, "muster: the snapshot cache has no cluster for this key; making an empty one\n")
                 return
             }
             if dataDir != projectDataDir { try PostgresDataHome.prepareLink(projectDataDir, to: dataDir) }
-            try? FileManager.default.createDirectory(atPath: (dataDir as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try? FileManager.default.createDirectory(
+                atPath: (dataDir as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             // An empty folder left by an earlier attempt stands in the way of the rename.
-            if (try? FileManager.default.contentsOfDirectory(atPath: dataDir))?.isEmpty == true { try? FileManager.default.removeItem(atPath: dataDir) }
+            if (try? FileManager.default.contentsOfDirectory(atPath: dataDir))?.isEmpty == true {
+                try? FileManager.default.removeItem(atPath: dataDir)
+            }
             let begin = Date()
-            guard await cache.seed(dataDir, from: cluster, credentials: credentials, logFD: context.logFD) else { return }
+            guard await cache.seed(dataDir, from: cluster, credentials: credentials, logFD: context.logFD) else {
+                return
+            }
             try? key.hex.write(toFile: target.seededMarker, atomically: true, encoding: .utf8)
-            writeAll(context.logFD, String(format: "muster: cluster copied from the snapshot cache for key %@ (%.0f ms)\n",
-                                           key.short, Date().timeIntervalSince(begin) * 1000))
+            writeAll(
+                context.logFD,
+                String(
+                    format: "muster: cluster copied from the snapshot cache for key %@ (%.0f ms)\n",
+                    key.short, Date().timeIntervalSince(begin) * 1000))
         }
     }
 }

@@ -7,7 +7,9 @@ public struct StackPlanner {
     public let paths: ProjectPaths
     public var environment: [String: String]
 
-    public init(stack: StackSpec, paths: ProjectPaths, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        stack: StackSpec, paths: ProjectPaths, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.stack = stack
         self.paths = paths
         self.environment = environment
@@ -16,19 +18,25 @@ public struct StackPlanner {
     /// Ports for every service of `names` that declares one. Fixed ports of the
     /// services in `checking` must be free; `auto` ports avoid `avoiding` (ports
     /// other projects hold) and reuse the previous run's port when it is free.
-    public func choosePorts(for names: Set<String>, checking: Set<String>? = nil, reuse previous: [String: Int] = [:],
-                            avoiding: Set<Int> = []) throws -> [String: Int] {
+    public func choosePorts(
+        for names: Set<String>, checking: Set<String>? = nil, reuse previous: [String: Int] = [:],
+        avoiding: Set<Int> = []
+    ) throws -> [String: Int] {
         var ports: [String: Int] = [:]
         for service in stack.services where names.contains(service.name) {
             switch service.port {
             case let .fixed(port)?:
                 guard !(checking ?? names).contains(service.name) || PortPreflight.isFree(port) else {
-                    throw MusterError(.portInUse, "service \(service.name) cannot start: \(PortPreflight.describeHolder(of: port)); stop it or change the port",
-                                      at: service.location)
+                    throw MusterError(
+                        .portInUse,
+                        "service \(service.name) cannot start: \(PortPreflight.describeHolder(of: port)); stop it or change the port",
+                        at: service.location)
                 }
                 ports[service.name] = port
             case .auto?:
-                if let old = previous[service.name], !avoiding.contains(old), !ports.values.contains(old), PortPreflight.isFree(old) {
+                if let old = previous[service.name], !avoiding.contains(old), !ports.values.contains(old),
+                    PortPreflight.isFree(old)
+                {
                     ports[service.name] = old
                 } else {
                     ports[service.name] = try PortPreflight.freePort(avoiding: avoiding.union(ports.values))
@@ -45,7 +53,8 @@ public struct StackPlanner {
         for service in stack.services {
             guard let port = ports[service.name] else { continue }
             if let engine = service.engine {
-                all[service.name] = EngineCatalog.engine(for: engine.kind).outputs(service: service, engine: engine, port: port)
+                all[service.name] = EngineCatalog.engine(for: engine.kind).outputs(
+                    service: service, engine: engine, port: port)
             } else {
                 all[service.name] = ["host": "127.0.0.1", "port": String(port)]
             }
@@ -61,8 +70,10 @@ public struct StackPlanner {
         }
     }
 
-    func plan(_ service: ServiceSpec, port: Int?, lookup: @escaping (String, String) -> String?,
-              outputs: [String: String]) throws -> ServicePlan {
+    func plan(
+        _ service: ServiceSpec, port: Int?, lookup: @escaping (String, String) -> String?,
+        outputs: [String: String]
+    ) throws -> ServicePlan {
         var env = environment
         for entry in stack.env + service.envFileValues + service.env { env[entry.key] = entry.value.resolve(lookup) }
         env["MUSTER_PROJECT"] = paths.project
@@ -72,29 +83,39 @@ public struct StackPlanner {
         var plan = ServicePlan(
             name: service.name, executable: "", argv: [], environment: env, workingDir: service.workingDir,
             credentials: nil, ready: nil, alive: nil,
-            policy: ServiceLifecycle.Policy(hasReadyProbe: false, hasAliveProbe: false, restart: service.restart,
-                                            maxRestarts: service.maxRestarts, stopSignal: service.stopSignal,
-                                            stopTimeout: service.stopTimeout, isTask: stack.isTask(service)),
+            policy: ServiceLifecycle.Policy(
+                hasReadyProbe: false, hasAliveProbe: false, restart: service.restart,
+                maxRestarts: service.maxRestarts, stopSignal: service.stopSignal,
+                stopTimeout: service.stopTimeout, isTask: stack.isTask(service)),
             optional: service.optional, dependsOn: service.dependsOn, port: port, outputs: outputs, kind: .command)
         let logs = service.logs.resolved(over: stack.logs)
         plan.logLimit = LogLimit(maxSize: logs.maxSize, maxFiles: logs.maxFiles)
 
         if let engine = service.engine {
-            let context = EngineContext(stack: stack, service: service, engine: engine, port: port ?? 0, paths: paths,
-                                        environment: env, lookup: lookup, planner: self)
+            let context = EngineContext(
+                stack: stack, service: service, engine: engine, port: port ?? 0, paths: paths,
+                environment: env, lookup: lookup, planner: self)
             try EngineCatalog.engine(for: engine.kind).configure(&plan, context: context)
         } else if let command = service.command {
             let argv = command.argv(lookup)
-            guard let executable = ProgramLocator.find(argv[0], workingDir: service.workingDir,
-                                                       path: env["PATH"] ?? "/usr/bin:/bin") else {
-                throw MusterError(.serviceFailed, "service \(service.name): program \"\(argv[0])\" not found or not executable",
-                                  at: service.location)
+            guard
+                let executable = ProgramLocator.find(
+                    argv[0], workingDir: service.workingDir,
+                    path: env["PATH"] ?? "/usr/bin:/bin")
+            else {
+                throw MusterError(
+                    .serviceFailed, "service \(service.name): program \"\(argv[0])\" not found or not executable",
+                    at: service.location)
             }
             plan.executable = executable
             plan.argv = argv
         }
-        if let ready = service.ready { plan.ready = try resolve(ready, service: service, env: env, lookup: lookup, plan: plan) }
-        if let alive = service.alive { plan.alive = try resolve(alive, service: service, env: env, lookup: lookup, plan: plan) }
+        if let ready = service.ready {
+            plan.ready = try resolve(ready, service: service, env: env, lookup: lookup, plan: plan)
+        }
+        if let alive = service.alive {
+            plan.alive = try resolve(alive, service: service, env: env, lookup: lookup, plan: plan)
+        }
         plan.policy.hasReadyProbe = plan.ready != nil
         plan.policy.hasAliveProbe = plan.alive != nil
         let keys = KeyHolder()
@@ -111,7 +132,8 @@ public struct StackPlanner {
         }
         if !keyed.isEmpty, !unkeyed { plan.skipCheck = skipCheck(for: service, targets: keyed, keys: keys) }
         if service.engine?.snapshot != nil, let target = keyedTarget(service, lookup: lookup),
-           let seed = seedStep(target, dataDir: plan.workingDir, credentials: plan.credentials) {
+            let seed = seedStep(target, dataDir: plan.workingDir, credentials: plan.credentials)
+        {
             plan.preStart.insert(seed, at: 0)
         }
         return plan
@@ -128,25 +150,31 @@ public struct StackPlanner {
         return { context in
             let line = try await offload { () -> Result<String, Error> in
                 Result {
-                    let admin = try PostgresConnection("host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster")
+                    let admin = try PostgresConnection(
+                        "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
+                    )
                     admin.statementTimeout = PostgresConnection.provisioningTimeout
                     let snapshots = DatabaseSnapshots(admin: admin)
                     let begin = Date()
                     let (snapshot, _) = try snapshots.snapshot(database, name: spec.name)
                     try snapshots.fill(database, snapshot: snapshot.template, size: spec.spares)
-                    return String(format: "muster: snapshot \"%@\" of %@ taken after %@ completed (%.0f ms)\n",
-                                  spec.name, database, task, Date().timeIntervalSince(begin) * 1000)
+                    return String(
+                        format: "muster: snapshot \"%@\" of %@ taken after %@ completed (%.0f ms)\n",
+                        spec.name, database, task, Date().timeIntervalSince(begin) * 1000)
                 }
             }.get()
             writeAll(context.logFD, line)
         }
     }
 
-    func resolve(_ spec: ProbeSpec, service: ServiceSpec, env: [String: String],
-                 lookup: @escaping (String, String) -> String?, plan: ServicePlan) throws -> ResolvedProbe {
+    func resolve(
+        _ spec: ProbeSpec, service: ServiceSpec, env: [String: String],
+        lookup: @escaping (String, String) -> String?, plan: ServicePlan
+    ) throws -> ResolvedProbe {
         switch spec.kind {
         case let .http(url):
-            return .polling(HTTPProbe(url: url.resolve(lookup), timeout: spec.timeout, identityField: spec.identityField), spec)
+            return .polling(
+                HTTPProbe(url: url.resolve(lookup), timeout: spec.timeout, identityField: spec.identityField), spec)
         case let .tcp(target):
             let text = target.resolve(lookup)
             guard let (host, port) = TCPProbe.parse(text) else {
@@ -155,12 +183,17 @@ public struct StackPlanner {
             return .polling(TCPProbe(host: host, port: port, timeout: spec.timeout), spec)
         case let .exec(command):
             let argv = command.argv(lookup)
-            guard let executable = ProgramLocator.find(argv[0], workingDir: service.workingDir, path: env["PATH"] ?? "/usr/bin:/bin") else {
+            guard
+                let executable = ProgramLocator.find(
+                    argv[0], workingDir: service.workingDir, path: env["PATH"] ?? "/usr/bin:/bin")
+            else {
                 throw MusterError(.invalidStack, "exec probe program \"\(argv[0])\" not found", at: spec.location)
             }
             let environment = env.map { "\($0.key)=\($0.value)" }
-            return .polling(ExecProbe(executable: executable, arguments: argv, environment: environment,
-                                      workingDirectory: service.workingDir, timeout: spec.timeout), spec)
+            return .polling(
+                ExecProbe(
+                    executable: executable, arguments: argv, environment: environment,
+                    workingDirectory: service.workingDir, timeout: spec.timeout), spec)
         case let .log(pattern):
             return .log(try NSRegularExpression(pattern: pattern), spec)
         case .notify:

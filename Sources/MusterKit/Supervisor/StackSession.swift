@@ -23,10 +23,15 @@ public final class StackSession: @unchecked Sendable {
     /// - Parameters:
     ///   - requested: services to start with what they need; none: every service
     ///     enabled by the active `profiles` (those without profiles always are).
-    public init(stack: StackSpec, project: String? = nil, services requested: [String] = [], profiles: Set<String> = [],
-                options: Supervisor.Options, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public init(
+        stack: StackSpec, project: String? = nil, services requested: [String] = [], profiles: Set<String> = [],
+        options: Supervisor.Options, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         for name in requested where stack.service(named: name) == nil {
-            throw MusterError(.usage, "no service \"\(name)\" in \(stack.file)\(Suggestion.hint(for: name, in: stack.serviceNames)); services: \(stack.serviceNames.joined(separator: ", "))")
+            throw MusterError(
+                .usage,
+                "no service \"\(name)\" in \(stack.file)\(Suggestion.hint(for: name, in: stack.serviceNames)); services: \(stack.serviceNames.joined(separator: ", "))"
+            )
         }
         let graph = DependencyGraph(stack: stack)
         let enabled = stack.services.filter { $0.isEnabled(profiles: profiles) }.map(\.name)
@@ -58,8 +63,9 @@ public final class StackSession: @unchecked Sendable {
         let log = try EventLog(path: paths.eventsFile)
         Trace.mark("session: event log open")
         self.supervisor = Supervisor(plans: plans, paths: paths, options: options, eventLog: log)
-        self.state = RuntimeState(pid: getpid(), project: paths.project, stackFile: StackLoader.absolute(stack.file),
-                                  outputs: outputs, ports: ports)
+        self.state = RuntimeState(
+            pid: getpid(), project: paths.project, stackFile: StackLoader.absolute(stack.file),
+            outputs: outputs, ports: ports)
         try state.write(paths)
     }
 
@@ -104,7 +110,8 @@ public final class StackSession: @unchecked Sendable {
         if let failing, error.details.isEmpty {
             let tail = await supervisor.lastLines(of: failing.name, count: 20)
             if !tail.isEmpty {
-                error.details = ["last \(tail.count) lines of \(failing.name) (\(paths.logFile(for: failing.name))):"]
+                error.details =
+                    ["last \(tail.count) lines of \(failing.name) (\(paths.logFile(for: failing.name))):"]
                     + tail.map { "  " + Secrets.mask($0) }
             }
         }
@@ -129,11 +136,14 @@ public final class StackSession: @unchecked Sendable {
         for snapshot in snapshots.sorted(by: { ($0.readyAt ?? .infinity) < ($1.readyAt ?? .infinity) }) {
             let took = snapshot.readyDuration.map { String(format: "%.3fs", $0) } ?? "-"
             let at = snapshot.readyAt.map { String(format: "at %.3fs", $0) } ?? ""
-            lines.append("  \(snapshot.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(snapshot.phase.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(took.padding(toLength: 8, withPad: " ", startingAt: 0)) \(at)")
+            lines.append(
+                "  \(snapshot.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(snapshot.phase.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(took.padding(toLength: 8, withPad: " ", startingAt: 0)) \(at)"
+            )
         }
         let path = await supervisor.criticalPath()
         if let last = path.last?.readyAt {
-            lines.append(String(format: "critical path (%.3fs): ", last) + path.map { $0.name }.joined(separator: " → "))
+            lines.append(
+                String(format: "critical path (%.3fs): ", last) + path.map { $0.name }.joined(separator: " → "))
         }
         return lines
     }

@@ -7,9 +7,12 @@ public enum StatusLine {
         switch event.type {
         case .starting: text += event.pid.map { " (pid \($0))" } ?? ""
         case .ready, .completed:
-            if let duration = snapshot?.readyDuration { text += " in \(DurationParser.format(.milliseconds(Int64(duration * 1000))))" }
+            if let duration = snapshot?.readyDuration {
+                text += " in \(DurationParser.format(.milliseconds(Int64(duration * 1000))))"
+            }
         case .restarted:
-            text += " (pid \(event.previousPid.map(String.init) ?? "?") → \(event.pid.map(String.init) ?? "?"), restart \(event.restarts))"
+            text +=
+                " (pid \(event.previousPid.map(String.init) ?? "?") → \(event.pid.map(String.init) ?? "?"), restart \(event.restarts))"
         case .available:
             text += event.durationMs.map { " after \($0)ms" } ?? ""
         default: break

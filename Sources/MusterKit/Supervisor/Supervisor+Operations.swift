@@ -32,7 +32,10 @@ extension Supervisor {
     func checkNames(_ names: [String]) throws {
         let known = plans.map(\.name)
         for name in names where !known.contains(name) {
-            throw MusterError(.usage, "no service \"\(name)\" in this stack\(Suggestion.hint(for: name, in: known)); services: \(known.joined(separator: ", "))")
+            throw MusterError(
+                .usage,
+                "no service \"\(name)\" in this stack\(Suggestion.hint(for: name, in: known)); services: \(known.joined(separator: ", "))"
+            )
         }
     }
 
@@ -49,7 +52,8 @@ extension Supervisor {
         var left: [String] = []
         for name in graph.startOrder(of: set) { left += await runners[name]?.leftBehind() ?? [] }
         if let first = left.first {
-            throw MusterError(.serviceFailed, "not every process stopped: \(first)", details: left.dropFirst().map { "  " + $0 })
+            throw MusterError(
+                .serviceFailed, "not every process stopped: \(first)", details: left.dropFirst().map { "  " + $0 })
         }
         return graph.startOrder(of: up).reversed()
     }
@@ -72,13 +76,19 @@ extension Supervisor {
     /// the dependents that were restarted with them are ready again. Returns the
     /// dependents that were restarted.
     @discardableResult
-    public func restart(_ names: [String], withDependents: Bool = true, deadline: Timebase.Moment? = nil) async throws -> [String] {
+    public func restart(_ names: [String], withDependents: Bool = true, deadline: Timebase.Moment? = nil) async throws
+        -> [String]
+    {
         try checkNames(names)
         for name in names where isTask(name) {
-            throw MusterError(.usage, "cannot restart \(name): it is a task, which runs once per up; restart what depends on it, or run muster start \(name) to run it again")
+            throw MusterError(
+                .usage,
+                "cannot restart \(name): it is a task, which runs once per up; restart what depends on it, or run muster start \(name) to run it again"
+            )
         }
         prepareRunners()
-        let dependents: Set<String> = withDependents
+        let dependents: Set<String> =
+            withDependents
             ? dependents(ofAny: names).subtracting(names).filter { !(snapshots[$0]?.phase.isDown ?? true) }
             : []
         if !dependents.isEmpty { await stopInOrder(dependents) }

@@ -14,8 +14,10 @@ public actor Supervisor {
         /// timers, the stop command's grace, the wait for an outcome) and times are
         /// stamped with; tests give one whose time they move.
         public var timers: any _Concurrency.Clock<Duration>
-        public init(console: Console?, statusLines: Bool = true, mirrorOutput: Bool = true,
-                    timers: any _Concurrency.Clock<Duration> = ContinuousClock()) {
+        public init(
+            console: Console?, statusLines: Bool = true, mirrorOutput: Bool = true,
+            timers: any _Concurrency.Clock<Duration> = ContinuousClock()
+        ) {
             self.console = console
             self.statusLines = statusLines
             self.mirrorOutput = mirrorOutput
@@ -57,9 +59,10 @@ public actor Supervisor {
         self.eventLog = eventLog
         self.time = Timebase(options.timers)
         let names = plans.map(\.name)
-        let deps = Dictionary(uniqueKeysWithValues: plans.map { plan in
-            (plan.name, plan.dependsOn.map(\.service).filter(names.contains))
-        })
+        let deps = Dictionary(
+            uniqueKeysWithValues: plans.map { plan in
+                (plan.name, plan.dependsOn.map(\.service).filter(names.contains))
+            })
         self.graph = DependencyGraph(names: names, dependencies: deps)
         self.order = names
         self.dependencyTable = Dictionary(uniqueKeysWithValues: plans.map { ($0.name, $0.dependsOn) })
@@ -90,7 +93,9 @@ public actor Supervisor {
         let closure = graph.closure(of: names)
         for name in closure {
             let phase = snapshots[name]?.phase ?? .pending
-            let again = [.stopped, .failed, .exited].contains(phase) || (phase == .completed && rerunTasks && names.contains(name))
+            let again =
+                [.stopped, .failed, .exited].contains(phase)
+                || (phase == .completed && rerunTasks && names.contains(name))
             if again || blocked[name] != nil {
                 started.remove(name)
                 blocked[name] = nil
@@ -115,10 +120,15 @@ public actor Supervisor {
         let width = plans.map(\.name.count).max() ?? 0
         for (index, plan) in plans.enumerated() {
             let console = options.console
-            let prefix = options.mirrorOutput ? console.map {
-                LinePrefix(name: plan.name, width: max(width, 6), style: Console.palette[index % Console.palette.count], console: $0)
-            } : nil
-            let runner = ServiceRunner(plan: plan, paths: paths, console: console, prefix: prefix, time: time) { [weak self] snapshot, event in
+            let prefix =
+                options.mirrorOutput
+                ? console.map {
+                    LinePrefix(
+                        name: plan.name, width: max(width, 6), style: Console.palette[index % Console.palette.count],
+                        console: $0)
+                } : nil
+            let runner = ServiceRunner(plan: plan, paths: paths, console: console, prefix: prefix, time: time) {
+                [weak self] snapshot, event in
                 await self?.changed(snapshot, event: event)
             }
             runners[plan.name] = runner
@@ -147,10 +157,15 @@ public actor Supervisor {
     private func notReadyError(_ names: Set<String>) -> MusterError {
         let waiting = plans.filter { names.contains($0.name) }.compactMap { plan -> String? in
             guard let snapshot = snapshots[plan.name], snapshot.phase != .completed,
-                  snapshot.phase != .ready || plan.policy.isTask else { return nil }
-            return "\(plan.name) (\(plan.policy.isTask && !snapshot.phase.isDown ? "a task, still running" : snapshot.phase.rawValue))"
+                snapshot.phase != .ready || plan.policy.isTask
+            else { return nil }
+            return
+                "\(plan.name) (\(plan.policy.isTask && !snapshot.phase.isDown ? "a task, still running" : snapshot.phase.rawValue))"
         }
-        return MusterError(.serviceFailed, "service \(waiting.first?.split(separator: " ").first ?? "?") is not ready in time; still waiting for \(waiting.joined(separator: ", ")); raise --timeout or check its ready probe")
+        return MusterError(
+            .serviceFailed,
+            "service \(waiting.first?.split(separator: " ").first ?? "?") is not ready in time; still waiting for \(waiting.joined(separator: ", ")); raise --timeout or check its ready probe"
+        )
     }
 
     func wakeWaiters() {
@@ -165,7 +180,11 @@ public actor Supervisor {
 
     /// Every service as `ps` shows it.
     public func statuses() -> [ServiceStatus] {
-        plans.map { ServiceStatus(snapshots[$0.name] ?? .initial($0), wanted: wanted.contains($0.name), watched: watched.contains($0.name)) }
+        plans.map {
+            ServiceStatus(
+                snapshots[$0.name] ?? .initial($0), wanted: wanted.contains($0.name), watched: watched.contains($0.name)
+            )
+        }
     }
 
     func runner(_ name: String) -> ServiceRunner? { runners[name] }
@@ -242,7 +261,8 @@ public actor Supervisor {
             for dependency in dependencyTable[name] ?? [] {
                 guard let dep = snapshots[dependency.service] else { continue }
                 // Wanted but not yet launched (or launched a moment ago): wait for it.
-                let pending = wanted.contains(dependency.service)
+                let pending =
+                    wanted.contains(dependency.service)
                     && (!started.contains(dependency.service) || dep.phase == .pending)
                 if !pending, let reason = blocked[dependency.service] ?? impossible(dep, dependency.condition) {
                     blocked[name] = "dependency \(dependency.service) \(reason)"
@@ -309,10 +329,10 @@ public actor Supervisor {
         await ProcessSweep.killAndAwait(ProcessTable.present(inGroups: groupsSeen), within: .seconds(10))
     }
 
-
     /// The critical path: the chain of dependencies that decided the total start time.
     public func criticalPath() -> [ServiceSnapshot] {
-        guard var current = plans.compactMap({ snapshots[$0.name] }).max(by: { ($0.readyAt ?? 0) < ($1.readyAt ?? 0) }) else { return [] }
+        guard var current = plans.compactMap({ snapshots[$0.name] }).max(by: { ($0.readyAt ?? 0) < ($1.readyAt ?? 0) })
+        else { return [] }
         var path = [current]
         while let plan = plans.first(where: { $0.name == current.name }) {
             let deps = plan.dependsOn.compactMap { snapshots[$0.service] }

@@ -19,8 +19,12 @@ public enum TaskSuggestion {
     /// `uptime`, or nil when no hint is due: it is a task already, it has a ready
     /// probe (then `up` waited for that), it failed, or it ran long.
     public static func reason(policy: ServiceLifecycle.Policy, status: ExitStatus, uptime: Duration) -> String? {
-        guard !policy.isTask, !policy.hasReadyProbe, policy.restart != .always, status.isSuccess, uptime < window else { return nil }
-        return "exited with code 0 \(DurationParser.format(uptime)) after it started and nothing waits for it to complete; " + advice
+        guard !policy.isTask, !policy.hasReadyProbe, policy.restart != .always, status.isSuccess, uptime < window else {
+            return nil
+        }
+        return
+            "exited with code 0 \(DurationParser.format(uptime)) after it started and nothing waits for it to complete; "
+            + advice
     }
 
     /// Whether an event's reason is such a hint.
@@ -32,7 +36,8 @@ public enum TaskSuggestion {
     /// those of earlier lives of the project are old news).
     public static func recorded(in eventsFile: String, since: Date?) -> [ServiceEvent] {
         ServiceEvent.read(eventsFile).filter { event in
-            event.type == .warning && isSuggestion(event.reason) && (since.map { (event.date ?? .distantPast) >= $0 } ?? true)
+            event.type == .warning && isSuggestion(event.reason)
+                && (since.map { (event.date ?? .distantPast) >= $0 } ?? true)
         }
     }
 

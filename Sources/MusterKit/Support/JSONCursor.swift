@@ -67,7 +67,8 @@ struct JSONCursor {
         if try close(UInt8(ascii: "}"), &container) { return nil }
         skipSpace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-            throw fail(index < bytes.count ? "expected a key (a string) or '}'" : "unexpected end of text; expected a key")
+            throw fail(
+                index < bytes.count ? "expected a key (a string) or '}'" : "unexpected end of text; expected a key")
         }
         let key = try string()
         skipSpace()
@@ -184,7 +185,8 @@ struct JSONCursor {
         case UInt8(ascii: "u"):
             var scalar = try hex4()
             if (0xD800..<0xDC00).contains(scalar), index + 1 < bytes.count,
-               bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+            {
                 let mark = index
                 index += 2
                 let low = try hex4()
@@ -228,7 +230,11 @@ struct JSONCursor {
             var negative = false
             for offset in start..<index {
                 let byte = bytes[offset]
-                if byte == UInt8(ascii: "-") { negative = true } else { value = value * 10 + Int(byte - UInt8(ascii: "0")) }
+                if byte == UInt8(ascii: "-") {
+                    negative = true
+                } else {
+                    value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                }
             }
             return Double(negative ? -value : value)
         }
@@ -342,7 +348,8 @@ struct JSONCursor {
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else {
             index = start
-            throw start < bytes.count && bytes[start] != UInt8(ascii: "-") && !isDigit(bytes[start]) ? mismatch("a number") : fail("a malformed number")
+            throw start < bytes.count && bytes[start] != UInt8(ascii: "-") && !isDigit(bytes[start])
+                ? mismatch("a number") : fail("a malformed number")
         }
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
@@ -357,7 +364,9 @@ struct JSONCursor {
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             integral = false
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             guard try digits() else { throw fail("a malformed number") }
         }
         return (start, integral)
@@ -413,7 +422,9 @@ struct JSONCursor {
     }
 
     /// Whether a failure is a type mismatch in well-formed JSON (rather than malformed text).
-    static func isMismatch(_ failure: Failure) -> Bool { failure.what.hasPrefix("expected ") && failure.what.contains(", found ") }
+    static func isMismatch(_ failure: Failure) -> Bool {
+        failure.what.hasPrefix("expected ") && failure.what.contains(", found ")
+    }
 
     /// 1-based line and column of a byte offset, for messages about a file.
     func position(of offset: Int) -> (line: Int, column: Int) {

@@ -46,9 +46,10 @@ public enum RFC3339 {
             return true
         }
         guard let year = number(4), expect([45]), let month = number(2), expect([45]), let day = number(2),
-              expect([84, 116, 32]), let hour = number(2), expect([58]), let minute = number(2), expect([58]),
-              let second = number(2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60 else { return nil }
+            expect([84, 116, 32]), let hour = number(2), expect([58]), let minute = number(2), expect([58]),
+            let second = number(2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
+        else { return nil }
         // Whole microseconds (further digits are dropped), so equal texts give equal values.
         var micros = 0
         if index < bytes.count, bytes[index] == 46 || bytes[index] == 44 {
@@ -80,7 +81,9 @@ public enum RFC3339 {
             index += 1
             guard let offsetHours = number(2) else { return nil }
             if index < bytes.count, bytes[index] == 58 { index += 1 }
-            guard let offsetMinutes = number(2), index == bytes.count, offsetHours < 24, offsetMinutes < 60 else { return nil }
+            guard let offsetMinutes = number(2), index == bytes.count, offsetHours < 24, offsetMinutes < 60 else {
+                return nil
+            }
             return microseconds(local - sign * (offsetHours * 3600 + offsetMinutes * 60) * 1_000_000)
         default:
             return nil

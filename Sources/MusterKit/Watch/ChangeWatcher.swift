@@ -51,10 +51,12 @@ public final class ChangeWatcher: @unchecked Sendable {
     /// At most this many files are hashed when watching starts; later ones are compared by size and time.
     static let startHashBudget = 20_000
 
-    public init(roots: [Root], debounce: Duration, simulatedLimit: Int? = nil,
-                interest: @escaping @Sendable (String) -> Bool,
-                onMessage: @escaping @Sendable (String) -> Void,
-                onBatch: @escaping @Sendable ([String]) -> Void) {
+    public init(
+        roots: [Root], debounce: Duration, simulatedLimit: Int? = nil,
+        interest: @escaping @Sendable (String) -> Bool,
+        onMessage: @escaping @Sendable (String) -> Void,
+        onBatch: @escaping @Sendable ([String]) -> Void
+    ) {
         self.roots = roots
         self.debounce = debounce
         self.simulatedLimit = simulatedLimit
@@ -145,7 +147,9 @@ public final class ChangeWatcher: @unchecked Sendable {
                 if isFolder {
                     if folders[path] != nil { forget(folder: path) }
                     let name = (path as NSString).lastPathComponent
-                    if folders[parent] == true, FileManager.default.fileExists(atPath: path), !skipsFolder(path, name: name) {
+                    if folders[parent] == true, FileManager.default.fileExists(atPath: path),
+                        !skipsFolder(path, name: name)
+                    {
                         add(folder: path, recursive: true, initial: false)
                     }
                 } else if known[path] != nil || wants(path) {
@@ -177,8 +181,9 @@ public final class ChangeWatcher: @unchecked Sendable {
         guard !pending.isEmpty else { return }
         let now = DispatchTime.now()
         if firstPending == nil { firstPending = now }
-        let wait = DispatchTimeInterval.nanoseconds(Int(debounce.components.seconds) * 1_000_000_000
-                                                    + Int(debounce.components.attoseconds / 1_000_000_000))
+        let wait = DispatchTimeInterval.nanoseconds(
+            Int(debounce.components.seconds) * 1_000_000_000
+                + Int(debounce.components.attoseconds / 1_000_000_000))
         // A tree that never settles (a build writing into it) still gets a batch every
         // so often; a burst that merely takes long (a checkout on a slow disk) stays one.
         let cap = (firstPending ?? now) + .seconds(10)
@@ -211,8 +216,10 @@ public final class ChangeWatcher: @unchecked Sendable {
     private func startPolling(limit: Int, folder: String) {
         if !limitSaid {
             limitSaid = true
-            onMessage("the kernel's limit of inotify watches (fs.inotify.max_user_watches = \(limit)) is reached at \(folder); "
-                      + "folders past it are polled every second instead; raise it with sudo sysctl fs.inotify.max_user_watches=524288")
+            onMessage(
+                "the kernel's limit of inotify watches (fs.inotify.max_user_watches = \(limit)) is reached at \(folder); "
+                    + "folders past it are polled every second instead; raise it with sudo sysctl fs.inotify.max_user_watches=524288"
+            )
         }
         guard pollTimer == nil else { return }
         let timer = DispatchSource.makeTimerSource(queue: queue)
@@ -226,7 +233,9 @@ public final class ChangeWatcher: @unchecked Sendable {
         guard !stopped else { return }
         // Recorded files by folder once per tick: a scan of every recorded file per polled
         // folder cost polled folders × files each second, in exactly the big trees that poll.
-        let recorded = Dictionary(grouping: known.keys.filter { polled.contains(($0 as NSString).deletingLastPathComponent) }) {
+        let recorded = Dictionary(
+            grouping: known.keys.filter { polled.contains(($0 as NSString).deletingLastPathComponent) }
+        ) {
             ($0 as NSString).deletingLastPathComponent
         }
         for folder in polled {
@@ -242,7 +251,9 @@ public final class ChangeWatcher: @unchecked Sendable {
                 } else if wants(path) {
                     let quick = FileFingerprint.read(path, hashing: false)
                     let old = known[path]
-                    if old == nil || old?.size != quick?.size || old?.modified != quick?.modified || old?.inode != quick?.inode {
+                    if old == nil || old?.size != quick?.size || old?.modified != quick?.modified
+                        || old?.inode != quick?.inode
+                    {
                         pending.insert(path)
                     }
                 }

@@ -17,9 +17,10 @@ struct FileFingerprint: Equatable, Sendable {
     static func read(_ path: String, hashing: Bool) -> FileFingerprint? {
         var info = stat()
         guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { return nil }
-        var print = FileFingerprint(size: Int64(info.st_size),
-                                    modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
-                                    inode: UInt64(info.st_ino))
+        var print = FileFingerprint(
+            size: Int64(info.st_size),
+            modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+            inode: UInt64(info.st_ino))
         if hashing, print.size <= hashLimit, (info.st_mode & S_IFMT) == S_IFREG { print.contentHash = hash(of: path) }
         return print
     }

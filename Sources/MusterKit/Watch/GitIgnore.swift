@@ -18,7 +18,8 @@ struct GitIgnore: Sendable {
     /// Reads `folder/.gitignore` once, when it exists.
     mutating func load(folder: String) {
         guard loaded.insert(folder).inserted,
-              let text = try? String(contentsOfFile: folder + "/.gitignore", encoding: .utf8) else { return }
+            let text = try? String(contentsOfFile: folder + "/.gitignore", encoding: .utf8)
+        else { return }
         for raw in text.split(whereSeparator: \.isNewline) {
             var line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -29,7 +30,8 @@ struct GitIgnore: Sendable {
             let anchored = line.contains("/")
             if line.hasPrefix("/") { line.removeFirst() }
             guard !line.isEmpty else { continue }
-            patterns.append(Pattern(base: folder, glob: line, anchored: anchored, foldersOnly: foldersOnly, negated: negated))
+            patterns.append(
+                Pattern(base: folder, glob: line, anchored: anchored, foldersOnly: foldersOnly, negated: negated))
         }
     }
 

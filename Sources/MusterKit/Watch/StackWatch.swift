@@ -22,8 +22,10 @@ public final class StackWatch: @unchecked Sendable {
     private let watcher: ChangeWatcher
     private let dispatcher: WatchDispatcher
 
-    public init(targets: [Target], projectDirectory: String, debounce: Duration, simulatedLimit: Int? = nil,
-                onMessage: @escaping @Sendable (String) -> Void, perform: @escaping Perform) {
+    public init(
+        targets: [Target], projectDirectory: String, debounce: Duration, simulatedLimit: Int? = nil,
+        onMessage: @escaping @Sendable (String) -> Void, perform: @escaping Perform
+    ) {
         self.targets = targets
         self.projectDirectory = projectDirectory
         let dispatcher = WatchDispatcher(perform: perform)
@@ -39,26 +41,36 @@ public final class StackWatch: @unchecked Sendable {
             }
         }
         let rules = targets.flatMap { target in target.rules.map { (target.service, $0) } }
-        watcher = ChangeWatcher(roots: roots, debounce: debounce, simulatedLimit: simulatedLimit,
-                                interest: { path in rules.contains { GlobMatcher.covers($0.1, file: path, projectDirectory: projectDirectory) } },
-                                onMessage: onMessage,
-                                onBatch: { paths in
-                                    for (service, rule, files) in StackWatch.route(paths, rules: rules, projectDirectory: projectDirectory) {
-                                        Task { await dispatcher.changed(service: service, action: rule.action, files: files) }
-                                    }
-                                })
+        watcher = ChangeWatcher(
+            roots: roots, debounce: debounce, simulatedLimit: simulatedLimit,
+            interest: { path in
+                rules.contains { GlobMatcher.covers($0.1, file: path, projectDirectory: projectDirectory) }
+            },
+            onMessage: onMessage,
+            onBatch: { paths in
+                for (service, rule, files) in StackWatch.route(paths, rules: rules, projectDirectory: projectDirectory)
+                {
+                    Task { await dispatcher.changed(service: service, action: rule.action, files: files) }
+                }
+            })
     }
 
     /// Which service each changed file concerns, and through which of its rules (the first that covers it).
-    static func route(_ paths: [String], rules: [(String, WatchRule)], projectDirectory: String) -> [(String, WatchRule, [String])] {
+    static func route(_ paths: [String], rules: [(String, WatchRule)], projectDirectory: String) -> [(
+        String, WatchRule, [String]
+    )] {
         var result: [(String, WatchRule, [String])] = []
         for path in paths {
             var seen = Set<String>()
-            for (service, rule) in rules where !seen.contains(service) && GlobMatcher.covers(rule, file: path, projectDirectory: projectDirectory) {
+            for (service, rule) in rules
+            where !seen.contains(service) && GlobMatcher.covers(rule, file: path, projectDirectory: projectDirectory) {
                 seen.insert(service)
                 let shown = GlobMatcher.relativePath(path, to: projectDirectory) ?? path
-                if let index = result.firstIndex(where: { $0.0 == service }) { result[index].2.append(shown) }
-                else { result.append((service, rule, [shown])) }
+                if let index = result.firstIndex(where: { $0.0 == service }) {
+                    result[index].2.append(shown)
+                } else {
+                    result.append((service, rule, [shown]))
+                }
             }
         }
         return result

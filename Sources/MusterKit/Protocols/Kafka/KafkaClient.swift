@@ -19,7 +19,9 @@ public final class KafkaClient {
 
     /// Connects to one broker (the bootstrap server). Throws `NetworkError`.
     /// `total` bounds every exchange of this client together (a probe's check).
-    public init(host: String, port: Int, timeout: Duration = .seconds(5), clientID: String = "muster", total: Duration? = nil) throws {
+    public init(
+        host: String, port: Int, timeout: Duration = .seconds(5), clientID: String = "muster", total: Duration? = nil
+    ) throws {
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -40,7 +42,8 @@ public final class KafkaClient {
     /// Kafka broker" probe.
     public func apiVersions() throws -> KafkaAPIVersions {
         let preferred = KafkaAPI.apiVersions.implementedVersions.upperBound
-        var answer = try send(.apiVersions, version: preferred, body: KafkaAPIVersions.requestBody(version: preferred)) {
+        var answer = try send(.apiVersions, version: preferred, body: KafkaAPIVersions.requestBody(version: preferred))
+        {
             try KafkaAPIVersions.decode(&$0, version: preferred)
         }
         // An older broker answers UNSUPPORTED_VERSION with its own range; retry within it.
@@ -63,7 +66,8 @@ public final class KafkaClient {
     /// never auto-created.
     public func metadata(topics: [String]?) throws -> KafkaMetadata {
         let version = try negotiatedVersion(.metadata)
-        return try send(.metadata, version: version, body: KafkaMetadata.requestBody(topics: topics, version: version)) {
+        return try send(.metadata, version: version, body: KafkaMetadata.requestBody(topics: topics, version: version))
+        {
             try KafkaMetadata.decode(&$0, version: version)
         }
     }
@@ -71,17 +75,23 @@ public final class KafkaClient {
     /// Creates topics, returning one result per topic. Callers usually treat
     /// TOPIC_ALREADY_EXISTS (36) as success. Must reach the controller on
     /// Kafka; on KRaft clusters any broker forwards it.
-    public func createTopics(_ topics: [(name: String, partitions: Int, replicationFactor: Int)],
-                             timeoutMs: Int = 10_000) throws -> [KafkaCreateTopicResult] {
+    public func createTopics(
+        _ topics: [(name: String, partitions: Int, replicationFactor: Int)],
+        timeoutMs: Int = 10_000
+    ) throws -> [KafkaCreateTopicResult] {
         let specs = try topics.map { topic -> KafkaNewTopic in
             guard let partitions = Int32(exactly: topic.partitions), partitions > 0 || partitions == -1,
-                  let replication = Int16(exactly: topic.replicationFactor), replication > 0 || replication == -1 else {
-                throw KafkaError("invalid topic spec \(topic.name): \(topic.partitions) partitions, replication \(topic.replicationFactor)")
+                let replication = Int16(exactly: topic.replicationFactor), replication > 0 || replication == -1
+            else {
+                throw KafkaError(
+                    "invalid topic spec \(topic.name): \(topic.partitions) partitions, replication \(topic.replicationFactor)"
+                )
             }
             return KafkaNewTopic(name: topic.name, partitions: partitions, replicationFactor: replication)
         }
         let version = try negotiatedVersion(.createTopics)
-        let body = KafkaCreateTopicsResponse.requestBody(topics: specs, timeoutMs: Int32(clamping: timeoutMs), version: version)
+        let body = KafkaCreateTopicsResponse.requestBody(
+            topics: specs, timeoutMs: Int32(clamping: timeoutMs), version: version)
         return try send(.createTopics, version: version, body: body) {
             try KafkaCreateTopicsResponse.decode(&$0, version: version)
         }.topics
@@ -91,7 +101,9 @@ public final class KafkaClient {
     /// COORDINATOR_NOT_AVAILABLE (15) is normal while a broker starts.
     public func findCoordinator(group: String) throws -> KafkaCoordinator {
         let version = try negotiatedVersion(.findCoordinator)
-        return try send(.findCoordinator, version: version, body: KafkaCoordinator.requestBody(group: group, version: version)) {
+        return try send(
+            .findCoordinator, version: version, body: KafkaCoordinator.requestBody(group: group, version: version)
+        ) {
             try KafkaCoordinator.decode(&$0, version: version)
         }
     }
@@ -107,8 +119,9 @@ public final class KafkaClient {
         for group in groups {
             let coordinator = try findCoordinator(group: group)
             if coordinator.errorCode != 0 {
-                results[group] = KafkaGroupDescription(errorCode: coordinator.errorCode, groupId: group, state: "",
-                                                       protocolType: "", protocolName: "", members: [])
+                results[group] = KafkaGroupDescription(
+                    errorCode: coordinator.errorCode, groupId: group, state: "",
+                    protocolType: "", protocolName: "", members: [])
                 continue
             }
             let key = "\(coordinator.host):\(coordinator.port)"
@@ -131,7 +144,10 @@ public final class KafkaClient {
     /// the coordinator first (the answer is NOT_COORDINATOR, 16, if wrong).
     public func describeGroupsOnThisBroker(_ groups: [String]) throws -> [KafkaGroupDescription] {
         let version = try negotiatedVersion(.describeGroups)
-        return try send(.describeGroups, version: version, body: KafkaDescribeGroupsResponse.requestBody(groups: groups, version: version)) {
+        return try send(
+            .describeGroups, version: version,
+            body: KafkaDescribeGroupsResponse.requestBody(groups: groups, version: version)
+        ) {
             try KafkaDescribeGroupsResponse.decode(&$0, version: version)
         }.groups
     }
@@ -190,13 +206,15 @@ public final class KafkaClient {
     /// reachable from here (e.g. a container hostname); if connecting fails
     /// the bootstrap broker is asked instead, which is right for the common
     /// single-broker dev stack and otherwise answers NOT_COORDINATOR.
-    private func describeGroups(_ groups: [String], at coordinator: KafkaCoordinator) throws -> [KafkaGroupDescription] {
+    private func describeGroups(_ groups: [String], at coordinator: KafkaCoordinator) throws -> [KafkaGroupDescription]
+    {
         if coordinator.host == host && Int(coordinator.port) == port {
             return try describeGroupsOnThisBroker(groups)
         }
         let other: KafkaClient
         do {
-            other = try KafkaClient(host: coordinator.host, port: Int(coordinator.port), timeout: timeout, clientID: clientID)
+            other = try KafkaClient(
+                host: coordinator.host, port: Int(coordinator.port), timeout: timeout, clientID: clientID)
         } catch is NetworkError {
             return try describeGroupsOnThisBroker(groups)
         }
@@ -210,12 +228,15 @@ public final class KafkaClient {
     }
 
     /// One request/response round trip; the decoder is positioned at the body.
-    private func send<Response>(_ api: KafkaAPI, version: Int16, body: [UInt8],
-                                decode: (inout KafkaDecoder) throws -> Response) throws -> Response {
+    private func send<Response>(
+        _ api: KafkaAPI, version: Int16, body: [UInt8],
+        decode: (inout KafkaDecoder) throws -> Response
+    ) throws -> Response {
         let correlationID = nextCorrelationID
         nextCorrelationID = nextCorrelationID == Int32.max ? 1 : nextCorrelationID + 1
-        let request = KafkaFrame.request(apiKey: api.rawValue, apiVersion: version, correlationID: correlationID,
-                                         clientID: clientID, body: body)
+        let request = KafkaFrame.request(
+            apiKey: api.rawValue, apiVersion: version, correlationID: correlationID,
+            clientID: clientID, body: body)
         do {
             try connection.write(request)
         } catch let error as NetworkError {

@@ -92,7 +92,9 @@ public struct KafkaAPIVersions: Equatable, Sendable {
         let high = min(ours.upperBound, broker.maxVersion)
         let low = max(ours.lowerBound, broker.minVersion)
         guard low <= high else {
-            throw KafkaError("broker supports \(api.name) v\(broker.minVersion)-v\(broker.maxVersion), muster implements v\(ours.lowerBound)-v\(ours.upperBound)")
+            throw KafkaError(
+                "broker supports \(api.name) v\(broker.minVersion)-v\(broker.maxVersion), muster implements v\(ours.lowerBound)-v\(ours.upperBound)"
+            )
         }
         return high
     }
@@ -170,13 +172,15 @@ public struct KafkaMetadata: Equatable, Sendable {
                 let replicas = try p.array { try $0.int32() }
                 let isr = try p.array { try $0.int32() }
                 let offline = version >= 5 ? try p.array { try $0.int32() } : []
-                return KafkaPartitionMetadata(errorCode: errorCode, partition: index, leaderId: leader, leaderEpoch: epoch,
-                                              replicas: replicas, isr: isr, offlineReplicas: offline)
+                return KafkaPartitionMetadata(
+                    errorCode: errorCode, partition: index, leaderId: leader, leaderEpoch: epoch,
+                    replicas: replicas, isr: isr, offlineReplicas: offline)
             }
             return KafkaTopicMetadata(errorCode: errorCode, name: name, isInternal: isInternal, partitions: partitions)
         }
-        return KafkaMetadata(throttleTimeMs: throttle, brokers: brokers, clusterId: clusterId,
-                             controllerId: controllerId, topics: topics)
+        return KafkaMetadata(
+            throttleTimeMs: throttle, brokers: brokers, clusterId: clusterId,
+            controllerId: controllerId, topics: topics)
     }
 }
 
@@ -253,8 +257,9 @@ public struct KafkaCoordinator: Equatable, Sendable {
 
     static func decode(_ decoder: inout KafkaDecoder, version: Int16) throws -> KafkaCoordinator {
         _ = try decoder.int32()  // throttle time
-        return KafkaCoordinator(errorCode: try decoder.int16(), errorMessage: try decoder.nullableString(),
-                                nodeId: try decoder.int32(), host: try decoder.string(), port: try decoder.int32())
+        return KafkaCoordinator(
+            errorCode: try decoder.int16(), errorMessage: try decoder.nullableString(),
+            nodeId: try decoder.int32(), host: try decoder.string(), port: try decoder.int32())
     }
 }
 
@@ -362,18 +367,21 @@ public struct KafkaDescribeGroupsResponse: Equatable, Sendable {
                 var assignment: [String: [Int32]]?
                 var topics: [String]?
                 if isConsumer {
-                    assignment = assignmentBytes.isEmpty ? [:] : (try? KafkaMemberAssignment.decode(assignmentBytes))?.partitions
+                    assignment =
+                        assignmentBytes.isEmpty ? [:] : (try? KafkaMemberAssignment.decode(assignmentBytes))?.partitions
                     topics = (try? KafkaMemberSubscription.decode(metadata))?.topics
                 }
-                return KafkaGroupMember(memberId: memberId, groupInstanceId: instanceId, clientId: clientId,
-                                        clientHost: clientHost, metadata: metadata, assignmentBytes: assignmentBytes,
-                                        assignment: assignment, subscribedTopics: topics)
+                return KafkaGroupMember(
+                    memberId: memberId, groupInstanceId: instanceId, clientId: clientId,
+                    clientHost: clientHost, metadata: metadata, assignmentBytes: assignmentBytes,
+                    assignment: assignment, subscribedTopics: topics)
             }
             if version >= 3 {
                 _ = try d.int32()  // authorized operations
             }
-            return KafkaGroupDescription(errorCode: errorCode, groupId: groupId, state: state,
-                                         protocolType: protocolType, protocolName: protocolName, members: members)
+            return KafkaGroupDescription(
+                errorCode: errorCode, groupId: groupId, state: state,
+                protocolType: protocolType, protocolName: protocolName, members: members)
         }
         return KafkaDescribeGroupsResponse(throttleTimeMs: throttle, groups: groups)
     }

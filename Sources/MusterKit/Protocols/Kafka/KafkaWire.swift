@@ -201,7 +201,9 @@ enum KafkaFrame {
     /// size means the port speaks another protocol (e.g. TLS or HTTP).
     static let maxResponseSize = Int32(ProtocolError.maxMessageSize)
 
-    static func request(apiKey: Int16, apiVersion: Int16, correlationID: Int32, clientID: String?, body: [UInt8]) -> [UInt8] {
+    static func request(apiKey: Int16, apiVersion: Int16, correlationID: Int32, clientID: String?, body: [UInt8])
+        -> [UInt8]
+    {
         var header = KafkaEncoder()
         header.int16(apiKey)
         header.int16(apiVersion)
@@ -219,7 +221,8 @@ enum KafkaFrame {
         guard size >= 4, size <= maxResponseSize else {
             let limit = "\(maxResponseSize >> 20) MiB"
             let why = size > maxResponseSize ? "above the \(limit) muster accepts" : "too small for a response"
-            throw KafkaError("response size \(size) (bytes \(ProtocolError.quoted(prefix))) is \(why); not a Kafka broker?")
+            throw KafkaError(
+                "response size \(size) (bytes \(ProtocolError.quoted(prefix))) is \(why); not a Kafka broker?")
         }
         return Int(size)
     }

@@ -60,6 +60,10 @@ import Testing
         Field(place: "watch rule", key: "ignore"): (
             "tests", "service api.watch[0].ignore must be a list, got the scalar \"tests\"; write ignore: [tests]"
         ),
+        Field(place: "snapshot", key: "key"): (
+            "migrations",
+            "service db.snapshot.key must be a list, got the scalar \"migrations\"; write key: [migrations]"
+        ),
         Field(place: "watch rule", key: "exec"): ("make", nil),
         // A string runs under /bin/sh -c (SPEC).
         Field(place: "service", key: "command"): ("sleep 1", nil),

@@ -35,56 +35,6 @@ import Testing
         try await Task.sleep(for: .seconds(1))
     }
 
-    /// The number of looks once it has not changed for a second (real time): the loop
-    /// has looked at the jump or not, and is asleep either way.
-    static func settled(_ file: String) async throws -> Int {
-        var count = lines(file)
-        var still = ContinuousClock.now
-        let limit = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now - still < .seconds(1), ContinuousClock.now < limit {
-            try await Task.sleep(for: .milliseconds(100))
-            if lines(file) != count { count = lines(file); still = ContinuousClock.now }
-        }
-        return count
-    }
-
-    @Test func theReadyProbeBacksOffWithTheTimeAlreadyWaited() async throws {
-        let clock = TestClock()
-        let stack = try TestStack(
-            """
-            services:
-              slow:
-                command: "exec sleep 600"
-                ready: { exec: "echo look >> looks; exit 1", interval: 1s, start_timeout: 10m }
-            """)
-        defer { stack.cleanup() }
-        let looks = stack.directory + "/looks"
-        let start = Task { try await stack.start(timers: clock) }
-        // The first look comes at once.
-        try await Self.seen(looks, 1)
-        // Early on, the floor: 5 ms.
-        try await Self.quiet(clock, .milliseconds(4), looks, stays: 1, "the second look waits 5 ms")
-        await clock.advance(by: .milliseconds(1))
-        try await Self.seen(looks, 2, "the second look at 5 ms")
-        // After 2 s of waiting, a tenth of that: 200 ms. Whether the look due at 10 ms
-        // runs at the jump depends on whether the loop was already asleep when the clock
-        // moved; either way the next one is due 200 ms after the jump.
-        await clock.advance(to: .init(offset: .seconds(2)))
-        var count = try await Self.settled(looks)
-        try await Self.quiet(clock, .milliseconds(199), looks, stays: count, "200 ms after 2 s of waiting")
-        await clock.advance(by: .milliseconds(1))
-        try await Self.seen(looks, count + 1)
-        // After 30 s, capped at the probe's interval: 1 s, not 3.
-        await clock.advance(to: .init(offset: .seconds(30)))
-        count = try await Self.settled(looks)
-        try await Self.quiet(clock, .milliseconds(999), looks, stays: count, "the interval caps the wait")
-        await clock.advance(by: .milliseconds(1))
-        try await Self.seen(looks, count + 1)
-        #expect(await stack.snapshot("slow")?.phase == .starting)
-        _ = await stack.session?.stop()
-        _ = await start.result
-    }
-
     @Test func theAliveProbeCountsFailuresInARowOnTheInjectedClock() async throws {
         let clock = TestClock()
         let stack = try TestStack(

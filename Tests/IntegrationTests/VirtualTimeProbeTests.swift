@@ -63,7 +63,7 @@ import Testing
         // it became unavailable, and the event says so.
         await clock.advance(by: .seconds(1))
         try await Self.seen(looks, 4)
-        FileManager.default.createFile(atPath: stack.directory + "/healthy", contents: nil)
+        _ = FileManager.default.createFile(atPath: stack.directory + "/healthy", contents: nil)
         await clock.advance(by: .seconds(1))
         #expect(await eventually(within: .seconds(60)) { await stack.snapshot("app")?.available == true })
         let available = stack.events().last { $0.type == .available }

@@ -139,11 +139,7 @@ public struct SnapshotCache: Sendable {
         var request = SpawnRequest(
             executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C", "PGAPPNAME=muster"])
         request.outputFD = logFD
-        let pid = try await ProcessSpawner.shared.spawn(request)
-        Guardian.shared.register(group: pid)
-        let status = await ProcessReaper.shared.exitStatus(of: pid)
-        ProcessReaper.shared.forget(pid)
-        Guardian.shared.unregister(group: pid)
+        let status = try await ProcessSpawner.shared.runToExit(request)
         guard status.isSuccess else {
             throw MusterError(.environment, "pg_basebackup \(status); the snapshot is not cached (its output is above)")
         }
@@ -174,9 +170,7 @@ public struct SnapshotCache: Sendable {
             var request = SpawnRequest(
                 executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
             request.outputFD = logFD
-            guard let pid = try? await ProcessSpawner.shared.spawn(request) else { break }
-            let status = await ProcessReaper.shared.exitStatus(of: pid)
-            ProcessReaper.shared.forget(pid)
+            let status = (try? await ProcessSpawner.shared.runToExit(request)) ?? .exited(127)
             guard status.isSuccess else {
                 writeAll(
                     logFD,

@@ -99,10 +99,9 @@ enum ProgramOutput {
         }
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: environment)
         request.outputFD = fd
-        guard let pid = try? await ProcessSpawner.shared.spawn(request) else { return nil }
-        let status = await ProcessReaper.shared.exitStatus(of: pid)
-        ProcessReaper.shared.forget(pid)
-        guard status.isSuccess, let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let status = try? await ProcessSpawner.shared.runToExit(request), status.isSuccess,
+            let data = FileManager.default.contents(atPath: path)
+        else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
 }

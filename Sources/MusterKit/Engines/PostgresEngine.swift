@@ -221,11 +221,7 @@ struct PostgresEngine: Engine {
             environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: dataDir)
         request.outputFD = logFD
         if let credentials { request.credentials = (credentials.uid, credentials.gid) }
-        let pid = try await ProcessSpawner.shared.spawn(request)
-        Guardian.shared.register(group: pid)
-        let status = await ProcessReaper.shared.exitStatus(of: pid)
-        ProcessReaper.shared.forget(pid)
-        Guardian.shared.unregister(group: pid)
+        let status = try await ProcessSpawner.shared.runToExit(request)
         guard status.isSuccess else {
             // Name the cause when initdb's own output shows a common one.
             let log = SystemPaths.path(of: logFD) ?? ""

@@ -19,9 +19,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         // SHA-256, HMAC and PBKDF2 for SCRAM-SHA-256 logins: the field's cryptography, not our own.
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
-        // Tests only: a clock whose time the test moves, so backoff, start timeouts and stop
-        // escalation are tested in virtual time.
-        .package(url: "https://github.com/pointfreeco/swift-clocks", from: "1.1.1"),
     ],
     targets: [
         // fork/exec with setsid, dropped privileges and PR_SET_PDEATHSIG; the orphan guardian.
@@ -54,7 +51,7 @@ let package = Package(
         ),
         .testTarget(name: "MusterKitTests", dependencies: ["MusterKit"]),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["MusterKit", .product(name: "Clocks", package: "swift-clocks")]),
+            name: "IntegrationTests", dependencies: ["MusterKit"]),
     ],
     swiftLanguageModes: [.v6]
 )

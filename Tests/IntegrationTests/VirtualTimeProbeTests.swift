@@ -1,4 +1,3 @@
-import Clocks
 import Foundation
 import Testing
 @testable import MusterKit
@@ -11,32 +10,64 @@ import Testing
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count
     }
 
-    /// A step of virtual time that must bring no look: the clock moves, the runner gets
-    /// time to act, the count must not have moved.
-    static func quiet(
-        _ clock: TestClock<Duration>, _ step: Duration, _ file: String, stays count: Int,
-        _ comment: Comment, sourceLocation: Testing.SourceLocation = #_sourceLocation
-    ) async throws {
-        await clock.advance(by: step)
+    /// The ready probe's next look is due a tenth of the time already waited, at least
+    /// 5 ms and at most the probe's interval. Each step waits until the loop is asleep
+    /// (its deadline is pending on the clock), so no step races the look's real work.
+    @Test func theReadyProbeBacksOffWithTheTimeAlreadyWaited() async throws {
+        let clock = SteppedClock()
+        let stack = try TestStack(
+            """
+            services:
+              slow:
+                command: "exec sleep 600"
+                ready: { exec: "echo look >> looks; test -f ready", interval: 1s, start_timeout: 10m }
+            """)
+        defer { stack.cleanup() }
+        let looks = stack.directory + "/looks"
+        let start = Task { try await stack.start(timers: clock) }
+        // The start timeout sleeps on the clock too; the new sleep after a look is the probe's.
+        var asleep: [Duration] = [.seconds(600)]
+        func nextLook(
+            _ expected: Duration, after count: Int, _ comment: Comment,
+            sourceLocation: Testing.SourceLocation = #_sourceLocation
+        ) async throws {
+            let due = try #require(
+                await clock.nextSleep(besides: asleep), "the probe went to sleep", sourceLocation: sourceLocation)
+            #expect(
+                max(due - expected, expected - due) < .microseconds(1), "\(comment): due at \(due)",
+                sourceLocation: sourceLocation)
+            #expect(Self.lines(looks) == count, "looks so far", sourceLocation: sourceLocation)
+        }
+        // The first look at once; then the floor, 5 ms, while little time has passed.
+        try await nextLook(.milliseconds(5), after: 1, "the second look waits the 5 ms floor")
+        clock.advance(to: .milliseconds(4))
         try await VirtualTimeTests.settle()
-        #expect(lines(file) == count, comment, sourceLocation: sourceLocation)
-    }
-
-    /// Waits until the file has `count` looks, then lets the runner reach its next
-    /// sleep before the test moves the clock again: the look's shell has written its
-    /// line, but its exit is still to be reaped and reported, which on a machine busy
-    /// with the whole suite can take a few hundred milliseconds of real time.
-    static func seen(
-        _ file: String, _ count: Int, _ comment: Comment = "",
-        sourceLocation: Testing.SourceLocation = #_sourceLocation
-    ) async throws {
-        #expect(
-            await eventually(within: .seconds(60)) { lines(file) == count }, comment, sourceLocation: sourceLocation)
-        try await Task.sleep(for: .seconds(1))
+        #expect(Self.lines(looks) == 1, "nothing before it is due")
+        asleep = clock.advance(to: .milliseconds(5))
+        try await nextLook(.milliseconds(10), after: 2, "still the floor after 5 ms")
+        // After 2 s of waiting, a tenth of that: 200 ms; after 2.2 s, 220 ms.
+        asleep = clock.advance(to: .seconds(2))
+        try await nextLook(.milliseconds(2200), after: 3, "200 ms after 2 s of waiting")
+        clock.advance(to: .milliseconds(2199))
+        try await VirtualTimeTests.settle()
+        #expect(Self.lines(looks) == 3, "nothing before it is due")
+        asleep = clock.advance(to: .milliseconds(2200))
+        try await nextLook(.milliseconds(2420), after: 4, "220 ms after 2.2 s")
+        // After 30 s, capped at the probe's interval: 1 s, not 3.
+        asleep = clock.advance(to: .seconds(30))
+        try await nextLook(.seconds(31), after: 5, "the interval caps the wait")
+        #expect(await stack.snapshot("slow")?.phase == .starting)
+        // Ready at the next look, and the stack's start returns.
+        _ = FileManager.default.createFile(atPath: stack.directory + "/ready", contents: nil)
+        clock.advance(to: .seconds(31))
+        try await start.value
+        #expect(Self.lines(looks) == 6)
+        #expect(await stack.snapshot("slow")?.phase == .ready)
+        await stack.finish()
     }
 
     @Test func theAliveProbeCountsFailuresInARowOnTheInjectedClock() async throws {
-        let clock = TestClock()
+        let clock = SteppedClock()
         let stack = try TestStack(
             """
             services:
@@ -47,32 +78,36 @@ import Testing
         defer { stack.cleanup() }
         let looks = stack.directory + "/looks"
         try await stack.start(timers: clock)
+        // Each step moves the clock and waits until what it woke (the alive probe, and
+        // whatever else sleeps until the same moment) has looked and gone back to sleep.
+        #expect(await clock.sleeps(until: .seconds(1)), "the alive probe waits for its first look")
+        clock.advance(to: .milliseconds(999))
+        try await VirtualTimeTests.settle()
+        #expect(Self.lines(looks) == 0, "the first look waits its whole interval")
         for look in 1...2 {
-            try await Self.quiet(
-                clock, .milliseconds(999), looks, stays: look - 1, "look \(look) waits its whole interval")
-            await clock.advance(by: .milliseconds(1))
-            try await Self.seen(looks, look)
+            #expect(await clock.step(to: .seconds(look)), "look \(look) done")
+            #expect(Self.lines(looks) == look)
             #expect(await stack.snapshot("app")?.available == true, "\(look) failure(s) of 3 change nothing")
         }
-        await clock.advance(by: .seconds(1))
+        #expect(await clock.step(to: .seconds(3)))
         #expect(
             await eventually(within: .seconds(60)) { await stack.snapshot("app")?.available == false },
             "the third failure in a row")
-        try await Self.seen(looks, 3)
+        #expect(Self.lines(looks) == 3)
         // One more failure, then healthy: available at the next look, 2 s (virtual) after
         // it became unavailable, and the event says so.
-        await clock.advance(by: .seconds(1))
-        try await Self.seen(looks, 4)
+        #expect(await clock.step(to: .seconds(4)))
+        #expect(Self.lines(looks) == 4)
         _ = FileManager.default.createFile(atPath: stack.directory + "/healthy", contents: nil)
-        await clock.advance(by: .seconds(1))
+        #expect(await clock.step(to: .seconds(5)))
         #expect(await eventually(within: .seconds(60)) { await stack.snapshot("app")?.available == true })
         let available = stack.events().last { $0.type == .available }
         #expect(available?.durationMs == 2000, "measured on the injected clock: \(String(describing: available))")
-        _ = await stack.session?.stop()
+        await stack.finish()
     }
 
     @Test func anIgnoredStopCommandWaitsItsGraceOnTheInjectedClock() async throws {
-        let clock = TestClock()
+        let clock = SteppedClock()
         let stack = try TestStack(
             """
             services:
@@ -82,7 +117,7 @@ import Testing
         // Redis's ready probe looks on the test's clock too: time moves in 5 ms steps until it is up.
         let driver = Task {
             while !Task.isCancelled {
-                await clock.advance(by: .milliseconds(5))
+                clock.advance(to: clock.now.offset + .milliseconds(5))
                 try? await Task.sleep(for: .milliseconds(2))
             }
         }
@@ -93,26 +128,30 @@ import Testing
         let pid = try #require(await stack.snapshot("cache")?.pid)
         // A stopped Redis accepts the connection but never answers SHUTDOWN.
         kill(pid, SIGSTOP)
+        let base = clock.now.offset
+        let before = clock.pending
         let stopping = Task { try await session.supervisor.stop(["cache"]) }
         func warnings() -> [String] {
             stack.events().filter { $0.type == .warning }.compactMap { $0.reason }
         }
-        #expect(await eventually(within: .seconds(60)) { await stack.snapshot("cache")?.phase == .stopping })
         // The command's own answer limit is real time (a socket read); its grace is the clock's.
-        try await Task.sleep(for: .milliseconds(400))
-        await clock.advance(by: .milliseconds(99))
+        let grace = await clock.nextSleep(besides: before)
+        #expect(grace == base + .milliseconds(100), "the grace is 100 ms")
+        clock.advance(to: base + .milliseconds(99))
         try await VirtualTimeTests.settle()
         #expect(!warnings().contains { $0.contains("SHUTDOWN brought no exit") }, "the grace is 100 ms: \(warnings())")
-        await clock.advance(by: .milliseconds(1))
+        let armed = clock.advance(to: base + .milliseconds(100))
         #expect(
             await eventually(within: .seconds(60)) {
                 warnings().contains { $0.contains("SHUTDOWN brought no exit within 100ms; sent SIGTERM") }
             })
         // SIGTERM waits for a stopped process; SIGKILL does not, after the stop timeout.
-        await clock.advance(by: .milliseconds(19_999))
+        let timeout = await clock.nextSleep(besides: armed)
+        #expect(timeout == base + .milliseconds(20_100), "the stop timeout counts from SIGTERM")
+        clock.advance(to: base + .milliseconds(20_099))
         try await VirtualTimeTests.settle()
         #expect(await stack.snapshot("cache")?.phase == .stopping)
-        await clock.advance(by: .milliseconds(1))
+        clock.advance(to: base + .milliseconds(20_100))
         _ = try await stopping.value
         #expect(await stack.snapshot("cache")?.phase == .stopped)
         #expect(!ProcessTable.isAlive(pid))

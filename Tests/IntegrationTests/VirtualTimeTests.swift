@@ -1,4 +1,3 @@
-import Clocks
 import Foundation
 import Testing
 @testable import MusterKit
@@ -13,7 +12,7 @@ import Testing
     static func settle() async throws { try await Task.sleep(for: .milliseconds(150)) }
 
     @Test func backoffDoublesToItsCapAndMaxRestartsEndsIt() async throws {
-        let clock = TestClock()
+        let clock = SteppedClock()
         let stack = try TestStack(
             """
             services:
@@ -26,15 +25,19 @@ import Testing
             .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
             .milliseconds(1600), .milliseconds(3200), .milliseconds(6400), .seconds(10), .seconds(10),
         ]
+        var failedAt: Duration = .zero
         for (index, delay) in delays.enumerated() {
+            // The failure arms the backoff timer on the clock; the test moves it only then.
+            #expect(await clock.sleeps(until: failedAt + delay), "failure \(index + 1) waits \(delay)")
             #expect(
                 await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.phase == .backoff },
                 "failure \(index + 1) waits in backoff")
-            await clock.advance(by: delay - .milliseconds(1))
+            clock.advance(to: failedAt + delay - .milliseconds(1))
             try await Self.settle()
             #expect(await stack.snapshot("crashy")?.phase == .backoff, "restart \(index + 1) waits its whole \(delay)")
             #expect(await stack.snapshot("crashy")?.restarts == index)
-            await clock.advance(by: .milliseconds(1))
+            failedAt += delay
+            clock.advance(to: failedAt)
             #expect(
                 await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.restarts == index + 1 },
                 "restart \(index + 1) after \(delay)")
@@ -46,7 +49,7 @@ import Testing
     }
 
     @Test func aStartTimeoutFiresAtItsDeadline() async throws {
-        let clock = TestClock()
+        let clock = SteppedClock()
         let stack = try TestStack(
             """
             services:
@@ -59,10 +62,11 @@ import Testing
                 let snapshot = await stack.snapshot("slow")
                 return snapshot?.phase == .starting && snapshot?.pid != nil
             })
-        await clock.advance(by: .seconds(29))
+        #expect(await clock.sleeps(until: .seconds(30)), "the start timeout is armed")
+        clock.advance(to: .seconds(29))
         try await Self.settle()
         #expect(await stack.snapshot("slow")?.phase == .starting, "still waiting after 29 s of its 30")
-        await clock.advance(by: .seconds(1))
+        clock.advance(to: .seconds(30))
         let failure = await start.result
         guard case let .failure(error) = failure else { Issue.record("the start did not fail"); return }
         #expect("\(error)".contains("not ready after 30s"), "\(error)")
@@ -71,7 +75,7 @@ import Testing
     }
 
     @Test func aStopThatIsIgnoredEscalatesToSIGKILLAtStopTimeout() async throws {
-        let clock = TestClock()
+        let clock = SteppedClock()
         let stack = try TestStack(
             """
             services:
@@ -86,11 +90,12 @@ import Testing
         let stopping = Task { try await session.supervisor.stop(["stubborn"]) }
         #expect(await eventually(within: .seconds(60)) { await stack.snapshot("stubborn")?.phase == .stopping })
         let pid = try #require(await stack.snapshot("stubborn")?.pid)
-        await clock.advance(by: .milliseconds(19_900))
+        #expect(await clock.sleeps(until: .seconds(20)), "SIGTERM arms the stop timeout")
+        clock.advance(to: .milliseconds(19_900))
         try await Self.settle()
         #expect(await stack.snapshot("stubborn")?.phase == .stopping, "SIGTERM is ignored; SIGKILL waits for 20 s")
         #expect(ProcessTable.isAlive(pid))
-        await clock.advance(by: .milliseconds(100))
+        clock.advance(to: .seconds(20))
         _ = try await stopping.value
         #expect(await stack.snapshot("stubborn")?.phase == .stopped)
         #expect(!ProcessTable.isAlive(pid))

@@ -133,9 +133,11 @@ import Testing
 
     @Test func identityTracker() {
         var tracker = IdentityTracker()
-        #expect(tracker.observe("a") == nil)
-        #expect(tracker.observe("a") == nil)
-        #expect(tracker.observe("b") == "a")
+        let start = Date(timeIntervalSince1970: 1_000)
+        #expect(tracker.observe("a", at: start) == nil)
+        #expect(tracker.observe("a", at: start.addingTimeInterval(1)) == nil)
+        #expect(tracker.observe("b", at: start.addingTimeInterval(2)) == "a")
         #expect(tracker.current == "b")
+        #expect(tracker.previousSeenAt == start.addingTimeInterval(1), "the old identity was last seen at the second look")
     }
 }

@@ -40,7 +40,7 @@ struct IdentityTracker {
     private(set) var previousSeenAt: Date?
 
     /// The previous identity when `identity` differs from it.
-    mutating func observe(_ identity: String, at now: Date = Date()) -> String? {
+    mutating func observe(_ identity: String, at now: Date) -> String? {
         defer { current = identity; seenAt = now }
         guard let current, current != identity else { return nil }
         previousSeenAt = seenAt

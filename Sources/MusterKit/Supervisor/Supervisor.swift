@@ -326,7 +326,7 @@ public actor Supervisor {
     /// used (a straggler that survived the orderly stop), then waits until those are
     /// gone: killed is not gone. Each finding is one phrase for `down` to print.
     private func sweep() async -> [String] {
-        await ProcessSweep.killAndAwait(ProcessTable.present(inGroups: groupsSeen), within: .seconds(10))
+        await ProcessSweep.killAndAwait(ProcessTable.present(inGroups: groupsSeen), within: .seconds(10), on: time)
     }
 
     /// The critical path: the chain of dependencies that decided the total start time.

@@ -138,6 +138,6 @@ import Testing
         #expect(tracker.observe("a", at: start.addingTimeInterval(1)) == nil)
         #expect(tracker.observe("b", at: start.addingTimeInterval(2)) == "a")
         #expect(tracker.current == "b")
-        #expect(tracker.previousSeenAt == start.addingTimeInterval(1), "the old identity was last seen at the second look")
+        #expect(tracker.previousSeenAt == start.addingTimeInterval(1), "the old identity's last look")
     }
 }

@@ -80,11 +80,21 @@ import Glibc
             #expect(
                 !names.contains("shop_gw0") && !names.contains("muster_spare_left_over")
                     && !names.contains { $0.hasPrefix("muster_keyed_") }, "round \(round): \(names)")
+            // template0 and the snapshot are hard links to the entry's files (one file system here).
+            let dataDir = URL(fileURLWithPath: hit.paths.dataDir(for: "db")).resolvingSymlinksInPath().path
+            var entryInfo = stat(), dataInfo = stat()
+            if stat(folder, &entryInfo) == 0, stat(dataDir, &dataInfo) == 0, entryInfo.st_dev == dataInfo.st_dev {
+                for shared in entry.shared ?? [] {
+                    var file = stat()
+                    #expect(stat(dataDir + "/" + shared + "/PG_VERSION", &file) == 0 && file.st_nlink >= 2, "\(shared)")
+                }
+            }
             // The pool is made again in the background, to its size (2 by default).
             let filled = await eventually(within: .seconds(60)) {
                 (try? await Self.databases(hit).filter { $0.hasPrefix("muster_spare_") }.count) == 2
             }
-            #expect(filled, "round \(round): \(try await Self.databases(hit))")
+            let spares = (try? await Self.databases(hit)) ?? []
+            #expect(filled, "round \(round): \(spares)")
             // What the project does to its cluster (a restore, a retaken snapshot, its
             // deletion) leaves the entry whole: the next round hits it again.
             _ = try await Keys.count(hit, "DELETE FROM items WHERE id > 10")

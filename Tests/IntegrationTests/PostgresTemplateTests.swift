@@ -143,6 +143,34 @@ import Glibc
         #expect(try await Self.muster(second, ["down"], cache: cache, spares: 0).status == 0)
     }
 
+    /// A stack brought down right after `up -d` (before its supervisor could make the
+    /// spare it owes in the background) makes it while it stops: the next cold start
+    /// takes it by rename, in a new project and after `down --volumes`.
+    @Test func aStackStoppedRightAfterUpLeavesTheSpareItOwes() async throws {
+        let cache = try Self.cache()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try Self.stack()
+        let second = try Self.stack("next")
+        defer { first.cleanup(); second.cleanup() }
+        var left: UInt?  // the inode of the spare the previous stop left
+        for (round, stack) in [first, second, second].enumerated() {
+            #expect(try await Self.muster(stack, ["up", "-d"], cache: cache).status == 0)
+            if let left {
+                #expect(Self.inode(stack.paths.dataDir(for: "db")) == left, "round \(round): not the spare left")
+            }
+            let down = try await Self.muster(stack, round == 1 ? ["down", "--volumes"] : ["down"], cache: cache)
+            #expect(down.status == 0, "\(down.output)")
+            let spares = Self.spares(in: cache)
+            #expect(spares.count == 1, "round \(round): \(spares)")
+            left = spares.first.map(Self.inode)
+            let folder = TemplateSpares.folder(of: cache + "/" + (Self.templates(in: cache).first ?? ""))
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            #expect(names.allSatisfy { $0.hasPrefix("spare-") }, "a half-made spare stayed: \(names)")
+            let running = ProcessTable.allPids().filter { ProcessTable.commandLine($0)?.contains(cache) == true }
+            #expect(running.isEmpty, "left running: \(running.compactMap(ProcessTable.commandLine))")
+        }
+    }
+
     @Test func aSpareClusterIsTakenByRenameAndADamagedOneIsNeverStarted() async throws {
         let cache = try Self.cache()
         defer { try? FileManager.default.removeItem(atPath: cache) }

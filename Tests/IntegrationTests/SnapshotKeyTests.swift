@@ -151,7 +151,7 @@ import Glibc
         #expect(try await Self.count(second) == "500")
         let dbLog = try String(contentsOfFile: second.paths.logFile(for: "db"), encoding: .utf8)
         #expect(dbLog.contains("cluster copied from the snapshot cache"), "\(dbLog)")
-        // The pool came with the cluster: a restore works at once.
+        // A restore works at once (the pool is made in the background; while it is short, the restore copies).
         #expect(try await second.muster("db", "restore", "db").status == 0)
         let list = try await CLIResult.run(
             command: [TestStack.binary, "db", "list", "db"], in: second.directory,

@@ -71,6 +71,28 @@ def _check(project, label, skipped):
         raise BenchError(f"{label}: t50 has {rows} rows, not 2000")
 
 
+def _on_disk(path):
+    """The room a file takes (a sparse WAL file takes far less than its length)."""
+    return os.lstat(path).st_blocks * 512
+
+
+def _copied_bytes(primed):
+    """What a hit copies: the entry but the folders it links (`shared` in its description)."""
+    folder = os.path.join(primed, "postgres")
+    total = 0
+    for name in os.listdir(folder):
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        with open(os.path.join(folder, name)) as handle:
+            shared = json.load(handle).get("shared") or []
+        cluster = os.path.join(folder, name[:-5])
+        linked = {os.path.join(cluster, path) for path in shared}
+        for d, _, fs in os.walk(cluster):
+            if not any(d == l or d.startswith(l + os.sep) for l in linked):
+                total += sum(_on_disk(os.path.join(d, f)) for f in fs)
+    return total
+
+
 def cache(binary, env, root, runs, quick, log):
     """Returns the raw figures of the cache part."""
     base = os.path.join(root, "cache")
@@ -101,7 +123,8 @@ def cache(binary, env, root, runs, quick, log):
             _check(project, "priming", skipped=False)
         finally:
             record_down(project, "priming", 0)
-        out["cache_bytes"] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(primed) for f in fs)
+        out["cache_bytes"] = sum(_on_disk(os.path.join(d, f)) for d, _, fs in os.walk(primed) for f in fs)
+        out["cache_copied_bytes"] = _copied_bytes(primed)
         log(f"  primed the cache in {out['priming'] * 1000:.0f} ms ({out['cache_bytes'] / 1e6:.0f} MB)")
 
         def migrate(i):

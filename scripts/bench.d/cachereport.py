@@ -58,8 +58,32 @@ def section(results):
         lines.append("")
         lines.append(f"Migration ÷ cache hit, per round: median **{med:.1f}×** ({lo:.1f}–{hi:.1f}×); goal ≥ 10×: {verdict}.")
     if c.get("cache_bytes"):
-        lines.append(f"The cache entry (the whole cluster: the database, its snapshot and 2 ready copies) takes "
-                     f"{c['cache_bytes'] / 1e6:.0f} MB; priming it took {ms(c['priming'])}.")
+        if c.get("cache_copied_bytes") is not None:
+            lines.append(f"The cache entry (what a hit needs: the cluster's own databases, the migrated database and its "
+                         f"snapshot, one WAL file; no ready copies, made again in the background after the stack is "
+                         f"ready) takes {c['cache_bytes'] / 1e6:.0f} MB on disk, of which a hit copies "
+                         f"{c['cache_copied_bytes'] / 1e6:.0f} MB (template0 and the snapshot are hard links); priming it "
+                         f"took {ms(c['priming'])}.")
+        else:
+            lines.append(f"The cache entry (the whole cluster: the database, its snapshot and 2 ready copies) takes "
+                         f"{c['cache_bytes'] / 1e6:.0f} MB; priming it took {ms(c['priming'])}.")
+    before = c.get("before")
+    if before:
+        lines.append("")
+        lines.append(f"Before (the entry was the whole cluster with its pool): {before['binary']}, measured "
+                     f"{before['started']} in the same way, load average {before['load'].get('before', '?')} when it "
+                     f"began, {before['load'].get('after', '?')} when it ended:")
+        lines.append("")
+        lines.append("| Contender | `up -d`, median (min–max) | Runs |")
+        lines.append("|---|---|---|")
+        for key, label in (("migrate", "migration runs (no cache)"), ("hit", "snapshot cache hit"),
+                           ("miss", "cache miss: migration + cluster copied into the cache")):
+            lines.append(f"| {label} | {_cell(totals(before[key]))} | {len(before[key])} |")
+        b = stats(speedups(before))
+        if b is not None:
+            lines.append("")
+            lines.append(f"Migration ÷ cache hit, per round: median {b[0]:.1f}× ({b[1]:.1f}–{b[2]:.1f}×); the entry took "
+                         f"{before['cache_bytes'] / 1e6:.0f} MB.")
     lines.append("")
     lines.append(dbreport._when(results, "cache"))
     problems = dbreport._problems(c)

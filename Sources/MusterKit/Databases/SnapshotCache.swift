@@ -2,12 +2,13 @@ import Foundation
 
 /// Migrated clusters kept across projects and machines (`MUSTER_CACHE_DIR`, or `--cache
 /// DIR` on `up` and `run`), one per snapshot key. After a keyed snapshot is taken (and
-/// its pool filled), the whole cluster is copied into the cache while it runs, with
-/// `pg_basebackup` (a consistent copy: Postgres replays the little WAL written during
-/// the copy when it starts from it). A project whose cluster does not exist yet (a CI
-/// job's fresh checkout, after `down --volumes`) starts from that copy instead of an
-/// empty cluster: the snapshot, its ready copies and the migrated database are there,
-/// and the task is skipped. Nothing in an entry depends on the project's folder, so a
+/// before its pool is filled), the cluster is copied into the cache while it runs, with
+/// `pg_basebackup` (a consistent copy), and only what a hit needs is kept of the copy
+/// (`trim`: the migrated database and its snapshot, no ready copies, clones or kept
+/// databases; shut down cleanly, so it starts without recovery). A project whose
+/// cluster does not exist yet (a CI job's fresh checkout, after `down --volumes`)
+/// starts from that copy instead of an empty cluster, the task is skipped, and the
+/// pool of ready copies is made in the background once the stack is ready. Nothing in an entry depends on the project's folder, so a
 /// cache folder moved elsewhere (as a CI cache is restored) still hits.
 ///
 /// Layout: `DIR/postgres/NAME/` (the cluster) and `DIR/postgres/NAME.json` (what it
@@ -65,6 +66,9 @@ public struct SnapshotCache: Sendable {
         public var used: String
         public var cluster: String
         public var sizeBytes: Int?
+        /// Folders of databases Postgres never writes to (`base/OID` of `template0` and
+        /// the snapshot): a hit links their files rather than copies them.
+        public var shared: [String]?
         /// The entry's name (not stored).
         public var name: String?
     }
@@ -122,8 +126,12 @@ public struct SnapshotCache: Sendable {
         }
     }
 
-    /// Copies the running cluster into the cache for `entry` with `pg_basebackup`.
-    func store(_ entry: Entry, bin: String, socketDir: String, port: String, logFD: Int32) async throws {
+    /// Copies the running cluster into the cache for `entry` with `pg_basebackup`, and
+    /// leaves out of the copy what a hit does not need (`trim`).
+    func store(
+        _ entry: Entry, bin: String, socketDir: String, port: String, credentials: ServicePlan.Credentials?,
+        logFD: Int32
+    ) async throws {
         let name = Self.entryName(service: entry.service, key: entry.key, cluster: entry.cluster)
         guard let basebackup = Self.program("pg_basebackup", besides: bin) else {
             throw MusterError(.environment, "pg_basebackup is not beside \(bin)/postgres; the snapshot is not cached")
@@ -143,6 +151,10 @@ public struct SnapshotCache: Sendable {
         guard status.isSuccess else {
             throw MusterError(.environment, "pg_basebackup \(status); the snapshot is not cached (its output is above)")
         }
+        let shared = try await trim(
+            staging, database: entry.database,
+            template: DatabaseSnapshots.snapshotDatabase(of: entry.database, name: entry.snapshot), bin: bin,
+            credentials: credentials, logFD: logFD)
         let final = folder + "/" + name
         let old = folder + "/.\(name).old-\(getpid())"
         unlink(final + ".json")  // a description never stands beside a cluster it does not describe
@@ -154,39 +166,79 @@ public struct SnapshotCache: Sendable {
         try? FileManager.default.removeItem(atPath: old)
         var described = entry
         described.sizeBytes = TemplateCache.diskUsage(final)
+        described.shared = shared
         try write(described, name: name)
     }
 
     /// Makes `dataDir` (which must not exist) a copy of the cached `cluster`, owned by
-    /// `credentials` when muster is root. False when the copy failed (nothing is left).
+    /// `credentials` when muster is root. The entry's `shared` folders are hard links
+    /// when the cache is on the same file system (Postgres never writes to them; a
+    /// drop only unlinks), else copies too. False when the copy failed (nothing is left).
     func seed(_ dataDir: String, from cluster: String, credentials: ServicePlan.Credentials?, logFD: Int32) async
         -> Bool
     {
         let staging = dataDir + ".copying"
         try? FileManager.default.removeItem(atPath: staging)
-        var commands = [["/bin/cp", "-a", "--reflink=auto", cluster, staging]]
+        var copies = [["/bin/cp", "-a", "--reflink=auto", cluster, staging]]
+        var links: [String] = []
+        let fm = FileManager.default
+        if let shared = description(of: cluster)?.shared?.filter(Self.isDatabaseFolder), !shared.isEmpty,
+            mkdir(staging, 0o700) == 0, mkdir(staging + "/base", 0o700) == 0,
+            let top = try? fm.contentsOfDirectory(atPath: cluster),
+            let bases = try? fm.contentsOfDirectory(atPath: cluster + "/base")
+        {
+            let own = bases.filter { !shared.contains("base/" + $0) }.map { cluster + "/base/" + $0 }
+            copies = [
+                ["/bin/cp", "-a", "--reflink=auto"] + top.filter { $0 != "base" }.map { cluster + "/" + $0 } + [staging]
+            ]
+            if !own.isEmpty { copies.append(["/bin/cp", "-a", "--reflink=auto"] + own + [staging + "/base"]) }
+            links = shared.map { cluster + "/" + $0 }.filter { fm.fileExists(atPath: $0) }
+        }
+        var commands = copies
+        if !links.isEmpty {
+            // Linked where the file system allows it; copied where it does not.
+            let linked = await runQuietly(["/bin/cp", "-al"] + links + [staging + "/base"], logFD: -1)
+            if !linked { commands.append(["/bin/cp", "-a", "--remove-destination"] + links + [staging + "/base"]) }
+        }
         if let credentials { commands.append(["/bin/chown", "-R", "\(credentials.uid):\(credentials.gid)", staging]) }
         for argv in commands {
-            var request = SpawnRequest(
-                executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
-            request.outputFD = logFD
-            let status = (try? await ProcessSpawner.shared.runToExit(request)) ?? .exited(127)
-            guard status.isSuccess else {
+            guard await runQuietly(argv, logFD: logFD) else {
                 writeAll(
                     logFD,
-                    "muster: copying the cached cluster \(cluster) failed (\(argv[0]) \(status)); making an empty cluster instead\n"
+                    "muster: copying the cached cluster \(cluster) failed (\(argv[0]) \(argv[1])); making an empty cluster instead\n"
                 )
-                try? FileManager.default.removeItem(atPath: staging)
+                try? fm.removeItem(atPath: staging)
                 return false
             }
         }
         chmod(staging, 0o700)
         guard rename(staging, dataDir) == 0 else {
-            try? FileManager.default.removeItem(atPath: staging)
+            try? fm.removeItem(atPath: staging)
             return false
         }
         noteUse((cluster as NSString).lastPathComponent)
         return true
+    }
+
+    /// `base/OID`, nothing else (an entry's description is read from a folder that may come from anywhere).
+    static func isDatabaseFolder(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts[0] == "base" && !parts[1].isEmpty && parts[1].allSatisfy(\.isNumber)
+    }
+
+    private func description(of cluster: String) -> Entry? {
+        FileManager.default.contents(atPath: cluster + ".json").flatMap {
+            try? JSONDecoder().decode(Entry.self, from: $0)
+        }
+    }
+
+    /// Runs a helper to its end; true when it succeeded. Its output goes to `logFD` (-1: nowhere).
+    private func runQuietly(_ argv: [String], logFD: Int32) async -> Bool {
+        var request = SpawnRequest(
+            executable: argv[0], arguments: argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"])
+        if logFD >= 0 { request.outputFD = logFD }
+        let status = (try? await ProcessSpawner.shared.runToExit(request)) ?? .exited(127)
+        return status.isSuccess
     }
 
     /// Removes the entries of one snapshot beyond `keep`, least recently used first;

@@ -59,6 +59,7 @@ struct PostgresTemplate {
         // Copies share the lock and run side by side (13 clusters of one stack at once);
         // only making the template takes it alone. Waits poll, so no thread blocks on it.
         await Self.lock(lock, LOCK_SH)
+        Trace.mark("template: locked")
         // Spares only where a rename reaches the project; each cluster made asks for one more.
         let spares = TemplateSpares.renameWorks(from: cache, to: dataDir) ? TemplateSpares.limit(environment) : 0
         if spares > 0 {
@@ -67,6 +68,7 @@ struct PostgresTemplate {
                 Result { try CopyTree.install(dataDir) { TemplateSpares.take(of: template, into: $0, logFD: logFD) } }
             }
             if try taken.get() {
+                Trace.mark("template: a spare taken")
                 Self.noteUse(template, cache: cache, environment: environment)
                 await TemplateSpares.shared.used(
                     template, lock: lockPath, limit: spares, logFD: logFD,
@@ -90,7 +92,9 @@ struct PostgresTemplate {
             await Self.lock(lock, LOCK_SH)  // converts the exclusive lock: copies may start
         }
         // As root, cp -a keeps the template's owner (the postgres user) on the copy.
+        Trace.mark("template: no spare; copying it")
         guard try await CopyTree.copy(template, to: dataDir, logFD: logFD) else { return false }
+        Trace.mark("template: copied")
         Self.noteUse(template, cache: cache, environment: environment)
         await TemplateSpares.shared.used(
             template, lock: lockPath, limit: spares, logFD: logFD,  // nothing when 0

@@ -14,8 +14,9 @@ import Foundation
 ///   rename cannot cross them); elsewhere none are made or taken.
 /// - A supervisor makes spares after its stack is up, one at a time, at the lowest CPU
 ///   priority: as many as it took or copied clusters of that template, at most
-///   `MUSTER_TEMPLATE_SPARES` (default 16; 0 turns spares off). They go when the
-///   template is made again, and with the cache folder.
+///   `MUSTER_TEMPLATE_SPARES` (default 16; 0 turns spares off). One it still owes when
+///   its stack stops is made once the services are stopped, before it exits. They go
+///   when the template is made again, and with the cache folder.
 actor TemplateSpares {
     static let shared = TemplateSpares()
 
@@ -96,19 +97,35 @@ actor TemplateSpares {
         startIfReady()
     }
 
-    /// Shutdown: no new spare is begun, and the copy of one being made is ended (its
-    /// half-made folder deleted), so nothing of it outlives the stack.
-    func stop() async {
+    /// Shutdown begins: no new spare is begun while the services stop; a copy under
+    /// way is let finish (`finish` waits for it).
+    func hold() {
         stopped = true
-        if let copying { kill(copying, SIGKILL) }
+    }
+
+    /// The services are stopped: the copy under way ends, and a spare this stack still
+    /// owes (it took or copied a cluster of a template whose folder now holds fewer
+    /// spares than it made) is made now, one per template at most. A stack brought
+    /// down soon after `up` thus leaves a spare behind, and the next cold start (a new
+    /// project, `down --volumes && up -d`) takes it by rename instead of copying the
+    /// template. Made before the supervisor exits: nothing of it outlives the stack,
+    /// and no copy runs beside the next start.
+    func finish() async {
         await worker?.value
+        let owed = wants.values.filter { Self.count(of: $0.template) < $0.count }
+        wants = [:]
+        for want in owed {
+            let fits = await offload { TemplateCache.roomForOneMore(of: want.template, limit: want.cacheLimit) }
+            if fits { _ = await makeOne(want, atShutdown: true) }
+        }
     }
 
     private var copying: pid_t?
 
-    private func copyStarted(_ pid: pid_t) {
+    /// A copy begun after `hold` by the worker (not by `finish`) is ended at once.
+    private func copyStarted(_ pid: pid_t, atShutdown: Bool) {
         copying = pid
-        if stopped { kill(pid, SIGKILL) }
+        if stopped, !atShutdown { kill(pid, SIGKILL) }
     }
 
     private func startIfReady() {
@@ -129,7 +146,7 @@ actor TemplateSpares {
 
     /// One spare, under the template's shared lock (the template is not made again
     /// meanwhile). False when the template is not there or not whole, or copying failed.
-    private func makeOne(_ want: Want) async -> Bool {
+    private func makeOne(_ want: Want, atShutdown: Bool = false) async -> Bool {
         let lock = open(want.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { return false }
         defer { close(lock) }
@@ -148,7 +165,7 @@ actor TemplateSpares {
         let copied =
             (try? await CopyTree.copy(
                 want.template, to: staging, logFD: want.logFD,
-                spare: { await self.copyStarted($0) })) ?? false
+                spare: { await self.copyStarted($0, atShutdown: atShutdown) })) ?? false
         copying = nil
         guard copied, rename(staging, folder + "/spare-" + name) == 0 else {
             try? FileManager.default.removeItem(atPath: staging)

@@ -58,6 +58,7 @@ extension StackPlanner {
     {
         let stack = self.stack
         return { context in
+            Trace.mark("\(task.name) skip check begins")
             var found: [(KeyedTarget, SnapshotKey)] = []
             for target in targets {
                 let build = await PostgresBuild.identity(of: target.bin + "/postgres")
@@ -68,6 +69,7 @@ extension StackPlanner {
                 found.append((target, key))
             }
             let current = found
+            Trace.mark("\(task.name) skip check: keys computed")
             let result = await offload { () -> Result<String?, Error> in
                 Result {
                     let begin = Date()
@@ -86,22 +88,25 @@ extension StackPlanner {
                         let template = DatabaseSnapshots.snapshotDatabase(of: target.database, name: target.spec.name)
                         let seeded = (try? String(contentsOfFile: target.seededMarker, encoding: .utf8)) == key.hex
                         unlink(target.seededMarker)
-                        if !seeded {
-                            let (_, old, _) = try db.swapIn(target.database, snapshot: template)
-                            if let old { try db.drop(old) }
-                        }
-                        try db.fill(target.database, snapshot: template, size: target.spec.spares)
+                        var old: String?
+                        if !seeded { old = try db.swapIn(target.database, snapshot: template).old }
+                        // The pool and the drop of what was swapped out wait for no one.
+                        SnapshotPoolFill.start(
+                            database: target.database, template: template, size: target.spec.spares, dropping: old,
+                            connect: { try target.admin().admin })
                         writeAll(
                             context.logFD,
                             String(
-                                format: "muster: snapshot of %@ for key %@ is current; %@ (%.0f ms); %@ not run\n",
+                                format:
+                                    "muster: snapshot of %@ for key %@ is current; %@ (%.0f ms); %@ not run; its %d ready copies are made in the background\n",
                                 target.database, key.short, seeded ? "the cluster came from the cache" : "restored",
-                                Date().timeIntervalSince(begin) * 1000, task.name))
+                                Date().timeIntervalSince(begin) * 1000, task.name, target.spec.spares))
                     }
                     let shown = current.map(\.1.short).joined(separator: ", ")
                     return "skipped: snapshot for key \(shown) is current"
                 }
             }
+            Trace.mark("\(task.name) skip check done")
             switch result {
             case let .success(reason): return reason
             case let .failure(error):
@@ -128,14 +133,13 @@ extension StackPlanner {
                 key = now
             }
             let begin = Date()
-            try await offload { () -> Result<Void, Error> in
+            let template = try await offload { () -> Result<String, Error> in
                 Result {
                     let db = try target.admin()
                     if try db.currentKey(of: target.database, name: target.spec.name) != key.hex {
                         try db.setAsideCurrent(target.database, name: target.spec.name)
                     }
-                    let (snapshot, _) = try db.snapshot(target.database, name: target.spec.name, key: key.hex)
-                    try db.fill(target.database, snapshot: snapshot.template, size: target.spec.spares)
+                    return try db.snapshot(target.database, name: target.spec.name, key: key.hex).0.template
                 }
             }.get()
             writeAll(
@@ -143,28 +147,39 @@ extension StackPlanner {
                 String(
                     format: "muster: snapshot \"%@\" of %@ taken after %@ completed, key %@ (%.0f ms)\n",
                     target.spec.name, target.database, task, key.short, Date().timeIntervalSince(begin) * 1000))
-            guard let cache = target.cache else { return }
-            let copying = Date()
-            let now = EventLog.timestamp(Date())
-            let entry = SnapshotCache.Entry(
-                key: key.hex, service: target.postgres.name, database: target.database,
-                snapshot: target.spec.name, taken: now, used: now, cluster: target.cluster)
-            do {
-                try await cache.store(
-                    entry, bin: target.bin, socketDir: target.socketDir, port: target.port, logFD: context.logFD)
-                let name = SnapshotCache.entryName(service: entry.service, key: entry.key, cluster: entry.cluster)
-                let pruned = cache.prune(
-                    service: entry.service, database: entry.database, snapshot: entry.snapshot, sparing: name)
-                writeAll(
-                    context.logFD,
-                    String(
-                        format: "muster: cluster cached in %@ for key %@ (%.0f ms)%@\n", cache.folder, key.short,
-                        Date().timeIntervalSince(copying) * 1000,
-                        pruned.isEmpty ? "" : "; older keys removed: " + pruned.joined(separator: ", ")))
-            } catch {
-                // The stack works without the cache: the next run migrates again.
-                writeAll(context.logFD, "muster: \((error as? MusterError)?.message ?? "\(error)")\n")
-            }
+            // Into the cache before the pool is filled: the copy then has no ready copies to leave out.
+            await Self.cacheStep(target, key: key, logFD: context.logFD)
+            try await offload { () -> Result<Void, Error> in
+                Result { try target.admin().fill(target.database, snapshot: template, size: target.spec.spares) }
+            }.get()
+        }
+    }
+
+    /// With a cache folder: the cluster copied into the cache for `key` (only what a
+    /// hit needs: `SnapshotCache.trim`), older keys pruned. A failure is said in the
+    /// task's log and changes nothing else: the stack works, the next run migrates again.
+    private static func cacheStep(_ target: KeyedTarget, key: SnapshotKey, logFD: Int32) async {
+        guard let cache = target.cache else { return }
+        let copying = Date()
+        let now = EventLog.timestamp(Date())
+        let entry = SnapshotCache.Entry(
+            key: key.hex, service: target.postgres.name, database: target.database,
+            snapshot: target.spec.name, taken: now, used: now, cluster: target.cluster)
+        do {
+            try await cache.store(
+                entry, bin: target.bin, socketDir: target.socketDir, port: target.port,
+                credentials: try PostgresEngine.credentials(for: target.postgres), logFD: logFD)
+            let name = SnapshotCache.entryName(service: entry.service, key: entry.key, cluster: entry.cluster)
+            let pruned = cache.prune(
+                service: entry.service, database: entry.database, snapshot: entry.snapshot, sparing: name)
+            writeAll(
+                logFD,
+                String(
+                    format: "muster: cluster cached in %@ for key %@ (%.0f ms)%@\n", cache.folder, key.short,
+                    Date().timeIntervalSince(copying) * 1000,
+                    pruned.isEmpty ? "" : "; older keys removed: " + pruned.joined(separator: ", ")))
+        } catch {
+            writeAll(logFD, "muster: \((error as? MusterError)?.message ?? "\(error)")\n")
         }
     }
 
@@ -176,6 +191,7 @@ extension StackPlanner {
         let projectDataDir = paths.dataDir(for: target.postgres.name)
         return { context in
             guard !FileManager.default.fileExists(atPath: dataDir + "/global/pg_control") else { return }
+            Trace.mark("\(target.postgres.name) seed: looking for a cached cluster")
             let build = await PostgresBuild.identity(of: target.bin + "/postgres")
             guard let key = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build),
                 let cluster = cache.cluster(service: target.postgres.name, key: key.hex, cluster: target.cluster)
@@ -190,11 +206,13 @@ extension StackPlanner {
             if (try? FileManager.default.contentsOfDirectory(atPath: dataDir))?.isEmpty == true {
                 try? FileManager.default.removeItem(atPath: dataDir)
             }
+            Trace.mark("\(target.postgres.name) seed: key \(key.short) found in the cache")
             let begin = Date()
             guard await cache.seed(dataDir, from: cluster, credentials: credentials, logFD: context.logFD) else {
                 return
             }
             try? key.hex.write(toFile: target.seededMarker, atomically: true, encoding: .utf8)
+            Trace.mark("\(target.postgres.name) seed: cluster copied")
             writeAll(
                 context.logFD,
                 String(

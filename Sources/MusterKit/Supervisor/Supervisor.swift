@@ -305,12 +305,14 @@ public actor Supervisor {
         Trace.mark("supervisor: shutdown begins")
         shuttingDown = true
         wakeWaiters()
-        await TemplateSpares.shared.stop()
+        await TemplateSpares.shared.hold()
         // The sweep below looks for stragglers of every group in one pass.
         for runner in runners.values { await runner.skipStragglerScan() }
         Trace.mark("supervisor: stopping in order")
         await stopInOrder(Set(plans.map(\.name)))
         Trace.mark("supervisor: all stopped")
+        await TemplateSpares.shared.finish()
+        Trace.mark("supervisor: spares owed made")
         defer { Trace.mark("supervisor: swept") }
         var left: [String] = []
         for name in graph.startOrder(of: Set(plans.map(\.name))) { left += await runners[name]?.leftBehind() ?? [] }

@@ -60,7 +60,7 @@ struct DatabaseReset {
         var tables: [String: TableCounts]
         /// The next transaction id: every row written after this was read has an `xmin` at or past it.
         var horizon: UInt64
-        /// Other sessions on the database.
+        /// Other client sessions on the database.
         var others: Int
 
         /// Nothing written since the database was made (a copy starts with no counts).
@@ -115,7 +115,8 @@ struct DatabaseReset {
                    (pg_stat_get_tuples_inserted('pg_class'::regclass) + pg_stat_get_tuples_updated('pg_class'::regclass)
                     + pg_stat_get_tuples_deleted('pg_class'::regclass))::text,
                    pg_snapshot_xmax(pg_current_snapshot())::text,
-                   (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid())::text
+                   (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid()
+                      AND a.backend_type = 'client backend')::text
             FROM pg_database d WHERE d.datname = current_database()
             UNION ALL
             SELECT c.oid::text, pg_stat_get_tuples_inserted(c.oid)::text, pg_stat_get_tuples_updated(c.oid)::text,
@@ -228,7 +229,8 @@ struct DatabaseReset {
         guard target.backendPid > 0 else { return nil }
         let pid = String(target.backendPid)
         let name = admin.identifier(database)
-        let others = "datname = \(admin.literal(database)) AND pid <> pg_backend_pid() AND pid <> \(pid)"
+        let others =
+            "datname = \(admin.literal(database)) AND pid <> pg_backend_pid() AND pid <> \(pid) AND backend_type = 'client backend'"
         // One exchange: no new connections from now, whether the source is still the
         // baseline's, and every other session told to end.
         let first = try admin.query(
@@ -295,16 +297,18 @@ struct DatabaseReset {
             connection: target)
     }
 
-    /// Sets every sequence back, runs `then`, and has the session report its counts
-    /// when it goes idle (one exchange).
+    /// Sets every sequence that moved back, runs `then`, and has the session report its
+    /// counts when it goes idle (one exchange). A sequence the snapshot has as not yet
+    /// called is always set (its last value cannot be read without a statement of its own).
     private func setSequences(_ sequences: [SequenceValue], on target: PostgresConnection, then: String?) throws {
         var sql =
             sequences.isEmpty
             ? []
             : [
-                "SELECT "
-                    + sequences.map { "pg_catalog.setval(\($0.oid)::regclass, \($0.lastValue), \($0.isCalled))" }
+                "SELECT count(pg_catalog.setval(s.id, s.value, s.called)) FROM (VALUES "
+                    + sequences.map { "(\($0.oid)::regclass, \($0.lastValue)::bigint, \($0.isCalled))" }
                     .joined(separator: ", ")
+                    + ") s(id, value, called) WHERE NOT s.called OR pg_catalog.pg_sequence_last_value(s.id) IS DISTINCT FROM s.value"
             ]
         if let then { sql.append(then) }
         sql.append("SELECT pg_stat_force_next_flush()")

@@ -10,6 +10,10 @@ import Foundation
 public final class PostgresConnection {
     private let connection: TCPConnection
     private var closed = false
+    /// Bytes read ahead of the message being parsed (one `recv` brings many messages:
+    /// a COPY sends one per row).
+    private var inbox: [UInt8] = []
+    private var inboxStart = 0
     /// The server process serving this connection (from BackendKeyData), 0 before login.
     public private(set) var backendPid: Int32 = 0
 
@@ -264,17 +268,36 @@ public final class PostgresConnection {
     private func receive() throws -> Message {
         let header: [UInt8]
         do {
-            header = try connection.read(exactly: 5)
+            header = try take(5)
         } catch let error as NetworkError {
             throw ProtocolError("postgres", .closed, "no complete message header: \(error.message)")
         }
         let (type, length) = try Message.header(header)
         do {
-            return Message(type: type, body: try connection.read(exactly: length - 4))
+            return Message(type: type, body: try take(length - 4))
         } catch let error as NetworkError {
             throw ProtocolError(
                 "postgres", .truncated, "'\(type)' message of \(length) bytes cut short: \(error.message)")
         }
+    }
+
+    /// The next `count` bytes from the server, read ahead in blocks of up to 64 KiB.
+    private func take(_ count: Int) throws -> [UInt8] {
+        while inbox.count - inboxStart < count {
+            if inboxStart > 0 {
+                inbox.removeFirst(inboxStart)
+                inboxStart = 0
+            }
+            let more = try connection.readSome(max: max(1 << 16, count - inbox.count))
+            guard !more.isEmpty else {
+                throw NetworkError(
+                    "connection closed by \(connection.endpoint) after \(inbox.count) of \(count) bytes")
+            }
+            inbox += more
+        }
+        let bytes = Array(inbox[inboxStart..<inboxStart + count])
+        inboxStart += count
+        return bytes
     }
 
     struct Message {

@@ -288,7 +288,12 @@ public final class PostgresConnection {
                 inbox.removeFirst(inboxStart)
                 inboxStart = 0
             }
-            let more = try connection.readSome(max: max(1 << 16, count - inbox.count))
+            let more: [UInt8]
+            do {
+                more = try connection.readSome(max: max(1 << 16, count - inbox.count))
+            } catch let error as NetworkError {
+                throw NetworkError("\(error.message) (\(inbox.count) of \(count) bytes arrived)")
+            }
             guard !more.isEmpty else {
                 throw NetworkError(
                     "connection closed by \(connection.endpoint) after \(inbox.count) of \(count) bytes")

@@ -122,26 +122,31 @@ public actor DatabaseDesk {
                 trace.mark("queue")
                 let admin = try admins.borrow("admin") { try connect() }
                 let db = DatabaseSnapshots(admin: admin)
-                let template = try Self.template(for: database, name: snapshotName, in: db, service: service)
+                let taken = baselines.take(database)
+                // The baseline's snapshot unless another is named (the reset checks its source is still there).
+                let wanted =
+                    try taken.flatMap { snapshotName == nil ? $0.0.template : nil }
+                    ?? Self.template(for: database, name: snapshotName, in: db, service: service)
                 trace.mark("template")
                 var reset = DatabaseReset(admin: admin, connect: connectTo, pool: sources, known: baselines)
                 reset.trace = trace
-                if let (baseline, kept) = baselines.take(database) {
+                if let (baseline, kept) = taken {
                     var kept = kept
-                    if baseline.template == template,
+                    if baseline.template == wanted,
                         let sequences = try? baselines.sequences(
-                            source: baseline.source, read: { try reset.sequences(of: template) })
+                            source: baseline.source, read: { try reset.sequences(of: wanted) })
                     {
                         let outcome = try? reset.reset(database, baseline: baseline, kept: kept, sequences: sequences)
                         kept = nil  // the reset closed it, or hands it back
                         if let done = outcome {
                             baselines.set(database, done.baseline, connection: done.connection)
                             admins.giveBack("admin", admin)
-                            return (done.ended, nil, nil, done.tables, template)
+                            return (done.ended, nil, nil, done.tables, wanted)
                         }
                     }
                     kept?.close()
                 }
+                let template = try Self.template(for: database, name: snapshotName, in: db, service: service)
                 // Read before the swap: every session on the copy swapped in has later transaction ids.
                 let horizon = try? DatabaseReset.horizon(of: admin)
                 let swapped = try db.swapIn(database, snapshot: template, refilling: { refills.contains(database) })

@@ -104,26 +104,31 @@ struct DatabaseReset {
         try connection.value("SELECT pg_snapshot_xmax(pg_current_snapshot())").flatMap { UInt64($0) }
     }
 
+    /// The counts and facts a `Signature` holds (rows for `signature(from:)`).
+    static let signatureSQL = """
+        SELECT 'database', concat_ws('|', d.oid, pg_postmaster_start_time(), coalesce(pg_stat_get_db_stat_reset_time(d.oid)::text, '-'),
+                   current_setting('track_counts'), (SELECT count(*) FROM pg_prepared_xacts p WHERE p.database = d.datname)),
+               (SELECT coalesce(sum(pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid)), 0)
+                FROM pg_class c WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'r' AND NOT c.relisshared
+                  AND c.relname NOT IN ('pg_statistic', 'pg_statistic_ext_data', 'pg_class'))::text,
+               (pg_stat_get_tuples_inserted('pg_class'::regclass) + pg_stat_get_tuples_updated('pg_class'::regclass)
+                + pg_stat_get_tuples_deleted('pg_class'::regclass))::text,
+               pg_snapshot_xmax(pg_current_snapshot())::text,
+               (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid()
+                  AND a.backend_type = 'client backend')::text
+        FROM pg_database d WHERE d.datname = current_database()
+        UNION ALL
+        SELECT c.oid::text, pg_stat_get_tuples_inserted(c.oid)::text, pg_stat_get_tuples_updated(c.oid)::text,
+               pg_stat_get_tuples_deleted(c.oid)::text, coalesce(pg_relation_filenode(c.oid)::text, ''), NULL
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 't', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+        """
+
     static func signature(of connection: PostgresConnection) throws -> Signature {
-        let rows = try connection.query(
-            """
-            SELECT 'database', concat_ws('|', d.oid, pg_postmaster_start_time(), coalesce(pg_stat_get_db_stat_reset_time(d.oid)::text, '-'),
-                       current_setting('track_counts'), (SELECT count(*) FROM pg_prepared_xacts p WHERE p.database = d.datname)),
-                   (SELECT coalesce(sum(pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid)), 0)
-                    FROM pg_class c WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'r' AND NOT c.relisshared
-                      AND c.relname NOT IN ('pg_statistic', 'pg_statistic_ext_data', 'pg_class'))::text,
-                   (pg_stat_get_tuples_inserted('pg_class'::regclass) + pg_stat_get_tuples_updated('pg_class'::regclass)
-                    + pg_stat_get_tuples_deleted('pg_class'::regclass))::text,
-                   pg_snapshot_xmax(pg_current_snapshot())::text,
-                   (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid()
-                      AND a.backend_type = 'client backend')::text
-            FROM pg_database d WHERE d.datname = current_database()
-            UNION ALL
-            SELECT c.oid::text, pg_stat_get_tuples_inserted(c.oid)::text, pg_stat_get_tuples_updated(c.oid)::text,
-                   pg_stat_get_tuples_deleted(c.oid)::text, coalesce(pg_relation_filenode(c.oid)::text, ''), NULL
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 't', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-            """)
+        try signature(from: connection.query(signatureSQL))
+    }
+
+    static func signature(from rows: [[String?]]) throws -> Signature {
         var signature = Signature(
             database: "", catalogChanges: -1, classChanges: -1, relations: "", tables: [:], horizon: 0, others: -1)
         for row in rows where row.count == 6 {
@@ -143,9 +148,7 @@ struct DatabaseReset {
         guard !signature.database.isEmpty, signature.catalogChanges >= 0, signature.classChanges >= 0,
             signature.horizon > 0
         else {
-            throw NetworkError(
-                "the counters of \(try connection.value("SELECT current_database()") ?? "the database") could not be read"
-            )
+            throw NetworkError("the counters of the database could not be read")
         }
         return signature
     }
@@ -211,13 +214,14 @@ struct DatabaseReset {
     }
 
     /// Resets `database` in place to the snapshot `baseline` was taken from, on `kept`
-    /// (the last reset's connection) when it still answers. Nil when only a whole copy
-    /// can restore it.
+    /// (the last reset's connection) when it is still open. Nil when only a whole copy
+    /// can restore it. Four exchanges when rows changed (the admin connection's, then
+    /// three on the database's), three when nothing did.
     func reset(
         _ database: String, baseline: Baseline, kept: PostgresConnection?, sequences: [SequenceValue]
     ) throws -> Outcome? {
         var target: PostgresConnection
-        if let kept, (try? kept.value("SELECT pg_backend_pid()")) == String(kept.backendPid) {
+        if let kept, !kept.isClosedByServer {
             target = kept
         } else {
             kept?.close()
@@ -227,10 +231,9 @@ struct DatabaseReset {
         var handedOver = false
         defer { if !handedOver { target.close() } }
         guard target.backendPid > 0 else { return nil }
-        let pid = String(target.backendPid)
         let name = admin.identifier(database)
         let others =
-            "datname = \(admin.literal(database)) AND pid <> pg_backend_pid() AND pid <> \(pid) AND backend_type = 'client backend'"
+            "datname = \(admin.literal(database)) AND pid <> pg_backend_pid() AND pid <> \(target.backendPid) AND backend_type = 'client backend'"
         // One exchange: no new connections from now, whether the source is still the
         // baseline's, and every other session told to end.
         let first = try admin.query(
@@ -258,61 +261,87 @@ struct DatabaseReset {
         if now.classChanges != baseline.signature.classChanges { now.relations = try Self.relations(of: target) }
         trace?.mark("signature1")
         guard now.sameSchema(as: baseline.signature) else { return nil }
+        now.relations = baseline.signature.relations
         let changed = now.tables.filter { baseline.signature.tables[$0.key] != $0.value }.keys.sorted()
+        // The last statements of the last exchange: no other session came in; connections again.
+        let closing =
+            "SELECT count(*)::text FROM pg_stat_activity WHERE \(others); ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true"
+        var after = now
         var written = 0
         if changed.isEmpty {
-            try setSequences(sequences, on: target, then: nil)
+            let results = try target.exchange([Self.sequencesSQL(sequences), closing].compactMap { $0 }.joined(separator: "; "))
+            reopened = true
+            // Results: [sequences], count, ALTER.
+            after.others = results.count >= 2 ? Self.cell(results[results.count - 2]).flatMap { Int($0) } ?? -1 : -1
         } else {
             let sourceName = Self.sourceName(of: baseline.template)
             let sourceKey = sourceName + "/" + baseline.source
             let source = try pool.borrow(sourceKey) { try connect(sourceName) }
             let tables = try known.tables(source: baseline.source) { try ResetTable.read(from: source) }
-            trace?.mark("source")
-            guard let plan = ReloadPlan(changed: changed, now: now.tables, baseline: baseline.signature.tables, tables: tables)
+            guard
+                let plan = ReloadPlan(
+                    changed: changed, now: now.tables, baseline: baseline.signature.tables, tables: tables)
             else { return nil }
-            written = try plan.run(on: target, from: source, horizon: baseline.signature.horizon, rows: { table in
-                try known.rows(source: baseline.source, table: table.oid) {
-                    try BinaryCopy.tuples(
-                        source.copyOut("COPY \(table.name) (\(table.copyColumns)) TO STDOUT (FORMAT binary)"), key: table.key)
-                }
-            }, trace: trace)
+            let reload = try plan.open(
+                on: target, from: source, horizon: baseline.signature.horizon,
+                rows: { table in
+                    try known.rows(source: baseline.source, table: table.oid) {
+                        try BinaryCopy.tuples(
+                            source.copyOut("COPY \(table.name) (\(table.copyColumns)) TO STDOUT (FORMAT binary)"),
+                            key: table.key)
+                    }
+                })
             pool.giveBack(sourceKey, source)  // not on a failure: it may be broken
-            try setSequences(sequences, on: target, then: "COMMIT")
+            trace?.mark("open")
+            // One exchange: the copies, the sequences, the commit, connections again; the
+            // session reports its counts as it goes idle, before the answer.
+            var statements = reload.copies.map(\.sql)
+            if let sql = Self.sequencesSQL(sequences) { statements.append(sql) }
+            statements += [
+                "SELECT txid_current()::text", "COMMIT", closing, "SELECT pg_stat_force_next_flush()",
+            ]
+            let results = try target.exchange(statements.joined(separator: ";\n"), copyIn: reload.copies.map(\.data))
+            reopened = true
             trace?.mark("commit")
+            // Results: ..., txid, COMMIT, count, ALTER, flush.
+            guard results.count == statements.count + 1, let xid = Self.cell(results[results.count - 5]).flatMap({ UInt64($0) })
+            else { throw NetworkError("the reset's last statements did not all run") }
+            written = plan.whole.count + plan.byRow.count
+            if plan.whole.isEmpty {
+                // Counts known without reading them: each table's deletes and inserts added.
+                for (oid, count) in reload.deleted { after.tables[oid]?.deleted += count }
+                for (oid, count) in reload.inserted { after.tables[oid]?.inserted += count }
+                after.horizon = xid + 1
+                after.others = Self.cell(results[results.count - 3]).flatMap { Int($0) } ?? -1
+            } else {
+                // TRUNCATE moved files and pg_class: read it all again.
+                let others = Self.cell(results[results.count - 3]).flatMap { Int($0) } ?? -1
+                after = try Self.signature(of: target)
+                after.relations = baseline.signature.relations  // a reset writes no schema
+                if others != 0 { after.others = others }
+            }
+            trace?.mark("signature2")
         }
-        // The counts of this session's own reset, reported now rather than when it ends.
-        var after = try Self.signature(of: target)
-        after.relations = baseline.signature.relations  // a reset writes no schema
-        trace?.mark("signature2")
-        let left = try admin.query(
-            "SELECT count(*) FROM pg_stat_activity WHERE \(others); ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true"
-        ).first?.first
-        reopened = true
-        trace?.mark("alterOn")
         handedOver = true
         return Outcome(
             tables: written, ended: ended,
-            baseline: left == "0" && after.others == 0
+            baseline: after.others == 0
                 ? Baseline(template: baseline.template, source: baseline.source, signature: after) : nil,
             connection: target)
     }
 
-    /// Sets every sequence that moved back, runs `then`, and has the session report its
-    /// counts when it goes idle (one exchange). A sequence the snapshot has as not yet
-    /// called is always set (its last value cannot be read without a statement of its own).
-    private func setSequences(_ sequences: [SequenceValue], on target: PostgresConnection, then: String?) throws {
-        var sql =
-            sequences.isEmpty
-            ? []
-            : [
-                "SELECT count(pg_catalog.setval(s.id, s.value, s.called)) FROM (VALUES "
-                    + sequences.map { "(\($0.oid)::regclass, \($0.lastValue)::bigint, \($0.isCalled))" }
-                    .joined(separator: ", ")
-                    + ") s(id, value, called) WHERE NOT s.called OR pg_catalog.pg_sequence_last_value(s.id) IS DISTINCT FROM s.value"
-            ]
-        if let then { sql.append(then) }
-        sql.append("SELECT pg_stat_force_next_flush()")
-        try target.query(sql.joined(separator: "; "))
+    /// The first value of a statement's first row.
+    static func cell(_ result: PostgresConnection.StatementResult) -> String? { result.rows.first?.first ?? nil }
+
+    /// Sets every sequence that moved back (one statement; nil without sequences). A
+    /// sequence the snapshot has as not yet called is always set (its last value cannot
+    /// be read without a statement of its own).
+    static func sequencesSQL(_ sequences: [SequenceValue]) -> String? {
+        guard !sequences.isEmpty else { return nil }
+        return "SELECT count(pg_catalog.setval(s.id, s.value, s.called)) FROM (VALUES "
+            + sequences.map { "(\($0.oid)::regclass, \($0.lastValue)::bigint, \($0.isCalled))" }
+            .joined(separator: ", ")
+            + ") s(id, value, called) WHERE NOT s.called OR pg_catalog.pg_sequence_last_value(s.id) IS DISTINCT FROM s.value"
     }
 }
 

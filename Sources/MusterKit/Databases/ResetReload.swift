@@ -53,50 +53,71 @@ struct ReloadPlan {
         }
     }
 
-    /// Opens the reset's transaction on `target` and puts the tables back (the caller
-    /// commits); returns how many tables it wrote to. `horizon`: the baseline's.
-    /// `rows`: the source's rows of a table, with their keys.
-    func run(
+    /// What the opening exchange leaves to copy in, and the rows it deleted and will insert.
+    struct Reload {
+        /// `COPY ... FROM STDIN` statements and their data.
+        var copies: [(sql: String, data: [UInt8])] = []
+        /// Per table oid: rows deleted and rows to insert (for the counts after the reset).
+        var deleted: [String: Int] = [:]
+        var inserted: [String: Int] = [:]
+    }
+
+    /// Opens the reset's transaction on `target` in one exchange (truncates the tables
+    /// to reload whole, deletes the rows written since the baseline, reads the keys left
+    /// where rows may be missing) and returns what to copy in, before the caller commits.
+    /// `horizon`: the baseline's. `rows`: the source's rows of a table, with their keys.
+    func open(
         on target: PostgresConnection, from source: PostgresConnection, horizon: UInt64,
-        rows: (ResetTable) throws -> [BinaryCopy.Tuple], trace: ResetTrace?
-    ) throws -> Int {
-        var sql = "BEGIN; SET LOCAL session_replication_role = replica"
-        if !whole.isEmpty { sql += "; TRUNCATE " + whole.map { "ONLY \($0.name)" }.joined(separator: ", ") }
+        rows: (ResetTable) throws -> [BinaryCopy.Tuple]
+    ) throws -> Reload {
+        var reload = Reload()
+        for table in whole {
+            reload.copies.append(
+                (
+                    "COPY \(table.name) (\(table.copyColumns)) FROM STDIN (FORMAT binary)",
+                    try source.copyOut("COPY \(table.name) (\(table.copyColumns)) TO STDOUT (FORMAT binary)")
+                ))
+        }
+        var statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
+        if !whole.isEmpty { statements.append("TRUNCATE " + whole.map { "ONLY \($0.name)" }.joined(separator: ", ")) }
         if !byRow.isEmpty {
             // Written since the baseline: an xmin at or past the horizon (transaction ids wrap at 2^32).
             let newer = "(xmin::text::bigint - \(horizon & 0xFFFF_FFFF) + 4294967296) % 4294967296 < 2147483648"
-            sql +=
-                "; WITH "
-                + byRow.enumerated().map {
-                    "d\($0.offset) AS (DELETE FROM ONLY \($0.element.table.name) WHERE \(newer) RETURNING 1)"
-                }.joined(separator: ", ")
-                + " SELECT " + byRow.indices.map { "(SELECT count(*) FROM d\($0))::text" }.joined(separator: ", ")
+            statements.append(
+                "WITH "
+                    + byRow.enumerated().map {
+                        "d\($0.offset) AS (DELETE FROM ONLY \($0.element.table.name) WHERE \(newer) RETURNING 1)"
+                    }.joined(separator: ", ")
+                    + " SELECT " + byRow.indices.map { "(SELECT count(*) FROM d\($0))::text" }.joined(separator: ", "))
         }
-        let deleted = try target.query(sql).first ?? []
-        trace?.mark("delete")
-        for table in whole {
-            let data = try source.copyOut("COPY \(table.name) (\(table.copyColumns)) TO STDOUT (FORMAT binary)")
-            try target.copyIn("COPY \(table.name) (\(table.copyColumns)) FROM STDIN (FORMAT binary)", data)
+        let scanned = byRow.filter(\.removedOriginals)
+        statements += scanned.map { Self.keysCopy(of: $0.table) }
+        let results = try target.exchange(statements.joined(separator: ";\n"))
+        guard results.count == statements.count else { throw NetworkError("the reset's first statements did not all run") }
+        let counts = byRow.isEmpty ? [] : results[results.count - scanned.count - 1].rows.first ?? []
+        var keys: [String: [UInt8]] = [:]
+        for (index, entry) in scanned.enumerated() {
+            keys[entry.table.oid] = results[results.count - scanned.count + index].copied
         }
-        trace?.mark("whole\(whole.count)")
         for (index, entry) in byRow.enumerated() {
-            let count = (index < deleted.count ? deleted[index].flatMap { Int($0) } : nil) ?? .max
+            let table = entry.table
+            let count = (index < counts.count ? counts[index].flatMap { Int($0) } : nil) ?? .max
+            reload.deleted[table.oid] = count
             // Only rows inserted since, all of them gone now: nothing of the snapshot is missing.
             guard entry.removedOriginals || count > entry.inserted else { continue }
-            let table = entry.table
-            let keys = table.key.map { table.columns[$0] }.joined(separator: ", ")
-            let present = Set(
-                try BinaryCopy.tuples(
-                    target.copyOut("COPY (SELECT \(keys) FROM ONLY \(table.name)) TO STDOUT (FORMAT binary)"),
-                    key: Array(table.key.indices)
-                ).map(\.key))
+            let data = try keys[table.oid] ?? target.copyOut(Self.keysCopy(of: table))
+            let present = Set(try BinaryCopy.tuples(data, key: Array(table.key.indices)).map(\.key))
             let missing = try rows(table).filter { !present.contains($0.key) }
-            if !missing.isEmpty {
-                try target.copyIn(
-                    "COPY \(table.name) (\(table.copyColumns)) FROM STDIN (FORMAT binary)", BinaryCopy.data(missing))
-            }
-            trace?.mark("rows\(missing.count)")
+            guard !missing.isEmpty else { continue }
+            reload.copies.append(
+                ("COPY \(table.name) (\(table.copyColumns)) FROM STDIN (FORMAT binary)", BinaryCopy.data(missing)))
+            reload.inserted[table.oid] = missing.count
         }
-        return whole.count + byRow.count
+        return reload
+    }
+
+    /// The keys of a table's rows, as binary COPY.
+    static func keysCopy(of table: ResetTable) -> String {
+        "COPY (SELECT \(table.key.map { table.columns[$0] }.joined(separator: ", ")) FROM ONLY \(table.name)) TO STDOUT (FORMAT binary)"
     }
 }

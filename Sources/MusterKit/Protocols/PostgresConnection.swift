@@ -121,14 +121,7 @@ public final class PostgresConnection {
         while true {
             let message = try receive()
             switch message.type {
-            case "G":
-                var start = 0
-                repeat {
-                    let end = min(start + 1 << 16, data.count)
-                    try connection.write(Message.frame("d", Array(data[start..<end])))
-                    start = end
-                } while start < data.count
-                try connection.write(Message.frame("c", []))
+            case "G": try send(copyData: data)
             case "E": failure = NetworkError(message.errorText())
             case "Z":
                 if let failure { throw failure }
@@ -137,6 +130,60 @@ public final class PostgresConnection {
             }
         }
     }
+
+    /// What one statement of `exchange` returned: its rows, or the data a `COPY ... TO STDOUT` sent.
+    public struct StatementResult {
+        public var rows: [[String?]] = []
+        public var copied: [UInt8] = []
+    }
+
+    /// Runs several statements in one exchange: the result of each statement that
+    /// completed, in order; each `COPY ... FROM STDIN` among them takes the next of
+    /// `copyIn`. Throws the first error (the statements after it did not run).
+    public func exchange(_ sql: String, copyIn: [[UInt8]] = []) throws -> [StatementResult] {
+        guard !sql.utf8.contains(0) else { throw NetworkError("the SQL text holds a NUL byte") }
+        try connection.write(Message.frame("Q", Array(sql.utf8) + [0]))
+        var results: [StatementResult] = []
+        var current = StatementResult()
+        var inputs = copyIn[...]
+        var failure: NetworkError?
+        while true {
+            let message = try receive()
+            switch message.type {
+            case "D": current.rows.append(try message.dataRow())
+            case "d": current.copied += message.body
+            case "G":
+                if let data = inputs.popFirst() {
+                    try send(copyData: data)
+                } else {
+                    try connection.write(Message.frame("f", Array("no data for this COPY".utf8) + [0]))
+                }
+            case "C":
+                results.append(current)
+                current = StatementResult()
+            case "E": failure = NetworkError(message.errorText())
+            case "Z":
+                if let failure { throw failure }
+                return results
+            default: continue  // row descriptions, copy responses, notices
+            }
+        }
+    }
+
+    /// One COPY's data in messages of up to 64 KiB, then CopyDone.
+    private func send(copyData data: [UInt8]) throws {
+        var start = 0
+        repeat {
+            let end = min(start + 1 << 16, data.count)
+            try connection.write(Message.frame("d", Array(data[start..<end])))
+            start = end
+        } while start < data.count
+        try connection.write(Message.frame("c", []))
+    }
+
+    /// Whether the server has closed this connection or sent something unasked (a
+    /// terminated session's last words): a look without waiting.
+    public var isClosedByServer: Bool { closed || connection.hasPendingInput || inbox.count > inboxStart }
 
     /// `SELECT` of one value.
     public func value(_ sql: String) throws -> String? {

@@ -81,8 +81,9 @@ struct ReloadPlan {
         var statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
         if !whole.isEmpty { statements.append("TRUNCATE " + whole.map { "ONLY \($0.name)" }.joined(separator: ", ")) }
         if !byRow.isEmpty {
-            // Written since the baseline: an xmin at or past the horizon (transaction ids wrap at 2^32).
-            let newer = "(xmin::text::bigint - \(horizon & 0xFFFF_FFFF) + 4294967296) % 4294967296 < 2147483648"
+            // Written since the baseline: an xmin at or past the horizon. `age` counts back from
+            // this transaction modulo 2^32, so the comparison holds across the wrap of ids.
+            let newer = "age(xmin) <= age('\(horizon & 0xFFFF_FFFF)'::xid)"
             statements.append(
                 "WITH "
                     + byRow.enumerated().map {
@@ -106,7 +107,7 @@ struct ReloadPlan {
             // Only rows inserted since, all of them gone now: nothing of the snapshot is missing.
             guard entry.removedOriginals || count > entry.inserted else { continue }
             let data = try keys[table.oid] ?? target.copyOut(Self.keysCopy(of: table))
-            let present = Set(try BinaryCopy.tuples(data, key: Array(table.key.indices)).map(\.key))
+            let present = try BinaryCopy.keys(data)
             let missing = try rows(table).filter { !present.contains($0.key) }
             guard !missing.isEmpty else { continue }
             reload.copies.append(

@@ -108,6 +108,34 @@ enum BinaryCopy {
         }
     }
 
+    /// The tuples of a COPY of keys only, each as its fields' lengths and bytes (a `Tuple.key`).
+    static func keys(_ data: [UInt8]) throws -> Set<[UInt8]> {
+        guard data.count >= 19, Array(data[0..<11]) == signature else {
+            throw NetworkError("a binary COPY did not start with its signature")
+        }
+        func int32(_ at: Int) throws -> Int {
+            guard at + 4 <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
+            return Int(
+                Int32(
+                    bitPattern: UInt32(data[at]) << 24 | UInt32(data[at + 1]) << 16 | UInt32(data[at + 2]) << 8
+                        | UInt32(data[at + 3])))
+        }
+        var at = 19 + (try int32(15))
+        var keys = Set<[UInt8]>()
+        while true {
+            guard at + 2 <= data.count else { throw NetworkError("a binary COPY ended without its trailer") }
+            let count = Int(Int16(bitPattern: UInt16(data[at]) << 8 | UInt16(data[at + 1])))
+            if count == -1 { return keys }
+            at += 2
+            let start = at
+            for _ in 0..<count {
+                at += 4 + max(0, try int32(at))
+                guard at <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
+            }
+            keys.insert(Array(data[start..<at]))
+        }
+    }
+
     /// A COPY's input holding `tuples`.
     static func data(_ tuples: [Tuple]) -> [UInt8] {
         var data = header

@@ -114,12 +114,10 @@ public actor DatabaseDesk {
             let connectTo = target.connectTo
             let sources = self.sources
             let (service, snapshotName) = (target.service, request.name)
-            let trace = ResetTrace()
             let admins = self.admins
             // In place when only rows changed since the last restore; else a copy from the pool.
             let (ended, old, waited, reloaded, template) = try await locked(database) {
                 () throws -> (Int, String?, Double?, Int?, String) in
-                trace.mark("queue")
                 let admin = try admins.borrow("admin") { try connect() }
                 let db = DatabaseSnapshots(admin: admin)
                 let taken = baselines.take(database)
@@ -127,9 +125,7 @@ public actor DatabaseDesk {
                 let wanted =
                     try taken.flatMap { snapshotName == nil ? $0.0.template : nil }
                     ?? Self.template(for: database, name: snapshotName, in: db, service: service)
-                trace.mark("template")
-                var reset = DatabaseReset(admin: admin, connect: connectTo, pool: sources, known: baselines)
-                reset.trace = trace
+                let reset = DatabaseReset(admin: admin, connect: connectTo, pool: sources, known: baselines)
                 if let (baseline, kept) = taken {
                     var kept = kept
                     if baseline.template == wanted,
@@ -159,7 +155,6 @@ public actor DatabaseDesk {
             result.endedSessions = ended
             result.waitedMs = waited
             result.resetTables = reloaded
-            trace.flush("restore \(database) reloaded=\(reloaded.map(String.init) ?? "swap")")
             if reloaded == nil { refill(database, template: template, connect: connect, size: spares, dropping: old) }
         case .keep:
             let database = target.database

@@ -36,7 +36,6 @@ struct DatabaseReset {
     var pool = SourceConnections()
     /// What is known of each source.
     var known = ResetBaselines()
-    var trace: ResetTrace?
 
     /// The counters of a database that equals its snapshot.
     struct Baseline: Sendable, Equatable {
@@ -227,7 +226,6 @@ struct DatabaseReset {
             kept?.close()
             target = try connect(database)
         }
-        trace?.mark("target")
         var handedOver = false
         defer { if !handedOver { target.close() } }
         guard target.backendPid > 0 else { return nil }
@@ -245,7 +243,6 @@ struct DatabaseReset {
         ).first
         var reopened = false
         defer { if !reopened { _ = try? admin.query("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true") } }
-        trace?.mark("alterOff")
         guard let first, first.count == 2, first[0] == baseline.source else { return nil }
         // Sessions report their counts as they end: once they are gone, the counts are complete.
         let ended = Int(first[1] ?? "") ?? 0
@@ -256,10 +253,8 @@ struct DatabaseReset {
                 usleep(1_000)
             }
         }
-        trace?.mark("endSessions\(ended)")
         var now = try Self.signature(of: target)
         if now.classChanges != baseline.signature.classChanges { now.relations = try Self.relations(of: target) }
-        trace?.mark("signature1")
         guard now.sameSchema(as: baseline.signature) else { return nil }
         now.relations = baseline.signature.relations
         let changed = now.tables.filter { baseline.signature.tables[$0.key] != $0.value }.keys.sorted()
@@ -269,7 +264,8 @@ struct DatabaseReset {
         var after = now
         var written = 0
         if changed.isEmpty {
-            let results = try target.exchange([Self.sequencesSQL(sequences), closing].compactMap { $0 }.joined(separator: "; "))
+            let results = try target.exchange(
+                [Self.sequencesSQL(sequences), closing].compactMap { $0 }.joined(separator: "; "))
             reopened = true
             // Results: [sequences], count, ALTER.
             after.others = results.count >= 2 ? Self.cell(results[results.count - 2]).flatMap { Int($0) } ?? -1 : -1
@@ -292,7 +288,6 @@ struct DatabaseReset {
                     }
                 })
             pool.giveBack(sourceKey, source)  // not on a failure: it may be broken
-            trace?.mark("open")
             // One exchange: the copies, the sequences, the commit, connections again; the
             // session reports its counts as it goes idle, before the answer.
             var statements = reload.copies.map(\.sql)
@@ -302,9 +297,9 @@ struct DatabaseReset {
             ]
             let results = try target.exchange(statements.joined(separator: ";\n"), copyIn: reload.copies.map(\.data))
             reopened = true
-            trace?.mark("commit")
             // Results: ..., txid, COMMIT, count, ALTER, flush.
-            guard results.count == statements.count + 1, let xid = Self.cell(results[results.count - 5]).flatMap({ UInt64($0) })
+            guard results.count == statements.count + 1,
+                let xid = Self.cell(results[results.count - 5]).flatMap({ UInt64($0) })
             else { throw NetworkError("the reset's last statements did not all run") }
             written = plan.whole.count + plan.byRow.count
             if plan.whole.isEmpty {
@@ -320,7 +315,6 @@ struct DatabaseReset {
                 after.relations = baseline.signature.relations  // a reset writes no schema
                 if others != 0 { after.others = others }
             }
-            trace?.mark("signature2")
         }
         handedOver = true
         return Outcome(
@@ -356,4 +350,3 @@ extension DatabaseSnapshots {
         try admin.query("REVOKE CONNECT, TEMPORARY ON DATABASE \(admin.identifier(source)) FROM PUBLIC")
     }
 }
-

@@ -94,7 +94,9 @@ struct ReloadPlan {
         let scanned = byRow.filter(\.removedOriginals)
         statements += scanned.map { Self.keysCopy(of: $0.table) }
         let results = try target.exchange(statements.joined(separator: ";\n"))
-        guard results.count == statements.count else { throw NetworkError("the reset's first statements did not all run") }
+        guard results.count == statements.count else {
+            throw NetworkError("the reset's first statements did not all run")
+        }
         let counts = byRow.isEmpty ? [] : results[results.count - scanned.count - 1].rows.first ?? []
         var keys: [String: [UInt8]] = [:]
         for (index, entry) in scanned.enumerated() {
@@ -102,7 +104,9 @@ struct ReloadPlan {
         }
         for (index, entry) in byRow.enumerated() {
             let table = entry.table
-            let count = (index < counts.count ? counts[index].flatMap { Int($0) } : nil) ?? .max
+            guard let count = index < counts.count ? counts[index].flatMap({ Int($0) }) : nil else {
+                throw NetworkError("the reset could not read how many rows of \(table.name) it deleted")
+            }
             reload.deleted[table.oid] = count
             // Only rows inserted since, all of them gone now: nothing of the snapshot is missing.
             guard entry.removedOriginals || count > entry.inserted else { continue }

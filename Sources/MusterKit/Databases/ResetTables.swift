@@ -80,7 +80,10 @@ enum BinaryCopy {
     static func tuples(_ data: [UInt8], key: [Int]) throws -> [Tuple] {
         func int32(_ at: Int) throws -> Int {
             guard at + 4 <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
-            return Int(Int32(bitPattern: UInt32(data[at]) << 24 | UInt32(data[at + 1]) << 16 | UInt32(data[at + 2]) << 8 | UInt32(data[at + 3])))
+            return Int(
+                Int32(
+                    bitPattern: UInt32(data[at]) << 24 | UInt32(data[at + 1]) << 16 | UInt32(data[at + 2]) << 8
+                        | UInt32(data[at + 3])))
         }
         guard data.count >= 19, Array(data[0..<11]) == signature else {
             throw NetworkError("a binary COPY did not start with its signature")

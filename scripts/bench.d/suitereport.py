@@ -89,9 +89,12 @@ def section(results, when):
     lines.append("- Before each test: time on the client, from the request to its answer (for muster the control "
                  "API over its unix socket, as the pytest plugin calls it).")
     lines.append("- muster resets in place when Postgres' counters say only rows of ordinary tables changed since "
-                 "the database last equalled its snapshot: it reloads just those tables (and the tables whose "
-                 "foreign keys reach them) from a copy of the snapshot no one writes to, and sets every sequence "
-                 "back; anything else (a schema change, a restarted server) swaps in a whole copy from the pool.")
+                 "the database last equalled its snapshot: in a table with a primary key it deletes the rows "
+                 "written since (their `xmin` at or past the transaction id it noted then) and copies back the "
+                 "snapshot's rows that are missing, from a copy of the snapshot no one writes to; a table without "
+                 "one is reloaded whole (with the tables whose foreign keys reach it); sequences that moved are "
+                 "set back; anything else (a schema change, a restarted server) swaps in a whole copy from the "
+                 "pool. Four exchanges with Postgres per reset, on connections kept open between restores.")
     lines.append(f"- Checked after the run: every worker's database, restored once more, "
                  f"{'equals' if ok else '**does not equal**'} the snapshot (rows of `t05`, `t09`, the sum of `t07`'s "
                  f"amounts: {s['expected']}; each worker: {s['checks']}).")

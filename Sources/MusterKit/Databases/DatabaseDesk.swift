@@ -47,6 +47,8 @@ public actor DatabaseDesk {
     /// What restores in place compare against.
     private let baselines = ResetBaselines()
     private let sources = SourceConnections()
+    /// Admin connections for restores, kept between them.
+    private let admins = SourceConnections()
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     public init(stack: StackSpec, paths: ProjectPaths, outputs: [String: [String: String]]) {
@@ -112,22 +114,41 @@ public actor DatabaseDesk {
             let connectTo = target.connectTo
             let sources = self.sources
             let (service, snapshotName) = (target.service, request.name)
+            let admins = self.admins
             // In place when only rows changed since the last restore; else a copy from the pool.
             let (ended, old, waited, reloaded, template) = try await locked(database) {
                 () throws -> (Int, String?, Double?, Int?, String) in
-                let db = try DatabaseSnapshots(admin: connect())
-                let template = try Self.template(for: database, name: snapshotName, in: db, service: service)
-                let reset = DatabaseReset(admin: db.admin, connect: connectTo, pool: sources)
-                if let baseline = baselines.take(database), baseline.template == template,
-                    let sequences = try? baselines.sequences(
-                        source: baseline.source, read: { try reset.sequences(of: template) }),
-                    let done = try? reset.reset(database, baseline: baseline, sequences: sequences, snapshots: db)
-                {
-                    baselines.set(database, done.baseline)
-                    return (done.ended, nil, nil, done.tables, template)
+                let admin = try admins.borrow("admin") { try connect() }
+                let db = DatabaseSnapshots(admin: admin)
+                let taken = baselines.take(database)
+                // The baseline's snapshot unless another is named (the reset checks its source is still there).
+                let wanted =
+                    try taken.flatMap { snapshotName == nil ? $0.0.template : nil }
+                    ?? Self.template(for: database, name: snapshotName, in: db, service: service)
+                let reset = DatabaseReset(admin: admin, connect: connectTo, pool: sources, known: baselines)
+                if let (baseline, kept) = taken {
+                    var kept = kept
+                    if baseline.template == wanted,
+                        let sequences = try? baselines.sequences(
+                            source: baseline.source, read: { try reset.sequences(of: wanted) })
+                    {
+                        let outcome = try? reset.reset(database, baseline: baseline, kept: kept, sequences: sequences)
+                        kept = nil  // the reset closed it, or hands it back
+                        if let done = outcome {
+                            baselines.set(database, done.baseline, connection: done.connection)
+                            admins.giveBack("admin", admin)
+                            return (done.ended, nil, nil, done.tables, wanted)
+                        }
+                    }
+                    kept?.close()
                 }
+                let template = try Self.template(for: database, name: snapshotName, in: db, service: service)
+                // Read before the swap: every session on the copy swapped in has later transaction ids.
+                let horizon = try? DatabaseReset.horizon(of: admin)
                 let swapped = try db.swapIn(database, snapshot: template, refilling: { refills.contains(database) })
-                baselines.set(database, try? reset.pristineBaseline(of: database, template: template))
+                let pristine = try? reset.pristineBaseline(of: database, template: template, horizon: horizon)
+                baselines.set(database, pristine?.0, connection: pristine?.1)
+                admins.giveBack("admin", admin)
                 return (swapped.ended, swapped.old, swapped.waitedMs, nil, template)
             }
             result.databases = [database]
@@ -167,12 +188,12 @@ public actor DatabaseDesk {
                 }
                 let note = DatabaseSnapshots.Note(
                     muster: "kept", database: database, name: request.test ?? name, taken: EventLog.timestamp(Date()))
+                let horizon = try? DatabaseReset.horizon(of: db.admin)
                 let swapped = try db.swapIn(
                     database, snapshot: template, keeping: (name, note), refilling: { refills.contains(database) })
-                baselines.set(
-                    database,
-                    try? DatabaseReset(admin: db.admin, connect: connectTo).pristineBaseline(
-                        of: database, template: template))
+                let pristine = try? DatabaseReset(admin: db.admin, connect: connectTo).pristineBaseline(
+                    of: database, template: template, horizon: horizon)
+                baselines.set(database, pristine?.0, connection: pristine?.1)
                 return (swapped.ended, name, swapped.waitedMs)
             }
             result.databases = [kept]

@@ -4,27 +4,38 @@ import Foundation
 /// database back (100 to 300 ms for 50 tables here, more than a test's own work) is
 /// what made restores back to back wait for the pool. When Postgres' own counters say
 /// only rows of ordinary tables changed since the database last equalled its snapshot,
-/// the restore reloads just those tables (and the tables whose foreign keys point at
-/// them) from a *source*, a copy of the snapshot that nothing writes to, and sets every
-/// sequence back; anything else (the schema or any catalog changed, the server
-/// restarted, the counters were reset, a trigger that fires during the reload) falls
-/// back to swapping in a whole copy from the pool.
+/// the restore puts back just those rows, from a *source*, a copy of the snapshot that
+/// nothing writes to, and sets every sequence back; anything else (the schema or any
+/// catalog changed, the server restarted, the counters were reset, a trigger that fires
+/// during the reload) falls back to swapping in a whole copy from the pool.
 ///
-/// How a change is seen: each table's inserted + updated + deleted row counts and its
+/// How a change is seen: each table's inserted, updated and deleted row counts and its
 /// file (`TRUNCATE` gives a table a new one), the same counts over the database's own
 /// catalogs (DDL, `COMMENT`, `GRANT`, large objects, temporary tables all write there)
-/// but `pg_class`, whose rows `TRUNCATE` rewrites too: of it, every column but where a
-/// relation's data lies and its sizes, the database's oid, the server's start time and
-/// the counters' last reset. Sessions
+/// but `pg_class`, whose rows `TRUNCATE` rewrites too: when its counts moved, every
+/// column of it but where a relation's data lies and its sizes; the database's oid,
+/// the server's start time, the counters' last reset and prepared transactions. Sessions
 /// report their counts when they end, and the restore ends them all first; while it
 /// works the database takes no new connections, so no write slips in between the reset
 /// and the counts read after it. `track_counts = off` (superusers only) hides changes.
+///
+/// How rows are put back: the baseline remembers the next transaction id when the
+/// database last equalled its snapshot (its *horizon*). In a changed table with a
+/// primary key, every row whose `xmin` is at or past the horizon was written since
+/// (inserted, or the new version of an update) and is deleted; then, when the counts
+/// say rows were updated or deleted, the keys left are compared with the source's and
+/// the source's rows missing are copied back (binary COPY, the source's rows kept in
+/// memory). A table without a primary key, or one a test truncated, is reloaded whole
+/// (with the tables whose foreign keys reach it). One transaction, with
+/// `session_replication_role = replica` so foreign keys are not checked half way.
 struct DatabaseReset {
     let admin: PostgresConnection
     /// Connects as muster's superuser to one database of the cluster.
     let connect: (String) throws -> PostgresConnection
     /// Open connections to sources, kept between resets.
     var pool = SourceConnections()
+    /// What is known of each source.
+    var known = ResetBaselines()
 
     /// The counters of a database that equals its snapshot.
     struct Baseline: Sendable, Equatable {
@@ -35,18 +46,40 @@ struct DatabaseReset {
     }
 
     struct Signature: Sendable, Equatable {
-        /// The database's oid, the server's start, the counters' last reset, track_counts.
+        /// The database's oid, the server's start, the counters' last reset, track_counts, prepared transactions.
         var database: String
         /// Rows changed in the database's own catalogs (statistics left out: ANALYZE writes them;
         /// pg_class left out: TRUNCATE writes it).
         var catalogChanges: Int
-        /// pg_class without its storage columns (relfilenode, sizes, frozen ids).
+        /// Rows changed in pg_class.
+        var classChanges: Int
+        /// pg_class without its storage columns (relfilenode, sizes, frozen ids); read only when asked.
         var relations: String
-        /// Each table's oid → "changed rows|file".
-        var tables: [String: String]
+        /// Each table's oid → its counts and file.
+        var tables: [String: TableCounts]
+        /// The next transaction id: every row written after this was read has an `xmin` at or past it.
+        var horizon: UInt64
+        /// Other client sessions on the database.
+        var others: Int
 
         /// Nothing written since the database was made (a copy starts with no counts).
-        var isPristine: Bool { catalogChanges == 0 && tables.values.allSatisfy { $0.hasPrefix("0|") } }
+        var isPristine: Bool {
+            catalogChanges == 0 && tables.values.allSatisfy { $0.inserted == 0 && $0.updated == 0 && $0.deleted == 0 }
+        }
+
+        /// The same database, schema and catalogs as `baseline` (`relations` compared only when this one has it).
+        func sameSchema(as baseline: Signature) -> Bool {
+            database == baseline.database && catalogChanges == baseline.catalogChanges
+                && (classChanges == baseline.classChanges || relations == baseline.relations)
+                && Set(tables.keys) == Set(baseline.tables.keys)
+        }
+    }
+
+    struct TableCounts: Sendable, Equatable {
+        var inserted: Int
+        var updated: Int
+        var deleted: Int
+        var file: String
     }
 
     /// A sequence of the snapshot and the value a reset sets back.
@@ -56,7 +89,7 @@ struct DatabaseReset {
         var isCalled: Bool
     }
 
-    /// Above this many bytes of tables to reload, a whole copy is as quick.
+    /// Above this many bytes of tables to reload whole, a whole copy is as quick.
     static let reloadLimit = 64 << 20
 
     static func sourceName(of template: String) -> String { "muster_source_" + ProjectPaths.hash(template) }
@@ -65,49 +98,87 @@ struct DatabaseReset {
         try admin.value("SELECT oid FROM pg_database WHERE datname = \(admin.literal(Self.sourceName(of: template)))")
     }
 
+    /// The next transaction id of the cluster (a horizon, see `Signature.horizon`).
+    static func horizon(of connection: PostgresConnection) throws -> UInt64? {
+        try connection.value("SELECT pg_snapshot_xmax(pg_current_snapshot())").flatMap { UInt64($0) }
+    }
+
+    /// The counts and facts a `Signature` holds (rows for `signature(from:)`).
+    static let signatureSQL = """
+        SELECT 'database', concat_ws('|', d.oid, pg_postmaster_start_time(), coalesce(pg_stat_get_db_stat_reset_time(d.oid)::text, '-'),
+                   current_setting('track_counts'), (SELECT count(*) FROM pg_prepared_xacts p WHERE p.database = d.datname)),
+               (SELECT coalesce(sum(pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid)), 0)
+                FROM pg_class c WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'r' AND NOT c.relisshared
+                  AND c.relname NOT IN ('pg_statistic', 'pg_statistic_ext_data', 'pg_class'))::text,
+               (pg_stat_get_tuples_inserted('pg_class'::regclass) + pg_stat_get_tuples_updated('pg_class'::regclass)
+                + pg_stat_get_tuples_deleted('pg_class'::regclass))::text,
+               pg_snapshot_xmax(pg_current_snapshot())::text,
+               (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid()
+                  AND a.backend_type = 'client backend')::text
+        FROM pg_database d WHERE d.datname = current_database()
+        UNION ALL
+        SELECT c.oid::text, pg_stat_get_tuples_inserted(c.oid)::text, pg_stat_get_tuples_updated(c.oid)::text,
+               pg_stat_get_tuples_deleted(c.oid)::text, coalesce(pg_relation_filenode(c.oid)::text, ''), NULL
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 't', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+        """
+
     static func signature(of connection: PostgresConnection) throws -> Signature {
-        let rows = try connection.query(
-            """
-            SELECT 'database', concat_ws('|', d.oid, pg_postmaster_start_time(), coalesce(s.stats_reset::text, '-'), current_setting('track_counts')),
-                   (SELECT coalesce(sum(t.n_tup_ins + t.n_tup_upd + t.n_tup_del), 0) FROM pg_stat_all_tables t JOIN pg_class c ON c.oid = t.relid
-                    WHERE c.relnamespace = 'pg_catalog'::regnamespace AND NOT c.relisshared
-                      AND c.relname NOT IN ('pg_statistic', 'pg_statistic_ext_data', 'pg_class'))::text,
-                   (SELECT md5(string_agg(concat_ws(',', oid, relname, relnamespace, reltype, reloftype, relowner, relam, reltablespace,
-                        relhasindex, relisshared, relpersistence, relkind, relnatts, relchecks, relhasrules, relhastriggers,
-                        relhassubclass, relrowsecurity, relforcerowsecurity, relispopulated, relreplident, relispartition,
-                        relrewrite, relacl, reloptions, relpartbound), ';' ORDER BY oid)) FROM pg_class)
-            FROM pg_database d LEFT JOIN pg_stat_database s ON s.datid = d.oid WHERE d.datname = current_database()
-            UNION ALL
-            SELECT relid::text, (n_tup_ins + n_tup_upd + n_tup_del) || '|' || coalesce(pg_relation_filenode(relid)::text, ''), NULL, NULL
-            FROM pg_stat_user_tables
-            """)
-        var signature = Signature(database: "", catalogChanges: -1, relations: "", tables: [:])
-        for row in rows where row.count == 4 {
+        try signature(from: connection.query(signatureSQL))
+    }
+
+    static func signature(from rows: [[String?]]) throws -> Signature {
+        var signature = Signature(
+            database: "", catalogChanges: -1, classChanges: -1, relations: "", tables: [:], horizon: 0, others: -1)
+        for row in rows where row.count == 6 {
             guard let key = row[0], let value = row[1] else { continue }
             if key == "database" {
                 signature.database = value
                 signature.catalogChanges = Int(row[2] ?? "") ?? -1
-                signature.relations = row[3] ?? ""
+                signature.classChanges = Int(row[3] ?? "") ?? -1
+                signature.horizon = UInt64(row[4] ?? "") ?? 0
+                signature.others = Int(row[5] ?? "") ?? -1
             } else {
-                signature.tables[key] = value
+                signature.tables[key] = TableCounts(
+                    inserted: Int(value) ?? -1, updated: Int(row[2] ?? "") ?? -1, deleted: Int(row[3] ?? "") ?? -1,
+                    file: row[4] ?? "")
             }
         }
-        guard !signature.database.isEmpty, signature.catalogChanges >= 0 else {
-            throw NetworkError(
-                "the counters of \(try connection.value("SELECT current_database()") ?? "the database") could not be read"
-            )
+        guard !signature.database.isEmpty, signature.catalogChanges >= 0, signature.classChanges >= 0,
+            signature.horizon > 0
+        else {
+            throw NetworkError("the counters of the database could not be read")
         }
         return signature
     }
 
-    /// The baseline of a database just swapped in, when nothing has written to it yet.
-    func pristineBaseline(of database: String, template: String) throws -> Baseline? {
-        guard let source = try sourceOid(of: template) else { return nil }
+    /// pg_class without where a relation's data lies, its sizes and frozen ids.
+    static func relations(of connection: PostgresConnection) throws -> String {
+        try connection.value(
+            """
+            SELECT md5(string_agg(concat_ws(',', oid, relname, relnamespace, reltype, reloftype, relowner, relam, reltablespace,
+                relhasindex, relisshared, relpersistence, relkind, relnatts, relchecks, relhasrules, relhastriggers,
+                relhassubclass, relrowsecurity, relforcerowsecurity, relispopulated, relreplident, relispartition,
+                relrewrite, relacl, reloptions, relpartbound), ';' ORDER BY oid)) FROM pg_class
+            """) ?? ""
+    }
+
+    /// The baseline of a database just swapped in, when nothing has written to it yet and
+    /// no one is on it, and the connection it was read on. `horizon`: read before the
+    /// copy was swapped in (any session on it since has later transaction ids).
+    func pristineBaseline(of database: String, template: String, horizon: UInt64?) throws -> (
+        Baseline, PostgresConnection
+    )? {
+        guard let horizon, let source = try sourceOid(of: template) else { return nil }
         let connection = try connect(database)
-        defer { connection.close() }
-        let signature = try Self.signature(of: connection)
-        return signature.isPristine && signature.database.hasSuffix("|on")
-            ? Baseline(template: template, source: source, signature: signature) : nil
+        var signature = try Self.signature(of: connection)
+        signature.relations = try Self.relations(of: connection)
+        signature.horizon = horizon
+        guard signature.isPristine, signature.others == 0, signature.database.hasSuffix("|on|0") else {
+            connection.close()
+            return nil
+        }
+        return (Baseline(template: template, source: source, signature: signature), connection)
     }
 
     /// The snapshot's sequences and their values, read from its source.
@@ -132,89 +203,139 @@ struct DatabaseReset {
         }
     }
 
-    /// Resets `database` in place to the snapshot `baseline` was taken from. Returns the
-    /// tables reloaded, the sessions ended and the new baseline (nil when another session
-    /// got in meanwhile); nil when only a whole copy can restore it.
-    func reset(
-        _ database: String, baseline: Baseline, sequences: [SequenceValue],
-        snapshots: DatabaseSnapshots
-    ) throws -> (tables: Int, ended: Int, baseline: Baseline?)? {
-        let target = try connect(database)
-        defer { target.close() }
-        guard target.backendPid > 0 else { return nil }
-        let pid = String(target.backendPid)
-        let name = admin.identifier(database)
-        // One exchange: no new connections from now, and whether the source is still the baseline's.
-        let source = try admin.value(
-            """
-            ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false;
-            SELECT oid FROM pg_database WHERE datname = \(admin.literal(Self.sourceName(of: baseline.template)))
-            """)
-        defer { _ = try? admin.query("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true") }
-        guard source == baseline.source else { return nil }
-        // Sessions report their counts as they end: after this, the counts are complete.
-        let ended = try snapshots.endSessions(on: database, sparing: pid)
-        let now = try Self.signature(of: target)
-        guard now.database == baseline.signature.database, now.catalogChanges == baseline.signature.catalogChanges,
-            now.relations == baseline.signature.relations, Set(now.tables.keys) == Set(baseline.signature.tables.keys)
-        else { return nil }
-        let changed = now.tables.filter { baseline.signature.tables[$0.key] != $0.value }.keys.sorted()
-        var reloaded = 0
-        if changed.isEmpty {
-            try setSequences(sequences, on: target, then: nil)
-        } else {
-            // The changed tables and every table whose foreign keys reach them: TRUNCATE needs them together.
-            let tables = try target.query(
-                """
-                WITH RECURSIVE hit(oid) AS (SELECT unnest('{\(changed.joined(separator: ","))}'::oid[])
-                    UNION SELECT k.conrelid FROM pg_constraint k JOIN hit ON k.confrelid = hit.oid WHERE k.contype = 'f')
-                SELECT format('%I.%I', n.nspname, r.relname), r.relkind::text, pg_relation_size(r.oid)::text,
-                       (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = r.oid AND t.tgenabled IN ('A', 'R') AND NOT t.tgisinternal)::text
-                FROM hit JOIN pg_class r ON r.oid = hit.oid JOIN pg_namespace n ON n.oid = r.relnamespace
-                """)
-            // Only ordinary tables, small enough, and no trigger that would fire while they reload.
-            guard tables.allSatisfy({ $0.count == 4 && $0[1] == "r" && $0[3] == "0" }),
-                tables.reduce(0, { $0 + (Int($1[2] ?? "") ?? 0) }) <= Self.reloadLimit
-            else { return nil }
-            let names = tables.compactMap { $0[0] }
-            let sourceName = Self.sourceName(of: baseline.template)
-            let source = try pool.borrow(sourceName + "/" + baseline.source) { try connect(sourceName) }
-            // One transaction: a failure leaves the database as it was (and the caller swaps).
-            try target.query(
-                "BEGIN; SET LOCAL session_replication_role = replica; TRUNCATE \(names.map { "ONLY \($0)" }.joined(separator: ", "))"
-            )
-            for table in names {
-                let rows = try source.copyOut("COPY \(table) TO STDOUT (FORMAT binary)")
-                try target.copyIn("COPY \(table) FROM STDIN (FORMAT binary)", rows)
-            }
-            pool.giveBack(sourceName + "/" + baseline.source, source)  // not on a failure: it may be broken
-            try setSequences(sequences, on: target, then: "COMMIT")
-            reloaded = names.count
-        }
-        // The counts of this session's own reset, reported now rather than when it ends.
-        let after = try Self.signature(of: target)
-        let others = try admin.value(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = \(admin.literal(database)) AND pid <> \(pid)")
-        return (
-            reloaded, ended,
-            others == "0" ? Baseline(template: baseline.template, source: baseline.source, signature: after) : nil
-        )
+    /// What a reset did: the tables it wrote to, the sessions it ended, the new baseline
+    /// (nil when another session got in meanwhile) and the connection it worked on.
+    struct Outcome {
+        var tables: Int
+        var ended: Int
+        var baseline: Baseline?
+        var connection: PostgresConnection
     }
 
-    /// Sets every sequence back, runs `then`, and has the session report its counts
-    /// when it goes idle (one exchange).
-    private func setSequences(_ sequences: [SequenceValue], on target: PostgresConnection, then: String?) throws {
-        var sql =
-            sequences.isEmpty
-            ? []
-            : [
-                "SELECT "
-                    + sequences.map { "pg_catalog.setval(\($0.oid)::regclass, \($0.lastValue), \($0.isCalled))" }
-                    .joined(separator: ", ")
+    /// Resets `database` in place to the snapshot `baseline` was taken from, on `kept`
+    /// (the last reset's connection) when it is still open. Nil when only a whole copy
+    /// can restore it. Four exchanges when rows changed (the admin connection's, then
+    /// three on the database's), three when nothing did.
+    func reset(
+        _ database: String, baseline: Baseline, kept: PostgresConnection?, sequences: [SequenceValue]
+    ) throws -> Outcome? {
+        var target: PostgresConnection
+        if let kept, !kept.isClosedByServer {
+            target = kept
+        } else {
+            kept?.close()
+            target = try connect(database)
+        }
+        var handedOver = false
+        defer { if !handedOver { target.close() } }
+        guard target.backendPid > 0 else { return nil }
+        let name = admin.identifier(database)
+        let others =
+            "datname = \(admin.literal(database)) AND pid <> pg_backend_pid() AND pid <> \(target.backendPid) AND backend_type = 'client backend'"
+        // One exchange: no new connections from now, whether the source is still the
+        // baseline's, and every other session told to end.
+        let first = try admin.query(
+            """
+            ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false;
+            SELECT (SELECT oid::text FROM pg_database WHERE datname = \(admin.literal(Self.sourceName(of: baseline.template)))),
+                   (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE \(others))::text
+            """
+        ).first
+        var reopened = false
+        defer { if !reopened { _ = try? admin.query("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true") } }
+        guard let first, first.count == 2, first[0] == baseline.source else { return nil }
+        // Sessions report their counts as they end: once they are gone, the counts are complete.
+        let ended = Int(first[1] ?? "") ?? 0
+        if ended > 0 {
+            let deadline = Date().addingTimeInterval(5)
+            while try admin.value("SELECT count(*) FROM pg_stat_activity WHERE \(others)") != "0" {
+                guard Date() < deadline else { return nil }
+                usleep(1_000)
+            }
+        }
+        var now = try Self.signature(of: target)
+        if now.classChanges != baseline.signature.classChanges { now.relations = try Self.relations(of: target) }
+        guard now.sameSchema(as: baseline.signature) else { return nil }
+        now.relations = baseline.signature.relations
+        let changed = now.tables.filter { baseline.signature.tables[$0.key] != $0.value }.keys.sorted()
+        // The last statements of the last exchange: no other session came in; connections again.
+        let closing =
+            "SELECT count(*)::text FROM pg_stat_activity WHERE \(others); ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true"
+        var after = now
+        var written = 0
+        if changed.isEmpty {
+            let results = try target.exchange(
+                [Self.sequencesSQL(sequences), closing].compactMap { $0 }.joined(separator: "; "))
+            reopened = true
+            // Results: [sequences], count, ALTER.
+            after.others = results.count >= 2 ? Self.cell(results[results.count - 2]).flatMap { Int($0) } ?? -1 : -1
+        } else {
+            let sourceName = Self.sourceName(of: baseline.template)
+            let sourceKey = sourceName + "/" + baseline.source
+            let source = try pool.borrow(sourceKey) { try connect(sourceName) }
+            let tables = try known.tables(source: baseline.source) { try ResetTable.read(from: source) }
+            guard
+                let plan = ReloadPlan(
+                    changed: changed, now: now.tables, baseline: baseline.signature.tables, tables: tables)
+            else { return nil }
+            let reload = try plan.open(
+                on: target, from: source, horizon: baseline.signature.horizon,
+                rows: { table in
+                    try known.rows(source: baseline.source, table: table.oid) {
+                        try BinaryCopy.tuples(
+                            source.copyOut("COPY \(table.name) (\(table.copyColumns)) TO STDOUT (FORMAT binary)"),
+                            key: table.key)
+                    }
+                })
+            pool.giveBack(sourceKey, source)  // not on a failure: it may be broken
+            // One exchange: the copies, the sequences, the commit, connections again; the
+            // session reports its counts as it goes idle, before the answer.
+            var statements = reload.copies.map(\.sql)
+            if let sql = Self.sequencesSQL(sequences) { statements.append(sql) }
+            statements += [
+                "SELECT txid_current()::text", "COMMIT", closing, "SELECT pg_stat_force_next_flush()",
             ]
-        if let then { sql.append(then) }
-        sql.append("SELECT pg_stat_force_next_flush()")
-        try target.query(sql.joined(separator: "; "))
+            let results = try target.exchange(statements.joined(separator: ";\n"), copyIn: reload.copies.map(\.data))
+            reopened = true
+            // Results: ..., txid, COMMIT, count, ALTER, flush.
+            guard results.count == statements.count + 1,
+                let xid = Self.cell(results[results.count - 5]).flatMap({ UInt64($0) })
+            else { throw NetworkError("the reset's last statements did not all run") }
+            written = plan.whole.count + plan.byRow.count
+            if plan.whole.isEmpty {
+                // Counts known without reading them: each table's deletes and inserts added.
+                for (oid, count) in reload.deleted { after.tables[oid]?.deleted += count }
+                for (oid, count) in reload.inserted { after.tables[oid]?.inserted += count }
+                after.horizon = xid + 1
+                after.others = Self.cell(results[results.count - 3]).flatMap { Int($0) } ?? -1
+            } else {
+                // TRUNCATE moved files and pg_class: read it all again.
+                let others = Self.cell(results[results.count - 3]).flatMap { Int($0) } ?? -1
+                after = try Self.signature(of: target)
+                after.relations = baseline.signature.relations  // a reset writes no schema
+                if others != 0 { after.others = others }
+            }
+        }
+        handedOver = true
+        return Outcome(
+            tables: written, ended: ended,
+            baseline: after.others == 0
+                ? Baseline(template: baseline.template, source: baseline.source, signature: after) : nil,
+            connection: target)
+    }
+
+    /// The first value of a statement's first row.
+    static func cell(_ result: PostgresConnection.StatementResult) -> String? { result.rows.first?.first ?? nil }
+
+    /// Sets every sequence that moved back (one statement; nil without sequences). A
+    /// sequence the snapshot has as not yet called is always set (its last value cannot
+    /// be read without a statement of its own).
+    static func sequencesSQL(_ sequences: [SequenceValue]) -> String? {
+        guard !sequences.isEmpty else { return nil }
+        return "SELECT count(pg_catalog.setval(s.id, s.value, s.called)) FROM (VALUES "
+            + sequences.map { "(\($0.oid)::regclass, \($0.lastValue)::bigint, \($0.isCalled))" }
+            .joined(separator: ", ")
+            + ") s(id, value, called) WHERE NOT s.called OR pg_catalog.pg_sequence_last_value(s.id) IS DISTINCT FROM s.value"
     }
 }
 
@@ -227,54 +348,5 @@ extension DatabaseSnapshots {
         try copy(
             template, to: source, owner: nil, note: .init(muster: "source", database: note.database, name: template))
         try admin.query("REVOKE CONNECT, TEMPORARY ON DATABASE \(admin.identifier(source)) FROM PUBLIC")
-    }
-}
-
-/// Connections to snapshot sources kept open between resets (a new one costs a server
-/// process): taken by one reset at a time, given back only after a success.
-final class SourceConnections: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [String: [PostgresConnection]] = [:]
-
-    func borrow(_ key: String, open: () throws -> PostgresConnection) throws -> PostgresConnection {
-        if let connection = lock.withLock({ idle[key]?.popLast() }) { return connection }
-        return try open()
-    }
-
-    func giveBack(_ key: String, _ connection: PostgresConnection) {
-        lock.withLock {
-            // A retaken snapshot's source has another oid, so another key: its connections are dropped.
-            idle = idle.filter {
-                $0.key == key || !$0.key.hasPrefix(key.split(separator: "/").first.map(String.init) ?? key)
-            }
-            if idle[key, default: []].count < 8 { idle[key, default: []].append(connection) }
-        }
-    }
-}
-
-/// What the restores of one stack know between calls: each database's baseline, and
-/// each snapshot source's sequences.
-final class ResetBaselines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var baselines: [String: DatabaseReset.Baseline] = [:]
-    private var sequences: [String: [DatabaseReset.SequenceValue]] = [:]
-
-    /// Removes and returns `database`'s baseline (a restore puts back the one it leaves).
-    func take(_ database: String) -> DatabaseReset.Baseline? {
-        lock.withLock { baselines.removeValue(forKey: database) }
-    }
-
-    func set(_ database: String, _ baseline: DatabaseReset.Baseline?) {
-        lock.withLock { baselines[database] = baseline }
-    }
-
-    /// The sequences of a source, read once (nothing writes to a source).
-    func sequences(source: String, read: () throws -> [DatabaseReset.SequenceValue]) throws -> [DatabaseReset
-        .SequenceValue]
-    {
-        if let known = lock.withLock({ sequences[source] }) { return known }
-        let values = try read()
-        lock.withLock { sequences[source] = values }
-        return values
     }
 }

@@ -10,6 +10,10 @@ import Foundation
 public final class PostgresConnection {
     private let connection: TCPConnection
     private var closed = false
+    /// Bytes read ahead of the message being parsed (one `recv` brings many messages:
+    /// a COPY sends one per row).
+    private var inbox: [UInt8] = []
+    private var inboxStart = 0
     /// The server process serving this connection (from BackendKeyData), 0 before login.
     public private(set) var backendPid: Int32 = 0
 
@@ -117,14 +121,7 @@ public final class PostgresConnection {
         while true {
             let message = try receive()
             switch message.type {
-            case "G":
-                var start = 0
-                repeat {
-                    let end = min(start + 1 << 16, data.count)
-                    try connection.write(Message.frame("d", Array(data[start..<end])))
-                    start = end
-                } while start < data.count
-                try connection.write(Message.frame("c", []))
+            case "G": try send(copyData: data)
             case "E": failure = NetworkError(message.errorText())
             case "Z":
                 if let failure { throw failure }
@@ -133,6 +130,60 @@ public final class PostgresConnection {
             }
         }
     }
+
+    /// What one statement of `exchange` returned: its rows, or the data a `COPY ... TO STDOUT` sent.
+    public struct StatementResult {
+        public var rows: [[String?]] = []
+        public var copied: [UInt8] = []
+    }
+
+    /// Runs several statements in one exchange: the result of each statement that
+    /// completed, in order; each `COPY ... FROM STDIN` among them takes the next of
+    /// `copyIn`. Throws the first error (the statements after it did not run).
+    public func exchange(_ sql: String, copyIn: [[UInt8]] = []) throws -> [StatementResult] {
+        guard !sql.utf8.contains(0) else { throw NetworkError("the SQL text holds a NUL byte") }
+        try connection.write(Message.frame("Q", Array(sql.utf8) + [0]))
+        var results: [StatementResult] = []
+        var current = StatementResult()
+        var inputs = copyIn[...]
+        var failure: NetworkError?
+        while true {
+            let message = try receive()
+            switch message.type {
+            case "D": current.rows.append(try message.dataRow())
+            case "d": current.copied += message.body
+            case "G":
+                if let data = inputs.popFirst() {
+                    try send(copyData: data)
+                } else {
+                    try connection.write(Message.frame("f", Array("no data for this COPY".utf8) + [0]))
+                }
+            case "C":
+                results.append(current)
+                current = StatementResult()
+            case "E": failure = NetworkError(message.errorText())
+            case "Z":
+                if let failure { throw failure }
+                return results
+            default: continue  // row descriptions, copy responses, notices
+            }
+        }
+    }
+
+    /// One COPY's data in messages of up to 64 KiB, then CopyDone.
+    private func send(copyData data: [UInt8]) throws {
+        var start = 0
+        repeat {
+            let end = min(start + 1 << 16, data.count)
+            try connection.write(Message.frame("d", Array(data[start..<end])))
+            start = end
+        } while start < data.count
+        try connection.write(Message.frame("c", []))
+    }
+
+    /// Whether the server has closed this connection or sent something unasked (a
+    /// terminated session's last words): a look without waiting.
+    public var isClosedByServer: Bool { closed || connection.hasPendingInput || inbox.count > inboxStart }
 
     /// `SELECT` of one value.
     public func value(_ sql: String) throws -> String? {
@@ -264,17 +315,41 @@ public final class PostgresConnection {
     private func receive() throws -> Message {
         let header: [UInt8]
         do {
-            header = try connection.read(exactly: 5)
+            header = try take(5)
         } catch let error as NetworkError {
             throw ProtocolError("postgres", .closed, "no complete message header: \(error.message)")
         }
         let (type, length) = try Message.header(header)
         do {
-            return Message(type: type, body: try connection.read(exactly: length - 4))
+            return Message(type: type, body: try take(length - 4))
         } catch let error as NetworkError {
             throw ProtocolError(
                 "postgres", .truncated, "'\(type)' message of \(length) bytes cut short: \(error.message)")
         }
+    }
+
+    /// The next `count` bytes from the server, read ahead in blocks of up to 64 KiB.
+    private func take(_ count: Int) throws -> [UInt8] {
+        while inbox.count - inboxStart < count {
+            if inboxStart > 0 {
+                inbox.removeFirst(inboxStart)
+                inboxStart = 0
+            }
+            let more: [UInt8]
+            do {
+                more = try connection.readSome(max: max(1 << 16, count - inbox.count))
+            } catch let error as NetworkError {
+                throw NetworkError("\(error.message) (\(inbox.count) of \(count) bytes arrived)")
+            }
+            guard !more.isEmpty else {
+                throw NetworkError(
+                    "connection closed by \(connection.endpoint) after \(inbox.count) of \(count) bytes")
+            }
+            inbox += more
+        }
+        let bytes = Array(inbox[inboxStart..<inboxStart + count])
+        inboxStart += count
+        return bytes
     }
 
     struct Message {

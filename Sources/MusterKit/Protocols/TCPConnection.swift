@@ -163,6 +163,13 @@ public final class TCPConnection {
     /// The socket, for TLS layered on this connection (`TLSConnection`).
     var descriptor: Int32 { fd }
 
+    /// Whether bytes (or the end of the stream, or an error) wait to be read, without waiting.
+    var hasPendingInput: Bool {
+        guard fd >= 0 else { return true }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return POSIX.poll(&entry, 1, 0) != 0
+    }
+
     /// The end of a call starting now: its own timeout, or the connection's deadline.
     func callDeadline() -> ContinuousClock.Instant {
         let own = ContinuousClock.now.advanced(by: timeout)

@@ -1,0 +1,128 @@
+import Foundation
+
+/// How a reset in place puts the changed tables back (see `DatabaseReset`): by row
+/// where it can, whole (truncated and copied from the source, with every table whose
+/// foreign keys reach it) where it cannot.
+struct ReloadPlan {
+    struct ByRow {
+        var table: ResetTable
+        /// Rows inserted since the baseline.
+        var inserted: Int
+        /// Whether rows were updated or deleted since (then the keys are compared).
+        var removedOriginals: Bool
+    }
+
+    var whole: [ResetTable]
+    var byRow: [ByRow]
+
+    /// Nil when a whole copy is needed: a table the source does not know, a table to
+    /// reload whole that is not an ordinary table, has triggers that would fire, or
+    /// makes the reload too big.
+    init?(
+        changed: [String], now: [String: DatabaseReset.TableCounts], baseline: [String: DatabaseReset.TableCounts],
+        tables: [String: ResetTable]
+    ) {
+        var rowOids: [String] = []
+        var queue: [String] = []
+        for oid in changed {
+            guard let table = tables[oid], let counts = now[oid], let before = baseline[oid] else { return nil }
+            if table.reloadsByRow, counts.file == before.file, counts.inserted >= before.inserted,
+                counts.updated >= before.updated, counts.deleted >= before.deleted
+            {
+                rowOids.append(oid)
+            } else {
+                queue.append(oid)
+            }
+        }
+        // TRUNCATE needs every table whose foreign keys reach one it truncates.
+        var closure = Set<String>()
+        while let oid = queue.popLast() {
+            guard closure.insert(oid).inserted else { continue }
+            guard let table = tables[oid] else { return nil }
+            queue += table.referencedBy
+        }
+        whole = closure.sorted().compactMap { tables[$0] }
+        guard whole.allSatisfy({ $0.kind == "r" && $0.triggers == 0 }),
+            whole.reduce(0, { $0 + $1.size }) <= DatabaseReset.reloadLimit
+        else { return nil }
+        byRow = rowOids.filter { !closure.contains($0) }.compactMap { oid in
+            guard let table = tables[oid], let counts = now[oid], let before = baseline[oid] else { return nil }
+            return ByRow(
+                table: table, inserted: counts.inserted - before.inserted,
+                removedOriginals: counts.updated > before.updated || counts.deleted > before.deleted)
+        }
+    }
+
+    /// What the opening exchange leaves to copy in, and the rows it deleted and will insert.
+    struct Reload {
+        /// `COPY ... FROM STDIN` statements and their data.
+        var copies: [(sql: String, data: [UInt8])] = []
+        /// Per table oid: rows deleted and rows to insert (for the counts after the reset).
+        var deleted: [String: Int] = [:]
+        var inserted: [String: Int] = [:]
+    }
+
+    /// Opens the reset's transaction on `target` in one exchange (truncates the tables
+    /// to reload whole, deletes the rows written since the baseline, reads the keys left
+    /// where rows may be missing) and returns what to copy in, before the caller commits.
+    /// `horizon`: the baseline's. `rows`: the source's rows of a table, with their keys.
+    func open(
+        on target: PostgresConnection, from source: PostgresConnection, horizon: UInt64,
+        rows: (ResetTable) throws -> [BinaryCopy.Tuple]
+    ) throws -> Reload {
+        var reload = Reload()
+        for table in whole {
+            reload.copies.append(
+                (
+                    "COPY \(table.name) (\(table.copyColumns)) FROM STDIN (FORMAT binary)",
+                    try source.copyOut("COPY \(table.name) (\(table.copyColumns)) TO STDOUT (FORMAT binary)")
+                ))
+        }
+        var statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
+        if !whole.isEmpty { statements.append("TRUNCATE " + whole.map { "ONLY \($0.name)" }.joined(separator: ", ")) }
+        if !byRow.isEmpty {
+            // Written since the baseline: an xmin at or past the horizon. `age` counts back from
+            // this transaction modulo 2^32, so the comparison holds across the wrap of ids.
+            let newer = "age(xmin) <= age('\(horizon & 0xFFFF_FFFF)'::xid)"
+            statements.append(
+                "WITH "
+                    + byRow.enumerated().map {
+                        "d\($0.offset) AS (DELETE FROM ONLY \($0.element.table.name) WHERE \(newer) RETURNING 1)"
+                    }.joined(separator: ", ")
+                    + " SELECT " + byRow.indices.map { "(SELECT count(*) FROM d\($0))::text" }.joined(separator: ", "))
+        }
+        let scanned = byRow.filter(\.removedOriginals)
+        statements += scanned.map { Self.keysCopy(of: $0.table) }
+        let results = try target.exchange(statements.joined(separator: ";\n"))
+        guard results.count == statements.count else {
+            throw NetworkError("the reset's first statements did not all run")
+        }
+        let counts = byRow.isEmpty ? [] : results[results.count - scanned.count - 1].rows.first ?? []
+        var keys: [String: [UInt8]] = [:]
+        for (index, entry) in scanned.enumerated() {
+            keys[entry.table.oid] = results[results.count - scanned.count + index].copied
+        }
+        for (index, entry) in byRow.enumerated() {
+            let table = entry.table
+            guard let count = index < counts.count ? counts[index].flatMap({ Int($0) }) : nil else {
+                throw NetworkError("the reset could not read how many rows of \(table.name) it deleted")
+            }
+            reload.deleted[table.oid] = count
+            // Only rows inserted since, all of them gone now: nothing of the snapshot is missing.
+            guard entry.removedOriginals || count > entry.inserted else { continue }
+            let data = try keys[table.oid] ?? target.copyOut(Self.keysCopy(of: table))
+            let present = try BinaryCopy.keys(data)
+            let missing = try rows(table).filter { !present.contains($0.key) }
+            guard !missing.isEmpty else { continue }
+            reload.copies.append(
+                ("COPY \(table.name) (\(table.copyColumns)) FROM STDIN (FORMAT binary)", BinaryCopy.data(missing)))
+            reload.inserted[table.oid] = missing.count
+        }
+        return reload
+    }
+
+    /// The keys of a table's rows, as binary COPY.
+    static func keysCopy(of table: ResetTable) -> String {
+        "COPY (SELECT \(table.key.map { table.columns[$0] }.joined(separator: ", ")) FROM ONLY \(table.name)) TO STDOUT (FORMAT binary)"
+    }
+}

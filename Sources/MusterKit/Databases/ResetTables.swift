@@ -1,0 +1,149 @@
+import Foundation
+
+/// What a reset in place needs to know of one table of a snapshot. Read once from the
+/// snapshot's source: a database whose counters match its baseline has the source's
+/// schema, table oids included (a copy keeps its catalogs).
+struct ResetTable: Sendable, Equatable {
+    var oid: String
+    /// `schema.table`, quoted.
+    var name: String
+    var kind: String
+    /// User triggers that would fire while it reloads (enabled, or enabled for replicas).
+    var triggers: Int
+    var hasRules: Bool
+    /// The columns a COPY carries (generated ones left out), quoted, in order.
+    var columns: [String]
+    /// The primary key's positions in `columns`; empty without a primary key (or with a generated column in it).
+    var key: [Int]
+    /// The tables whose foreign keys point at this one (a TRUNCATE takes them too).
+    var referencedBy: [String]
+    /// Bytes of its data in the source.
+    var size: Int
+
+    /// Rows written since the baseline can be found by their `xmin` and taken out one
+    /// by one, and the snapshot's rows missing put back by their key.
+    var reloadsByRow: Bool { kind == "r" && triggers == 0 && !hasRules && !key.isEmpty && size <= Self.rowCacheLimit }
+
+    /// Above this size a table is reloaded whole (its rows are not kept in memory).
+    static let rowCacheLimit = 16 << 20
+
+    var copyColumns: String { columns.joined(separator: ", ") }
+
+    /// Every user table of the database `connection` is on.
+    static func read(from connection: PostgresConnection) throws -> [String: ResetTable] {
+        let rows = try connection.query(
+            """
+            SELECT c.oid::text, format('%I.%I', n.nspname, c.relname), c.relkind::text,
+                   (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled IN ('A', 'R') AND NOT t.tgisinternal)::text,
+                   c.relhasrules::text,
+                   (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum) FROM pg_attribute a
+                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
+                   (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.i) FROM pg_index x
+                    CROSS JOIN unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, i)
+                    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+                    WHERE x.indrelid = c.oid AND x.indisprimary),
+                   (SELECT string_agg(k.conrelid::text, ',') FROM pg_constraint k WHERE k.confrelid = c.oid AND k.contype = 'f'),
+                   pg_relation_size(c.oid)::text
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+            """)
+        var tables: [String: ResetTable] = [:]
+        for row in rows where row.count == 9 {
+            guard let oid = row[0], let name = row[1], let kind = row[2] else { continue }
+            let columns = (row[5] ?? "").split(separator: ",").map(String.init)
+            let keyColumns = (row[6] ?? "").split(separator: ",").map(String.init)
+            let key = keyColumns.compactMap { columns.firstIndex(of: $0) }
+            tables[oid] = ResetTable(
+                oid: oid, name: name, kind: kind, triggers: Int(row[3] ?? "") ?? 1, hasRules: row[4] != "false",
+                columns: columns, key: key.count == keyColumns.count ? key : [],
+                referencedBy: (row[7] ?? "").split(separator: ",").map(String.init), size: Int(row[8] ?? "") ?? .max)
+        }
+        return tables
+    }
+}
+
+/// Postgres's binary COPY format: a header, tuples (a field count, then each field's
+/// length, -1 for NULL, and bytes), and a trailer (a count of -1).
+enum BinaryCopy {
+    static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
+    /// The header with no flags and no extension.
+    static let header: [UInt8] = signature + [0, 0, 0, 0, 0, 0, 0, 0]
+    static let trailer: [UInt8] = [0xFF, 0xFF]
+
+    /// One tuple: its bytes (count included) and its key (the key fields' lengths and bytes, in `key` order).
+    struct Tuple: Sendable {
+        var bytes: [UInt8]
+        var key: [UInt8]
+    }
+
+    /// The tuples of a COPY's output; `key` lists the fields that make a tuple's key.
+    static func tuples(_ data: [UInt8], key: [Int]) throws -> [Tuple] {
+        func int32(_ at: Int) throws -> Int {
+            guard at + 4 <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
+            return Int(
+                Int32(
+                    bitPattern: UInt32(data[at]) << 24 | UInt32(data[at + 1]) << 16 | UInt32(data[at + 2]) << 8
+                        | UInt32(data[at + 3])))
+        }
+        guard data.count >= 19, Array(data[0..<11]) == signature else {
+            throw NetworkError("a binary COPY did not start with its signature")
+        }
+        var at = 19 + (try int32(15))
+        var tuples: [Tuple] = []
+        while true {
+            guard at + 2 <= data.count else { throw NetworkError("a binary COPY ended without its trailer") }
+            let count = Int(Int16(bitPattern: UInt16(data[at]) << 8 | UInt16(data[at + 1])))
+            if count == -1 { return tuples }
+            let start = at
+            at += 2
+            var fields: [Range<Int>] = []
+            fields.reserveCapacity(count)
+            for _ in 0..<count {
+                let length = try int32(at)
+                let end = at + 4 + max(0, length)
+                guard end <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
+                fields.append(at..<end)
+                at = end
+            }
+            var keyBytes: [UInt8] = []
+            for index in key where index < fields.count { keyBytes += data[fields[index]] }
+            tuples.append(Tuple(bytes: Array(data[start..<at]), key: keyBytes))
+        }
+    }
+
+    /// The tuples of a COPY of keys only, each as its fields' lengths and bytes (a `Tuple.key`).
+    static func keys(_ data: [UInt8]) throws -> Set<[UInt8]> {
+        guard data.count >= 19, Array(data[0..<11]) == signature else {
+            throw NetworkError("a binary COPY did not start with its signature")
+        }
+        func int32(_ at: Int) throws -> Int {
+            guard at + 4 <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
+            return Int(
+                Int32(
+                    bitPattern: UInt32(data[at]) << 24 | UInt32(data[at + 1]) << 16 | UInt32(data[at + 2]) << 8
+                        | UInt32(data[at + 3])))
+        }
+        var at = 19 + (try int32(15))
+        var keys = Set<[UInt8]>()
+        while true {
+            guard at + 2 <= data.count else { throw NetworkError("a binary COPY ended without its trailer") }
+            let count = Int(Int16(bitPattern: UInt16(data[at]) << 8 | UInt16(data[at + 1])))
+            if count == -1 { return keys }
+            at += 2
+            let start = at
+            for _ in 0..<count {
+                at += 4 + max(0, try int32(at))
+                guard at <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
+            }
+            keys.insert(Array(data[start..<at]))
+        }
+    }
+
+    /// A COPY's input holding `tuples`.
+    static func data(_ tuples: [Tuple]) -> [UInt8] {
+        var data = header
+        data.reserveCapacity(header.count + tuples.reduce(2) { $0 + $1.bytes.count })
+        for tuple in tuples { data += tuple.bytes }
+        return data + trailer
+    }
+}

@@ -140,7 +140,9 @@ actor TemplateSpares {
             // The cache stays under its limit: older keys make room first, else no more spares.
             let fits = await offload { TemplateCache.roomForOneMore(of: want.template, limit: want.cacheLimit) }
             guard fits else { wants[want.template] = nil; continue }
-            if await !makeOne(want) { wants[want.template] = nil }
+            // A copy ended by the stop (`hold` came while it began) is still owed: `finish`
+            // makes it. Only a real failure drops the want.
+            if await !makeOne(want), !stopped { wants[want.template] = nil }
         }
         worker = nil
         if !stopped, wants.values.contains(where: { Self.count(of: $0.template) < $0.count }) { startIfReady() }

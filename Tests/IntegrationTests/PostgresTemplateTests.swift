@@ -193,12 +193,13 @@ import Glibc
         try db.query("CREATE TABLE t (id int)")
         #expect(try db.value("SELECT count(*) FROM t") == "0")
 
-        // A damaged spare (a catalog file emptied) is deleted and never started.
+        // A damaged spare (a catalog file removed after it was published, as a cache
+        // cleaner would) is deleted and never started.
         let damaged = try await Self.waitForSpare(in: cache)
         #expect(try await Self.muster(second, ["down"], cache: cache).status == 0)
         let catalog = try #require(
             FileManager.default.subpaths(atPath: damaged + "/base")?.first { $0.hasSuffix("/1259") })
-        try Data().write(to: URL(fileURLWithPath: damaged + "/base/" + catalog))
+        try FileManager.default.removeItem(atPath: damaged + "/base/" + catalog)
         #expect(try await Self.muster(third, ["up", "-d"], cache: cache).status == 0)
         let log = try String(contentsOfFile: third.paths.logFile(for: "db"), encoding: .utf8)
         #expect(log.contains("was damaged; deleted it"), "\(log)")
@@ -207,7 +208,7 @@ import Glibc
         let catalogSize =
             (try? FileManager.default.attributesOfItem(atPath: third.paths.dataDir(for: "db") + "/base/" + catalog))?[
                 .size] as? Int
-        #expect((catalogSize ?? 0) > 0, "the third cluster's pg_class is empty: the damaged spare was started")
+        #expect((catalogSize ?? 0) > 0, "the third cluster has no pg_class: the damaged spare was started")
         #expect(try await Self.connect(third).value("SELECT to_regclass('public.t') IS NULL") == "t")
         #expect(try await Self.muster(third, ["down"], cache: cache).status == 0)
         // Stopping the stack ends a spare being made: no half-made folder stays behind.
@@ -215,6 +216,33 @@ import Glibc
         #expect(
             ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).allSatisfy { $0.hasPrefix("spare-") }
         )
+    }
+
+    /// A published spare whose `pg_control` changed is refused when taken (the take
+    /// checks its checksum, not only its names), deleted, and the stack starts from a
+    /// copy of the template.
+    @Test func aSpareWithAnAlteredControlFileIsDeletedNeverStarted() async throws {
+        let cache = try Self.cache()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try Self.stack()
+        let second = try Self.stack("altered-control")
+        defer { first.cleanup(); second.cleanup() }
+        #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
+        let spare = try await Self.waitForSpare(in: cache)
+        #expect(try await Self.muster(first, ["down"], cache: cache).status == 0)
+        #expect(Self.spares(in: cache) == [spare], "one spare, the one to damage")
+
+        // One byte of the control file flipped; its size and every name stay the same.
+        let control = spare + "/global/pg_control"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: control))
+        bytes[16] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: control))
+        #expect(try await Self.muster(second, ["up", "-d"], cache: cache).status == 0)
+        let log = try String(contentsOfFile: second.paths.logFile(for: "db"), encoding: .utf8)
+        #expect(log.contains("was damaged; deleted it"), "\(log)")
+        #expect(!FileManager.default.fileExists(atPath: spare))
+        #expect(try await Self.connect(second).value("SELECT 1") == "1")
+        #expect(try await Self.muster(second, ["down"], cache: cache).status == 0)
     }
 
     /// /dev/shm (tmpfs) is another file system than the test projects' folder.

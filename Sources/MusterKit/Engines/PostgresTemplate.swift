@@ -63,7 +63,7 @@ struct PostgresTemplate {
         // Spares only where a rename reaches the project; each cluster made asks for one more.
         let spares = TemplateSpares.renameWorks(from: cache, to: dataDir) ? TemplateSpares.limit(environment) : 0
         if spares > 0 {
-            // A spare made ahead of time: a rename, then the same check as the template's.
+            // A spare made ahead of time: a rename, then a check of what can change in it (SpareCheck).
             let taken = await offload {
                 Result { try CopyTree.install(dataDir) { TemplateSpares.take(of: template, into: $0, logFD: logFD) } }
             }

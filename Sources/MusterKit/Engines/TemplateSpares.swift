@@ -7,9 +7,11 @@ import Foundation
 /// - A spare is `KEY.spares/spare-PID-N`, made by copying the template into
 ///   `KEY.spares/.making-PID-N` and renaming it, so a spare is always whole.
 /// - Taking one is a `rename` into the new cluster's staging folder: atomic, so two
-///   processes never take the same one. It is then checked against the template's
-///   manifest (its files, sizes and `pg_control`) like the template itself, and a
-///   damaged one is deleted and never started.
+///   processes never take the same one. A spare is checked in full against the
+///   template's manifest (its files, sizes and `pg_control`) before the rename that
+///   publishes it; taking it checks what can change while it waits (`SpareCheck`: its
+///   names and `pg_control`, no `stat` of each file), and a damaged one is deleted and
+///   never started.
 /// - Spares help only where the cache and the project are on one file system (a
 ///   rename cannot cross them); elsewhere none are made or taken.
 /// - A supervisor makes spares after its stack is up, one at a time, at the lowest CPU
@@ -41,7 +43,7 @@ actor TemplateSpares {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return false }
         for name in names.sorted() where name.hasPrefix("spare-") {
             guard rename(folder + "/" + name, staging) == 0 else { continue }  // taken by another process meanwhile
-            if TemplateManifest.matches(staging, manifestOf: template) { return true }
+            if SpareCheck.passes(staging, manifestOf: template) { return true }
             writeAll(
                 logFD, "muster: a spare copy of the Postgres template (\(folder)/\(name)) was damaged; deleted it\n")
             try? FileManager.default.removeItem(atPath: staging)
@@ -138,7 +140,9 @@ actor TemplateSpares {
             // The cache stays under its limit: older keys make room first, else no more spares.
             let fits = await offload { TemplateCache.roomForOneMore(of: want.template, limit: want.cacheLimit) }
             guard fits else { wants[want.template] = nil; continue }
-            if await !makeOne(want) { wants[want.template] = nil }
+            // A copy ended by the stop (`hold` came while it began) is still owed: `finish`
+            // makes it. Only a real failure drops the want.
+            if await !makeOne(want), !stopped { wants[want.template] = nil }
         }
         worker = nil
         if !stopped, wants.values.contains(where: { Self.count(of: $0.template) < $0.count }) { startIfReady() }
@@ -167,7 +171,10 @@ actor TemplateSpares {
                 want.template, to: staging, logFD: want.logFD,
                 spare: { await self.copyStarted($0, atShutdown: atShutdown) })) ?? false
         copying = nil
-        guard copied, rename(staging, folder + "/spare-" + name) == 0 else {
+        // Checked in full here, off the critical path: a published spare is whole, and
+        // taking it checks only what can change afterwards (`SpareCheck`).
+        let whole = copied ? await offload { TemplateManifest.matches(staging, manifestOf: want.template) } : false
+        guard whole, rename(staging, folder + "/spare-" + name) == 0 else {
             try? FileManager.default.removeItem(atPath: staging)
             return false
         }

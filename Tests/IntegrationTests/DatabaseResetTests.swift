@@ -177,6 +177,8 @@ import Testing
             "DELETE FROM log WHERE at < 10; INSERT INTO log VALUES (1, 'line 1'), (1000, 'new')",
             "DELETE FROM lines WHERE qty > 200",
             "UPDATE lines SET qty = qty + 1; UPDATE lines SET qty = qty - 1 WHERE order_id < 20",
+            "UPDATE lines SET line = 50 WHERE order_id = 6 AND line = 1; UPDATE lines SET line = 1 WHERE order_id = 6 AND line = 2; UPDATE lines SET line = 2 WHERE order_id = 6 AND line = 50",
+            "BEGIN; INSERT INTO lines VALUES (97, 1, 'gone', 1); ROLLBACK; UPDATE lines SET order_id = 70 WHERE order_id = 8 AND line = 9",
         ]
         for sql in changes {
             if sql == changes[5] {

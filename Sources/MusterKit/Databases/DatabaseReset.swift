@@ -22,10 +22,11 @@ import Foundation
 /// How rows are put back: the baseline remembers the next transaction id when the
 /// database last equalled its snapshot (its *horizon*). In a changed table with a
 /// primary key, every row whose `xmin` is at or past the horizon was written since
-/// (inserted, or the new version of an update) and is deleted; then, when the counts
-/// say rows were updated or deleted, the keys left are compared with the source's and
-/// the source's rows missing are copied back (binary COPY, the source's rows kept in
-/// memory). A table without a primary key, or one a test truncated, is reloaded whole
+/// (inserted, or the new version of an update) and is deleted, its key returned; the
+/// source's rows under those keys are copied back (binary COPY, the source's rows kept
+/// in memory), and, when the counts say rows were deleted, the keys left are compared
+/// with the source's for the rows missing (when rows were only updated, counting the
+/// rows left tells whether an update moved a key). A table without a primary key, or one a test truncated, is reloaded whole
 /// (with the tables whose foreign keys reach it). One transaction, with
 /// `session_replication_role = replica` so foreign keys are not checked half way.
 struct DatabaseReset {

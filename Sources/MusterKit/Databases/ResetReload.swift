@@ -8,8 +8,10 @@ struct ReloadPlan {
         var table: ResetTable
         /// Rows inserted since the baseline.
         var inserted: Int
-        /// Whether rows were updated or deleted since (then the keys are compared).
+        /// Whether rows were updated or deleted since.
         var removedOriginals: Bool
+        /// Whether rows were deleted since (then the keys left are compared with the source's).
+        var deletedOriginals: Bool
     }
 
     var whole: [ResetTable]
@@ -49,7 +51,8 @@ struct ReloadPlan {
             guard let table = tables[oid], let counts = now[oid], let before = baseline[oid] else { return nil }
             return ByRow(
                 table: table, inserted: counts.inserted - before.inserted,
-                removedOriginals: counts.updated > before.updated || counts.deleted > before.deleted)
+                removedOriginals: counts.updated > before.updated || counts.deleted > before.deleted,
+                deletedOriginals: counts.deleted > before.deleted)
         }
     }
 
@@ -63,12 +66,19 @@ struct ReloadPlan {
     }
 
     /// Opens the reset's transaction on `target` in one exchange (truncates the tables
-    /// to reload whole, deletes the rows written since the baseline, reads the keys left
-    /// where rows may be missing) and returns what to copy in, before the caller commits.
-    /// `horizon`: the baseline's. `rows`: the source's rows of a table, with their keys.
+    /// to reload whole, deletes the rows written since the baseline and reads their keys,
+    /// counts or reads the keys left where originals may be missing) and returns what to
+    /// copy in, before the caller commits. `horizon`: the baseline's. `rows`: the
+    /// source's rows of a table, by key.
+    ///
+    /// The rows to put back: those deleted whose key the source has (originals updated,
+    /// or deleted and inserted again), and, when the counts say rows were deleted, the
+    /// source's keys missing from the table. When rows were only updated, the rows left
+    /// (all originals, unchanged) and the keys put back must number the source's rows,
+    /// or an update moved a key and the keys left are read and compared after all.
     func open(
         on target: PostgresConnection, from source: PostgresConnection, horizon: UInt64,
-        rows: (ResetTable) throws -> [BinaryCopy.Tuple]
+        rows: (ResetTable) throws -> SourceRows
     ) throws -> Reload {
         var reload = Reload()
         for table in whole {
@@ -80,49 +90,68 @@ struct ReloadPlan {
         }
         var statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
         if !whole.isEmpty { statements.append("TRUNCATE " + whole.map { "ONLY \($0.name)" }.joined(separator: ", ")) }
-        if !byRow.isEmpty {
-            // Written since the baseline: an xmin at or past the horizon. `age` counts back from
-            // this transaction modulo 2^32, so the comparison holds across the wrap of ids.
-            let newer = "age(xmin) <= age('\(horizon & 0xFFFF_FFFF)'::xid)"
-            statements.append(
-                "WITH "
-                    + byRow.enumerated().map {
-                        "d\($0.offset) AS (DELETE FROM ONLY \($0.element.table.name) WHERE \(newer) RETURNING 1)"
-                    }.joined(separator: ", ")
-                    + " SELECT " + byRow.indices.map { "(SELECT count(*) FROM d\($0))::text" }.joined(separator: ", "))
+        // Written since the baseline: an xmin at or past the horizon. `age` counts back from
+        // this transaction modulo 2^32, so the comparison holds across the wrap of ids.
+        let newer = "age(xmin) <= age('\(horizon & 0xFFFF_FFFF)'::xid)"
+        let deletes = statements.count
+        statements += byRow.map {
+            "COPY (DELETE FROM ONLY \($0.table.name) WHERE \(newer) RETURNING \(Self.keyColumns(of: $0.table))) TO STDOUT (FORMAT binary)"
         }
-        let scanned = byRow.filter(\.removedOriginals)
+        let counted = byRow.filter { $0.removedOriginals && !$0.deletedOriginals }
+        if !counted.isEmpty {
+            statements.append(
+                "SELECT " + counted.map { "(SELECT count(*) FROM ONLY \($0.table.name))::text" }.joined(separator: ", ")
+            )
+        }
+        let scanned = byRow.filter(\.deletedOriginals)
         statements += scanned.map { Self.keysCopy(of: $0.table) }
         let results = try target.exchange(statements.joined(separator: ";\n"))
         guard results.count == statements.count else {
             throw NetworkError("the reset's first statements did not all run")
         }
-        let counts = byRow.isEmpty ? [] : results[results.count - scanned.count - 1].rows.first ?? []
+        let counts = counted.isEmpty ? [] : results[deletes + byRow.count].rows.first ?? []
+        var left: [String: Int] = [:]
+        for (index, entry) in counted.enumerated() {
+            guard let count = index < counts.count ? counts[index].flatMap({ Int($0) }) : nil else {
+                throw NetworkError("the reset could not count the rows of \(entry.table.name)")
+            }
+            left[entry.table.oid] = count
+        }
         var keys: [String: [UInt8]] = [:]
         for (index, entry) in scanned.enumerated() {
             keys[entry.table.oid] = results[results.count - scanned.count + index].copied
         }
         for (index, entry) in byRow.enumerated() {
             let table = entry.table
-            guard let count = index < counts.count ? counts[index].flatMap({ Int($0) }) : nil else {
-                throw NetworkError("the reset could not read how many rows of \(table.name) it deleted")
+            let deleted = try BinaryCopy.keyList(results[deletes + index].copied)
+            reload.deleted[table.oid] = deleted.count
+            let snapshot = try rows(table)
+            var back: [BinaryCopy.Tuple]
+            if entry.deletedOriginals {
+                let present = try BinaryCopy.keys(keys[table.oid] ?? [])
+                back = snapshot.tuples.filter { !present.contains($0.key) }
+            } else {
+                back = deleted.compactMap { snapshot.index[$0].map { snapshot.tuples[$0] } }
+                if let count = left[table.oid], count + back.count != snapshot.tuples.count {
+                    // A key moved by an update: compare the keys left (one exchange more).
+                    let present = try BinaryCopy.keys(target.copyOut(Self.keysCopy(of: table)))
+                    back = snapshot.tuples.filter { !present.contains($0.key) }
+                }
             }
-            reload.deleted[table.oid] = count
-            // Only rows inserted since, all of them gone now: nothing of the snapshot is missing.
-            guard entry.removedOriginals || count > entry.inserted else { continue }
-            let data = try keys[table.oid] ?? target.copyOut(Self.keysCopy(of: table))
-            let present = try BinaryCopy.keys(data)
-            let missing = try rows(table).filter { !present.contains($0.key) }
-            guard !missing.isEmpty else { continue }
+            guard !back.isEmpty else { continue }
             reload.copies.append(
-                ("COPY \(table.name) (\(table.copyColumns)) FROM STDIN (FORMAT binary)", BinaryCopy.data(missing)))
-            reload.inserted[table.oid] = missing.count
+                ("COPY \(table.name) (\(table.copyColumns)) FROM STDIN (FORMAT binary)", BinaryCopy.data(back)))
+            reload.inserted[table.oid] = back.count
         }
         return reload
     }
 
+    static func keyColumns(of table: ResetTable) -> String {
+        table.key.map { table.columns[$0] }.joined(separator: ", ")
+    }
+
     /// The keys of a table's rows, as binary COPY.
     static func keysCopy(of table: ResetTable) -> String {
-        "COPY (SELECT \(table.key.map { table.columns[$0] }.joined(separator: ", ")) FROM ONLY \(table.name)) TO STDOUT (FORMAT binary)"
+        "COPY (SELECT \(keyColumns(of: table)) FROM ONLY \(table.name)) TO STDOUT (FORMAT binary)"
     }
 }

@@ -31,7 +31,7 @@ final class ResetBaselines: @unchecked Sendable {
     private var connections: [String: PostgresConnection] = [:]
     private var sequences: [String: [DatabaseReset.SequenceValue]] = [:]
     private var tables: [String: [String: ResetTable]] = [:]
-    private var rows: [String: [BinaryCopy.Tuple]] = [:]
+    private var rows: [String: SourceRows] = [:]
     private var rowBytes = 0
 
     /// Above this many bytes of source rows kept, the oldest source's rows are let go.
@@ -79,16 +79,16 @@ final class ResetBaselines: @unchecked Sendable {
     }
 
     /// The rows of one table of a source, read once (while they fit under `rowsLimit`).
-    func rows(source: String, table: String, read: () throws -> [BinaryCopy.Tuple]) throws -> [BinaryCopy.Tuple] {
+    func rows(source: String, table: String, read: () throws -> [BinaryCopy.Tuple]) throws -> SourceRows {
         let key = source + "/" + table
         if let known = lock.withLock({ rows[key] }) { return known }
-        let values = try read()
-        let size = values.reduce(0) { $0 + $1.bytes.count + $1.key.count }
+        let values = SourceRows(try read())
+        let size = values.bytes
         lock.withLock {
             // Another source's rows (a retaken snapshot) go first, then everything once past the limit.
             if rowBytes + size > Self.rowsLimit { rows = rows.filter { $0.key.hasPrefix(source + "/") } }
             if rowBytes + size > Self.rowsLimit { rows = [:] }
-            rowBytes = rows.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.bytes.count + $1.key.count } }
+            rowBytes = rows.values.reduce(0) { $0 + $1.bytes }
             if size <= Self.rowsLimit {
                 rows[key] = values
                 rowBytes += size

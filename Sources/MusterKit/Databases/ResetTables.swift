@@ -62,6 +62,19 @@ struct ResetTable: Sendable, Equatable {
     }
 }
 
+/// The rows of one table of a snapshot's source, and where each key's row is.
+struct SourceRows: Sendable {
+    var tuples: [BinaryCopy.Tuple]
+    var index: [[UInt8]: Int]
+
+    init(_ tuples: [BinaryCopy.Tuple]) {
+        self.tuples = tuples
+        index = Dictionary(tuples.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    var bytes: Int { tuples.reduce(0) { $0 + $1.bytes.count + $1.key.count } }
+}
+
 /// Postgres's binary COPY format: a header, tuples (a field count, then each field's
 /// length, -1 for NULL, and bytes), and a trailer (a count of -1).
 enum BinaryCopy {
@@ -112,7 +125,10 @@ enum BinaryCopy {
     }
 
     /// The tuples of a COPY of keys only, each as its fields' lengths and bytes (a `Tuple.key`).
-    static func keys(_ data: [UInt8]) throws -> Set<[UInt8]> {
+    static func keys(_ data: [UInt8]) throws -> Set<[UInt8]> { Set(try keyList(data)) }
+
+    /// The same, in the order of the COPY.
+    static func keyList(_ data: [UInt8]) throws -> [[UInt8]] {
         guard data.count >= 19, Array(data[0..<11]) == signature else {
             throw NetworkError("a binary COPY did not start with its signature")
         }
@@ -124,7 +140,7 @@ enum BinaryCopy {
                         | UInt32(data[at + 3])))
         }
         var at = 19 + (try int32(15))
-        var keys = Set<[UInt8]>()
+        var keys: [[UInt8]] = []
         while true {
             guard at + 2 <= data.count else { throw NetworkError("a binary COPY ended without its trailer") }
             let count = Int(Int16(bitPattern: UInt16(data[at]) << 8 | UInt16(data[at + 1])))
@@ -135,7 +151,7 @@ enum BinaryCopy {
                 at += 4 + max(0, try int32(at))
                 guard at <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
             }
-            keys.insert(Array(data[start..<at]))
+            keys.append(Array(data[start..<at]))
         }
     }
 

@@ -98,9 +98,10 @@ final class SteppedClock: _Concurrency.Clock, Sendable {
         return found
     }
 
-    /// Waits (in real time, up to `limit`) until something sleeps until `deadline`.
-    func sleeps(until deadline: Duration, within limit: Swift.Duration = .seconds(60)) async -> Bool {
-        await until(within: limit) { pending.contains(deadline) }
+    /// Waits (in real time, up to `limit`) until `count` sleepers (one by default) sleep
+    /// until `deadline`.
+    func sleeps(until deadline: Duration, count: Int = 1, within limit: Swift.Duration = .seconds(60)) async -> Bool {
+        await until(within: limit) { pending.filter { $0 == deadline }.count >= count }
     }
 
     private func until(within limit: Swift.Duration, _ condition: () -> Bool) async -> Bool {

@@ -97,7 +97,7 @@ import Testing
         #expect(ProcessTable.isAlive(pid))
         clock.advance(to: .seconds(20))
         _ = try await stopping.value
-        #expect(await stack.snapshot("stubborn")?.phase == .stopped)
+        #expect(await eventually(within: .seconds(60)) { await stack.snapshot("stubborn")?.phase == .stopped })
         #expect(!ProcessTable.isAlive(pid))
         let reasons = stack.events().compactMap { $0.reason }
         #expect(reasons.contains { $0.contains("did not stop within 20s of SIGTERM; sent SIGKILL") }, "\(reasons)")

@@ -89,15 +89,18 @@ enum BinaryCopy {
         var key: [UInt8]
     }
 
+    /// The signed 32-bit big-endian number at `at` (a field's length, the header's extension size).
+    static func bigEndianInt32(_ data: [UInt8], at: Int) throws -> Int {
+        guard at + 4 <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
+        return Int(
+            Int32(
+                bitPattern: UInt32(data[at]) << 24 | UInt32(data[at + 1]) << 16 | UInt32(data[at + 2]) << 8
+                    | UInt32(data[at + 3])))
+    }
+
     /// The tuples of a COPY's output; `key` lists the fields that make a tuple's key.
     static func tuples(_ data: [UInt8], key: [Int]) throws -> [Tuple] {
-        func int32(_ at: Int) throws -> Int {
-            guard at + 4 <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
-            return Int(
-                Int32(
-                    bitPattern: UInt32(data[at]) << 24 | UInt32(data[at + 1]) << 16 | UInt32(data[at + 2]) << 8
-                        | UInt32(data[at + 3])))
-        }
+        func int32(_ at: Int) throws -> Int { try bigEndianInt32(data, at: at) }
         guard data.count >= 19, Array(data[0..<11]) == signature else {
             throw NetworkError("a binary COPY did not start with its signature")
         }
@@ -132,13 +135,7 @@ enum BinaryCopy {
         guard data.count >= 19, Array(data[0..<11]) == signature else {
             throw NetworkError("a binary COPY did not start with its signature")
         }
-        func int32(_ at: Int) throws -> Int {
-            guard at + 4 <= data.count else { throw NetworkError("a binary COPY ended inside a field") }
-            return Int(
-                Int32(
-                    bitPattern: UInt32(data[at]) << 24 | UInt32(data[at + 1]) << 16 | UInt32(data[at + 2]) << 8
-                        | UInt32(data[at + 3])))
-        }
+        func int32(_ at: Int) throws -> Int { try bigEndianInt32(data, at: at) }
         var at = 19 + (try int32(15))
         var keys: [[UInt8]] = []
         while true {

@@ -104,6 +104,18 @@ final class SteppedClock: _Concurrency.Clock, Sendable {
         await until(within: limit) { pending.filter { $0 == deadline }.count >= count }
     }
 
+    /// Moves the clock 5 ms every 2 ms of real time until the task is cancelled: for
+    /// work that polls on the clock between the moments a test checks (a server's ready
+    /// probe while it starts, the wait for a killed service's processes to be gone).
+    func keepMoving() -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                advance(to: now.offset + .milliseconds(5))
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
+    }
+
     private func until(within limit: Swift.Duration, _ condition: () -> Bool) async -> Bool {
         let end = ContinuousClock.now + limit
         while ContinuousClock.now < end {

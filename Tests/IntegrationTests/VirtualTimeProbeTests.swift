@@ -12,7 +12,9 @@ import Testing
 
     /// The ready probe's next look is due a tenth of the time already waited, at least
     /// 5 ms and at most the probe's interval. Each step waits until the loop is asleep
-    /// (its deadline is pending on the clock), so no step races the look's real work.
+    /// (its deadline is pending on the clock), so no step races the look's real work;
+    /// the deadline it sleeps until is the schedule, and the number of looks so far
+    /// shows no look came without a sleep.
     @Test func theReadyProbeBacksOffWithTheTimeAlreadyWaited() async throws {
         let clock = SteppedClock()
         let stack = try TestStack(
@@ -40,17 +42,11 @@ import Testing
         }
         // The first look at once; then the floor, 5 ms, while little time has passed.
         try await nextLook(.milliseconds(5), after: 1, "the second look waits the 5 ms floor")
-        clock.advance(to: .milliseconds(4))
-        try await VirtualTimeTests.settle()
-        #expect(Self.lines(looks) == 1, "nothing before it is due")
         asleep = clock.advance(to: .milliseconds(5))
         try await nextLook(.milliseconds(10), after: 2, "still the floor after 5 ms")
         // After 2 s of waiting, a tenth of that: 200 ms; after 2.2 s, 220 ms.
         asleep = clock.advance(to: .seconds(2))
         try await nextLook(.milliseconds(2200), after: 3, "200 ms after 2 s of waiting")
-        clock.advance(to: .milliseconds(2199))
-        try await VirtualTimeTests.settle()
-        #expect(Self.lines(looks) == 3, "nothing before it is due")
         asleep = clock.advance(to: .milliseconds(2200))
         try await nextLook(.milliseconds(2420), after: 4, "220 ms after 2.2 s")
         // After 30 s, capped at the probe's interval: 1 s, not 3.
@@ -119,12 +115,7 @@ import Testing
             """)
         defer { stack.cleanup() }
         // Redis's ready probe looks on the test's clock too: time moves in 5 ms steps until it is up.
-        let driver = Task {
-            while !Task.isCancelled {
-                clock.advance(to: clock.now.offset + .milliseconds(5))
-                try? await Task.sleep(for: .milliseconds(2))
-            }
-        }
+        let driver = clock.keepMoving()
         try await stack.start(timers: clock)
         driver.cancel()
         _ = await driver.result
@@ -163,8 +154,11 @@ import Testing
         try await VirtualTimeTests.settle()
         #expect(await stack.snapshot("cache")?.phase == .stopping)
         clock.advance(to: base + .milliseconds(20_100))
+        // SIGKILL is sent; the wait for every process of it to be gone polls on the clock.
+        let release = clock.keepMoving()
         _ = try await stopping.value
-        #expect(await eventually(within: .seconds(60)) { await stack.snapshot("cache")?.phase == .stopped })
+        release.cancel()
+        #expect(await stack.snapshot("cache")?.phase == .stopped, "stop answers once its state says so")
         #expect(!ProcessTable.isAlive(pid))
         _ = await session.stop()
     }

@@ -49,6 +49,9 @@ extension Supervisor {
         wanted.subtract(set)
         let up = set.filter { !(snapshots[$0]?.phase.isDown ?? true) }
         await stopInOrder(set)
+        // The answer is read from the runners, not from their queued updates: a `ps` right
+        // after `stop` must not show a stopped service as stopping.
+        for name in set { await refresh(name) }
         var left: [String] = []
         for name in graph.startOrder(of: set) { left += await runners[name]?.leftBehind() ?? [] }
         if let first = left.first {

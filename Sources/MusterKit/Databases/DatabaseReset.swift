@@ -27,8 +27,10 @@ import Foundation
 /// in memory), and, when the counts say rows were deleted, the keys left are compared
 /// with the source's for the rows missing (when rows were only updated, counting the
 /// rows left tells whether an update moved a key). A table without a primary key, or one a test truncated, is reloaded whole
-/// (with the tables whose foreign keys reach it). One transaction, with
-/// `session_replication_role = replica` so foreign keys are not checked half way.
+/// (with the tables whose foreign keys reach it). One transaction, on muster's own
+/// session, which keeps `session_replication_role = replica` (foreign keys are not
+/// checked half way) for its life: set per transaction, the setting threw away the
+/// session's prepared plans twice per reset.
 struct DatabaseReset {
     let admin: PostgresConnection
     /// Connects as muster's superuser to one database of the cluster.
@@ -124,9 +126,30 @@ struct DatabaseReset {
         WHERE c.relkind IN ('r', 't', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
         """
 
-    static func signature(of connection: PostgresConnection) throws -> Signature {
-        try signature(from: connection.query(signatureSQL))
+    /// Makes `connection` the session a reset works on: replica role, set once (see above).
+    static func session(_ connection: PostgresConnection) throws -> PostgresConnection {
+        try connection.once("replica", "SET session_replication_role = replica")
+        return connection
     }
+
+    static func signature(of connection: PostgresConnection) throws -> Signature {
+        try signature(from: connection.query(connection.execute("muster_reset_signature", signatureSQL)))
+    }
+
+    /// Run on the admin connection with the source's name, the database's name and the
+    /// pid of muster's own session on it: the source's oid, and every other client
+    /// session on the database told to end (their number).
+    static let gateSQL = """
+        SELECT (SELECT oid::text FROM pg_database WHERE datname = $1),
+               (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                WHERE datname = $2 AND pid <> pg_backend_pid() AND pid <> $3 AND backend_type = 'client backend')::text
+        """
+
+    /// With the database's name and muster's session's pid: the other client sessions left on it.
+    static let othersSQL = """
+        SELECT count(*)::text FROM pg_stat_activity
+        WHERE datname = $1 AND pid <> pg_backend_pid() AND pid <> $2 AND backend_type = 'client backend'
+        """
 
     static func signature(from rows: [[String?]]) throws -> Signature {
         var signature = Signature(
@@ -171,7 +194,7 @@ struct DatabaseReset {
         Baseline, PostgresConnection
     )? {
         guard let horizon, let source = try sourceOid(of: template) else { return nil }
-        let connection = try connect(database)
+        let connection = try Self.session(connect(database))
         var signature = try Self.signature(of: connection)
         signature.relations = try Self.relations(of: connection)
         signature.horizon = horizon
@@ -230,18 +253,17 @@ struct DatabaseReset {
         var handedOver = false
         defer { if !handedOver { target.close() } }
         guard target.backendPid > 0 else { return nil }
+        try _ = Self.session(target)
         let name = admin.identifier(database)
-        let others =
-            "datname = \(admin.literal(database)) AND pid <> pg_backend_pid() AND pid <> \(target.backendPid) AND backend_type = 'client backend'"
+        let on = [admin.literal(database), "\(target.backendPid)"]
+        let gate = try admin.execute(
+            "muster_reset_gate", parameters: ["name", "name", "integer"], Self.gateSQL,
+            arguments: [admin.literal(Self.sourceName(of: baseline.template))] + on)
+        let othersHere = try target.execute(
+            "muster_reset_others", parameters: ["name", "integer"], Self.othersSQL, arguments: on)
         // One exchange: no new connections from now, whether the source is still the
         // baseline's, and every other session told to end.
-        let first = try admin.query(
-            """
-            ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false;
-            SELECT (SELECT oid::text FROM pg_database WHERE datname = \(admin.literal(Self.sourceName(of: baseline.template)))),
-                   (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE \(others))::text
-            """
-        ).first
+        let first = try admin.query("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false; " + gate).first
         var reopened = false
         defer { if !reopened { _ = try? admin.query("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true") } }
         guard let first, first.count == 2, first[0] == baseline.source else { return nil }
@@ -249,7 +271,9 @@ struct DatabaseReset {
         let ended = Int(first[1] ?? "") ?? 0
         if ended > 0 {
             let deadline = Date().addingTimeInterval(5)
-            while try admin.value("SELECT count(*) FROM pg_stat_activity WHERE \(others)") != "0" {
+            let others = try admin.execute(
+                "muster_reset_others", parameters: ["name", "integer"], Self.othersSQL, arguments: on)
+            while try admin.value(others) != "0" {
                 guard Date() < deadline else { return nil }
                 usleep(1_000)
             }
@@ -260,13 +284,12 @@ struct DatabaseReset {
         now.relations = baseline.signature.relations
         let changed = now.tables.filter { baseline.signature.tables[$0.key] != $0.value }.keys.sorted()
         // The last statements of the last exchange: no other session came in; connections again.
-        let closing =
-            "SELECT count(*)::text FROM pg_stat_activity WHERE \(others); ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true"
+        let closing = "\(othersHere); ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true"
         var after = now
         var written = 0
         if changed.isEmpty {
             let results = try target.exchange(
-                [Self.sequencesSQL(sequences), closing].compactMap { $0 }.joined(separator: "; "))
+                [try Self.sequencesStatement(sequences, on: target), closing].compactMap { $0 }.joined(separator: "; "))
             reopened = true
             // Results: [sequences], count, ALTER.
             after.others = results.count >= 2 ? Self.cell(results[results.count - 2]).flatMap { Int($0) } ?? -1 : -1
@@ -292,7 +315,7 @@ struct DatabaseReset {
             // One exchange: the copies, the sequences, the commit, connections again; the
             // session reports its counts as it goes idle, before the answer.
             var statements = reload.copies.map(\.sql)
-            if let sql = Self.sequencesSQL(sequences) { statements.append(sql) }
+            if let sql = try Self.sequencesStatement(sequences, on: target) { statements.append(sql) }
             statements += [
                 "SELECT txid_current()::text", "COMMIT", closing, "SELECT pg_stat_force_next_flush()",
             ]
@@ -327,6 +350,13 @@ struct DatabaseReset {
 
     /// The first value of a statement's first row.
     static func cell(_ result: PostgresConnection.StatementResult) -> String? { result.rows.first?.first ?? nil }
+
+    /// `sequencesSQL` prepared on `connection` (a snapshot's sequences and values do not
+    /// change: one statement per snapshot source, named by a hash of its text).
+    static func sequencesStatement(_ sequences: [SequenceValue], on connection: PostgresConnection) throws -> String? {
+        guard let sql = sequencesSQL(sequences) else { return nil }
+        return try connection.execute("muster_reset_sequences_" + ProjectPaths.hash(sql), sql)
+    }
 
     /// Sets every sequence that moved back (one statement; nil without sequences). A
     /// sequence the snapshot has as not yet called is always set (its last value cannot

@@ -12,6 +12,13 @@ struct ReloadPlan {
         var removedOriginals: Bool
         /// Whether rows were deleted since (then the keys left are compared with the source's).
         var deletedOriginals: Bool
+        /// Whether rows were updated since.
+        var updatedOriginals: Bool
+
+        /// Whether any row may have been written since (inserted, or the new version of an
+        /// update, aborted ones included: the counts include them). When rows were only
+        /// deleted, no row has a new `xmin` and the delete that looks for them is left out.
+        var wroteRows: Bool { inserted > 0 || updatedOriginals }
     }
 
     var whole: [ResetTable]
@@ -52,7 +59,7 @@ struct ReloadPlan {
             return ByRow(
                 table: table, inserted: counts.inserted - before.inserted,
                 removedOriginals: counts.updated > before.updated || counts.deleted > before.deleted,
-                deletedOriginals: counts.deleted > before.deleted)
+                deletedOriginals: counts.deleted > before.deleted, updatedOriginals: counts.updated > before.updated)
         }
     }
 
@@ -88,15 +95,25 @@ struct ReloadPlan {
                     try source.copyOut("COPY \(table.name) (\(table.copyColumns)) TO STDOUT (FORMAT binary)")
                 ))
         }
-        var statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
+        // `session_replication_role = replica` for the session's life (`DatabaseReset.session`).
+        var statements = ["BEGIN"]
         if !whole.isEmpty { statements.append("TRUNCATE " + whole.map { "ONLY \($0.name)" }.joined(separator: ", ")) }
         // Written since the baseline: an xmin at or past the horizon. `age` counts back from
         // this transaction modulo 2^32, so the comparison holds across the wrap of ids.
         let newer = "age(xmin) <= age('\(horizon & 0xFFFF_FFFF)'::xid)"
-        let deletes = statements.count
-        statements += byRow.map {
-            "COPY (DELETE FROM ONLY \($0.table.name) WHERE \(newer) RETURNING \(Self.keyColumns(of: $0.table))) TO STDOUT (FORMAT binary)"
+        // Where each table's delete's result will be (nil: no delete).
+        var deletes: [Int?] = []
+        for entry in byRow {
+            guard entry.wroteRows else {
+                deletes.append(nil)
+                continue
+            }
+            deletes.append(statements.count)
+            statements.append(
+                "COPY (DELETE FROM ONLY \(entry.table.name) WHERE \(newer) RETURNING \(Self.keyColumns(of: entry.table))) TO STDOUT (FORMAT binary)"
+            )
         }
+        let countsAt = statements.count
         let counted = byRow.filter { $0.removedOriginals && !$0.deletedOriginals }
         if !counted.isEmpty {
             statements.append(
@@ -109,7 +126,7 @@ struct ReloadPlan {
         guard results.count == statements.count else {
             throw NetworkError("the reset's first statements did not all run")
         }
-        let counts = counted.isEmpty ? [] : results[deletes + byRow.count].rows.first ?? []
+        let counts = counted.isEmpty ? [] : results[countsAt].rows.first ?? []
         var left: [String: Int] = [:]
         for (index, entry) in counted.enumerated() {
             guard let count = index < counts.count ? counts[index].flatMap({ Int($0) }) : nil else {
@@ -123,7 +140,7 @@ struct ReloadPlan {
         }
         for (index, entry) in byRow.enumerated() {
             let table = entry.table
-            let deleted = try BinaryCopy.keyList(results[deletes + index].copied)
+            let deleted = try deletes[index].map { try BinaryCopy.keyList(results[$0].copied) } ?? []
             reload.deleted[table.oid] = deleted.count
             let snapshot = try rows(table)
             var back: [BinaryCopy.Tuple]

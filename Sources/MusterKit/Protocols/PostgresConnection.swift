@@ -16,6 +16,8 @@ public final class PostgresConnection {
     private var inboxStart = 0
     /// The server process serving this connection (from BackendKeyData), 0 before login.
     public private(set) var backendPid: Int32 = 0
+    /// What `once` has run on this session: statements prepared, settings set.
+    var sessionSetUp = Set<String>()
 
     /// `conninfo` is a libpq keyword string: `host` (a folder means the unix socket
     /// in it), `port`, `user`, `password`, `dbname`, `connect_timeout` (seconds),

@@ -6,13 +6,18 @@ public struct StackPlanner {
     public let stack: StackSpec
     public let paths: ProjectPaths
     public var environment: [String: String]
+    /// Whose turns the keyed snapshot steps take (`StackPlanner+Keys.swift`): the
+    /// running stack's, which orders `muster db` too.
+    public var desk: DatabaseDesk
 
     public init(
-        stack: StackSpec, paths: ProjectPaths, environment: [String: String] = ProcessInfo.processInfo.environment
+        stack: StackSpec, paths: ProjectPaths, environment: [String: String] = ProcessInfo.processInfo.environment,
+        desk: DatabaseDesk? = nil
     ) {
         self.stack = stack
         self.paths = paths
         self.environment = environment
+        self.desk = desk ?? DatabaseDesk(stack: stack, paths: paths, outputs: [:])
     }
 
     /// Ports for every service of `names` that declares one. Fixed ports of the

@@ -14,7 +14,7 @@ public actor DatabaseDesk {
     private let paths: ProjectPaths
     private let outputs: [String: [String: String]]
     /// The turns of its databases and pools (`locked`).
-    let turns = DatabaseTurns()
+    nonisolated let turns = DatabaseTurns()
     /// The databases whose pool a refill is queued or copying for.
     let refills = RefillsUnderWay()
     /// What restores in place compare against.

@@ -65,7 +65,7 @@ import Glibc
         try blocker.query("COMMENT ON DATABASE \(blocker.identifier(Self.template)) IS \(blocker.literal(note))")
         release.signal()
         try await holder.value
-        let copying = await eventually {
+        let copying = await eventually(within: .seconds(60)) {  // its backend runs at nice 19
             (try? admin.value(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'"
             )) == "1"

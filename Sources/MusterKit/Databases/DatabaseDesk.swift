@@ -1,39 +1,11 @@
 import Foundation
 
-public struct DatabaseResult: Codable, Sendable {
-    public var ok: Bool
-    public var code: String?
-    public var error: String?
-    public var snapshot: DatabaseSnapshots.Snapshot?
-    public var snapshots: [DatabaseSnapshots.Snapshot]?
-    /// list: the failed tests' databases kept.
-    public var kept: [DatabaseSnapshots.KeptDatabase]?
-    /// list: keyed snapshots set aside for going back to their key (`KeyedSnapshots`).
-    public var keyed: [DatabaseSnapshots.KeyedSnapshot]?
-    /// The databases restored, cloned, kept (the kept name) or dropped.
-    public var databases: [String]?
-    /// Client sessions that were ended on the databases touched.
-    public var endedSessions: Int?
-    public var elapsedMs: Double?
-    /// restore: the pool was empty, so the copy was made in the caller's time; how long it took.
-    public var waitedMs: Double?
-    /// restore: reset in place (no copy swapped in); how many tables were reloaded.
-    public var resetTables: Int?
-
-    init(ok: Bool = true) { self.ok = ok }
-
-    init(_ error: MusterError) {
-        ok = false
-        code = error.code.rawValue
-        self.error = error.headline
-    }
-}
-
 /// Orders database operations of a running stack. Operations on one database run
 /// one after the other; operations on different databases run at the same time.
 /// Pools are refilled in the background, one copy at a time per snapshot (the pools
-/// of a database and of its clones queue behind one another), never holding a
-/// database's turn: a restore takes a ready copy while the next one is being made.
+/// of a database and of its clones queue behind one another, and behind or before the
+/// snapshot's retake: `DatabaseTurns`), never holding a database's turn: a restore
+/// takes a ready copy while the next one is being made (`DatabasePools.swift`).
 /// A copy into an empty pool runs at the Postgres backend's own priority (a restore
 /// may be waiting for it: on a busy machine the lowest priority starves it); copies
 /// made ahead of need run at the lowest CPU priority.
@@ -41,15 +13,15 @@ public actor DatabaseDesk {
     private let stack: StackSpec
     private let paths: ProjectPaths
     private let outputs: [String: [String: String]]
-    private var held = Set<String>()
+    /// The turns of its databases and pools (`locked`).
+    nonisolated let turns = DatabaseTurns()
     /// The databases whose pool a refill is queued or copying for.
-    private let refills = RefillsUnderWay()
+    let refills = RefillsUnderWay()
     /// What restores in place compare against.
     private let baselines = ResetBaselines()
     private let sources = SourceConnections()
     /// Admin connections for restores, kept between them.
     private let admins = SourceConnections()
-    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     public init(stack: StackSpec, paths: ProjectPaths, outputs: [String: [String: String]]) {
         self.stack = stack
@@ -101,7 +73,7 @@ public actor DatabaseDesk {
             let database = target.database
             // The pool's turn too: no spare of the snapshot being replaced may be in the making.
             let (snapshot, ended) = try await locked(
-                database, Self.poolKey(DatabaseSnapshots.snapshotDatabase(of: database, name: name))
+                database, DatabaseTurns.poolKey(DatabaseSnapshots.snapshotDatabase(of: database, name: name))
             ) {
                 try DatabaseSnapshots(admin: connect()).snapshot(database, name: name)
             }
@@ -348,97 +320,16 @@ public actor DatabaseDesk {
 
     // MARK: - Ordering
 
-    /// The turn of the pools of one snapshot (a database's and its clones').
-    static func poolKey(_ template: String) -> String { "pool " + template }
-
-    private func locked<T: Sendable>(_ keys: String..., body: @escaping @Sendable () throws -> T) async throws -> T {
-        for key in keys { await acquire(key) }
-        defer { keys.reversed().forEach(release) }
+    /// Runs `body` off the actor holding the turns of `keys` (taken in that order).
+    nonisolated func locked<T: Sendable>(_ keys: String..., body: @escaping @Sendable () throws -> T) async throws
+        -> T
+    {
+        for key in keys { await turns.acquire(key) }
+        defer { keys.reversed().forEach(turns.release) }
         return try await blocking(body)
     }
 
-    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    nonisolated func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await offload { Result { try body() } }.get()
     }
-
-    private func acquire(_ key: String) async {
-        if held.insert(key).inserted { return }
-        await withCheckedContinuation { waiting[key, default: []].append($0) }
-    }
-
-    /// Hands the key to the next waiter, in arrival order.
-    private func release(_ key: String) {
-        if var queue = waiting[key], !queue.isEmpty {
-            let next = queue.removeFirst()
-            waiting[key] = queue.isEmpty ? nil : queue
-            next.resume()
-        } else {
-            held.remove(key)
-        }
-    }
-
-    /// Drops what a restore swapped out and fills `database`'s pool back up to its size,
-    /// in the background, on the pool's turn (not the database's: restores go on
-    /// taking ready copies meanwhile).
-    private func refill(
-        _ database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
-        size: Int, dropping old: String? = nil
-    ) {
-        // Unstructured on purpose: the answer goes out now.
-        Task {
-            let refills = self.refills
-            refills.begin(database)
-            defer { refills.end(database) }
-            _ = try? await self.locked(Self.poolKey(template)) {
-                let db = try DatabaseSnapshots(admin: connect())
-                var background: DatabaseSnapshots?
-                var old = old
-                guard try db.exists(template) else { return }
-                try db.ensureSource(of: template)  // what restores in place read
-                let owner = try db.owner(of: database)
-                while try db.spares(for: database, snapshot: template).count < size {
-                    // Into an empty pool at the backend's own priority (a restore may be
-                    // waiting for it); ahead of need at the lowest.
-                    if try db.spares(for: database, snapshot: template).isEmpty {
-                        try db.addSpare(for: database, snapshot: template, owner: owner)
-                    } else {
-                        if background == nil {
-                            let admin = try connect()
-                            Self.lowerPriority(of: admin)
-                            background = DatabaseSnapshots(admin: admin)
-                        }
-                        try background?.addSpare(for: database, snapshot: template, owner: owner)
-                    }
-                    if let trash = old { try db.drop(trash); old = nil }  // after the first copy
-                }
-                if let trash = old { try db.drop(trash) }
-            }
-        }
-    }
-
-    /// Puts the Postgres backend behind `admin` at the lowest CPU priority (nice 19),
-    /// so copies for the pools yield to the tests; where that is not allowed, the copy
-    /// runs at the backend's own priority.
-    static func lowerPriority(of admin: PostgresConnection) {
-        guard let text = try? admin.value("SELECT pg_backend_pid()"), let pid = id_t(text) else { return }
-        ProcessPriority.setNice(19, of: pid)
-    }
-}
-
-/// Which pools a refill is queued or copying for, read by restores that found their
-/// pool empty: they wait for that copy rather than make a second one beside it.
-final class RefillsUnderWay: @unchecked Sendable {
-    private let lock = NSLock()
-    private var counts: [String: Int] = [:]
-
-    func begin(_ database: String) { lock.withLock { counts[database, default: 0] += 1 } }
-
-    func end(_ database: String) {
-        lock.withLock {
-            counts[database, default: 1] -= 1
-            if counts[database] == 0 { counts[database] = nil }
-        }
-    }
-
-    func contains(_ database: String) -> Bool { lock.withLock { counts[database] != nil } }
 }

@@ -18,11 +18,10 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
     private var builds = Set<pid_t>()
 
     /// Snapshots, restores and clones of the stack's Postgres databases.
-    public let desk: DatabaseDesk
+    public var desk: DatabaseDesk { session.desk }
 
     public init(session: StackSession) {
         self.session = session
-        desk = DatabaseDesk(stack: session.stack, paths: session.paths, outputs: session.outputs)
     }
 
     func noteBuild(_ group: pid_t, running: Bool) {

@@ -57,6 +57,7 @@ extension StackPlanner {
         -> @Sendable (PreStartContext) async -> String?
     {
         let stack = self.stack
+        let desk = self.desk
         return { context in
             Trace.mark("\(task.name) skip check begins")
             var found: [(KeyedTarget, SnapshotKey)] = []
@@ -91,8 +92,8 @@ extension StackPlanner {
                         var old: String?
                         if !seeded { old = try db.swapIn(target.database, snapshot: template).old }
                         // The pool and the drop of what was swapped out wait for no one.
-                        SnapshotPoolFill.start(
-                            database: target.database, template: template, size: target.spec.spares, dropping: old,
+                        desk.fillPool(
+                            of: target.database, template: template, size: target.spec.spares, dropping: old,
                             connect: { try target.admin().admin })
                         writeAll(
                             context.logFD,
@@ -121,6 +122,8 @@ extension StackPlanner {
     /// its pool, and with a cache folder a copy of the cluster in the cache.
     func keyedSnapshotStep(_ target: KeyedTarget, task: String, keys: KeyHolder) -> PreStartStep {
         let stack = self.stack
+        let desk = self.desk
+        let template = DatabaseSnapshots.snapshotDatabase(of: target.database, name: target.spec.name)
         return { context in
             let key: SnapshotKey
             if let known = keys.take(for: target.postgres.name) {
@@ -133,15 +136,14 @@ extension StackPlanner {
                 key = now
             }
             let begin = Date()
-            let template = try await offload { () -> Result<String, Error> in
-                Result {
-                    let db = try target.admin()
-                    if try db.currentKey(of: target.database, name: target.spec.name) != key.hex {
-                        try db.setAsideCurrent(target.database, name: target.spec.name)
-                    }
-                    return try db.snapshot(target.database, name: target.spec.name, key: key.hex).0.template
+            // On the turns a `muster db snapshot` takes: no copy of the snapshot replaced is in the making.
+            try await desk.locked(target.database, DatabaseTurns.poolKey(template)) {
+                let db = try target.admin()
+                if try db.currentKey(of: target.database, name: target.spec.name) != key.hex {
+                    try db.setAsideCurrent(target.database, name: target.spec.name)
                 }
-            }.get()
+                _ = try db.snapshot(target.database, name: target.spec.name, key: key.hex)
+            }
             writeAll(
                 context.logFD,
                 String(
@@ -149,9 +151,9 @@ extension StackPlanner {
                     target.spec.name, target.database, task, key.short, Date().timeIntervalSince(begin) * 1000))
             // Into the cache before the pool is filled: the copy then has no ready copies to leave out.
             await Self.cacheStep(target, key: key, logFD: context.logFD)
-            try await offload { () -> Result<Void, Error> in
-                Result { try target.admin().fill(target.database, snapshot: template, size: target.spec.spares) }
-            }.get()
+            _ = try await desk.locked(DatabaseTurns.poolKey(template)) {
+                try target.admin().fill(target.database, snapshot: template, size: target.spec.spares)
+            }
         }
     }
 

@@ -6,13 +6,18 @@ public struct StackPlanner {
     public let stack: StackSpec
     public let paths: ProjectPaths
     public var environment: [String: String]
+    /// Whose turns the keyed snapshot steps take (`StackPlanner+Keys.swift`): the
+    /// running stack's, which orders `muster db` too.
+    public var desk: DatabaseDesk
 
     public init(
-        stack: StackSpec, paths: ProjectPaths, environment: [String: String] = ProcessInfo.processInfo.environment
+        stack: StackSpec, paths: ProjectPaths, environment: [String: String] = ProcessInfo.processInfo.environment,
+        desk: DatabaseDesk? = nil
     ) {
         self.stack = stack
         self.paths = paths
         self.environment = environment
+        self.desk = desk ?? DatabaseDesk(stack: stack, paths: paths, outputs: [:])
     }
 
     /// Ports for every service of `names` that declares one. Fixed ports of the
@@ -147,22 +152,26 @@ public struct StackPlanner {
         let socketDir = PostgresEngine.socketDirectory(paths: paths, service: postgres.name)
         let port = lookup(postgres.name, "port") ?? "0"
         let task = spec.after
+        let desk = self.desk
+        let pool = DatabaseTurns.poolKey(DatabaseSnapshots.snapshotDatabase(of: database, name: spec.name))
         return { context in
-            let line = try await offload { () -> Result<String, Error> in
-                Result {
-                    let admin = try PostgresConnection(
-                        "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
-                    )
-                    admin.statementTimeout = PostgresConnection.provisioningTimeout
-                    let snapshots = DatabaseSnapshots(admin: admin)
-                    let begin = Date()
-                    let (snapshot, _) = try snapshots.snapshot(database, name: spec.name)
-                    try snapshots.fill(database, snapshot: snapshot.template, size: spec.spares)
-                    return String(
-                        format: "muster: snapshot \"%@\" of %@ taken after %@ completed (%.0f ms)\n",
-                        spec.name, database, task, Date().timeIntervalSince(begin) * 1000)
-                }
-            }.get()
+            let connect = { @Sendable () throws -> DatabaseSnapshots in
+                let admin = try PostgresConnection(
+                    "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
+                )
+                admin.statementTimeout = PostgresConnection.provisioningTimeout
+                return DatabaseSnapshots(admin: admin)
+            }
+            let begin = Date()
+            // On the turns a `muster db snapshot` takes (`up` waits for the pool anyway).
+            try await desk.locked(database, pool) {
+                let snapshots = try connect()
+                let (snapshot, _) = try snapshots.snapshot(database, name: spec.name)
+                try snapshots.fill(database, snapshot: snapshot.template, size: spec.spares)
+            }
+            let line = String(
+                format: "muster: snapshot \"%@\" of %@ taken after %@ completed (%.0f ms)\n",
+                spec.name, database, task, Date().timeIntervalSince(begin) * 1000)
             writeAll(context.logFD, line)
         }
     }

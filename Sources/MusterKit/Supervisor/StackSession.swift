@@ -10,6 +10,9 @@ public final class StackSession: @unchecked Sendable {
     public let ports: [String: Int]
     public let outputs: [String: [String: String]]
     public let selected: [String]
+    /// Snapshots, restores and clones of the stack's Postgres databases, and the pools
+    /// its keyed snapshot steps fill: one desk orders them all.
+    public let desk: DatabaseDesk
     /// What was done about state left by a supervisor that died.
     public let recovered: [String]
     public let startedAt = Date()
@@ -43,13 +46,15 @@ public final class StackSession: @unchecked Sendable {
         self.lock = try ProjectLock(paths)
         self.recovered = RuntimeState.recoverStale(paths)
         Trace.mark("session: locked, stale state checked")
-        let planner = StackPlanner(stack: stack, paths: paths, environment: environment)
+        var planner = StackPlanner(stack: stack, paths: paths, environment: environment)
         let previous = RuntimeState.readAny(paths)?.ports ?? [:]
         let all = Set(stack.serviceNames)
         let others = RuntimeState.portsOfOtherProjects(than: paths)
         Trace.mark("session: other projects' ports read")
         self.ports = try planner.choosePorts(for: all, checking: names, reuse: previous, avoiding: others)
         self.outputs = planner.outputs(ports: ports)
+        self.desk = DatabaseDesk(stack: stack, paths: paths, outputs: outputs)
+        planner.desk = desk
         Trace.mark("session: ports chosen")
         // Every service is planned, so `muster start` can add one later; a service
         // outside the selection that cannot be planned is simply left out.

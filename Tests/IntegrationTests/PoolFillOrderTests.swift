@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import MusterKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The pool fill after a keyed snapshot was found current, against a `muster db
+/// snapshot` retaken while one of its copies is in flight. The order is made without
+/// timing: the test holds the pool's turn until the fill queues behind it, then holds a
+/// Postgres lock on the snapshot so the fill's copy waits inside Postgres while the
+/// snapshot queues behind the fill (`DatabaseTurns.waiters`).
+@Suite struct PoolFillOrderTests {
+    static let template = DatabaseSnapshots.snapshotDatabase(of: "shop", name: "default")
+
+    @Test func aSnapshotRetakenWhileTheFillCopiesAfterAHitLeavesNoStaleCopy() async throws {
+        let stack = try SnapshotKeyIntegrationTests.makeStack()
+        let cache = NSTemporaryDirectory() + "muster-tests/cache-\(UInt32.random(in: 0...UInt32.max))"
+        defer {
+            stack.cleanup()
+            try? FileManager.default.removeItem(atPath: cache)
+        }
+        // A cache entry for the key, then no cluster: the next start is a hit.
+        let first = try await SnapshotKeyIntegrationTests.up(stack, ["--cache", cache])
+        try await SnapshotKeyIntegrationTests.down(stack, ["--volumes"], postmaster: first)
+
+        var environment = ProcessInfo.processInfo.environment
+        environment["MUSTER_CACHE_DIR"] = cache
+        let session = try StackSession(stack: try stack.load(), options: .init(console: nil), environment: environment)
+        let desk = session.desk
+        let pool = DatabaseTurns.poolKey(Self.template)
+
+        // The test holds the pool's turn before the start: the fill queues behind it.
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let holder = Task {
+            try await desk.locked(pool) {
+                entered.signal(); release.wait()
+            }
+        }
+        await offload { entered.wait() }
+        do {
+            try await session.start()
+        } catch {
+            release.signal()
+            _ = await session.stop()
+            throw error
+        }
+        let postmaster = try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
+        #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again in the hit")
+        let queued = await eventually { desk.turns.waiters(for: pool) == 1 }
+        #expect(queued, "the fill after the hit did not wait for the pool's turn")
+
+        let port = try #require(session.outputs["db"]?["port"])
+        let conninfo =
+            "host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(port) user=postgres connect_timeout=5"
+        let admin = try PostgresConnection(conninfo + " dbname=postgres")
+        // A lock on the snapshot that its copy waits for: the fill's copy is in flight.
+        let blocker = try PostgresConnection(conninfo + " dbname=postgres")
+        let note = try #require(
+            try blocker.value(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = \(blocker.literal(Self.template))"
+            ))
+        try blocker.query("BEGIN")
+        try blocker.query("COMMENT ON DATABASE \(blocker.identifier(Self.template)) IS \(blocker.literal(note))")
+        release.signal()
+        try await holder.value
+        let copying = await eventually(within: .seconds(60)) {  // its backend runs at nice 19
+            (try? admin.value(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'"
+            )) == "1"
+        }
+        #expect(copying, "the fill's copy is not waiting for the snapshot")
+
+        // Other rows, and the snapshot retaken while that copy is in flight: it waits for it.
+        let shop = try PostgresConnection(conninfo + " dbname=shop")
+        try shop.query("DELETE FROM items WHERE id > 100")
+        shop.close()
+        let retake = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
+        let behind = await eventually { desk.turns.waiters(for: pool) == 1 }
+        #expect(behind, "the snapshot did not wait for the fill's copy")
+        try blocker.query("COMMIT")
+        let taken = await retake.value
+        #expect(taken.ok, "\(taken.error ?? "")")
+
+        // Settled: the pool holds its size (its copies are made on the pool's turn, which
+        // the snapshot's refill and the fill share), and every ready copy has the new rows.
+        let size = SnapshotSpec.defaultSpares
+        let pattern = DatabaseSnapshots.sparePrefix(for: "shop", snapshot: Self.template) + "%"
+        let sparesQuery =
+            "SELECT datname FROM pg_database WHERE datname LIKE \(admin.literal(pattern.replacingOccurrences(of: "_", with: "\\_"))) ORDER BY datname"
+        let full = await eventually(within: .seconds(60)) {
+            (try? admin.query(sparesQuery).count) == size && desk.turns.waiters(for: pool) == 0
+        }
+        let spares = try admin.query(sparesQuery).compactMap { $0.first ?? nil }
+        #expect(full && spares.count == size, "\(spares)")
+        for spare in spares {
+            let copy = try PostgresConnection(conninfo + " dbname=\(spare)")
+            #expect(
+                try copy.value("SELECT count(*) FROM items") == "100", "\(spare) is a copy of the replaced snapshot")
+            copy.close()
+        }
+        // A restore takes a ready copy and brings the new snapshot's rows.
+        let restored = await desk.perform(.restore, DatabaseRequest(service: "db"))
+        #expect(restored.ok && restored.waitedMs == nil, "\(restored.error ?? "") waited \(restored.waitedMs ?? 0) ms")
+        let after = try PostgresConnection(conninfo + " dbname=shop")
+        #expect(try after.value("SELECT count(*) FROM items") == "100")
+        after.close()
+        admin.close()
+        blocker.close()
+
+        let leftovers = await session.stop()
+        #expect(leftovers.isEmpty, "processes had to be killed after the orderly stop: \(leftovers)")
+        #expect(await eventually { !ProcessTable.isAlive(postmaster) }, "postgres \(postmaster) is still there")
+    }
+}

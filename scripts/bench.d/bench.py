@@ -26,6 +26,7 @@ import costbench  # noqa: E402
 import dbreport  # noqa: E402
 import detectbench  # noqa: E402
 import durabilitybench  # noqa: E402
+import figures  # noqa: E402
 import idealcontender  # noqa: E402
 import logbench  # noqa: E402
 import mustercontender  # noqa: E402
@@ -351,8 +352,8 @@ def write_report(results, output, quick):
             text = dbreport.merge(handle.read(), results)
         with open(output, "w") as handle:
             handle.write(text)
-        summary = report.Table()
-        dbreport.add_to_summary(results, summary, lambda _name, ok: report.verdict(ok) if ok is not None else report.INFO, [])
+        summary = figures.Table()
+        dbreport.add_to_summary(results, summary, lambda _name, ok: figures.verdict(ok) if ok is not None else figures.INFO, [])
         return summary.text() + f"\n\n(sections {', '.join(sorted(parts))} merged into {output})"
     text, summary = report.render(results, quick=quick)
     with open(output, "w") as handle:

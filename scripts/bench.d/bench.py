@@ -22,10 +22,17 @@ sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import coldbench  # noqa: E402
+import costbench  # noqa: E402
 import dbreport  # noqa: E402
+import detectbench  # noqa: E402
 import durabilitybench  # noqa: E402
-import extras  # noqa: E402
+import figures  # noqa: E402
+import idealcontender  # noqa: E402
+import logbench  # noqa: E402
+import mustercontender  # noqa: E402
 import restorebench  # noqa: E402
+import scalebench  # noqa: E402
+import scriptcontenders  # noqa: E402
 import suitebench  # noqa: E402
 import cachebench  # noqa: E402
 import testbench  # noqa: E402
@@ -127,10 +134,10 @@ def loadavg():
 
 def run_startup(root, binary, env, runs, quick, supervisord, supervisorctl, results):
     contenders = [
-        stackbench.Ideal(root),
-        stackbench.Muster(root, binary, env),
-        stackbench.CIScript(root),
-        stackbench.Supervisord(root, supervisord, supervisorctl),
+        idealcontender.Ideal(root),
+        mustercontender.Muster(root, binary, env),
+        scriptcontenders.CIScript(root),
+        scriptcontenders.Supervisord(root, supervisord, supervisorctl),
     ]
     out = {c.name: {"warm": [], "cold": [], "down_warm": [], "down_cold": [], "errors": [], "leaks": []}
            for c in contenders}
@@ -251,7 +258,7 @@ def main():
             log("detection latency")
             try:
                 samples = 5 if args.quick else 10
-                results["detect"] = extras.detection(binary, env, root, samples, pg_samples=3 if args.quick else 5)
+                results["detect"] = detectbench.detection(binary, env, root, samples, pg_samples=3 if args.quick else 5)
                 d = results["detect"]
                 log(f"  exited {fmt_list(d['exited_ms'])} ms; restarted {fmt_list(d['restarted_ms'])} ms; "
                     f"restart_detected: {d['restart_detected_status']}")
@@ -262,7 +269,7 @@ def main():
             window = 10 if args.quick else 60
             log(f"supervisor cost: default stack for {window} s")
             try:
-                results["cost"] = extras.supervisor_cost(binary, env, root, repo, window)
+                results["cost"] = costbench.supervisor_cost(binary, env, root, repo, window)
                 c = results["cost"]
                 log(f"  RSS {c['rss_kb_max'] / 1024:.1f} MB, CPU {c['cpu_percent']:.2f} %")
             except Exception as error:
@@ -272,7 +279,7 @@ def main():
             size = 200_000_000 if args.quick else 1_000_000_000
             log(f"log throughput: {size / 1e6:.0f} MB")
             try:
-                results["logs"] = extras.log_throughput(binary, env, root, size, runs)
+                results["logs"] = logbench.log_throughput(binary, env, root, size, runs)
                 g = results["logs"]
                 log(f"  /dev/null {fmt_list(g['devnull_s'])} s; muster {fmt_list(g['muster_s'])} s; "
                     f"complete {g['complete']}")
@@ -283,7 +290,7 @@ def main():
             sizes = [10, 100, 500]
             log(f"scale: {sizes}")
             try:
-                results["scale"] = extras.scale(binary, env, root, sizes, runs)
+                results["scale"] = scalebench.scale(binary, env, root, sizes, runs)
                 for n, s in results["scale"].items():
                     log(f"  {n}: up {fmt_list(s['muster_up_s'])} s, down {fmt_list(s['muster_down_s'])} s")
             except Exception as error:
@@ -345,8 +352,8 @@ def write_report(results, output, quick):
             text = dbreport.merge(handle.read(), results)
         with open(output, "w") as handle:
             handle.write(text)
-        summary = report.Table()
-        dbreport.add_to_summary(results, summary, lambda _name, ok: report.verdict(ok) if ok is not None else report.INFO, [])
+        summary = figures.Table()
+        dbreport.add_to_summary(results, summary, lambda _name, ok: figures.verdict(ok) if ok is not None else figures.INFO, [])
         return summary.text() + f"\n\n(sections {', '.join(sorted(parts))} merged into {output})"
     text, summary = report.render(results, quick=quick)
     with open(output, "w") as handle:

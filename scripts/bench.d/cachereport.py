@@ -1,8 +1,8 @@
 """The BENCHMARKS.md section of the cache part: a CI-like cold start with the
 migrated cluster in the snapshot cache, against running the migration."""
 
-import dbreport
-from report import ms, stats, totals
+import partreport
+from figures import ms, stats, totals
 
 
 def _cell(values):
@@ -34,7 +34,7 @@ def rows(c, table, judge):
 
 def section(results):
     c = results["cache"]
-    lines = [dbreport.HEADINGS["cache"], ""]
+    lines = [partreport.HEADINGS["cache"], ""]
     lines.append(
         "A CI-like cold start: a fresh project folder, `muster up -d` of a Postgres and a migration task of "
         "50 tables and 100 000 rows (the restore part's script, run by psql) with "
@@ -85,8 +85,8 @@ def section(results):
             lines.append(f"Migration ÷ cache hit, per round: median {b[0]:.1f}× ({b[1]:.1f}–{b[2]:.1f}×); the entry took "
                          f"{before['cache_bytes'] / 1e6:.0f} MB.")
     lines.append("")
-    lines.append(dbreport._when(results, "cache"))
-    problems = dbreport._problems(c)
+    lines.append(partreport.when(results, "cache"))
+    problems = partreport.problems(c)
     if problems:
         lines.append("")
         lines.extend(problems)

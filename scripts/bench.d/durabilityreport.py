@@ -3,8 +3,8 @@ default) against `durability: full`, side by side, with the ratio per round."""
 
 import statistics
 
-import dbreport
-from report import INFO, ms, stats, totals
+import partreport
+from figures import INFO, ms, stats, totals
 
 
 def _thousands(n):
@@ -174,7 +174,7 @@ def _change(label, full, fast):
 def section(results):
     d = results["durability"]
     fast, full = d["modes"]["fast"], d["modes"]["full"]
-    lines = [dbreport.HEADINGS["durability"], "", dbreport._when(results, "durability"), ""]
+    lines = [partreport.HEADINGS["durability"], "", partreport.when(results, "durability"), ""]
     lines.append(table(d))
     lines.append("")
     changes = [c for c in (
@@ -245,7 +245,7 @@ def section(results):
                  "`durability: full` (Postgres's own defaults) survives those too, at the cost above. Redis runs "
                  "with no persistence by default (no RDB snapshots, no AOF): its data lives in memory and is gone "
                  "after any restart, unless `settings:` ask for persistence.")
-    lines.extend(dbreport._problems(d))
+    lines.extend(partreport.problems(d))
     for missing in d.get("spares_missing") or []:
         lines.append(f"- spare not ready in time: {missing}")
     lines.append("")

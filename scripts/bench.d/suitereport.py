@@ -2,7 +2,7 @@
 
 import statistics
 
-from report import INFO, MET, MISSED, Table
+from figures import INFO, MET, MISSED, Table
 
 HEADING = "## A suite that restores before every test: 200 tests at 4 workers"
 SHORT = "Restore before every test (issue 28)"

@@ -22,6 +22,20 @@ public enum StopStage: Sendable, Equatable {
 }
 
 extension ServiceLifecycle {
+    /// Moments of the runner's timebase.
+    public struct Times: Sendable, Equatable {
+        /// The current incarnation was asked for (start or restart).
+        public var started: Duration?
+        /// It was found ready, or, for a one-shot without a probe, completed.
+        public var ready: Duration?
+        /// Its process was spawned.
+        public var spawned: Duration?
+        /// Its last run completed (exit 0).
+        public var completed: Duration?
+        /// It stopped answering its alive probe.
+        public var unavailable: Duration?
+    }
+
     public enum Event: Equatable, Sendable {
         /// Its dependencies are met (or a user started it).
         case start

@@ -41,7 +41,8 @@ public struct ServiceLifecycle: Sendable {
     var lastExitReason: String?
     var intent: Intent = .stop
     /// How far the stop of this incarnation has gone: the stop signal, the escalation, SIGKILL.
-    public private(set) var stopStage: StopStage = .asked
+    public var stopStage: StopStage { stopLadder.stage }
+    private var stopLadder = StopLadder()
     var previousPid: Int32?
     var isRestart = false
     /// When things happened, as moments of the runner's timebase.
@@ -52,8 +53,6 @@ public struct ServiceLifecycle: Sendable {
     public private(set) var lastExitTail: [String] = []
     /// Why the next restart happens, when something other than a request caused it.
     var pendingRestartReason: String?
-    /// The stop command's answer, for the line that says the stop signal followed.
-    var commandOutcome: StopCommand.Outcome?
     /// What the last failed look of the ready probe said.
     public private(set) var lastProbeError: String?
     var aliveIdentity = IdentityTracker()
@@ -64,25 +63,6 @@ public struct ServiceLifecycle: Sendable {
     var suggestedTask = false
     /// Why its last run was skipped (`skipped: snapshot for key 3f2a… is current`).
     public private(set) var skipped: String?
-
-    /// Moments of the runner's timebase.
-    public struct Times: Sendable, Equatable {
-        /// The current incarnation was asked for (start or restart).
-        public var started: Duration?
-        /// It was found ready, or, for a one-shot without a probe, completed.
-        public var ready: Duration?
-        /// Its process was spawned.
-        public var spawned: Duration?
-        /// Its last run completed (exit 0).
-        public var completed: Duration?
-        /// It stopped answering its alive probe.
-        public var unavailable: Duration?
-    }
-
-    /// The stop command gets a short grace to bring an exit: 100 ms, or half a second
-    /// when the server closed the connection as it does on its way out.
-    public static let stopCommandGrace: Duration = .milliseconds(100)
-    public static let stopCommandClosedGrace: Duration = .milliseconds(500)
 
     public init(policy: Policy) {
         self.policy = policy
@@ -127,15 +107,9 @@ public struct ServiceLifecycle: Sendable {
             return monitorFound(finding)
 
         case let (.stopping, .stopCommandAnswered(outcome, gen)) where gen == generation && stopStage == .commanded:
-            commandOutcome = outcome
-            switch outcome {
-            case .refused: return signalAfterCommand(grace: .zero)
-            case .closed: return [.armStopGrace(Self.stopCommandClosedGrace, generation: generation)]
-            case .ignored: return [.armStopGrace(Self.stopCommandGrace, generation: generation)]
-            }
+            return stopLadder.commandAnswered(outcome, policy, generation: generation)
         case let (.stopping, .stopGraceElapsed(gen)) where gen == generation && stopStage == .commanded:
-            return signalAfterCommand(
-                grace: commandOutcome == .closed ? Self.stopCommandClosedGrace : Self.stopCommandGrace)
+            return stopLadder.commandGraceElapsed(policy, generation: generation)
 
         case (.pending, .start), (.completed, .start), (.exited, .start), (.stopped, .start), (.failed, .start):
             return begin(restart: phase != .pending || queuedFrom != nil)
@@ -212,10 +186,7 @@ public struct ServiceLifecycle: Sendable {
             self.pid = pid
             times.spawned = now
             wasEverStarted = true
-            guard stopStage == .commanded else { return [.signalGroup(policy.stopSignal)] }
-            // The stop command found no process to ask: the signal, and the stop timer with it.
-            stopStage = .asked
-            return [.signalGroup(policy.stopSignal), .armStopTimer(policy.stopTimeout, generation: generation)]
+            return stopLadder.spawnedWhileStopping(policy, generation: generation)
         case (.stopping, .spawnFailed):
             return finishStop()
 
@@ -223,7 +194,7 @@ public struct ServiceLifecycle: Sendable {
             lastExit = status
             return finishStop()
         case (.stopping, let .stopTimedOut(gen)) where gen == generation:
-            return escalateStop()
+            return stopLadder.timedOut(policy, generation: generation)
 
         case (.starting, .restart), (.ready, .restart):
             return beginStop(.restart)
@@ -283,63 +254,7 @@ public struct ServiceLifecycle: Sendable {
         if case .stop = intent { actions.append(.cancelStartTimer) }
         if case .fail = intent { actions.append(.cancelStartTimer) }
         actions.append(.record(record(.stopping, reason: stopReason(intent))))
-        if policy.stopCommand != nil {
-            stopStage = .commanded
-            commandOutcome = nil
-            return actions + [.sendStopCommand(generation: generation)]
-        }
-        stopStage = .asked
-        return actions + [.signalGroup(policy.stopSignal), .armStopTimer(policy.stopTimeout, generation: generation)]
-    }
-
-    /// The stop command brought no exit within `grace` (zero: it was refused): the stop
-    /// signal goes now, and only then does the stop timeout run.
-    private mutating func signalAfterCommand(grace: Duration) -> [Action] {
-        stopStage = .asked
-        let why =
-            commandOutcome == .refused
-            ? "could not be sent or was refused"
-            : "brought no exit within \(DurationParser.format(grace))"
-        return [
-            .signalGroup(policy.stopSignal),
-            .armStopTimer(policy.stopTimeout, generation: generation),
-            .warn("\(policy.stopCommand ?? "the stop command") \(why); sent \(SignalName.name(of: policy.stopSignal))"),
-        ]
-    }
-
-    /// The stop timed out: the server's own escalation if it has one and it was not
-    /// tried yet, SIGKILL of every process of the service otherwise.
-    private mutating func escalateStop() -> [Action] {
-        let signalName = SignalName.name(of: policy.stopSignal)
-        switch (stopStage, policy.escalation) {
-        case let (.asked, escalation?):
-            stopStage = .escalated
-            return [
-                .warn(
-                    "did not stop within \(DurationParser.format(policy.stopTimeout)) of \(signalName) (\(escalation.stopName)); "
-                        + "sent \(SignalName.name(of: escalation.signal)) (\(escalation.name))"),
-                .signalGroup(escalation.signal),
-                .armStopTimer(escalation.grace, generation: generation),
-            ]
-        case let (.escalated, escalation?):
-            stopStage = .killed
-            return [
-                .warn(
-                    "\(escalation.name) did not end it within \(DurationParser.format(escalation.grace)); sent SIGKILL to every process of it"
-                ),
-                .killGroup,
-            ]
-        case (.killed, _), (.commanded, _):
-            return []
-        default:
-            stopStage = .killed
-            return [
-                .warn(
-                    "did not stop within \(DurationParser.format(policy.stopTimeout)) of \(signalName); sent SIGKILL to every process of it"
-                ),
-                .killGroup,
-            ]
-        }
+        return actions + stopLadder.begin(policy, generation: generation)
     }
 
     private func stopReason(_ intent: Intent) -> String? {

@@ -16,14 +16,6 @@ import Foundation
 /// Use: `var members = try cursor.beginObject(); while let key = try cursor.nextKey(&members) { ... }`
 /// where each member's value must be read or skipped before the next key.
 struct JSONCursor {
-    /// Malformed JSON, or a value of another type than the caller asked for.
-    struct Failure: Error, CustomStringConvertible {
-        var what: String
-        /// Byte offset into the text.
-        var offset: Int
-        var description: String { "\(what) at byte \(offset)" }
-    }
-
     enum Kind { case object, array, string, number, bool, null }
 
     /// Between the members of one object or the elements of one array.
@@ -160,7 +152,7 @@ struct JSONCursor {
             case UInt8(ascii: "\""):
                 return String(decoding: decoded, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                try escape(into: &decoded)
+                try Self.unescape(bytes, at: &index, into: &decoded)
             case ..<0x20:
                 index -= 1
                 throw fail("a control character in a string")
@@ -169,56 +161,6 @@ struct JSONCursor {
             }
         }
         throw fail("unexpected end of text in a string")
-    }
-
-    private mutating func escape(into decoded: inout [UInt8]) throws {
-        guard index < bytes.count else { throw fail("unexpected end of text in a string") }
-        let byte = bytes[index]
-        index += 1
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(byte)
-        case UInt8(ascii: "b"): decoded.append(8)
-        case UInt8(ascii: "f"): decoded.append(12)
-        case UInt8(ascii: "n"): decoded.append(10)
-        case UInt8(ascii: "r"): decoded.append(13)
-        case UInt8(ascii: "t"): decoded.append(9)
-        case UInt8(ascii: "u"):
-            var scalar = try hex4()
-            if (0xD800..<0xDC00).contains(scalar), index + 1 < bytes.count,
-                bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
-            {
-                let mark = index
-                index += 2
-                let low = try hex4()
-                if (0xDC00..<0xE000).contains(low) {
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else {
-                    index = mark  // not a pair: the second escape stands on its own
-                }
-            }
-            decoded.append(contentsOf: Array((Unicode.Scalar(scalar) ?? "\u{FFFD}").utf8))
-        default:
-            index -= 1
-            throw fail("an unknown escape '\\\(Character(Unicode.Scalar(byte)))' in a string")
-        }
-    }
-
-    private mutating func hex4() throws -> UInt32 {
-        guard index + 4 <= bytes.count else { throw fail("unexpected end of text in a \\u escape") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw fail("a \\u escape needs four hex digits")
-            }
-            value = value << 4 | UInt32(digit)
-            index += 1
-        }
-        return value
     }
 
     /// A number value.
@@ -331,7 +273,7 @@ struct JSONCursor {
             if byte == UInt8(ascii: "\"") { return }
             if byte == UInt8(ascii: "\\") {
                 var ignored: [UInt8] = []
-                try escape(into: &ignored)
+                try Self.unescape(bytes, at: &index, into: &ignored)
             } else if byte < 0x20 {
                 index -= 1
                 throw fail("a control character in a string")
@@ -397,42 +339,5 @@ struct JSONCursor {
             default: return
             }
         }
-    }
-
-    // MARK: - Failures
-
-    func fail(_ what: String) -> Failure {
-        Failure(what: what, offset: index)
-    }
-
-    /// A well-formed value of another type than asked for (or a byte that starts no value).
-    func mismatch(_ expected: String) -> Failure {
-        guard index < bytes.count else { return fail("unexpected end of text; expected \(expected)") }
-        let found: String
-        switch bytes[index] {
-        case UInt8(ascii: "{"): found = "an object"
-        case UInt8(ascii: "["): found = "an array"
-        case UInt8(ascii: "\""): found = "a string"
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): found = "true or false"
-        case UInt8(ascii: "n"): found = "null"
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): found = "a number"
-        default: return fail("expected a value")
-        }
-        return Failure(what: "expected \(expected), found \(found)", offset: index)
-    }
-
-    /// Whether a failure is a type mismatch in well-formed JSON (rather than malformed text).
-    static func isMismatch(_ failure: Failure) -> Bool {
-        failure.what.hasPrefix("expected ") && failure.what.contains(", found ")
-    }
-
-    /// 1-based line and column of a byte offset, for messages about a file.
-    func position(of offset: Int) -> (line: Int, column: Int) {
-        var line = 1, lineStart = 0
-        for at in 0..<min(offset, bytes.count) where bytes[at] == 10 {
-            line += 1
-            lineStart = at + 1
-        }
-        return (line, offset - lineStart + 1)
     }
 }

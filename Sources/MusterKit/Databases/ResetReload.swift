@@ -113,26 +113,32 @@ struct ReloadPlan {
                 "COPY (DELETE FROM ONLY \(entry.table.name) WHERE \(newer) RETURNING \(Self.keyColumns(of: entry.table))) TO STDOUT (FORMAT binary)"
             )
         }
+        // Where originals may be missing: the rows left counted (with a key of one integer
+        // column, their keys' XOR too), or, with another key and rows deleted, all keys read.
         let countsAt = statements.count
-        let counted = byRow.filter { $0.removedOriginals && !$0.deletedOriginals }
+        let counted = byRow.filter { $0.removedOriginals && ($0.table.integerKeyWidth > 0 || !$0.deletedOriginals) }
         if !counted.isEmpty {
             statements.append(
-                "SELECT " + counted.map { "(SELECT count(*) FROM ONLY \($0.table.name))::text" }.joined(separator: ", ")
-            )
+                "SELECT "
+                    + counted.map {
+                        let xor = $0.table.integerKeyWidth > 0 ? "bit_xor(\(Self.keyColumns(of: $0.table)))" : "NULL"
+                        return "(SELECT concat_ws(' ', count(*), \(xor)) FROM ONLY \($0.table.name))"
+                    }.joined(separator: ", "))
         }
-        let scanned = byRow.filter(\.deletedOriginals)
+        let scanned = byRow.filter { $0.deletedOriginals && $0.table.integerKeyWidth == 0 }
         statements += scanned.map { Self.keysCopy(of: $0.table) }
         let results = try target.exchange(statements.joined(separator: ";\n"))
         guard results.count == statements.count else {
             throw NetworkError("the reset's first statements did not all run")
         }
         let counts = counted.isEmpty ? [] : results[countsAt].rows.first ?? []
-        var left: [String: Int] = [:]
+        var left: [String: Left] = [:]
         for (index, entry) in counted.enumerated() {
-            guard let count = index < counts.count ? counts[index].flatMap({ Int($0) }) : nil else {
+            let words = (index < counts.count ? counts[index] ?? "" : "").split(separator: " ")
+            guard let count = words.first.flatMap({ Int($0) }) else {
                 throw NetworkError("the reset could not count the rows of \(entry.table.name)")
             }
-            left[entry.table.oid] = count
+            left[entry.table.oid] = Left(count: count, xor: words.count == 2 ? Int64(words[1]) : nil)
         }
         var keys: [String: [UInt8]] = [:]
         for (index, entry) in scanned.enumerated() {
@@ -144,15 +150,20 @@ struct ReloadPlan {
             reload.deleted[table.oid] = deleted.count
             let snapshot = try rows(table)
             var back: [BinaryCopy.Tuple]
-            if entry.deletedOriginals {
-                let present = try BinaryCopy.keys(keys[table.oid] ?? [])
+            if let keys = keys[table.oid] {
+                let present = try BinaryCopy.keys(keys)
                 back = snapshot.tuples.filter { !present.contains($0.key) }
             } else {
                 back = deleted.compactMap { snapshot.index[$0].map { snapshot.tuples[$0] } }
-                if let count = left[table.oid], count + back.count != snapshot.tuples.count {
-                    // A key moved by an update: compare the keys left (one exchange more).
-                    let present = try BinaryCopy.keys(target.copyOut(Self.keysCopy(of: table)))
-                    back = snapshot.tuples.filter { !present.contains($0.key) }
+                if let left = left[table.oid] {
+                    if let missing = left.missing(from: snapshot, besides: back, width: table.integerKeyWidth) {
+                        back += missing
+                    } else {
+                        // Not told by the count (an update moved a key, or rows were deleted
+                        // and no XOR names the one): compare the keys left (one exchange more).
+                        let present = try BinaryCopy.keys(target.copyOut(Self.keysCopy(of: table)))
+                        back = snapshot.tuples.filter { !present.contains($0.key) }
+                    }
                 }
             }
             guard !back.isEmpty else { continue }
@@ -161,6 +172,41 @@ struct ReloadPlan {
             reload.inserted[table.oid] = back.count
         }
         return reload
+    }
+
+    /// The rows left in a table after its rows written since the baseline were deleted
+    /// (all originals, unchanged): their number, and with a key of one integer column the
+    /// XOR of their keys.
+    ///
+    /// The source's rows missing from the table, M, are the keys put back already (the
+    /// rows deleted whose key the source has: originals updated, or deleted and inserted
+    /// again, all in M) and the rest. The count says how many the rest are, and the XOR of
+    /// the source's keys, the keys left and the keys put back names the rest when it is
+    /// one key: a test that deleted one row costs no read of the table's keys.
+    struct Left {
+        var count: Int
+        var xor: Int64?
+
+        /// The rest of M beyond `back`: empty when the counts add up, the one row named by
+        /// the XOR, or nil when only reading the keys left can tell.
+        func missing(from snapshot: SourceRows, besides back: [BinaryCopy.Tuple], width: Int) -> [BinaryCopy.Tuple]? {
+            let rest = snapshot.tuples.count - count - back.count
+            guard rest == 0 || rest == 1, let xor else { return xor == nil && rest == 0 ? [] : nil }
+            var named = xor
+            for tuple in snapshot.tuples {
+                guard let key = BinaryCopy.integer(ofKey: tuple.key) else { return nil }
+                named ^= key
+            }
+            for tuple in back {
+                guard let key = BinaryCopy.integer(ofKey: tuple.key) else { return nil }
+                named ^= key
+            }
+            if rest == 0 { return named == 0 ? [] : nil }
+            guard let key = BinaryCopy.integerKey(named, width: width), let at = snapshot.index[key],
+                !back.contains(where: { $0.key == key })
+            else { return nil }
+            return [snapshot.tuples[at]]
+        }
     }
 
     static func keyColumns(of table: ResetTable) -> String {

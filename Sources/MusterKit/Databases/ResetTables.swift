@@ -19,6 +19,8 @@ struct ResetTable: Sendable, Equatable {
     var referencedBy: [String]
     /// Bytes of its data in the source.
     var size: Int
+    /// Bytes of the primary key's one integer column (2, 4 or 8); 0 for any other key.
+    var integerKeyWidth = 0
 
     /// Rows written since the baseline can be found by their `xmin` and taken out one
     /// by one, and the snapshot's rows missing put back by their key.
@@ -43,12 +45,15 @@ struct ResetTable: Sendable, Equatable {
                     JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
                     WHERE x.indrelid = c.oid AND x.indisprimary),
                    (SELECT string_agg(k.conrelid::text, ',') FROM pg_constraint k WHERE k.confrelid = c.oid AND k.contype = 'f'),
-                   pg_relation_size(c.oid)::text
+                   pg_relation_size(c.oid)::text,
+                   (SELECT CASE a.atttypid WHEN 'int8'::regtype THEN 8 WHEN 'int4'::regtype THEN 4 WHEN 'int2'::regtype THEN 2 ELSE 0 END
+                    FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+                    WHERE x.indrelid = c.oid AND x.indisprimary AND x.indnkeyatts = 1)::text
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
             """)
         var tables: [String: ResetTable] = [:]
-        for row in rows where row.count == 9 {
+        for row in rows where row.count == 10 {
             guard let oid = row[0], let name = row[1], let kind = row[2] else { continue }
             let columns = (row[5] ?? "").split(separator: ",").map(String.init)
             let keyColumns = (row[6] ?? "").split(separator: ",").map(String.init)
@@ -56,7 +61,8 @@ struct ResetTable: Sendable, Equatable {
             tables[oid] = ResetTable(
                 oid: oid, name: name, kind: kind, triggers: Int(row[3] ?? "") ?? 1, hasRules: row[4] != "false",
                 columns: columns, key: key.count == keyColumns.count ? key : [],
-                referencedBy: (row[7] ?? "").split(separator: ",").map(String.init), size: Int(row[8] ?? "") ?? .max)
+                referencedBy: (row[7] ?? "").split(separator: ",").map(String.init), size: Int(row[8] ?? "") ?? .max,
+                integerKeyWidth: key.count == 1 ? Int(row[9] ?? "") ?? 0 : 0)
         }
         return tables
     }
@@ -125,6 +131,24 @@ enum BinaryCopy {
             for index in key where index < fields.count { keyBytes += data[fields[index]] }
             tuples.append(Tuple(bytes: Array(data[start..<at]), key: keyBytes))
         }
+    }
+
+    /// The value of a key of one integer column (a `Tuple.key`: the field's length, then
+    /// 2, 4 or 8 bytes), sign-extended; nil for any other key.
+    static func integer(ofKey key: [UInt8]) -> Int64? {
+        guard key.count >= 6, key[0] == 0, key[1] == 0, key[2] == 0, Int(key[3]) == key.count - 4,
+            [2, 4, 8].contains(key.count - 4)
+        else { return nil }
+        var value: Int64 = key[4] & 0x80 == 0 ? 0 : -1
+        for byte in key[4...] { value = value << 8 | Int64(byte) }
+        return value
+    }
+
+    /// The key of one integer column of `width` bytes holding `value` (nil when it does not fit).
+    static func integerKey(_ value: Int64, width: Int) -> [UInt8]? {
+        guard [2, 4, 8].contains(width), width == 8 || value >> (width * 8 - 1) == 0 || value >> (width * 8 - 1) == -1
+        else { return nil }
+        return [0, 0, 0, UInt8(width)] + (0..<width).reversed().map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) }
     }
 
     /// The tuples of a COPY of keys only, each as its fields' lengths and bytes (a `Tuple.key`).

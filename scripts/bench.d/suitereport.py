@@ -94,7 +94,10 @@ def section(results, when):
                  "snapshot's rows that are missing, from a copy of the snapshot no one writes to; a table without "
                  "one is reloaded whole (with the tables whose foreign keys reach it); sequences that moved are "
                  "set back; anything else (a schema change, a restarted server) swaps in a whole copy from the "
-                 "pool. Four exchanges with Postgres per reset, on connections kept open between restores.")
+                 "pool. Four exchanges with Postgres per reset, on connections kept open between restores; "
+                 "muster's session keeps `session_replication_role = replica` and has the statements it runs "
+                 "every time prepared; a table keyed by one integer column that lost one row has that row named "
+                 "by the count and XOR of the keys left, without reading them.")
     lines.append(f"- Checked after the run: every worker's database, restored once more, "
                  f"{'equals' if ok else '**does not equal**'} the snapshot (rows of `t05`, `t09`, the sum of `t07`'s "
                  f"amounts: {s['expected']}; each worker: {s['checks']}).")

@@ -37,11 +37,12 @@ import Glibc
         #expect(await looks.waitForMore(2), "the monitor never looked")
         let crashedAt = Date()
         kill(backend, SIGKILL)
-        // A bounded wait (one monitor interval is 500 ms; a loaded machine needs slack).
-        let detected = await eventually(within: .seconds(10)) {
+        // A bounded wait (one monitor interval is 500 ms; the crash's reinit and recovery
+        // took over 10 s once while the whole suite ran at a load of 20 on 2 cores).
+        let detected = await eventually(within: .seconds(30)) {
             !events(stack, "restart_detected", service: "db").isEmpty
         }
-        #expect(detected, "no restart_detected within 10 s of a backend crash")
+        #expect(detected, "no restart_detected within 30 s of a backend crash")
         let event = events(stack, "restart_detected", service: "db").first
         // `since`: the last look that still saw the old identity. A look right after the
         // kill may still see it (the postmaster has not begun its reinit yet), so since
@@ -125,7 +126,7 @@ import Glibc
         // (a time taken before kill() could precede a look made while the kill was under way).
         #expect(await eventually { !ProcessTable.isAlive(child) })
         let killedAt = Date()
-        let detected = await eventually(within: .seconds(10)) {
+        let detected = await eventually(within: .seconds(30)) {
             !events(stack, "restart_detected", service: "looper").isEmpty
         }
         #expect(detected, "no restart_detected after the wrapped program was replaced")

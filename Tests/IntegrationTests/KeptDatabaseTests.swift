@@ -114,6 +114,17 @@ import Testing
                 try await DatabaseSnapshotTests.connect(stack, database: name).value("SELECT count(*) FROM items")
                     == "3")
         }
+        // With one Postgres service the service may be left out, as the issue writes them:
+        // `muster db list` shows them, `muster db drop NAME` drops one.
+        let list = try await stack.muster("db", "list")
+        #expect(list.status == 0 && names.allSatisfy { list.output.contains($0) }, "\(list.output)")
+        let dropOne = try await stack.muster("db", "drop", names[0])
+        #expect(dropOne.status == 0, "\(dropOne.output)")
+        #expect(try await Self.kept(stack) == [names[1]])
+        // The service alone names nothing to drop: refused, naming what is kept.
+        let serviceOnly = try await stack.muster("db", "drop", "db")
+        #expect(serviceOnly.status == 2 && serviceOnly.output.contains(names[1]), "\(serviceOnly.output)")
+        #expect(try await Self.kept(stack) == [names[1]])
         // down --volumes takes them with the cluster.
         #expect(try await stack.muster("down", "--volumes").status == 0)
         try #require(try await stack.muster("up", "-d").status == 0)

@@ -70,6 +70,16 @@ import Testing
         try #require(try await stack.muster("up", "-d").status == 0)
         // Exactly one database kept, with the rows the test left.
         #expect(try await Self.kept(stack) == [name])
+        // The connection string printed under the `muster run` that has since stopped the
+        // stack works once it is up again (its Postgres has the same port).
+        let url = try #require(line.split(separator: " ").last.map(String.init))
+        let printed = try await CLIResult.run(
+            command: [
+                TestStack.python, "-c",
+                "import psycopg2, sys; c = psycopg2.connect(sys.argv[1]); k = c.cursor(); k.execute('SELECT count(*) FROM items'); print('rows', k.fetchone()[0])",
+                url,
+            ], in: stack.directory)
+        #expect(printed.output.contains("rows 7"), "\(url): \(printed.output)")
         let db = try await DatabaseSnapshotTests.connect(stack, database: name)
         #expect(try db.value("SELECT count(*) FROM items") == "7")
         db.close()

@@ -102,6 +102,10 @@ import Glibc
             inVenv["VIRTUAL_ENV"] = home + "/.venv"
             let after = try await Self.run([prefix + "/bin/muster", "doctor"], in: home, environment: inVenv)
             #expect(after.output.contains("pytest plugin: installed in \(home)/.venv/bin/python"), "\(after.output)")
+            // Asked again as before (nothing activated), doctor finds what its command made.
+            let again = try await Self.run(
+                [prefix + "/bin/muster", "doctor"], in: home, environment: Self.plainEnvironment(home: home))
+            #expect(again.output.contains("pytest plugin: installed in \(home)/.venv/bin/python3"), "\(again.output)")
         }
         // That wheel installs and imports (into a folder of the test's own, without pytest itself).
         let target = home + "/site"

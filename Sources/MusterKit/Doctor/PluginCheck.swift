@@ -5,7 +5,8 @@ import Foundation
 /// that `scripts/install` and the release tarball put in `PREFIX/share/muster/`, or,
 /// for a build in a checkout, the plugin's source folder.
 public struct PluginCheck: Codable, Sendable {
-    /// The interpreter looked at: the active virtualenv's, else `python3` on PATH.
+    /// The interpreter looked at: the active virtualenv's, else `python3` on PATH (or,
+    /// when that one is externally managed, `./.venv`'s, if there is one).
     public var python: String?
     public var installed: Bool
     /// The interpreter is not a virtualenv's and its distribution marks it externally
@@ -25,8 +26,18 @@ public struct PluginCheck: Codable, Sendable {
 
     public static func examine(environment: [String: String], executable: String? = nil) -> PluginCheck {
         let executable = executable ?? SystemPaths.executable
-        let python = interpreter(environment: environment)
-        let answer = (python.flatMap { QueryProgram.firstLine([$0, "-c", query]) } ?? "").split(separator: " ")
+        var python = interpreter(environment: environment)
+        let ask = { (python: String?) in
+            (python.flatMap { QueryProgram.firstLine([$0, "-c", query]) } ?? "").split(separator: " ")
+        }
+        var answer = ask(python)
+        // pip cannot install into an externally managed python3, so the install command
+        // below makes ./.venv: when it is there, that is the environment to look in.
+        let local = FileManager.default.currentDirectoryPath + "/.venv/bin/python3"
+        if answer.contains("managed"), FileManager.default.isExecutableFile(atPath: local) {
+            python = local
+            answer = ask(local)
+        }
         let source = executable.flatMap(shippedPlugin(besides:))
         let installed = answer.first == "yes"
         let managed = answer.contains("managed")

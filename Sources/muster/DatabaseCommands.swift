@@ -117,21 +117,39 @@ struct DatabaseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The snapshots of a Postgres service, with size, age and pools of ready copies.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The Postgres service.", completion: ServiceCompletion.kind) var service: String
+        @Argument(
+            help: "The Postgres service (default: each Postgres service of the stack).",
+            completion: ServiceCompletion.kind)
+        var service: String?
         @Flag(help: "Machine-readable output.") var json = false
 
         func run() async throws {
             let (stack, paths) = try global.resolveRunning()
-            try global.checkServices([service], in: stack)
+            if let service { try global.checkServices([service], in: stack) }
             let client = try global.runningClient(paths)
+            let services = try service.map { [$0] } ?? DatabaseCommand.postgresServices(client)
+            var all: [DatabaseSnapshots.Snapshot] = []
+            for (index, service) in services.enumerated() {
+                let result = try Self.listing(service, client: client)
+                if json {
+                    all += result.snapshots ?? []
+                    continue
+                }
+                if services.count > 1 { print((index > 0 ? "\n" : "") + service + ":") }
+                Self.show(result, service: service)
+            }
+            if json { print(String(decoding: ControlJSON.encode(all), as: UTF8.self)) }
+        }
+
+        static func listing(_ service: String, client: ControlClient) throws -> DatabaseResult {
             let response = try client.request("GET", "/v1/db/snapshots?service=" + service)
             let result = try ControlJSON.decode(DatabaseResult.self, from: response.body)
             guard result.ok else { throw MusterError(.usage, result.error ?? "list failed") }
+            return result
+        }
+
+        static func show(_ result: DatabaseResult, service: String) {
             let snapshots = result.snapshots ?? []
-            if json {
-                print(String(decoding: ControlJSON.encode(snapshots), as: UTF8.self))
-                return
-            }
             defer {
                 Self.printKept(result.kept ?? [])
                 KeyListing.printSetAside(result.keyed ?? [])
@@ -196,15 +214,64 @@ struct DatabaseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Drop a database muster kept (muster db keep, --muster-keep-failed).")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The Postgres service.", completion: ServiceCompletion.kind) var service: String
-        @Argument(help: "The kept database (muster db list shows them).") var database: String
+        @Argument(
+            help: ArgumentHelp(
+                "The Postgres service, then the kept database; with one Postgres service in the stack, the kept database alone.",
+                valueName: "service"),
+            completion: ServiceCompletion.kind)
+        var first: String
+        @Argument(help: "The kept database (muster db list shows them).") var kept: String?
 
         func run() async throws {
+            let (service, database) = try resolve()
             let result = try DatabaseCommand.send(
                 .drop, DatabaseRequest(service: service, database: database), global: global)
             DatabaseCommand.say(
                 "dropped \(database) (\(DatabaseCommand.ms(result.elapsedMs)))\(DatabaseCommand.sessions(result.endedSessions))"
             )
         }
+
+        /// `drop SERVICE NAME`, or `drop NAME` with the service found: the stack's only
+        /// Postgres service, else the one that kept NAME.
+        func resolve() throws -> (service: String, database: String) {
+            if let kept { return (first, kept) }
+            let (stack, paths) = try global.resolveRunning()
+            let client = try global.runningClient(paths)
+            let services = try DatabaseCommand.postgresServices(client)
+            if stack.serviceNames.contains(first) {
+                guard services.contains(first) else {
+                    throw MusterError(
+                        .usage,
+                        "\"\(first)\" is not a Postgres service of this stack; Postgres services: \(services.joined(separator: ", "))"
+                    )
+                }
+                let keptThere = try List.listing(first, client: client).kept ?? []
+                throw MusterError(
+                    .usage,
+                    "muster db drop \(first): name the kept database to drop (muster db drop \(first) NAME); kept: \(keptThere.isEmpty ? "none" : keptThere.map(\.name).joined(separator: ", "))"
+                )
+            }
+            if services.count == 1 { return (services[0], first) }
+            let holders = try services.filter { service in
+                try List.listing(service, client: client).kept?.contains { $0.name == first } == true
+            }
+            guard holders.count == 1 else {
+                throw MusterError(
+                    .usage,
+                    "\(first) is not a database muster kept in \(holders.isEmpty ? "any" : "exactly one") Postgres service (\(services.joined(separator: ", "))); name the service: muster db drop SERVICE \(first)"
+                )
+            }
+            return (holders[0], first)
+        }
+    }
+
+    /// The stack's Postgres services, for the commands whose service may be left out.
+    static func postgresServices(_ client: ControlClient) throws -> [String] {
+        let services = try client.status().services.filter { $0.kind == "postgres" }.map(\.name)
+        guard !services.isEmpty else {
+            throw MusterError(
+                .usage, "the stack has no Postgres service; muster db works on services with engine: postgres")
+        }
+        return services
     }
 }

@@ -79,6 +79,12 @@ struct Doctor: AsyncParsableCommand {
                     + "pytest plugin: not in \(python), and this muster came without it (pip install ./integrations/pytest-muster from a checkout)"
             ]
         }
+        if plugin.externallyManaged == true {
+            return [
+                out.paint("--  ", .yellow)
+                    + "pytest plugin: not in \(python), which is externally managed (pip installs only into a virtual environment); install it into ./.venv with: \(install)"
+            ]
+        }
         return [out.paint("--  ", .yellow) + "pytest plugin: not in \(python); install it with: \(install)"]
     }
 

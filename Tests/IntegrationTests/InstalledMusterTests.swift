@@ -84,6 +84,29 @@ import Glibc
             [prefix + "/bin/muster", "doctor"], in: home, environment: Self.plainEnvironment(home: home))
         #expect(doctor.output.contains("pytest plugin: not in "), "\(doctor.output)")
         #expect(doctor.output.contains("python3 -m pip install \(prefix)/share/muster/\(wheel)"), "\(doctor.output)")
+        // The command it prints works as printed, here too. Debian's python3 is externally
+        // managed (PEP 668) and refuses a pip install: the command makes ./.venv first.
+        let command = try #require(
+            doctor.output.split(separator: "\n").first { $0.contains("pytest plugin:") }?
+                .components(separatedBy: " with: ").last, "\(doctor.output)")
+        let managedPython = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []).contains {
+            $0.hasPrefix("python3.") && FileManager.default.fileExists(atPath: "/usr/lib/\($0)/EXTERNALLY-MANAGED")
+        }
+        if managedPython {
+            #expect(command.contains(" -m venv .venv && .venv/bin/python3 -m pip install "), "\(command)")
+            var noDependencies = Self.plainEnvironment(home: home)
+            noDependencies["PIP_NO_DEPS"] = "1"  // pytest itself is not fetched here
+            let printed = try await Self.run(["/bin/sh", "-c", command], in: home, environment: noDependencies)
+            #expect(printed.status == 0, "\(command): \(printed.output)")
+            var inVenv = Self.plainEnvironment(home: home)
+            inVenv["VIRTUAL_ENV"] = home + "/.venv"
+            let after = try await Self.run([prefix + "/bin/muster", "doctor"], in: home, environment: inVenv)
+            #expect(after.output.contains("pytest plugin: installed in \(home)/.venv/bin/python"), "\(after.output)")
+            // Asked again as before (nothing activated), doctor finds what its command made.
+            let again = try await Self.run(
+                [prefix + "/bin/muster", "doctor"], in: home, environment: Self.plainEnvironment(home: home))
+            #expect(again.output.contains("pytest plugin: installed in \(home)/.venv/bin/python3"), "\(again.output)")
+        }
         // That wheel installs and imports (into a folder of the test's own, without pytest itself).
         let target = home + "/site"
         let pip = try await Self.run(

@@ -70,6 +70,16 @@ import Testing
         try #require(try await stack.muster("up", "-d").status == 0)
         // Exactly one database kept, with the rows the test left.
         #expect(try await Self.kept(stack) == [name])
+        // The connection string printed under the `muster run` that has since stopped the
+        // stack works once it is up again (its Postgres has the same port).
+        let url = try #require(line.split(separator: " ").last.map(String.init))
+        let printed = try await CLIResult.run(
+            command: [
+                TestStack.python, "-c",
+                "import psycopg2, sys; c = psycopg2.connect(sys.argv[1]); k = c.cursor(); k.execute('SELECT count(*) FROM items'); print('rows', k.fetchone()[0])",
+                url,
+            ], in: stack.directory)
+        #expect(printed.output.contains("rows 7"), "\(url): \(printed.output)")
         let db = try await DatabaseSnapshotTests.connect(stack, database: name)
         #expect(try db.value("SELECT count(*) FROM items") == "7")
         db.close()
@@ -114,6 +124,17 @@ import Testing
                 try await DatabaseSnapshotTests.connect(stack, database: name).value("SELECT count(*) FROM items")
                     == "3")
         }
+        // With one Postgres service the service may be left out, as the issue writes them:
+        // `muster db list` shows them, `muster db drop NAME` drops one.
+        let list = try await stack.muster("db", "list")
+        #expect(list.status == 0 && names.allSatisfy { list.output.contains($0) }, "\(list.output)")
+        let dropOne = try await stack.muster("db", "drop", names[0])
+        #expect(dropOne.status == 0, "\(dropOne.output)")
+        #expect(try await Self.kept(stack) == [names[1]])
+        // The service alone names nothing to drop: refused, naming what is kept.
+        let serviceOnly = try await stack.muster("db", "drop", "db")
+        #expect(serviceOnly.status == 2 && serviceOnly.output.contains(names[1]), "\(serviceOnly.output)")
+        #expect(try await Self.kept(stack) == [names[1]])
         // down --volumes takes them with the cluster.
         #expect(try await stack.muster("down", "--volumes").status == 0)
         try #require(try await stack.muster("up", "-d").status == 0)

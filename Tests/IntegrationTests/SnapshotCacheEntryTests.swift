@@ -56,6 +56,8 @@ import Glibc
         try await Keys.down(first, ["--volumes"], postmaster: postmaster)
 
         let entry = try #require(SnapshotCache(directory: cache).entries().first)
+        // Its size is read back as written (muster db list shows it).
+        #expect((entry.sizeBytes ?? 0) > 1_000_000, "\(entry)")
         let folder = SnapshotCache(directory: cache).folder + "/" + (entry.name ?? "")
         let bases = try FileManager.default.contentsOfDirectory(atPath: folder + "/base")
         // template0, template1, postgres, shop, its snapshot and the user's reports: nothing else.
@@ -103,5 +105,8 @@ import Glibc
             #expect(try await hit.muster("db", "snapshot", "db").status == 0)
             try await Keys.down(hit, ["--volumes"], postmaster: postmaster)
         }
+        // A hit notes its use in the description and keeps the rest of it.
+        let used = try #require(SnapshotCache(directory: cache).entries().first)
+        #expect(used.sizeBytes == entry.sizeBytes && used.used > entry.used, "\(used)")
     }
 }

@@ -190,6 +190,52 @@ import Glibc
                 ps.output.contains("\"running\":false") || ps.output.contains("\"running\" : false"), "\(ps.output)")
         }
         #expect(try String(contentsOfFile: blocker, encoding: .utf8) == "x")
+
+        // A folder no one may write to (chmod a-w) is refused as well, root included, and
+        // nothing is made in it.
+        let readOnly = stack.directory + "/read-only-cache"
+        #expect(mkdir(readOnly, 0o555) == 0 && chmod(readOnly, 0o555) == 0)
+        defer { chmod(readOnly, 0o755) }
+        let up = try await CLIResult.run(
+            command: [TestStack.binary, "up", "-d"], in: stack.directory, environment: ["MUSTER_CACHE_DIR": readOnly])
+        #expect(up.status == 2, "\(up.output)")
+        let lines = up.output.split(separator: "\n").filter { !$0.hasPrefix("warning:") }
+        #expect(
+            lines.count == 1 && lines[0].contains("the snapshot cache \(readOnly) (MUSTER_CACHE_DIR) is not writable"),
+            "\(up.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: readOnly).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: stack.paths.stateDir + "/state.json"), "nothing started")
+    }
+
+    /// As root, Postgres runs as the `postgres` user, who cannot enter a cache folder
+    /// under a private (0700) folder such as `/root` or a `mktemp -d` one. The cache is
+    /// written all the same, and a new project starts from it.
+    @Test(.enabled(if: geteuid() == 0)) func aCacheFolderThePostgresUserCannotEnterIsWrittenAndHit() async throws {
+        let hidden = NSTemporaryDirectory() + "muster-tests/private-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: hidden, withIntermediateDirectories: true)
+        #expect(chmod(hidden, 0o700) == 0)
+        let cache = hidden + "/cache"
+        let first = try Self.makeStack()
+        defer {
+            first.cleanup()
+            try? FileManager.default.removeItem(atPath: hidden)
+        }
+        var postmaster = try await Self.up(first, ["--cache", cache])
+        #expect(Self.runs(first) == 1)
+        let log = try String(contentsOfFile: first.paths.logFile(for: "migrate"), encoding: .utf8)
+        #expect(log.contains("muster: cluster cached in "), "\(log)")
+        #expect(SnapshotCache(directory: cache).entries().count == 1)
+        try await Self.down(first, ["--volumes"], postmaster: postmaster)
+        // Nothing left where the copy was made.
+        let staging = "/var/lib/muster/postgres-cache-staging"
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).isEmpty)
+
+        let second = try Self.makeStack()
+        defer { second.cleanup() }
+        postmaster = try await Self.up(second, ["--cache", cache])
+        #expect(Self.runs(second) == 0, "the migration's command ran")
+        #expect(try await Self.count(second) == "500")
+        try await Self.down(second, ["--volumes"], postmaster: postmaster)
     }
 }
 

@@ -41,6 +41,11 @@ public struct SnapshotCache: Sendable {
                 "the snapshot cache \(directory) (\(option)) is not writable: \(why); make it writable or point \(option) at another folder"
             )
         }
+        // Root writes through any mode, but a folder no one may write to (chmod a-w) says
+        // "not here" all the same: refused before anything is made in it.
+        if geteuid() == 0, let (existing, mode) = nearestExisting(cache.folder), mode & 0o222 == 0 {
+            throw fail("\(existing) is read-only (mode \(String(mode & 0o777, radix: 8)))")
+        }
         do {
             try FileManager.default.createDirectory(atPath: cache.folder, withIntermediateDirectories: true)
         } catch {
@@ -53,6 +58,18 @@ public struct SnapshotCache: Sendable {
         let renamed = probe + ".done"
         defer { unlink(probe); unlink(renamed) }
         guard rename(probe, renamed) == 0 else { throw fail(String(cString: strerror(errno))) }
+    }
+
+    /// `path` or the closest folder above it that exists, with its mode.
+    private static func nearestExisting(_ path: String) -> (String, mode_t)? {
+        var candidate = path
+        while !candidate.isEmpty {
+            var info = stat()
+            if stat(candidate, &info) == 0 { return (candidate, info.st_mode) }
+            guard candidate != "/" else { return nil }
+            candidate = (candidate as NSString).deletingLastPathComponent
+        }
+        return nil
     }
 
     /// What an entry is, in `NAME.json`.
@@ -87,7 +104,7 @@ public struct SnapshotCache: Sendable {
         return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.compactMap { file -> Entry? in
             let name = String(file.dropLast(5))
             guard let data = FileManager.default.contents(atPath: folder + "/" + file),
-                var entry = try? JSONDecoder().decode(Entry.self, from: data),
+                var entry = try? ControlJSON.decode(Entry.self, from: data),
                 FileManager.default.fileExists(atPath: folder + "/" + name + "/global/pg_control")
             else { return nil }
             entry.name = name
@@ -99,7 +116,7 @@ public struct SnapshotCache: Sendable {
     func cluster(service: String, key: String, cluster: String) -> String? {
         let name = Self.entryName(service: service, key: key, cluster: cluster)
         guard let data = FileManager.default.contents(atPath: folder + "/" + name + ".json"),
-            let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.key == key, entry.cluster == cluster,
+            let entry = try? ControlJSON.decode(Entry.self, from: data), entry.key == key, entry.cluster == cluster,
             FileManager.default.fileExists(atPath: folder + "/" + name + "/global/pg_control")
         else { return nil }
         return folder + "/" + name
@@ -109,7 +126,7 @@ public struct SnapshotCache: Sendable {
     func noteUse(_ name: String) {
         let path = folder + "/" + name + ".json"
         guard let data = FileManager.default.contents(atPath: path),
-            var entry = try? JSONDecoder().decode(Entry.self, from: data)
+            var entry = try? ControlJSON.decode(Entry.self, from: data)
         else { return }
         entry.used = EventLog.timestamp(Date())
         try? write(entry, name: name)
@@ -137,9 +154,14 @@ public struct SnapshotCache: Sendable {
             throw MusterError(.environment, "pg_basebackup is not beside \(bin)/postgres; the snapshot is not cached")
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let staging = folder + "/.\(name).making-\(getpid())"
-        try? FileManager.default.removeItem(atPath: staging)
-        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let inCache = folder + "/.\(name).making-\(getpid())"
+        // The trim starts the copy as the `postgres` user when muster is root; a cache that
+        // user cannot enter (under /root, in a `mktemp -d` folder) gets the copy made and
+        // trimmed where it can, and moved in once it is whole.
+        let outside = try Self.stagingOutside(of: folder, name: name, credentials: credentials)
+        let staging = outside ?? inCache
+        for made in [inCache, staging] { try? FileManager.default.removeItem(atPath: made) }
+        defer { for made in [inCache, staging] { try? FileManager.default.removeItem(atPath: made) } }
         let argv = [
             basebackup, "-D", staging, "-h", socketDir, "-p", port, "-U", PostgresEngine.superuser,
             "-X", "stream", "-c", "fast", "--no-sync", "--no-manifest",
@@ -155,11 +177,19 @@ public struct SnapshotCache: Sendable {
             staging, database: entry.database,
             template: DatabaseSnapshots.snapshotDatabase(of: entry.database, name: entry.snapshot), bin: bin,
             credentials: credentials, logFD: logFD)
+        if staging != inCache, rename(staging, inCache) != 0 {
+            // Another file system: copied, still under its temporary name.
+            guard await runQuietly(["/bin/cp", "-a", staging, inCache], logFD: logFD) else {
+                throw MusterError(
+                    .environment,
+                    "cannot copy the cached cluster from \(staging) into \(folder); the snapshot is not cached")
+            }
+        }
         let final = folder + "/" + name
         let old = folder + "/.\(name).old-\(getpid())"
         unlink(final + ".json")  // a description never stands beside a cluster it does not describe
         _ = rename(final, old)
-        guard rename(staging, final) == 0 else {
+        guard rename(inCache, final) == 0 else {
             throw MusterError(
                 .environment, "cannot move the cached cluster into \(final): \(String(cString: strerror(errno)))")
         }
@@ -168,6 +198,29 @@ public struct SnapshotCache: Sendable {
         described.sizeBytes = TemplateCache.diskUsage(final)
         described.shared = shared
         try write(described, name: name)
+    }
+
+    /// Where muster makes a cache entry when `credentials` (the `postgres` user, muster
+    /// being root) cannot enter the cache `folder`: a folder of its own beside the clusters
+    /// of `PostgresDataHome`, which that user passes through. Nil: in the cache itself.
+    static func stagingOutside(of folder: String, name: String, credentials: ServicePlan.Credentials?) throws
+        -> String?
+    {
+        guard let credentials, (try? PostgresEngine.checkReachable(folder + "/" + name, by: credentials)) == nil
+        else { return nil }
+        let base = "/var/lib/muster/postgres-cache-staging"
+        for made in ["/var/lib/muster", base] {
+            do {
+                try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: true)
+            } catch {
+                throw MusterError(
+                    .environment,
+                    "cannot create \(made) to make the cache's copy in (user \(credentials.user) cannot enter \(folder)): \(error.localizedDescription)"
+                )
+            }
+            chmod(made, 0o711)
+        }
+        return base + "/.\(name).making-\(getpid())"
     }
 
     /// Makes `dataDir` (which must not exist) a copy of the cached `cluster`, owned by
@@ -228,7 +281,7 @@ public struct SnapshotCache: Sendable {
 
     private func description(of cluster: String) -> Entry? {
         FileManager.default.contents(atPath: cluster + ".json").flatMap {
-            try? JSONDecoder().decode(Entry.self, from: $0)
+            try? ControlJSON.decode(Entry.self, from: $0)
         }
     }
 

@@ -47,11 +47,19 @@ public final class StackSession: @unchecked Sendable {
         self.recovered = RuntimeState.recoverStale(paths)
         Trace.mark("session: locked, stale state checked")
         var planner = StackPlanner(stack: stack, paths: paths, environment: environment)
-        let previous = RuntimeState.readAny(paths)?.ports ?? [:]
+        // The engines' ports of the last start (kept across `down`: LastPorts), then those
+        // of a supervisor that did not stop cleanly. Postgres, Redis and Kafka listen with
+        // SO_REUSEADDR, so a port they had a moment ago binds again; an app's own server
+        // may not, so an app keeps only a crashed run's port.
+        let engines = Set(stack.services.filter { $0.engine != nil }.map(\.name))
+        let previous = LastPorts.read(paths).filter { engines.contains($0.key) }.merging(
+            RuntimeState.readAny(paths)?.ports ?? [:]
+        ) { $1 }
         let all = Set(stack.serviceNames)
         let others = RuntimeState.portsOfOtherProjects(than: paths)
         Trace.mark("session: other projects' ports read")
         self.ports = try planner.choosePorts(for: all, checking: names, reuse: previous, avoiding: others)
+        LastPorts.write(ports, paths)
         self.outputs = planner.outputs(ports: ports)
         self.desk = DatabaseDesk(stack: stack, paths: paths, outputs: outputs)
         planner.desk = desk

@@ -290,3 +290,27 @@ def test_xdist_workers_append_whole_lines(pytester, muster_env):
     assert sorted(line["id"] for line in lines) == sorted(f"test_xdist_workers_append_whole_lines.py::test_{i}" for i in range(120))
     workers = {line["worker"] for line in lines}
     assert workers <= {"gw0", "gw1", "gw2"} and len(workers) >= 2
+
+
+def test_muster_db_outside_muster_run_is_one_usage_line(pytester, monkeypatch):
+    """`pytest --muster-db db` after `muster up -d`, not under `muster run`: one line
+    saying how to run it, not an error per test blaming the option that was given."""
+    monkeypatch.delenv("MUSTER_CONTROL_SOCKET", raising=False)
+    monkeypatch.delenv("MUSTER_TESTS_FILE", raising=False)
+    pytester.makepyfile("def test_uses_it(muster_db):\n    pass\n")
+    result = pytester.runpytest("--muster-db", "db", "--muster-keep-failed")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--muster-db db works under `muster run`*run: muster run -- python -m pytest*"])
+    assert "needs --muster-db" not in result.stdout.str() + result.stderr.str()
+
+
+def test_muster_db_fixture_outside_muster_run_says_how_to_run(pytester, monkeypatch):
+    """muster_db = db in the ini file (plain pytest runs stay usable): the fixture's
+    error says to run under `muster run`, not to pass the option the ini gives."""
+    monkeypatch.delenv("MUSTER_CONTROL_SOCKET", raising=False)
+    monkeypatch.delenv("MUSTER_TESTS_FILE", raising=False)
+    pytester.makeini("[pytest]\nmuster_db = db\n")
+    pytester.makepyfile("def test_uses_it(muster_db):\n    pass\n\ndef test_plain():\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*muster_db works under `muster run`*run: muster run -- python -m pytest*"])

@@ -13,6 +13,7 @@ import os
 import pytest
 
 TESTS_FILE_ENV = "MUSTER_TESTS_FILE"
+CONTROL_SOCKET_ENV = "MUSTER_CONTROL_SOCKET"
 
 
 def pytest_addoption(parser):
@@ -47,6 +48,13 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "muster_restore: restore the worker's database from its muster snapshot before this test (--muster-db)"
     )
+    if config.getoption("muster_db") and not os.environ.get(CONTROL_SOCKET_ENV):
+        # Asked for on the command line outside `muster run`: every test using muster_db
+        # would fail alike, so say once what to do instead (pytest exits 4).
+        raise pytest.UsageError(
+            f"--muster-db {config.getoption('muster_db')} works under `muster run` ({CONTROL_SOCKET_ENV} is not set); "
+            "run: muster run -- python -m pytest ..."
+        )
     if config.getoption("muster_db") or config.getini("muster_db"):
         from .databases import MusterDatabaseError, WorkerDatabases
 
@@ -70,8 +78,10 @@ def muster_db(request):
     before the test: ``.name``, ``.url`` and ``.service``."""
     databases = request.config.pluginmanager.get_plugin("muster-databases")
     if databases is None:
-        pytest.fail("muster_db needs --muster-db SERVICE (or muster_db = SERVICE in the ini file) under `muster run`",
-                    pytrace=False)
+        if not os.environ.get(CONTROL_SOCKET_ENV):
+            pytest.fail(f"muster_db works under `muster run` ({CONTROL_SOCKET_ENV} is not set); "
+                        "run: muster run -- python -m pytest ...", pytrace=False)
+        pytest.fail("muster_db needs --muster-db SERVICE (or muster_db = SERVICE in the ini file)", pytrace=False)
     from .databases import MusterDatabaseError
 
     try:

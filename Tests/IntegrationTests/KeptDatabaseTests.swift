@@ -93,7 +93,18 @@ import Testing
         let clash = try await stack.muster("db", "keep", "db", "--database", "shop", "--as", name)
         #expect(clash.status == 2)
         #expect(clash.output.contains("database \(name) exists"), "\(clash.output)")
-        #expect(try await Self.kept(stack) == [name], "nothing half-done by the refused keep")
+        #expect(clash.output.contains("muster db drop db \(name)"), "a kept database may be dropped: \(clash.output)")
+        // A database muster did not keep: another name is the way out, not `db drop` (which refuses it).
+        let onOwn = try await stack.muster("db", "keep", "db", "--database", "shop", "--as", "shop_gw0")
+        #expect(onOwn.status == 2)
+        #expect(
+            onOwn.output.contains("database shop_gw0 exists") && onOwn.output.contains("--as NAME"), "\(onOwn.output)")
+        #expect(!onOwn.output.contains("db drop"), "\(onOwn.output)")
+        let long = try await stack.muster(
+            "db", "keep", "db", "--database", "shop", "--as", String(repeating: "k", count: 64))
+        #expect(long.status == 2)
+        #expect(long.output.contains("give one of at most 63 bytes"), "\(long.output)")
+        #expect(try await Self.kept(stack) == [name], "nothing half-done by the refused keeps")
         let notKept = try await stack.muster("db", "drop", "db", "shop")
         #expect(notKept.status == 2, "\(notKept.output)")
         let drop = try await stack.muster("db", "drop", "db", name)

@@ -137,6 +137,7 @@ public actor DatabaseDesk {
             let service = target.service
             let baselines = self.baselines
             let connectTo = target.connectTo
+            if let exact = request.keepAs { try Self.checkDatabaseName(exact) }  // before anything changes
             let (ended, kept, waited) = try await locked(database) { () throws -> (Int, String, Double?) in
                 let db = try DatabaseSnapshots(admin: connect())
                 baselines.set(database, nil)
@@ -146,11 +147,14 @@ public actor DatabaseDesk {
                 }
                 let name: String
                 if let exact = request.keepAs {
-                    try Self.checkDatabaseName(exact)
                     guard try !db.exists(exact) else {
+                        // `db drop` removes only what muster kept: suggest it only for that.
+                        let kept = try db.note(of: exact)?.muster == "kept"
                         throw MusterError(
                             .usage,
-                            "database \(exact) exists in service \(service); keep \(database) under another name (--as), or drop it first with muster db drop \(service) \(exact)"
+                            "database \(exact) exists in service \(service); keep \(database) under another name (--as NAME)"
+                                + (kept
+                                    ? ", or drop the kept \(exact) first with muster db drop \(service) \(exact)" : "")
                         )
                     }
                     name = exact
@@ -273,7 +277,8 @@ public actor DatabaseDesk {
         guard !database.isEmpty, database.utf8.count <= DatabaseSnapshots.nameLimit, !database.utf8.contains(0) else {
             throw MusterError(
                 .usage,
-                "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL)")
+                "database \(ControlRequests.shown(database)) is not a Postgres database name (1 to 63 bytes, no NUL); give one of at most 63 bytes"
+            )
         }
         guard !database.hasPrefix("muster_") else {
             throw MusterError(

@@ -44,6 +44,11 @@ PARTS_LINE = ("scripts/bench --only startup,detect        # parts: startup, dete
               "suite, tests, durability")
 
 
+# In a section, what follows this line was written by hand and is kept when the
+# section's figures are measured again (`merge`).
+HAND_WRITTEN = "<!-- written by hand below: kept when this section is measured again -->"
+
+
 def merge(existing, results):
     """Replaces (or adds, before `## Method`) the sections of the parts in results,
     leaving every other section of an existing BENCHMARKS.md as it is."""
@@ -57,7 +62,10 @@ def merge(existing, results):
         if start >= 0:
             end = text.find("\n## ", start + len(heading))
             end = len(text) if end < 0 else end + 1
-            text = text[:start] + new + text[end:]
+            # What was written by hand below the mark (before/after runs, traces) stays.
+            mark = text.find(HAND_WRITTEN, start, end)
+            kept = text[mark:end].rstrip() + "\n\n" if mark >= 0 else ""
+            text = text[:start] + new + kept + text[end:]
         else:
             at = text.find("## Method\n")
             text = (text[:at] + new + text[at:]) if at >= 0 else text.rstrip() + "\n\n" + new

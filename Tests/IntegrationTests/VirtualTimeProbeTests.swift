@@ -33,8 +33,12 @@ import Testing
             _ expected: Duration, after count: Int, _ comment: Comment,
             sourceLocation: Testing.SourceLocation = #_sourceLocation
         ) async throws {
+            // 120 s of real time: under the whole suite's load on 2 cores a step once took
+            // more than 60 s. What was asleep and the looks so far say why when it fails.
             let due = try #require(
-                await clock.nextSleep(besides: asleep), "the probe went to sleep", sourceLocation: sourceLocation)
+                await clock.nextSleep(besides: asleep, within: .seconds(120)),
+                "the probe went to sleep (\(comment); asleep: \(clock.pending), looks: \(Self.lines(looks)))",
+                sourceLocation: sourceLocation)
             #expect(
                 max(due - expected, expected - due) < .microseconds(1), "\(comment): due at \(due)",
                 sourceLocation: sourceLocation)

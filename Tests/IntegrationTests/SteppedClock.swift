@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 
 /// A clock only the test moves, which also says who is asleep on it and until when.
+/// Its waits in real time default to 180 s: under the whole suite's load on 2 cores
+/// (every in-process stack's spawns go through one spawner thread) a start or a probe's
+/// look once took more than 60 s; a test that passes never waits that long.
 /// A test that knows a loop has gone to sleep (its deadline is pending) can move the
 /// clock without racing the loop's real work: every step waits for the sleep it
 /// expects instead of for a fixed stretch of real time.
@@ -75,7 +78,7 @@ final class SteppedClock: _Concurrency.Clock, Sendable {
 
     /// Moves the clock to `offset`, then waits (in real time, up to `limit`) until as
     /// many sleep as before: whatever woke has done its work and gone back to sleep.
-    func step(to offset: Duration, within limit: Swift.Duration = .seconds(60)) async -> Bool {
+    func step(to offset: Duration, within limit: Swift.Duration = .seconds(180)) async -> Bool {
         let before = pending.count
         advance(to: offset)
         return await until(within: limit) { pending.count >= before }
@@ -84,7 +87,7 @@ final class SteppedClock: _Concurrency.Clock, Sendable {
     /// Waits (in real time, up to `limit`) until something new is asleep: a deadline
     /// beyond those in `known` (counted, so a second sleeper until the same moment is
     /// new too), and returns the soonest such deadline.
-    func nextSleep(besides known: [Duration], within limit: Swift.Duration = .seconds(60)) async -> Duration? {
+    func nextSleep(besides known: [Duration], within limit: Swift.Duration = .seconds(180)) async -> Duration? {
         var found: Duration?
         _ = await until(within: limit) {
             var left = known
@@ -100,7 +103,7 @@ final class SteppedClock: _Concurrency.Clock, Sendable {
 
     /// Waits (in real time, up to `limit`) until `count` sleepers (one by default) sleep
     /// until `deadline`.
-    func sleeps(until deadline: Duration, count: Int = 1, within limit: Swift.Duration = .seconds(60)) async -> Bool {
+    func sleeps(until deadline: Duration, count: Int = 1, within limit: Swift.Duration = .seconds(180)) async -> Bool {
         await until(within: limit) { pending.filter { $0 == deadline }.count >= count }
     }
 

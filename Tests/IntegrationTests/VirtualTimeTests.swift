@@ -30,7 +30,7 @@ import Testing
             // The failure arms the backoff timer on the clock; the test moves it only then.
             #expect(await clock.sleeps(until: failedAt + delay), "failure \(index + 1) waits \(delay)")
             #expect(
-                await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.phase == .backoff },
+                await eventually(within: .seconds(180)) { await stack.snapshot("crashy")?.phase == .backoff },
                 "failure \(index + 1) waits in backoff")
             clock.advance(to: failedAt + delay - .milliseconds(1))
             try await Self.settle()
@@ -39,11 +39,11 @@ import Testing
             failedAt += delay
             clock.advance(to: failedAt)
             #expect(
-                await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.restarts == index + 1 },
+                await eventually(within: .seconds(180)) { await stack.snapshot("crashy")?.restarts == index + 1 },
                 "restart \(index + 1) after \(delay)")
         }
         // The tenth failure is one too many.
-        #expect(await eventually(within: .seconds(60)) { await stack.snapshot("crashy")?.phase == .failed })
+        #expect(await eventually(within: .seconds(180)) { await stack.snapshot("crashy")?.phase == .failed })
         #expect(await stack.snapshot("crashy")?.restarts == 9)
         _ = await stack.session?.stop()
     }
@@ -58,7 +58,7 @@ import Testing
         defer { stack.cleanup() }
         let start = Task { try await stack.start(timers: clock) }
         #expect(
-            await eventually(within: .seconds(60)) {
+            await eventually(within: .seconds(180)) {
                 let snapshot = await stack.snapshot("slow")
                 return snapshot?.phase == .starting && snapshot?.pid != nil
             })
@@ -88,7 +88,7 @@ import Testing
         try await stack.start(timers: clock)
         let session = try #require(stack.session)
         let stopping = Task { try await session.supervisor.stop(["stubborn"]) }
-        #expect(await eventually(within: .seconds(60)) { await stack.snapshot("stubborn")?.phase == .stopping })
+        #expect(await eventually(within: .seconds(180)) { await stack.snapshot("stubborn")?.phase == .stopping })
         let pid = try #require(await stack.snapshot("stubborn")?.pid)
         #expect(await clock.sleeps(until: .seconds(20)), "SIGTERM arms the stop timeout")
         clock.advance(to: .milliseconds(19_900))

@@ -26,6 +26,11 @@ extension StackPlanner {
         var cluster: String
         /// Where the cache's copy leaves the key it was seeded with (read once by the task).
         var seededMarker: String
+        /// Where the project remembers the Postgres build's identity (`PostgresBuild`).
+        var buildFile: String
+
+        /// The identity of the Postgres build this service runs.
+        func build() async -> String { await PostgresBuild.identity(of: bin + "/postgres", rememberedIn: buildFile) }
 
         func admin() throws -> DatabaseSnapshots {
             let connection = try PostgresConnection(
@@ -47,7 +52,8 @@ extension StackPlanner {
             port: lookup(postgres.name, "port") ?? "0",
             cache: SnapshotCache.directory(environment).map(SnapshotCache.init(directory:)),
             cluster: SnapshotCache.clusterIdentity(withPassword: engine.password != nil),
-            seededMarker: paths.dataDir(for: postgres.name) + ".seeded-key")
+            seededMarker: paths.dataDir(for: postgres.name) + ".seeded-key",
+            buildFile: paths.stateDir + "/postgres-build." + postgres.name)
     }
 
     /// Before the task's first run: every snapshot taken after it is keyed, and the
@@ -62,7 +68,7 @@ extension StackPlanner {
             Trace.mark("\(task.name) skip check begins")
             var found: [(KeyedTarget, SnapshotKey)] = []
             for target in targets {
-                let build = await PostgresBuild.identity(of: target.bin + "/postgres")
+                let build = await target.build()
                 guard let key = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build) else {
                     return nil
                 }
@@ -129,7 +135,7 @@ extension StackPlanner {
             if let known = keys.take(for: target.postgres.name) {
                 key = known
             } else {
-                let build = await PostgresBuild.identity(of: target.bin + "/postgres")
+                let build = await target.build()
                 guard let now = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build) else {
                     return
                 }
@@ -194,7 +200,7 @@ extension StackPlanner {
         return { context in
             guard !FileManager.default.fileExists(atPath: dataDir + "/global/pg_control") else { return }
             Trace.mark("\(target.postgres.name) seed: looking for a cached cluster")
-            let build = await PostgresBuild.identity(of: target.bin + "/postgres")
+            let build = await target.build()
             guard let key = SnapshotKey.current(for: target.postgres, in: stack, postgresBuild: build),
                 let cluster = cache.cluster(service: target.postgres.name, key: key.hex, cluster: target.cluster)
             else {

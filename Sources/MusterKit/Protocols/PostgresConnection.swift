@@ -75,68 +75,29 @@ public final class PostgresConnection {
         connection.close()
     }
 
-    /// Runs one statement and returns its rows as text (NULL as nil).
+    /// Runs one statement and returns its rows as text (NULL as nil); of several, the
+    /// rows of the last one that returns rows (PQexec too keeps only the last result).
     @discardableResult
     public func query(_ sql: String) throws -> [[String?]] {
-        guard !sql.utf8.contains(0) else { throw NetworkError("the SQL text holds a NUL byte") }
-        try connection.write(Message.frame("Q", Array(sql.utf8) + [0]))
-        var rows: [[String?]] = []
-        var failure: NetworkError?
-        while true {
-            let message = try receive()
-            switch message.type {
-            case "T": rows = []  // a new result's columns; PQexec too keeps only the last result
-            case "D": rows.append(try message.dataRow())
-            case "E": failure = NetworkError(message.errorText())
-            case "Z":
-                if let failure { throw failure }
-                return rows
-            default: continue  // CommandComplete, EmptyQueryResponse, notices, parameter changes
-            }
-        }
+        try exchange(sql).last(where: \.described)?.rows ?? []
     }
 
     /// Runs one `COPY ... TO STDOUT` and returns the data it sent, its messages' bytes back to back.
     public func copyOut(_ sql: String) throws -> [UInt8] {
-        guard !sql.utf8.contains(0) else { throw NetworkError("the SQL text holds a NUL byte") }
-        try connection.write(Message.frame("Q", Array(sql.utf8) + [0]))
-        var data: [UInt8] = []
-        var failure: NetworkError?
-        while true {
-            let message = try receive()
-            switch message.type {
-            case "d": data += message.body
-            case "E": failure = NetworkError(message.errorText())
-            case "Z":
-                if let failure { throw failure }
-                return data
-            default: continue  // CopyOutResponse, CopyDone, CommandComplete, notices
-            }
-        }
+        try exchange(sql).flatMap(\.copied)
     }
 
     /// Runs one `COPY ... FROM STDIN`, sending `data` (as `copyOut` returned it).
     public func copyIn(_ sql: String, _ data: [UInt8]) throws {
-        guard !sql.utf8.contains(0) else { throw NetworkError("the SQL text holds a NUL byte") }
-        try connection.write(Message.frame("Q", Array(sql.utf8) + [0]))
-        var failure: NetworkError?
-        while true {
-            let message = try receive()
-            switch message.type {
-            case "G": try send(copyData: data)
-            case "E": failure = NetworkError(message.errorText())
-            case "Z":
-                if let failure { throw failure }
-                return
-            default: continue  // CommandComplete, notices
-            }
-        }
+        _ = try exchange(sql, copyIn: [data])
     }
 
     /// What one statement of `exchange` returned: its rows, or the data a `COPY ... TO STDOUT` sent.
     public struct StatementResult {
         public var rows: [[String?]] = []
         public var copied: [UInt8] = []
+        /// Whether it described rows (a `SELECT`, even of none), as `query` returns.
+        public var described = false
     }
 
     /// Runs several statements in one exchange: the result of each statement that
@@ -152,6 +113,7 @@ public final class PostgresConnection {
         while true {
             let message = try receive()
             switch message.type {
+            case "T": current.described = true
             case "D": current.rows.append(try message.dataRow())
             case "d": current.copied += message.body
             case "G":

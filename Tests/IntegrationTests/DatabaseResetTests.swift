@@ -7,19 +7,9 @@ import Testing
 /// sequences back; a schema change falls back to a whole copy. Against a real Postgres.
 @Suite struct DatabaseResetTests {
     /// Items, notes that point at items, a table no test touches, and a sequence of its own.
-    static let yaml = """
-        services:
-          db:
-            engine: postgres
-            port: auto
-            databases: [shop]
-            user: shop
-            password: s3cret
-            snapshot: { after: migrate }
-          migrate:
-            command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(8, 2)); CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, item_id int NOT NULL REFERENCES items(id), body text, body_length int GENERATED ALWAYS AS (length(body)) STORED); CREATE TABLE untouched (k text PRIMARY KEY); CREATE SEQUENCE tickets START 100; SELECT setval('tickets', 120); INSERT INTO items (name, price) SELECT 'item ' || g, g * 1.5 FROM generate_series(1, 500) g; INSERT INTO notes (item_id, body) SELECT 1 + g % 500, repeat('n', g % 7) FROM generate_series(1, 300) g; INSERT INTO untouched VALUES ('a'), ('b')"]
-            depends_on: { db: ready }
-        """
+    static let yaml = DatabaseSnapshotTests.migrated(
+        "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(8, 2)); CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, item_id int NOT NULL REFERENCES items(id), body text, body_length int GENERATED ALWAYS AS (length(body)) STORED); CREATE TABLE untouched (k text PRIMARY KEY); CREATE SEQUENCE tickets START 100; SELECT setval('tickets', 120); INSERT INTO items (name, price) SELECT 'item ' || g, g * 1.5 FROM generate_series(1, 500) g; INSERT INTO notes (item_id, body) SELECT 1 + g % 500, repeat('n', g % 7) FROM generate_series(1, 300) g; INSERT INTO untouched VALUES ('a'), ('b')"
+    )
 
     /// Every row and every sequence, as one text to compare.
     static func contents(_ stack: TestStack, database: String = "shop") async throws -> String {
@@ -141,19 +131,9 @@ import Testing
     /// values, a unique value taken over, a savepoint rolled back, and muster's own session
     /// on the database ended by a test: every restore brings back exactly the snapshot.
     @Test func rowsComeBackByKeyAndTablesWithoutOneWhole() async throws {
-        let yaml = """
-            services:
-              db:
-                engine: postgres
-                port: auto
-                databases: [shop]
-                user: shop
-                password: s3cret
-                snapshot: { after: migrate }
-              migrate:
-                command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE lines (order_id int, line int, sku text NOT NULL UNIQUE, qty int, PRIMARY KEY (order_id, line)); CREATE TABLE log (at int, message text); INSERT INTO lines SELECT g / 10, g % 10, 'sku-' || g, g FROM generate_series(1, 400) g; INSERT INTO log SELECT g, 'line ' || g FROM generate_series(1, 50) g"]
-                depends_on: { db: ready }
-            """
+        let yaml = DatabaseSnapshotTests.migrated(
+            "CREATE TABLE lines (order_id int, line int, sku text NOT NULL UNIQUE, qty int, PRIMARY KEY (order_id, line)); CREATE TABLE log (at int, message text); INSERT INTO lines SELECT g / 10, g % 10, 'sku-' || g, g FROM generate_series(1, 400) g; INSERT INTO log SELECT g, 'line ' || g FROM generate_series(1, 50) g"
+        )
         let stack = try TestStack(yaml)
         defer { stack.cleanup() }
         try #require(try await stack.muster("up", "-d").status == 0)

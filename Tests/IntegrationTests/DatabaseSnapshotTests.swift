@@ -8,8 +8,10 @@ import Glibc
 /// `muster db snapshot|restore|clone|list` and `/v1/db/*` against muster's own Postgres,
 /// with the snapshot taken by the stack itself after a migration task.
 @Suite struct DatabaseSnapshotTests {
-    /// A migration task (psql, as a real project's script would be) and a snapshot after it.
-    static let yaml = """
+    /// A Postgres with a `shop` database, a migration task (psql, as a real project's
+    /// script would be) running `sql`, and a snapshot after it.
+    static func migrated(_ sql: String) -> String {
+        """
         services:
           db:
             engine: postgres
@@ -19,9 +21,14 @@ import Glibc
             password: s3cret
             snapshot: { after: migrate }
           migrate:
-            command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g ON CONFLICT DO NOTHING"]
+            command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "\(sql)"]
             depends_on: { db: ready }
         """
+    }
+
+    static let yaml = migrated(
+        "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g ON CONFLICT DO NOTHING"
+    )
 
     static func connect(_ stack: TestStack, database: String = "shop") async throws -> PostgresConnection {
         let env = try await stack.env()

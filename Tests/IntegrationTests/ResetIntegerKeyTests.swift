@@ -7,19 +7,9 @@ import Testing
 /// keys too), where the count and XOR of the keys left name a deleted row: every change
 /// a test makes comes back to exactly the snapshot. Against a real Postgres.
 @Suite struct ResetIntegerKeyTests {
-    static let yaml = """
-        services:
-          db:
-            engine: postgres
-            port: auto
-            databases: [shop]
-            user: shop
-            password: s3cret
-            snapshot: { after: migrate }
-          migrate:
-            command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "CREATE TABLE big (id bigint PRIMARY KEY, v text); CREATE TABLE mid (id int PRIMARY KEY, v text); CREATE TABLE small (id smallint PRIMARY KEY, v text); INSERT INTO big SELECT g * 3000000000, 'b' || g FROM generate_series(-100, 100) g; INSERT INTO mid SELECT g, 'm' || g FROM generate_series(-200, 200) g; INSERT INTO small SELECT g, 's' || g FROM generate_series(-300, 300) g"]
-            depends_on: { db: ready }
-        """
+    static let yaml = DatabaseSnapshotTests.migrated(
+        "CREATE TABLE big (id bigint PRIMARY KEY, v text); CREATE TABLE mid (id int PRIMARY KEY, v text); CREATE TABLE small (id smallint PRIMARY KEY, v text); INSERT INTO big SELECT g * 3000000000, 'b' || g FROM generate_series(-100, 100) g; INSERT INTO mid SELECT g, 'm' || g FROM generate_series(-200, 200) g; INSERT INTO small SELECT g, 's' || g FROM generate_series(-300, 300) g"
+    )
 
     static func contents(_ stack: TestStack) async throws -> String {
         let connection = try await DatabaseSnapshotTests.connect(stack)

@@ -209,17 +209,8 @@ public struct SnapshotCache: Sendable {
         guard let credentials, (try? PostgresEngine.checkReachable(folder + "/" + name, by: credentials)) == nil
         else { return nil }
         let base = "/var/lib/muster/postgres-cache-staging"
-        for made in ["/var/lib/muster", base] {
-            do {
-                try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: true)
-            } catch {
-                throw MusterError(
-                    .environment,
-                    "cannot create \(made) to make the cache's copy in (user \(credentials.user) cannot enter \(folder)): \(error.localizedDescription)"
-                )
-            }
-            chmod(made, 0o711)
-        }
+        try PostgresDataHome.makeFolder(
+            base, for: "to make the cache's copy in (user \(credentials.user) cannot enter \(folder))")
         return base + "/.\(name).making-\(getpid())"
     }
 

@@ -26,17 +26,22 @@ public enum PostgresDataHome {
         return (base + "/" + ProjectPaths.hash(projectDataDir), projectDataDir)
     }
 
+    /// Makes `/var/lib/muster` and `folder` in it, 0711 (the `postgres` user passes
+    /// through); `purpose` says what for when it cannot.
+    static func makeFolder(_ folder: String, for purpose: String) throws {
+        for made in ["/var/lib/muster", folder] {
+            do {
+                try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: true)
+            } catch {
+                throw MusterError(.environment, "cannot create \(made) \(purpose): \(error.localizedDescription)")
+            }
+            chmod(made, 0o711)
+        }
+    }
+
     /// Makes the base folders and the project's link (before initdb).
     static func prepareLink(_ link: String, to dataDir: String) throws {
-        for folder in ["/var/lib/muster", base] {
-            do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            } catch {
-                throw MusterError(
-                    .environment, "cannot create \(folder) for the Postgres cluster: \(error.localizedDescription)")
-            }
-            chmod(folder, 0o711)
-        }
+        try makeFolder(base, for: "for the Postgres cluster")
         if (try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == dataDir { return }
         try? FileManager.default.removeItem(atPath: link)  // an empty folder left by an earlier attempt
         do {

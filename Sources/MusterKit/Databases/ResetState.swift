@@ -64,18 +64,22 @@ final class ResetBaselines: @unchecked Sendable {
     func sequences(source: String, read: () throws -> [DatabaseReset.SequenceValue]) throws -> [DatabaseReset
         .SequenceValue]
     {
-        if let known = lock.withLock({ sequences[source] }) { return known }
-        let values = try read()
-        lock.withLock { sequences[source] = values }
-        return values
+        try once(source, in: \.sequences, read: read)
     }
 
     /// The tables of a source, read once.
     func tables(source: String, read: () throws -> [String: ResetTable]) throws -> [String: ResetTable] {
-        if let known = lock.withLock({ tables[source] }) { return known }
-        let values = try read()
-        lock.withLock { tables[source] = values }
-        return values
+        try once(source, in: \.tables, read: read)
+    }
+
+    /// What `store` holds for a source, read and kept the first time it is asked for.
+    private func once<Value>(
+        _ source: String, in store: ReferenceWritableKeyPath<ResetBaselines, [String: Value]>, read: () throws -> Value
+    ) throws -> Value {
+        if let known = lock.withLock({ self[keyPath: store][source] }) { return known }
+        let value = try read()
+        lock.withLock { self[keyPath: store][source] = value }
+        return value
     }
 
     /// The rows of one table of a source, read once (while they fit under `rowsLimit`).

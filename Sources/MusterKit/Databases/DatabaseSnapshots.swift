@@ -17,6 +17,16 @@ import Foundation
 public struct DatabaseSnapshots {
     let admin: PostgresConnection
 
+    /// Steps on a new superuser connection to the `postgres` database of the cluster at
+    /// `socketDir` and `port`, with the provisioning statements' time limit.
+    static func admin(socketDir: String, port: String) throws -> DatabaseSnapshots {
+        let connection = try PostgresConnection(
+            "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
+        )
+        connection.statementTimeout = PostgresConnection.provisioningTimeout
+        return DatabaseSnapshots(admin: connection)
+    }
+
     /// `CREATE DATABASE` copies with the WAL_LOG strategy (Postgres 15's default): it
     /// writes the copy through the WAL without the two checkpoints FILE_COPY forces,
     /// which cost more than the copy itself for the small databases of tests.

@@ -32,13 +32,7 @@ extension StackPlanner {
         /// The identity of the Postgres build this service runs.
         func build() async -> String { await PostgresBuild.identity(of: bin + "/postgres", rememberedIn: buildFile) }
 
-        func admin() throws -> DatabaseSnapshots {
-            let connection = try PostgresConnection(
-                "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
-            )
-            connection.statementTimeout = PostgresConnection.provisioningTimeout
-            return DatabaseSnapshots(admin: connection)
-        }
+        func admin() throws -> DatabaseSnapshots { try DatabaseSnapshots.admin(socketDir: socketDir, port: port) }
     }
 
     func keyedTarget(_ postgres: ServiceSpec, lookup: (String, String) -> String?) -> KeyedTarget? {

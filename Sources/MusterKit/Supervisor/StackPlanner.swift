@@ -155,17 +155,10 @@ public struct StackPlanner {
         let desk = self.desk
         let pool = DatabaseTurns.poolKey(DatabaseSnapshots.snapshotDatabase(of: database, name: spec.name))
         return { context in
-            let connect = { @Sendable () throws -> DatabaseSnapshots in
-                let admin = try PostgresConnection(
-                    "host=\(PostgresConnection.conninfoValue(socketDir)) port=\(port) user=postgres dbname=postgres connect_timeout=5 application_name=muster"
-                )
-                admin.statementTimeout = PostgresConnection.provisioningTimeout
-                return DatabaseSnapshots(admin: admin)
-            }
             let begin = Date()
             // On the turns a `muster db snapshot` takes (`up` waits for the pool anyway).
             try await desk.locked(database, pool) {
-                let snapshots = try connect()
+                let snapshots = try DatabaseSnapshots.admin(socketDir: socketDir, port: port)
                 let (snapshot, _) = try snapshots.snapshot(database, name: spec.name)
                 try snapshots.fill(database, snapshot: snapshot.template, size: spec.spares)
             }

@@ -81,6 +81,13 @@ import Glibc
 
         #expect(try await Self.muster(first, ["up", "-d"], cache: cache).status == 0)
         #expect(Self.templates(in: cache).count == 1, "the first cluster makes the template")
+        // On ext4 the folders clusters are made in spread their subfolders (FolderPlacement),
+        // and no staging folder is left beside the cluster.
+        let dataFolder = (first.paths.dataDir(for: "db") as NSString).deletingLastPathComponent
+        for folder in [cache, dataFolder] where FolderPlacement.onExtFileSystem(folder) {
+            #expect(FolderPlacement.spreadsSubfolders(folder) == true, "\(folder) is not marked")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dataFolder) == ["db"])
         // The template is sparse: its WAL segment (16 MB, mostly zeros) holds far fewer blocks than bytes.
         let wal = cache + "/" + Self.templates(in: cache)[0] + "/pg_wal"
         let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: wal).first { $0.count == 24 })

@@ -149,4 +149,13 @@ typedef int (*muster_xml_callback)(void *context, int kind, const char *name, co
 /// -1 libxml2 could not be loaded. No network and no external entities are used.
 int muster_xml_walk(const char *data, size_t length, muster_xml_callback callback, void *context,
                     char *problem, size_t problem_capacity, int *problem_line, int *problem_column);
+/// Asks ext2/3/4 to place each folder made directly in `path` the way it places
+/// top-level folders: in a block group of its own choosing, spread over the disk,
+/// rather than beside `path` (FS_TOPDIR_FL, what `chattr +T` sets). 0 when set (or set
+/// already), -1 with errno when the file system has no such flag or refuses it.
+int muster_spread_subfolders(const char *path);
+/// 1 when `path` has that flag, 0 when not, -1 when it cannot be read.
+int muster_subfolders_spread(const char *path);
+/// 1 when `path` is on ext2, ext3 or ext4, 0 when on another file system, -1 when unknown.
+int muster_on_ext_file_system(const char *path);
 #endif

@@ -154,6 +154,7 @@ public struct SnapshotCache: Sendable {
             throw MusterError(.environment, "pg_basebackup is not beside \(bin)/postgres; the snapshot is not cached")
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        FolderPlacement.spreadSubfolders(of: folder)
         let inCache = folder + "/.\(name).making-\(getpid())"
         // The trim starts the copy as the `postgres` user when muster is root; a cache that
         // user cannot enter (under /root, in a `mktemp -d` folder) gets the copy made and
@@ -211,6 +212,7 @@ public struct SnapshotCache: Sendable {
         let base = "/var/lib/muster/postgres-cache-staging"
         try PostgresDataHome.makeFolder(
             base, for: "to make the cache's copy in (user \(credentials.user) cannot enter \(folder))")
+        FolderPlacement.spreadSubfolders(of: base)
         return base + "/.\(name).making-\(getpid())"
     }
 
@@ -221,8 +223,11 @@ public struct SnapshotCache: Sendable {
     func seed(_ dataDir: String, from cluster: String, credentials: ServicePlan.Credentials?, logFD: Int32) async
         -> Bool
     {
-        let staging = dataDir + ".copying"
-        try? FileManager.default.removeItem(atPath: staging)
+        // A name of its own in a marked folder (FolderPlacement): its 1 800 files land away
+        // from the clusters deleted last, whose inodes ext4 would walk past one by one.
+        FolderPlacement.spreadSubfolders(of: (dataDir as NSString).deletingLastPathComponent)
+        FolderPlacement.sweepStaging(for: dataDir, "copying")
+        let staging = FolderPlacement.staging(for: dataDir, "copying")
         var copies = [["/bin/cp", "-a", "--reflink=auto", cluster, staging]]
         var links: [String] = []
         let fm = FileManager.default
@@ -235,26 +240,31 @@ public struct SnapshotCache: Sendable {
             copies = [
                 ["/bin/cp", "-a", "--reflink=auto"] + top.filter { $0 != "base" }.map { cluster + "/" + $0 } + [staging]
             ]
-            if !own.isEmpty { copies.append(["/bin/cp", "-a", "--reflink=auto"] + own + [staging + "/base"]) }
+            // The databases in two halves, side by side: a copy is mostly the kernel
+            // making files, one core each (50 → 35 ms for 48 MB in 1 800 files, measured).
+            for half in Self.halves(own) where !half.isEmpty {
+                copies.append(["/bin/cp", "-a", "--reflink=auto"] + half + [staging + "/base"])
+            }
             links = shared.map { cluster + "/" + $0 }.filter { fm.fileExists(atPath: $0) }
         }
-        var commands = copies
-        if !links.isEmpty {
-            // Linked where the file system allows it; copied where it does not.
-            let linked = await runQuietly(["/bin/cp", "-al"] + links + [staging + "/base"], logFD: -1)
-            if !linked { commands.append(["/bin/cp", "-a", "--remove-destination"] + links + [staging + "/base"]) }
+        let failed = { (argv: [String]) -> Bool in
+            writeAll(
+                logFD,
+                "muster: copying the cached cluster \(cluster) failed (\(argv[0]) \(argv[1])); making an empty cluster instead\n"
+            )
+            try? fm.removeItem(atPath: staging)
+            return false
+        }
+        // Linked where the file system allows it (beside the copies); copied where it does not.
+        let linking = links.isEmpty ? [] : [["/bin/cp", "-al"] + links + [staging + "/base"]]
+        let succeeded = await runSideBySide(linking + copies, quiet: linking.count, logFD: logFD)
+        if let copy = copies.indices.first(where: { !succeeded[linking.count + $0] }) { return failed(copies[copy]) }
+        var commands: [[String]] = []
+        if !linking.isEmpty, !succeeded[0] {
+            commands.append(["/bin/cp", "-a", "--remove-destination"] + links + [staging + "/base"])
         }
         if let credentials { commands.append(["/bin/chown", "-R", "\(credentials.uid):\(credentials.gid)", staging]) }
-        for argv in commands {
-            guard await runQuietly(argv, logFD: logFD) else {
-                writeAll(
-                    logFD,
-                    "muster: copying the cached cluster \(cluster) failed (\(argv[0]) \(argv[1])); making an empty cluster instead\n"
-                )
-                try? fm.removeItem(atPath: staging)
-                return false
-            }
-        }
+        for argv in commands where await !runQuietly(argv, logFD: logFD) { return failed(argv) }
         chmod(staging, 0o700)
         guard rename(staging, dataDir) == 0 else {
             try? fm.removeItem(atPath: staging)
@@ -262,6 +272,21 @@ public struct SnapshotCache: Sendable {
         }
         noteUse((cluster as NSString).lastPathComponent)
         return true
+    }
+
+    /// `folders` in two groups of about as many files, the largest placed first (making
+    /// files is what a copy spends its time on; counting them costs one listing each).
+    static func halves(_ folders: [String]) -> [[String]] {
+        var groups: [[String]] = [[], []]
+        var sizes = [0, 0]
+        let sized = folders.map { ($0, (try? FileManager.default.contentsOfDirectory(atPath: $0).count) ?? 0) }
+            .sorted { $0.1 > $1.1 }
+        for (folder, size) in sized {
+            let smaller = sizes[0] <= sizes[1] ? 0 : 1
+            groups[smaller].append(folder)
+            sizes[smaller] += size
+        }
+        return groups
     }
 
     /// `base/OID`, nothing else (an entry's description is read from a folder that may come from anywhere).
@@ -273,6 +298,18 @@ public struct SnapshotCache: Sendable {
     private func description(of cluster: String) -> Entry? {
         FileManager.default.contents(atPath: cluster + ".json").flatMap {
             try? ControlJSON.decode(Entry.self, from: $0)
+        }
+    }
+
+    /// Runs the helpers at once; whether each succeeded. The first `quiet` log nowhere.
+    private func runSideBySide(_ commands: [[String]], quiet: Int, logFD: Int32) async -> [Bool] {
+        await withTaskGroup(of: (Int, Bool).self) { group in
+            for (index, argv) in commands.enumerated() {
+                group.addTask { (index, await self.runQuietly(argv, logFD: index < quiet ? -1 : logFD)) }
+            }
+            var succeeded = [Bool](repeating: false, count: commands.count)
+            for await (index, result) in group { succeeded[index] = result }
+            return succeeded
         }
     }
 

@@ -161,13 +161,17 @@ struct PostgresEngine: Engine {
             }
         }
         if let credentials { try checkReachable(dataDir, by: credentials) }
+        try? fm.createDirectory(
+            atPath: (dataDir as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FolderPlacement.spreadSubfolders(of: (dataDir as NSString).deletingLastPathComponent)
         let arguments = initdbArguments(withPassword: withPassword)
         if let templates {
             let template = PostgresTemplate(bin: bin, initdbArguments: arguments, credentials: credentials)
             if try await template.copy(to: dataDir, cache: templates, environment: environment, logFD: logFD) { return }
         }
-        let staging = dataDir + ".initdb"
-        try? fm.removeItem(atPath: staging)  // only ever an interrupted initdb: it never held data
+        // Only ever an interrupted initdb is swept: it never held data.
+        FolderPlacement.sweepStaging(for: dataDir, "initdb")
+        let staging = FolderPlacement.staging(for: dataDir, "initdb")
         try prepareDirectory(staging, credentials: credentials, mode: 0o700)
         try await runInitdb(
             bin: bin, dataDir: staging, arguments: arguments, credentials: credentials,

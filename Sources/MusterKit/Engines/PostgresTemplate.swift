@@ -129,6 +129,7 @@ struct PostgresTemplate {
         }
         // As root the postgres user must pass through to its templates, and only that.
         chmod(cache, credentials == nil ? 0o700 : 0o711)
+        FolderPlacement.spreadSubfolders(of: cache)  // each template made in a block group of its own
     }
 
     /// initdb into a staging folder, the manifest, then a rename into place.
@@ -246,8 +247,9 @@ enum CopyTree {
         _ source: String, to destination: String, logFD: Int32, sparse: Bool = false,
         spare spawned: (@Sendable (pid_t) async -> Void)? = nil
     ) async throws -> Bool {
-        let staging = destination + ".copying"
-        try? FileManager.default.removeItem(atPath: staging)
+        // A name of its own (FolderPlacement): a thousand new files, away from the last deletion.
+        FolderPlacement.sweepStaging(for: destination, "copying")
+        let staging = FolderPlacement.staging(for: destination, "copying")
         var argv = ["/bin/cp", "-a", sparse ? "--sparse=always" : "--reflink=auto", source, staging]
         if spawned != nil, access("/usr/bin/nice", X_OK) == 0 { argv = ["/usr/bin/nice", "-n", "19"] + argv }
         var request = SpawnRequest(
@@ -264,13 +266,19 @@ enum CopyTree {
             }
             return false
         }
-        return try install(destination) { _ in true }
+        return try install(destination, from: staging)
     }
 
     /// `fill` makes `destination + ".copying"`; when it says so, that folder is renamed
     /// into place. False (and nothing left behind) when `fill` fails.
     static func install(_ destination: String, _ fill: (String) -> Bool) throws -> Bool {
-        let staging = destination + ".copying"
+        try install(destination, from: destination + ".copying", fill)
+    }
+
+    /// Renames `staging`, once `fill` made it, into place.
+    static func install(_ destination: String, from staging: String, _ fill: (String) -> Bool = { _ in true }) throws
+        -> Bool
+    {
         guard fill(staging) else {
             try? FileManager.default.removeItem(atPath: staging)
             return false

@@ -163,6 +163,7 @@ actor TemplateSpares {
             return false
         }
         chmod(folder, 0o700)
+        FolderPlacement.spreadSubfolders(of: folder)  // each spare in a block group of its own
         making += 1
         let name = "\(getpid())-\(making)-\(UInt32.random(in: 0...UInt32.max))"
         let staging = folder + "/.making-" + name

@@ -26,11 +26,11 @@ extension StackPlanner {
         var cluster: String
         /// Where the cache's copy leaves the key it was seeded with (read once by the task).
         var seededMarker: String
-        /// Where the project remembers the Postgres build's identity (`PostgresBuild`).
-        var buildFile: String
+        /// Where the project, then the machine, remember the Postgres build's identity (`PostgresBuild`).
+        var buildFiles: [String]
 
         /// The identity of the Postgres build this service runs.
-        func build() async -> String { await PostgresBuild.identity(of: bin + "/postgres", rememberedIn: buildFile) }
+        func build() async -> String { await PostgresBuild.identity(of: bin + "/postgres", rememberedIn: buildFiles) }
 
         func admin() throws -> DatabaseSnapshots { try DatabaseSnapshots.admin(socketDir: socketDir, port: port) }
     }
@@ -47,7 +47,10 @@ extension StackPlanner {
             cache: SnapshotCache.directory(environment).map(SnapshotCache.init(directory:)),
             cluster: SnapshotCache.clusterIdentity(withPassword: engine.password != nil),
             seededMarker: paths.dataDir(for: postgres.name) + ".seeded-key",
-            buildFile: paths.stateDir + "/postgres-build." + postgres.name)
+            buildFiles: [
+                paths.stateDir + "/postgres-build." + postgres.name,
+                PostgresBuild.machineFile(for: found, environment: environment),
+            ])
     }
 
     /// Before the task's first run: every snapshot taken after it is keyed, and the

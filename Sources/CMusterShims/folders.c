@@ -1,0 +1,44 @@
+// Where ext4 puts a new folder (see FolderPlacement.swift for why muster cares).
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "muster_shims.h"
+
+static int open_folder(const char *path) { return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK); }
+
+int muster_spread_subfolders(const char *path) {
+    int fd = open_folder(path);
+    if (fd < 0) return -1;
+    int flags = 0;
+    int result = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+    if (result == 0 && !(flags & FS_TOPDIR_FL)) {
+        flags |= FS_TOPDIR_FL;
+        result = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result == 0 ? 0 : -1;
+}
+
+int muster_subfolders_spread(const char *path) {
+    int fd = open_folder(path);
+    if (fd < 0) return -1;
+    int flags = 0;
+    int result = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    if (result != 0) return -1;
+    return (flags & FS_TOPDIR_FL) ? 1 : 0;
+}
+
+int muster_on_ext_file_system(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return info.f_type == 0xEF53 ? 1 : 0;  // EXT2_SUPER_MAGIC, the same for ext3 and ext4
+}

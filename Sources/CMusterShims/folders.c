@@ -1,6 +1,9 @@
-// Where ext4 puts a new folder (see FolderPlacement.swift for why muster cares).
+// Where ext4 puts a new folder (see FolderPlacement+Linux.swift for why muster cares), and
+// who owns a copied cluster.
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/vfs.h>
@@ -41,4 +44,26 @@ int muster_on_ext_file_system(const char *path) {
     struct statfs info;
     if (statfs(path, &info) != 0) return -1;
     return info.f_type == 0xEF53 ? 1 : 0;  // EXT2_SUPER_MAGIC, the same for ext3 and ext4
+}
+
+static _Thread_local uid_t own_uid;
+static _Thread_local gid_t own_gid;
+static _Thread_local int own_failures;
+
+static int own_entry(const char *path, const struct stat *info, int type, struct FTW *where) {
+    (void)where;
+    if (type == FTW_NS || type == FTW_DNR) {
+        own_failures++;
+        return 0;
+    }
+    if ((info->st_uid != own_uid || info->st_gid != own_gid) && lchown(path, own_uid, own_gid) != 0) own_failures++;
+    return 0;
+}
+
+int muster_own_tree(const char *path, uid_t uid, gid_t gid) {
+    own_uid = uid;
+    own_gid = gid;
+    own_failures = 0;
+    if (nftw(path, own_entry, 16, FTW_PHYS) != 0) return -1;
+    return own_failures == 0 ? 0 : -1;
 }

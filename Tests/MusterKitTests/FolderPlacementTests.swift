@@ -51,4 +51,38 @@ import Testing
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder).map { folder + "/" + $0 })
         #expect(left == [mine, live, initdb, destination])
     }
+
+    @Test func aTreeIsGivenToItsOwnerWithoutFollowingLinks() throws {
+        let folder = try Self.folder()
+        let outside = try Self.folder()
+        defer { for made in [folder, outside] { try? FileManager.default.removeItem(atPath: made) } }
+        try FileManager.default.createDirectory(atPath: folder + "/base/16384", withIntermediateDirectories: true)
+        for file in ["/PG_VERSION", "/base/16384/1259", "/base/16384/1259_fsm"] {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: folder + file))
+        }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: outside + "/target"))
+        symlink(outside + "/target", folder + "/base/link")
+        func owners(_ path: String) -> (uid_t, gid_t) {
+            var info = stat()
+            lstat(path, &info)
+            return (info.st_uid, info.st_gid)
+        }
+        let inside = [
+            "", "/base", "/base/16384", "/PG_VERSION", "/base/16384/1259", "/base/16384/1259_fsm", "/base/link",
+        ]
+        // Already owned so: nothing to change, and it says so.
+        #expect(TreeOwner.give(folder, uid: getuid(), gid: getgid()))
+        guard getuid() == 0 else {
+            // Only root gives files away: refused, and it says so.
+            #expect(!TreeOwner.give(folder, uid: getuid() + 1, gid: getgid()))
+            return
+        }
+        #expect(TreeOwner.give(folder, uid: 65534, gid: 65534))
+        for path in inside {
+            let (uid, gid) = owners(folder + path)
+            #expect(uid == 65534 && gid == 65534, "\(path) is \(uid):\(gid)")
+        }
+        #expect(owners(outside + "/target").0 == 0, "the link was followed out of the tree")
+        #expect(!TreeOwner.give(folder + "/missing", uid: 65534, gid: 65534))
+    }
 }

@@ -158,4 +158,8 @@ int muster_spread_subfolders(const char *path);
 int muster_subfolders_spread(const char *path);
 /// 1 when `path` is on ext2, ext3 or ext4, 0 when on another file system, -1 when unknown.
 int muster_on_ext_file_system(const char *path);
+/// Gives everything under `path` (links not followed) to uid:gid, changing only what
+/// another owns: a walk of lstat calls where a copy already has the right owner.
+/// 0 when all is owned so, -1 when something could not be read or changed.
+int muster_own_tree(const char *path, uid_t uid, gid_t gid);
 #endif

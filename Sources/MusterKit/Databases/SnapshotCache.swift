@@ -263,8 +263,10 @@ public struct SnapshotCache: Sendable {
         if !linking.isEmpty, !succeeded[0] {
             commands.append(["/bin/cp", "-a", "--remove-destination"] + links + [staging + "/base"])
         }
-        if let credentials { commands.append(["/bin/chown", "-R", "\(credentials.uid):\(credentials.gid)", staging]) }
         for argv in commands where await !runQuietly(argv, logFD: logFD) { return failed(argv) }
+        if let credentials, await !offload({ TreeOwner.give(staging, uid: credentials.uid, gid: credentials.gid) }) {
+            return failed(["chown", "\(credentials.uid):\(credentials.gid)"])
+        }
         chmod(staging, 0o700)
         guard rename(staging, dataDir) == 0 else {
             try? fm.removeItem(atPath: staging)

@@ -43,10 +43,10 @@ extension SnapshotCache {
         defer { try? FileManager.default.removeItem(atPath: socketDir) }
         if let credentials {
             chown(socketDir, credentials.uid, credentials.gid)
-            let status = try await runHelper(
-                ["/bin/chown", "-R", "\(credentials.uid):\(credentials.gid)", staging], logFD: logFD)
-            guard status.isSuccess else {
-                throw MusterError(.environment, "chown of the cache's copy \(status); the snapshot is not cached")
+            guard await offload({ TreeOwner.give(staging, uid: credentials.uid, gid: credentials.gid) }) else {
+                throw MusterError(
+                    .environment,
+                    "cannot give the cache's copy \(staging) to \(credentials.user); the snapshot is not cached")
             }
         }
         let argv = [

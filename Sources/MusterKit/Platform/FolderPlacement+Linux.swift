@@ -58,3 +58,14 @@ enum FolderPlacement {
         }
     }
 }
+
+/// Who owns a copied tree (a cluster muster copied as root, for the `postgres` user).
+enum TreeOwner {
+    /// Gives everything under `path` (links not followed) to `uid`:`gid`, changing only
+    /// what another owns: `cp -a` as root keeps the owner of a cache made for that user,
+    /// and `chown -R` changed each of 2 800 files again (9 ms of a cache hit). False when
+    /// something could not be read or changed. Blocking: run it off the cooperative pool.
+    static func give(_ path: String, uid: uid_t, gid: gid_t) -> Bool {
+        muster_own_tree(path, uid, gid) == 0
+    }
+}

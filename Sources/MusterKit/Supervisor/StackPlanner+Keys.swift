@@ -77,8 +77,10 @@ extension StackPlanner {
             let result = await offload { () -> Result<String?, Error> in
                 Result {
                     let begin = Date()
+                    var admins: [DatabaseSnapshots] = []  // one connection per target, for both passes
                     for (target, key) in current {
                         let db = try target.admin()
+                        admins.append(db)
                         guard try db.activate(target.database, name: target.spec.name, key: key.hex) else {
                             writeAll(
                                 context.logFD,
@@ -87,8 +89,7 @@ extension StackPlanner {
                             return nil
                         }
                     }
-                    for (target, key) in current {
-                        let db = try target.admin()
+                    for ((target, key), db) in zip(current, admins) {
                         let template = DatabaseSnapshots.snapshotDatabase(of: target.database, name: target.spec.name)
                         let seeded = (try? String(contentsOfFile: target.seededMarker, encoding: .utf8)) == key.hex
                         unlink(target.seededMarker)

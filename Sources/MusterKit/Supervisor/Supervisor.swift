@@ -106,6 +106,7 @@ public actor Supervisor {
         wanted.formUnion(closure)
         await evaluate()
         if let failure = await waitForOutcome(of: closure, deadline: deadline) { throw failure }
+        Trace.mark("supervisor: services up")
         // The start-up burst is over: spare Postgres clusters may be copied now.
         await TemplateSpares.shared.stackStarted()
     }

@@ -94,6 +94,7 @@ extension StackPlanner {
                         // The pool and the drop of what was swapped out wait for no one.
                         desk.fillPool(
                             of: target.database, template: template, size: target.spec.spares, dropping: old,
+                            priority: .background,
                             connect: { try target.admin().admin })
                         writeAll(
                             context.logFD,

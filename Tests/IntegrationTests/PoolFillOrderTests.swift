@@ -7,9 +7,9 @@ import Glibc
 
 /// The pool fill after a keyed snapshot was found current, against a `muster db
 /// snapshot` retaken while one of its copies is in flight. The order is made without
-/// timing: the test holds the pool's turn until the fill queues behind it, then holds a
-/// Postgres lock on the snapshot so the fill's copy waits inside Postgres while the
-/// snapshot queues behind the fill (`DatabaseTurns.waiters`).
+/// timing: the test holds the pool's turn until the hit's step queues behind it and
+/// takes a Postgres lock on the snapshot, so the fill's copy waits inside Postgres while
+/// the snapshot queues behind the fill (`DatabaseTurns.waiters`).
 @Suite struct PoolFillOrderTests {
     static let template = DatabaseSnapshots.snapshotDatabase(of: "shop", name: "default")
 
@@ -30,7 +30,8 @@ import Glibc
         let desk = session.desk
         let pool = DatabaseTurns.poolKey(Self.template)
 
-        // The test holds the pool's turn before the start: the fill queues behind it.
+        // The test holds the pool's turn before the start: the hit's step (the snapshot made
+        // current on the turns a retake takes) queues behind it, and `up` waits.
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         let holder = Task {
@@ -39,23 +40,21 @@ import Glibc
             }
         }
         await offload { entered.wait() }
-        do {
-            try await session.start()
-        } catch {
+        let start = Task { try await session.start() }
+        let queued = await eventually(within: .seconds(60)) { desk.turns.waiters(for: pool) == 1 }
+        guard queued else {
+            Issue.record("the hit's step did not wait for the pool's turn")
             release.signal()
+            _ = try? await start.value
             _ = await session.stop()
-            throw error
+            return
         }
-        let postmaster = try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
-        #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again in the hit")
-        let queued = await eventually { desk.turns.waiters(for: pool) == 1 }
-        #expect(queued, "the fill after the hit did not wait for the pool's turn")
 
         let port = try #require(session.outputs["db"]?["port"])
         let conninfo =
             "host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(port) user=postgres connect_timeout=5"
         let admin = try PostgresConnection(conninfo + " dbname=postgres")
-        // A lock on the snapshot that its copy waits for: the fill's copy is in flight.
+        // A lock on the snapshot that its copy waits for: the fill's first copy stays in flight.
         let blocker = try PostgresConnection(conninfo + " dbname=postgres")
         let note = try #require(
             try blocker.value(
@@ -65,6 +64,14 @@ import Glibc
         try blocker.query("COMMENT ON DATABASE \(blocker.identifier(Self.template)) IS \(blocker.literal(note))")
         release.signal()
         try await holder.value
+        do {
+            try await start.value
+        } catch {
+            _ = await session.stop()
+            throw error
+        }
+        let postmaster = try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
+        #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again in the hit")
         let copying = await eventually(within: .seconds(60)) {  // its backend runs at nice 19
             (try? admin.value(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'"

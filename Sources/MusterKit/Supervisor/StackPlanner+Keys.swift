@@ -71,47 +71,58 @@ extension StackPlanner {
             }
             let current = found
             Trace.mark("\(task.name) skip check: keys computed")
-            let result = await offload { () -> Result<String?, Error> in
-                Result {
-                    let begin = Date()
-                    for (target, key) in current {
-                        let db = try target.admin()
-                        guard try db.activate(target.database, name: target.spec.name, key: key.hex) else {
-                            writeAll(
-                                context.logFD,
-                                "muster: no snapshot of \(target.database) for key \(key.short); running \(task.name)\n"
-                            )
-                            return nil
-                        }
+            let begin = Date()
+            do {
+                // Every key first (nothing changes): with one missing the task runs, no database restored.
+                for (target, key) in current {
+                    let held = try await desk.blocking {
+                        try target.admin().holds(target.database, name: target.spec.name, key: key.hex)
                     }
-                    for (target, key) in current {
-                        let db = try target.admin()
-                        let template = DatabaseSnapshots.snapshotDatabase(of: target.database, name: target.spec.name)
-                        let seeded = (try? String(contentsOfFile: target.seededMarker, encoding: .utf8)) == key.hex
-                        unlink(target.seededMarker)
-                        var old: String?
-                        if !seeded { old = try db.swapIn(target.database, snapshot: template).old }
-                        // The pool and the drop of what was swapped out wait for no one.
-                        desk.fillPool(
-                            of: target.database, template: template, size: target.spec.spares, dropping: old,
-                            priority: .background,
-                            connect: { try target.admin().admin })
+                    guard held else {
                         writeAll(
                             context.logFD,
-                            String(
-                                format:
-                                    "muster: snapshot of %@ for key %@ is current; %@ (%.0f ms); %@ not run; its %d ready copies are made in the background\n",
-                                target.database, key.short, seeded ? "the cluster came from the cache" : "restored",
-                                Date().timeIntervalSince(begin) * 1000, task.name, target.spec.spares))
+                            "muster: no snapshot of \(target.database) for key \(key.short); running \(task.name)\n")
+                        return nil
                     }
-                    let shown = current.map(\.1.short).joined(separator: ", ")
-                    return "skipped: snapshot for key \(shown) is current"
                 }
-            }
-            Trace.mark("\(task.name) skip check done")
-            switch result {
-            case let .success(reason): return reason
-            case let .failure(error):
+                for (target, key) in current {
+                    let template = DatabaseSnapshots.snapshotDatabase(of: target.database, name: target.spec.name)
+                    let seeded = (try? String(contentsOfFile: target.seededMarker, encoding: .utf8)) == key.hex
+                    unlink(target.seededMarker)
+                    // On the turns a `muster db snapshot` takes: the snapshot made current and
+                    // restored, with no retake or copy of it in between.
+                    let restored = try await desk.locked(target.database, DatabaseTurns.poolKey(template)) {
+                        () throws -> (found: Bool, old: String?) in
+                        let db = try target.admin()
+                        guard try db.activate(target.database, name: target.spec.name, key: key.hex) else {
+                            return (false, nil)  // replaced since it was looked for
+                        }
+                        return (true, seeded ? nil : try db.swapIn(target.database, snapshot: template).old)
+                    }
+                    guard restored.found else {
+                        writeAll(
+                            context.logFD,
+                            "muster: the snapshot of \(target.database) for key \(key.short) was replaced; running \(task.name)\n"
+                        )
+                        return nil
+                    }
+                    // The pool and the drop of what was swapped out wait for no one.
+                    desk.fillPool(
+                        of: target.database, template: template, size: target.spec.spares, dropping: restored.old,
+                        priority: .background, connect: { try target.admin().admin })
+                    writeAll(
+                        context.logFD,
+                        String(
+                            format:
+                                "muster: snapshot of %@ for key %@ is current; %@ (%.0f ms); %@ not run; its %d ready copies are made in the background\n",
+                            target.database, key.short, seeded ? "the cluster came from the cache" : "restored",
+                            Date().timeIntervalSince(begin) * 1000, task.name, target.spec.spares))
+                }
+                Trace.mark("\(task.name) skip check done")
+                let shown = current.map(\.1.short).joined(separator: ", ")
+                return "skipped: snapshot for key \(shown) is current"
+            } catch {
+                Trace.mark("\(task.name) skip check done")
                 writeAll(
                     context.logFD, "muster: could not look for a keyed snapshot (\(error)); running \(task.name)\n")
                 return nil

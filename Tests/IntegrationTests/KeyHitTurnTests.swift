@@ -30,9 +30,14 @@ import Testing
         let start = Task { try await session.start() }
         let queued = await eventually(within: .seconds(60)) { desk.turns.waiters(for: "shop") == 1 }
         guard queued else {
-            Issue.record("the restore of the keyed snapshot did not wait for the database's turn")
+            let waiters = desk.turns.waiters(for: "shop")
             release.signal()
-            _ = try? await start.value
+            let started: String
+            do { try await start.value; started = "done" } catch { started = "\(error)" }
+            let log = (try? String(contentsOfFile: stack.paths.logFile(for: "migrate"), encoding: .utf8)) ?? ""
+            Issue.record(
+                "the restore of the keyed snapshot did not wait for the database's turn; waiters: \(waiters); start: \(started); the task's log: \(log)"
+            )
             _ = await session.stop()
             return
         }

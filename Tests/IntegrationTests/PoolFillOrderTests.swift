@@ -7,9 +7,9 @@ import Glibc
 
 /// The pool fill after a keyed snapshot was found current, against a `muster db
 /// snapshot` retaken while one of its copies is in flight. The order is made without
-/// timing: the test holds the pool's turn until the fill queues behind it, then holds a
-/// Postgres lock on the snapshot so the fill's copy waits inside Postgres while the
-/// snapshot queues behind the fill (`DatabaseTurns.waiters`).
+/// timing: the test holds the pool's turn until the hit's step queues behind it and
+/// takes a Postgres lock on the snapshot, so the fill's copy waits inside Postgres while
+/// the snapshot queues behind the fill (`DatabaseTurns.waiters`).
 @Suite struct PoolFillOrderTests {
     static let template = DatabaseSnapshots.snapshotDatabase(of: "shop", name: "default")
 
@@ -30,7 +30,8 @@ import Glibc
         let desk = session.desk
         let pool = DatabaseTurns.poolKey(Self.template)
 
-        // The test holds the pool's turn before the start: the fill queues behind it.
+        // The test holds the pool's turn before the start: the hit's step (the snapshot made
+        // current on the turns a retake takes) queues behind it, and `up` waits.
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         let holder = Task {
@@ -39,23 +40,21 @@ import Glibc
             }
         }
         await offload { entered.wait() }
-        do {
-            try await session.start()
-        } catch {
+        let start = Task { try await session.start() }
+        let queued = await eventually(within: .seconds(60)) { desk.turns.waiters(for: pool) == 1 }
+        guard queued else {
+            Issue.record("the hit's step did not wait for the pool's turn")
             release.signal()
+            _ = try? await start.value
             _ = await session.stop()
-            throw error
+            return
         }
-        let postmaster = try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
-        #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again in the hit")
-        let queued = await eventually { desk.turns.waiters(for: pool) == 1 }
-        #expect(queued, "the fill after the hit did not wait for the pool's turn")
 
         let port = try #require(session.outputs["db"]?["port"])
         let conninfo =
             "host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(port) user=postgres connect_timeout=5"
         let admin = try PostgresConnection(conninfo + " dbname=postgres")
-        // A lock on the snapshot that its copy waits for: the fill's copy is in flight.
+        // A lock on the snapshot that its copy waits for: the fill's first copy stays in flight.
         let blocker = try PostgresConnection(conninfo + " dbname=postgres")
         let note = try #require(
             try blocker.value(
@@ -65,6 +64,14 @@ import Glibc
         try blocker.query("COMMENT ON DATABASE \(blocker.identifier(Self.template)) IS \(blocker.literal(note))")
         release.signal()
         try await holder.value
+        do {
+            try await start.value
+        } catch {
+            _ = await session.stop()
+            throw error
+        }
+        let postmaster = try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
+        #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again in the hit")
         let copying = await eventually(within: .seconds(60)) {  // its backend runs at nice 19
             (try? admin.value(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'"
@@ -108,6 +115,130 @@ import Glibc
         after.close()
         admin.close()
         blocker.close()
+
+        let leftovers = await session.stop()
+        #expect(leftovers.isEmpty, "processes had to be killed after the orderly stop: \(leftovers)")
+        #expect(await eventually { !ProcessTable.isAlive(postmaster) }, "postgres \(postmaster) is still there")
+    }
+}
+
+/// A refill takes the pool's turn for one copy at a time: a snapshot retaken while a
+/// refill copies waits for that copy only, and the refill's next copy waits for it.
+/// Made without timing: Postgres locks hold the refill's copy and then the retake's copy
+/// of the database in flight, and the turns' queue is read (`DatabaseTurns.waiters`).
+@Suite struct RefillTurnTests {
+    /// A task that holds `key` on `desk` from when it gets it until `release` is signalled.
+    struct Holder {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let task: Task<Void, Error>
+
+        init(_ key: String, on desk: DatabaseDesk) {
+            let (entered, release) = (self.entered, self.release)
+            task = Task {
+                try await desk.locked(key) {
+                    entered.signal(); release.wait()
+                }
+            }
+        }
+    }
+
+    @Test func aSnapshotRetakenDuringARefillWaitsForOneCopyOnly() async throws {
+        let stack = try TestStack(DatabasePoolTests.yaml)  // spares: 3
+        defer { stack.cleanup() }
+        let session = try StackSession(
+            stack: try stack.load(), options: .init(console: nil), environment: ProcessInfo.processInfo.environment)
+        do {
+            try await session.start()
+        } catch {
+            _ = await session.stop()
+            throw error
+        }
+        let postmaster = try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
+        let desk = session.desk
+        let template = PoolFillOrderTests.template
+        let pool = DatabaseTurns.poolKey(template)
+        let port = try #require(session.outputs["db"]?["port"])
+        let conninfo =
+            "host=\(PostgresEngine.socketDirectory(paths: stack.paths, service: "db")) port=\(port) user=postgres connect_timeout=5"
+        let admin = try PostgresConnection(conninfo + " dbname=postgres")
+        let waitingCopies =
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'"
+
+        // A first retake empties the pool; its refill (three copies to make) queues behind a holder.
+        let first = Holder(pool, on: desk)
+        await offload { first.entered.wait() }
+        let retake = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
+        #expect(await eventually { desk.turns.waiters(for: pool) == 1 }, "the retake did not queue")
+        let second = Holder(pool, on: desk)
+        #expect(await eventually { desk.turns.waiters(for: pool) == 2 }, "the holder did not queue")
+        first.release.signal()
+        let taken = await retake.value
+        #expect(taken.ok, "\(taken.error ?? "")")
+        await offload { second.entered.wait() }
+        #expect(await eventually { desk.turns.waiters(for: pool) == 1 }, "the refill did not queue")
+
+        // A lock on the snapshot holds the refill's first copy in flight.
+        let snapshotLock = try PostgresConnection(conninfo + " dbname=postgres")
+        let note = try #require(
+            try snapshotLock.value(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = \(snapshotLock.literal(template))"
+            ))
+        try snapshotLock.query("BEGIN")
+        try snapshotLock.query(
+            "COMMENT ON DATABASE \(snapshotLock.identifier(template)) IS \(snapshotLock.literal(note))")
+        second.release.signal()
+        try await first.task.value
+        try await second.task.value
+        #expect(await eventually(within: .seconds(60)) { (try? admin.value(waitingCopies)) == "1" })
+
+        // Other rows, and a lock on the database that holds the next retake's copy of it.
+        let shop = try PostgresConnection(conninfo + " dbname=shop")
+        try shop.query("DELETE FROM items WHERE id > 100")
+        shop.close()
+        let databaseLock = try PostgresConnection(conninfo + " dbname=postgres")
+        try databaseLock.query("BEGIN")
+        try databaseLock.query("COMMENT ON DATABASE shop IS NULL")
+        let again = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
+        #expect(await eventually { desk.turns.waiters(for: pool) == 1 }, "the retake did not wait for the copy")
+        try snapshotLock.query("COMMIT")
+
+        // The retake has the turn after that one copy (its copy of shop waits for the lock);
+        // the refill's next copy waits behind it.
+        #expect(await eventually(within: .seconds(60)) { (try? admin.value(waitingCopies)) == "1" })
+        let behind = await eventually { desk.turns.waiters(for: pool) == 1 }
+        #expect(behind, "the refill held the pool's turn for more than one copy")
+        try databaseLock.query("COMMIT")
+        let retaken = await again.value
+        #expect(retaken.ok, "\(retaken.error ?? "")")
+
+        // Settled: the pool holds its size, every ready copy has the new snapshot's rows,
+        // and a restore takes one.
+        let pattern = DatabaseSnapshots.sparePrefix(for: "shop", snapshot: template) + "%"
+        let sparesQuery =
+            "SELECT datname FROM pg_database WHERE datname LIKE \(admin.literal(pattern.replacingOccurrences(of: "_", with: "\\_"))) ORDER BY datname"
+        let full = await eventually(within: .seconds(60)) {
+            (try? admin.query(sparesQuery).count) == 3 && desk.turns.waiters(for: pool) == 0
+        }
+        let spares = try admin.query(sparesQuery).compactMap { $0.first ?? nil }
+        #expect(full && spares.count == 3, "\(spares)")
+        for spare in spares {
+            let copy = try PostgresConnection(conninfo + " dbname=\(spare)")
+            #expect(
+                try copy.value("SELECT count(*) FROM items") == "100", "\(spare) is a copy of the replaced snapshot")
+            copy.close()
+        }
+        let changed = try PostgresConnection(conninfo + " dbname=shop")
+        try changed.query("DELETE FROM items; CREATE TABLE scratch (x int)")
+        changed.close()
+        let restored = await desk.perform(.restore, DatabaseRequest(service: "db"))
+        #expect(restored.ok && restored.waitedMs == nil, "\(restored.error ?? "") waited \(restored.waitedMs ?? 0) ms")
+        let after = try PostgresConnection(conninfo + " dbname=shop")
+        #expect(try after.value("SELECT count(*) FROM items") == "100")
+        after.close()
+        admin.close()
+        snapshotLock.close()
+        databaseLock.close()
 
         let leftovers = await session.stop()
         #expect(leftovers.isEmpty, "processes had to be killed after the orderly stop: \(leftovers)")

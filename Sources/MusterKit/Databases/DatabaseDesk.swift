@@ -79,7 +79,7 @@ public actor DatabaseDesk {
             }
             result.snapshot = snapshot
             result.endedSessions = ended
-            refill(database, template: snapshot.template, connect: connect, size: spares)
+            fillPool(of: database, template: snapshot.template, size: spares, priority: .refill, connect: connect)
         case .restore:
             let database = target.database
             let baselines = self.baselines
@@ -127,7 +127,10 @@ public actor DatabaseDesk {
             result.endedSessions = ended
             result.waitedMs = waited
             result.resetTables = reloaded
-            if reloaded == nil { refill(database, template: template, connect: connect, size: spares, dropping: old) }
+            if reloaded == nil {
+                fillPool(
+                    of: database, template: template, size: spares, dropping: old, priority: .refill, connect: connect)
+            }
         case .keep:
             let database = target.database
             let template = try await blocking {
@@ -175,7 +178,7 @@ public actor DatabaseDesk {
             result.databases = [kept]
             result.endedSessions = ended
             result.waitedMs = waited
-            refill(database, template: template, connect: connect, size: spares)
+            fillPool(of: database, template: template, size: spares, priority: .refill, connect: connect)
         case .drop:
             let name = target.database
             let service = target.service
@@ -227,7 +230,7 @@ public actor DatabaseDesk {
                     return 0
                 }
                 made.append(clone)
-                refill(clone, template: template, connect: connect, size: spares)
+                fillPool(of: clone, template: template, size: spares, priority: .refill, connect: connect)
             }
             result.databases = made
             result.endedSessions = ended

@@ -5,85 +5,94 @@ import Foundation
 /// meanwhile, and a snapshot retaken waits for the copy in flight, then drops it with
 /// the other ready copies of the snapshot it replaces.
 extension DatabaseDesk {
-    /// Drops what a restore swapped out and fills `database`'s pool back up to its size,
-    /// in the background, holding the pool's turn until it is full.
-    func refill(
-        _ database: String, template: String, connect: @escaping @Sendable () throws -> PostgresConnection,
-        size: Int, dropping old: String? = nil
-    ) {
-        // Unstructured on purpose: the answer goes out now.
-        Task {
-            let refills = self.refills
-            refills.begin(database)
-            defer { refills.end(database) }
-            _ = try? await self.locked(DatabaseTurns.poolKey(template)) {
-                let db = try DatabaseSnapshots(admin: connect())
-                var background: DatabaseSnapshots?
-                var old = old
-                guard try db.exists(template) else { return }
-                try db.ensureSource(of: template)  // what restores in place read
-                let owner = try db.owner(of: database)
-                while try db.spares(for: database, snapshot: template).count < size {
-                    // Into an empty pool at the backend's own priority (a restore may be
-                    // waiting for it); ahead of need at the lowest.
-                    if try db.spares(for: database, snapshot: template).isEmpty {
-                        try db.addSpare(for: database, snapshot: template, owner: owner)
-                    } else {
-                        if background == nil {
-                            let admin = try connect()
-                            Self.lowerPriority(of: admin)
-                            background = DatabaseSnapshots(admin: admin)
-                        }
-                        try background?.addSpare(for: database, snapshot: template, owner: owner)
-                    }
-                    if let trash = old { try db.drop(trash); old = nil }  // after the first copy
-                }
-                if let trash = old { try db.drop(trash) }
-            }
-        }
+    /// Who a fill of a pool is for, which sets its priority.
+    enum PoolFillPriority: Sendable {
+        /// After a restore, a keep, a clone or a snapshot: a restore may soon wait for it.
+        /// The snapshot's source (what restores in place read) is made first; a copy into
+        /// an empty pool runs at the Postgres backend's own priority (on a busy machine
+        /// the lowest starves it), copies ahead of need at the lowest; a restore that finds
+        /// the pool empty waits for this fill's copy rather than make one beside it.
+        case refill
+        /// After `up` found a keyed snapshot current (a cache entry carries no ready
+        /// copies, and a restored snapshot used one): never in the time `up` waits for,
+        /// every copy at the lowest priority; a restore that comes first finds the pool
+        /// short and makes its copy itself, as with any empty pool.
+        case background
     }
 
-    /// The pool made again after `up` found a keyed snapshot current: a cache entry
-    /// carries no ready copies, and a restored snapshot used one. Copies spares of
-    /// `template` for `database` until its pool holds `size`, then drops `old` (what the
-    /// restore swapped out). In the background once the task counts as skipped, never in
-    /// the time `up` waits for, by a Postgres backend at the lowest CPU priority. Unlike
-    /// a refill it takes the pool's turn for one copy at a time (at nice 19 a copy may
-    /// take long: a snapshot retaken meanwhile waits for one copy only); a restore that
-    /// comes first finds the pool short and makes its copy itself, as with any empty pool.
+    /// Fills `database`'s pool of ready copies of `template` up to `size` in the
+    /// background, and drops `old` (what a restore swapped out) once the first turn is
+    /// done. Each copy is made on the pool's turn, the pool read again on it: a snapshot
+    /// retaken meanwhile waits for one copy only (at the lowest priority a copy may take
+    /// long), and every copy made after it is of the new snapshot.
     nonisolated func fillPool(
-        of database: String, template: String, size: Int, dropping old: String?,
-        connect: @escaping @Sendable () throws -> PostgresConnection
+        of database: String, template: String, size: Int, dropping old: String? = nil,
+        priority: PoolFillPriority, connect: @escaping @Sendable () throws -> PostgresConnection
     ) {
-        // Unstructured on purpose: `up` goes on; the supervisor's exit ends it.
-        Task.detached(priority: .background) {
-            let kept = SourceConnections()  // the one backend at nice 19, kept between turns
-            let open = { @Sendable () throws -> PostgresConnection in
+        let refills = self.refills
+        // Unstructured on purpose: the answer, or `up`, goes on; the supervisor's exit ends it.
+        Task.detached(priority: priority == .background ? .background : nil) {
+            if priority == .refill { refills.begin(database) }
+            defer { if priority == .refill { refills.end(database) } }
+            let kept = SourceConnections()  // the fill's connections, kept between its turns
+            let lowest = { @Sendable () throws -> PostgresConnection in
                 let admin = try connect()
                 Self.lowerPriority(of: admin)
                 return admin
             }
-            var full = false
-            while !full {
-                // Each copy on the pool's turn, the pool's size read again on it.
+            // The connection that reads the pool and drops `old`: at the fill's own priority.
+            let (own, openOwn) = priority == .refill ? ("own", connect) : ("lowest", lowest)
+            var old = old
+            var first = true
+            while true {
+                // What restores in place read, made before a refill's first copy.
+                let makingSource = first && priority == .refill
+                first = false
                 let copied = try? await self.locked(DatabaseTurns.poolKey(template)) { () throws -> Bool in
-                    let admin = try kept.borrow("fill", open: open)
-                    let db = DatabaseSnapshots(admin: admin)
-                    guard try db.exists(template), try db.spares(for: database, snapshot: template).count < size
-                    else {
-                        kept.giveBack("fill", admin)
-                        return false
+                    let admin = try kept.borrow(own, open: openOwn)
+                    let made = try Self.copyIfShort(
+                        database, template: template, size: size, priority: priority, makingSource: makingSource,
+                        db: DatabaseSnapshots(admin: admin)
+                    ) {
+                        let background = try kept.borrow("lowest", open: lowest)
+                        defer { kept.giveBack("lowest", background) }
+                        return try $0(DatabaseSnapshots(admin: background))
                     }
-                    try db.addSpare(for: database, snapshot: template, owner: try db.owner(of: database))
-                    kept.giveBack("fill", admin)
-                    return true
+                    kept.giveBack(own, admin)
+                    return made
                 }
-                full = copied != true
-            }
-            if let old {
-                _ = try? await self.blocking { try DatabaseSnapshots(admin: kept.borrow("fill", open: open)).drop(old) }
+                if let trash = old {  // after the first copy: the pool's first, then the disk's space
+                    old = nil
+                    _ = try? await self.blocking {
+                        let db = DatabaseSnapshots(admin: try kept.borrow(own, open: openOwn))
+                        try db.drop(trash)
+                        kept.giveBack(own, db.admin)
+                    }
+                }
+                if copied != true { break }
             }
         }
+    }
+
+    /// One turn of a fill: one more copy into `database`'s pool when it holds fewer
+    /// than `size` (true). Through `db` (at the fill's own priority) into an empty pool
+    /// or for a background fill; a refill's copies ahead of need through the connection
+    /// at the lowest priority that `lowest` lends.
+    private static func copyIfShort(
+        _ database: String, template: String, size: Int, priority: PoolFillPriority, makingSource: Bool,
+        db: DatabaseSnapshots, lowest: ((DatabaseSnapshots) throws -> Void) throws -> Void
+    ) throws -> Bool {
+        guard try db.exists(template) else { return false }
+        if makingSource { try db.ensureSource(of: template) }
+        let ready = try db.spares(for: database, snapshot: template).count
+        guard ready < size else { return false }
+        let owner = try db.owner(of: database)
+        if ready == 0 || priority == .background {
+            try db.addSpare(for: database, snapshot: template, owner: owner)
+        } else {
+            try lowest { try $0.addSpare(for: database, snapshot: template, owner: owner) }
+        }
+        return true
     }
 
     /// Puts the Postgres backend behind `admin` at the lowest CPU priority (nice 19),

@@ -3,9 +3,10 @@ import Foundation
 /// The turns `DatabaseDesk` hands out: one holder per key at a time, the others served
 /// in arrival order. A database's turn (`shop`) orders its restores, keeps, drops and
 /// clones; the pool's turn of one snapshot (`poolKey`) orders every copy made into a
-/// pool of it (the database's and its clones'), the snapshot's retake, and the fill
-/// after a keyed snapshot was found current: a snapshot never replaces one a copy is
-/// being made of, and a copy made after it is of the new one.
+/// pool of it (the database's and its clones', one copy per turn), the snapshot's
+/// retake, and the keyed snapshot `up` found current made current and restored: a
+/// snapshot never replaces one a copy is being made of, and a copy made after it is of
+/// the new one.
 /// Unchecked: its state is guarded by its lock.
 final class DatabaseTurns: @unchecked Sendable {
     private let lock = NSLock()

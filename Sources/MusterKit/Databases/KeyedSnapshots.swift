@@ -28,19 +28,30 @@ extension DatabaseSnapshots {
         try note(of: Self.snapshotDatabase(of: database, name: name)).flatMap { $0.muster == "snapshot" ? $0.key : nil }
     }
 
+    /// Whether the cluster holds a snapshot with `key`, current or set aside (changes nothing).
+    func holds(_ database: String, name: String, key: String) throws -> Bool {
+        try currentKey(of: database, name: name) == key || keyedAside(database, name: name, key: key) != nil
+    }
+
     /// Makes the snapshot with `key` the current one, when the cluster holds it: it is
     /// already, or it was set aside (then it trades places with the current one, whose
     /// ready copies go). False when the cluster has no snapshot with that key.
     func activate(_ database: String, name: String, key: String) throws -> Bool {
         if try currentKey(of: database, name: name) == key { return true }
-        let aside = Self.keyedDatabase(of: database, name: name, key: key)
-        guard let note = try note(of: aside), note.muster == "keyed", note.key == key else { return false }
+        guard let (aside, note) = try keyedAside(database, name: name, key: key) else { return false }
         try setAsideCurrent(database, name: name, pruning: false)  // the one wanted may be the oldest
         let template = Self.snapshotDatabase(of: database, name: name)
         try admin.query("ALTER DATABASE \(admin.identifier(aside)) RENAME TO \(admin.identifier(template))")
         try comment(template, Note(muster: "snapshot", database: database, name: name, taken: note.taken, key: key))
         try prune(database, name: name, keep: Self.keyLimit - 1)
         return true
+    }
+
+    /// The snapshot set aside for `key`, and its note, when the cluster holds one.
+    private func keyedAside(_ database: String, name: String, key: String) throws -> (String, Note)? {
+        let aside = Self.keyedDatabase(of: database, name: name, key: key)
+        guard let note = try note(of: aside), note.muster == "keyed", note.key == key else { return nil }
+        return (aside, note)
     }
 
     /// Renames the current snapshot aside under its key (a snapshot without a key is

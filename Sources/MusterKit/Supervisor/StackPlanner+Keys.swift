@@ -35,6 +35,18 @@ extension StackPlanner {
         func admin() throws -> DatabaseSnapshots { try DatabaseSnapshots.admin(socketDir: socketDir, port: port) }
     }
 
+    /// An admin connection opened on first use and kept for the passes that follow,
+    /// which use it one after another (never at once), each on the blocking pool.
+    final class AdminConnection: @unchecked Sendable {
+        private var opened: DatabaseSnapshots?
+        func open(_ target: KeyedTarget) throws -> DatabaseSnapshots {
+            if let opened { return opened }
+            let made = try target.admin()
+            opened = made
+            return made
+        }
+    }
+
     func keyedTarget(_ postgres: ServiceSpec, lookup: (String, String) -> String?) -> KeyedTarget? {
         guard let engine = postgres.engine, let spec = engine.snapshot, !spec.key.isEmpty,
             let found = PostgresEngine.locate(bin: engine.bin, environment: environment).found
@@ -74,47 +86,60 @@ extension StackPlanner {
             }
             let current = found
             Trace.mark("\(task.name) skip check: keys computed")
-            let result = await offload { () -> Result<String?, Error> in
-                Result {
-                    let begin = Date()
-                    var admins: [DatabaseSnapshots] = []  // one connection per target, for both passes
-                    for (target, key) in current {
-                        let db = try target.admin()
-                        admins.append(db)
-                        guard try db.activate(target.database, name: target.spec.name, key: key.hex) else {
-                            writeAll(
-                                context.logFD,
-                                "muster: no snapshot of \(target.database) for key \(key.short); running \(task.name)\n"
-                            )
-                            return nil
-                        }
+            let begin = Date()
+            // One admin connection per target for both passes (each new one cost 3–5 ms of a hit).
+            let admins = current.map { _ in AdminConnection() }
+            do {
+                // Every key first (nothing changes): with one missing the task runs, no database restored.
+                for ((target, key), admin) in zip(current, admins) {
+                    let held = try await desk.blocking {
+                        try admin.open(target).holds(target.database, name: target.spec.name, key: key.hex)
                     }
-                    for ((target, key), db) in zip(current, admins) {
-                        let template = DatabaseSnapshots.snapshotDatabase(of: target.database, name: target.spec.name)
-                        let seeded = (try? String(contentsOfFile: target.seededMarker, encoding: .utf8)) == key.hex
-                        unlink(target.seededMarker)
-                        var old: String?
-                        if !seeded { old = try db.swapIn(target.database, snapshot: template).old }
-                        // The pool and the drop of what was swapped out wait for no one.
-                        desk.fillPool(
-                            of: target.database, template: template, size: target.spec.spares, dropping: old,
-                            connect: { try target.admin().admin })
+                    guard held else {
                         writeAll(
                             context.logFD,
-                            String(
-                                format:
-                                    "muster: snapshot of %@ for key %@ is current; %@ (%.0f ms); %@ not run; its %d ready copies are made in the background\n",
-                                target.database, key.short, seeded ? "the cluster came from the cache" : "restored",
-                                Date().timeIntervalSince(begin) * 1000, task.name, target.spec.spares))
+                            "muster: no snapshot of \(target.database) for key \(key.short); running \(task.name)\n")
+                        return nil
                     }
-                    let shown = current.map(\.1.short).joined(separator: ", ")
-                    return "skipped: snapshot for key \(shown) is current"
                 }
-            }
-            Trace.mark("\(task.name) skip check done")
-            switch result {
-            case let .success(reason): return reason
-            case let .failure(error):
+                for ((target, key), admin) in zip(current, admins) {
+                    let template = DatabaseSnapshots.snapshotDatabase(of: target.database, name: target.spec.name)
+                    let seeded = (try? String(contentsOfFile: target.seededMarker, encoding: .utf8)) == key.hex
+                    unlink(target.seededMarker)
+                    // On the turns a `muster db snapshot` takes: the snapshot made current and
+                    // restored, with no retake or copy of it in between.
+                    let restored = try await desk.locked(target.database, DatabaseTurns.poolKey(template)) {
+                        () throws -> (found: Bool, old: String?) in
+                        let db = try admin.open(target)
+                        guard try db.activate(target.database, name: target.spec.name, key: key.hex) else {
+                            return (false, nil)  // replaced since it was looked for
+                        }
+                        return (true, seeded ? nil : try db.swapIn(target.database, snapshot: template).old)
+                    }
+                    guard restored.found else {
+                        writeAll(
+                            context.logFD,
+                            "muster: the snapshot of \(target.database) for key \(key.short) was replaced; running \(task.name)\n"
+                        )
+                        return nil
+                    }
+                    // The pool and the drop of what was swapped out wait for no one.
+                    desk.fillPool(
+                        of: target.database, template: template, size: target.spec.spares, dropping: restored.old,
+                        priority: .background, connect: { try target.admin().admin })
+                    writeAll(
+                        context.logFD,
+                        String(
+                            format:
+                                "muster: snapshot of %@ for key %@ is current; %@ (%.0f ms); %@ not run; its %d ready copies are made in the background\n",
+                            target.database, key.short, seeded ? "the cluster came from the cache" : "restored",
+                            Date().timeIntervalSince(begin) * 1000, task.name, target.spec.spares))
+                }
+                Trace.mark("\(task.name) skip check done")
+                let shown = current.map(\.1.short).joined(separator: ", ")
+                return "skipped: snapshot for key \(shown) is current"
+            } catch {
+                Trace.mark("\(task.name) skip check done")
                 writeAll(
                     context.logFD, "muster: could not look for a keyed snapshot (\(error)); running \(task.name)\n")
                 return nil

@@ -197,6 +197,7 @@ struct DetachedUp {
             : nil
         view?.start()
         let result = await readReport(fd: launch.reportFD, view: view)
+        Trace.mark("up -d: report read")
         view?.finish()
         close(launch.reportFD)
         guard let result else {

@@ -51,6 +51,7 @@ struct DetachedSupervisor {
         let host: StackHost
         do {
             Trace.mark("supervisor: main")
+            await StackHost.backgroundWorkAwaitsReport()
             let session = try StackSession(
                 stack: stack, project: project, services: services, profiles: profiles,
                 options: .init(
@@ -71,11 +72,13 @@ struct DetachedSupervisor {
         // The control socket opens while the services start: nothing waits on it.
         let opening = Task { try await host.open() }
         var result = await raceSignal(signals) { await host.start(timeout: timeout) }
+        Trace.mark("supervisor: started")
         do {
             try await opening.value
         } catch {
             result = OperationResult(error as? MusterError ?? MusterError(.environment, "\(error)"))
         }
+        Trace.mark("supervisor: control socket open")
         if let result, result.ok || keepOnFailure {
             if watchFiles,
                 let watch = await host.startWatching(
@@ -86,6 +89,8 @@ struct DetachedSupervisor {
                         + " (up -d --no-watch turns it off)")
             }
             report.finish(result)
+            Trace.mark("supervisor: reported")
+            await StackHost.reported()
             Task {
                 await signals.wait(); _ = await host.shutdown()
             }
@@ -93,6 +98,7 @@ struct DetachedSupervisor {
         } else {
             _ = await host.shutdown()
             report.finish(result ?? OperationResult(MusterError(.serviceFailed, "interrupted while starting")))
+            await StackHost.reported()
         }
         Trace.mark("supervisor: shut down")
         await host.close()

@@ -295,4 +295,34 @@ import Glibc
         #expect(Self.templates(in: cache).isEmpty, "template: false makes no template")
         #expect(try await Self.muster(off, ["down"], cache: cache).status == 0)
     }
+
+    /// A key nobody used for an hour goes once a start puts the cache over its limit:
+    /// after the stack is up (the walk that weighs the cache does not run beside the
+    /// start), and never the key the start used.
+    @Test func aStartPrunesTheCacheOnceItIsUp() async throws {
+        let cache = try Self.cache()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let stack = try Self.stack()
+        defer { stack.cleanup() }
+        let stale = cache + "/00000000000000aa"
+        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
+        try Data(repeating: 7, count: 2 << 20).write(to: URL(fileURLWithPath: stale + "/base"))
+        _ = FileManager.default.createFile(atPath: stale + ".lock", contents: nil)
+        var hourAgo = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
+        utimes(stale + ".lock", &hourAgo)
+        let up = try await CLIResult.run(
+            command: [TestStack.binary, "up", "-d"], in: stack.directory,
+            environment: ["MUSTER_TEMPLATE_DIR": cache, "MUSTER_TEMPLATE_CACHE_LIMIT": "1MB"])
+        #expect(up.status == 0, "\(up.output)")
+        var gone = false
+        for _ in 0..<300 where !gone {
+            gone = !FileManager.default.fileExists(atPath: stale + ".lock")
+            if !gone { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(gone, "the stale key is still in the cache: \(Self.templates(in: cache))")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(Self.templates(in: cache).count == 1, "the key this start used stays")
+        #expect(try await Self.connect(stack).value("SELECT 1") == "1")
+        #expect(try await Self.muster(stack, ["down"], cache: cache).status == 0)
+    }
 }

@@ -78,6 +78,10 @@ actor TemplateSpares {
 
     private var wants: [String: Want] = [:]
     private var stackUp = false
+    /// A detached supervisor's `up -d` waits for its report: nothing begins before it is sent.
+    private var awaitingReport = false
+    /// Background work for after the start (the template cache's pruning walk).
+    private var afterStart: [@Sendable () -> Void] = []
     private var stopped = false
     private var worker: Task<Void, Never>?
     private var making = 0
@@ -96,6 +100,25 @@ actor TemplateSpares {
     /// The stack is up: the start-up burst is over, spares may be made.
     func stackStarted() {
         stackUp = true
+        startIfReady()
+    }
+
+    /// A detached supervisor: spares and the cache's pruning wait until `reported`, so
+    /// that none of it runs beside the report that ends `up -d`.
+    func awaitReport() {
+        awaitingReport = true
+    }
+
+    /// The detached supervisor told `up -d` the outcome.
+    func reported() {
+        awaitingReport = false
+        startIfReady()
+    }
+
+    /// Runs `work` at the lowest priority once the stack is up (and reported), not
+    /// beside its start.
+    func whenStarted(_ work: @escaping @Sendable () -> Void) {
+        afterStart.append(work)
         startIfReady()
     }
 
@@ -131,7 +154,10 @@ actor TemplateSpares {
     }
 
     private func startIfReady() {
-        guard stackUp, !stopped, worker == nil, !wants.isEmpty else { return }
+        guard stackUp, !awaitingReport else { return }
+        for work in afterStart { Task.detached(priority: .background) { work() } }
+        afterStart = []
+        guard !stopped, worker == nil, !wants.isEmpty else { return }
         worker = Task { await self.work() }
     }
 

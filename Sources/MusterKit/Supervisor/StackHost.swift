@@ -72,6 +72,18 @@ public final class StackHost: ControlHandler, @unchecked Sendable {
         }
     }
 
+    /// A detached supervisor: the work a start leaves for later (spare clusters, the
+    /// template cache's pruning) waits until `reported`, so that none of it runs beside
+    /// the report that ends `up -d`.
+    public static func backgroundWorkAwaitsReport() async {
+        await TemplateSpares.shared.awaitReport()
+    }
+
+    /// The detached supervisor told `up -d` how the start went.
+    public static func reported() async {
+        await TemplateSpares.shared.reported()
+    }
+
     public func status() async -> StatusReport {
         let groups = await session.supervisor.groupsSeen
         return StatusReport(

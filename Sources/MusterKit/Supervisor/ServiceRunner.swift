@@ -369,6 +369,7 @@ actor ServiceRunner {
     func watchReadiness(generation: Int) {
         guard let ready = plan.ready else { return }
         let probe = signalProbe
+        let name = plan.name
         watchScope().launch { [time] in
             switch ready {
             case .log, .notify:
@@ -377,9 +378,13 @@ actor ServiceRunner {
                 let begin = time.now
                 let schedule = ProbeSchedule(interval: spec.interval)
                 while !Task.isCancelled {
+                    Trace.mark("\(name) ready probe")
                     let outcome = await check.check()
                     if outcome.passed { break }
-                    if case let .failed(reason) = outcome { await self.send(.readyProbeFailed(reason)) }
+                    if case let .failed(reason) = outcome {
+                        Trace.mark("\(name) ready probe failed: \(reason.prefix(60))")
+                        await self.send(.readyProbeFailed(reason))
+                    }
                     let delay = schedule.delay(afterWaiting: time.now - begin)
                     guard (try? await time.sleep(for: delay)) != nil else { return }
                 }

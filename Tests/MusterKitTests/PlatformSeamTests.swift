@@ -41,6 +41,8 @@ import Testing
         ("inotify", #"\binotify_\w+|\bIN_[A-Z_]+\b"#),
         ("/proc", #""/proc\b"#),
         ("lib*.so.N", #""lib[\w+-]+\.so\.\d"#),
+        ("FS_IOC flags", #"\bFS_IOC_\w+|\bFS_\w+_FL\b"#),
+        ("statfs", #"\bstatfs\b"#),
     ]
 
     @Test func theListInDocsPlatformMatchesTheSources() throws {

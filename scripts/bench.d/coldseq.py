@@ -6,8 +6,9 @@ one-Postgres stack's `up -d`, against its warm `up -d`, in
 - a new project right after another project's `up -d` and `down --volumes`.
 
 Unlike the rest of the cold part, these runs delete clusters between starts (that is
-what the sequences do): on this machine's file system (ext4 with `discard`) the
-writes after a deletion can wait for it, and that wait is charged where it falls."""
+what the sequences do): on this machine's file system (ext4 without a journal) a
+file made beside inodes freed in the last minute costs more (the inode search walks
+past them), and that cost is charged where it falls."""
 
 import os
 import shutil

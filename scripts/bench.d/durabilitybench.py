@@ -20,9 +20,9 @@ Every `down` is checked: no process of the service left (the Postgres processes
 are found by their data folder, which lies outside the project when muster runs as
 root) and no port listening. Before each mode's turn the harness calls sync()
 (untimed), so the writes one mode left in the page cache are not flushed on the
-other's time. As in the cold part, nothing is deleted while the part runs (this
-machine's ext4 is mounted with `discard`, which charges a deletion to the writes
-after it): the projects go with `muster down --volumes` when the part ends."""
+other's time. As in the cold part, nothing is deleted while the part runs (on this
+machine's ext4, which has no journal, files made beside inodes freed in the last
+minute cost more): the projects go with `muster down --volumes` when the part ends."""
 
 import glob
 import os

@@ -77,8 +77,11 @@ def cold_section(results):
                      "cache of their own made once first): five new projects in a row (each brought down, its data "
                      "kept), then one project's `down --volumes && up -d` ten times, then three times a new project "
                      "right after another project's `up -d` and `down --volumes`. Each cold `up -d` is judged "
-                     "against the median warm `up -d` of the same stack (seven runs); the target holds when the "
-                     "slowest start of a sequence is within 1.3×. Errors: "
+                     "against the median warm `up -d` of the same stack: three warm runs before the sequences and "
+                     "one after each cold start (another project's, never between a `down --volumes` and its "
+                     "`up -d`), so a busy moment of the machine weighs on both; the target holds when the slowest "
+                     "start of a sequence is within 1.3×. The warm starts' own slowest ÷ median is shown as the "
+                     "machine's noise. Errors: "
                      + ("; ".join(c["sequences"].get("errors") or []) or "none") + ".")
     for missing in c.get("spares_missing") or []:
         lines.append(f"- spares not ready in time: {missing}")

@@ -52,15 +52,8 @@ import Testing
         let retake = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
         let behind = await eventually { desk.turns.waiters(for: "shop") == 2 }
         #expect(behind, "the snapshot did not queue behind the restore")
-        release.signal()
-        try await holder.value
-        do {
-            try await start.value
-        } catch {
-            _ = await session.stop()
-            throw error
-        }
-        let postmaster = try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
+        let postmaster = try await PoolFillOrderTests.finishStart(
+            start, session: session, releasing: release, holder: holder)
         let taken = await retake.value
         #expect(taken.ok, "\(taken.error ?? "")")
         #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again: its snapshot was not current")

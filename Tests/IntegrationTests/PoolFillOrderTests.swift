@@ -13,6 +13,32 @@ import Glibc
 @Suite struct PoolFillOrderTests {
     static let template = DatabaseSnapshots.snapshotDatabase(of: "shop", name: "default")
 
+    /// Lets the test's turn go and waits for the start it held up (stopping the stack
+    /// when the start failed); the postmaster's pid.
+    static func finishStart(
+        _ start: Task<Void, Error>, session: StackSession, releasing release: DispatchSemaphore,
+        holder: Task<Void, Error>
+    ) async throws -> Int32 {
+        release.signal()
+        try await holder.value
+        do {
+            try await start.value
+        } catch {
+            _ = await session.stop()
+            throw error
+        }
+        return try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
+    }
+
+    /// A restore takes a ready copy (it waits for none) and brings the new snapshot's 100 rows.
+    static func expectARestoreTakesAReadyCopy(_ desk: DatabaseDesk, conninfo: String) async throws {
+        let restored = await desk.perform(.restore, DatabaseRequest(service: "db"))
+        #expect(restored.ok && restored.waitedMs == nil, "\(restored.error ?? "") waited \(restored.waitedMs ?? 0) ms")
+        let after = try PostgresConnection(conninfo + " dbname=shop")
+        #expect(try after.value("SELECT count(*) FROM items") == "100")
+        after.close()
+    }
+
     @Test func aSnapshotRetakenWhileTheFillCopiesAfterAHitLeavesNoStaleCopy() async throws {
         let stack = try SnapshotKeyIntegrationTests.makeStack()
         let cache = NSTemporaryDirectory() + "muster-tests/cache-\(UInt32.random(in: 0...UInt32.max))"
@@ -62,15 +88,7 @@ import Glibc
             ))
         try blocker.query("BEGIN")
         try blocker.query("COMMENT ON DATABASE \(blocker.identifier(Self.template)) IS \(blocker.literal(note))")
-        release.signal()
-        try await holder.value
-        do {
-            try await start.value
-        } catch {
-            _ = await session.stop()
-            throw error
-        }
-        let postmaster = try #require(await session.supervisor.snapshot().first { $0.name == "db" }?.pid)
+        let postmaster = try await Self.finishStart(start, session: session, releasing: release, holder: holder)
         #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again in the hit")
         let copying = await eventually(within: .seconds(60)) {  // its backend runs at nice 19
             (try? admin.value(
@@ -108,11 +126,7 @@ import Glibc
             copy.close()
         }
         // A restore takes a ready copy and brings the new snapshot's rows.
-        let restored = await desk.perform(.restore, DatabaseRequest(service: "db"))
-        #expect(restored.ok && restored.waitedMs == nil, "\(restored.error ?? "") waited \(restored.waitedMs ?? 0) ms")
-        let after = try PostgresConnection(conninfo + " dbname=shop")
-        #expect(try after.value("SELECT count(*) FROM items") == "100")
-        after.close()
+        try await PoolFillOrderTests.expectARestoreTakesAReadyCopy(desk, conninfo: conninfo)
         admin.close()
         blocker.close()
 
@@ -231,11 +245,7 @@ import Glibc
         let changed = try PostgresConnection(conninfo + " dbname=shop")
         try changed.query("DELETE FROM items; CREATE TABLE scratch (x int)")
         changed.close()
-        let restored = await desk.perform(.restore, DatabaseRequest(service: "db"))
-        #expect(restored.ok && restored.waitedMs == nil, "\(restored.error ?? "") waited \(restored.waitedMs ?? 0) ms")
-        let after = try PostgresConnection(conninfo + " dbname=shop")
-        #expect(try after.value("SELECT count(*) FROM items") == "100")
-        after.close()
+        try await PoolFillOrderTests.expectARestoreTakesAReadyCopy(desk, conninfo: conninfo)
         admin.close()
         snapshotLock.close()
         databaseLock.close()

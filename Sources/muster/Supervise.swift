@@ -93,8 +93,10 @@ struct DetachedSupervisor {
             Trace.mark("supervisor: reported")
             // The spare copies and the cache's pruning wait until `up -d` has exited too
             // (at most a second): on 2 cores they made its last steps 10 ms slower.
-            if launcher > 1 { _ = await offload { ProcessTable.waitForExit(launcher, within: .seconds(1)) } }
-            await StackHost.reported()
+            Task {
+                if launcher > 1 { _ = await offload { ProcessTable.waitForExit(launcher, within: .seconds(1)) } }
+                await StackHost.reported()
+            }
             Task {
                 await signals.wait(); _ = await host.shutdown()
             }

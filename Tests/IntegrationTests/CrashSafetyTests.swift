@@ -36,7 +36,7 @@ import Glibc
         kill(muster, SIGKILL)
         _ = await ProcessReaper.shared.exitStatus(of: muster)
         ProcessReaper.shared.forget(muster)
-        let allGone = await eventually(within: .seconds(1)) {
+        let allGone = await eventually(within: .seconds(10)) {
             !(pids + [plainPid].compactMap { $0 }).contains(where: ProcessTable.isAlive)
         }
         #expect(allGone, "services outlived a SIGKILLed muster: \(pids.filter(ProcessTable.isAlive))")

@@ -84,7 +84,7 @@ import Glibc
         // The bound for `since`, taken once the server has dropped this client to re-execute:
         // a time taken before the command could precede a look made while it was on its way.
         let restartedAt = Date()
-        let detected = await eventually(within: .seconds(5)) {
+        let detected = await eventually(within: .seconds(30)) {
             !events(stack, "restart_detected", service: "cache").isEmpty
         }
         #expect(detected, "no restart_detected after DEBUG RESTART")
@@ -183,7 +183,7 @@ import Glibc
         let looks = PostgresMonitorLooks(port: port)
         var held = await open170()
         #expect(held.count == 170)
-        #expect(await eventually(within: .seconds(5)) { !events(stack, "warning", service: "db").isEmpty })
+        #expect(await eventually(within: .seconds(30)) { !events(stack, "warning", service: "db").isEmpty })
         // Three more looks while usage stays high (each look's findings are written before
         // the next begins): still one warning.
         #expect(await looks.waitForMore(3), "the monitor stopped looking")
@@ -196,7 +196,7 @@ import Glibc
         #expect(await looks.waitForMore(3), "the monitor stopped looking")
         #expect(events(stack, "warning", service: "db").count == 1)
         held = await open170()
-        #expect(await eventually(within: .seconds(5)) { events(stack, "warning", service: "db").count == 2 })
+        #expect(await eventually(within: .seconds(30)) { events(stack, "warning", service: "db").count == 2 })
         held.removeAll()
         await stack.finish()
     }

@@ -137,7 +137,7 @@ import Glibc
             _ = await ProcessReaper.shared.exitStatus(of: cli)
             ProcessReaper.shared.forget(cli)
             _ = try await down?.value
-            let gone = await eventually(within: .seconds(1)) {
+            let gone = await eventually(within: .seconds(10)) {
                 groups.allSatisfy { ProcessTable.members(ofGroup: $0).isEmpty }
             }
             #expect(gone, "round \(round): processes outlived the supervisor")

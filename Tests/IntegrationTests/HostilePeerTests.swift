@@ -109,7 +109,7 @@ import Glibc
             #expect(reason.contains("closed") || reason.contains("reset"), "\(reason)")
         }
         #expect(ControlClient.connect(stack.paths) == nil)
-        #expect(await eventually(within: .seconds(5)) { bin.survivors.isEmpty }, "left running: \(bin.survivors)")
+        #expect(await eventually(within: .seconds(30)) { bin.survivors.isEmpty }, "left running: \(bin.survivors)")
     }
 
     /// A program on a Redis port that ignores SHUTDOWN: the stop signal follows the

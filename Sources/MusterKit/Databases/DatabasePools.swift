@@ -99,8 +99,8 @@ extension DatabaseDesk {
     /// so copies for the pools yield to the tests; where that is not allowed, the copy
     /// runs at the backend's own priority.
     static func lowerPriority(of admin: PostgresConnection) {
-        guard let text = try? admin.value("SELECT pg_backend_pid()"), let pid = id_t(text) else { return }
-        ProcessPriority.setNice(19, of: pid)
+        guard admin.backendPid > 0 else { return }  // known from the login: no query
+        ProcessPriority.setNice(19, of: id_t(admin.backendPid))
     }
 }
 

@@ -192,11 +192,8 @@ struct ReloadPlan {
         func missing(from snapshot: SourceRows, besides back: [BinaryCopy.Tuple], width: Int) -> [BinaryCopy.Tuple]? {
             let rest = snapshot.tuples.count - count - back.count
             guard rest == 0 || rest == 1, let xor else { return xor == nil && rest == 0 ? [] : nil }
-            var named = xor
-            for tuple in snapshot.tuples {
-                guard let key = BinaryCopy.integer(ofKey: tuple.key) else { return nil }
-                named ^= key
-            }
+            guard let source = snapshot.keysXOR else { return nil }
+            var named = xor ^ source
             for tuple in back {
                 guard let key = BinaryCopy.integer(ofKey: tuple.key) else { return nil }
                 named ^= key

@@ -72,10 +72,17 @@ struct ResetTable: Sendable, Equatable {
 struct SourceRows: Sendable {
     var tuples: [BinaryCopy.Tuple]
     var index: [[UInt8]: Int]
+    /// The XOR of the keys when every key is one integer column; nil otherwise. Made
+    /// once with the rows (they are read once per snapshot), not at every reset.
+    let keysXOR: Int64?
 
     init(_ tuples: [BinaryCopy.Tuple]) {
         self.tuples = tuples
         index = Dictionary(tuples.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
+        keysXOR = tuples.reduce(Int64?(0)) { xor, tuple in
+            guard let xor, let key = BinaryCopy.integer(ofKey: tuple.key) else { return nil }
+            return xor ^ key
+        }
     }
 
     var bytes: Int { tuples.reduce(0) { $0 + $1.bytes.count + $1.key.count } }

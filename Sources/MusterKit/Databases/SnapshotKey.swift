@@ -112,8 +112,7 @@ enum PostgresBuild {
     /// The machine's memory of `postgres`'s identity: beside the Postgres templates (a new
     /// project, a CI job's fresh checkout on a machine that ran muster before, knows it).
     static func machineFile(for postgres: String, environment: [String: String]) -> String {
-        let asRoot = geteuid() == 0 ? ServicePlan.Credentials(user: "postgres", uid: 0, gid: 0) : nil
-        return PostgresTemplate.cacheDirectory(credentials: asRoot, environment: environment) + "/postgres-build-"
+        PostgresTemplate.cacheDirectory(asRoot: geteuid() == 0, environment: environment) + "/postgres-build-"
             + ProjectPaths.hash(postgres)
     }
 

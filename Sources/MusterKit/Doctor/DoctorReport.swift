@@ -181,8 +181,7 @@ public struct DoctorReport: Codable, Sendable {
 
     /// The Postgres template cache: where, how large, and its limit (never fails).
     static func templateCacheCheck(environment: [String: String]) -> Check {
-        let asRoot = getuid() == 0 ? ServicePlan.Credentials(user: "postgres", uid: 0, gid: 0) : nil
-        let cache = PostgresTemplate.cacheDirectory(credentials: asRoot, environment: environment)
+        let cache = PostgresTemplate.cacheDirectory(asRoot: getuid() == 0, environment: environment)
         let entries = TemplateCache.entries(in: cache)
         let bytes = entries.reduce(0) { $0 + $1.bytes }
         let size = String(format: "%.1f MB", Double(bytes) / Double(1 << 20))

@@ -25,8 +25,14 @@ struct PostgresTemplate {
     /// where the `postgres` user owns the templates: `/var/lib/muster/postgres-templates`.
     /// `MUSTER_TEMPLATE_DIR` overrides it (tests use their own).
     static func cacheDirectory(credentials: ServicePlan.Credentials?, environment: [String: String]) -> String {
+        cacheDirectory(asRoot: credentials != nil, environment: environment)
+    }
+
+    /// The same, for a caller that knows only whether muster runs as root (Postgres then
+    /// runs as the `postgres` user).
+    static func cacheDirectory(asRoot: Bool, environment: [String: String]) -> String {
         if let explicit = environment["MUSTER_TEMPLATE_DIR"], explicit.hasPrefix("/") { return explicit }
-        if credentials != nil { return "/var/lib/muster/postgres-templates" }
+        if asRoot { return "/var/lib/muster/postgres-templates" }
         if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/muster/postgres-templates" }
         let home = environment["HOME"] ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/tmp"
         return home + "/.cache/muster/postgres-templates"

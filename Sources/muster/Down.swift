@@ -78,10 +78,9 @@ struct Down: AsyncParsableCommand {
         problems += busyPorts(ports)
         Trace.mark("down: checked")
         if !ProjectLock.isHeld(paths) { paths.removeRuntime() }
-        if volumes {
-            paths.removeData()
-            out.line(prefix + "deleted data in \(paths.dataDir)")
-        }
+        // Deleted after every process is gone: a server still writing could refill it.
+        let kept = volumes ? paths.removeData() : []
+        if volumes && kept.isEmpty { out.line(prefix + "deleted data in \(paths.dataDir)") }
         if state == nil && groups.isEmpty {
             out.line(prefix + "project \(paths.project) is not running; nothing to stop")
         } else if problems.isEmpty {
@@ -94,7 +93,13 @@ struct Down: AsyncParsableCommand {
         if !problems.isEmpty {
             throw MusterError(
                 .serviceFailed, "down had to clean up after the stack: \(problems[0])",
-                details: problems.dropFirst().map { "  " + $0 })
+                details: (problems.dropFirst() + kept.map { "could not delete \($0)" }).map { "  " + $0 })
+        }
+        if let first = kept.first {
+            throw MusterError(
+                .serviceFailed,
+                "down --volumes could not delete \(first); check its owner and permissions, then delete it or run down --volumes again",
+                details: kept.dropFirst().map { "  could not delete " + $0 })
         }
     }
 

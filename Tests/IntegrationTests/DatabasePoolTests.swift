@@ -64,12 +64,12 @@ import Testing
         }
         // The pool fills back up in the background (a bounded wait), to its size and no more,
         // and what the restores swapped out is dropped.
-        let refilled = await eventually(within: .seconds(60)) {
+        let refilled = await eventually(within: .patience) {
             (try? await Self.pools(stack)) == ["shop": "3/3"]
         }
         let pools = (try? await Self.pools(stack)) ?? [:]
         #expect(refilled, "\(pools)")
-        let settled = await eventually(within: .seconds(30)) {
+        let settled = await eventually(within: .patience) {
             guard let copies = try? await Self.musterCopies(stack) else { return false }
             return copies.spares == 3 && copies.trash == 0
         }
@@ -87,7 +87,7 @@ import Testing
         try #require(try await stack.muster("up", "-d").status == 0)
         let clone = try await stack.muster("db", "clone", "db", "--count", "2")
         try #require(clone.status == 0, "\(clone.output)")
-        let filled = await eventually(within: .seconds(60)) {
+        let filled = await eventually(within: .patience) {
             (try? await Self.pools(stack)) == ["shop": "3/3", "shop_gw0": "3/3", "shop_gw1": "3/3"]
         }
         let clonePools = (try? await Self.pools(stack)) ?? [:]

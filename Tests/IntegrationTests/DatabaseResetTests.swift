@@ -38,7 +38,7 @@ import Testing
     /// snapshot's source is made in the background).
     static func untilInPlace(_ stack: TestStack, database: String = "shop") async throws {
         var outputs: [String] = []
-        let inPlace = await eventually(within: .seconds(60)) {
+        let inPlace = await eventually(within: .patience) {
             let output = (try? await Self.restore(stack, database: database)) ?? ""
             outputs.append(output)
             return output.contains("reset in place")

@@ -273,7 +273,10 @@ import Glibc
 
         let wipe = try await run([muster, "down", "--volumes"], in: project, environment: environment, as: user)
         #expect(wipe.status == 0, "down --volumes: \(wipe.output)")
-        #expect(!FileManager.default.fileExists(atPath: cluster), "down --volumes must remove the cluster")
+        #expect(
+            !FileManager.default.fileExists(atPath: cluster),
+            "down --volumes must remove the cluster; left: \(FileManager.default.subpaths(atPath: cluster)?.prefix(20) ?? [])"
+        )
     }
 
     /// A Tansu every muster finds whatever its PATH and HOME (installed machine-wide, or

@@ -27,8 +27,13 @@ import Testing
             }
         }
         await offload { entered.wait() }
-        let start = Task { try await session.start() }
-        let queued = await eventually(within: .seconds(60)) { desk.turns.waiters(for: "shop") == 1 }
+        let startEnded = Ended()
+        let start = Task {
+            defer { startEnded.mark() }
+            try await session.start()
+        }
+        _ = await eventually(within: .patience) { desk.turns.waiters(for: "shop") == 1 || startEnded.hasEnded }
+        let queued = desk.turns.waiters(for: "shop") == 1
         guard queued else {
             let waiters = desk.turns.waiters(for: "shop")
             release.signal()
@@ -50,7 +55,7 @@ import Testing
         waiting.close()
         // A snapshot sent now queues behind the restore.
         let retake = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
-        let behind = await eventually { desk.turns.waiters(for: "shop") == 2 }
+        let behind = await eventually(within: .patience) { desk.turns.waiters(for: "shop") == 2 }
         #expect(behind, "the snapshot did not queue behind the restore")
         let postmaster = try await PoolFillOrderTests.finishStart(
             start, session: session, releasing: release, holder: holder)

@@ -66,8 +66,13 @@ import Glibc
             }
         }
         await offload { entered.wait() }
-        let start = Task { try await session.start() }
-        let queued = await eventually(within: .seconds(60)) { desk.turns.waiters(for: pool) == 1 }
+        let startEnded = Ended()
+        let start = Task {
+            defer { startEnded.mark() }
+            try await session.start()
+        }
+        _ = await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 || startEnded.hasEnded }
+        let queued = desk.turns.waiters(for: pool) == 1
         guard queued else {
             Issue.record("the hit's step did not wait for the pool's turn")
             release.signal()
@@ -90,7 +95,7 @@ import Glibc
         try blocker.query("COMMENT ON DATABASE \(blocker.identifier(Self.template)) IS \(blocker.literal(note))")
         let postmaster = try await Self.finishStart(start, session: session, releasing: release, holder: holder)
         #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again in the hit")
-        let copying = await eventually(within: .seconds(60)) {  // its backend runs at nice 19
+        let copying = await eventually(within: .patience) {  // its backend runs at nice 19
             (try? admin.value(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'"
             )) == "1"
@@ -102,7 +107,7 @@ import Glibc
         try shop.query("DELETE FROM items WHERE id > 100")
         shop.close()
         let retake = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
-        let behind = await eventually { desk.turns.waiters(for: pool) == 1 }
+        let behind = await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 }
         #expect(behind, "the snapshot did not wait for the fill's copy")
         try blocker.query("COMMIT")
         let taken = await retake.value
@@ -114,7 +119,7 @@ import Glibc
         let pattern = DatabaseSnapshots.sparePrefix(for: "shop", snapshot: Self.template) + "%"
         let sparesQuery =
             "SELECT datname FROM pg_database WHERE datname LIKE \(admin.literal(pattern.replacingOccurrences(of: "_", with: "\\_"))) ORDER BY datname"
-        let full = await eventually(within: .seconds(60)) {
+        let full = await eventually(within: .patience) {
             (try? admin.query(sparesQuery).count) == size && desk.turns.waiters(for: pool) == 0
         }
         let spares = try admin.query(sparesQuery).compactMap { $0.first ?? nil }
@@ -183,14 +188,14 @@ import Glibc
         let first = Holder(pool, on: desk)
         await offload { first.entered.wait() }
         let retake = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
-        #expect(await eventually { desk.turns.waiters(for: pool) == 1 }, "the retake did not queue")
+        #expect(await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 }, "the retake did not queue")
         let second = Holder(pool, on: desk)
-        #expect(await eventually { desk.turns.waiters(for: pool) == 2 }, "the holder did not queue")
+        #expect(await eventually(within: .patience) { desk.turns.waiters(for: pool) == 2 }, "the holder did not queue")
         first.release.signal()
         let taken = await retake.value
         #expect(taken.ok, "\(taken.error ?? "")")
         await offload { second.entered.wait() }
-        #expect(await eventually { desk.turns.waiters(for: pool) == 1 }, "the refill did not queue")
+        #expect(await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 }, "the refill did not queue")
 
         // A lock on the snapshot holds the refill's first copy in flight.
         let snapshotLock = try PostgresConnection(conninfo + " dbname=postgres")
@@ -204,7 +209,7 @@ import Glibc
         second.release.signal()
         try await first.task.value
         try await second.task.value
-        #expect(await eventually(within: .seconds(60)) { (try? admin.value(waitingCopies)) == "1" })
+        #expect(await eventually(within: .patience) { (try? admin.value(waitingCopies)) == "1" })
 
         // Other rows, and a lock on the database that holds the next retake's copy of it.
         let shop = try PostgresConnection(conninfo + " dbname=shop")
@@ -214,13 +219,13 @@ import Glibc
         try databaseLock.query("BEGIN")
         try databaseLock.query("COMMENT ON DATABASE shop IS NULL")
         let again = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
-        #expect(await eventually { desk.turns.waiters(for: pool) == 1 }, "the retake did not wait for the copy")
+        #expect(await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 }, "the retake did not wait for the copy")
         try snapshotLock.query("COMMIT")
 
         // The retake has the turn after that one copy (its copy of shop waits for the lock);
         // the refill's next copy waits behind it.
-        #expect(await eventually(within: .seconds(60)) { (try? admin.value(waitingCopies)) == "1" })
-        let behind = await eventually { desk.turns.waiters(for: pool) == 1 }
+        #expect(await eventually(within: .patience) { (try? admin.value(waitingCopies)) == "1" })
+        let behind = await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 }
         #expect(behind, "the refill held the pool's turn for more than one copy")
         try databaseLock.query("COMMIT")
         let retaken = await again.value
@@ -231,7 +236,7 @@ import Glibc
         let pattern = DatabaseSnapshots.sparePrefix(for: "shop", snapshot: template) + "%"
         let sparesQuery =
             "SELECT datname FROM pg_database WHERE datname LIKE \(admin.literal(pattern.replacingOccurrences(of: "_", with: "\\_"))) ORDER BY datname"
-        let full = await eventually(within: .seconds(60)) {
+        let full = await eventually(within: .patience) {
             (try? admin.query(sparesQuery).count) == 3 && desk.turns.waiters(for: pool) == 0
         }
         let spares = try admin.query(sparesQuery).compactMap { $0.first ?? nil }

@@ -92,7 +92,7 @@ import Glibc
                 }
             }
             // The pool is made again in the background, to its size (2 by default).
-            let filled = await eventually(within: .seconds(60)) {
+            let filled = await eventually(within: .patience) {
                 (try? await Self.databases(hit).filter { $0.hasPrefix("muster_spare_") }.count) == 2
             }
             let spares = (try? await Self.databases(hit)) ?? []

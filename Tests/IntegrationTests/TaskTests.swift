@@ -142,7 +142,7 @@ import Glibc
         defer { stack.cleanup() }
         let output = stack.directory + "/up.out"
         let pid = try await CLIResult.spawn([TestStack.binary, "up", "--no-tui"], in: stack.directory, output: output)
-        let shown = await eventually(within: .seconds(60)) {
+        let shown = await eventually(within: .patience) {
             ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("set task: true")
         }
         let groups = try await stack.status().groups

@@ -156,6 +156,22 @@ final class TestStack: @unchecked Sendable {
     }
 }
 
+extension Duration {
+    /// The bound on a state the code must reach on its own (a queue forming for a turn,
+    /// a pool refilled at nice 19): ten minutes, so that a machine loaded many times
+    /// over (CI shares its cores) never decides a test. A passing test waits no longer.
+    static let patience = Duration.seconds(600)
+}
+
+/// Whether some work (a task the test started) has ended: a wait for what that work
+/// must do on the way gives up at once when it ends without doing it.
+final class Ended: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ended = false
+    var hasEnded: Bool { lock.withLock { ended } }
+    func mark() { lock.withLock { ended = true } }
+}
+
 /// Polls `condition` until it holds or `limit` passes (a bounded wait, not a timing assertion).
 func eventually(within limit: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + limit

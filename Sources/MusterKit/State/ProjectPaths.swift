@@ -59,12 +59,10 @@ public struct ProjectPaths: Sendable {
     }
 
     /// Deletes the project's data (`down --volumes`), with the Postgres clusters that
-    /// live outside the project folder (see `PostgresDataHome`).
-    public func removeData() {
-        for cluster in PostgresDataHome.linkedClusters(in: dataDir) {
-            try? FileManager.default.removeItem(atPath: cluster)
-        }
-        try? FileManager.default.removeItem(atPath: dataDir)
+    /// live outside the project folder (see `PostgresDataHome`). Returns what stayed,
+    /// "PATH: REASON" each; empty when everything is gone.
+    public func removeData() -> [String] {
+        (PostgresDataHome.linkedClusters(in: dataDir) + [dataDir]).compactMap(TreeRemoval.remove)
     }
 
     /// Removes runtime state (sockets, pids, lock); data and logs stay.

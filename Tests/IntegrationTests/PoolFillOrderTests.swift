@@ -219,7 +219,9 @@ import Glibc
         try databaseLock.query("BEGIN")
         try databaseLock.query("COMMENT ON DATABASE shop IS NULL")
         let again = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
-        #expect(await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 }, "the retake did not wait for the copy")
+        #expect(
+            await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 },
+            "the retake did not wait for the copy")
         try snapshotLock.query("COMMIT")
 
         // The retake has the turn after that one copy (its copy of shop waits for the lock);

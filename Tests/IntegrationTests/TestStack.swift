@@ -72,9 +72,10 @@ final class TestStack: @unchecked Sendable {
     }
 
     /// `muster env --format json` of the running stack.
-    func env() async throws -> [String: String] {
-        try JSONDecoder().decode(
-            [String: String].self, from: Data(try await muster("env", "--format", "json").output.utf8))
+    func env(sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> [String: String] {
+        let result = try await muster("env", "--format", "json")
+        try #require(result.status == 0, "env failed: \(result.output)", sourceLocation: sourceLocation)
+        return try JSONDecoder().decode([String: String].self, from: Data(result.output.utf8))
     }
 
     func load() throws -> StackSpec { try StackLoader.load(path: file) }

@@ -80,8 +80,12 @@ import Testing
         }
     }
 
+    /// Polls `condition` until it holds, for two minutes at most: what it waits for (a
+    /// batch the watcher must report) comes within tens of milliseconds, but a loaded CI
+    /// machine may not run the watcher's thread for seconds. A passing test waits no longer.
     static func settle(_ condition: () -> Bool) async -> Bool {
-        for _ in 0..<200 {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
             if condition() { return true }
             try? await Task.sleep(for: .milliseconds(25))
         }

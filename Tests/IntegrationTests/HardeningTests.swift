@@ -174,8 +174,12 @@ import Glibc
             written += 100
             if cycle >= cycles {
                 // A supervisor SIGKILL instead of an orderly down.
-                if let pid = RuntimeState.readAny(stack.paths)?.pid { kill(pid, SIGKILL) }
-                _ = await eventually(within: .seconds(2)) { ControlClient.connect(stack.paths) == nil }
+                // Gone before the next up -d, which would otherwise attach to it ("already running").
+                let pid = try #require(RuntimeState.readAny(stack.paths)?.pid, "cycle \(cycle): no supervisor pid")
+                kill(pid, SIGKILL)
+                #expect(
+                    await offload { ProcessTable.waitForExit(pid, within: .patience) },
+                    "cycle \(cycle): the supervisor outlived SIGKILL")
             } else {
                 #expect(try await stack.muster("down").status == 0)
             }

@@ -24,14 +24,15 @@ public final class Guardian: @unchecked Sendable {
         guard writeFD < 0 else { return }
         var fds: [Int32] = [0, 0]
         guard muster_pipe_cloexec(&fds) == 0 else { return }
+        ProcessReaper.shared.forkBegins()
         let child = muster_start_guardian(fds[0])
+        ProcessReaper.shared.forkEnded(child)
         close(fds[0])
         guard child > 0 else {
             close(fds[1])
             return
         }
         pid = child
-        ProcessReaper.shared.track(child)
         writeFD = fds[1]
     }
 

@@ -1,12 +1,20 @@
 import CMusterShims
 import Foundation
 
-/// Collects every child of muster on one thread with `waitid(P_ALL)` and hands each
-/// exit to whoever waits for that pid. With the subreaper flag set, orphaned
-/// grandchildren are reaped here too, so no zombie outlives its service.
+/// Collects every child of muster on one thread and hands each exit to whoever waits
+/// for that pid. With the subreaper flag set, orphaned grandchildren are reaped here
+/// too, so no zombie outlives its service.
 ///
-/// - Important: nothing else in muster may call `waitpid`; spawn only through
-///   `ProcessSpawner`, never through Foundation.Process.
+/// A pid is reused once its process is reaped, so an exit is only ever given to a
+/// child forked before it: the reaper first looks at a zombie without reaping it
+/// (`WNOWAIT`: its pid stays taken), and while a fork is under way it waits for that
+/// fork's pid before it decides whether the zombie is one of muster's. An earlier
+/// version kept the exits of unknown pids for a later `track`; under load a new child
+/// that got such a pid was taken for exited at once (a `down` "returned 0" while it ran).
+///
+/// - Important: nothing else in muster may call `waitpid` on a tracked child; spawn
+///   only through `ProcessSpawner` (or call `forkBegins`/`forkEnded` around the fork),
+///   never through Foundation.Process.
 /// Unchecked: statuses and waiters are guarded by its NSCondition.
 public final class ProcessReaper: @unchecked Sendable {
     public static let shared = ProcessReaper()
@@ -15,9 +23,9 @@ public final class ProcessReaper: @unchecked Sendable {
     private var generation = 0
     private var statuses: [pid_t: ExitStatus] = [:]
     private var waiters: [pid_t: [CheckedContinuation<ExitStatus, Never>]] = [:]
-    /// Exits of pids nobody tracked yet (they may be tracked right after fork).
-    private var untracked: [(pid_t, ExitStatus)] = []
     private var tracked = Set<pid_t>()
+    /// Forks begun whose pid is not tracked yet.
+    private var forking = 0
     private var thread: Thread?
 
     private init() {}
@@ -34,13 +42,21 @@ public final class ProcessReaper: @unchecked Sendable {
         thread.start()
     }
 
-    /// Called by the spawner right after fork, before anyone can wait for the pid.
-    func track(_ pid: pid_t) {
+    /// Called by the spawner right before it forks.
+    func forkBegins() {
         condition.lock()
-        tracked.insert(pid)
-        if let index = untracked.firstIndex(where: { $0.0 == pid }) {
-            statuses[pid] = untracked.remove(at: index).1
-        }
+        forking += 1
+        generation += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Called by the spawner right after the fork, with the child's pid (0 or less
+    /// when no child was made), before anyone can wait for it.
+    func forkEnded(_ pid: pid_t) {
+        condition.lock()
+        if pid > 0 { tracked.insert(pid) }
+        forking -= 1
         generation += 1
         condition.broadcast()
         condition.unlock()
@@ -81,9 +97,9 @@ public final class ProcessReaper: @unchecked Sendable {
             let seen = generation
             condition.unlock()
 
+            // A look, not a reap: the zombie keeps its pid, so no new child can have it.
             var info = siginfo_t()
-            let result = waitid(P_ALL, 0, &info, WEXITED)
-            if result != 0 {
+            if waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0 {
                 if errno == EINTR { continue }
                 // No children right now: sleep until the spawner forks one.
                 condition.lock()
@@ -92,19 +108,22 @@ public final class ProcessReaper: @unchecked Sendable {
                 continue
             }
             let pid = info._sifields._sigchld.si_pid
-            let code = info._sifields._sigchld.si_status
-            let status: ExitStatus = info.si_code == CLD_EXITED ? .exited(code) : .signaled(code)
             condition.lock()
-            if tracked.contains(pid) {
-                statuses[pid] = status
-                let resumed = waiters.removeValue(forKey: pid) ?? []
-                condition.unlock()
-                for waiter in resumed { waiter.resume(returning: status) }
-            } else {
-                untracked.append((pid, status))
-                if untracked.count > 4096 { untracked.removeFirst(untracked.count - 4096) }
-                condition.unlock()
+            // It may be the child of a fork under way: decide once that fork is tracked.
+            while forking > 0, !tracked.contains(pid) { condition.wait() }
+            var reaped = siginfo_t()
+            let gone =
+                waitid(P_PID, id_t(pid), &reaped, WEXITED | WNOHANG) == 0 && reaped._sifields._sigchld.si_pid == pid
+            guard gone, tracked.contains(pid) else {
+                condition.unlock()  // an orphan of a service, or reaped by its own spawner: no one waits
+                continue
             }
+            let code = reaped._sifields._sigchld.si_status
+            let status: ExitStatus = reaped.si_code == CLD_EXITED ? .exited(code) : .signaled(code)
+            statuses[pid] = status
+            let resumed = waiters.removeValue(forKey: pid) ?? []
+            condition.unlock()
+            for waiter in resumed { waiter.resume(returning: status) }
         }
     }
 }

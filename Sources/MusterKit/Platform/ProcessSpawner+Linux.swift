@@ -99,6 +99,7 @@ public final class ProcessSpawner: @unchecked Sendable {
         let output = request.outputFD >= 0 ? request.outputFD : devNull
         var pid: pid_t = 0
         var err: Int32 = 0
+        ProcessReaper.shared.forkBegins()
         let step: Int32 = request.executable.withCString { path in
             (request.workingDirectory ?? "").withCString { cwd in
                 argv.withUnsafeBufferPointer { argvBuffer in
@@ -125,7 +126,7 @@ public final class ProcessSpawner: @unchecked Sendable {
                 }
             }
         }
-        if pid > 0 { ProcessReaper.shared.track(pid) }
+        ProcessReaper.shared.forkEnded(pid)
         Trace.mark("forked and exec'd \(request.executable)")
         guard step == 0 else {
             if pid > 0 {

@@ -20,6 +20,7 @@ import Glibc
             user: shop
             password: s3cret
             snapshot: { after: migrate }
+            ready: { postgres: {}, start_timeout: 5m }  # a loaded CI machine took over a minute
           migrate:
             command: ["psql", "${db.url}", "-v", "ON_ERROR_STOP=1", "-qc", "\(sql)"]
             depends_on: { db: ready }

@@ -40,7 +40,7 @@ import Glibc
         try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
         // Through muster's own spawner: its reaper owns every child of this process.
         let pid = try await ProcessSpawner.shared.spawn(
-            SpawnRequest(executable: program, arguments: [program, "30"], environment: []))
+            SpawnRequest(executable: program, arguments: [program, "600"], environment: []))  // killed below
         defer {
             kill(pid, SIGKILL)
             ProcessReaper.shared.forget(pid)

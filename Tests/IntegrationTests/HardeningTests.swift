@@ -61,7 +61,7 @@ import Glibc
         // show the killed pid as ready (its exit not yet processed), and the events read
         // below would then miss that exit.
         let killedPids = Set(killed.map(\.pid))
-        let recovered = await eventually(within: .seconds(90)) {
+        let recovered = await eventually(within: .patience) {
             for name in targets {
                 guard let snapshot = await stack.snapshot(name), snapshot.phase == .ready,
                     let pid = snapshot.pid, !killedPids.contains(pid)
@@ -69,7 +69,13 @@ import Glibc
             }
             return true
         }
-        #expect(recovered, "not every service came back after the storm")
+        var states: [String] = []
+        for name in targets {
+            let snapshot = await stack.snapshot(name)
+            states.append(
+                "\(name): \(snapshot.map { "\($0.phase) pid \($0.pid.map(String.init) ?? "none")" } ?? "none")")
+        }
+        #expect(recovered, "not every service came back after the storm: \(states), killed \(killed)")
 
         // Every killed incarnation ended in exactly one event, none missed, none twice;
         // no SIGKILL exit was invented. The ending says SIGKILL unless the process had

@@ -12,6 +12,11 @@ import Foundation
 /// version kept the exits of unknown pids for a later `track`; under load a new child
 /// that got such a pid was taken for exited at once (a `down` "returned 0" while it ran).
 ///
+/// Left: between handing an exit over and its owner's `forget`, the pid is free. A
+/// child forked into it in that moment would see the old exit (or lose its tracking to
+/// the late `forget`); that takes the pid space wrapping within milliseconds. A handle
+/// per spawn, instead of a bare pid, would close it.
+///
 /// - Important: nothing else in muster may call `waitpid` on a tracked child; spawn
 ///   only through `ProcessSpawner` (or call `forkBegins`/`forkEnded` around the fork),
 ///   never through Foundation.Process.

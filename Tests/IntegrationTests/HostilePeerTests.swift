@@ -128,7 +128,7 @@ import Glibc
         #expect(up.status == 1, "\(up.output)")
         #expect(up.output.contains("not ready after 10s (probe redis: redis: no reply: timed out"), "\(up.output)")
         let warnings = stack.events().filter { $0.type.rawValue == "warning" }.compactMap { $0.reason }
-        #expect(warnings.contains("SHUTDOWN brought no exit within 100ms; sent SIGTERM"), "\(warnings)")
+        #expect(warnings.contains("SHUTDOWN brought no exit within 1s; sent SIGTERM"), "\(warnings)")
         #expect(!warnings.contains { $0.contains("SIGKILL") }, "\(warnings)")
         let log = try String(contentsOfFile: stack.paths.logFile(for: "cache"), encoding: .utf8)
         #expect(log.contains("hostile redis: got SIGTERM"), "\(log)")

@@ -126,10 +126,13 @@ import Testing
         let pid = try #require(await stack.snapshot("cache")?.pid)
         // A stopped Redis accepts the connection but never answers SHUTDOWN.
         kill(pid, SIGSTOP)
+        // One step off the restart monitor's beat: its next look would otherwise fall due at
+        // the very moment the grace does (both a whole second ahead), and the stop cancels it.
+        clock.advance(to: clock.now.offset + .milliseconds(1))
         let base = clock.now.offset
         func sleepers(until deadline: Duration) -> Int { clock.pending.filter { $0 == deadline }.count }
-        let graceDue = base + .milliseconds(100)
-        let timeoutDue = base + .milliseconds(20_100)
+        let graceDue = base + .seconds(1)
+        let timeoutDue = base + .milliseconds(21_000)
         let alreadyAtGrace = sleepers(until: graceDue)
         let alreadyAtTimeout = sleepers(until: timeoutDue)
         let stopping = Task { try await session.supervisor.stop(["cache"]) }
@@ -140,14 +143,14 @@ import Testing
         // clock's. Redis's restart monitor sleeps on the clock too (every 500 ms), so each
         // step waits for the deadline it expects rather than for any new sleep.
         try #require(
-            await clock.sleeps(until: graceDue, count: alreadyAtGrace + 1), "the grace is 100 ms: \(clock.pending)")
-        clock.advance(to: base + .milliseconds(99))
+            await clock.sleeps(until: graceDue, count: alreadyAtGrace + 1), "the grace is 1 s: \(clock.pending)")
+        clock.advance(to: base + .milliseconds(999))
         try await VirtualTimeTests.settle()
-        #expect(!warnings().contains { $0.contains("SHUTDOWN brought no exit") }, "the grace is 100 ms: \(warnings())")
-        clock.advance(to: base + .milliseconds(100))
+        #expect(!warnings().contains { $0.contains("SHUTDOWN brought no exit") }, "the grace is 1 s: \(warnings())")
+        clock.advance(to: base + .seconds(1))
         #expect(
             await eventually(within: .seconds(180)) {
-                warnings().contains { $0.contains("SHUTDOWN brought no exit within 100ms; sent SIGTERM") }
+                warnings().contains { $0.contains("SHUTDOWN brought no exit within 1s; sent SIGTERM") }
             })
         // SIGTERM waits for a stopped process; SIGKILL does not, after the stop timeout.
         try #require(

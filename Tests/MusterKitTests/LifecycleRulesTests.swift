@@ -43,14 +43,14 @@ import Glibc
         #expect(m.stopStage == .commanded)
         #expect(
             m.handle(.stopCommandAnswered(.ignored, generation: 1)) == [
-                .armStopGrace(.milliseconds(100), generation: 1)
+                .armStopGrace(.seconds(1), generation: 1)
             ])
         #expect(m.handle(.stopTimedOut(generation: 1)) == [], "no stop timer runs during the grace")
         let after = m.handle(.stopGraceElapsed(generation: 1))
         #expect(
             after == [
                 .signalGroup(SIGTERM), .armStopTimer(.seconds(10), generation: 1),
-                .warn("SHUTDOWN brought no exit within 100ms; sent SIGTERM"),
+                .warn("SHUTDOWN brought no exit within 1s; sent SIGTERM"),
             ])
         #expect(m.stopStage == .asked)
         // From here the ordinary ladder: the stop timer ends in SIGKILL.

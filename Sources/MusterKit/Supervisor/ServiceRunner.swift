@@ -214,7 +214,7 @@ actor ServiceRunner {
         case let .sendStopCommand(generation):
             guard liveGroup != nil, let command = plan.stopCommand else { return }
             scope.launch {
-                let outcome = await command.send(ServiceLifecycle.stopCommandGrace)
+                let outcome = await command.send(ServiceLifecycle.stopCommandAnswerLimit)
                 await self.send(.stopCommandAnswered(outcome, generation: generation))
             }
         case let .armStopGrace(grace, generation):

@@ -19,24 +19,10 @@ import Testing
         let session = try StackSession(
             stack: try stack.load(), options: .init(console: nil), environment: ProcessInfo.processInfo.environment)
         let desk = session.desk
-        let entered = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        let holder = Task {
-            try await desk.locked("shop") {
-                entered.signal(); release.wait()
-            }
-        }
-        await offload { entered.wait() }
-        let startEnded = Ended()
-        let start = Task {
-            defer { startEnded.mark() }
-            try await session.start()
-        }
-        _ = await eventually(within: .patience) { desk.turns.waiters(for: "shop") == 1 || startEnded.hasEnded }
-        let queued = desk.turns.waiters(for: "shop") == 1
+        let (start, holder, queued) = await PoolFillOrderTests.startHeldUp(session, behind: "shop")
         guard queued else {
             let waiters = desk.turns.waiters(for: "shop")
-            release.signal()
+            holder.release.signal()
             let started: String
             do { try await start.value; started = "done" } catch { started = "\(error)" }
             let log = (try? String(contentsOfFile: stack.paths.logFile(for: "migrate"), encoding: .utf8)) ?? ""
@@ -57,8 +43,7 @@ import Testing
         let retake = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
         let behind = await eventually(within: .patience) { desk.turns.waiters(for: "shop") == 2 }
         #expect(behind, "the snapshot did not queue behind the restore")
-        let postmaster = try await PoolFillOrderTests.finishStart(
-            start, session: session, releasing: release, holder: holder)
+        let postmaster = try await PoolFillOrderTests.finishStart(start, session: session, holder: holder)
         let taken = await retake.value
         #expect(taken.ok, "\(taken.error ?? "")")
         #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again: its snapshot was not current")

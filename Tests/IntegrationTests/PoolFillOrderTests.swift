@@ -13,14 +13,45 @@ import Glibc
 @Suite struct PoolFillOrderTests {
     static let template = DatabaseSnapshots.snapshotDatabase(of: "shop", name: "default")
 
+    /// A task that holds `key` on `desk` from when it gets it until `release` is signalled.
+    struct Holder {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let task: Task<Void, Error>
+
+        init(_ key: String, on desk: DatabaseDesk) {
+            let (entered, release) = (self.entered, self.release)
+            task = Task {
+                try await desk.locked(key) {
+                    entered.signal(); release.wait()
+                }
+            }
+        }
+    }
+
+    /// Holds `key`'s turn, starts the stack, and waits until the start queues behind
+    /// that turn (`queued`) or ends without queueing, the defect these tests look for.
+    /// No time decides it: the bound only keeps a hung start from hanging the suite.
+    static func startHeldUp(_ session: StackSession, behind key: String) async -> (
+        start: Task<Void, Error>, holder: Holder, queued: Bool
+    ) {
+        let desk = session.desk
+        let holder = Holder(key, on: desk)
+        await offload { holder.entered.wait() }
+        let startEnded = Ended()
+        let start = Task {
+            defer { startEnded.mark() }
+            try await session.start()
+        }
+        _ = await eventually(within: .patience) { desk.turns.waiters(for: key) == 1 || startEnded.hasEnded }
+        return (start, holder, desk.turns.waiters(for: key) == 1)
+    }
+
     /// Lets the test's turn go and waits for the start it held up (stopping the stack
     /// when the start failed); the postmaster's pid.
-    static func finishStart(
-        _ start: Task<Void, Error>, session: StackSession, releasing release: DispatchSemaphore,
-        holder: Task<Void, Error>
-    ) async throws -> Int32 {
-        release.signal()
-        try await holder.value
+    static func finishStart(_ start: Task<Void, Error>, session: StackSession, holder: Holder) async throws -> Int32 {
+        holder.release.signal()
+        try await holder.task.value
         do {
             try await start.value
         } catch {
@@ -58,24 +89,10 @@ import Glibc
 
         // The test holds the pool's turn before the start: the hit's step (the snapshot made
         // current on the turns a retake takes) queues behind it, and `up` waits.
-        let entered = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        let holder = Task {
-            try await desk.locked(pool) {
-                entered.signal(); release.wait()
-            }
-        }
-        await offload { entered.wait() }
-        let startEnded = Ended()
-        let start = Task {
-            defer { startEnded.mark() }
-            try await session.start()
-        }
-        _ = await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 || startEnded.hasEnded }
-        let queued = desk.turns.waiters(for: pool) == 1
+        let (start, holder, queued) = await Self.startHeldUp(session, behind: pool)
         guard queued else {
             Issue.record("the hit's step did not wait for the pool's turn")
-            release.signal()
+            holder.release.signal()
             _ = try? await start.value
             _ = await session.stop()
             return
@@ -93,7 +110,7 @@ import Glibc
             ))
         try blocker.query("BEGIN")
         try blocker.query("COMMENT ON DATABASE \(blocker.identifier(Self.template)) IS \(blocker.literal(note))")
-        let postmaster = try await Self.finishStart(start, session: session, releasing: release, holder: holder)
+        let postmaster = try await Self.finishStart(start, session: session, holder: holder)
         #expect(SnapshotKeyIntegrationTests.runs(stack) == 1, "the migration ran again in the hit")
         let copying = await eventually(within: .patience) {  // its backend runs at nice 19
             (try? admin.value(
@@ -146,22 +163,6 @@ import Glibc
 /// Made without timing: Postgres locks hold the refill's copy and then the retake's copy
 /// of the database in flight, and the turns' queue is read (`DatabaseTurns.waiters`).
 @Suite struct RefillTurnTests {
-    /// A task that holds `key` on `desk` from when it gets it until `release` is signalled.
-    struct Holder {
-        let entered = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        let task: Task<Void, Error>
-
-        init(_ key: String, on desk: DatabaseDesk) {
-            let (entered, release) = (self.entered, self.release)
-            task = Task {
-                try await desk.locked(key) {
-                    entered.signal(); release.wait()
-                }
-            }
-        }
-    }
-
     @Test func aSnapshotRetakenDuringARefillWaitsForOneCopyOnly() async throws {
         let stack = try TestStack(DatabasePoolTests.yaml)  // spares: 3
         defer { stack.cleanup() }
@@ -185,11 +186,11 @@ import Glibc
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'"
 
         // A first retake empties the pool; its refill (three copies to make) queues behind a holder.
-        let first = Holder(pool, on: desk)
+        let first = PoolFillOrderTests.Holder(pool, on: desk)
         await offload { first.entered.wait() }
         let retake = Task { await desk.perform(.snapshot, DatabaseRequest(service: "db")) }
         #expect(await eventually(within: .patience) { desk.turns.waiters(for: pool) == 1 }, "the retake did not queue")
-        let second = Holder(pool, on: desk)
+        let second = PoolFillOrderTests.Holder(pool, on: desk)
         #expect(await eventually(within: .patience) { desk.turns.waiters(for: pool) == 2 }, "the holder did not queue")
         first.release.signal()
         let taken = await retake.value

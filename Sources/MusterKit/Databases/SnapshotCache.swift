@@ -259,11 +259,10 @@ public struct SnapshotCache: Sendable {
         let linking = links.isEmpty ? [] : [["/bin/cp", "-al"] + links + [staging + "/base"]]
         let succeeded = await runSideBySide(linking + copies, quiet: linking.count, logFD: logFD)
         if let copy = copies.indices.first(where: { !succeeded[linking.count + $0] }) { return failed(copies[copy]) }
-        var commands: [[String]] = []
         if !linking.isEmpty, !succeeded[0] {
-            commands.append(["/bin/cp", "-a", "--remove-destination"] + links + [staging + "/base"])
+            let copy = ["/bin/cp", "-a", "--remove-destination"] + links + [staging + "/base"]
+            guard await runQuietly(copy, logFD: logFD) else { return failed(copy) }
         }
-        for argv in commands where await !runQuietly(argv, logFD: logFD) { return failed(argv) }
         if let credentials, await !offload({ TreeOwner.give(staging, uid: credentials.uid, gid: credentials.gid) }) {
             return failed(["chown", "\(credentials.uid):\(credentials.gid)"])
         }

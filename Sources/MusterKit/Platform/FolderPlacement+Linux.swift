@@ -51,8 +51,8 @@ enum FolderPlacement {
         let prefix = (destination as NSString).lastPathComponent + "." + what + "-"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
         for name in names where name.hasPrefix(prefix) {
-            guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" }), pid > 0,
-                pid == getpid() ? false : !ProcessTable.isAlive(pid)
+            guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" }), pid > 0, pid != getpid(),
+                !ProcessTable.isAlive(pid)
             else { continue }
             try? FileManager.default.removeItem(atPath: folder + "/" + name)
         }
